@@ -1,0 +1,697 @@
+/*  raft.c -- lifecycle, message dispatch with the term rules, the batch.
+
+    The seam is described in raft.h. This file holds what every role shares:
+    validating input, the "Rules for Servers" about terms (Figure 3.1), the
+    outbox with its durability conditions, and raft_ready/raft_persisted.
+*/
+#include "raft_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*  ---------------------------------------------------------------------
+    Small helpers                                                        */
+
+void *
+raft_vec_grow (void *v, size_t *cap, size_t need, size_t elem)
+{
+    size_t c = *cap ? *cap : 8;
+    while (c < need)
+        c *= 2;
+    void *nv = realloc (v, c * elem);
+    if (!nv)
+        abort ();
+    *cap = c;
+    return nv;
+}
+
+raft_buf_t *
+raft_buf_new (const void *data, size_t len)
+{
+    raft_buf_t *b = malloc (sizeof *b + len);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = len;
+    if (len)
+        memcpy (b->data, data, len);
+    return b;
+}
+
+raft_buf_t *
+raft_buf_ref (raft_buf_t *buf)
+{
+    if (buf)
+        buf->refs++;
+    return buf;
+}
+
+void
+raft_buf_unref (raft_buf_t *buf)
+{
+    if (buf && --buf->refs == 0)
+        free (buf);
+}
+
+const char *
+raft_strerror (int rc)
+{
+    switch (rc) {
+    case RAFT_OK: return "ok";
+    case RAFT_ERR_NOT_LEADER: return "not leader";
+    case RAFT_ERR_TRANSFERRING: return "leadership transfer in progress";
+    case RAFT_ERR_CONF_PENDING: return "configuration change pending";
+    case RAFT_ERR_NOT_CAUGHT_UP: return "learner not caught up";
+    case RAFT_ERR_UNKNOWN_SERVER: return "unknown server";
+    case RAFT_ERR_INVALID: return "invalid argument";
+    case RAFT_ERR_NOT_READY: return "leader has not committed in its term";
+    case RAFT_ERR_TOO_MANY: return "configuration full";
+    }
+    return "unknown error";
+}
+
+const char *
+raft_role_name (raft_role_t role)
+{
+    static const char *names[] = {"follower", "precandidate", "candidate",
+                                  "leader"};
+    return role <= RAFT_LEADER ? names[role] : "?";
+}
+
+const char *
+raft_msg_type_name (raft_msg_type_t type)
+{
+    static const char *names[] = {"?",
+                                  "append",
+                                  "append_resp",
+                                  "vote",
+                                  "vote_resp",
+                                  "prevote",
+                                  "prevote_resp",
+                                  "heartbeat",
+                                  "heartbeat_resp",
+                                  "timeout_now"};
+    return type > 0 && type < RAFT_MSG_TYPE_MAX ? names[type] : "?";
+}
+
+const char *
+raft_event_name (raft_event_type_t type)
+{
+    static const char *names[] = {"?",
+                                  "role",
+                                  "term",
+                                  "election_start",
+                                  "election_won",
+                                  "election_lost",
+                                  "commit",
+                                  "append",
+                                  "truncate",
+                                  "conf",
+                                  "read_round",
+                                  "transfer",
+                                  "check_quorum_lost"};
+    return type > 0 && type <= RAFT_EV_CHECK_QUORUM_LOST ? names[type] : "?";
+}
+
+void
+raft_msg_clear (raft_msg_t *m)
+{
+    for (size_t i = 0; i < m->n_entries; i++)
+        raft_buf_unref (m->entries[i].data);
+    free (m->entries);
+    m->entries = NULL;
+    m->n_entries = 0;
+}
+
+void
+raft_options_default (raft_options_t *o)
+{
+    memset (o, 0, sizeof *o);
+    o->election_ticks = 10;
+    o->heartbeat_ticks = 1;
+    o->max_batch_entries = 256;
+    o->max_batch_bytes = 1 << 20;
+    o->max_inflight = 64;
+    o->pre_vote = true;
+    o->check_quorum = true;
+}
+
+void
+raft_emit (raft_t *r, raft_event_type_t type, uint64_t a, uint64_t b)
+{
+    if (r->opts.trace) {
+        raft_event_t ev = {.type = type, .term = r->term, .a = a, .b = b};
+        r->opts.trace (r->opts.trace_ctx, &ev);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Configuration helpers                                                */
+
+const raft_server_t *
+raft_conf_get (const raft_conf_t *conf, raft_id_t id)
+{
+    for (uint32_t i = 0; i < conf->n; i++)
+        if (conf->servers[i].id == id)
+            return &conf->servers[i];
+    return NULL;
+}
+
+uint32_t
+raft_conf_voters (const raft_conf_t *conf)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < conf->n; i++)
+        n += conf->servers[i].voter;
+    return n;
+}
+
+bool
+raft_conf_equal (const raft_conf_t *a, const raft_conf_t *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (uint32_t i = 0; i < a->n; i++) {
+        const raft_server_t *s = raft_conf_get (b, a->servers[i].id);
+        if (!s || s->voter != a->servers[i].voter ||
+            strcmp (s->addr, a->servers[i].addr) != 0)
+            return false;
+    }
+    return true;
+}
+
+const raft_conf_t *
+raft_entry_conf (const raft_entry_t *e)
+{
+    if (e->type != RAFT_ENTRY_CONF || !e->data ||
+        e->data->len != sizeof (raft_conf_t))
+        return NULL;
+    const raft_conf_t *c = (const raft_conf_t *)e->data->data;
+    if (c->n > RAFT_MAX_SERVERS)
+        return NULL;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->servers[i].id == 0 ||
+            memchr (c->servers[i].addr, 0, RAFT_ADDR_MAX) == NULL)
+            return NULL;
+    return c;
+}
+
+raft_entry_t
+raft_bootstrap_entry (const raft_conf_t *conf)
+{
+    raft_entry_t e = {.term = 1, .index = 1, .type = RAFT_ENTRY_CONF};
+    raft_conf_t c;
+    memset (&c, 0, sizeof c); /* deterministic bytes, padding included */
+    c.n = conf->n;
+    for (uint32_t i = 0; i < conf->n && i < RAFT_MAX_SERVERS; i++) {
+        c.servers[i].id = conf->servers[i].id;
+        c.servers[i].voter = conf->servers[i].voter;
+        strncpy (c.servers[i].addr, conf->servers[i].addr, RAFT_ADDR_MAX - 1);
+    }
+    e.data = raft_buf_new (&c, sizeof c);
+    return e;
+}
+
+bool
+raft_is_voter (const raft_t *r, raft_id_t id)
+{
+    const raft_server_t *s = raft_conf_get (&r->conf, id);
+    return s && s->voter;
+}
+
+uint32_t
+raft_quorum (const raft_t *r)
+{
+    return raft_conf_voters (&r->conf) / 2 + 1;
+}
+
+/*  ---------------------------------------------------------------------
+    Persistent state                                                     */
+
+void
+raft_set_hard_state (raft_t *r, raft_term_t term, raft_id_t vote)
+{
+    assert (term >= r->term);
+    if (term != r->term || vote != r->vote) {
+        if (term != r->term)
+            raft_emit (r, RAFT_EV_TERM, term, 0);
+        r->term = term;
+        r->vote = vote;
+        r->hs_dirty = true;
+    }
+}
+
+void
+raft_append_local (raft_t *r, const raft_entry_t *e)
+{
+    raft_log_append (&r->log, e);
+    if (e->index < r->unstable_from)
+        r->unstable_from = e->index;
+    /* §4.1: a server uses the latest configuration in its log, whether or
+       not that entry is committed. */
+    if (e->type == RAFT_ENTRY_CONF)
+        raft_conf_changed (r);
+}
+
+void
+raft_truncate_local (raft_t *r, raft_index_t from)
+{
+    /* Committed entries are never removed (Figure 3.2, State Machine
+       Safety); a leader's AppendEntries that asks for it is a bug. */
+    assert (from > r->commit);
+    raft_emit (r, RAFT_EV_TRUNCATE, from, 0);
+    raft_log_truncate (&r->log, from);
+    if (r->persisted >= from)
+        r->persisted = from - 1;
+    if (r->unstable_from > from)
+        r->unstable_from = from;
+    /* §4.1: removing a configuration entry reverts to the one before. */
+    if (r->conf_index >= from)
+        raft_conf_changed (r);
+}
+
+/*  ---------------------------------------------------------------------
+    Lifecycle                                                            */
+
+raft_t *
+raft_new (const raft_options_t *opts, const raft_boot_t *boot)
+{
+    if (!opts || !boot || opts->id == 0 || !opts->rand ||
+        opts->election_ticks < 2 || opts->heartbeat_ticks == 0 ||
+        opts->heartbeat_ticks >= opts->election_ticks ||
+        opts->max_batch_entries == 0 || opts->max_inflight == 0 ||
+        boot->base_conf.n > RAFT_MAX_SERVERS)
+        return NULL;
+    /* The boot state must be a log: contiguous, terms non-decreasing and
+       not beyond currentTerm, applied within it. */
+    raft_term_t prev_term = boot->base_term;
+    for (size_t i = 0; i < boot->n_entries; i++) {
+        const raft_entry_t *e = &boot->entries[i];
+        if (e->index != boot->base_index + 1 + i || e->term < prev_term ||
+            e->term > boot->hs.term ||
+            (e->type == RAFT_ENTRY_CONF && !raft_entry_conf (e)))
+            return NULL;
+        prev_term = e->term;
+    }
+    if (boot->applied > boot->base_index + boot->n_entries ||
+        boot->applied < boot->base_index)
+        return NULL;
+
+    raft_t *r = calloc (1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->opts = *opts;
+    r->id = opts->id;
+    r->term = boot->hs.term;
+    r->vote = boot->hs.vote;
+    raft_log_init (&r->log, boot->base_index, boot->base_term);
+    r->base_conf = boot->base_conf;
+    r->conf = boot->base_conf;
+    for (size_t i = 0; i < boot->n_entries; i++)
+        raft_log_append (&r->log, &boot->entries[i]);
+    raft_conf_changed (r);
+    /* Everything the caller booted from is durable. Applied entries were
+       committed; the rest of the commit index is learned from the leader. */
+    r->persisted = raft_log_last_index (&r->log);
+    r->unstable_from = r->persisted + 1;
+    r->commit = boot->applied;
+    r->applied = boot->applied;
+    r->apply_next = boot->applied + 1;
+    r->role = RAFT_FOLLOWER;
+    raft_reset_timeout (r);
+    return r;
+}
+
+static void
+s_free_out (raft_t *r)
+{
+    for (size_t i = 0; i < r->out_msgs.n; i++)
+        raft_msg_clear (&r->out_msgs.v[i]);
+    r->out_msgs.n = 0;
+    for (size_t i = 0; i < r->out_entries.n; i++)
+        raft_buf_unref (r->out_entries.v[i].data);
+    r->out_entries.n = 0;
+    for (size_t i = 0; i < r->out_committed.n; i++)
+        raft_buf_unref (r->out_committed.v[i].data);
+    r->out_committed.n = 0;
+    r->out_reads.n = 0;
+}
+
+void
+raft_destroy (raft_t **self_p)
+{
+    raft_t *r = *self_p;
+    if (!r)
+        return;
+    s_free_out (r);
+    for (size_t i = 0; i < r->held.n; i++)
+        raft_msg_clear (&r->held.v[i].msg);
+    raft_progress_free_all (r);
+    raft_log_fini (&r->log);
+    free (r->writes.v);
+    free (r->votes.v);
+    free (r->prs.v);
+    free (r->reads.v);
+    free (r->held.v);
+    free (r->out_msgs.v);
+    free (r->out_entries.v);
+    free (r->out_committed.v);
+    free (r->out_reads.v);
+    free (r->done_reads.v);
+    free (r);
+    *self_p = NULL;
+}
+
+/*  ---------------------------------------------------------------------
+    The outbox                                                           */
+
+void
+raft_send (raft_t *r, raft_msg_t *m, raft_index_t ack_index)
+{
+    raft_held_t h = {.msg = *m};
+    h.msg.from = r->id;
+    /* Figure 3.1: currentTerm and votedFor are "updated on stable storage
+       before responding to RPCs". Any message made after a hard state
+       change waits for the write that carries it. */
+    if (r->hs_dirty)
+        h.wait_seq = r->last_seq + 1; /* the next batch will carry it */
+    else if (r->hs_seq > r->persisted_seq)
+        h.wait_seq = r->hs_seq;
+        /* A follower acknowledges only entries that are durable (§3.8): the
+       leader counts the acknowledgement toward commitment. */
+#if !RAFT_BUG(ACK_UNPERSISTED)
+    if (ack_index > 0 && ack_index > r->persisted) {
+        h.wait_index = ack_index;
+        h.wait_term = raft_log_term_at (&r->log, ack_index);
+    }
+#else
+    (void)ack_index;
+#endif
+    RAFT_VEC_PUSH (r->held, h);
+    memset (m, 0, sizeof *m);
+}
+
+/* Move the messages whose conditions hold into out_msgs. An entry
+   acknowledgement whose entries were since replaced by a newer leader's is
+   dropped: it would vouch for entries this server no longer has. */
+static void
+s_release_held (raft_t *r)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < r->held.n; i++) {
+        raft_held_t *h = &r->held.v[i];
+        if (h->wait_index &&
+            raft_log_term_at (&r->log, h->wait_index) != h->wait_term) {
+            raft_msg_clear (&h->msg);
+            continue;
+        }
+        bool ready = (h->wait_seq == 0 || h->wait_seq <= r->persisted_seq) &&
+                     (h->wait_index == 0 || h->wait_index <= r->persisted);
+        if (ready)
+            RAFT_VEC_PUSH (r->out_msgs, h->msg);
+        else
+            r->held.v[keep++] = *h;
+    }
+    r->held.n = keep;
+}
+
+/*  ---------------------------------------------------------------------
+    Input                                                                */
+
+static bool
+s_msg_valid (const raft_t *r, const raft_msg_t *m)
+{
+    if (m->type <= 0 || m->type >= RAFT_MSG_TYPE_MAX || m->to != r->id ||
+        m->from == 0 || m->from == r->id || m->term == 0)
+        return false;
+    if (m->n_entries && (m->type != RAFT_MSG_APPEND || !m->entries))
+        return false;
+    raft_term_t prev = m->prev_term;
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const raft_entry_t *e = &m->entries[i];
+        if (e->index != m->prev_index + 1 + i || e->term < prev ||
+            e->term > m->term || e->type > RAFT_ENTRY_CONF ||
+            (e->type == RAFT_ENTRY_CONF && !raft_entry_conf (e)))
+            return false;
+        prev = e->term;
+    }
+    return true;
+}
+
+void
+raft_step (raft_t *r, const raft_msg_t *m)
+{
+    if (!s_msg_valid (r, m)) {
+        r->dropped++;
+        return;
+    }
+    /* Figure 3.1, Rules for Servers: "If RPC request or response contains
+       term T > currentTerm: set currentTerm = T, convert to follower". */
+    if (m->term > r->term) {
+        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
+            /* §4.2.3: a server that heard from a leader within the minimum
+               election timeout ignores RequestVote, so that a removed or
+               partitioned server cannot disrupt the cluster; a TimeoutNow
+               election (§3.10) is exempt. */
+            bool in_lease = r->opts.check_quorum && r->leader != 0 &&
+                            r->election_elapsed < r->opts.election_ticks;
+            if (in_lease && !m->transfer)
+                return;
+        }
+        if (m->type == RAFT_MSG_PREVOTE ||
+            (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject)) {
+            /* §9.6: pre-vote messages carry the term the sender would have;
+               they change no one's term. */
+        } else if (m->type == RAFT_MSG_APPEND ||
+                   m->type == RAFT_MSG_HEARTBEAT ||
+                   m->type == RAFT_MSG_TIMEOUT_NOW) {
+            raft_become_follower (r, m->term, m->from);
+        } else {
+            raft_become_follower (r, m->term, 0);
+        }
+    } else if (m->term < r->term) {
+        /* Figure 3.1: reply false if term < currentTerm. The reply carries
+           our term, so a stale leader (say, one back from a partition)
+           steps down; with pre-vote that is how a server that raised its
+           term in isolation rejoins. */
+        raft_msg_t resp = {.to = m->from, .term = r->term, .reject = true};
+        switch (m->type) {
+        case RAFT_MSG_APPEND:
+        case RAFT_MSG_HEARTBEAT:
+            resp.type = RAFT_MSG_APPEND_RESP;
+            resp.index = m->prev_index;
+            break;
+        case RAFT_MSG_VOTE: resp.type = RAFT_MSG_VOTE_RESP; break;
+        case RAFT_MSG_PREVOTE: resp.type = RAFT_MSG_PREVOTE_RESP; break;
+        default: return;
+        }
+        raft_send (r, &resp, 0);
+        return;
+    }
+
+    switch (m->type) {
+    case RAFT_MSG_APPEND: raft_recv_append (r, m); break;
+    case RAFT_MSG_APPEND_RESP: raft_recv_append_resp (r, m); break;
+    case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE: raft_recv_vote (r, m); break;
+    case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP: raft_recv_vote_resp (r, m); break;
+    case RAFT_MSG_HEARTBEAT: raft_recv_heartbeat (r, m); break;
+    case RAFT_MSG_HEARTBEAT_RESP: raft_recv_heartbeat_resp (r, m); break;
+    case RAFT_MSG_TIMEOUT_NOW: raft_recv_timeout_now (r, m); break;
+    default: r->dropped++; break;
+    }
+}
+
+void
+raft_tick (raft_t *r)
+{
+    r->now++;
+    if (r->role == RAFT_LEADER)
+        raft_tick_leader (r);
+    else
+        raft_tick_election (r);
+}
+
+int
+raft_propose (raft_t *r, raft_buf_t *data, raft_index_t *index,
+              raft_term_t *term)
+{
+    if (r->role != RAFT_LEADER)
+        return RAFT_ERR_NOT_LEADER;
+    if (r->transfer_target)
+        return RAFT_ERR_TRANSFERRING;
+    raft_entry_t e = {.term = r->term,
+                      .index = raft_log_last_index (&r->log) + 1,
+                      .type = RAFT_ENTRY_NORMAL,
+                      .data = data};
+    raft_append_local (r, &e);
+    raft_emit (r, RAFT_EV_APPEND, e.index, e.index);
+    r->need_flush = true;
+    if (index)
+        *index = e.index;
+    if (term)
+        *term = e.term;
+    return RAFT_OK;
+}
+
+/*  ---------------------------------------------------------------------
+    The batch                                                            */
+
+bool
+raft_ready (raft_t *r, raft_ready_t *rd)
+{
+    s_free_out (r);
+    memset (rd, 0, sizeof *rd);
+    if (r->role == RAFT_LEADER) {
+        raft_read_start_round (r);
+        if (r->need_flush)
+            raft_flush (r);
+    }
+
+    /* 1. What to persist. */
+    raft_index_t last = raft_log_last_index (&r->log);
+    bool have_entries = r->unstable_from <= last;
+    if (r->hs_dirty || have_entries) {
+        rd->seq = ++r->last_seq;
+        raft_write_t w = {.seq = rd->seq};
+        if (r->hs_dirty) {
+            rd->hs_changed = true;
+            rd->hs.term = r->term;
+            rd->hs.vote = r->vote;
+            r->hs_seq = rd->seq;
+            r->hs_dirty = false;
+        }
+        if (have_entries) {
+            for (raft_index_t i = r->unstable_from; i <= last; i++) {
+                raft_entry_t e = *raft_log_entry (&r->log, i);
+                raft_buf_ref (e.data);
+                RAFT_VEC_PUSH (r->out_entries, e);
+            }
+            w.last_index = last;
+            w.last_term = raft_log_last_term (&r->log);
+            r->unstable_from = last + 1;
+        }
+        RAFT_VEC_PUSH (r->writes, w);
+        rd->entries = r->out_entries.v;
+        rd->n_entries = r->out_entries.n;
+    }
+
+    /* 2. What to send. */
+    s_release_held (r);
+    rd->msgs = r->out_msgs.v;
+    rd->n_msgs = r->out_msgs.n;
+
+    /* 3. What to apply: committed and durable here, each entry once. */
+    raft_index_t upto = r->commit < r->persisted ? r->commit : r->persisted;
+    for (; r->apply_next <= upto; r->apply_next++) {
+        raft_entry_t e = *raft_log_entry (&r->log, r->apply_next);
+        raft_buf_ref (e.data);
+        RAFT_VEC_PUSH (r->out_committed, e);
+    }
+    rd->committed = r->out_committed.v;
+    rd->n_committed = r->out_committed.n;
+
+    /* 4. Reads answered. */
+    for (size_t i = 0; i < r->done_reads.n; i++)
+        RAFT_VEC_PUSH (r->out_reads, r->done_reads.v[i]);
+    r->done_reads.n = 0;
+    rd->reads = r->out_reads.v;
+    rd->n_reads = r->out_reads.n;
+
+    return rd->seq || rd->n_msgs || rd->n_committed || rd->n_reads;
+}
+
+void
+raft_persisted (raft_t *r, uint64_t seq)
+{
+    if (seq <= r->persisted_seq || seq > r->last_seq)
+        return;
+    size_t done = 0;
+    for (; done < r->writes.n && r->writes.v[done].seq <= seq; done++) {
+        raft_write_t *w = &r->writes.v[done];
+        /* Disk now holds the log as it was when w was handed out, up to
+           w->last_index. If the entry there is still the same (same term),
+           Log Matching says the whole prefix is; if it was replaced since,
+           the replacement is not durable yet. */
+        if (w->last_index > r->persisted &&
+            raft_log_term_at (&r->log, w->last_index) == w->last_term)
+            r->persisted = w->last_index;
+    }
+    memmove (r->writes.v, r->writes.v + done,
+             (r->writes.n - done) * sizeof *r->writes.v);
+    r->writes.n -= done;
+    r->persisted_seq = seq;
+    if (r->role == RAFT_LEADER)
+        raft_maybe_commit (r);
+}
+
+void
+raft_applied (raft_t *r, raft_index_t index)
+{
+    if (index > r->applied && index < r->apply_next) {
+        r->applied = index;
+        raft_read_on_applied (r);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Reading state                                                        */
+
+void
+raft_status (const raft_t *r, raft_status_t *st)
+{
+    memset (st, 0, sizeof *st);
+    st->id = r->id;
+    st->role = r->role;
+    st->term = r->term;
+    st->vote = r->vote;
+    st->leader = r->leader;
+    st->commit = r->commit;
+    st->applied = r->applied;
+    st->persisted = r->persisted;
+    st->last_index = raft_log_last_index (&r->log);
+    st->last_term = raft_log_last_term (&r->log);
+    st->base_index = r->log.base_index;
+    st->conf_index = r->conf_index;
+    st->conf_committed = r->conf_index <= r->commit;
+    st->transfer_target = r->transfer_target;
+    st->dropped_msgs = r->dropped;
+}
+
+const raft_conf_t *
+raft_conf (const raft_t *r)
+{
+    return &r->conf;
+}
+
+size_t
+raft_progress (const raft_t *r, raft_progress_info_t *out, size_t max)
+{
+    if (r->role != RAFT_LEADER)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < r->prs.n && n < max; i++) {
+        const raft_progress_t *pr = &r->prs.v[i];
+        out[n].id = pr->id;
+        out[n].voter = raft_is_voter (r, pr->id);
+        out[n].match = pr->match;
+        out[n].next = pr->next;
+        out[n].active = pr->active;
+        n++;
+    }
+    return n;
+}
+
+const raft_entry_t *
+raft_log_get (const raft_t *r, raft_index_t index)
+{
+    return raft_log_entry (&r->log, index);
+}
+
+raft_term_t
+raft_log_term (const raft_t *r, raft_index_t index)
+{
+    return raft_log_term_at (&r->log, index);
+}

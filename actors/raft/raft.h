@@ -1,0 +1,383 @@
+/*  raft.h -- the nsxd consensus core.
+
+    A pure Raft state machine after Ongaro's dissertation ("Consensus: Bridging
+    Theory and Practice", 2014; section numbers below refer to it). It does no
+    I/O and has no clock, threads or randomness of its own:
+
+      * time arrives as raft_tick () calls;
+      * randomness comes from the generator in raft_options_t;
+      * messages arrive as raft_msg_t structs through raft_step ();
+      * client requests arrive through raft_propose (), raft_read_index (),
+        raft_add_learner (), raft_promote (), raft_remove (),
+        raft_transfer_leadership ().
+
+    What the caller must do is handed out as a batch (the seam of etcd-io/raft's
+    Ready, with an asynchronous persistence acknowledgement):
+
+        raft_ready_t rd;
+        if (raft_ready (r, &rd)) {
+            start persisting rd.hs / rd.entries as write number rd.seq;
+            send rd.msgs;                   -- may go before the write ends
+            apply rd.committed in order;    -- then raft_applied (r, idx)
+            answer rd.reads;
+        }
+        ... later, when write rd.seq (and all before it) is durable:
+        raft_persisted (r, rd.seq);
+
+    The core enforces the durability contract itself, so the caller cannot get
+    it wrong: a message that depends on state not yet durable (any message
+    after a term or vote change, a follower's acknowledgement of entries) is
+    held inside the core and only appears in rd.msgs after raft_persisted ()
+    reported the write that made it true. The leader's own AppendEntries go
+    out at once (§10.2.1: the leader may write its log in parallel with
+    replication) but its own log counts toward a majority only once durable.
+
+    Ownership: the arrays in a raft_ready_t belong to the core and stay valid
+    until the next raft_ready () or raft_destroy (). Entry payloads are
+    reference-counted raft_buf_t; take a reference to keep one longer. The
+    reference count is not atomic: a raft_t and its buffers live in one thread.
+*/
+#ifndef RAFT_H_INCLUDED
+#define RAFT_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct raft raft_t;
+typedef uint64_t raft_id_t; /* server id; 0 means "none" */
+typedef uint64_t raft_term_t;
+typedef uint64_t raft_index_t;
+
+/* Return codes of the request functions. */
+enum {
+    RAFT_OK = 0,
+    RAFT_ERR_NOT_LEADER = -1,     /* not the leader: nothing was proposed */
+    RAFT_ERR_TRANSFERRING = -2,   /* leadership transfer under way (§3.10) */
+    RAFT_ERR_CONF_PENDING = -3,   /* a configuration change is uncommitted */
+    RAFT_ERR_NOT_CAUGHT_UP = -4,  /* learner not yet caught up (§4.2.1) */
+    RAFT_ERR_UNKNOWN_SERVER = -5, /* no such server in the configuration */
+    RAFT_ERR_INVALID = -6,        /* bad argument */
+    RAFT_ERR_NOT_READY = -7,      /* leader has not committed in its term yet */
+    RAFT_ERR_TOO_MANY = -8,       /* configuration full (RAFT_MAX_SERVERS) */
+};
+
+const char *raft_strerror (int rc);
+
+/*  ---------------------------------------------------------------------
+    Reference-counted immutable payload buffers                          */
+
+typedef struct raft_buf {
+    uint32_t refs;
+    size_t len;
+    uint8_t data[];
+} raft_buf_t;
+
+/* New buffer holding a copy of data (len bytes; data may be NULL for len 0),
+   with one reference owned by the caller. Returns NULL on allocation failure. */
+raft_buf_t *raft_buf_new (const void *data, size_t len);
+raft_buf_t *raft_buf_ref (raft_buf_t *buf);
+void raft_buf_unref (raft_buf_t *buf);
+
+/*  ---------------------------------------------------------------------
+    Configuration (§4.1): the set of servers, as carried by RAFT_ENTRY_CONF
+    entries. The core treats addr as an opaque string (the node stores its
+    peer and HTTP addresses there) and only compares it.                  */
+
+#define RAFT_MAX_SERVERS 32
+#define RAFT_ADDR_MAX 128
+
+typedef struct {
+    raft_id_t id;
+    bool voter;               /* false: non-voting learner (§4.2.1) */
+    char addr[RAFT_ADDR_MAX]; /* NUL-terminated, opaque to the core */
+} raft_server_t;
+
+typedef struct {
+    uint32_t n;
+    raft_server_t servers[RAFT_MAX_SERVERS];
+} raft_conf_t;
+
+const raft_server_t *raft_conf_get (const raft_conf_t *conf, raft_id_t id);
+uint32_t raft_conf_voters (const raft_conf_t *conf);
+bool raft_conf_equal (const raft_conf_t *a, const raft_conf_t *b);
+
+/*  ---------------------------------------------------------------------
+    Log entries                                                          */
+
+typedef enum {
+    RAFT_ENTRY_NORMAL = 0, /* client command; data is the caller's */
+    RAFT_ENTRY_NOOP = 1,   /* appended by a new leader (§6.4, §3.6.2) */
+    RAFT_ENTRY_CONF = 2,   /* data holds one raft_conf_t, byte for byte */
+} raft_entry_type_t;
+
+typedef struct {
+    raft_term_t term;
+    raft_index_t index;
+    raft_entry_type_t type;
+    raft_buf_t *data; /* may be NULL for NOOP */
+} raft_entry_t;
+
+/* For a RAFT_ENTRY_CONF entry: its configuration, or NULL if malformed. */
+const raft_conf_t *raft_entry_conf (const raft_entry_t *e);
+
+/*  ---------------------------------------------------------------------
+    Messages (the RPCs of Figure 3.1 plus §9.6 pre-vote, §3.10 TimeoutNow,
+    and separate heartbeats that carry ReadIndex rounds, §6.4)           */
+
+typedef enum {
+    RAFT_MSG_APPEND = 1,     /* AppendEntries request */
+    RAFT_MSG_APPEND_RESP,    /* AppendEntries response */
+    RAFT_MSG_VOTE,           /* RequestVote request */
+    RAFT_MSG_VOTE_RESP,      /* RequestVote response */
+    RAFT_MSG_PREVOTE,        /* §9.6 pre-vote request (term = term + 1) */
+    RAFT_MSG_PREVOTE_RESP,   /* §9.6 pre-vote response */
+    RAFT_MSG_HEARTBEAT,      /* empty AppendEntries, carries commit and ctx */
+    RAFT_MSG_HEARTBEAT_RESP, /* echoes ctx (ReadIndex round) */
+    RAFT_MSG_TIMEOUT_NOW,    /* §3.10: start an election now */
+    RAFT_MSG_TYPE_MAX
+} raft_msg_type_t;
+
+typedef struct {
+    raft_msg_type_t type;
+    raft_id_t from;
+    raft_id_t to;
+    raft_term_t term;
+
+    /* APPEND: entries follow (prev_index, prev_term); commit is leaderCommit.
+       HEARTBEAT: commit only. VOTE/PREVOTE: (prev_index, prev_term) is the
+       candidate's (lastLogIndex, lastLogTerm). */
+    raft_index_t prev_index;
+    raft_term_t prev_term;
+    raft_index_t commit;
+    raft_entry_t *entries; /* owned by the message (one ref each) */
+    size_t n_entries;
+
+    /* APPEND_RESP: reject=false: the follower's log matches the leader's up
+       to index. reject=true: no match at the request's prev_index (echoed in
+       index); hint_index/hint_term let the leader skip a whole conflicting
+       term at once (§3.5 "accelerated log backtracking").
+       VOTE_RESP/PREVOTE_RESP: reject=false means granted. */
+    bool reject;
+    raft_index_t index;
+    raft_index_t hint_index;
+    raft_term_t hint_term;
+
+    /* VOTE/PREVOTE: set when the election follows a TimeoutNow (§3.10), so
+       that voters disregard their leader lease (§4.2.3). */
+    bool transfer;
+
+    /* HEARTBEAT/HEARTBEAT_RESP: ReadIndex round number, echoed (§6.4). */
+    uint64_t ctx;
+} raft_msg_t;
+
+const char *raft_msg_type_name (raft_msg_type_t type);
+
+/* Release the entries a message owns (for messages the caller built). */
+void raft_msg_clear (raft_msg_t *m);
+
+/*  ---------------------------------------------------------------------
+    Creating a node                                                      */
+
+typedef enum {
+    RAFT_FOLLOWER = 0,
+    RAFT_PRECANDIDATE, /* §9.6: collecting pre-votes, term unchanged */
+    RAFT_CANDIDATE,
+    RAFT_LEADER,
+} raft_role_t;
+
+const char *raft_role_name (raft_role_t role);
+
+typedef struct {
+    raft_term_t term; /* currentTerm */
+    raft_id_t vote;   /* votedFor, 0 = none */
+} raft_hard_state_t;
+
+/* Trace events: what happened inside the core, for logs, the simulator's
+   readable trace and the node's monitoring socket. */
+typedef enum {
+    RAFT_EV_ROLE = 1,          /* a = new role, b = leader id */
+    RAFT_EV_TERM,              /* a = new term */
+    RAFT_EV_ELECTION_START,    /* a = 1 pre-vote round, 0 real election */
+    RAFT_EV_ELECTION_WON,      /* a = 1 pre-vote, 0 real; b = votes */
+    RAFT_EV_ELECTION_LOST,     /* a = 1 pre-vote, 0 real; b = rejections */
+    RAFT_EV_COMMIT,            /* a = old commit, b = new commit */
+    RAFT_EV_APPEND,            /* a = first index, b = last index */
+    RAFT_EV_TRUNCATE,          /* a = first index removed */
+    RAFT_EV_CONF,              /* a = index of the config now in effect */
+    RAFT_EV_READ_ROUND,        /* a = round, b = reads confirmed */
+    RAFT_EV_TRANSFER,          /* a = target, b = 1 start, 0 abort, 2 sent */
+    RAFT_EV_CHECK_QUORUM_LOST, /* a = active voters seen */
+} raft_event_type_t;
+
+typedef struct {
+    raft_event_type_t type;
+    raft_term_t term;
+    uint64_t a, b;
+} raft_event_t;
+
+const char *raft_event_name (raft_event_type_t type);
+
+typedef struct {
+    raft_id_t id;                 /* this server */
+    uint32_t election_ticks;      /* election timeout, in ticks (e.g. 10) */
+    uint32_t heartbeat_ticks;     /* heartbeat interval, in ticks (e.g. 1) */
+    uint32_t max_batch_entries;   /* entries per AppendEntries */
+    size_t max_batch_bytes;       /* payload bytes per AppendEntries */
+    uint32_t max_inflight;        /* pipelined AppendEntries per follower */
+    bool pre_vote;                /* §9.6 */
+    bool check_quorum;            /* §6.2 leader steps down without a quorum */
+    uint64_t (*rand) (void *ctx); /* the only source of randomness */
+    void *rand_ctx;
+    void (*trace) (void *ctx, const raft_event_t *ev); /* optional */
+    void *trace_ctx;
+} raft_options_t;
+
+/* Defaults: election 10, heartbeat 1, 256 entries, 1 MiB, 64 inflight,
+   pre_vote and check_quorum on. id and rand must then be set. */
+void raft_options_default (raft_options_t *opts);
+
+/* What was durable when the server (re)started: hard state, the log base
+   (index and term of the last entry covered by a snapshot, 0/0 without one,
+   and the configuration in effect at the base), the entries after the base
+   in order, and how far the state machine had applied. The core takes a
+   reference on every entry's data. */
+typedef struct {
+    raft_hard_state_t hs;
+    raft_index_t base_index;
+    raft_term_t base_term;
+    raft_conf_t base_conf; /* n = 0: no configuration (a joining server) */
+    const raft_entry_t *entries;
+    size_t n_entries;
+    raft_index_t applied; /* <= last index; entries up to it are done */
+} raft_boot_t;
+
+/* Returns NULL on bad options or a boot state that breaks an invariant. */
+raft_t *raft_new (const raft_options_t *opts, const raft_boot_t *boot);
+void raft_destroy (raft_t **self_p);
+
+/* The entries a brand-new cluster starts with: one RAFT_ENTRY_CONF entry at
+   index 1, term 1, holding conf. Every initial server must boot from the same
+   entry (canonical/raft's raft_bootstrap does the same) so that Log Matching
+   holds from the start. The caller persists it before raft_new. */
+raft_entry_t raft_bootstrap_entry (const raft_conf_t *conf);
+
+/*  ---------------------------------------------------------------------
+    Driving the core                                                     */
+
+void raft_tick (raft_t *r);
+/* Borrowed message: the core takes references on what it keeps. Messages
+   not addressed to this server, or malformed, are dropped and counted. */
+void raft_step (raft_t *r, const raft_msg_t *m);
+
+/* Propose a command (leader only). The core takes a reference on data. On
+   success *index and *term tell which entry will carry it: the command is
+   committed when an entry at *index with term *term is handed out to apply;
+   if a different term shows up at *index, it was lost. */
+int raft_propose (raft_t *r, raft_buf_t *data, raft_index_t *index,
+                  raft_term_t *term);
+
+/* Linearizable read (§6.4). ctx is the caller's id for the read; it comes
+   back in raft_ready_t.reads once the leader has confirmed its leadership
+   with a heartbeat round taken after the request and applied up to the read
+   index; or with ok=false if leadership is lost first. */
+int raft_read_index (raft_t *r, uint64_t ctx);
+
+/* Membership changes, one server at a time (§4.1-4.3), leader only. Each
+   appends one RAFT_ENTRY_CONF entry; *index tells which. */
+int raft_add_learner (raft_t *r, raft_id_t id, const char *addr,
+                      raft_index_t *index);
+int raft_promote (raft_t *r, raft_id_t id, raft_index_t *index);
+int raft_remove (raft_t *r, raft_id_t id, raft_index_t *index);
+/* §4.2.1: a learner is caught up once a replication round finished within
+   an election timeout. */
+bool raft_caught_up (const raft_t *r, raft_id_t id);
+
+/* Leadership transfer (§3.10). target 0 picks the most up-to-date voter. */
+int raft_transfer_leadership (raft_t *r, raft_id_t target);
+
+/*  ---------------------------------------------------------------------
+    The batch                                                            */
+
+typedef struct {
+    uint64_t ctx;
+    raft_index_t index;
+    bool ok;
+} raft_read_t;
+
+typedef struct {
+    /* 1. Persist, asynchronously, in seq order; then raft_persisted (seq).
+       seq == 0: nothing to persist. If n_entries > 0, first delete every
+       stored entry with index >= entries[0].index, then store entries. */
+    uint64_t seq;
+    bool hs_changed;
+    raft_hard_state_t hs;
+    const raft_entry_t *entries;
+    size_t n_entries;
+
+    /* 2. Send. */
+    const raft_msg_t *msgs;
+    size_t n_msgs;
+
+    /* 3. Apply, in order, exactly once; then raft_applied (). */
+    const raft_entry_t *committed;
+    size_t n_committed;
+
+    /* 4. Reads that became safe (or failed). */
+    const raft_read_t *reads;
+    size_t n_reads;
+} raft_ready_t;
+
+/* Fill *rd with everything to do now; false if there is nothing. */
+bool raft_ready (raft_t *r, raft_ready_t *rd);
+/* Write number seq, and every one before it, is durable. */
+void raft_persisted (raft_t *r, uint64_t seq);
+/* The state machine has applied every entry up to index. */
+void raft_applied (raft_t *r, raft_index_t index);
+
+/*  ---------------------------------------------------------------------
+    Reading state                                                        */
+
+typedef struct {
+    raft_id_t id;
+    bool voter;
+    raft_index_t match;
+    raft_index_t next;
+    bool active; /* heard from within the last election timeout */
+} raft_progress_info_t;
+
+typedef struct {
+    raft_id_t id;
+    raft_role_t role;
+    raft_term_t term;
+    raft_id_t vote;
+    raft_id_t leader;
+    raft_index_t commit;
+    raft_index_t applied;
+    raft_index_t persisted;
+    raft_index_t last_index;
+    raft_term_t last_term;
+    raft_index_t base_index;
+    raft_index_t conf_index; /* index of the config in effect (0: base) */
+    bool conf_committed;
+    raft_id_t transfer_target;
+    uint64_t dropped_msgs; /* malformed or misaddressed input */
+} raft_status_t;
+
+void raft_status (const raft_t *r, raft_status_t *st);
+const raft_conf_t *raft_conf (const raft_t *r);
+/* Leader only: progress of each other server; returns how many were filled. */
+size_t raft_progress (const raft_t *r, raft_progress_info_t *out, size_t max);
+/* Entry at index, or NULL if outside (base, last]. Borrowed. */
+const raft_entry_t *raft_log_get (const raft_t *r, raft_index_t index);
+/* Term of the entry at index (base term at the base), 0 if unknown. */
+raft_term_t raft_log_term (const raft_t *r, raft_index_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,410 @@
+/*  check.c -- Raft's safety properties, checked after every simulator event.
+
+    Figure 3.2 of the dissertation lists the properties Raft guarantees:
+      Election Safety      at most one leader can be elected in a term;
+      Leader Append-Only   (the core asserts it never truncates committed);
+      Log Matching         two logs with an entry of the same index and term
+                           are identical up to that index;
+      Leader Completeness  a committed entry is in the log of every leader
+                           of a later term;
+      State Machine Safety no two servers apply different entries at one
+                           index.
+    Added for nsxd's promises:
+      Durable commit       an entry becomes committed only once it is on the
+                           (simulated) disk of a majority of the voters of the
+                           leader's configuration;
+      Commit monotonic     a server's commit index never goes back (within one
+                           run of the process), and the set of committed
+                           entries only grows;
+      Linearizable reads   a ReadIndex read reflects every write acknowledged
+                           before the read began.
+
+    Log Matching is checked incrementally: each server's log is mirrored as a
+    hash chain (chain[i] = H(chain[i-1], entry i)); the first chain value
+    ever seen for (index, term) is remembered, and every later log holding
+    (index, term) must show the same chain value, i.e. the same prefix.
+*/
+#include "sim.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    raft_index_t index;
+    raft_term_t term;
+    uint64_t chain;
+} s_slot_t;
+
+struct sim_check {
+    /* (index, term) -> chain, open addressing */
+    s_slot_t *slots;
+    size_t cap, used;
+    /* term -> leader */
+    raft_id_t *leader_of;
+    size_t leader_cap;
+    /* committed[i]: entry hash and term of committed index i */
+    uint64_t *committed_hash;
+    raft_index_t committed_n;
+    size_t committed_cap;
+    /* applied[i]: entry hash of the entry applied at i by anyone */
+    uint64_t *applied_hash;
+    raft_index_t applied_n;
+    size_t applied_cap;
+    raft_index_t acked_max;
+};
+
+static bool
+s_fail (sim_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (s->violation, sizeof s->violation, fmt, ap);
+    va_end (ap);
+    return false;
+}
+
+static void *
+s_grow (void *p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return p;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    p = realloc (p, c * elem);
+    if (!p)
+        abort ();
+    memset ((char *)p + *cap * elem, 0, (c - *cap) * elem);
+    *cap = c;
+    return p;
+}
+
+static uint64_t
+s_mix (uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h *= 0xff51afd7ed558ccdULL;
+    return h ^ (h >> 33);
+}
+
+uint64_t
+sim_entry_hash (const raft_entry_t *e)
+{
+    uint64_t h = s_mix (e->term, e->type);
+    if (e->data) {
+        /* FNV-1a over the payload */
+        uint64_t f = 1469598103934665603ULL;
+        for (size_t i = 0; i < e->data->len; i++)
+            f = (f ^ e->data->data[i]) * 1099511628211ULL;
+        h = s_mix (h, f);
+    }
+    return h;
+}
+
+void
+sim_check_init (sim_t *s)
+{
+    s->check = calloc (1, sizeof *s->check);
+    s->check->cap = 1 << 12;
+    s->check->slots = calloc (s->check->cap, sizeof (s_slot_t));
+}
+
+void
+sim_check_fini (sim_t *s)
+{
+    struct sim_check *c = s->check;
+    free (c->slots);
+    free (c->leader_of);
+    free (c->committed_hash);
+    free (c->applied_hash);
+    free (c);
+    s->check = NULL;
+}
+
+/* Remember or compare the chain value of (index, term). */
+static bool
+s_chain_check (sim_t *s, raft_id_t id, raft_index_t index, raft_term_t term,
+               uint64_t chain)
+{
+    struct sim_check *c = s->check;
+    if (c->used * 2 >= c->cap) {
+        size_t ncap = c->cap * 2;
+        s_slot_t *ns = calloc (ncap, sizeof *ns);
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->slots[i].index)
+                continue;
+            size_t j = s_mix (c->slots[i].index, c->slots[i].term) & (ncap - 1);
+            while (ns[j].index)
+                j = (j + 1) & (ncap - 1);
+            ns[j] = c->slots[i];
+        }
+        free (c->slots);
+        c->slots = ns;
+        c->cap = ncap;
+    }
+    size_t j = s_mix (index, term) & (c->cap - 1);
+    while (c->slots[j].index) {
+        if (c->slots[j].index == index && c->slots[j].term == term) {
+            if (c->slots[j].chain != chain)
+                return s_fail (s,
+                               "Log Matching: node %llu has an entry at index "
+                               "%llu term %llu whose preceding log differs "
+                               "from another log's",
+                               (unsigned long long)id,
+                               (unsigned long long)index,
+                               (unsigned long long)term);
+            return true;
+        }
+        j = (j + 1) & (c->cap - 1);
+    }
+    c->slots[j] = (s_slot_t){index, term, chain};
+    c->used++;
+    return true;
+}
+
+static void
+s_chain_set (sim_node_t *n, raft_index_t index, uint64_t value)
+{
+    n->chain = s_grow (n->chain, &n->chain_cap, index + 1, sizeof *n->chain);
+    n->chain[index] = value;
+    n->chain_n = index + 1;
+}
+
+bool
+sim_check_log (sim_t *s, sim_node_t *n, const raft_entry_t *e, size_t count)
+{
+    if (count == 0)
+        return true;
+    raft_index_t first = e[0].index;
+    if (first == 0 || first > n->chain_n)
+        return s_fail (s, "node %llu wrote entries from %llu past its log end",
+                       (unsigned long long)n->id, (unsigned long long)first);
+    for (size_t i = 0; i < count; i++) {
+        raft_index_t idx = e[i].index;
+        uint64_t v = s_mix (n->chain[idx - 1], sim_entry_hash (&e[i]));
+        s_chain_set (n, idx, v);
+        if (!s_chain_check (s, n->id, idx, e[i].term, v))
+            return false;
+    }
+    return true;
+}
+
+void
+sim_check_boot (sim_t *s, sim_node_t *n)
+{
+    (void)s;
+    s_chain_set (n, 0, 0);
+    for (size_t i = 0; i < n->disk_n; i++)
+        s_chain_set (n, i + 1,
+                     s_mix (n->chain[i], sim_entry_hash (&n->disk_log[i])));
+    n->last_commit = 0;
+    n->checked_leader_term = 0;
+}
+
+static raft_index_t
+s_disk_has (const sim_node_t *n, raft_index_t index, uint64_t hash)
+{
+    return index <= n->disk_n &&
+           sim_entry_hash (&n->disk_log[index - 1]) == hash;
+}
+
+/* An entry newly committed by leader n: record it and check it is durable
+   on a majority of the voters of the leader's configuration. */
+static bool
+s_commit_new (sim_t *s, sim_node_t *n, raft_index_t i, const raft_entry_t *e)
+{
+    struct sim_check *c = s->check;
+    uint64_t h = sim_entry_hash (e);
+    c->committed_hash =
+        s_grow (c->committed_hash, &c->committed_cap, i + 1, sizeof (uint64_t));
+    c->committed_hash[i] = h;
+    c->committed_n = i;
+    const raft_conf_t *conf = raft_conf (n->r);
+    uint32_t voters = 0, durable = 0;
+    for (uint32_t k = 0; k < conf->n; k++) {
+        if (!conf->servers[k].voter)
+            continue;
+        voters++;
+        raft_id_t id = conf->servers[k].id;
+        if (id <= (raft_id_t)s->n_total && s_disk_has (&s->nodes[id], i, h))
+            durable++;
+    }
+    if (durable < voters / 2 + 1)
+        return s_fail (s,
+                       "Durable commit: node %llu committed index %llu "
+                       "(term %llu) while only %u of %u voters have it on "
+                       "disk",
+                       (unsigned long long)n->id, (unsigned long long)i,
+                       (unsigned long long)e->term, durable, voters);
+    return true;
+}
+
+bool
+sim_check_commit_event (sim_t *s, sim_node_t *n, raft_index_t from,
+                        raft_index_t to)
+{
+    struct sim_check *c = s->check;
+    raft_status_t st;
+    raft_status (n->r, &st);
+    for (raft_index_t i = from + 1; i <= to; i++) {
+        const raft_entry_t *e = raft_log_get (n->r, i);
+        if (!e)
+            return s_fail (s, "node %llu commits index %llu it does not hold",
+                           (unsigned long long)n->id, (unsigned long long)i);
+        if (i <= c->committed_n) {
+            if (sim_entry_hash (e) != c->committed_hash[i])
+                return s_fail (s,
+                               "node %llu committed a different entry at "
+                               "index %llu than was committed before",
+                               (unsigned long long)n->id,
+                               (unsigned long long)i);
+        } else if (i == c->committed_n + 1 && st.role == RAFT_LEADER) {
+            if (!s_commit_new (s, n, i, e))
+                return false;
+        } else {
+            return s_fail (s,
+                           "node %llu (%s) committed index %llu beyond "
+                           "what any leader committed (%llu)",
+                           (unsigned long long)n->id, raft_role_name (st.role),
+                           (unsigned long long)i,
+                           (unsigned long long)c->committed_n);
+        }
+    }
+    return true;
+}
+
+static bool
+s_check_node (sim_t *s, sim_node_t *n)
+{
+    struct sim_check *c = s->check;
+    raft_status_t st;
+    raft_status (n->r, &st);
+
+    /* Election Safety */
+    if (st.role == RAFT_LEADER) {
+        c->leader_of = s_grow (c->leader_of, &c->leader_cap, st.term + 1,
+                               sizeof (raft_id_t));
+        if (c->leader_of[st.term] == 0)
+            c->leader_of[st.term] = n->id;
+        else if (c->leader_of[st.term] != n->id)
+            return s_fail (s,
+                           "Election Safety: nodes %llu and %llu are both "
+                           "leaders of term %llu",
+                           (unsigned long long)c->leader_of[st.term],
+                           (unsigned long long)n->id,
+                           (unsigned long long)st.term);
+        /* Leader Completeness: once per leadership, every committed entry
+           must be in the new leader's log. */
+        if (n->checked_leader_term != st.term) {
+            n->checked_leader_term = st.term;
+            s->n_elections++;
+            for (raft_index_t i = 1; i <= c->committed_n; i++) {
+                const raft_entry_t *e = raft_log_get (n->r, i);
+                if (!e || sim_entry_hash (e) != c->committed_hash[i])
+                    return s_fail (s,
+                                   "Leader Completeness: leader %llu of "
+                                   "term %llu lacks committed index %llu",
+                                   (unsigned long long)n->id,
+                                   (unsigned long long)st.term,
+                                   (unsigned long long)i);
+            }
+        }
+    }
+
+    /* Commit index monotonic (what was committed is checked as it happens,
+       by sim_check_commit_event). */
+    if (st.commit < n->last_commit)
+        return s_fail (s,
+                       "commit index of node %llu went back from %llu to "
+                       "%llu",
+                       (unsigned long long)n->id,
+                       (unsigned long long)n->last_commit,
+                       (unsigned long long)st.commit);
+    n->last_commit = st.commit;
+    return true;
+}
+
+bool
+sim_check_state (sim_t *s)
+{
+    if (s->violation[0])
+        return false; /* found inside the core's trace callback */
+    for (int id = 1; id <= s->n_total; id++)
+        if (s->nodes[id].up && !s_check_node (s, &s->nodes[id]))
+            return false;
+    return true;
+}
+
+bool
+sim_check_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
+{
+    struct sim_check *c = s->check;
+    if (e->index != n->sm_applied + 1)
+        return s_fail (s,
+                       "node %llu applied index %llu after %llu (not in "
+                       "order, or twice)",
+                       (unsigned long long)n->id, (unsigned long long)e->index,
+                       (unsigned long long)n->sm_applied);
+    n->sm_applied = e->index;
+    uint64_t h = sim_entry_hash (e);
+    if (e->index > c->committed_n || c->committed_hash[e->index] != h)
+        return s_fail (s,
+                       "node %llu applied index %llu which is not the "
+                       "committed entry there",
+                       (unsigned long long)n->id, (unsigned long long)e->index);
+    c->applied_hash = s_grow (c->applied_hash, &c->applied_cap, e->index + 1,
+                              sizeof (uint64_t));
+    if (e->index > c->applied_n) {
+        c->applied_hash[e->index] = h;
+        c->applied_n = e->index;
+    } else if (c->applied_hash[e->index] != h) {
+        return s_fail (s,
+                       "State Machine Safety: node %llu applied a "
+                       "different entry at index %llu",
+                       (unsigned long long)n->id, (unsigned long long)e->index);
+    }
+    return true;
+}
+
+void
+sim_check_acked (sim_t *s, raft_index_t index)
+{
+    if (index > s->check->acked_max)
+        s->check->acked_max = index;
+}
+
+raft_index_t
+sim_check_acked_max (sim_t *s)
+{
+    return s->check->acked_max;
+}
+
+raft_index_t
+sim_check_committed (sim_t *s)
+{
+    return s->check->committed_n;
+}
+
+bool
+sim_check_read (sim_t *s, sim_node_t *n, const sim_read_t *rd,
+                raft_index_t index)
+{
+    /* The read is served from the state machine as it is now, which holds
+       exactly the entries up to sm_applied (State Machine Safety). */
+    if (n->sm_applied < index)
+        return s_fail (s,
+                       "read at node %llu answered before applying its "
+                       "read index %llu (applied %llu)",
+                       (unsigned long long)n->id, (unsigned long long)index,
+                       (unsigned long long)n->sm_applied);
+    if (n->sm_applied < rd->acked_before)
+        return s_fail (s,
+                       "Linearizability: read %llu at node %llu saw the "
+                       "state at index %llu, but a write at index %llu was "
+                       "acknowledged before the read began",
+                       (unsigned long long)rd->ctx, (unsigned long long)n->id,
+                       (unsigned long long)n->sm_applied,
+                       (unsigned long long)rd->acked_before);
+    return true;
+}

@@ -1,0 +1,138 @@
+/*  sim.h -- the deterministic cluster simulator for the consensus core.
+
+    One process, one thread, virtual time in microseconds. Everything random
+    comes from one seeded generator, so a seed replays bit for bit (the run
+    prints a hash of its event trace to show it).
+
+    The world: 3, 5 or 7 servers (plus spares that join later), each a raft_t
+    with a simulated disk (hard state and log, written only when a simulated
+    fsync completes) and an in-memory state machine; a network that delays,
+    drops, duplicates and reorders messages and applies partitions; clients
+    that propose writes and ReadIndex reads; faults (crash and restart with
+    only what was durable, partitions of several shapes, membership changes,
+    leadership transfers). check.c verifies Raft's safety properties after
+    every event.
+*/
+#ifndef SIM_H_INCLUDED
+#define SIM_H_INCLUDED
+
+#include "raft.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SIM_MAX_NODES 10
+#define SIM_TICK_US 1000 /* one raft tick = 1 ms of virtual time */
+
+typedef struct {
+    uint64_t seq;
+    bool hs_changed;
+    raft_hard_state_t hs;
+    raft_entry_t *entries; /* one ref each */
+    size_t n_entries;
+    uint64_t done_at;
+} sim_write_t;
+
+typedef struct {
+    raft_index_t index;
+    raft_term_t term;
+    uint64_t op;
+} sim_proposal_t;
+
+typedef struct {
+    uint64_t ctx;
+    raft_index_t acked_before; /* highest acked write index at start */
+} sim_read_t;
+
+typedef struct {
+    raft_id_t id;
+    bool exists; /* started at least once */
+    bool up;
+    uint64_t incarnation;
+    raft_t *r;
+    /* disk */
+    raft_hard_state_t disk_hs;
+    raft_entry_t *disk_log; /* index i at disk_log[i - 1] */
+    size_t disk_n, disk_cap;
+    raft_conf_t boot_conf; /* base configuration (none for joiners) */
+    /* writes handed out but not durable yet, in order */
+    sim_write_t *writes;
+    size_t n_writes, cap_writes;
+    /* state machine */
+    raft_index_t sm_applied;
+    /* mirror of the in-memory log as handed out, as a hash chain */
+    uint64_t *chain; /* chain[i] for index i; chain[0] = 0 */
+    size_t chain_n, chain_cap;
+    raft_index_t last_commit; /* this incarnation */
+    raft_term_t checked_leader_term;
+    /* clients waiting on this node */
+    sim_proposal_t *props;
+    size_t n_props, cap_props;
+    sim_read_t *reads;
+    size_t n_reads, cap_reads;
+} sim_node_t;
+
+typedef struct {
+    /* configuration of the run */
+    uint64_t seed;
+    int n_initial;
+    int n_total;       /* initial + spares */
+    uint64_t chaos_us; /* faults happen until then */
+    uint64_t heal_us;  /* then this long to show liveness */
+    double drop, dup;
+    uint64_t delay_min, delay_max, fsync_max;
+    uint64_t fault_every, client_every;
+    bool verbose; /* readable trace to stdout */
+
+    /* state */
+    uint64_t rng[4];
+    uint64_t now;
+    uint64_t events;
+    uint64_t trace_hash;
+    bool blocked[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
+    bool healed;
+    sim_node_t nodes[SIM_MAX_NODES + 1];
+    uint64_t next_op;
+    raft_id_t cur_node; /* node whose core is running, for traces */
+
+    /* statistics */
+    uint64_t n_acked, n_reads_ok, n_elections, n_crashes, n_partitions;
+    uint64_t n_conf_changes, n_transfers, n_msgs;
+
+    /* the checker's state (check.c) */
+    struct sim_check *check;
+    char violation[512];
+} sim_t;
+
+uint64_t sim_rand (sim_t *s);
+void sim_trace (sim_t *s, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+void sim_hash (sim_t *s, const void *data, size_t len);
+uint64_t sim_entry_hash (const raft_entry_t *e);
+
+/* check.c: every function returns false (and fills s->violation) when a
+   property is broken. */
+void sim_check_init (sim_t *s);
+void sim_check_fini (sim_t *s);
+/* A node handed out entries to write: its log now ends with them. */
+bool sim_check_log (sim_t *s, sim_node_t *n, const raft_entry_t *e,
+                    size_t count);
+/* A node (re)booted with this disk log. */
+void sim_check_boot (sim_t *s, sim_node_t *n);
+/* Inside the core: node n moves its commit index from..to. */
+bool sim_check_commit_event (sim_t *s, sim_node_t *n, raft_index_t from,
+                             raft_index_t to);
+/* After each event: roles, terms, commit indexes. */
+bool sim_check_state (sim_t *s);
+/* A node applies an entry. */
+bool sim_check_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e);
+/* A write was acknowledged to a client. */
+void sim_check_acked (sim_t *s, raft_index_t index);
+raft_index_t sim_check_acked_max (sim_t *s);
+/* A read returned with the node's state at sm_applied. */
+bool sim_check_read (sim_t *s, sim_node_t *n, const sim_read_t *rd,
+                     raft_index_t index);
+raft_index_t sim_check_committed (sim_t *s);
+
+#endif
