@@ -57,6 +57,8 @@ struct sim_check {
 static bool
 s_fail (sim_t *s, const char *fmt, ...)
 {
+    if (s->violation[0])
+        return false; /* keep the first violation found */
     va_list ap;
     va_start (ap, fmt);
     vsnprintf (s->violation, sizeof s->violation, fmt, ap);
@@ -209,6 +211,106 @@ s_disk_has (const sim_node_t *n, raft_index_t index, uint64_t hash)
            sim_entry_hash (&n->disk_log[index - 1]) == hash;
 }
 
+/*  Commit safety. The heart of the Leader Completeness proof (§3.6.3) is
+    that once an entry is committed, no server lacking it can collect a
+    majority of votes, because a majority holds it durably and refuses a
+    candidate whose log is less up to date. Checked at the instant of commit
+    over every version of every server's log a candidate could campaign
+    with (in memory while up; on disk after a restart), against voters that
+    would vote if the candidate's log is at least as up to date as any
+    version of theirs. Votes already cast and terms are ignored, which only
+    makes the check stricter. Majorities are counted both in the committing
+    leader's configuration and in the candidate's own.                      */
+
+typedef struct {
+    bool valid;
+    raft_index_t last_index;
+    raft_term_t last_term;
+    const raft_conf_t *conf;
+    bool has; /* holds the committed entry */
+} s_version_t;
+
+static void
+s_versions (sim_t *s, sim_node_t *n, raft_index_t i, uint64_t h,
+            s_version_t v[2])
+{
+    (void)s;
+    memset (v, 0, 2 * sizeof *v);
+    if (n->up) {
+        raft_status_t st;
+        raft_status (n->r, &st);
+        const raft_entry_t *e = raft_log_get (n->r, i);
+        v[0] = (s_version_t){true, st.last_index, st.last_term,
+                             raft_conf (n->r), e && sim_entry_hash (e) == h};
+    }
+    if (n->exists) {
+        const raft_conf_t *conf = &n->boot_conf;
+        for (size_t k = n->disk_n; k > 0; k--)
+            if (n->disk_log[k - 1].type == RAFT_ENTRY_CONF) {
+                conf = raft_entry_conf (&n->disk_log[k - 1]);
+                break;
+            }
+        v[1] = (s_version_t){true, n->disk_n,
+                             n->disk_n ? n->disk_log[n->disk_n - 1].term : 0,
+                             conf, s_disk_has (n, i, h)};
+    }
+}
+
+static bool
+s_at_least (const s_version_t *a, const s_version_t *b)
+{
+    return a->last_term > b->last_term ||
+           (a->last_term == b->last_term && a->last_index >= b->last_index);
+}
+
+static bool
+s_commit_safe (sim_t *s, sim_node_t *leader, raft_index_t i, uint64_t h,
+               const raft_conf_t *lconf)
+{
+    s_version_t ver[SIM_MAX_NODES + 1][2];
+    for (int id = 1; id <= s->n_total; id++)
+        s_versions (s, &s->nodes[id], i, h, ver[id]);
+    for (int cand = 1; cand <= s->n_total; cand++) {
+        for (int k = 0; k < 2; k++) {
+            s_version_t *c = &ver[cand][k];
+            if (!c->valid || c->has || !c->conf)
+                continue;
+            const raft_conf_t *confs[2] = {lconf, c->conf};
+            for (int q = 0; q < 2; q++) {
+                const raft_conf_t *conf = confs[q];
+                if (!raft_conf_get (conf, cand) ||
+                    !raft_conf_get (conf, cand)->voter)
+                    continue; /* only a voter of it can stand */
+                uint32_t voters = 0, votes = 0;
+                for (uint32_t x = 0; x < conf->n; x++) {
+                    if (!conf->servers[x].voter)
+                        continue;
+                    voters++;
+                    raft_id_t vid = conf->servers[x].id;
+                    if (vid > (raft_id_t)s->n_total)
+                        continue;
+                    bool yes = (int)vid == cand;
+                    for (int w = 0; w < 2 && !yes; w++)
+                        yes = ver[vid][w].valid && s_at_least (c, &ver[vid][w]);
+                    votes += yes;
+                }
+                if (votes >= voters / 2 + 1)
+                    return s_fail (
+                        s,
+                        "Commit safety: node %llu committed index %llu, but "
+                        "node %d (%s log, last %llu/term %llu) lacks it and "
+                        "could still win %u of %u votes in %s configuration",
+                        (unsigned long long)leader->id, (unsigned long long)i,
+                        cand, k == 0 ? "in-memory" : "on-disk",
+                        (unsigned long long)c->last_index,
+                        (unsigned long long)c->last_term, votes, voters,
+                        q == 0 ? "the leader's" : "its own");
+            }
+        }
+    }
+    return true;
+}
+
 /* An entry newly committed by leader n: record it and check it is durable
    on a majority of the voters of the leader's configuration. */
 static bool
@@ -237,7 +339,7 @@ s_commit_new (sim_t *s, sim_node_t *n, raft_index_t i, const raft_entry_t *e)
                        "disk",
                        (unsigned long long)n->id, (unsigned long long)i,
                        (unsigned long long)e->term, durable, voters);
-    return true;
+    return s_commit_safe (s, n, i, h, conf);
 }
 
 bool

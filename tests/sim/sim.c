@@ -510,9 +510,17 @@ s_pick_up (sim_t *s)
     return NULL;
 }
 
+static void s_membership (sim_t *s);
+
 static void
 s_client_op (sim_t *s)
 {
+    /* Operators change membership now and then, right after elections
+       too: that is where single-server changes are delicate. */
+    if (s_chance (s, s->conf_churn)) {
+        s_membership (s);
+        return;
+    }
     /* Clients mostly find the leader (the highest-term one they can see,
        sometimes a stale one), sometimes ask anybody. */
     sim_node_t *n = s_chance (s, 0.85) ? s_pick_leader (s) : NULL;
@@ -714,6 +722,8 @@ s_setup (sim_t *s, uint64_t seed, int nodes)
     s->fsync_max = s_range (s, 20, 3000);
     s->fault_every = s_range (s, 5, 40) * SIM_TICK_US;
     s->client_every = s_range (s, 100, 1500);
+    s->conf_churn =
+        s_chance (s, 0.5) ? 0.0 : (double)s_range (s, 1, 30) / 1000.0;
     s->chaos_us = 1000 * SIM_TICK_US;
     s->heal_us = 300 * SIM_TICK_US;
     sim_check_init (s);
@@ -861,7 +871,7 @@ s_run (uint64_t seed, int nodes, bool verbose)
                 s_msg_free (ev.msg);
             break;
         }
-        if (!s_step (s, &ev)) {
+        if (!s_step (s, &ev) || s->violation[0]) {
             ok = false;
             break;
         }

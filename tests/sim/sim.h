@@ -81,6 +81,7 @@ typedef struct {
     uint64_t chaos_us; /* faults happen until then */
     uint64_t heal_us;  /* then this long to show liveness */
     double drop, dup;
+    double conf_churn; /* chance a client op is a membership change */
     uint64_t delay_min, delay_max, fsync_max;
     uint64_t fault_every, client_every;
     bool verbose; /* readable trace to stdout */
