@@ -703,6 +703,8 @@ s_fault (sim_t *s)
 /*  ---------------------------------------------------------------------
     One run                                                              */
 
+static uint64_t s_chaos_ticks = 2000;
+
 static void
 s_setup (sim_t *s, uint64_t seed, int nodes)
 {
@@ -724,7 +726,7 @@ s_setup (sim_t *s, uint64_t seed, int nodes)
     s->client_every = s_range (s, 100, 1500);
     s->conf_churn =
         s_chance (s, 0.5) ? 0.0 : (double)s_range (s, 1, 30) / 1000.0;
-    s->chaos_us = 1000 * SIM_TICK_US;
+    s->chaos_us = s_chaos_ticks * SIM_TICK_US;
     s->heal_us = 300 * SIM_TICK_US;
     sim_check_init (s);
 
@@ -957,10 +959,12 @@ static void
 s_usage (void)
 {
     puts ("usage: sim [--seed S | --seeds N [--first S]] [--nodes 3|5|7]\n"
+          "           [--ticks T]\n"
           "           [--trace] [--quiet] [--expect-violation] [--name NAME]\n"
           "  --seed S            run one seed (with --trace: readable trace)\n"
           "  --seeds N           run N seeds starting at --first (default 1)\n"
           "  --nodes K           cluster size (default: 3, 5, 7 by seed)\n"
+          "  --ticks T           ticks of faults before healing (default 2000)\n"
           "  --expect-violation  planted-bug build: succeed if a seed fails\n"
           "  --name NAME         name used in replay hints (default sim)");
 }
@@ -981,10 +985,11 @@ main (int argc, char **argv)
         {"quiet", no_argument, 0, 'q'},
         {"expect-violation", no_argument, 0, 'x'},
         {"name", required_argument, 0, 'N'},
+        {"ticks", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long (argc, argv, "s:n:f:k:tqxN:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "s:n:f:k:tqxN:T:h", opts, NULL)) != -1) {
         switch (c) {
         case 's': seed = strtoull (optarg, NULL, 10); break;
         case 'n': count = strtoull (optarg, NULL, 10); break;
@@ -994,6 +999,7 @@ main (int argc, char **argv)
         case 'q': quiet = true; break;
         case 'x': expect = true; break;
         case 'N': name = optarg; break;
+        case 'T': s_chaos_ticks = strtoull (optarg, NULL, 10); break;
         case 'h': s_usage (); return 0;
         default: s_usage (); return 2;
         }
