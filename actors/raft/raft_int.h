@@ -20,13 +20,15 @@
 #ifndef RAFT_PLANTED_BUG
 #define RAFT_PLANTED_BUG 0
 #endif
-#define RAFT_BUG_COMMIT_OLD_TERM 1   /* count replicas of old-term entries */
-#define RAFT_BUG_VOTE_NO_LOG_CHECK 2 /* grant votes without up-to-date check */
-#define RAFT_BUG_ACK_UNPERSISTED 3   /* ack entries before they are durable */
-#define RAFT_BUG_READ_NO_ROUND 4     /* ReadIndex without a heartbeat round */
-#define RAFT_BUG_CONF_TWO_PENDING 5  /* second config change before commit */
-#define RAFT_BUG_NO_NOOP_BEFORE_CONF                                           \
-    6 /* config change before own-term commit */
+/* clang-format off */
+#define RAFT_BUG_COMMIT_OLD_TERM     1 /* count replicas of old-term entries */
+#define RAFT_BUG_VOTE_NO_LOG_CHECK   2 /* grant votes without up-to-date check */
+#define RAFT_BUG_ACK_UNPERSISTED     3 /* ack entries before they are durable */
+#define RAFT_BUG_READ_NO_ROUND       4 /* ReadIndex without a heartbeat round */
+#define RAFT_BUG_CONF_TWO_PENDING    5 /* second config change before commit */
+#define RAFT_BUG_NO_NOOP_BEFORE_CONF 6 /* config change before own-term commit */
+#define RAFT_BUG_NO_BEHIND_PROBE     7 /* never re-probe an idle lagging peer */
+/* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 
 /*  ---------------------------------------------------------------------

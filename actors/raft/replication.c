@@ -79,6 +79,29 @@ s_send_commit (raft_t *r, raft_progress_t *pr)
     pr->sent_commit = r->commit;
 }
 
+/* The follower answers heartbeats but lacks entries we have nothing more
+   to send of: the request that carried them was lost, or it is a new server
+   whose nextIndex starts past its log. An empty AppendEntries at next - 1
+   finds out: the follower accepts it (the entries are on their way) or
+   rejects it, which sends it back to PROBE from its hint (etcd-io/raft does
+   the same). */
+static void
+s_send_behind_probe (raft_t *r, raft_progress_t *pr)
+{
+    raft_index_t prev = pr->next - 1;
+    if (prev < r->log.base_index || RAFT_BUG (NO_BEHIND_PROBE))
+        return;
+    raft_msg_t m = {.type = RAFT_MSG_APPEND,
+                    .to = pr->id,
+                    .term = r->term,
+                    .prev_index = prev,
+                    .prev_term = raft_log_term_at (&r->log, prev),
+                    .commit = r->commit};
+    raft_send (r, &m, 0);
+    if (pr->state == RAFT_PR_PROBE)
+        pr->probe_sent = true;
+}
+
 void
 raft_flush (raft_t *r)
 {
@@ -363,8 +386,13 @@ raft_recv_heartbeat_resp (raft_t *r, const raft_msg_t *m)
         pr->probe_sent = false;
     else if (raft_inflight_full (r, pr))
         raft_inflight_free_first (pr);
-    if (pr->match < raft_log_last_index (&r->log))
-        r->need_flush = true;
+    raft_index_t last = raft_log_last_index (&r->log);
+    if (pr->match < last) {
+        if (pr->next > last)
+            s_send_behind_probe (r, pr);
+        else
+            r->need_flush = true;
+    }
     if (m->ctx > pr->read_ack) {
         pr->read_ack = m->ctx;
         raft_read_confirm (r);

@@ -727,7 +727,7 @@ s_setup (sim_t *s, uint64_t seed, int nodes)
     s->conf_churn =
         s_chance (s, 0.5) ? 0.0 : (double)s_range (s, 1, 30) / 1000.0;
     s->chaos_us = s_chaos_ticks * SIM_TICK_US;
-    s->heal_us = 300 * SIM_TICK_US;
+    s->heal_us = 800 * SIM_TICK_US;
     sim_check_init (s);
 
     raft_conf_t conf;
@@ -797,7 +797,8 @@ s_step (sim_t *s, s_event_t *ev)
             s_persist_one (s, n);
         break;
     case EV_CLIENT:
-        s_client_op (s);
+        if (!s->clients_stopped)
+            s_client_op (s);
         s_push ((s_event_t){.at = s->now + s_range (s, 1, 2 * s->client_every),
                             .type = EV_CLIENT});
         break;
@@ -838,6 +839,31 @@ s_heal (sim_t *s)
     sim_trace (s, "HEAL: all links up, all nodes restarted");
 }
 
+/* Every up server of the leader's configuration applied all the leader has,
+   and the leader committed its whole log. */
+static bool
+s_all_caught_up (sim_t *s, uint64_t *progress)
+{
+    for (int id = 1; id <= s->n_total; id++)
+        *progress += s->nodes[id].sm_applied;
+    sim_node_t *l = s_pick_leader (s);
+    if (!l)
+        return false;
+    raft_status_t ls;
+    raft_status (l->r, &ls);
+    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
+        return false;
+    const raft_conf_t *conf = raft_conf (l->r);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        raft_id_t id = conf->servers[i].id;
+        if (id > (raft_id_t)s->n_total || !s->nodes[id].up)
+            return false;
+        if (s->nodes[id].sm_applied != ls.commit)
+            return false;
+    }
+    return true;
+}
+
 typedef struct {
     bool ok;
     uint64_t hash;
@@ -859,7 +885,8 @@ s_run (uint64_t seed, int nodes, bool verbose)
     raft_index_t marker_index = 0;
     sim_node_t *marker_node = NULL;
     uint64_t liveness_deadline = 0;
-    bool live = false;
+    bool live = false, caught_up = false;
+    uint64_t last_progress = 0;
 
     while (heap_n > 0) {
         s_event_t ev = s_pop ();
@@ -904,7 +931,11 @@ s_run (uint64_t seed, int nodes, bool verbose)
                     raft_buf_unref (buf);
                 }
             } else if (sim_check_acked_max (s) >= marker_index) {
+                /* Then clients stop, and every server of the configuration
+                   must catch up with the leader on an idle cluster. */
                 live = true;
+                s->clients_stopped = true;
+                liveness_deadline = s->now + 30 * 10 * SIM_TICK_US;
             } else if (!marker_node->up) {
                 marker_op = 0;
             } else {
@@ -920,9 +951,29 @@ s_run (uint64_t seed, int nodes, bool verbose)
                 ok = false;
                 break;
             }
+        } else if (live && !caught_up) {
+            uint64_t progress = 0;
+            caught_up = s_all_caught_up (s, &progress);
+            if (caught_up)
+                break;
+            /* Catching up may take long with small batches; what must not
+               happen is 30 election timeouts without progress. */
+            if (progress > last_progress) {
+                last_progress = progress;
+                liveness_deadline = s->now + 30 * 10 * SIM_TICK_US;
+                end_at = UINT64_MAX;
+            }
+            if (s->now > liveness_deadline) {
+                snprintf (s->violation, sizeof s->violation,
+                          "Liveness: on an idle cluster, servers of the "
+                          "configuration did not catch up with the leader "
+                          "within 30 election timeouts");
+                ok = false;
+                break;
+            }
         }
     }
-    if (ok && !live) {
+    if (ok && !caught_up) {
         snprintf (s->violation, sizeof s->violation,
                   "Liveness: run ended before a write was acknowledged "
                   "after healing");
@@ -958,15 +1009,16 @@ s_run (uint64_t seed, int nodes, bool verbose)
 static void
 s_usage (void)
 {
-    puts ("usage: sim [--seed S | --seeds N [--first S]] [--nodes 3|5|7]\n"
-          "           [--ticks T]\n"
-          "           [--trace] [--quiet] [--expect-violation] [--name NAME]\n"
-          "  --seed S            run one seed (with --trace: readable trace)\n"
-          "  --seeds N           run N seeds starting at --first (default 1)\n"
-          "  --nodes K           cluster size (default: 3, 5, 7 by seed)\n"
-          "  --ticks T           ticks of faults before healing (default 2000)\n"
-          "  --expect-violation  planted-bug build: succeed if a seed fails\n"
-          "  --name NAME         name used in replay hints (default sim)");
+    puts (
+        "usage: sim [--seed S | --seeds N [--first S]] [--nodes 3|5|7]\n"
+        "           [--ticks T]\n"
+        "           [--trace] [--quiet] [--expect-violation] [--name NAME]\n"
+        "  --seed S            run one seed (with --trace: readable trace)\n"
+        "  --seeds N           run N seeds starting at --first (default 1)\n"
+        "  --nodes K           cluster size (default: 3, 5, 7 by seed)\n"
+        "  --ticks T           ticks of faults before healing (default 2000)\n"
+        "  --expect-violation  planted-bug build: succeed if a seed fails\n"
+        "  --name NAME         name used in replay hints (default sim)");
 }
 
 int
@@ -989,7 +1041,8 @@ main (int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
-    while ((c = getopt_long (argc, argv, "s:n:f:k:tqxN:T:h", opts, NULL)) != -1) {
+    while ((c = getopt_long (argc, argv, "s:n:f:k:tqxN:T:h", opts, NULL)) !=
+           -1) {
         switch (c) {
         case 's': seed = strtoull (optarg, NULL, 10); break;
         case 'n': count = strtoull (optarg, NULL, 10); break;

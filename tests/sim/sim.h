@@ -93,6 +93,7 @@ typedef struct {
     uint64_t trace_hash;
     bool blocked[SIM_MAX_NODES + 1][SIM_MAX_NODES + 1];
     bool healed;
+    bool clients_stopped;
     sim_node_t nodes[SIM_MAX_NODES + 1];
     uint64_t next_op;
     raft_id_t cur_node; /* node whose core is running, for traces */
