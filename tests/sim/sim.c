@@ -762,6 +762,48 @@ s_teardown (sim_t *s)
     sim_check_fini (s);
 }
 
+static void
+s_trace_msg (sim_t *s, const raft_msg_t *m, bool up)
+{
+    char what[160] = "";
+    switch (m->type) {
+    case RAFT_MSG_APPEND:
+        snprintf (
+            what, sizeof what, "prev %llu/t%llu, %zu entries, commit %llu",
+            (unsigned long long)m->prev_index, (unsigned long long)m->prev_term,
+            m->n_entries, (unsigned long long)m->commit);
+        break;
+    case RAFT_MSG_APPEND_RESP:
+        snprintf (what, sizeof what, "%s index %llu hint %llu/t%llu",
+                  m->reject ? "REJECT" : "ok", (unsigned long long)m->index,
+                  (unsigned long long)m->hint_index,
+                  (unsigned long long)m->hint_term);
+        break;
+    case RAFT_MSG_VOTE:
+    case RAFT_MSG_PREVOTE:
+        snprintf (what, sizeof what, "last %llu/t%llu%s",
+                  (unsigned long long)m->prev_index,
+                  (unsigned long long)m->prev_term,
+                  m->transfer ? " (transfer)" : "");
+        break;
+    case RAFT_MSG_VOTE_RESP:
+    case RAFT_MSG_PREVOTE_RESP:
+        snprintf (what, sizeof what, "%s", m->reject ? "REJECT" : "granted");
+        break;
+    case RAFT_MSG_HEARTBEAT:
+        snprintf (what, sizeof what, "commit %llu round %llu",
+                  (unsigned long long)m->commit, (unsigned long long)m->ctx);
+        break;
+    case RAFT_MSG_HEARTBEAT_RESP:
+        snprintf (what, sizeof what, "round %llu", (unsigned long long)m->ctx);
+        break;
+    default: break;
+    }
+    sim_trace (s, "n%llu -> n%llu  %s t%llu  %s%s", (unsigned long long)m->from,
+               (unsigned long long)m->to, raft_msg_type_name (m->type),
+               (unsigned long long)m->term, what, up ? "" : "  (n is down)");
+}
+
 /* Run one event; false on a violation. */
 static bool
 s_step (sim_t *s, s_event_t *ev)
@@ -783,6 +825,8 @@ s_step (sim_t *s, s_event_t *ev)
                             .incarnation = n->incarnation});
         break;
     case EV_DELIVER:
+        if (s->verbose)
+            s_trace_msg (s, ev->msg, n->up);
         s_hash_u64 (s, ((uint64_t)ev->msg->type << 56) ^ ev->msg->term ^
                            (ev->msg->prev_index << 20) ^ ev->msg->n_entries);
         if (n->up) {
@@ -1079,9 +1123,11 @@ main (int argc, char **argv)
         events += r.events;
         if (!r.ok) {
             failed++;
-            printf ("replay: make %s SEED=%llu\n",
-                    strcmp (name, "sim") ? name : "sim",
-                    (unsigned long long)sd);
+            if (strcmp (name, "sim") == 0)
+                printf ("replay: make sim SEED=%llu\n", (unsigned long long)sd);
+            else
+                printf ("replay: build/%s --seed %llu --trace\n", name,
+                        (unsigned long long)sd);
             if (expect) {
                 printf ("%s: caught after %llu seeds (seed %llu)\n", name,
                         (unsigned long long)ran, (unsigned long long)sd);
