@@ -10,6 +10,18 @@
 /*  ---------------------------------------------------------------------
     Leader side: sending                                                 */
 
+/* An AppendEntries to pr after prev, carrying our commit index. */
+static raft_msg_t
+s_append_msg (const raft_t *r, const raft_progress_t *pr, raft_index_t prev)
+{
+    return (raft_msg_t){.type = RAFT_MSG_APPEND,
+                        .to = pr->id,
+                        .term = r->term,
+                        .prev_index = prev,
+                        .prev_term = raft_log_term_at (&r->log, prev),
+                        .commit = r->commit};
+}
+
 /* Send one AppendEntries to pr, starting at pr->next, batched by count and
    bytes. Returns true if entries went out. */
 static bool
@@ -35,12 +47,7 @@ s_send_entries (raft_t *r, raft_progress_t *pr)
         bytes += len;
         n++;
     }
-    raft_msg_t m = {.type = RAFT_MSG_APPEND,
-                    .to = pr->id,
-                    .term = r->term,
-                    .prev_index = prev,
-                    .prev_term = raft_log_term_at (&r->log, prev),
-                    .commit = r->commit};
+    raft_msg_t m = s_append_msg (r, pr, prev);
     m.entries = malloc (n * sizeof *m.entries);
     if (!m.entries)
         abort ();
@@ -69,12 +76,7 @@ s_send_entries (raft_t *r, raft_progress_t *pr)
 static void
 s_send_commit (raft_t *r, raft_progress_t *pr)
 {
-    raft_msg_t m = {.type = RAFT_MSG_APPEND,
-                    .to = pr->id,
-                    .term = r->term,
-                    .prev_index = pr->match,
-                    .prev_term = raft_log_term_at (&r->log, pr->match),
-                    .commit = r->commit};
+    raft_msg_t m = s_append_msg (r, pr, pr->match);
     raft_send (r, &m, 0);
     pr->sent_commit = r->commit;
 }
@@ -91,12 +93,7 @@ s_send_behind_probe (raft_t *r, raft_progress_t *pr)
     raft_index_t prev = pr->next - 1;
     if (prev < r->log.base_index || RAFT_BUG (NO_BEHIND_PROBE))
         return;
-    raft_msg_t m = {.type = RAFT_MSG_APPEND,
-                    .to = pr->id,
-                    .term = r->term,
-                    .prev_index = prev,
-                    .prev_term = raft_log_term_at (&r->log, prev),
-                    .commit = r->commit};
+    raft_msg_t m = s_append_msg (r, pr, prev);
     raft_send (r, &m, 0);
     if (pr->state == RAFT_PR_PROBE)
         pr->probe_sent = true;

@@ -108,6 +108,49 @@ typedef struct {
 } sim_t;
 
 uint64_t sim_rand (sim_t *s);
+/* Events, in a queue ordered by (time, insertion order) (sim.c). */
+typedef enum {
+    EV_TICK = 1,
+    EV_DELIVER,
+    EV_PERSIST,
+    EV_CLIENT,
+    EV_FAULT,
+    EV_RESTART,
+    EV_HEAL_LINKS,
+} sim_ev_type_t;
+
+typedef struct {
+    uint64_t at;
+    uint64_t seq;
+    sim_ev_type_t type;
+    raft_id_t node;
+    uint64_t incarnation;
+    raft_msg_t *msg; /* EV_DELIVER */
+} sim_event_t;
+void sim_push (sim_event_t ev);
+
+/* world.c */
+void sim_seed (sim_t *s, uint64_t seed);
+uint64_t sim_range (sim_t *s, uint64_t lo, uint64_t hi); /* [lo, hi] */
+bool sim_chance (sim_t *s, double p);
+void sim_hash_u64 (sim_t *s, uint64_t v);
+void sim_addr (raft_id_t id, char *buf);
+void sim_node_boot (sim_t *s, sim_node_t *n);
+void sim_node_crash (sim_t *s, sim_node_t *n);
+void sim_node_free (sim_node_t *n);
+void sim_disk_append (sim_node_t *n, const raft_entry_t *e);
+void sim_msg_free (raft_msg_t *m);
+/* Hand out n's batches: writes, messages, applies, reads. */
+bool sim_process (sim_t *s, sim_node_t *n);
+/* Complete n's oldest write if its fsync is done. */
+void sim_persist_one (sim_t *s, sim_node_t *n);
+
+/* faults.c */
+sim_node_t *sim_pick_leader (sim_t *s);
+void sim_client_op (sim_t *s);
+void sim_fault (sim_t *s);
+void sim_heal_links (sim_t *s);
+
 void sim_trace (sim_t *s, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
 void sim_hash (sim_t *s, const void *data, size_t len);
