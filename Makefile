@@ -25,6 +25,9 @@ SIM_SRC  := $(wildcard tests/sim/*.c)
 SIM_HDR  := $(wildcard tests/sim/*.h)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 UNIT_HDR := $(wildcard tests/unit/*.h)
+MSG_SRC  := $(wildcard msg/*.c)
+MSG_HDR  := $(wildcard msg/*.h)
+MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -34,9 +37,9 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7
 
-.PHONY: all deps test unit unit-asan sim sim-ci teeth purity format clean
+.PHONY: all deps test unit unit-asan msg sim sim-ci teeth purity format clean
 
-all: deps $(B)/libraftcore.a $(B)/sim $(B)/test_raft
+all: deps $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
 deps:
 	@deploy/deps.sh build
@@ -63,6 +66,12 @@ $(B)/test_raft: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 $(B)/test_raft-asan: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) -Iactors/raft -Itests/unit $(UNIT_SRC) $(CORE_SRC) -o $@
 
+$(B)/test_msg: tests/msg/test_msg.c $(MSG_SRC) $(MSG_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c $(MSG_SRC) $(CORE_SRC) $(MSGPACK) -o $@
+
+$(B)/test_msg-asan: tests/msg/test_msg.c $(MSG_SRC) $(MSG_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c $(MSG_SRC) $(CORE_SRC) $(MSGPACK) -o $@
+
 $(B) $(B)/core:
 	mkdir -p $@
 
@@ -71,6 +80,10 @@ unit: deps $(B)/test_raft
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
+
+msg: deps $(B)/test_msg $(B)/test_msg-asan
+	$(B)/test_msg
+	$(B)/test_msg-asan
 
 ifdef SEED
 sim: deps $(B)/sim
@@ -93,7 +106,7 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 purity: deps $(CORE_OBJ)
 	tests/core/purity.sh $(CORE_OBJ)
 
-test: unit unit-asan purity sim-ci teeth
+test: unit unit-asan msg purity sim-ci teeth
 	@echo "make test: all passed"
 
 format:

@@ -1,0 +1,338 @@
+/*  msg_raft.c -- see msg_raft.h for the format.
+*/
+#include "msg_raft.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*  ---------------------------------------------------------------------
+    Encoding                                                             */
+
+static int
+s_pack_entry (msgpack_packer *pk, const raft_entry_t *e)
+{
+    msgpack_pack_array (pk, 4);
+    msgpack_pack_uint64 (pk, e->term);
+    msgpack_pack_uint64 (pk, e->index);
+    msgpack_pack_uint8 (pk, (uint8_t)e->type);
+    if (e->type == RAFT_ENTRY_CONF) {
+        const raft_conf_t *c = raft_entry_conf (e);
+        if (!c)
+            return -1;
+        msgpack_pack_array (pk, c->n);
+        for (uint32_t i = 0; i < c->n; i++) {
+            const raft_server_t *s = &c->servers[i];
+            size_t alen = strlen (s->addr);
+            msgpack_pack_array (pk, 3);
+            msgpack_pack_uint64 (pk, s->id);
+            if (s->voter)
+                msgpack_pack_true (pk);
+            else
+                msgpack_pack_false (pk);
+            msgpack_pack_str (pk, alen);
+            msgpack_pack_str_body (pk, s->addr, alen);
+        }
+    } else if (e->data) {
+        msgpack_pack_bin (pk, e->data->len);
+        msgpack_pack_bin_body (pk, e->data->data, e->data->len);
+    } else {
+        msgpack_pack_nil (pk);
+    }
+    return 0;
+}
+
+static void
+s_pack_bool (msgpack_packer *pk, bool v)
+{
+    if (v)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+int
+msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m)
+{
+    for (size_t i = 0; i < m->n_entries; i++)
+        if (m->entries[i].type == RAFT_ENTRY_CONF &&
+            !raft_entry_conf (&m->entries[i]))
+            return -1;
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 15);
+    msgpack_pack_uint8 (&pk, MSG_RAFT_VERSION);
+    msgpack_pack_uint8 (&pk, (uint8_t)m->type);
+    msgpack_pack_uint64 (&pk, m->from);
+    msgpack_pack_uint64 (&pk, m->to);
+    msgpack_pack_uint64 (&pk, m->term);
+    msgpack_pack_uint64 (&pk, m->prev_index);
+    msgpack_pack_uint64 (&pk, m->prev_term);
+    msgpack_pack_uint64 (&pk, m->commit);
+    s_pack_bool (&pk, m->reject);
+    msgpack_pack_uint64 (&pk, m->index);
+    msgpack_pack_uint64 (&pk, m->hint_index);
+    msgpack_pack_uint64 (&pk, m->hint_term);
+    s_pack_bool (&pk, m->transfer);
+    msgpack_pack_uint64 (&pk, m->ctx);
+    msgpack_pack_array (&pk, m->n_entries);
+    for (size_t i = 0; i < m->n_entries; i++)
+        s_pack_entry (&pk, &m->entries[i]);
+    return 0;
+}
+
+int
+msg_entry_encode (msgpack_sbuffer *buf, const raft_entry_t *e)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    size_t before = buf->size;
+    if (s_pack_entry (&pk, e) < 0) {
+        buf->size = before;
+        return -1;
+    }
+    return 0;
+}
+
+/*  ---------------------------------------------------------------------
+    Decoding: check every type and bound                                 */
+
+static bool
+s_uint (const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool
+s_bool (const msgpack_object *o, bool *v)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return false;
+    *v = o->via.boolean;
+    return true;
+}
+
+static int
+s_unpack_entry (const msgpack_object *o, raft_entry_t *e)
+{
+    memset (e, 0, sizeof *e);
+    uint64_t type;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    if (!s_uint (&f[0], &e->term) || !s_uint (&f[1], &e->index) ||
+        !s_uint (&f[2], &type) || type > RAFT_ENTRY_CONF)
+        return -1;
+    e->type = (raft_entry_type_t)type;
+    const msgpack_object *d = &f[3];
+    if (e->type == RAFT_ENTRY_CONF) {
+        if (d->type != MSGPACK_OBJECT_ARRAY ||
+            d->via.array.size > RAFT_MAX_SERVERS)
+            return -1;
+        raft_conf_t c;
+        memset (&c, 0, sizeof c); /* deterministic bytes */
+        c.n = d->via.array.size;
+        for (uint32_t i = 0; i < c.n; i++) {
+            const msgpack_object *so = &d->via.array.ptr[i];
+            if (so->type != MSGPACK_OBJECT_ARRAY || so->via.array.size != 3)
+                return -1;
+            const msgpack_object *sf = so->via.array.ptr;
+            raft_server_t *s = &c.servers[i];
+            if (!s_uint (&sf[0], &s->id) || s->id == 0 ||
+                !s_bool (&sf[1], &s->voter) ||
+                sf[2].type != MSGPACK_OBJECT_STR ||
+                sf[2].via.str.size >= RAFT_ADDR_MAX ||
+                memchr (sf[2].via.str.ptr, 0, sf[2].via.str.size))
+                return -1;
+            memcpy (s->addr, sf[2].via.str.ptr, sf[2].via.str.size);
+            for (uint32_t k = 0; k < i; k++)
+                if (c.servers[k].id == s->id)
+                    return -1; /* one entry per server */
+        }
+        e->data = raft_buf_new (&c, sizeof c);
+    } else if (d->type == MSGPACK_OBJECT_BIN) {
+        if (d->via.bin.size > MSG_RAFT_MAX_DATA)
+            return -1;
+        e->data = raft_buf_new (d->via.bin.ptr, d->via.bin.size);
+    } else if (d->type == MSGPACK_OBJECT_NIL && e->type == RAFT_ENTRY_NOOP) {
+        e->data = NULL;
+        return 0;
+    } else {
+        return -1;
+    }
+    return e->data ? 0 : -1;
+}
+
+/*  msgpack-c allocates an array's or map's element storage from the
+    declared count before it reads the elements, so five hostile bytes
+    (0xdd ff ff ff ff: "an array of 4 billion") ask for 96 GiB. Before
+    handing input to msgpack-c, walk its structure and refuse any container
+    that declares more elements than there are bytes left (every element
+    takes at least one byte), and any string, binary or extension longer
+    than the input. Only sizes are read here; msgpack-c does the decoding. */
+static bool
+s_sizes_plausible (const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1; /* objects still to read */
+    while (pending) {
+        if (pos >= len)
+            return false;
+        uint8_t b = p[pos++];
+        pending--;
+        uint64_t items = 0, skip = 0;
+        size_t lenbytes = 0;
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
+            /* fixint, nil, (never used), bool */
+        } else if (b >= 0x80 && b <= 0x8f) {
+            items = 2u * (b & 0x0f);
+        } else if (b >= 0x90 && b <= 0x9f) {
+            items = b & 0x0f;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4:
+            case 0xd9: lenbytes = 1; break; /* bin8, str8 */
+            case 0xc5:
+            case 0xda: lenbytes = 2; break; /* bin16, str16 */
+            case 0xc6:
+            case 0xdb: lenbytes = 4; break; /* bin32, str32 */
+            case 0xc7:
+                lenbytes = 1;
+                skip = 1;
+                break; /* ext8 */
+            case 0xc8:
+                lenbytes = 2;
+                skip = 1;
+                break; /* ext16 */
+            case 0xc9:
+                lenbytes = 4;
+                skip = 1;
+                break;                  /* ext32 */
+            case 0xca: skip = 4; break; /* float32 */
+            case 0xcb: skip = 8; break; /* float64 */
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcf:
+            case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break; /* fixext1 */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc:
+            case 0xde: lenbytes = 2; break; /* array16, map16 */
+            case 0xdd:
+            case 0xdf: lenbytes = 4; break; /* array32, map32 */
+            default: return false;
+            }
+        }
+        if (lenbytes) {
+            if (len - pos < lenbytes)
+                return false;
+            uint64_t n = 0;
+            for (size_t i = 0; i < lenbytes; i++)
+                n = (n << 8) | p[pos++];
+            if (b == 0xdc || b == 0xdd)
+                items = n;
+            else if (b == 0xde || b == 0xdf)
+                items = 2 * n;
+            else
+                skip += n;
+        }
+        if (skip > len - pos || items > len - pos)
+            return false;
+        pos += skip;
+        pending += items;
+        if (pending > len - pos)
+            return false;
+    }
+    return true;
+}
+
+/* Unpack exactly one msgpack object filling data. */
+static bool
+s_unpack (msgpack_unpacked *u, const void *data, size_t len)
+{
+    size_t off = 0;
+    msgpack_unpacked_init (u);
+    if (!data || len == 0 || !s_sizes_plausible (data, len) ||
+        msgpack_unpack_next (u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        msgpack_unpacked_destroy (u);
+        return false;
+    }
+    return true;
+}
+
+int
+msg_entry_decode (const void *data, size_t len, raft_entry_t *e)
+{
+    msgpack_unpacked u;
+    if (!s_unpack (&u, data, len))
+        return -1;
+    int rc = s_unpack_entry (&u.data, e);
+    if (rc < 0) {
+        raft_buf_unref (e->data);
+        e->data = NULL;
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+static int
+s_decode (const msgpack_object *o, raft_msg_t *m)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 15)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    uint64_t version, type;
+    if (!s_uint (&f[0], &version) || version != MSG_RAFT_VERSION ||
+        !s_uint (&f[1], &type) || type == 0 || type >= RAFT_MSG_TYPE_MAX ||
+        !s_uint (&f[2], &m->from) || !s_uint (&f[3], &m->to) ||
+        !s_uint (&f[4], &m->term) || !s_uint (&f[5], &m->prev_index) ||
+        !s_uint (&f[6], &m->prev_term) || !s_uint (&f[7], &m->commit) ||
+        !s_bool (&f[8], &m->reject) || !s_uint (&f[9], &m->index) ||
+        !s_uint (&f[10], &m->hint_index) || !s_uint (&f[11], &m->hint_term) ||
+        !s_bool (&f[12], &m->transfer) || !s_uint (&f[13], &m->ctx) ||
+        f[14].type != MSGPACK_OBJECT_ARRAY ||
+        f[14].via.array.size > MSG_RAFT_MAX_ENTRIES)
+        return -1;
+    m->type = (raft_msg_type_t)type;
+    uint32_t n = f[14].via.array.size;
+    if (n == 0)
+        return 0;
+    m->entries = calloc (n, sizeof *m->entries);
+    if (!m->entries)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        if (s_unpack_entry (&f[14].via.array.ptr[i], &m->entries[i]) < 0) {
+            raft_buf_unref (m->entries[i].data);
+            m->n_entries = i;
+            return -1;
+        }
+    }
+    m->n_entries = n;
+    return 0;
+}
+
+int
+msg_raft_decode (const void *data, size_t len, raft_msg_t *m)
+{
+    memset (m, 0, sizeof *m);
+    msgpack_unpacked u;
+    if (!s_unpack (&u, data, len))
+        return -1;
+    int rc = s_decode (&u.data, m);
+    if (rc < 0)
+        raft_msg_clear (m);
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/*  msg_raft.h -- msgpack encoding of Raft messages and log entries.
+
+    msg/ is the one place nsxd encodes and decodes messages. This file
+    covers what the consensus core exchanges with its peers (over the
+    DEALER/ROUTER links) and what the storage actor writes as log entries.
+    Nothing decoded here is trusted: every field is type- and range-checked,
+    and anything malformed is refused with -1, never an assert.
+
+    Wire format, version 1 (msgpack; "uint" is any msgpack positive integer):
+
+      message  = [ 1 (version), type: uint (raft_msg_type_t), from: uint,
+                   to: uint, term: uint, prev_index: uint, prev_term: uint,
+                   commit: uint, reject: bool, index: uint, hint_index: uint,
+                   hint_term: uint, transfer: bool, ctx: uint,
+                   entries: [ entry, ... ] ]
+      entry    = [ term: uint, index: uint, type: uint (raft_entry_type_t),
+                   data ]
+      data     = bin                      for NORMAL entries (the command)
+               | nil                      for NOOP entries
+               | [ [ id: uint, voter: bool, addr: str ], ... ]   for CONF
+
+    A configuration travels field by field, never as the in-memory
+    raft_conf_t, so that its bytes do not depend on the compiler's layout.
+*/
+#ifndef MSG_RAFT_H_INCLUDED
+#define MSG_RAFT_H_INCLUDED
+
+#include "raft.h"
+
+#include <msgpack.h>
+
+#define MSG_RAFT_VERSION 1
+#define MSG_RAFT_MAX_ENTRIES 65536            /* per message */
+#define MSG_RAFT_MAX_DATA (64u * 1024 * 1024) /* per entry */
+
+/* Append the encoding of m (or e) to buf. Returns 0, or -1 if the message
+   cannot be encoded (a CONF entry whose data is not a configuration). */
+int msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m);
+int msg_entry_encode (msgpack_sbuffer *buf, const raft_entry_t *e);
+
+/* Decode one message (or entry) that fills data exactly. On success fills
+   *m (whose entries the caller releases with raft_msg_clear) and returns 0;
+   on malformed input returns -1 and leaves nothing to release. */
+int msg_raft_decode (const void *data, size_t len, raft_msg_t *m);
+int msg_entry_decode (const void *data, size_t len, raft_entry_t *e);
+
+#endif
