@@ -1,0 +1,72 @@
+/*  actors.h -- the actors of an nsxd node and how main starts them.
+
+    Each actor is a czmq zactor (see czmq's src/zmonitor.c for the shape):
+    it signals its pipe once initialised, ends on "$TERM", and owns its
+    sockets. The actors talk over inproc sockets, msgpack on every edge
+    (msg/):
+
+        civetweb workers --DEALER--> ROUTER [raft] PAIR <--> PAIR [storage]
+                                            [raft] PAIR <--> PAIR [transport]
+        peers --tcp DEALER--> ROUTER [transport] --tcp DEALER--> peers
+
+    Endpoints are unique per process: "inproc://nsxd-<pid>-<name>".
+*/
+#ifndef ACTORS_H_INCLUDED
+#define ACTORS_H_INCLUDED
+
+#include "raft.h"
+
+#include <czmq.h>
+
+/* storage.c: LevelDB holds the Raft log, the hard state, the KV data and
+   the applied index. Binds `endpoint` (PAIR). If the database is new and
+   bootstrap is not NULL, writes the bootstrap configuration entry
+   (raft_bootstrap_entry) and term 1 before sending "boot". */
+typedef struct {
+    const char *data_dir;
+    const char *endpoint;
+    const raft_conf_t *bootstrap;
+} storage_args_t;
+void storage_actor (zsock_t *pipe, void *args);
+
+/* transport.c: one ROUTER bound on `listen` (tcp) for inbound peer
+   traffic, one DEALER per peer. Binds `endpoint` (PAIR) for the raft
+   actor. */
+typedef struct {
+    raft_id_t id;
+    const char *listen;      /* e.g. "tcp://127.0.0.1:9001" */
+    const char *endpoint;
+    int queue_max;           /* per-peer send queue (messages) */
+    size_t max_msg;          /* larger inbound messages are dropped */
+} transport_args_t;
+void transport_actor (zsock_t *pipe, void *args);
+
+/* http.c: civetweb on `listen` (host:port); each worker thread reaches the
+   raft actor through its own DEALER connected to `api_endpoint`. */
+typedef struct {
+    const char *listen;      /* e.g. "127.0.0.1:8001" */
+    const char *api_endpoint;
+    int threads;
+    int timeout_ms;          /* request deadline */
+    size_t max_body;
+    size_t max_key;
+    size_t max_value;
+} http_args_t;
+void http_actor (zsock_t *pipe, void *args);
+
+/* raft_actor.c: owns the timers and the consensus core, routes its
+   outputs. Connects to storage and transport; binds api_endpoint. */
+typedef struct {
+    raft_id_t id;
+    const char *peer_advertise;   /* tcp endpoint others reach us at */
+    const char *http_advertise;   /* host:port others reach our API at */
+    const char *storage_endpoint;
+    const char *transport_endpoint;
+    const char *api_endpoint;
+    int heartbeat_ms;
+    int election_ms;
+    int timeout_ms;               /* request deadline */
+} raft_actor_args_t;
+void raft_actor (zsock_t *pipe, void *args);
+
+#endif

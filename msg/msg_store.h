@@ -1,0 +1,100 @@
+/*  msg_store.h -- messages between the raft actor and the storage actor,
+    and the KV commands carried in log entries.
+
+    Socket: a PAIR pair over inproc; the storage actor binds, the raft actor
+    connects. Every message is one zframe holding one msgpack array whose
+    first element is the format version (1) and whose second is the kind.
+
+      raft -> storage
+        [1, "write", seq: uint, hs_changed: bool, term: uint, vote: uint,
+            [entry, ...]]
+              persist hard state (if hs_changed) and entries (first delete
+              every stored entry with index >= entries[0].index); durable
+              (sync) before the answer. Writes waiting together are
+              committed in one LevelDB batch (group commit).
+        [1, "apply", [entry, ...]]
+              apply committed entries to the KV data, in order; the KV
+              change and the applied index go in one batch.
+        [1, "get", req_id: uint, key: bin]
+              read a key from the KV data as applied so far.
+
+      storage -> raft
+        [1, "boot", term: uint, vote: uint, applied: uint, [entry, ...]]
+              sent once, first: everything durable at start.
+        [1, "persisted", seq: uint]
+              every write up to seq is durable.
+        [1, "applied", index: uint, [[index: uint, existed: bool], ...]]
+              applied up to index; for each NORMAL entry applied, whether
+              its key existed before (what DELETE reports).
+        [1, "value", req_id: uint, found: bool, value: bin]
+        [1, "error", text: str]
+              storage failed (disk full, corruption): the node must stop.
+
+    entry is msg_raft.h's entry encoding.
+
+    KV commands (the data of NORMAL entries):
+        [1, "put", key: bin, value: bin] | [1, "del", key: bin]
+*/
+#ifndef MSG_STORE_H_INCLUDED
+#define MSG_STORE_H_INCLUDED
+
+#include "raft.h"
+
+#include <czmq.h>
+
+typedef enum {
+    MSG_STORE_WRITE = 1,
+    MSG_STORE_APPLY,
+    MSG_STORE_GET,
+    MSG_STORE_BOOT,
+    MSG_STORE_PERSISTED,
+    MSG_STORE_APPLIED,
+    MSG_STORE_VALUE,
+    MSG_STORE_ERROR,
+} msg_store_kind_t;
+
+typedef struct {
+    raft_index_t index;
+    bool existed;
+} msg_apply_result_t;
+
+typedef struct {
+    msg_store_kind_t kind;
+    uint64_t seq;                  /* write, persisted */
+    bool hs_changed;               /* write */
+    raft_hard_state_t hs;          /* write, boot */
+    raft_entry_t *entries;         /* write, apply, boot: one ref each */
+    size_t n_entries;
+    raft_index_t applied;          /* boot, applied */
+    msg_apply_result_t *results;   /* applied */
+    size_t n_results;
+    uint64_t req_id;               /* get, value */
+    raft_buf_t *key;               /* get */
+    bool found;                    /* value */
+    raft_buf_t *value;             /* value (NULL when not found) */
+    char *error;                   /* error (malloc'ed) */
+} msg_store_t;
+
+/* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */
+zmsg_t *msg_store_encode (const msg_store_t *m);
+/* Decode; 0 and *m filled (release with msg_store_clear), or -1 if
+   malformed (nothing to release). Does not destroy zm. */
+int msg_store_decode (zmsg_t *zm, msg_store_t *m);
+void msg_store_clear (msg_store_t *m);
+
+/* KV commands */
+typedef enum { MSG_KV_PUT = 1, MSG_KV_DEL = 2 } msg_kv_op_t;
+
+typedef struct {
+    msg_kv_op_t op;
+    raft_buf_t *key;
+    raft_buf_t *value;   /* PUT only */
+} msg_kv_t;
+
+/* A new buffer holding the command (one ref, the caller's); NULL on error. */
+raft_buf_t *msg_kv_encode (const msg_kv_t *cmd);
+/* 0 and *cmd filled (release with msg_kv_clear), or -1 if malformed. */
+int msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd);
+void msg_kv_clear (msg_kv_t *cmd);
+
+#endif
