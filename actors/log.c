@@ -8,7 +8,7 @@
 #include <time.h>
 
 static uint64_t s_node_id;
-static log_level_t s_min_level = LOG_INFO;
+static log_level_t s_min_level = LOG_LEVEL_INFO;
 
 void
 log_init (uint64_t node_id, log_level_t min_level)
@@ -35,5 +35,5 @@ log_msg (log_level_t level, const char *fmt, ...)
     fprintf (stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s n%llu %s\n",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level],
-             (unsigned long long) s_node_id, msg);
+             (unsigned long long)s_node_id, msg);
 }

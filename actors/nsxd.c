@@ -1,0 +1,489 @@
+/*  nsxd.c -- the node: flags, the actors, signals.
+
+    Start order matters for the inproc sockets: the raft actor first (it
+    connects to storage and transport before they bind, which inproc allows
+    since ZeroMQ 4, and binds the API endpoint), then storage (whose first
+    message, "boot", needs the raft actor's PAIR to be there), transport,
+    and http last (its workers connect to the raft actor's API endpoint).
+
+    SIGINT/SIGTERM: a leader first hands leadership over (§3.10), then the
+    actors stop in reverse order; storage closes LevelDB last; exit 0.
+*/
+#include "actors.h"
+#include "log.h"
+
+#include <civetweb.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+typedef struct {
+    raft_id_t id;
+    char http_listen[256];
+    char http_advertise[256];
+    char peer_listen[256];
+    char peer_advertise[256];
+    char cluster[4096];
+    char join[256];
+    char data_dir[1024];
+    int election_ms;
+    int heartbeat_ms;
+    int timeout_ms;
+    long max_key;
+    long max_value;
+    long max_body;
+    int http_threads;
+    char log_level[16];
+} s_config_t;
+
+static volatile sig_atomic_t s_stop;
+
+static void
+s_on_signal (int sig)
+{
+    (void)sig;
+    s_stop = 1;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fputs (
+        "usage: nsxd --id N [options]\n"
+        "\n"
+        "A node of an nsxd cluster: a Raft-replicated key-value store.\n"
+        "Every option can also be set by the environment variable shown.\n"
+        "\n"
+        "  --id N                  this server's id, 1.. (NSXD_ID)\n"
+        "  --http-listen H:P       HTTP API address (NSXD_HTTP_LISTEN,\n"
+        "                          default 127.0.0.1:8001)\n"
+        "  --http-advertise H:P    address others reach the API at, used in\n"
+        "                          leader hints (NSXD_HTTP_ADVERTISE, default\n"
+        "                          the listen address)\n"
+        "  --peer-listen EP        ZeroMQ endpoint for Raft peers\n"
+        "                          (NSXD_PEER_LISTEN, default "
+        "tcp://127.0.0.1:9001)\n"
+        "  --peer-advertise EP     endpoint peers connect to\n"
+        "                          (NSXD_PEER_ADVERTISE, default the listen "
+        "one)\n"
+        "  --cluster SPEC          the initial cluster, used only when the "
+        "data\n"
+        "                          directory is new (NSXD_CLUSTER):\n"
+        "                          "
+        "1=tcp://h1:9001@h1:8001,2=tcp://h2:9002@h2:8002,...\n"
+        "  --join H:P              start empty and ask the cluster at H:P to "
+        "add\n"
+        "                          this server (NSXD_JOIN)\n"
+        "  --data-dir DIR          where LevelDB keeps the log and the data\n"
+        "                          (NSXD_DATA_DIR, default ./data/n<ID>)\n"
+        "  --election-ms MS        election timeout (NSXD_ELECTION_MS, 1000)\n"
+        "  --heartbeat-ms MS       heartbeat interval (NSXD_HEARTBEAT_MS, "
+        "100)\n"
+        "  --request-timeout-ms MS deadline of a client request\n"
+        "                          (NSXD_REQUEST_TIMEOUT_MS, 2000)\n"
+        "  --max-key BYTES         (NSXD_MAX_KEY, 8192)\n"
+        "  --max-value BYTES       (NSXD_MAX_VALUE, 1048576)\n"
+        "  --max-body BYTES        (NSXD_MAX_BODY, 1048576)\n"
+        "  --http-threads N        (NSXD_HTTP_THREADS, 16)\n"
+        "  --log-level LEVEL       debug, info, warn, error (NSXD_LOG_LEVEL)\n"
+        "  --help\n",
+        out);
+}
+
+/* Flags override the environment, which overrides the defaults. */
+static const char *
+s_env (const char *name, const char *fallback)
+{
+    const char *v = getenv (name);
+    return v && *v ? v : fallback;
+}
+
+static bool
+s_parse_long (const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol (text, &end, 10);
+    if (errno || end == text || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int
+s_config (int argc, char **argv, s_config_t *c)
+{
+    memset (c, 0, sizeof c[0]);
+    const char *v[16] = {
+        s_env ("NSXD_ID", ""),
+        s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
+        s_env ("NSXD_HTTP_ADVERTISE", ""),
+        s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
+        s_env ("NSXD_PEER_ADVERTISE", ""),
+        s_env ("NSXD_CLUSTER", ""),
+        s_env ("NSXD_JOIN", ""),
+        s_env ("NSXD_DATA_DIR", ""),
+        s_env ("NSXD_ELECTION_MS", "1000"),
+        s_env ("NSXD_HEARTBEAT_MS", "100"),
+        s_env ("NSXD_REQUEST_TIMEOUT_MS", "2000"),
+        s_env ("NSXD_MAX_KEY", "8192"),
+        s_env ("NSXD_MAX_VALUE", "1048576"),
+        s_env ("NSXD_MAX_BODY", "1048576"),
+        s_env ("NSXD_HTTP_THREADS", "16"),
+        s_env ("NSXD_LOG_LEVEL", "info"),
+    };
+    static const struct option opts[] = {
+        {"id", required_argument, 0, 0},
+        {"http-listen", required_argument, 0, 1},
+        {"http-advertise", required_argument, 0, 2},
+        {"peer-listen", required_argument, 0, 3},
+        {"peer-advertise", required_argument, 0, 4},
+        {"cluster", required_argument, 0, 5},
+        {"join", required_argument, 0, 6},
+        {"data-dir", required_argument, 0, 7},
+        {"election-ms", required_argument, 0, 8},
+        {"heartbeat-ms", required_argument, 0, 9},
+        {"request-timeout-ms", required_argument, 0, 10},
+        {"max-key", required_argument, 0, 11},
+        {"max-value", required_argument, 0, 12},
+        {"max-body", required_argument, 0, 13},
+        {"http-threads", required_argument, 0, 14},
+        {"log-level", required_argument, 0, 15},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long (argc, argv, "h", opts, NULL)) != -1) {
+        if (o == 'h') {
+            s_usage (stdout);
+            exit (0);
+        }
+        if (o < 0 || o >= 16) {
+            s_usage (stderr);
+            return -1;
+        }
+        v[o] = optarg;
+    }
+    if (optind < argc) {
+        fprintf (stderr, "nsxd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    long n;
+    if (!s_parse_long (v[0], 1, (long)1 << 62, &n)) {
+        fprintf (stderr, "nsxd: --id (or NSXD_ID) must be a positive "
+                         "integer\n");
+        return -1;
+    }
+    c->id = (raft_id_t)n;
+    snprintf (c->http_listen, sizeof c->http_listen, "%s", v[1]);
+    snprintf (c->http_advertise, sizeof c->http_advertise, "%s",
+              *v[2] ? v[2] : v[1]);
+    snprintf (c->peer_listen, sizeof c->peer_listen, "%s", v[3]);
+    snprintf (c->peer_advertise, sizeof c->peer_advertise, "%s",
+              *v[4] ? v[4] : v[3]);
+    snprintf (c->cluster, sizeof c->cluster, "%s", v[5]);
+    snprintf (c->join, sizeof c->join, "%s", v[6]);
+    if (*v[7])
+        snprintf (c->data_dir, sizeof c->data_dir, "%s", v[7]);
+    else
+        snprintf (c->data_dir, sizeof c->data_dir, "./data/n%llu",
+                  (unsigned long long)c->id);
+    struct {
+        const char *name;
+        const char *text;
+        long min, max;
+        long *out;
+    } nums[] = {
+        {"--election-ms", v[8], 20, 600000, &n},
+        {"--heartbeat-ms", v[9], 5, 60000, &n},
+        {"--request-timeout-ms", v[10], 10, 3600000, &n},
+        {"--max-key", v[11], 1, 1 << 20, &c->max_key},
+        {"--max-value", v[12], 0, 64 << 20, &c->max_value},
+        {"--max-body", v[13], 64, 64 << 20, &c->max_body},
+        {"--http-threads", v[14], 1, 256, &n},
+    };
+    int *ints[] = {
+        &c->election_ms, &c->heartbeat_ms, &c->timeout_ms, NULL, NULL, NULL,
+        &c->http_threads};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
+                           nums[i].out)) {
+            fprintf (stderr, "nsxd: %s must be an integer in [%ld, %ld]\n",
+                     nums[i].name, nums[i].min, nums[i].max);
+            return -1;
+        }
+        if (ints[i])
+            *ints[i] = (int)n;
+    }
+    if (c->heartbeat_ms * 2 > c->election_ms) {
+        fprintf (stderr, "nsxd: --election-ms must be at least twice "
+                         "--heartbeat-ms\n");
+        return -1;
+    }
+    snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
+    if (!*c->cluster && !*c->join) {
+        fprintf (stderr, "nsxd: give --cluster (a new cluster, or a restart) "
+                         "or --join\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* "1=tcp://h:9001@h:8001,2=..." -> configuration. */
+static int
+s_parse_cluster (const char *spec, raft_conf_t *conf)
+{
+    memset (conf, 0, sizeof *conf);
+    char *copy = strdup (spec), *save = NULL;
+    int rc = 0;
+    for (char *tok = strtok_r (copy, ",", &save); tok;
+         tok = strtok_r (NULL, ",", &save)) {
+        char *eq = strchr (tok, '='), *at = strrchr (tok, '@');
+        long id;
+        if (!eq || !at || at < eq) {
+            rc = -1;
+            break;
+        }
+        *eq = *at = 0;
+        if (!s_parse_long (tok, 1, (long)1 << 62, &id) || !eq[1] || !at[1] ||
+            conf->n == RAFT_MAX_SERVERS ||
+            raft_conf_get (conf, (raft_id_t)id)) {
+            rc = -1;
+            break;
+        }
+        raft_server_t *s = &conf->servers[conf->n++];
+        s->id = (raft_id_t)id;
+        s->voter = true;
+        if (snprintf (s->addr, RAFT_ADDR_MAX, "%s %s", eq + 1, at + 1) >=
+            RAFT_ADDR_MAX) {
+            rc = -1;
+            break;
+        }
+    }
+    free (copy);
+    return rc == 0 && conf->n > 0 ? 0 : -1;
+}
+
+static int
+s_mkdirs (const char *path)
+{
+    char buf[1024];
+    snprintf (buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir (buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir (buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/*  ---------------------------------------------------------------------
+    --join: ask the cluster to add us, following leader hints            */
+
+/* POST /raft/join to host:port. Returns the HTTP status (0 if unreachable)
+   and, on 409, the leader hint in next (or "" if none). */
+static int
+s_post_join (const char *target, const s_config_t *c, char *next,
+             size_t next_len)
+{
+    char host[256];
+    snprintf (host, sizeof host, "%s", target);
+    char *colon = strrchr (host, ':');
+    if (!colon)
+        return 0;
+    *colon = 0;
+    int port = atoi (colon + 1);
+    char err[256] = "";
+    struct mg_connection *conn =
+        mg_connect_client (host, port, 0, err, sizeof err);
+    if (!conn)
+        return 0;
+    char body[512];
+    int len = snprintf (body, sizeof body, "{\"peer\":\"%s\",\"id\":%llu}",
+                        c->http_advertise, (unsigned long long)c->id);
+    mg_printf (conn,
+               "POST /raft/join HTTP/1.1\r\nHost: %s\r\n"
+               "Content-Type: application/json\r\nContent-Length: %d\r\n"
+               "Connection: close\r\n\r\n%s",
+               target, len, body);
+    int status = 0;
+    next[0] = 0;
+    if (mg_get_response (conn, err, sizeof err, 60000) >= 0) {
+        const struct mg_response_info *ri = mg_get_response_info (conn);
+        status = ri ? ri->status_code : 0;
+        char resp[4096];
+        int got = 0, r;
+        while (got < (int)sizeof resp - 1 &&
+               (r = mg_read (conn, resp + got, sizeof resp - 1 - got)) > 0)
+            got += r;
+        resp[got] = 0;
+        json_t *j = json_loads (resp, 0, NULL);
+        const char *leader =
+            j ? json_string_value (json_object_get (j, "leader")) : NULL;
+        if (leader)
+            snprintf (next, next_len, "%s", leader);
+        json_decref (j);
+    }
+    mg_close_connection (conn);
+    return status;
+}
+
+static void
+s_join (const s_config_t *c)
+{
+    char target[256], next[256];
+    snprintf (target, sizeof target, "%s", c->join);
+    while (!s_stop) {
+        int status = s_post_join (target, c, next, sizeof next);
+        if (status == 200) {
+            log_info ("joined the cluster through %s", target);
+            return;
+        }
+        if (status == 409 && next[0]) {
+            snprintf (target, sizeof target, "%s", next);
+            continue; /* follow the leader hint at once */
+        }
+        log_info ("join through %s: %s; retrying", target,
+                  status ? "refused" : "unreachable");
+        if (status == 409 || status == 0)
+            snprintf (target, sizeof target, "%s", c->join);
+        for (int i = 0; i < 10 && !s_stop; i++)
+            zclock_sleep (100);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    main                                                                 */
+
+int
+main (int argc, char **argv)
+{
+    s_config_t c;
+    if (s_config (argc, argv, &c) != 0)
+        return 2;
+    log_level_t level = LOG_LEVEL_INFO;
+    if (streq (c.log_level, "debug"))
+        level = LOG_LEVEL_DEBUG;
+    else if (streq (c.log_level, "warn"))
+        level = LOG_LEVEL_WARN;
+    else if (streq (c.log_level, "error"))
+        level = LOG_LEVEL_ERROR;
+    log_init (c.id, level);
+
+    raft_conf_t bootstrap;
+    bool have_bootstrap = false;
+    if (*c.cluster) {
+        if (s_parse_cluster (c.cluster, &bootstrap) != 0) {
+            fprintf (stderr, "nsxd: cannot parse --cluster '%s'\n", c.cluster);
+            return 2;
+        }
+        if (!raft_conf_get (&bootstrap, c.id)) {
+            fprintf (stderr, "nsxd: --cluster does not list id %llu\n",
+                     (unsigned long long)c.id);
+            return 2;
+        }
+        have_bootstrap = true;
+    }
+    if (s_mkdirs (c.data_dir) != 0) {
+        fprintf (stderr, "nsxd: cannot create %s: %s\n", c.data_dir,
+                 strerror (errno));
+        return 1;
+    }
+
+    /* Our own shutdown sequence instead of czmq's interrupt handling. */
+    zsys_handler_set (NULL);
+    signal (SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset (&sa, 0, sizeof sa);
+    sa.sa_handler = s_on_signal;
+    sigaction (SIGINT, &sa, NULL);
+    sigaction (SIGTERM, &sa, NULL);
+    mg_init_library (0);
+
+    char ep_storage[64], ep_transport[64], ep_api[64];
+    snprintf (ep_storage, sizeof ep_storage, "inproc://nsxd-%d-storage",
+              (int)getpid ());
+    snprintf (ep_transport, sizeof ep_transport, "inproc://nsxd-%d-transport",
+              (int)getpid ());
+    snprintf (ep_api, sizeof ep_api, "inproc://nsxd-%d-api", (int)getpid ());
+
+    raft_actor_args_t ra = {.id = c.id,
+                            .peer_advertise = c.peer_advertise,
+                            .http_advertise = c.http_advertise,
+                            .storage_endpoint = ep_storage,
+                            .transport_endpoint = ep_transport,
+                            .api_endpoint = ep_api,
+                            .heartbeat_ms = c.heartbeat_ms,
+                            .election_ms = c.election_ms,
+                            .timeout_ms = c.timeout_ms};
+    storage_args_t sa_args = {.data_dir = c.data_dir,
+                              .endpoint = ep_storage,
+                              .bootstrap = have_bootstrap ? &bootstrap : NULL};
+    transport_args_t ta = {.id = c.id,
+                           .listen = c.peer_listen,
+                           .endpoint = ep_transport,
+                           .queue_max = 1000,
+                           .max_msg = (size_t)c.max_body * 2 + (64 << 10)};
+    http_args_t ha = {.listen = c.http_listen,
+                      .api_endpoint = ep_api,
+                      .threads = c.http_threads,
+                      .timeout_ms = c.timeout_ms,
+                      .max_body = (size_t)c.max_body,
+                      .max_key = (size_t)c.max_key,
+                      .max_value = (size_t)c.max_value};
+
+    log_info ("starting: http %s (advertised %s), peers %s (advertised %s), "
+              "data %s",
+              c.http_listen, c.http_advertise, c.peer_listen, c.peer_advertise,
+              c.data_dir);
+    zactor_t *raft = zactor_new (raft_actor, &ra);
+    zactor_t *storage = zactor_new (storage_actor, &sa_args);
+    zactor_t *transport = zactor_new (transport_actor, &ta);
+    zactor_t *http = zactor_new (http_actor, &ha);
+    int rc = 0;
+    if (!raft || !storage || !transport || !http) {
+        log_error ("could not start the actors");
+        rc = 1;
+        s_stop = 1;
+    }
+    if (!s_stop && *c.join)
+        s_join (&c);
+
+    /* Wait for a signal, or for the raft actor to report a failure. */
+    zpoller_t *poller = raft ? zpoller_new (raft, NULL) : NULL;
+    while (!s_stop) {
+        void *which = poller ? zpoller_wait (poller, 200) : NULL;
+        if (which == raft) {
+            char *msg = zstr_recv (raft);
+            if (msg && streq (msg, "FAILED")) {
+                log_error ("the node failed; stopping");
+                rc = 1;
+                s_stop = 1;
+            }
+            zstr_free (&msg);
+        }
+    }
+    if (raft && rc == 0) {
+        /* Hand leadership over before going (§3.10). */
+        zstr_send (raft, "SHUTDOWN");
+        char *done = NULL;
+        zsock_set_rcvtimeo (raft, 3 * c.election_ms + 1000);
+        done = zstr_recv (raft);
+        zstr_free (&done);
+    }
+    zpoller_destroy (&poller);
+    log_info ("stopping");
+    zactor_destroy (&http);
+    zactor_destroy (&raft);
+    zactor_destroy (&transport);
+    zactor_destroy (&storage);
+    mg_exit_library ();
+    log_info ("stopped");
+    return rc;
+}

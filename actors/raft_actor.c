@@ -1,0 +1,1031 @@
+/*  raft_actor.c -- the raft actor: owns the timers and the consensus core,
+    and routes the core's outputs to the other actors.
+
+    Protocol (wire formats in msg/):
+      pipe        <- "$TERM"                 stop
+                  <- "SHUTDOWN"              a leader hands over (§3.10),
+                  -> "DONE"                  then answers (within 3 election
+                                             timeouts at most)
+      storage     <- msg_store "boot"        first: the durable state
+      (PAIR)      -> "write" / "apply" / "get"
+                  <- "persisted" / "applied" / "value" / "error"
+      transport   -> "peers" (on configuration changes) / "send"
+      (PAIR)      <- "recv" (decoded with msg_raft_decode) / "link"
+      api         <- msg_api "req" from each HTTP worker's DEALER
+      (ROUTER)    -> msg_api "rep": status and a msgpack map body
+
+    Every handler ends by draining the core's Ready batches (s_drive): the
+    writes go to storage (one per batch; storage commits the batches that
+    wait together in one fsync), messages to transport, committed entries to
+    storage to apply, confirmed reads to storage to read.
+
+    Client requests wait in a table until their outcome is known or their
+    deadline passes (503 timeout; a write that timed out may still commit).
+*/
+#include "actors.h"
+#include "log.h"
+#include "msg_api.h"
+#include "msg_raft.h"
+#include "msg_store.h"
+#include "msg_transport.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+typedef enum {
+    S_WAIT_APPLY = 1, /* proposal: until applied (or lost) */
+    S_WAIT_READ,      /* ReadIndex: until confirmed */
+    S_WAIT_VALUE,     /* storage get */
+    S_WAIT_CONF,      /* configuration entry: until committed */
+    S_WAIT_CATCH_UP,  /* join: learner added, waiting to promote */
+} s_wait_t;
+
+typedef struct {
+    zframe_t *identity; /* the HTTP worker's DEALER */
+    uint64_t req_id;
+    msg_api_op_t op;
+    s_wait_t wait;
+    int64_t deadline;
+    raft_index_t index;
+    raft_term_t term;
+    bool committed; /* proposal: its entry was handed out to apply */
+    uint64_t ctx;   /* read or storage get */
+    raft_buf_t *key;
+    bool stale;
+    raft_id_t id; /* join / remove */
+} s_req_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *storage;
+    zsock_t *transport;
+    zsock_t *api;
+    zloop_t *loop;
+    raft_actor_args_t args;
+    raft_t *r;
+    uint64_t rng;
+    s_req_t *reqs;
+    size_t n_reqs, cap_reqs;
+    uint64_t next_ctx;
+    int64_t started;
+    raft_conf_t peers_sent; /* configuration last sent as "peers" */
+    raft_role_t last_role;
+    raft_id_t last_leader;
+    int64_t last_recv[RAFT_MAX_SERVERS + 1];
+    raft_id_t recv_id[RAFT_MAX_SERVERS + 1];
+    bool shutting_down;
+    int64_t shutdown_deadline;
+    uint64_t dropped_in;
+    bool failed;
+} self_t;
+
+/*  ---------------------------------------------------------------------
+    Small helpers                                                        */
+
+static uint64_t
+s_rand (void *ctx)
+{
+    /* xorshift64*: the core's randomness, seeded per process in s_new */
+    uint64_t *x = ctx;
+    *x ^= *x >> 12;
+    *x ^= *x << 25;
+    *x ^= *x >> 27;
+    return *x * 2685821657736338717ULL;
+}
+
+/* The server's addr is "<peer endpoint> <http host:port>". */
+static void
+s_split_addr (const char *addr, char *peer, size_t peer_len, char *http,
+              size_t http_len)
+{
+    const char *sp = strchr (addr, ' ');
+    size_t n = sp ? (size_t)(sp - addr) : strlen (addr);
+    snprintf (peer, peer_len, "%.*s", (int)n, addr);
+    snprintf (http, http_len, "%s", sp ? sp + 1 : "");
+}
+
+static void
+s_pack_str (msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen (s);
+    msgpack_pack_str (pk, n);
+    msgpack_pack_str_body (pk, s, n);
+}
+
+static void
+s_pack_bin_str (msgpack_packer *pk, const raft_buf_t *b)
+{
+    msgpack_pack_str (pk, b ? b->len : 0);
+    if (b)
+        msgpack_pack_str_body (pk, b->data, b->len);
+}
+
+static void
+s_pack_leader (self_t *self, msgpack_packer *pk)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    const raft_server_t *s =
+        st.leader ? raft_conf_get (raft_conf (self->r), st.leader) : NULL;
+    if (!s) {
+        msgpack_pack_nil (pk);
+        return;
+    }
+    char peer[RAFT_ADDR_MAX], http[RAFT_ADDR_MAX];
+    s_split_addr (s->addr, peer, sizeof peer, http, sizeof http);
+    s_pack_str (pk, http);
+}
+
+/*  ---------------------------------------------------------------------
+    Replies                                                              */
+
+static void
+s_send_reply (self_t *self, zframe_t *identity, uint64_t req_id,
+              unsigned status, msgpack_sbuffer *body)
+{
+    zmsg_t *rep = msg_api_rep_encode (req_id, status, body->data, body->size);
+    if (!rep)
+        return;
+    zframe_t *id = zframe_dup (identity);
+    zmsg_prepend (rep, &id);
+    zmsg_send (&rep, self->api);
+}
+
+/* Error reply: {"error": code} plus, for not_leader, the leader hint. */
+static void
+s_reply_error (self_t *self, zframe_t *identity, uint64_t req_id,
+               unsigned status, const char *code)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    bool hint = strcmp (code, "not_leader") == 0;
+    msgpack_pack_map (&pk, hint ? 2 : 1);
+    s_pack_str (&pk, "error");
+    s_pack_str (&pk, code);
+    if (hint) {
+        s_pack_str (&pk, "leader");
+        s_pack_leader (self, &pk);
+    }
+    s_send_reply (self, identity, req_id, status, &buf);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+static void
+s_req_free (s_req_t *q)
+{
+    zframe_destroy (&q->identity);
+    raft_buf_unref (q->key);
+    q->key = NULL;
+}
+
+/* Remove request i from the table (order not kept). */
+static void
+s_req_drop (self_t *self, size_t i)
+{
+    s_req_free (&self->reqs[i]);
+    self->reqs[i] = self->reqs[--self->n_reqs];
+}
+
+static s_req_t *
+s_req_add (self_t *self, zframe_t **identity, const msg_api_req_t *req,
+           s_wait_t wait)
+{
+    if (self->n_reqs == self->cap_reqs) {
+        self->cap_reqs = self->cap_reqs ? 2 * self->cap_reqs : 64;
+        self->reqs = realloc (self->reqs, self->cap_reqs * sizeof *self->reqs);
+        if (!self->reqs)
+            abort ();
+    }
+    s_req_t *q = &self->reqs[self->n_reqs++];
+    memset (q, 0, sizeof *q);
+    q->identity = *identity;
+    *identity = NULL;
+    q->req_id = req->req_id;
+    q->op = req->op;
+    q->wait = wait;
+    int timeout = self->args.timeout_ms;
+    if (req->op == MSG_API_JOIN || req->op == MSG_API_REMOVE)
+        timeout = timeout * 5 > 10000 ? timeout * 5 : 10000;
+    q->deadline = zclock_mono () + timeout;
+    q->key = raft_buf_ref (req->key);
+    q->stale = req->stale;
+    q->id = req->id;
+    return q;
+}
+
+/*  ---------------------------------------------------------------------
+    Talking to storage and transport                                     */
+
+static void
+s_store_send (self_t *self, const msg_store_t *m)
+{
+    zmsg_t *zm = msg_store_encode (m);
+    if (!zm) {
+        log_error ("raft: cannot encode a storage message");
+        return;
+    }
+    zmsg_send (&zm, self->storage);
+}
+
+static void
+s_store_get (self_t *self, uint64_t ctx, raft_buf_t *key)
+{
+    msg_store_t m = {.kind = MSG_STORE_GET, .req_id = ctx, .key = key};
+    s_store_send (self, &m);
+}
+
+static void
+s_send_peers (self_t *self)
+{
+    const raft_conf_t *conf = raft_conf (self->r);
+    if (raft_conf_equal (conf, &self->peers_sent))
+        return;
+    self->peers_sent = *conf;
+    msg_peer_t peers[RAFT_MAX_SERVERS];
+    size_t n = 0;
+    for (uint32_t i = 0; i < conf->n; i++) {
+        if (conf->servers[i].id == self->args.id)
+            continue;
+        char http[RAFT_ADDR_MAX];
+        peers[n].id = conf->servers[i].id;
+        s_split_addr (conf->servers[i].addr, peers[n].endpoint,
+                      sizeof peers[n].endpoint, http, sizeof http);
+        n++;
+    }
+    msg_transport_t m = {
+        .kind = MSG_TRANSPORT_PEERS, .peers = peers, .n_peers = n};
+    zmsg_t *zm = msg_transport_encode (&m);
+    if (zm)
+        zmsg_send (&zm, self->transport);
+    log_info ("raft: configuration has %u servers (%u voters)", conf->n,
+              raft_conf_voters (conf));
+}
+
+static void
+s_send_msg (self_t *self, const raft_msg_t *m)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    if (msg_raft_encode (&buf, m) == 0) {
+        msg_transport_t t = {.kind = MSG_TRANSPORT_SEND,
+                             .to = m->to,
+                             .payload = (uint8_t *)buf.data,
+                             .payload_len = buf.size};
+        zmsg_t *zm = msg_transport_encode (&t);
+        if (zm)
+            zmsg_send (&zm, self->transport);
+    }
+    msgpack_sbuffer_destroy (&buf);
+}
+
+/*  ---------------------------------------------------------------------
+    Quorum knowledge, for 503 no_quorum                                  */
+
+static void
+s_heard_from (self_t *self, raft_id_t id)
+{
+    size_t slot = RAFT_MAX_SERVERS;
+    for (size_t i = 0; i < RAFT_MAX_SERVERS; i++) {
+        if (self->recv_id[i] == id) {
+            slot = i;
+            break;
+        }
+        if (self->recv_id[i] == 0 && slot == RAFT_MAX_SERVERS)
+            slot = i;
+    }
+    if (slot == RAFT_MAX_SERVERS)
+        slot = id % RAFT_MAX_SERVERS;
+    self->recv_id[slot] = id;
+    self->last_recv[slot] = zclock_mono ();
+}
+
+/* Did we hear from a majority of voters (ourselves included) lately? */
+static bool
+s_quorum_reachable (self_t *self, int64_t window)
+{
+    const raft_conf_t *conf = raft_conf (self->r);
+    uint32_t voters = 0, heard = 0;
+    int64_t now = zclock_mono ();
+    for (uint32_t i = 0; i < conf->n; i++) {
+        if (!conf->servers[i].voter)
+            continue;
+        voters++;
+        raft_id_t id = conf->servers[i].id;
+        if (id == self->args.id) {
+            heard++;
+            continue;
+        }
+        for (size_t k = 0; k < RAFT_MAX_SERVERS; k++)
+            if (self->recv_id[k] == id && now - self->last_recv[k] <= window)
+                heard++;
+    }
+    return voters > 0 && heard >= voters / 2 + 1;
+}
+
+/* Answer a request the leader must serve and we cannot: 409 naming the
+   leader (the request was not proposed, so it may be retried anywhere), or
+   503 no_quorum when we know a majority is out of reach. Returns true if
+   it answered. */
+static bool
+s_refuse_unless_leader (self_t *self, zframe_t *identity, uint64_t req_id)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    int64_t window = 2 * (int64_t)self->args.election_ms;
+    if (st.role == RAFT_LEADER) {
+        if (!s_quorum_reachable (self, self->args.election_ms)) {
+            s_reply_error (self, identity, req_id, 503, "no_quorum");
+            return true;
+        }
+        return false;
+    }
+    if (st.leader == 0 && !s_quorum_reachable (self, window)) {
+        s_reply_error (self, identity, req_id, 503, "no_quorum");
+        return true;
+    }
+    s_reply_error (self, identity, req_id, 409, "not_leader");
+    return true;
+}
+
+/*  ---------------------------------------------------------------------
+    Requests                                                             */
+
+static void
+s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    const raft_conf_t *conf = raft_conf (self->r);
+    raft_progress_info_t prs[RAFT_MAX_SERVERS];
+    size_t n_prs = raft_progress (self->r, prs, RAFT_MAX_SERVERS);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 13);
+    s_pack_str (&pk, "id");
+    msgpack_pack_uint64 (&pk, self->args.id);
+    s_pack_str (&pk, "role");
+    s_pack_str (&pk, raft_role_name (st.role));
+    s_pack_str (&pk, "term");
+    msgpack_pack_uint64 (&pk, st.term);
+    s_pack_str (&pk, "leader");
+    s_pack_leader (self, &pk);
+    s_pack_str (&pk, "leader_id");
+    if (st.leader)
+        msgpack_pack_uint64 (&pk, st.leader);
+    else
+        msgpack_pack_nil (&pk);
+    s_pack_str (&pk, "commit");
+    msgpack_pack_uint64 (&pk, st.commit);
+    s_pack_str (&pk, "applied");
+    msgpack_pack_uint64 (&pk, st.applied);
+    s_pack_str (&pk, "last_index");
+    msgpack_pack_uint64 (&pk, st.last_index);
+    s_pack_str (&pk, "peer_addr");
+    s_pack_str (&pk, self->args.peer_advertise);
+    s_pack_str (&pk, "http_addr");
+    s_pack_str (&pk, self->args.http_advertise);
+    s_pack_str (&pk, "members");
+    msgpack_pack_array (&pk, conf->n);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        const raft_server_t *s = &conf->servers[i];
+        char peer[RAFT_ADDR_MAX], http[RAFT_ADDR_MAX];
+        s_split_addr (s->addr, peer, sizeof peer, http, sizeof http);
+        const raft_progress_info_t *p = NULL;
+        for (size_t k = 0; k < n_prs; k++)
+            if (prs[k].id == s->id)
+                p = &prs[k];
+        bool self_leader = st.role == RAFT_LEADER && s->id == self->args.id;
+        msgpack_pack_map (&pk, (p || self_leader) ? 5 : 4);
+        s_pack_str (&pk, "id");
+        msgpack_pack_uint64 (&pk, s->id);
+        s_pack_str (&pk, "peer_addr");
+        s_pack_str (&pk, peer);
+        s_pack_str (&pk, "http_addr");
+        s_pack_str (&pk, http);
+        s_pack_str (&pk, "voter");
+        if (s->voter)
+            msgpack_pack_true (&pk);
+        else
+            msgpack_pack_false (&pk);
+        if (p || self_leader) {
+            s_pack_str (&pk, "match");
+            msgpack_pack_uint64 (&pk, p ? p->match : st.persisted);
+        }
+    }
+    s_pack_str (&pk, "uptime_s");
+    msgpack_pack_uint64 (&pk,
+                         (uint64_t)(zclock_mono () - self->started) / 1000);
+    s_pack_str (&pk, "dropped_msgs");
+    msgpack_pack_uint64 (&pk, st.dropped_msgs + self->dropped_in);
+    s_send_reply (self, identity, req_id, 200, &buf);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+static void
+s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (!req->key || req->key->len == 0) {
+        s_reply_error (self, *identity, req->req_id, 400, "bad_request");
+        return;
+    }
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    msg_kv_t cmd = {.op = req->op == MSG_API_PUT ? MSG_KV_PUT : MSG_KV_DEL,
+                    .key = req->key,
+                    .value = req->value};
+    if (cmd.op == MSG_KV_PUT && !cmd.value) {
+        s_reply_error (self, *identity, req->req_id, 400, "bad_request");
+        return;
+    }
+    raft_buf_t *data = msg_kv_encode (&cmd);
+    raft_index_t index;
+    raft_term_t term;
+    int rc =
+        data ? raft_propose (self->r, data, &index, &term) : RAFT_ERR_INVALID;
+    raft_buf_unref (data);
+    if (rc == RAFT_ERR_TRANSFERRING) {
+        s_reply_error (self, *identity, req->req_id, 503, "transferring");
+        return;
+    }
+    if (rc != RAFT_OK) {
+        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
+        return;
+    }
+    s_req_t *q = s_req_add (self, identity, req, S_WAIT_APPLY);
+    q->index = index;
+    q->term = term;
+}
+
+static void
+s_get (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (!req->key || req->key->len == 0) {
+        s_reply_error (self, *identity, req->req_id, 400, "bad_request");
+        return;
+    }
+    if (req->stale) {
+        /* Local read on any node: may miss recent writes, says so. */
+        s_req_t *q = s_req_add (self, identity, req, S_WAIT_VALUE);
+        q->ctx = ++self->next_ctx;
+        s_store_get (self, q->ctx, q->key);
+        return;
+    }
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    uint64_t ctx = ++self->next_ctx;
+    if (raft_read_index (self->r, ctx) != RAFT_OK) {
+        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
+        return;
+    }
+    s_req_t *q = s_req_add (self, identity, req, S_WAIT_READ);
+    q->ctx = ctx;
+}
+
+static void
+s_conf_reply (self_t *self, zframe_t *identity, uint64_t req_id, int rc)
+{
+    switch (rc) {
+    case RAFT_ERR_NOT_LEADER:
+        s_reply_error (self, identity, req_id, 409, "not_leader");
+        break;
+    case RAFT_ERR_CONF_PENDING:
+    case RAFT_ERR_NOT_READY:
+    case RAFT_ERR_TRANSFERRING:
+        s_reply_error (self, identity, req_id, 503, "conf_change_in_progress");
+        break;
+    case RAFT_ERR_UNKNOWN_SERVER:
+        s_reply_error (self, identity, req_id, 404, "unknown_server");
+        break;
+    case RAFT_ERR_TOO_MANY:
+        s_reply_error (self, identity, req_id, 409, "cluster_full");
+        break;
+    default: s_reply_error (self, identity, req_id, 400, "bad_request"); break;
+    }
+}
+
+static void
+s_join (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (req->id == 0 || !strchr (req->peer, ' ')) {
+        s_reply_error (self, *identity, req->req_id, 400, "bad_request");
+        return;
+    }
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    const raft_server_t *s = raft_conf_get (raft_conf (self->r), req->id);
+    raft_index_t index = 0;
+    int rc;
+    if (s && s->voter && strcmp (s->addr, req->peer) == 0) {
+        /* Already a voter with this address: nothing to do. */
+        s_req_t *q = s_req_add (self, identity, req, S_WAIT_CONF);
+        raft_status_t st;
+        raft_status (self->r, &st);
+        q->index = st.conf_index;
+        return;
+    }
+    /* A new server joins as a learner; a known one that moved keeps its
+       role with the new address (raft_add_learner does both). */
+    rc = raft_add_learner (self->r, req->id, req->peer, &index);
+    if (rc != RAFT_OK) {
+        s_conf_reply (self, *identity, req->req_id, rc);
+        return;
+    }
+    log_info ("raft: adding server %llu (%s) as a learner at index %llu",
+              (unsigned long long)req->id, req->peer,
+              (unsigned long long)index);
+    s_req_t *q = s_req_add (self, identity, req,
+                            s && s->voter ? S_WAIT_CONF : S_WAIT_CATCH_UP);
+    q->index = index;
+}
+
+static void
+s_remove (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    raft_id_t id = req->id;
+    if (id == 0 && req->peer[0]) {
+        const raft_conf_t *conf = raft_conf (self->r);
+        for (uint32_t i = 0; i < conf->n; i++) {
+            char peer[RAFT_ADDR_MAX], http[RAFT_ADDR_MAX];
+            s_split_addr (conf->servers[i].addr, peer, sizeof peer, http,
+                          sizeof http);
+            if (strcmp (http, req->peer) == 0 || strcmp (peer, req->peer) == 0)
+                id = conf->servers[i].id;
+        }
+    }
+    raft_index_t index;
+    int rc = raft_remove (self->r, id, &index);
+    if (rc != RAFT_OK) {
+        s_conf_reply (self, *identity, req->req_id, rc);
+        return;
+    }
+    log_info ("raft: removing server %llu at index %llu",
+              (unsigned long long)id, (unsigned long long)index);
+    s_req_t *q = s_req_add (self, identity, req, S_WAIT_CONF);
+    q->index = index;
+    q->id = id;
+}
+
+static void
+s_conf_done (self_t *self, s_req_t *q)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 3);
+    s_pack_str (&pk, "ok");
+    msgpack_pack_true (&pk);
+    s_pack_str (&pk, "id");
+    msgpack_pack_uint64 (&pk, q->id);
+    s_pack_str (&pk, "index");
+    msgpack_pack_uint64 (&pk, q->index);
+    s_send_reply (self, q->identity, q->req_id, 200, &buf);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+/*  ---------------------------------------------------------------------
+    Driving the core                                                     */
+
+/* After the batch: settle what the new state decides. */
+static void
+s_settle (self_t *self)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    if (st.role != self->last_role || st.leader != self->last_leader) {
+        log_info ("raft: %s in term %llu, leader %llu",
+                  raft_role_name (st.role), (unsigned long long)st.term,
+                  (unsigned long long)st.leader);
+        self->last_role = st.role;
+        self->last_leader = st.leader;
+    }
+    for (size_t i = 0; i < self->n_reqs; i++) {
+        s_req_t *q = &self->reqs[i];
+        if (q->wait == S_WAIT_CONF && st.commit >= q->index) {
+            s_conf_done (self, q);
+            s_req_drop (self, i--);
+            continue;
+        }
+        if (q->wait == S_WAIT_CATCH_UP && st.role == RAFT_LEADER &&
+            st.commit >= q->index && raft_caught_up (self->r, q->id)) {
+            raft_index_t index;
+            int rc = raft_promote (self->r, q->id, &index);
+            if (rc == RAFT_OK) {
+                log_info ("raft: promoting server %llu at index %llu",
+                          (unsigned long long)q->id, (unsigned long long)index);
+                q->wait = S_WAIT_CONF;
+                q->index = index;
+            }
+            continue;
+        }
+        /* A leader that lost leadership cannot finish what it proposed:
+           the outcome is unknown (it may still commit under the next
+           leader), so 503, never 409. */
+        if (st.role != RAFT_LEADER && !q->committed &&
+            (q->wait == S_WAIT_APPLY || q->wait == S_WAIT_CONF ||
+             q->wait == S_WAIT_CATCH_UP || q->wait == S_WAIT_READ)) {
+            s_reply_error (self, q->identity, q->req_id, 503,
+                           "leadership_lost");
+            s_req_drop (self, i--);
+        }
+    }
+}
+
+static void
+s_drive (self_t *self)
+{
+    if (!self->r)
+        return;
+    raft_ready_t rd;
+    while (raft_ready (self->r, &rd)) {
+        if (rd.seq) {
+            msg_store_t w = {.kind = MSG_STORE_WRITE,
+                             .seq = rd.seq,
+                             .hs_changed = rd.hs_changed,
+                             .hs = rd.hs,
+                             .entries = (raft_entry_t *)rd.entries,
+                             .n_entries = rd.n_entries};
+            s_store_send (self, &w);
+        }
+        for (size_t i = 0; i < rd.n_msgs; i++)
+            s_send_msg (self, &rd.msgs[i]);
+        if (rd.n_committed) {
+            /* Note which pending proposals made it, and which were lost
+               (another entry committed at their index). */
+            for (size_t k = 0; k < rd.n_committed; k++) {
+                const raft_entry_t *e = &rd.committed[k];
+                for (size_t i = 0; i < self->n_reqs; i++) {
+                    s_req_t *q = &self->reqs[i];
+                    if (q->wait != S_WAIT_APPLY || q->index != e->index)
+                        continue;
+                    if (q->term == e->term) {
+                        q->committed = true;
+                    } else {
+                        s_reply_error (self, q->identity, q->req_id, 503,
+                                       "leadership_lost");
+                        s_req_drop (self, i--);
+                    }
+                }
+            }
+            msg_store_t a = {.kind = MSG_STORE_APPLY,
+                             .entries = (raft_entry_t *)rd.committed,
+                             .n_entries = rd.n_committed};
+            s_store_send (self, &a);
+        }
+        for (size_t k = 0; k < rd.n_reads; k++) {
+            for (size_t i = 0; i < self->n_reqs; i++) {
+                s_req_t *q = &self->reqs[i];
+                if (q->wait != S_WAIT_READ || q->ctx != rd.reads[k].ctx)
+                    continue;
+                if (rd.reads[k].ok) {
+                    q->wait = S_WAIT_VALUE;
+                    s_store_get (self, q->ctx, q->key);
+                } else {
+                    s_reply_error (self, q->identity, q->req_id, 503,
+                                   "leadership_lost");
+                    s_req_drop (self, i);
+                }
+                break;
+            }
+        }
+    }
+    s_send_peers (self);
+    s_settle (self);
+}
+
+/*  ---------------------------------------------------------------------
+    Handlers                                                             */
+
+static void
+s_on_boot (self_t *self, msg_store_t *m)
+{
+    raft_options_t o;
+    raft_options_default (&o);
+    o.id = self->args.id;
+    o.heartbeat_ticks = 1;
+    o.election_ticks =
+        (uint32_t)(self->args.election_ms / self->args.heartbeat_ms);
+    if (o.election_ticks < 2)
+        o.election_ticks = 2;
+    o.rand = s_rand;
+    o.rand_ctx = &self->rng;
+    raft_boot_t b = {.hs = m->hs,
+                     .entries = m->entries,
+                     .n_entries = m->n_entries,
+                     .applied = m->applied};
+    self->r = raft_new (&o, &b);
+    if (!self->r) {
+        log_error ("raft: the stored state is not a valid Raft state "
+                   "(term %llu, %zu entries, applied %llu); refusing to start",
+                   (unsigned long long)m->hs.term, m->n_entries,
+                   (unsigned long long)m->applied);
+        self->failed = true;
+        return;
+    }
+    log_info ("raft: booted with term %llu, vote %llu, %zu log entries, "
+              "applied %llu",
+              (unsigned long long)m->hs.term, (unsigned long long)m->hs.vote,
+              m->n_entries, (unsigned long long)m->applied);
+}
+
+static void
+s_on_applied (self_t *self, msg_store_t *m)
+{
+    raft_applied (self->r, m->applied);
+    for (size_t k = 0; k < m->n_results; k++) {
+        for (size_t i = 0; i < self->n_reqs; i++) {
+            s_req_t *q = &self->reqs[i];
+            if (q->wait != S_WAIT_APPLY || q->index != m->results[k].index ||
+                !q->committed)
+                continue;
+            msgpack_sbuffer buf;
+            msgpack_sbuffer_init (&buf);
+            msgpack_packer pk;
+            msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+            msgpack_pack_map (&pk, 4);
+            s_pack_str (&pk, "ok");
+            msgpack_pack_true (&pk);
+            s_pack_str (&pk, "key");
+            s_pack_bin_str (&pk, q->key);
+            s_pack_str (&pk, "index");
+            msgpack_pack_uint64 (&pk, q->index);
+            s_pack_str (&pk, q->op == MSG_API_DELETE ? "deleted" : "created");
+            if (q->op == MSG_API_DELETE ? m->results[k].existed
+                                        : !m->results[k].existed)
+                msgpack_pack_true (&pk);
+            else
+                msgpack_pack_false (&pk);
+            s_send_reply (self, q->identity, q->req_id, 200, &buf);
+            msgpack_sbuffer_destroy (&buf);
+            s_req_drop (self, i);
+            break;
+        }
+    }
+}
+
+static void
+s_on_value (self_t *self, msg_store_t *m)
+{
+    for (size_t i = 0; i < self->n_reqs; i++) {
+        s_req_t *q = &self->reqs[i];
+        if (q->wait != S_WAIT_VALUE || q->ctx != m->req_id)
+            continue;
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        msgpack_packer pk;
+        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+        if (m->found) {
+            msgpack_pack_map (&pk, q->stale ? 3 : 2);
+            s_pack_str (&pk, "key");
+            s_pack_bin_str (&pk, q->key);
+            s_pack_str (&pk, "value");
+            s_pack_bin_str (&pk, m->value);
+        } else {
+            msgpack_pack_map (&pk, q->stale ? 3 : 2);
+            s_pack_str (&pk, "error");
+            s_pack_str (&pk, "not_found");
+            s_pack_str (&pk, "key");
+            s_pack_bin_str (&pk, q->key);
+        }
+        if (q->stale) {
+            s_pack_str (&pk, "stale");
+            msgpack_pack_true (&pk);
+        }
+        s_send_reply (self, q->identity, q->req_id, m->found ? 200 : 404, &buf);
+        msgpack_sbuffer_destroy (&buf);
+        s_req_drop (self, i);
+        return;
+    }
+}
+
+static int
+s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    zmsg_t *zm = zmsg_recv (sock);
+    if (!zm)
+        return -1;
+    msg_store_t m;
+    if (msg_store_decode (zm, &m) != 0) {
+        log_warn ("raft: malformed message from storage dropped");
+        zmsg_destroy (&zm);
+        return 0;
+    }
+    zmsg_destroy (&zm);
+    if (m.kind == MSG_STORE_BOOT && !self->r) {
+        s_on_boot (self, &m);
+    } else if (m.kind == MSG_STORE_ERROR) {
+        log_error ("raft: storage failed: %s; stopping", m.error);
+        self->failed = true;
+    } else if (self->r) {
+        switch (m.kind) {
+        case MSG_STORE_PERSISTED: raft_persisted (self->r, m.seq); break;
+        case MSG_STORE_APPLIED: s_on_applied (self, &m); break;
+        case MSG_STORE_VALUE: s_on_value (self, &m); break;
+        default: break;
+        }
+    }
+    msg_store_clear (&m);
+    s_drive (self);
+    /* A node whose storage failed must not go on acknowledging anything. */
+    return self->failed ? -1 : 0;
+}
+
+static int
+s_handle_transport (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    zmsg_t *zm = zmsg_recv (sock);
+    if (!zm)
+        return -1;
+    msg_transport_t t;
+    if (msg_transport_decode (zm, &t) == 0) {
+        if (t.kind == MSG_TRANSPORT_RECV && self->r) {
+            raft_msg_t m;
+            if (msg_raft_decode (t.payload, t.payload_len, &m) == 0) {
+                if (m.to == self->args.id)
+                    s_heard_from (self, m.from);
+                raft_step (self->r, &m);
+                raft_msg_clear (&m);
+            } else {
+                self->dropped_in++;
+                if ((self->dropped_in & (self->dropped_in - 1)) == 0)
+                    log_warn ("raft: %llu malformed peer messages dropped",
+                              (unsigned long long)self->dropped_in);
+            }
+        } else if (t.kind == MSG_TRANSPORT_LINK) {
+            log_info ("transport: link to %llu %s", (unsigned long long)t.to,
+                      t.up ? "up" : "down");
+        }
+        msg_transport_clear (&t);
+    }
+    zmsg_destroy (&zm);
+    s_drive (self);
+    return 0;
+}
+
+static int
+s_handle_api (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    zmsg_t *zm = zmsg_recv (sock);
+    if (!zm)
+        return -1;
+    zframe_t *identity = zmsg_pop (zm);
+    msg_api_req_t req;
+    if (!identity || msg_api_req_decode (zm, &req) != 0) {
+        log_warn ("raft: malformed API request dropped");
+        zframe_destroy (&identity);
+        zmsg_destroy (&zm);
+        return 0;
+    }
+    zmsg_destroy (&zm);
+    if (!self->r) {
+        s_reply_error (self, identity, req.req_id, 503, "starting");
+    } else {
+        switch (req.op) {
+        case MSG_API_HEALTH: s_reply_health (self, identity, req.req_id); break;
+        case MSG_API_PUT:
+        case MSG_API_DELETE: s_propose_kv (self, &identity, &req); break;
+        case MSG_API_GET: s_get (self, &identity, &req); break;
+        case MSG_API_JOIN: s_join (self, &identity, &req); break;
+        case MSG_API_REMOVE: s_remove (self, &identity, &req); break;
+        }
+    }
+    zframe_destroy (&identity);
+    msg_api_req_clear (&req);
+    s_drive (self);
+    return 0;
+}
+
+static int
+s_handle_tick (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    self_t *self = arg;
+    if (!self->r)
+        return 0;
+    raft_tick (self->r);
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->n_reqs; i++) {
+        if (now < self->reqs[i].deadline)
+            continue;
+        /* The deadline passed. A write may still commit later. */
+        s_reply_error (self, self->reqs[i].identity, self->reqs[i].req_id, 503,
+                       "timeout");
+        s_req_drop (self, i--);
+    }
+    s_drive (self);
+    if (self->shutting_down) {
+        raft_status_t st;
+        raft_status (self->r, &st);
+        if (st.role != RAFT_LEADER || now >= self->shutdown_deadline) {
+            zstr_send (self->pipe, "DONE");
+            self->shutting_down = false;
+        }
+    }
+    return 0;
+}
+
+static int
+s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    char *command = zstr_recv (pipe);
+    if (!command)
+        return -1;
+    int rc = 0;
+    if (streq (command, "$TERM")) {
+        rc = -1;
+    } else if (streq (command, "SHUTDOWN")) {
+        /* §3.10: a leader hands over before it goes, so the cluster does
+           not wait an election timeout. */
+        raft_status_t st;
+        if (self->r)
+            raft_status (self->r, &st);
+        if (self->r && st.role == RAFT_LEADER &&
+            raft_transfer_leadership (self->r, 0) == RAFT_OK) {
+            log_info ("raft: shutting down; transferring leadership");
+            self->shutting_down = true;
+            self->shutdown_deadline =
+                zclock_mono () + 3 * (int64_t)self->args.election_ms;
+            s_drive (self);
+        } else {
+            zstr_send (pipe, "DONE");
+        }
+    }
+    zstr_free (&command);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------
+    The actor                                                            */
+
+void
+raft_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    self->pipe = pipe;
+    self->args = *(raft_actor_args_t *)args;
+    self->started = zclock_mono ();
+    self->rng = ((uint64_t)zclock_time () << 16) ^ (uint64_t)getpid () ^
+                (self->args.id * 0x9e3779b97f4a7c15ULL);
+    if (!self->rng)
+        self->rng = 1;
+    self->last_role = RAFT_FOLLOWER;
+    /* Storage and transport bind their PAIRs; we bind the API ROUTER that
+       every HTTP worker connects to. */
+    self->storage = zsock_new (ZMQ_PAIR);
+    self->transport = zsock_new (ZMQ_PAIR);
+    self->api = zsock_new (ZMQ_ROUTER);
+    if (!self->storage || !self->transport || !self->api ||
+        zsock_connect (self->storage, "%s", self->args.storage_endpoint) ||
+        zsock_connect (self->transport, "%s", self->args.transport_endpoint) ||
+        zsock_bind (self->api, "%s", self->args.api_endpoint) != 0) {
+        log_error ("raft: cannot open the actor sockets");
+        zsock_signal (pipe, 1);
+        goto done;
+    }
+    self->loop = zloop_new ();
+    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zloop_reader (self->loop, self->storage, s_handle_storage, self);
+    zloop_reader (self->loop, self->transport, s_handle_transport, self);
+    zloop_reader (self->loop, self->api, s_handle_api, self);
+    zloop_timer (self->loop, (size_t)self->args.heartbeat_ms, 0, s_handle_tick,
+                 self);
+    zsock_signal (pipe, 0);
+    zloop_start (self->loop);
+    if (self->failed) {
+        /* Tell main, then wait for $TERM. */
+        zstr_send (pipe, "FAILED");
+        char *cmd;
+        while ((cmd = zstr_recv (pipe)) && !streq (cmd, "$TERM"))
+            zstr_free (&cmd);
+        zstr_free (&cmd);
+    }
+done:
+    for (size_t i = 0; i < self->n_reqs; i++) {
+        s_reply_error (self, self->reqs[i].identity, self->reqs[i].req_id, 503,
+                       "shutting_down");
+        s_req_free (&self->reqs[i]);
+    }
+    free (self->reqs);
+    raft_destroy (&self->r);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->storage);
+    zsock_destroy (&self->transport);
+    zsock_destroy (&self->api);
+    free (self);
+}

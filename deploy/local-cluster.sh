@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# A local nsxd cluster on loopback, no Docker needed.
+#
+#   deploy/local-cluster.sh run [N]       start N nodes (default 3) in the
+#                                         foreground; Ctrl-C stops them all
+#   deploy/local-cluster.sh start [N]     the same, in the background
+#   deploy/local-cluster.sh stop          stop every node (SIGTERM, then KILL)
+#   deploy/local-cluster.sh status        one line per node, from /health
+#   deploy/local-cluster.sh kill ID       kill -9 one node
+#   deploy/local-cluster.sh restart ID    start a stopped node again
+#   deploy/local-cluster.sh pause ID      SIGSTOP / SIGCONT one node
+#   deploy/local-cluster.sh resume ID
+#   deploy/local-cluster.sh join ID       start a new, empty node ID and have
+#                                         it join through node 1
+#
+# Node i serves HTTP on 127.0.0.1:800i and talks Raft on
+# tcp://127.0.0.1:900i; its data, log and PID file are under $NSXD_DATA
+# (default ./data): n<i>/, n<i>.log, n<i>.pid. Only processes whose PID
+# this script recorded are ever signalled.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${NSXD_BIN:-$here/build/nsxd}
+data=${NSXD_DATA:-./data}
+http_base=${NSXD_HTTP_BASE:-8000}
+peer_base=${NSXD_PEER_BASE:-9000}
+extra=${NSXD_EXTRA_ARGS:-}
+
+http_of() { echo "127.0.0.1:$((http_base + $1))"; }
+peer_of() { echo "tcp://127.0.0.1:$((peer_base + $1))"; }
+pidfile() { echo "$data/n$1.pid"; }
+
+alive() {
+    local f; f=$(pidfile "$1")
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+cluster_spec() {
+    local n=$1 spec="" i
+    for ((i = 1; i <= n; i++)); do
+        spec+="${spec:+,}$i=$(peer_of "$i")@$(http_of "$i")"
+    done
+    echo "$spec"
+}
+
+start_node() {   # id, then --cluster SPEC or --join ADDR
+    local id=$1; shift
+    if alive "$id"; then echo "n$id already running (pid $(cat "$(pidfile "$id")"))"; return; fi
+    mkdir -p "$data"
+    # shellcheck disable=SC2086
+    "$bin" --id "$id" --http-listen "$(http_of "$id")" \
+        --peer-listen "$(peer_of "$id")" --data-dir "$data/n$id" "$@" $extra \
+        >>"$data/n$id.log" 2>&1 &
+    echo $! >"$(pidfile "$id")"
+    echo "n$id started: pid $!, http $(http_of "$id"), log $data/n$id.log"
+}
+
+nodes() {   # ids that have a PID file
+    local f
+    for f in "$data"/n*.pid; do
+        [ -e "$f" ] || continue
+        f=${f##*/n}; echo "${f%.pid}"
+    done | sort -n
+}
+
+wait_http() {   # id: wait until /health answers (10 s)
+    local i
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS -m 1 "http://$(http_of "$1")/health" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "n$1 did not answer on $(http_of "$1") (see $data/n$1.log)" >&2
+    return 1
+}
+
+cmd_start() {
+    local n=${1:-3} i spec
+    [ -x "$bin" ] || { echo "no $bin: run 'make' first" >&2; exit 1; }
+    spec=$(cluster_spec "$n")
+    for ((i = 1; i <= n; i++)); do start_node "$i" --cluster "$spec"; done
+    for ((i = 1; i <= n; i++)); do wait_http "$i"; done
+}
+
+cmd_stop() {
+    local id pid
+    for id in $(nodes); do
+        if alive "$id"; then
+            pid=$(cat "$(pidfile "$id")")
+            kill -CONT "$pid" 2>/dev/null || true
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    for id in $(nodes); do
+        for ((i = 0; i < 100; i++)); do alive "$id" || break; sleep 0.1; done
+        if alive "$id"; then kill -KILL "$(cat "$(pidfile "$id")")" 2>/dev/null || true; fi
+        rm -f "$(pidfile "$id")"
+        echo "n$id stopped"
+    done
+}
+
+cmd_status() {
+    local id h
+    for id in $(nodes); do
+        if ! alive "$id"; then echo "n$id  down"; continue; fi
+        h=$(curl -fsS -m 1 "http://$(http_of "$id")/health" 2>/dev/null || echo "(no answer)")
+        echo "n$id  pid $(cat "$(pidfile "$id")")  $h"
+    done
+}
+
+cmd_signal() {   # signal id
+    alive "$2" || { echo "n$2 is not running" >&2; exit 1; }
+    kill "-$1" "$(cat "$(pidfile "$2")")"
+    echo "n$2: sent SIG$1"
+}
+
+cmd_run() {
+    local n=${1:-3}
+    trap 'echo; cmd_stop; exit 0' INT TERM
+    cmd_start "$n"
+    cat <<EOF
+
+nsxd: $n nodes on $(http_of 1) .. $(http_of "$n"). Try (from the prototype's README):
+
+  curl -X POST localhost:$((http_base + 1))/kv/put -H 'Content-Type: application/json' -d '{"key": "foo", "value": "bar"}'
+  curl 'localhost:$((http_base + 1))/kv/get?key=foo'
+  curl -X DELETE localhost:$((http_base + 1))/kv/delete -H 'Content-Type: application/json' -d '{"key": "foo"}'
+  curl localhost:$((http_base + 1))/health
+
+A follower answers 409 with the leader's address. Logs: $data/n*.log.
+Ctrl-C stops every node.
+EOF
+    while :; do sleep 1; done
+}
+
+case "${1:-}" in
+run) cmd_run "${2:-3}" ;;
+start) cmd_start "${2:-3}" ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+kill) cmd_signal KILL "${2:?node id}" ;;
+pause) cmd_signal STOP "${2:?node id}" ;;
+resume) cmd_signal CONT "${2:?node id}" ;;
+restart)
+    id=${2:?node id}
+    # the first three were started with --cluster; later ones joined
+    if [ "$id" -le 3 ]; then start_node "$id" --cluster "$(cluster_spec 3)"
+    else start_node "$id" --join "$(http_of 1)"; fi
+    wait_http "$id" ;;
+join)
+    id=${2:?node id}
+    start_node "$id" --join "$(http_of 1)"
+    wait_http "$id" ;;
+*) sed -n '2,22p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,304 @@
+/*  nsxctl.c -- the command-line client of nsxd's HTTP API.
+
+        nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
+               put KEY VALUE | get KEY | delete KEY | status
+               | join PEER [ID] | remove PEER | remove --id ID
+
+    Requests go to the first endpoint that answers; a 409 not_leader answer
+    is followed to the leader it names. Exit codes: 0 success, 1 key not
+    found, 2 usage, 3 cluster unavailable (no endpoint answered, 503 or no
+    leader), 4 any other refusal (4xx). --json prints the server's JSON body
+    as it is; otherwise a short human line. Endpoints default to
+    $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
+*/
+#include <civetweb.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    EXIT_NOT_FOUND = 1,
+    EXIT_USAGE = 2,
+    EXIT_UNAVAILABLE = 3,
+    EXIT_REFUSED = 4
+};
+
+typedef struct {
+    int status; /* 0: no answer */
+    char *body; /* malloc'ed, NUL-terminated */
+} s_resp_t;
+
+static int s_timeout_ms = 5000;
+
+/* One HTTP request to host:port. */
+static s_resp_t
+s_request (const char *endpoint, const char *method, const char *path,
+           const char *body)
+{
+    s_resp_t r = {0, NULL};
+    char host[256];
+    snprintf (host, sizeof host, "%s", endpoint);
+    char *colon = strrchr (host, ':');
+    if (!colon)
+        return r;
+    *colon = 0;
+    char err[256];
+    struct mg_connection *c =
+        mg_connect_client (host, atoi (colon + 1), 0, err, sizeof err);
+    if (!c)
+        return r;
+    size_t blen = body ? strlen (body) : 0;
+    mg_printf (c,
+               "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+               method, path, endpoint, blen);
+    if (blen)
+        mg_write (c, body, blen);
+    if (mg_get_response (c, err, sizeof err, s_timeout_ms) >= 0) {
+        const struct mg_response_info *ri = mg_get_response_info (c);
+        r.status = ri ? ri->status_code : 0;
+        size_t cap = 4096, len = 0;
+        r.body = malloc (cap);
+        int n;
+        while (r.body && (n = mg_read (c, r.body + len, cap - len - 1)) > 0) {
+            len += (size_t)n;
+            if (cap - len < 1024) {
+                cap *= 2;
+                r.body = realloc (r.body, cap);
+            }
+        }
+        if (r.body)
+            r.body[len] = 0;
+    }
+    mg_close_connection (c);
+    return r;
+}
+
+/* URL-encode s for a query string. */
+static void
+s_urlencode (const char *s, char *out, size_t out_len)
+{
+    size_t o = 0;
+    for (; *s && o + 4 < out_len; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+            (ch >= '0' && ch <= '9') || strchr ("-_.~", ch))
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf (out + o, out_len - o, "%%%02X", ch);
+    }
+    out[o] = 0;
+}
+
+/* Send to the cluster: try each endpoint, follow leader hints. */
+static s_resp_t
+s_cluster (char **endpoints, int n, const char *method, const char *path,
+           const char *body, bool follow)
+{
+    s_resp_t r = {0, NULL};
+    char target[256] = "";
+    int tries = 0, next = 0;
+    while (tries++ < 3 * n + 3) {
+        if (!target[0]) {
+            if (next >= n)
+                break;
+            snprintf (target, sizeof target, "%s", endpoints[next++]);
+        }
+        free (r.body);
+        r = s_request (target, method, path, body);
+        if (r.status == 0) {
+            target[0] = 0; /* unreachable: next endpoint */
+            continue;
+        }
+        if (r.status == 409 && follow) {
+            json_t *j = json_loads (r.body ? r.body : "", 0, NULL);
+            const char *leader =
+                j ? json_string_value (json_object_get (j, "leader")) : NULL;
+            if (leader && strcmp (leader, target) != 0) {
+                snprintf (target, sizeof target, "%s", leader);
+                json_decref (j);
+                continue;
+            }
+            json_decref (j);
+            target[0] = 0; /* no leader known there: ask another */
+            continue;
+        }
+        return r;
+    }
+    return r;
+}
+
+static int
+s_exit_code (int status)
+{
+    if (status == 200)
+        return 0;
+    if (status == 404)
+        return EXIT_NOT_FOUND;
+    if (status == 0 || status == 409 || status >= 500)
+        return EXIT_UNAVAILABLE;
+    return EXIT_REFUSED;
+}
+
+static void
+s_usage (FILE *out)
+{
+    fputs ("usage: nsxctl [--endpoints H:P,...] [--json] [--stale] "
+           "[--timeout MS] COMMAND\n"
+           "  put KEY VALUE        write (waits for commit)\n"
+           "  get KEY              linearizable read (--stale: local read)\n"
+           "  delete KEY\n"
+           "  status               /health of every endpoint\n"
+           "  join PEER [ID]       add the server whose API is at PEER\n"
+           "  remove PEER          remove the server whose API is at PEER\n"
+           "  remove --id ID\n"
+           "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
+           out);
+}
+
+int
+main (int argc, char **argv)
+{
+    const char *eps = getenv ("NSXCTL_ENDPOINTS");
+    if (!eps || !*eps)
+        eps = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
+    bool as_json = false, stale = false;
+    long remove_id = 0;
+    static const struct option opts[] = {
+        {"endpoints", required_argument, 0, 'e'},
+        {"json", no_argument, 0, 'j'},
+        {"stale", no_argument, 0, 's'},
+        {"timeout", required_argument, 0, 't'},
+        {"id", required_argument, 0, 'i'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    int o;
+    while ((o = getopt_long (argc, argv, "+e:jst:i:h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'e': eps = optarg; break;
+        case 'j': as_json = true; break;
+        case 's': stale = true; break;
+        case 't': s_timeout_ms = atoi (optarg); break;
+        case 'i': remove_id = atol (optarg); break;
+        case 'h': s_usage (stdout); return 0;
+        default: s_usage (stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        s_usage (stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[optind];
+    int nargs = argc - optind - 1;
+    char **args = argv + optind + 1;
+    /* "remove --id N" after the command */
+    if (strcmp (cmd, "remove") == 0 && nargs == 2 &&
+        strcmp (args[0], "--id") == 0) {
+        remove_id = atol (args[1]);
+        nargs = 0;
+    }
+
+    char *list = strdup (eps), *save = NULL;
+    char *endpoints[64];
+    int n = 0;
+    for (char *t = strtok_r (list, ",", &save); t && n < 64;
+         t = strtok_r (NULL, ",", &save))
+        endpoints[n++] = t;
+    if (n == 0) {
+        fprintf (stderr, "nsxctl: no endpoints\n");
+        return EXIT_USAGE;
+    }
+
+    s_resp_t r = {0, NULL};
+    char path[8192], *body = NULL;
+    json_t *j = NULL;
+    int rc = 0;
+    if (strcmp (cmd, "put") == 0 && nargs == 2) {
+        j = json_pack ("{s:s, s:s}", "key", args[0], "value", args[1]);
+        body = json_dumps (j, JSON_COMPACT);
+        r = s_cluster (endpoints, n, "POST", "/kv/put", body, true);
+    } else if (strcmp (cmd, "get") == 0 && nargs == 1) {
+        char enc[4096];
+        s_urlencode (args[0], enc, sizeof enc);
+        snprintf (path, sizeof path, "/kv/get?key=%s%s", enc,
+                  stale ? "&stale=true" : "");
+        r = s_cluster (endpoints, n, "GET", path, NULL, !stale);
+    } else if (strcmp (cmd, "delete") == 0 && nargs == 1) {
+        j = json_pack ("{s:s}", "key", args[0]);
+        body = json_dumps (j, JSON_COMPACT);
+        r = s_cluster (endpoints, n, "DELETE", "/kv/delete", body, true);
+    } else if (strcmp (cmd, "join") == 0 && (nargs == 1 || nargs == 2)) {
+        j = nargs == 2 ? json_pack ("{s:s, s:I}", "peer", args[0], "id",
+                                    (json_int_t)atoll (args[1]))
+                       : json_pack ("{s:s}", "peer", args[0]);
+        body = json_dumps (j, JSON_COMPACT);
+        r = s_cluster (endpoints, n, "POST", "/raft/join", body, true);
+    } else if (strcmp (cmd, "remove") == 0 && (nargs == 1 || remove_id)) {
+        j = remove_id ? json_pack ("{s:I}", "id", (json_int_t)remove_id)
+                      : json_pack ("{s:s}", "peer", args[0]);
+        body = json_dumps (j, JSON_COMPACT);
+        r = s_cluster (endpoints, n, "POST", "/raft/remove", body, true);
+    } else if (strcmp (cmd, "status") == 0 && nargs == 0) {
+        int up = 0;
+        for (int i = 0; i < n; i++) {
+            s_resp_t h = s_request (endpoints[i], "GET", "/health", NULL);
+            if (h.status == 200)
+                up++;
+            if (as_json) {
+                printf ("%s\n", h.body ? h.body : "null");
+            } else if (h.status != 200) {
+                printf ("%-22s  unreachable\n", endpoints[i]);
+            } else {
+                json_t *hj = json_loads (h.body, 0, NULL);
+                const char *leader =
+                    json_string_value (json_object_get (hj, "leader"));
+                printf ("%-22s  id %-3lld %-12s term %-5lld commit %-8lld "
+                        "applied %-8lld leader %s\n",
+                        endpoints[i],
+                        json_integer_value (json_object_get (hj, "id")),
+                        json_string_value (json_object_get (hj, "role")),
+                        json_integer_value (json_object_get (hj, "term")),
+                        json_integer_value (json_object_get (hj, "commit")),
+                        json_integer_value (json_object_get (hj, "applied")),
+                        leader ? leader : "-");
+                json_decref (hj);
+            }
+            free (h.body);
+        }
+        free (list);
+        return up ? 0 : EXIT_UNAVAILABLE;
+    } else {
+        s_usage (stderr);
+        free (list);
+        return EXIT_USAGE;
+    }
+    rc = s_exit_code (r.status);
+    if (as_json) {
+        printf ("%s\n", r.body && *r.body ? r.body : "null");
+    } else if (r.status == 0) {
+        fprintf (stderr, "nsxctl: no endpoint answered (%s)\n", eps);
+    } else {
+        json_t *rj = json_loads (r.body ? r.body : "", 0, NULL);
+        const char *err = json_string_value (json_object_get (rj, "error"));
+        if (r.status == 200 && strcmp (cmd, "get") == 0)
+            printf ("%s\n", json_string_value (json_object_get (rj, "value")));
+        else if (r.status == 200 && strcmp (cmd, "delete") == 0)
+            printf ("%s\n", json_is_true (json_object_get (rj, "deleted"))
+                                ? "deleted"
+                                : "not found (nothing deleted)");
+        else if (r.status == 200)
+            printf ("OK\n");
+        else
+            fprintf (stderr, "nsxctl: %d %s\n", r.status,
+                     err ? err : (r.body ? r.body : ""));
+        json_decref (rj);
+    }
+    free (r.body);
+    free (body);
+    json_decref (j);
+    free (list);
+    return rc;
+}
