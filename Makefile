@@ -1,6 +1,7 @@
 # nsxd -- a Raft key-value store.
 #
 #   make            build everything that exists so far
+#   make run        build and run a 3-node cluster on 127.0.0.1:8001-8003
 #   make test       unit tests (also under ASan+UBSan), the simulator at the
 #                   CI budget, the planted-bug checks, the core purity check
 #   make sim        SEEDS seeds of the cluster simulator (default 2000), on
@@ -28,6 +29,14 @@ UNIT_HDR := $(wildcard tests/unit/*.h)
 MSG_SRC  := $(wildcard msg/*.c)
 MSG_HDR  := $(wildcard msg/*.h)
 MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
+# The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
+# pkg-config file).
+NODE_SRC := $(filter-out actors/nsxd.c,$(wildcard actors/*.c)) $(MSG_SRC) \
+            $(wildcard store/*.c) $(filter-out http/nsxctl.c,$(wildcard http/*.c))
+NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
+            $(wildcard http/*.h)
+NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
+NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lpthread
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -37,9 +46,9 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7
 
-.PHONY: all deps test unit unit-asan msg sim sim-ci teeth purity format clean
+.PHONY: all deps test unit unit-asan msg node cluster run sim sim-ci teeth purity format clean
 
-all: deps $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
+all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
 deps:
 	@deploy/deps.sh build
@@ -66,11 +75,26 @@ $(B)/test_raft: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 $(B)/test_raft-asan: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) -Iactors/raft -Itests/unit $(UNIT_SRC) $(CORE_SRC) -o $@
 
-$(B)/test_msg: tests/msg/test_msg.c $(MSG_SRC) $(MSG_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c $(MSG_SRC) $(CORE_SRC) $(MSGPACK) -o $@
+$(B)/test_msg: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c $(CORE_SRC) $(MSGPACK) -o $@
 
-$(B)/test_msg-asan: tests/msg/test_msg.c $(MSG_SRC) $(MSG_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c $(MSG_SRC) $(CORE_SRC) $(MSGPACK) -o $@
+$(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c $(CORE_SRC) $(MSGPACK) -o $@
+
+$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
+$(B)/nsxctl: http/nsxctl.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) http/nsxctl.c -lcivetweb -ljansson -lpthread -o $@
+
+$(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
+
+$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
+$(B)/test_%: tests/node/test_%.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 $(B) $(B)/core:
 	mkdir -p $@
@@ -80,6 +104,19 @@ unit: deps $(B)/test_raft
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
+
+run: deps $(B)/nsxd
+	deploy/local-cluster.sh run 3
+
+node: deps $(B)/test_storage $(B)/test_transport $(B)/test_http
+	$(B)/test_storage
+	$(B)/test_transport
+	$(B)/test_http
+
+# Real processes on loopback, then the same under ASan+UBSan.
+cluster: deps $(B)/nsxd $(B)/nsxd-asan $(B)/peer_garbage
+	tests/cluster/cluster_test.sh $(B)/nsxd
+	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg
@@ -106,7 +143,7 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 purity: deps $(CORE_OBJ)
 	tests/core/purity.sh $(CORE_OBJ)
 
-test: unit unit-asan msg purity sim-ci teeth
+test: unit unit-asan msg node cluster purity sim-ci teeth
 	@echo "make test: all passed"
 
 format:

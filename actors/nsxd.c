@@ -80,7 +80,8 @@ s_usage (FILE *out)
         "                          this server (NSXD_JOIN)\n"
         "  --data-dir DIR          where LevelDB keeps the log and the data\n"
         "                          (NSXD_DATA_DIR, default ./data/n<ID>)\n"
-        "  --election-ms MS        election timeout (NSXD_ELECTION_MS, 1000)\n"
+        "  --election-ms MS        election timeout; followers wait a random\n"
+        "                          time in [MS, 2 MS) (NSXD_ELECTION_MS, 800)\n"
         "  --heartbeat-ms MS       heartbeat interval (NSXD_HEARTBEAT_MS, "
         "100)\n"
         "  --request-timeout-ms MS deadline of a client request\n"
@@ -127,7 +128,7 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_CLUSTER", ""),
         s_env ("NSXD_JOIN", ""),
         s_env ("NSXD_DATA_DIR", ""),
-        s_env ("NSXD_ELECTION_MS", "1000"),
+        s_env ("NSXD_ELECTION_MS", "800"),
         s_env ("NSXD_HEARTBEAT_MS", "100"),
         s_env ("NSXD_REQUEST_TIMEOUT_MS", "2000"),
         s_env ("NSXD_MAX_KEY", "8192"),
@@ -455,14 +456,21 @@ main (int argc, char **argv)
     if (!s_stop && *c.join)
         s_join (&c);
 
-    /* Wait for a signal, or for the raft actor to report a failure. */
-    zpoller_t *poller = raft ? zpoller_new (raft, NULL) : NULL;
+    /* Wait for a signal, or for an actor to report a failure: czmq's
+       zactor_new drops the status of an actor's first signal, so a failed
+       actor says "FAILED" on its pipe and waits for $TERM. */
+    zpoller_t *poller = raft && http && transport
+                            ? zpoller_new (raft, http, transport, NULL)
+                            : NULL;
     while (!s_stop) {
         void *which = poller ? zpoller_wait (poller, 200) : NULL;
-        if (which == raft) {
-            char *msg = zstr_recv (raft);
+        if (which) {
+            char *msg = zstr_recv (which);
             if (msg && streq (msg, "FAILED")) {
-                log_error ("the node failed; stopping");
+                log_error ("the %s actor failed; stopping",
+                           which == raft   ? "raft"
+                           : which == http ? "http"
+                                           : "transport");
                 rc = 1;
                 s_stop = 1;
             }

@@ -4,7 +4,8 @@
 # Uses sudo when not root. Does nothing when everything is present.
 set -euo pipefail
 case "${1:-build}" in
-build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev) ;;
+build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
+       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

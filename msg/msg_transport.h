@@ -10,8 +10,11 @@
               transport opens a DEALER to each new endpoint and closes those
               no longer listed (or whose endpoint changed).
         [1, "send", to: uint, payload: bin]
-              send payload (a msg_raft.h message) to peer `to`; dropped if
-              the peer is unknown, not connected or its queue is full.
+              send payload (a msg_raft.h message) to peer `to` on our link
+              to it; without one (we do not know its endpoint yet: we are
+              joining), back over the link it opened to our ROUTER, whose
+              identity is its id. Dropped if neither exists, the peer is
+              not connected or its queue is full.
 
       transport -> raft
         [1, "recv", payload: bin]

@@ -425,6 +425,13 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
     if (m->type <= 0 || m->type >= RAFT_MSG_TYPE_MAX || m->to != r->id ||
         m->from == 0 || m->from == r->id || m->term == 0)
         return false;
+    /* Terms and indexes far beyond any real cluster's are garbage: a term
+       near 2^64 would overflow term + 1 at the next election. */
+    if (m->term > RAFT_TERM_MAX || m->prev_term > RAFT_TERM_MAX ||
+        m->prev_index > RAFT_INDEX_MAX || m->commit > RAFT_INDEX_MAX ||
+        m->index > RAFT_INDEX_MAX || m->hint_index > RAFT_INDEX_MAX ||
+        m->hint_term > RAFT_TERM_MAX || m->n_entries > RAFT_INDEX_MAX)
+        return false;
     if (m->n_entries && (m->type != RAFT_MSG_APPEND || !m->entries))
         return false;
     raft_term_t prev = m->prev_term;

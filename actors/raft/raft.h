@@ -49,6 +49,11 @@ extern "C" {
 #endif
 
 typedef struct raft raft_t;
+
+/* Largest term and index the core accepts from the network (2^62): real
+   clusters never come near, and the bound keeps term + 1 from overflowing. */
+#define RAFT_TERM_MAX ((uint64_t)1 << 62)
+#define RAFT_INDEX_MAX ((uint64_t)1 << 62)
 typedef uint64_t raft_id_t; /* server id; 0 means "none" */
 typedef uint64_t raft_term_t;
 typedef uint64_t raft_index_t;

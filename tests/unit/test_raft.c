@@ -46,7 +46,7 @@ test_bad_input_dropped (void)
     raft_t *r = h_new (1, &c);
     h_batch_t b = {0};
     const raft_term_t two[] = {2, 2}, down[] = {3, 2}, up[] = {3};
-    raft_msg_t bad[16];
+    raft_msg_t bad[24];
     size_t n = 0;
 
     bad[n] = h_msg (RAFT_MSG_HEARTBEAT, 2, 9, 5); /* wrong to */
@@ -85,6 +85,18 @@ test_bad_input_dropped (void)
     n++;
     bad[n] = h_msg (RAFT_MSG_APPEND, 2, 1, 2); /* no array */
     bad[n].n_entries = 1;
+    n++;
+    /* Terms and indexes beyond 2^62: a term near 2^64 once crashed a node
+       (term + 1 overflowed at its next election). */
+    bad[n] = h_msg (RAFT_MSG_HEARTBEAT, 2, 1, UINT64_MAX);
+    n++;
+    bad[n] = h_msg (RAFT_MSG_VOTE, 2, 1, RAFT_TERM_MAX + 1);
+    n++;
+    bad[n] = h_msg (RAFT_MSG_APPEND, 2, 1, 5);
+    bad[n].prev_index = UINT64_MAX;
+    n++;
+    bad[n] = h_msg (RAFT_MSG_HEARTBEAT, 2, 1, 5);
+    bad[n].commit = UINT64_MAX;
     n++;
 
     for (size_t i = 0; i < n; i++) {

@@ -1,0 +1,644 @@
+/*  storage.c -- the storage actor: LevelDB (store/store.h) behind a PAIR.
+
+    Protocol (the wire format of every PAIR message is msg/msg_store.h):
+
+      pipe, from main:
+        "$TERM"      end the actor (the database is closed on the way out)
+        "DROPPED"    reply with picture "8": how many malformed messages from
+                     the PAIR were dropped so far (for tests and monitoring)
+
+      PAIR (bound on args->endpoint; the raft actor connects), in:
+        write        staged; every write waiting together goes into ONE
+                     LevelDB batch written with sync (group commit), then
+                     ONE "persisted" with the highest seq of the group.
+                     Writes must be numbered 1, 2, 3... (as raft_ready
+                     numbers them): a gap means a write was lost, and is
+                     an error, since "persisted" would vouch for it
+        apply        the KV changes and the new applied index in one batch
+                     (no sync), then "applied" with a result per NORMAL entry
+        get          read the KV data as applied so far, then "value"
+      PAIR, out:
+        boot         first, once: hard state, applied index, the whole log
+        persisted, applied, value  as above
+        error        storage failed (cannot open, cannot write, an invalid
+                     request that would break the log); the actor then stays
+                     idle until "$TERM" and the node must stop
+
+    Ordering: messages are handled in arrival order, except that the log
+    writes of a group are committed first, in one batch. Writes touch only
+    the log and hard state ('l', 'h'), applies and gets only the KV data
+    and applied index ('k', 'a'); and the raft core hands out an entry to
+    apply only once it is durable locally, so an apply never waits for a
+    write in its own group. Every apply is written to LevelDB before the
+    next message is looked at, so a get sees every apply that arrived
+    before it.
+
+    Why apply does not sync: the entries it applies are already durable in
+    the log, and the KV changes and the applied index go in one atomic
+    batch, so after a crash the two agree and the raft core re-applies
+    from the applied index.
+
+    Malformed messages on the PAIR are dropped, counted and logged. Replies
+    are queued and sent without blocking: a bound PAIR with no peer yet
+    blocks a sender, and an actor never blocks on another (STYLE.md), so
+    "boot" waits in the queue until the raft actor has connected.
+*/
+#include "actors.h"
+#include "log.h"
+#include "msg_store.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* At most this many messages are taken into one group: bounds the memory
+   and the latency of one turn under a flood. */
+#define S_GROUP_MAX 1024
+
+typedef struct {
+    zsock_t *pipe;            /* actor command pipe */
+    zsock_t *pair;            /* to the raft actor; NULL if bind failed */
+    store_t *store;           /* NULL if the database could not be opened */
+    store_batch_t *log_batch; /* a group's writes */
+    store_batch_t *kv_batch;  /* one apply */
+    zhashx_t *overlay;        /* apply: keys changed earlier in the batch */
+    zlist_t *outbox;          /* zframe_t *: replies not yet sent */
+    msg_store_t *group;       /* S_GROUP_MAX decoded messages */
+    raft_index_t last_index;  /* last stored log index */
+    raft_index_t applied;     /* applied index, as stored */
+    uint64_t last_seq;        /* seq of the last write staged */
+    uint64_t dropped;         /* malformed messages dropped */
+    bool failed;              /* "error" sent: idle until $TERM */
+    bool terminated;
+} self_t;
+
+/* Overlay values: whether the key exists after the earlier entries. */
+static char s_present, s_absent;
+
+/*  ---------------------------------------------------------------------
+    The overlay: raft_buf_t keys, compared by content                    */
+
+static void *
+s_key_dup (const void *key)
+{
+    return raft_buf_ref ((raft_buf_t *)key);
+}
+
+static void
+s_key_free (void **key_p)
+{
+    raft_buf_unref (*key_p);
+    *key_p = NULL;
+}
+
+static int
+s_key_cmp (const void *a, const void *b)
+{
+    const raft_buf_t *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp (x->data, y->data, x->len);
+}
+
+static size_t
+s_key_hash (const void *key)
+{
+    /* FNV-1a */
+    const raft_buf_t *k = key;
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < k->len; i++)
+        h = (h ^ k->data[i]) * 1099511628211ULL;
+    return (size_t)h;
+}
+
+/*  ---------------------------------------------------------------------
+    Sending                                                              */
+
+static void
+s_self_flush (self_t *self)
+{
+    zframe_t *f;
+    while (self->pair && (f = zlist_first (self->outbox))) {
+        if (zmq_send (zsock_resolve (self->pair), zframe_data (f),
+                      zframe_size (f), ZMQ_DONTWAIT) == -1) {
+            if (errno == EAGAIN || errno == EINTR)
+                return; /* no peer yet, or full: retried on POLLOUT */
+            log_error ("storage: send failed (%s); reply dropped",
+                       zmq_strerror (errno));
+        }
+        zlist_remove (self->outbox, f);
+        zframe_destroy (&f);
+    }
+}
+
+static void
+s_self_send (self_t *self, const msg_store_t *m)
+{
+    zmsg_t *zm = msg_store_encode (m);
+    if (!zm) {
+        log_error ("storage: cannot encode a reply (kind %d)", (int)m->kind);
+        return;
+    }
+    zframe_t *f = zmsg_pop (zm);
+    zmsg_destroy (&zm);
+    if (!self->pair) {
+        zframe_destroy (&f);
+        return;
+    }
+    zlist_append (self->outbox, f);
+    s_self_flush (self);
+}
+
+/* Storage failed: tell the raft actor (the node must stop) and go idle. */
+static void s_self_fail (self_t *self, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_self_fail (self_t *self, const char *fmt, ...)
+{
+    char text[512];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (text, sizeof text, fmt, ap);
+    va_end (ap);
+    log_error ("storage: %s; stopping", text);
+    if (self->failed)
+        return;
+    self->failed = true;
+    msg_store_t m = {.kind = MSG_STORE_ERROR, .error = text};
+    s_self_send (self, &m);
+}
+
+/*  ---------------------------------------------------------------------
+    Start: open, bootstrap, boot                                         */
+
+/* Open the database, write the bootstrap state into a new one, queue
+   "boot". On failure, queue "error" instead. */
+static void
+s_self_open (self_t *self, const storage_args_t *args)
+{
+    char *err = NULL;
+    self->store = store_open (args->data_dir, &err);
+    if (!self->store) {
+        s_self_fail (self, "cannot open the database in %s: %s",
+                     args->data_dir ? args->data_dir : "(null)", err);
+        free (err);
+        return;
+    }
+    store_state_t st;
+    if (store_load (self->store, &st, &err) != 0) {
+        s_self_fail (self, "cannot load %s: %s", args->data_dir, err);
+        free (err);
+        return;
+    }
+    if (st.fresh) {
+        /* A new database: stamp it, and for a founding server write the
+           bootstrap entry with term 1, as every founding server does, so
+           that Log Matching holds from the start (raft.h). A joining
+           server starts empty and learns the log from the leader. */
+        raft_hard_state_t hs = {0, 0};
+        raft_entry_t e = {0};
+        if (args->bootstrap) {
+            e = raft_bootstrap_entry (args->bootstrap);
+            hs.term = 1;
+            if (!raft_entry_conf (&e)) {
+                raft_buf_unref (e.data);
+                s_self_fail (self, "the bootstrap configuration is invalid");
+                return;
+            }
+        }
+        int rc =
+            store_create (self->store, &hs, &e, args->bootstrap ? 1 : 0, &err);
+        raft_buf_unref (e.data);
+        if (rc != 0) {
+            s_self_fail (self, "cannot initialise %s: %s", args->data_dir, err);
+            free (err);
+            return;
+        }
+        log_info ("storage: new database in %s%s", args->data_dir,
+                  args->bootstrap ? ", bootstrapped" : "");
+        /* Boot from what is on disk now, not from what we meant to write. */
+        if (store_load (self->store, &st, &err) != 0) {
+            s_self_fail (self, "cannot load %s: %s", args->data_dir, err);
+            free (err);
+            return;
+        }
+    }
+    self->last_index = st.n_entries ? st.entries[st.n_entries - 1].index : 0;
+    self->applied = st.applied;
+    log_info ("storage: opened %s: term %llu, vote %llu, %zu log entries "
+              "(last %llu), applied %llu",
+              args->data_dir, (unsigned long long)st.hs.term,
+              (unsigned long long)st.hs.vote, st.n_entries,
+              (unsigned long long)self->last_index,
+              (unsigned long long)self->applied);
+    msg_store_t boot = {.kind = MSG_STORE_BOOT,
+                        .hs = st.hs,
+                        .applied = st.applied,
+                        .entries = st.entries,
+                        .n_entries = st.n_entries};
+    s_self_send (self, &boot);
+    store_state_clear (&st);
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    store_close (&self->store);
+    store_batch_destroy (&self->log_batch);
+    store_batch_destroy (&self->kv_batch);
+    zhashx_destroy (&self->overlay);
+    if (self->outbox) {
+        zframe_t *f;
+        while ((f = zlist_pop (self->outbox)))
+            zframe_destroy (&f);
+        zlist_destroy (&self->outbox);
+    }
+    free (self->group);
+    zsock_destroy (&self->pair);
+    free (self);
+    *self_p = NULL;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const storage_args_t *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->outbox = zlist_new ();
+    self->group = calloc (S_GROUP_MAX, sizeof *self->group);
+    self->log_batch = store_batch_new ();
+    self->kv_batch = store_batch_new ();
+    self->overlay = zhashx_new ();
+    if (!self->outbox || !self->group || !self->log_batch || !self->kv_batch ||
+        !self->overlay) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_key_duplicator (self->overlay, s_key_dup);
+    zhashx_set_key_destructor (self->overlay, s_key_free);
+    zhashx_set_key_comparator (self->overlay, s_key_cmp);
+    zhashx_set_key_hasher (self->overlay, s_key_hash);
+
+    self->pair = zsock_new (ZMQ_PAIR);
+    if (self->pair) {
+        /* No high-water mark either way (checked: with ours at 0 the
+           inproc pipe is unbounded in both directions whatever the raft
+           actor sets, in either connect order; with defaults it holds
+           2000). A write or apply the raft actor could not queue would be
+           lost; replies must not be dropped either. Memory stays bounded
+           by the raft actor, which sends one write and one apply per
+           batch. */
+        zsock_set_sndhwm (self->pair, 0);
+        zsock_set_rcvhwm (self->pair, 0);
+        if (zsock_bind (self->pair, "%s", args->endpoint) == -1) {
+            log_error ("storage: cannot bind %s: %s", args->endpoint,
+                       zmq_strerror (errno));
+            zsock_destroy (&self->pair);
+        }
+    }
+    if (!self->pair) {
+        /* Nobody to tell: main sees the raft actor never boot. */
+        self->failed = true;
+        return self;
+    }
+    s_self_open (self, args);
+    return self;
+}
+
+/*  ---------------------------------------------------------------------
+    Group commit of writes                                               */
+
+/* Stage one write into the log batch; false (and the actor failed) if it
+   would break the log. *last is the last index once the batch is in. */
+static bool
+s_self_stage_write (self_t *self, const msg_store_t *w, raft_index_t *last)
+{
+    /* "persisted seq" vouches for every write up to seq, so a write that
+       never arrived (dropped as malformed, or never sent) must stop the
+       node rather than be acknowledged by a later one. The core numbers
+       its writes 1, 2, 3... from its start, which is our start. */
+    if (w->seq != self->last_seq + 1) {
+        s_self_fail (self, "write %llu follows write %llu: a write was lost",
+                     (unsigned long long)w->seq,
+                     (unsigned long long)self->last_seq);
+        return false;
+    }
+    self->last_seq = w->seq;
+    if (w->n_entries) {
+        raft_index_t first = w->entries[0].index;
+        /* These are bugs in the sender, not disk errors, but persisting
+           them would leave a log the core refuses at the next start, or
+           replace entries already applied (committed: §3.6.2 says they
+           never change); acknowledging anything after would be a lie. */
+        if (first == 0 || first > *last + 1) {
+            s_self_fail (self,
+                         "write %llu starts at index %llu, not after the "
+                         "last stored index %llu",
+                         (unsigned long long)w->seq, (unsigned long long)first,
+                         (unsigned long long)*last);
+            return false;
+        }
+        if (first <= self->applied) {
+            s_self_fail (self,
+                         "write %llu would replace entry %llu, already "
+                         "applied (applied %llu)",
+                         (unsigned long long)w->seq, (unsigned long long)first,
+                         (unsigned long long)self->applied);
+            return false;
+        }
+        for (size_t i = 1; i < w->n_entries; i++)
+            if (w->entries[i].index != first + i) {
+                s_self_fail (self, "write %llu: entries are not contiguous",
+                             (unsigned long long)w->seq);
+                return false;
+            }
+        /* The core's contract (raft_ready_t): first delete every stored
+           entry from entries[0].index on, then store the entries. */
+        for (raft_index_t idx = first; idx <= *last; idx++)
+            store_batch_del_entry (self->log_batch, idx);
+        for (size_t i = 0; i < w->n_entries; i++)
+            if (store_batch_put_entry (self->log_batch, &w->entries[i]) != 0) {
+                s_self_fail (self, "write %llu: entry %llu cannot be encoded",
+                             (unsigned long long)w->seq,
+                             (unsigned long long)w->entries[i].index);
+                return false;
+            }
+        *last = w->entries[w->n_entries - 1].index;
+    }
+    if (w->hs_changed)
+        store_batch_put_hs (self->log_batch, &w->hs);
+    return true;
+}
+
+/* Every write of the group in one synced batch, then one "persisted". */
+static void
+s_self_write_group (self_t *self, size_t n)
+{
+    bool any = false;
+    uint64_t seq = 0;
+    raft_index_t last = self->last_index;
+    store_batch_clear (self->log_batch);
+    for (size_t i = 0; i < n; i++) {
+        const msg_store_t *w = &self->group[i];
+        if (w->kind != MSG_STORE_WRITE)
+            continue;
+        if (!s_self_stage_write (self, w, &last))
+            return;
+        any = true;
+        seq = w->seq;
+    }
+    if (!any)
+        return;
+    char *err = NULL;
+    if (store_batch_size (self->log_batch) > 0 &&
+        store_write (self->store, self->log_batch, true, &err) != 0) {
+        s_self_fail (self, "log write failed: %s", err);
+        free (err);
+        return;
+    }
+    self->last_index = last;
+    msg_store_t m = {.kind = MSG_STORE_PERSISTED, .seq = seq};
+    s_self_send (self, &m);
+}
+
+/*  ---------------------------------------------------------------------
+    Apply and get                                                        */
+
+/* Did key exist before this entry? Entries earlier in the same batch
+   count, so the overlay is asked before the database. 1, 0 or -1. */
+static int
+s_self_existed (self_t *self, raft_buf_t *key)
+{
+    const char *state = zhashx_lookup (self->overlay, key);
+    if (state)
+        return state == &s_present;
+    char *err = NULL;
+    int found = store_get_kv (self->store, key->data, key->len, NULL, &err);
+    if (found < 0) {
+        s_self_fail (self, "read failed: %s", err);
+        free (err);
+    }
+    return found;
+}
+
+static void
+s_self_apply (self_t *self, const msg_store_t *m)
+{
+    msg_apply_result_t *results =
+        calloc (m->n_entries ? m->n_entries : 1, sizeof *results);
+    if (!results) {
+        s_self_fail (self, "out of memory applying %zu entries", m->n_entries);
+        return;
+    }
+    size_t n_results = 0;
+    raft_index_t applied = self->applied;
+    store_batch_clear (self->kv_batch);
+    zhashx_purge (self->overlay);
+    for (size_t i = 0; i < m->n_entries; i++) {
+        const raft_entry_t *e = &m->entries[i];
+        if (e->index <= applied) {
+            /* Harmless (never applied twice), but the raft actor should
+               not resend it, so say so. */
+            log_warn ("storage: entry %llu already applied, skipped",
+                      (unsigned long long)e->index);
+            continue;
+        }
+        if (e->index != applied + 1) {
+            /* Applying past a gap would lose a committed command. */
+            s_self_fail (self, "apply: entry %llu follows applied %llu",
+                         (unsigned long long)e->index,
+                         (unsigned long long)applied);
+            free (results);
+            return;
+        }
+        applied = e->index;
+        if (e->type != RAFT_ENTRY_NORMAL)
+            continue; /* NOOP and CONF only advance the applied index */
+        bool existed = false;
+        msg_kv_t cmd;
+        if (!e->data || msg_kv_decode (e->data->data, e->data->len, &cmd)) {
+            /* Every replica skips it the same way, so they stay equal. */
+            log_warn ("storage: entry %llu holds a malformed command; "
+                      "skipped",
+                      (unsigned long long)e->index);
+        } else {
+            int had = s_self_existed (self, cmd.key);
+            if (had < 0) {
+                msg_kv_clear (&cmd);
+                free (results);
+                return;
+            }
+            existed = had;
+            if (cmd.op == MSG_KV_PUT) {
+                store_batch_put_kv (self->kv_batch, cmd.key->data, cmd.key->len,
+                                    cmd.value->data, cmd.value->len);
+                zhashx_update (self->overlay, cmd.key, &s_present);
+            } else {
+                store_batch_del_kv (self->kv_batch, cmd.key->data,
+                                    cmd.key->len);
+                zhashx_update (self->overlay, cmd.key, &s_absent);
+            }
+            msg_kv_clear (&cmd);
+        }
+        results[n_results++] =
+            (msg_apply_result_t){.index = e->index, .existed = existed};
+    }
+    zhashx_purge (self->overlay);
+    if (applied != self->applied) {
+        store_batch_put_applied (self->kv_batch, applied);
+        char *err = NULL;
+        if (store_write (self->store, self->kv_batch, false, &err) != 0) {
+            s_self_fail (self, "apply write failed: %s", err);
+            free (err);
+            free (results);
+            return;
+        }
+        self->applied = applied;
+    }
+    msg_store_t r = {.kind = MSG_STORE_APPLIED,
+                     .applied = applied,
+                     .results = results,
+                     .n_results = n_results};
+    s_self_send (self, &r);
+    free (results);
+}
+
+static void
+s_self_get (self_t *self, const msg_store_t *m)
+{
+    raft_buf_t *value = NULL;
+    char *err = NULL;
+    int found =
+        store_get_kv (self->store, m->key->data, m->key->len, &value, &err);
+    if (found < 0) {
+        s_self_fail (self, "read failed: %s", err);
+        free (err);
+        return;
+    }
+    msg_store_t r = {.kind = MSG_STORE_VALUE,
+                     .req_id = m->req_id,
+                     .found = found == 1,
+                     .value = value};
+    s_self_send (self, &r);
+    raft_buf_unref (value);
+}
+
+/*  ---------------------------------------------------------------------
+    Handlers                                                             */
+
+static void
+s_self_handle_pipe (self_t *self)
+{
+    zmsg_t *msg = zmsg_recv (self->pipe);
+    if (!msg) {
+        self->terminated = true; /* interrupted */
+        return;
+    }
+    char *command = zmsg_popstr (msg);
+    if (command && streq (command, "$TERM"))
+        self->terminated = true;
+    else if (command && streq (command, "DROPPED"))
+        zsock_send (self->pipe, "8", self->dropped);
+    else
+        log_warn ("storage: unknown pipe command '%s'", command ? command : "");
+    zstr_free (&command);
+    zmsg_destroy (&msg);
+}
+
+/* Take the message that woke us and every other one already waiting,
+   then handle them as one group. */
+static void
+s_self_handle_pair (self_t *self)
+{
+    size_t n = 0, taken = 0;
+    do {
+        zmsg_t *zm = zmsg_recv (self->pair);
+        if (!zm)
+            break;
+        taken++;
+        if (self->failed) {
+            zmsg_destroy (&zm); /* stopping: nothing is acted on */
+            continue;
+        }
+        msg_store_t *m = &self->group[n];
+        if (msg_store_decode (zm, m) != 0) {
+            self->dropped++;
+            log_warn ("storage: malformed message dropped (%llu so far)",
+                      (unsigned long long)self->dropped);
+        } else if (m->kind != MSG_STORE_WRITE && m->kind != MSG_STORE_APPLY &&
+                   m->kind != MSG_STORE_GET) {
+            self->dropped++;
+            log_warn ("storage: unexpected message kind %d dropped (%llu so "
+                      "far)",
+                      (int)m->kind, (unsigned long long)self->dropped);
+            msg_store_clear (m);
+        } else {
+            n++;
+        }
+        zmsg_destroy (&zm);
+    } while (taken < S_GROUP_MAX && (zsock_events (self->pair) & ZMQ_POLLIN));
+
+    s_self_write_group (self, n);
+    for (size_t i = 0; i < n && !self->failed; i++) {
+        if (self->group[i].kind == MSG_STORE_APPLY)
+            s_self_apply (self, &self->group[i]);
+        else if (self->group[i].kind == MSG_STORE_GET)
+            s_self_get (self, &self->group[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        msg_store_clear (&self->group[i]);
+}
+
+void
+storage_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, args);
+    if (!self) {
+        log_error ("storage: out of memory at start");
+        return; /* czmq's actor shim signals the pipe for us */
+    }
+    /* Signalled once the database is open and "boot" (or "error") is
+       queued; it leaves as soon as the raft actor's PAIR is there. */
+    zsock_signal (pipe, 0);
+
+    while (!self->terminated) {
+        zmq_pollitem_t items[2] = {
+            {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0}};
+        int n_items = 1;
+        if (self->pair) {
+            /* While replies wait, read nothing more from the raft actor:
+               that is the back-pressure that bounds the outbox. */
+            short events = zlist_size (self->outbox) ? ZMQ_POLLOUT : ZMQ_POLLIN;
+            items[1] =
+                (zmq_pollitem_t){zsock_resolve (self->pair), 0, events, 0};
+            n_items = 2;
+        }
+        if (zmq_poll (items, n_items, -1) == -1) {
+            if (errno == EINTR)
+                continue; /* main owns shutdown: we end on $TERM only */
+            log_error ("storage: poll failed: %s", zmq_strerror (errno));
+            break;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            s_self_handle_pipe (self);
+        if (self->terminated || n_items < 2)
+            continue;
+        if (items[1].revents & ZMQ_POLLOUT)
+            s_self_flush (self);
+        if (items[1].revents & ZMQ_POLLIN)
+            s_self_handle_pair (self);
+    }
+    if (self->dropped)
+        log_info ("storage: closing; %llu malformed messages were dropped",
+                  (unsigned long long)self->dropped);
+    s_self_destroy (&self);
+}

@@ -1,0 +1,687 @@
+/*  transport.c -- the transport actor: peer links over ZeroMQ.
+
+    It plays the part of canonical/raft's uv_send/uv_recv: it moves opaque
+    payloads (msg_raft.h messages) between this node's raft actor and the
+    other nodes, and never decodes them -- the raft actor does.
+
+    Protocol
+    --------
+    pipe (zactor, from main):
+        "$TERM"   end the actor.
+        "STATUS"  answered with zsock_signal (pipe, status): 0 when the actor
+                  is working, S_STATUS_NO_LISTEN (1) when the ROUTER could
+                  not bind args->listen, S_STATUS_NO_ENDPOINT (2) when the
+                  PAIR could not bind args->endpoint. zactor_new () reads
+                  and discards the status of the start-up signal, so main
+                  must ask: after zactor_new, send "STATUS" and stop the
+                  node unless zsock_wait () returns 0. (The start-up
+                  signal carries the same status for callers that build
+                  the pipe themselves.) A failed actor keeps running so
+                  that "$TERM" and "STATUS" still work.
+        "STATS"   answered with zsock_send (pipe, "8888888") of the counters
+                  in_accepted, in_malformed, in_dropped, out_sent,
+                  out_dropped, out_unknown, raft_malformed (see self_t).
+
+    PAIR (bound on args->endpoint; the raft actor connects), one zframe
+    per message, msg/msg_transport.h:
+        raft -> transport:  [1, "peers", ...], [1, "send", to, payload]
+        transport -> raft:  [1, "recv", payload], [1, "link", id, up]
+        Anything else from the raft actor is dropped with a warning.
+
+    ROUTER (bound on args->listen, tcp): inbound peer traffic. Each message
+    must be exactly [identity][payload] with 0 < |payload| <= max_msg,
+    i.e. the peer's DEALER sent one frame; anything else is dropped and
+    counted. Accepted payloads go to the raft actor as "recv".
+
+    DEALER (one per peer, connected to the peer's listen endpoint): carries
+    "send" payloads, one frame each. Its identity is this node's id in
+    decimal, so when this node restarts the peer's ROUTER hands the identity
+    over to the new connection (ZMQ_ROUTER_HANDOVER) at once instead of
+    refusing it while the dead connection lingers.
+
+    Never blocking
+    --------------
+    Every send is non-blocking. A "send" to a peer that is not connected
+    (ZMQ_IMMEDIATE) or whose queue holds args->queue_max messages
+    (ZMQ_SNDHWM) is dropped and counted: Raft retries (heartbeats, probes),
+    so a lost message costs time, never safety, while a blocked actor would
+    stall the node for every peer. Likewise a "recv" or "link" the raft
+    actor has no room for (its PAIR queue is full) is dropped and counted.
+
+    Link events come from zmq_socket_monitor on each DEALER: "up" when the
+    ZMTP handshake succeeded (the link can carry messages; a bare TCP
+    connect to something that is not a peer is not "up"), "down" on
+    disconnection (including a heartbeat timeout) and when the peer is
+    removed. They are for tracing only.
+
+    Counted drops are reported at most once a second (S_REPORT_MS), so a
+    flood of garbage cannot flood the log.
+*/
+#include "actors.h"
+#include "log.h"
+#include "msg_transport.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_STATUS_NO_LISTEN 1
+#define S_STATUS_NO_ENDPOINT 2
+
+#define S_BATCH 256          /* messages read per socket per loop turn */
+#define S_REPORT_MS 1000     /* drop counters reported at most this often */
+#define S_RECONNECT_MS 100   /* first reconnect delay to a peer, */
+#define S_RECONNECT_MAX 1000 /* doubling up to this */
+#define S_CONNECT_TIMEOUT                                                      \
+    1000                         /* a SYN that is dropped (iptables DROP,
+                                  a dead host) is retried after 1 s, not
+                                  after the kernel's ~2 minutes */
+#define S_HEARTBEAT_IVL 1000     /* ZMTP PING every second, */
+#define S_HEARTBEAT_TIMEOUT 3000 /* link down after 3 s without traffic */
+
+typedef struct self self_t;
+
+typedef struct {
+    self_t *self; /* owner, for the monitor handler */
+    raft_id_t id;
+    char endpoint[MSG_ENDPOINT_MAX];
+    zsock_t *dealer;
+    zsock_t *monitor; /* reads the DEALER's monitor events; may be NULL */
+    bool up;
+} peer_t;
+
+typedef struct {
+    uint64_t in_accepted;    /* payloads forwarded to the raft actor */
+    uint64_t in_malformed;   /* bad framing or size on the ROUTER */
+    uint64_t in_dropped;     /* raft actor's queue full: "recv"/"link" lost */
+    uint64_t out_sent;       /* payloads queued to a peer */
+    uint64_t out_dropped;    /* peer not connected or its queue full */
+    uint64_t out_unknown;    /* "send" to a peer not in the peer set */
+    uint64_t raft_malformed; /* undecodable messages from the raft actor */
+} counters_t;
+
+struct self {
+    zsock_t *pipe;   /* actor pipe, to main */
+    zsock_t *raft;   /* PAIR to the raft actor */
+    zsock_t *router; /* inbound peer traffic; NULL if the bind failed */
+    zloop_t *loop;
+    bool terminated;
+    int status; /* 0 or S_STATUS_* */
+
+    raft_id_t id;
+    char identity[24]; /* id in decimal: our DEALERs' identity */
+    char *endpoint;
+    char *listen;
+    int queue_max;
+    size_t max_msg;
+
+    peer_t *peers[RAFT_MAX_SERVERS];
+    size_t n_peers;
+    unsigned monitor_seq; /* makes monitor endpoints unique */
+
+    counters_t count;
+    counters_t reported; /* counters at the last report */
+};
+
+static int s_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg);
+
+/*  ---------------------------------------------------------------------
+    To the raft actor                                                    */
+
+/* Encode m and send it to the raft actor without blocking. */
+static void
+s_to_raft (self_t *self, const msg_transport_t *m)
+{
+    if (!self->raft) {
+        self->count.in_dropped++; /* the PAIR could not bind */
+        return;
+    }
+    zmsg_t *zm = msg_transport_encode (m);
+    if (!zm) {
+        /* only out of memory: we encode nothing the codec refuses */
+        self->count.in_dropped++;
+        return;
+    }
+    zframe_t *frame = zmsg_pop (zm);
+    zmsg_destroy (&zm);
+    /* zframe_send destroys the frame, sent or not; destroy again in case a
+       czmq version keeps it on failure (NULL is a no-op). */
+    if (zframe_send (&frame, self->raft, ZFRAME_DONTWAIT) != 0)
+        self->count.in_dropped++;
+    zframe_destroy (&frame);
+}
+
+static void
+s_send_link (self_t *self, peer_t *peer, bool up)
+{
+    if (peer->up == up)
+        return;
+    peer->up = up;
+    log_info ("transport: link to n%" PRIu64 " (%s) %s", peer->id,
+              peer->endpoint, up ? "up" : "down");
+    msg_transport_t m = {.kind = MSG_TRANSPORT_LINK, .to = peer->id, .up = up};
+    s_to_raft (self, &m);
+}
+
+/*  ---------------------------------------------------------------------
+    Peers                                                                */
+
+static peer_t *
+s_peer_lookup (self_t *self, raft_id_t id)
+{
+    for (size_t i = 0; i < self->n_peers; i++)
+        if (self->peers[i]->id == id)
+            return self->peers[i];
+    return NULL;
+}
+
+/* Destroy a peer's sockets; report its link down if it was up. */
+static void
+s_peer_destroy (self_t *self, peer_t **peer_p, bool report)
+{
+    peer_t *peer = *peer_p;
+    if (!peer)
+        return;
+    if (peer->monitor) {
+        zloop_reader_end (self->loop, peer->monitor);
+        /* Stop monitoring before closing the reader. We never ask for
+           ZMQ_EVENT_MONITOR_STOPPED, so stopping sends nothing. */
+        zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
+        zsock_destroy (&peer->monitor);
+    }
+    if (peer->dealer)
+        zloop_reader_end (self->loop, peer->dealer);
+    zsock_destroy (&peer->dealer);
+    if (report)
+        s_send_link (self, peer, false);
+    free (peer);
+    *peer_p = NULL;
+}
+
+static peer_t *
+s_peer_new (self_t *self, const msg_peer_t *mp)
+{
+    peer_t *peer = calloc (1, sizeof *peer);
+    if (!peer)
+        return NULL;
+    peer->self = self;
+    peer->id = mp->id;
+    memcpy (peer->endpoint, mp->endpoint, sizeof peer->endpoint);
+    peer->dealer = zsock_new (ZMQ_DEALER);
+    if (!peer->dealer) {
+        free (peer);
+        return NULL;
+    }
+    zsock_t *d = peer->dealer;
+    zsock_set_identity (d, self->identity);
+    zsock_set_sndhwm (d, self->queue_max); /* bounded per-peer queue */
+    zsock_set_immediate (d, 1); /* no queueing to a peer not connected */
+    zsock_set_linger (d, 0);    /* closing never waits for a dead peer */
+    zsock_set_reconnect_ivl (d, S_RECONNECT_MS);
+    zsock_set_reconnect_ivl_max (d, S_RECONNECT_MAX);
+    zsock_set_connect_timeout (d, S_CONNECT_TIMEOUT);
+    zsock_set_heartbeat_ivl (d, S_HEARTBEAT_IVL);
+    zsock_set_heartbeat_timeout (d, S_HEARTBEAT_TIMEOUT);
+
+    /* Connect the monitor reader before the DEALER connects, so that no
+       event is emitted with nobody to receive it. libzmq sends monitor
+       events from its I/O thread with a blocking send, so the reader must
+       be drained promptly: it is one of this loop's readers. */
+    char mon_endpoint[96];
+    snprintf (mon_endpoint, sizeof mon_endpoint,
+              "inproc://nsxd-transport-%p-mon-%u", (void *)self,
+              self->monitor_seq++);
+    if (zmq_socket_monitor (zsock_resolve (d), mon_endpoint,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                                ZMQ_EVENT_DISCONNECTED) == 0) {
+        peer->monitor = zsock_new (ZMQ_PAIR);
+        if (!peer->monitor ||
+            zsock_connect (peer->monitor, "%s", mon_endpoint) != 0 ||
+            zloop_reader (self->loop, peer->monitor, s_handle_monitor, peer) !=
+                0) {
+            zmq_socket_monitor (zsock_resolve (d), NULL, 0);
+            zsock_destroy (&peer->monitor);
+        }
+    }
+    if (!peer->monitor)
+        log_warn ("transport: no link events for n%" PRIu64 ": %s", peer->id,
+                  zmq_strerror (zmq_errno ()));
+
+    if (zsock_connect (d, "%s", peer->endpoint) != 0) {
+        log_warn ("transport: cannot connect to n%" PRIu64 " at '%s': %s",
+                  peer->id, peer->endpoint, zmq_strerror (zmq_errno ()));
+        s_peer_destroy (self, &peer, false);
+        return NULL;
+    }
+    /* A peer may answer on this connection (through its ROUTER) when it
+       does not know our endpoint yet: a server that is joining. */
+    zloop_reader (self->loop, d, s_handle_dealer, self);
+    log_info ("transport: peer n%" PRIu64 " at %s", peer->id, peer->endpoint);
+    return peer;
+}
+
+/* Make the peer set exactly `list` (minus this node). */
+static void
+s_set_peers (self_t *self, const msg_peer_t *list, size_t n)
+{
+    /* Close the links to peers no longer listed or whose endpoint
+       changed. */
+    size_t kept = 0;
+    for (size_t i = 0; i < self->n_peers; i++) {
+        peer_t *peer = self->peers[i];
+        const msg_peer_t *want = NULL;
+        for (size_t k = 0; k < n && !want; k++)
+            if (list[k].id == peer->id)
+                want = &list[k];
+        if (want && streq (want->endpoint, peer->endpoint))
+            self->peers[kept++] = peer;
+        else
+            s_peer_destroy (self, &peer, true);
+    }
+    self->n_peers = kept;
+
+    /* Open links to new peers. The codec allows at most RAFT_MAX_SERVERS
+       distinct ids, so the array cannot overflow. */
+    for (size_t k = 0; k < n; k++) {
+        if (list[k].id == self->id) {
+            log_warn ("transport: peer list names this node (n%" PRIu64
+                      "); ignored",
+                      self->id);
+            continue;
+        }
+        if (s_peer_lookup (self, list[k].id))
+            continue;
+        assert (self->n_peers < RAFT_MAX_SERVERS);
+        peer_t *peer = s_peer_new (self, &list[k]);
+        if (peer)
+            self->peers[self->n_peers++] = peer;
+        /* else: a later "peers" retries; meanwhile sends count unknown */
+    }
+}
+
+static void
+s_free_payload (void *data, void *hint)
+{
+    (void)hint;
+    free (data);
+}
+
+/* Hand the payload to the peer's DEALER, taking ownership of m->payload. */
+static void
+s_send (self_t *self, msg_transport_t *m)
+{
+    peer_t *peer = s_peer_lookup (self, m->to);
+    if (!peer) {
+        /* No link of our own to that server (we do not know its endpoint,
+           e.g. we are joining and have no configuration yet): answer over
+           the connection it opened to our ROUTER, whose identity is its id.
+           ROUTER_MANDATORY makes an unknown identity fail at once. */
+        char identity[32];
+        snprintf (identity, sizeof identity, "%" PRIu64, m->to);
+        void *h = self->router ? zsock_resolve (self->router) : NULL;
+        if (!h ||
+            zmq_send (h, identity, strlen (identity),
+                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+            zmq_send (h, m->payload, m->payload_len, ZMQ_DONTWAIT) < 0)
+            self->count.out_unknown++;
+        else
+            self->count.out_sent++;
+        return;
+    }
+    /* Zero-copy: libzmq frees the payload once it is written (or
+       dropped). */
+    zmq_msg_t msg;
+    if (zmq_msg_init_data (&msg, m->payload, m->payload_len, s_free_payload,
+                           NULL) != 0)
+        return; /* m->payload still ours: the caller frees it */
+    m->payload = NULL;
+    m->payload_len = 0;
+    if (zmq_msg_send (&msg, zsock_resolve (peer->dealer), ZMQ_DONTWAIT) < 0) {
+        /* EAGAIN: not connected (ZMQ_IMMEDIATE) or queue full (SNDHWM) */
+        zmq_msg_close (&msg);
+        self->count.out_dropped++;
+    } else {
+        self->count.out_sent++;
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    Handlers                                                             */
+
+static int
+s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    zmsg_t *request = zmsg_recv (pipe);
+    if (!request)
+        return -1; /* interrupted */
+    char *command = zmsg_popstr (request);
+    if (command && streq (command, "$TERM"))
+        self->terminated = true;
+    else if (command && streq (command, "STATUS"))
+        zsock_signal (pipe, (byte)self->status);
+    else if (command && streq (command, "STATS"))
+        zsock_send (pipe, "8888888", self->count.in_accepted,
+                    self->count.in_malformed, self->count.in_dropped,
+                    self->count.out_sent, self->count.out_dropped,
+                    self->count.out_unknown, self->count.raft_malformed);
+    else
+        log_error ("transport: invalid pipe command '%s'",
+                   command ? command : "(none)");
+    free (command);
+    zmsg_destroy (&request);
+    return self->terminated ? -1 : 0;
+}
+
+/* Messages from the raft actor. */
+static int
+s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *zm = zmsg_recv (raft); /* RCVTIMEO 0: NULL when drained */
+        if (!zm)
+            break;
+        msg_transport_t m;
+        if (msg_transport_decode (zm, &m) < 0) {
+            self->count.raft_malformed++;
+        } else if (m.kind == MSG_TRANSPORT_PEERS) {
+            /* This adds and removes monitor readers; zloop rebuilds its
+               poll set before it calls another handler, so no handler
+               sees a freed peer. */
+            s_set_peers (self, m.peers, m.n_peers);
+        } else if (m.kind == MSG_TRANSPORT_SEND) {
+            s_send (self, &m);
+        } else {
+            self->count.raft_malformed++; /* "recv"/"link" go the other way */
+        }
+        msg_transport_clear (&m);
+        zmsg_destroy (&zm);
+    }
+    return 0;
+}
+
+/*  Inbound peer traffic. Read frame by frame with libzmq's own calls, so
+    that a message with many frames is counted and discarded without
+    being gathered. A frame larger than max_msg never reaches us:
+    ZMQ_MAXMSGSIZE makes libzmq drop the connection before allocating it. */
+static int
+s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    void *handle = zsock_resolve (router);
+    for (int i = 0; i < S_BATCH; i++) {
+        zmq_msg_t part, payload;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&part);
+            break; /* drained */
+        }
+        /* part is the identity the ROUTER prepends; the rest follows at
+           once (ZeroMQ delivers a message's frames together). */
+        zmq_msg_init (&payload);
+        int frames = 1;
+        bool more = zmq_msg_more (&part);
+        while (more) {
+            zmq_msg_close (&part);
+            zmq_msg_init (&part);
+            if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0)
+                break;
+            more = zmq_msg_more (&part);
+            if (++frames == 2)
+                zmq_msg_move (&payload, &part);
+        }
+        zmq_msg_close (&part);
+        size_t size = zmq_msg_size (&payload);
+        if (frames != 2 || size == 0 || size > self->max_msg) {
+            self->count.in_malformed++;
+        } else {
+            msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
+                                 .payload = zmq_msg_data (&payload),
+                                 .payload_len = size};
+            s_to_raft (self, &m);
+            self->count.in_accepted++;
+        }
+        zmq_msg_close (&payload);
+    }
+    return 0;
+}
+
+/* A peer answered on our own DEALER (see s_send): one frame, the payload. */
+static int
+s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    void *handle = zsock_resolve (dealer);
+    for (int i = 0; i < S_BATCH; i++) {
+        zmq_msg_t part;
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        bool more = zmq_msg_more (&part);
+        size_t size = zmq_msg_size (&part);
+        if (more || size == 0 || size > self->max_msg) {
+            self->count.in_malformed++;
+            while (more) { /* drop the rest of a multi-frame message */
+                zmq_msg_close (&part);
+                zmq_msg_init (&part);
+                if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0)
+                    break;
+                more = zmq_msg_more (&part);
+            }
+        } else {
+            msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
+                                 .payload = zmq_msg_data (&part),
+                                 .payload_len = size};
+            s_to_raft (self, &m);
+            self->count.in_accepted++;
+        }
+        zmq_msg_close (&part);
+    }
+    return 0;
+}
+
+/*  A DEALER's monitor event: two frames, [event: uint16, value: uint32]
+    in host byte order, then the endpoint (libzmq's version 1 format). */
+static int
+s_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop;
+    peer_t *peer = arg;
+    self_t *self = peer->self;
+    zmsg_t *zm = zmsg_recv (reader);
+    if (!zm)
+        return 0;
+    zframe_t *frame = zmsg_first (zm);
+    if (frame && zframe_size (frame) == 6) {
+        uint16_t event;
+        memcpy (&event, zframe_data (frame), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+            s_send_link (self, peer, true);
+        else if (event == ZMQ_EVENT_DISCONNECTED)
+            s_send_link (self, peer, false);
+    }
+    zmsg_destroy (&zm);
+    return 0;
+}
+
+/* Report drops since the last report, at most once per S_REPORT_MS. */
+static int
+s_handle_report (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    self_t *self = arg;
+    counters_t *c = &self->count, *r = &self->reported;
+    if (c->in_malformed != r->in_malformed ||
+        c->raft_malformed != r->raft_malformed)
+        log_warn (
+            "transport: dropped %" PRIu64 " malformed peer messages, %" PRIu64
+            " malformed raft actor messages (totals %" PRIu64 ", %" PRIu64 ")",
+            c->in_malformed - r->in_malformed,
+            c->raft_malformed - r->raft_malformed, c->in_malformed,
+            c->raft_malformed);
+    if (c->in_dropped != r->in_dropped)
+        log_warn ("transport: raft actor behind: dropped %" PRIu64
+                  " messages to it (total %" PRIu64 ")",
+                  c->in_dropped - r->in_dropped, c->in_dropped);
+    /* Sends to a peer that is down are routine (Raft keeps retrying), so
+       they are debug-level. */
+    if (c->out_dropped != r->out_dropped || c->out_unknown != r->out_unknown)
+        log_debug ("transport: dropped %" PRIu64 " sends to unconnected or "
+                   "full peers, %" PRIu64 " to unknown peers",
+                   c->out_dropped - r->out_dropped,
+                   c->out_unknown - r->out_unknown);
+    *r = *c;
+    return 0;
+}
+
+/*  ---------------------------------------------------------------------
+    Lifecycle                                                            */
+
+static zsock_t *
+s_router_new (self_t *self)
+{
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    if (!router)
+        return NULL;
+    zsock_set_router_handover (router, 1);
+    zsock_set_router_mandatory (router, 1);
+    /* Per-connection receive queue; when full, libzmq stops reading that
+       connection and the peer's own bounded queue drops. */
+    zsock_set_rcvhwm (router, self->queue_max);
+    /* libzmq allocates a frame from its declared size before reading it;
+       refuse oversize frames before that allocation. */
+    int64_t max =
+        self->max_msg > INT64_MAX ? INT64_MAX : (int64_t)self->max_msg;
+    zmq_setsockopt (zsock_resolve (router), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    zsock_set_linger (router, 0);
+    /* Drop inbound connections from peers that died without a FIN. */
+    zsock_set_heartbeat_ivl (router, S_HEARTBEAT_IVL);
+    zsock_set_heartbeat_timeout (router, S_HEARTBEAT_TIMEOUT);
+    if (zsock_bind (router, "%s", self->listen) == -1) {
+        log_error ("transport: cannot listen on '%s': %s", self->listen,
+                   zmq_strerror (zmq_errno ()));
+        zsock_destroy (&router);
+        return NULL;
+    }
+    return router;
+}
+
+static void s_self_destroy (self_t **self_p);
+
+static self_t *
+s_self_new (zsock_t *pipe, const transport_args_t *args)
+{
+    self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->pipe = pipe;
+    self->id = args->id;
+    snprintf (self->identity, sizeof self->identity, "%" PRIu64, args->id);
+    self->endpoint = strdup (args->endpoint);
+    self->listen = strdup (args->listen);
+    self->queue_max = args->queue_max;
+    self->max_msg = args->max_msg;
+    self->loop = zloop_new ();
+    self->raft = zsock_new (ZMQ_PAIR);
+    if (!self->endpoint || !self->listen || !self->loop || !self->raft) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    /* The loop ends on "$TERM" only: main decides the shutdown order. */
+    zloop_set_nonstop (self->loop, true);
+    zsock_set_rcvtimeo (self->raft, 0); /* s_handle_raft reads until empty */
+    if (zsock_bind (self->raft, "%s", self->endpoint) == -1) {
+        log_error ("transport: cannot bind '%s': %s", self->endpoint,
+                   zmq_strerror (zmq_errno ()));
+        zsock_destroy (&self->raft);
+        self->status = S_STATUS_NO_ENDPOINT;
+    }
+    self->router = s_router_new (self);
+    if (!self->router && !self->status)
+        self->status = S_STATUS_NO_LISTEN;
+
+    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    if (self->raft)
+        zloop_reader (self->loop, self->raft, s_handle_raft, self);
+    if (self->router)
+        zloop_reader (self->loop, self->router, s_handle_router, self);
+    zloop_timer (self->loop, S_REPORT_MS, 0, s_handle_report, self);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < self->n_peers; i++)
+        s_peer_destroy (self, &self->peers[i], false);
+    zloop_destroy (&self->loop);
+    zsock_destroy (&self->router);
+    if (self->raft) {
+        /* An inproc endpoint is released only when libzmq reaps the
+           socket, later; unbinding frees the name at once, so a new
+           actor can bind it. */
+        zsock_unbind (self->raft, "%s", self->endpoint);
+        zsock_destroy (&self->raft);
+    }
+    free (self->endpoint);
+    free (self->listen);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Only when out of memory at start: answer the pipe until "$TERM". */
+static void
+s_failed_actor (zsock_t *pipe)
+{
+    zsock_signal (pipe, S_STATUS_NO_ENDPOINT);
+    char *command;
+    while ((command = zstr_recv (pipe))) {
+        bool term = streq (command, "$TERM");
+        if (streq (command, "STATUS"))
+            zsock_signal (pipe, S_STATUS_NO_ENDPOINT);
+        free (command);
+        if (term)
+            break;
+    }
+}
+
+void
+transport_actor (zsock_t *pipe, void *args)
+{
+    const transport_args_t *a = args;
+    assert (a && a->id != 0 && a->listen && a->endpoint);
+    assert (a->queue_max > 0 && a->max_msg > 0);
+    self_t *self = s_self_new (pipe, a);
+    if (!self) {
+        log_error ("transport: out of memory at start");
+        s_failed_actor (pipe);
+        return;
+    }
+    zsock_signal (pipe, (byte)self->status);
+    if (self->status == 0)
+        log_info ("transport: listening on %s", self->listen);
+
+    while (!self->terminated) {
+        if (zloop_start (self->loop) != 0)
+            break; /* a handler ended the loop ("$TERM") */
+        /* zmq_poll failed: a signal (EINTR) restarts the loop; anything
+           else is the context terminating. */
+        if (zmq_errno () != EINTR)
+            break;
+    }
+    s_self_destroy (&self);
+}

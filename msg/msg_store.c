@@ -1,0 +1,510 @@
+/*  msg_store.c -- see msg_store.h for the wire format.
+
+    Entries inside these messages use msg_raft.h's entry encoding, byte for
+    byte: the encoder opens the array with msgpack_pack_array and then lets
+    msg_entry_encode append each entry to the same buffer (msgpack is
+    self-delimiting, so that is one valid msgpack document). The decoder
+    unpacks the whole frame once, then re-packs each entry object into a
+    scratch buffer and hands it to msg_entry_decode, so the rules for what
+    an entry may hold (types, sizes, configurations) live in one place.
+
+    Nothing decoded here is trusted: the frame is pre-scanned for hostile
+    container sizes before msgpack-c sees it, every field is type-checked,
+    every array has the exact length its kind requires, and anything
+    malformed is refused with -1 with everything allocated freed.
+*/
+#include "msg_store.h"
+#include "msg_raft.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_STORE_VERSION 1
+#define MSG_KV_VERSION 1
+
+static const char *s_kind_names[] = {
+    [MSG_STORE_WRITE] = "write",
+    [MSG_STORE_APPLY] = "apply",
+    [MSG_STORE_GET] = "get",
+    [MSG_STORE_BOOT] = "boot",
+    [MSG_STORE_PERSISTED] = "persisted",
+    [MSG_STORE_APPLIED] = "applied",
+    [MSG_STORE_VALUE] = "value",
+    [MSG_STORE_ERROR] = "error",
+};
+#define S_KIND_MAX MSG_STORE_ERROR
+
+/*  ---------------------------------------------------------------------
+    Encoding                                                             */
+
+static void
+s_pack_bool (msgpack_packer *pk, bool v)
+{
+    if (v)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+static void
+s_pack_cstr (msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen (s);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, s, len);
+}
+
+/* A NULL buffer travels as an empty bin: the format has no nil here. */
+static void
+s_pack_buf (msgpack_packer *pk, const raft_buf_t *b)
+{
+    msgpack_pack_bin (pk, b ? b->len : 0);
+    if (b && b->len)
+        msgpack_pack_bin_body (pk, b->data, b->len);
+}
+
+static int
+s_pack_entries (msgpack_packer *pk, msgpack_sbuffer *buf,
+                const raft_entry_t *entries, size_t n)
+{
+    if (n && !entries)
+        return -1;
+    msgpack_pack_array (pk, n);
+    for (size_t i = 0; i < n; i++)
+        if (msg_entry_encode (buf, &entries[i]) < 0)
+            return -1;
+    return 0;
+}
+
+static int
+s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
+{
+    static const uint32_t fields[] = {
+        [MSG_STORE_WRITE] = 7,     [MSG_STORE_APPLY] = 3,
+        [MSG_STORE_GET] = 4,       [MSG_STORE_BOOT] = 6,
+        [MSG_STORE_PERSISTED] = 3, [MSG_STORE_APPLIED] = 4,
+        [MSG_STORE_VALUE] = 5,     [MSG_STORE_ERROR] = 3,
+    };
+    if (m->kind < MSG_STORE_WRITE || m->kind > S_KIND_MAX)
+        return -1;
+    msgpack_pack_array (pk, fields[m->kind]);
+    msgpack_pack_uint8 (pk, MSG_STORE_VERSION);
+    s_pack_cstr (pk, s_kind_names[m->kind]);
+    switch (m->kind) {
+    case MSG_STORE_WRITE:
+        msgpack_pack_uint64 (pk, m->seq);
+        s_pack_bool (pk, m->hs_changed);
+        msgpack_pack_uint64 (pk, m->hs.term);
+        msgpack_pack_uint64 (pk, m->hs.vote);
+        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+    case MSG_STORE_APPLY:
+        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+    case MSG_STORE_GET:
+        msgpack_pack_uint64 (pk, m->req_id);
+        s_pack_buf (pk, m->key);
+        return 0;
+    case MSG_STORE_BOOT:
+        msgpack_pack_uint64 (pk, m->hs.term);
+        msgpack_pack_uint64 (pk, m->hs.vote);
+        msgpack_pack_uint64 (pk, m->applied);
+        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+    case MSG_STORE_PERSISTED: msgpack_pack_uint64 (pk, m->seq); return 0;
+    case MSG_STORE_APPLIED:
+        if (m->n_results && !m->results)
+            return -1;
+        msgpack_pack_uint64 (pk, m->applied);
+        msgpack_pack_array (pk, m->n_results);
+        for (size_t i = 0; i < m->n_results; i++) {
+            msgpack_pack_array (pk, 2);
+            msgpack_pack_uint64 (pk, m->results[i].index);
+            s_pack_bool (pk, m->results[i].existed);
+        }
+        return 0;
+    case MSG_STORE_VALUE:
+        /* "not found" carries an empty bin, whatever m->value holds, so
+           the decoder can insist on it. */
+        msgpack_pack_uint64 (pk, m->req_id);
+        s_pack_bool (pk, m->found);
+        s_pack_buf (pk, m->found ? m->value : NULL);
+        return 0;
+    case MSG_STORE_ERROR: s_pack_cstr (pk, m->error ? m->error : ""); return 0;
+    }
+    return -1;
+}
+
+zmsg_t *
+msg_store_encode (const msg_store_t *m)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    zmsg_t *zm = NULL;
+    if (s_pack (&pk, &buf, m) == 0) {
+        zm = zmsg_new ();
+        if (zm && zmsg_addmem (zm, buf.data, buf.size) != 0)
+            zmsg_destroy (&zm);
+    }
+    msgpack_sbuffer_destroy (&buf);
+    return zm;
+}
+
+raft_buf_t *
+msg_kv_encode (const msg_kv_t *cmd)
+{
+    /* A command without its key (or a PUT without its value) is the
+       caller's bug; refuse rather than invent an empty one. */
+    if ((cmd->op != MSG_KV_PUT && cmd->op != MSG_KV_DEL) || !cmd->key ||
+        (cmd->op == MSG_KV_PUT && !cmd->value))
+        return NULL;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, cmd->op == MSG_KV_PUT ? 4 : 3);
+    msgpack_pack_uint8 (&pk, MSG_KV_VERSION);
+    s_pack_cstr (&pk, cmd->op == MSG_KV_PUT ? "put" : "del");
+    s_pack_buf (&pk, cmd->key);
+    if (cmd->op == MSG_KV_PUT)
+        s_pack_buf (&pk, cmd->value);
+    raft_buf_t *b = raft_buf_new (buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
+    return b;
+}
+
+/*  ---------------------------------------------------------------------
+    Decoding                                                             */
+
+/*  Copied from msg/msg_raft.c (static there): msgpack-c allocates an
+    array's or map's element storage from the declared count before it
+    reads the elements, so five hostile bytes (0xdd ff ff ff ff: "an array
+    of 4 billion") ask for 96 GiB. Before handing input to msgpack-c, walk
+    its structure and refuse any container that declares more elements
+    than there are bytes left (every element takes at least one byte), and
+    any string, binary or extension longer than the input. Only sizes are
+    read here; msgpack-c does the decoding. */
+static bool
+s_sizes_plausible (const uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    uint64_t pending = 1; /* objects still to read */
+    while (pending) {
+        if (pos >= len)
+            return false;
+        uint8_t b = p[pos++];
+        pending--;
+        uint64_t items = 0, skip = 0;
+        size_t lenbytes = 0;
+        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
+            /* fixint, nil, (never used), bool */
+        } else if (b >= 0x80 && b <= 0x8f) {
+            items = 2u * (b & 0x0f);
+        } else if (b >= 0x90 && b <= 0x9f) {
+            items = b & 0x0f;
+        } else if (b >= 0xa0 && b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4:
+            case 0xd9: lenbytes = 1; break; /* bin8, str8 */
+            case 0xc5:
+            case 0xda: lenbytes = 2; break; /* bin16, str16 */
+            case 0xc6:
+            case 0xdb: lenbytes = 4; break; /* bin32, str32 */
+            case 0xc7:
+                lenbytes = 1;
+                skip = 1;
+                break; /* ext8 */
+            case 0xc8:
+                lenbytes = 2;
+                skip = 1;
+                break; /* ext16 */
+            case 0xc9:
+                lenbytes = 4;
+                skip = 1;
+                break;                  /* ext32 */
+            case 0xca: skip = 4; break; /* float32 */
+            case 0xcb: skip = 8; break; /* float64 */
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcf:
+            case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break; /* fixext1 */
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc:
+            case 0xde: lenbytes = 2; break; /* array16, map16 */
+            case 0xdd:
+            case 0xdf: lenbytes = 4; break; /* array32, map32 */
+            default: return false;
+            }
+        }
+        if (lenbytes) {
+            if (len - pos < lenbytes)
+                return false;
+            uint64_t n = 0;
+            for (size_t i = 0; i < lenbytes; i++)
+                n = (n << 8) | p[pos++];
+            if (b == 0xdc || b == 0xdd)
+                items = n;
+            else if (b == 0xde || b == 0xdf)
+                items = 2 * n;
+            else
+                skip += n;
+        }
+        if (skip > len - pos || items > len - pos)
+            return false;
+        pos += skip;
+        pending += items;
+        if (pending > len - pos)
+            return false;
+    }
+    return true;
+}
+
+/* Unpack exactly one msgpack object filling data (no trailing bytes). */
+static bool
+s_unpack (msgpack_unpacked *u, const void *data, size_t len)
+{
+    size_t off = 0;
+    msgpack_unpacked_init (u);
+    if (!data || len == 0 || !s_sizes_plausible (data, len) ||
+        msgpack_unpack_next (u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+        off != len) {
+        msgpack_unpacked_destroy (u);
+        return false;
+    }
+    return true;
+}
+
+static bool
+s_uint (const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+static bool
+s_bool (const msgpack_object *o, bool *v)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return false;
+    *v = o->via.boolean;
+    return true;
+}
+
+static bool
+s_str_is (const msgpack_object *o, const char *s)
+{
+    size_t len = strlen (s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp (o->via.str.ptr, s, len) == 0;
+}
+
+/* A bin field as a new buffer (NULL on a type error or no memory). */
+static raft_buf_t *
+s_buf (const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return NULL;
+    return raft_buf_new (o->via.bin.ptr, o->via.bin.size);
+}
+
+/* Checks the version and returns the kind, or 0 if there is none. */
+static msg_store_kind_t
+s_kind (const msgpack_object *o)
+{
+    uint64_t version;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2 ||
+        !s_uint (&o->via.array.ptr[0], &version) ||
+        version != MSG_STORE_VERSION)
+        return 0;
+    for (int k = MSG_STORE_WRITE; k <= S_KIND_MAX; k++)
+        if (s_str_is (&o->via.array.ptr[1], s_kind_names[k]))
+            return (msg_store_kind_t)k;
+    return 0;
+}
+
+/* Decode an array of entries through msg_entry_decode (see the top). */
+static int
+s_unpack_entries (const msgpack_object *o, msg_store_t *m)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    uint32_t n = o->via.array.size;
+    if (n == 0)
+        return 0;
+    m->entries = calloc (n, sizeof *m->entries);
+    if (!m->entries)
+        return -1;
+    msgpack_sbuffer scratch;
+    msgpack_sbuffer_init (&scratch);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &scratch, msgpack_sbuffer_write);
+    int rc = 0;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        scratch.size = 0;
+        if (msgpack_pack_object (&pk, o->via.array.ptr[i]) != 0 ||
+            msg_entry_decode (scratch.data, scratch.size, &m->entries[i]) != 0)
+            rc = -1;
+        else
+            m->n_entries = i + 1;
+    }
+    msgpack_sbuffer_destroy (&scratch);
+    return rc;
+}
+
+static int
+s_unpack_results (const msgpack_object *o, msg_store_t *m)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return -1;
+    uint32_t n = o->via.array.size;
+    if (n == 0)
+        return 0;
+    m->results = calloc (n, sizeof *m->results);
+    if (!m->results)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *r = &o->via.array.ptr[i];
+        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
+            !s_uint (&r->via.array.ptr[0], &m->results[i].index) ||
+            !s_bool (&r->via.array.ptr[1], &m->results[i].existed))
+            return -1;
+    }
+    m->n_results = n;
+    return 0;
+}
+
+static int
+s_unpack_msg (const msgpack_object *o, msg_store_t *m)
+{
+    m->kind = s_kind (o);
+    if (m->kind == 0)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    uint32_t n = o->via.array.size;
+    switch (m->kind) {
+    case MSG_STORE_WRITE:
+        if (n != 7 || !s_uint (&f[2], &m->seq) ||
+            !s_bool (&f[3], &m->hs_changed) || !s_uint (&f[4], &m->hs.term) ||
+            !s_uint (&f[5], &m->hs.vote))
+            return -1;
+        return s_unpack_entries (&f[6], m);
+    case MSG_STORE_APPLY:
+        if (n != 3)
+            return -1;
+        return s_unpack_entries (&f[2], m);
+    case MSG_STORE_GET:
+        if (n != 4 || !s_uint (&f[2], &m->req_id))
+            return -1;
+        m->key = s_buf (&f[3]);
+        return m->key ? 0 : -1;
+    case MSG_STORE_BOOT:
+        if (n != 6 || !s_uint (&f[2], &m->hs.term) ||
+            !s_uint (&f[3], &m->hs.vote) || !s_uint (&f[4], &m->applied))
+            return -1;
+        return s_unpack_entries (&f[5], m);
+    case MSG_STORE_PERSISTED:
+        if (n != 3 || !s_uint (&f[2], &m->seq))
+            return -1;
+        return 0;
+    case MSG_STORE_APPLIED:
+        if (n != 4 || !s_uint (&f[2], &m->applied))
+            return -1;
+        return s_unpack_results (&f[3], m);
+    case MSG_STORE_VALUE:
+        if (n != 5 || !s_uint (&f[2], &m->req_id) ||
+            !s_bool (&f[3], &m->found) || f[4].type != MSGPACK_OBJECT_BIN)
+            return -1;
+        if (!m->found)
+            return f[4].via.bin.size == 0 ? 0 : -1;
+        m->value = s_buf (&f[4]);
+        return m->value ? 0 : -1;
+    case MSG_STORE_ERROR:
+        /* A C string: refuse embedded NULs rather than cut the text. */
+        if (n != 3 || f[2].type != MSGPACK_OBJECT_STR ||
+            memchr (f[2].via.str.ptr, 0, f[2].via.str.size))
+            return -1;
+        m->error = strndup (f[2].via.str.ptr, f[2].via.str.size);
+        return m->error ? 0 : -1;
+    }
+    return -1;
+}
+
+int
+msg_store_decode (zmsg_t *zm, msg_store_t *m)
+{
+    memset (m, 0, sizeof *m);
+    if (!zm || zmsg_size (zm) != 1)
+        return -1;
+    zframe_t *frame = zmsg_first (zm);
+    msgpack_unpacked u;
+    if (!s_unpack (&u, zframe_data (frame), zframe_size (frame)))
+        return -1;
+    int rc = s_unpack_msg (&u.data, m);
+    if (rc < 0)
+        msg_store_clear (m);
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+void
+msg_store_clear (msg_store_t *m)
+{
+    for (size_t i = 0; i < m->n_entries; i++)
+        raft_buf_unref (m->entries[i].data);
+    free (m->entries);
+    free (m->results);
+    raft_buf_unref (m->key);
+    raft_buf_unref (m->value);
+    free (m->error);
+    memset (m, 0, sizeof *m);
+}
+
+int
+msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd)
+{
+    memset (cmd, 0, sizeof *cmd);
+    msgpack_unpacked u;
+    if (!s_unpack (&u, data, len))
+        return -1;
+    const msgpack_object *o = &u.data;
+    uint64_t version;
+    int rc = -1;
+    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 3 &&
+        s_uint (&o->via.array.ptr[0], &version) && version == MSG_KV_VERSION) {
+        const msgpack_object *f = o->via.array.ptr;
+        if (o->via.array.size == 4 && s_str_is (&f[1], "put")) {
+            cmd->op = MSG_KV_PUT;
+            cmd->key = s_buf (&f[2]);
+            cmd->value = s_buf (&f[3]);
+            rc = cmd->key && cmd->value ? 0 : -1;
+        } else if (o->via.array.size == 3 && s_str_is (&f[1], "del")) {
+            cmd->op = MSG_KV_DEL;
+            cmd->key = s_buf (&f[2]);
+            rc = cmd->key ? 0 : -1;
+        }
+    }
+    if (rc < 0)
+        msg_kv_clear (cmd);
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+void
+msg_kv_clear (msg_kv_t *cmd)
+{
+    raft_buf_unref (cmd->key);
+    raft_buf_unref (cmd->value);
+    memset (cmd, 0, sizeof *cmd);
+}

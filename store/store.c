@@ -1,0 +1,612 @@
+/*  store.c -- see store.h. LevelDB through its C API.
+
+    Key scheme (format version 1). Every key starts with one prefix byte,
+    so each kind of record is one contiguous range of LevelDB's sorted key
+    space and the log can be scanned in order with one iterator:
+
+        key                             value
+        ------------------------------  ------------------------------------
+        'v'                  (1 byte)   format version, ASCII "1" (1 byte)
+        'h'                  (1 byte)   hard state, msgpack [term: uint,
+                                        vote: uint] (3 to 19 bytes)
+        'a'                  (1 byte)   applied index, uint64 big-endian
+                                        (8 bytes)
+        'l' index            (9 bytes)  log entry at index (index: uint64
+                                        big-endian), msg_entry_encode bytes
+                                        (msg/msg_raft.h)
+        'k' key bytes   (1 + n bytes)   the KV value, raw bytes
+
+    Indexes are big-endian so that LevelDB's bytewise order is numeric
+    order: iterating from "l" visits the log in index order. KV keys are
+    arbitrary bytes (NUL included): the prefix is the only framing needed
+    because the key is the rest of the LevelDB key.
+
+    'v' exists exactly when the database was initialised by store_create;
+    a database without it must be empty (anything else is not ours).
+*/
+#include "store.h"
+#include "msg_raft.h"
+
+#include <errno.h>
+#include <leveldb/c.h>
+#include <msgpack.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_FORMAT_VERSION "1"
+#define S_KEY_VERSION 'v'
+#define S_KEY_HS 'h'
+#define S_KEY_APPLIED 'a'
+#define S_KEY_LOG 'l'
+#define S_KEY_KV 'k'
+
+/* The memtable: LevelDB buffers this much of the write-ahead log in memory
+   before writing a level-0 table. The log is append-mostly and small
+   entries arrive in bursts; a few MiB absorbs a burst without stalling on
+   a flush, while keeping the log LevelDB replays at restart short. */
+#define S_WRITE_BUFFER (8u * 1024 * 1024)
+/* The block cache: uncompressed data blocks shared by reads. Reads are
+   KV gets (the hot keys should stay in memory) and the boot scan; an
+   explicit LRU cache bounds the node's memory instead of relying on
+   LevelDB's internal default. */
+#define S_BLOCK_CACHE (8u * 1024 * 1024)
+
+struct store {
+    leveldb_t *db;
+    leveldb_options_t *options;
+    leveldb_cache_t *cache;
+    leveldb_readoptions_t *read;   /* gets: verify checksums */
+    leveldb_readoptions_t *scan;   /* boot scan: also skip the cache */
+    leveldb_writeoptions_t *write; /* no sync */
+    leveldb_writeoptions_t *write_sync;
+    char *keybuf; /* scratch for 'k' keys */
+    size_t keycap;
+};
+
+struct store_batch {
+    leveldb_writebatch_t *wb;
+    size_t n;
+    char *keybuf;
+    size_t keycap;
+};
+
+/*  ---------------------------------------------------------------------
+    Helpers                                                              */
+
+static void s_set_err (char **err, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+static void
+s_set_err (char **err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    free (*err);
+    *err = NULL;
+    va_list ap;
+    va_start (ap, fmt);
+    if (vasprintf (err, fmt, ap) < 0)
+        *err = NULL;
+    va_end (ap);
+}
+
+/* Turn a LevelDB error into ours (LevelDB's must go to leveldb_free). */
+static int
+s_ldb_err (char **err, const char *what, char *ldb_err)
+{
+    s_set_err (err, "%s: %s", what, ldb_err ? ldb_err : "unknown error");
+    leveldb_free (ldb_err);
+    return -1;
+}
+
+/* LevelDB itself terminates on allocation failure; a batch that silently
+   lost an operation would be worse than stopping, so do the same. */
+static char *
+s_key (char **buf, size_t *cap, char prefix, const void *key, size_t len)
+{
+    if (*cap < len + 1) {
+        char *nb = realloc (*buf, len + 1);
+        if (!nb) {
+            fprintf (stderr, "store: out of memory for a %zu-byte key\n", len);
+            abort ();
+        }
+        *buf = nb;
+        *cap = len + 1;
+    }
+    (*buf)[0] = prefix;
+    if (len)
+        memcpy (*buf + 1, key, len);
+    return *buf;
+}
+
+static void
+s_put_be64 (char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (char)(v & 0xff);
+}
+
+static uint64_t
+s_get_be64 (const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | (uint8_t)p[i];
+    return v;
+}
+
+static void
+s_log_key (char key[9], raft_index_t index)
+{
+    key[0] = S_KEY_LOG;
+    s_put_be64 (key + 1, index);
+}
+
+/* One msgpack positive integer at *pos. The hard state is parsed by hand:
+   it is two integers, and handing bytes read from disk to msgpack-c would
+   need the same hostile-size guard as network input. */
+static bool
+s_read_uint (const uint8_t *p, size_t len, size_t *pos, uint64_t *v)
+{
+    if (*pos >= len)
+        return false;
+    uint8_t b = p[(*pos)++];
+    size_t n;
+    if (b <= 0x7f) {
+        *v = b;
+        return true;
+    }
+    switch (b) {
+    case 0xcc: n = 1; break;
+    case 0xcd: n = 2; break;
+    case 0xce: n = 4; break;
+    case 0xcf: n = 8; break;
+    default: return false;
+    }
+    if (len - *pos < n)
+        return false;
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++)
+        x = (x << 8) | p[(*pos)++];
+    *v = x;
+    return true;
+}
+
+static bool
+s_decode_hs (const char *data, size_t len, raft_hard_state_t *hs)
+{
+    const uint8_t *p = (const uint8_t *)data;
+    size_t pos = 1;
+    return len > 0 && p[0] == 0x92 && /* fixarray of 2 */
+           s_read_uint (p, len, &pos, &hs->term) &&
+           s_read_uint (p, len, &pos, &hs->vote) && pos == len;
+}
+
+/* Read one fixed key; 1 found (*value malloc'ed by LevelDB), 0, -1. */
+static int
+s_get (store_t *self, const char *key, size_t key_len, char **value,
+       size_t *value_len, char **err)
+{
+    char *ldb_err = NULL;
+    *value =
+        leveldb_get (self->db, self->read, key, key_len, value_len, &ldb_err);
+    if (ldb_err)
+        return s_ldb_err (err, "read", ldb_err);
+    return *value ? 1 : 0;
+}
+
+static int
+s_mkdir_p (const char *path)
+{
+    char *p = strdup (path);
+    if (!p)
+        return -1;
+    int rc = 0;
+    for (char *c = p + 1; rc == 0; c++) {
+        if (*c != '/' && *c != '\0')
+            continue;
+        char saved = *c;
+        *c = '\0';
+        if (mkdir (p, 0755) != 0 && errno != EEXIST)
+            rc = -1;
+        *c = saved;
+        if (saved == '\0')
+            break;
+    }
+    free (p);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------
+    Open and close                                                       */
+
+store_t *
+store_open (const char *path, char **err)
+{
+    if (!path || !*path) {
+        s_set_err (err, "no data directory");
+        return NULL;
+    }
+    if (s_mkdir_p (path) != 0) {
+        s_set_err (err, "cannot create %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    store_t *self = calloc (1, sizeof *self);
+    if (!self) {
+        s_set_err (err, "out of memory");
+        return NULL;
+    }
+    self->options = leveldb_options_create ();
+    self->cache = leveldb_cache_create_lru (S_BLOCK_CACHE);
+    leveldb_options_set_create_if_missing (self->options, 1);
+    leveldb_options_set_write_buffer_size (self->options, S_WRITE_BUFFER);
+    leveldb_options_set_cache (self->options, self->cache);
+    /* paranoid_checks stays off: with it LevelDB refuses to open after a
+       crash left a torn record at the end of its write-ahead log, which
+       is the normal result of a crash during an unacknowledged write.
+       Reads verify block checksums instead (below), so corruption in the
+       tables surfaces as an error rather than as wrong data. */
+
+    self->read = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (self->read, 1);
+    self->scan = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (self->scan, 1);
+    /* a full scan of the log at start would evict the hot KV blocks */
+    leveldb_readoptions_set_fill_cache (self->scan, 0);
+    self->write = leveldb_writeoptions_create ();
+    self->write_sync = leveldb_writeoptions_create ();
+    leveldb_writeoptions_set_sync (self->write_sync, 1);
+
+    char *ldb_err = NULL;
+    self->db = leveldb_open (self->options, path, &ldb_err);
+    if (!self->db || ldb_err) {
+        s_ldb_err (err, "open", ldb_err);
+        store_close (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+store_close (store_t **self_p)
+{
+    store_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->db)
+        leveldb_close (self->db);
+    leveldb_options_destroy (self->options);
+    leveldb_cache_destroy (self->cache);
+    leveldb_readoptions_destroy (self->read);
+    leveldb_readoptions_destroy (self->scan);
+    leveldb_writeoptions_destroy (self->write);
+    leveldb_writeoptions_destroy (self->write_sync);
+    free (self->keybuf);
+    free (self);
+    *self_p = NULL;
+}
+
+/*  ---------------------------------------------------------------------
+    Boot state                                                           */
+
+/* Is the database empty? 1 yes, 0 no, -1 error. */
+static int
+s_empty (store_t *self, char **err)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->scan);
+    leveldb_iter_seek_to_first (it);
+    int empty = !leveldb_iter_valid (it);
+    char *ldb_err = NULL;
+    leveldb_iter_get_error (it, &ldb_err);
+    leveldb_iter_destroy (it);
+    if (ldb_err)
+        return s_ldb_err (err, "scan", ldb_err);
+    return empty;
+}
+
+static int
+s_load_log (store_t *self, store_state_t *st, char **err)
+{
+    size_t cap = 0;
+    int rc = 0;
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->scan);
+    const char prefix = S_KEY_LOG;
+    for (leveldb_iter_seek (it, &prefix, 1); rc == 0 && leveldb_iter_valid (it);
+         leveldb_iter_next (it)) {
+        size_t klen, vlen;
+        const char *key = leveldb_iter_key (it, &klen);
+        if (klen == 0 || key[0] != S_KEY_LOG)
+            break;
+        const char *val = leveldb_iter_value (it, &vlen);
+        raft_index_t index = klen == 9 ? s_get_be64 (key + 1) : 0;
+        if (st->n_entries == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            raft_entry_t *ne = realloc (st->entries, ncap * sizeof *ne);
+            if (!ne) {
+                s_set_err (err, "out of memory loading the log");
+                rc = -1;
+                break;
+            }
+            st->entries = ne;
+            cap = ncap;
+        }
+        raft_entry_t *e = &st->entries[st->n_entries];
+        if (klen != 9 || index == 0) {
+            s_set_err (err, "log: malformed key of %zu bytes", klen);
+            rc = -1;
+        } else if (msg_entry_decode (val, vlen, e) != 0) {
+            s_set_err (err, "log: entry %llu is malformed",
+                       (unsigned long long)index);
+            rc = -1;
+        } else if (e->index != index ||
+                   (st->n_entries &&
+                    index != st->entries[st->n_entries - 1].index + 1)) {
+            s_set_err (err,
+                       "log: entry %llu stored under index %llu "
+                       "(log not contiguous)",
+                       (unsigned long long)e->index, (unsigned long long)index);
+            raft_buf_unref (e->data);
+            rc = -1;
+        } else {
+            st->n_entries++;
+        }
+    }
+    char *ldb_err = NULL;
+    leveldb_iter_get_error (it, &ldb_err);
+    leveldb_iter_destroy (it);
+    if (ldb_err) {
+        s_ldb_err (err, "log scan", ldb_err);
+        rc = -1;
+    }
+    return rc;
+}
+
+int
+store_load (store_t *self, store_state_t *st, char **err)
+{
+    memset (st, 0, sizeof *st);
+    char *val = NULL;
+    size_t len = 0;
+    const char kv = S_KEY_VERSION, kh = S_KEY_HS, ka = S_KEY_APPLIED;
+
+    int found = s_get (self, &kv, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (!found) {
+        int empty = s_empty (self, err);
+        if (empty < 0)
+            return -1;
+        if (!empty) {
+            s_set_err (err, "not an nsxd database: no format version, but "
+                            "not empty");
+            return -1;
+        }
+        st->fresh = true;
+        return 0;
+    }
+    bool ok = len == strlen (S_FORMAT_VERSION) &&
+              memcmp (val, S_FORMAT_VERSION, len) == 0;
+    leveldb_free (val);
+    if (!ok) {
+        s_set_err (err, "unknown storage format version (expected %s)",
+                   S_FORMAT_VERSION);
+        return -1;
+    }
+
+    found = s_get (self, &kh, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        ok = s_decode_hs (val, len, &st->hs);
+        leveldb_free (val);
+        if (!ok) {
+            s_set_err (err, "hard state is malformed");
+            return -1;
+        }
+    }
+
+    found = s_get (self, &ka, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        ok = len == 8;
+        if (ok)
+            st->applied = s_get_be64 (val);
+        leveldb_free (val);
+        if (!ok) {
+            s_set_err (err, "applied index is malformed");
+            return -1;
+        }
+    }
+
+    if (s_load_log (self, st, err) != 0) {
+        store_state_clear (st);
+        return -1;
+    }
+    /* No snapshots yet: everything applied is still in the log. */
+    raft_index_t last =
+        st->n_entries ? st->entries[st->n_entries - 1].index : 0;
+    if (st->applied > last) {
+        s_set_err (err, "applied index %llu is beyond the log's end %llu",
+                   (unsigned long long)st->applied, (unsigned long long)last);
+        store_state_clear (st);
+        return -1;
+    }
+    return 0;
+}
+
+void
+store_state_clear (store_state_t *st)
+{
+    for (size_t i = 0; i < st->n_entries; i++)
+        raft_buf_unref (st->entries[i].data);
+    free (st->entries);
+    memset (st, 0, sizeof *st);
+}
+
+int
+store_create (store_t *self, const raft_hard_state_t *hs,
+              const raft_entry_t *entries, size_t n_entries, char **err)
+{
+    store_batch_t *b = store_batch_new ();
+    const char kv = S_KEY_VERSION;
+    leveldb_writebatch_put (b->wb, &kv, 1, S_FORMAT_VERSION,
+                            strlen (S_FORMAT_VERSION));
+    store_batch_put_hs (b, hs);
+    int rc = 0;
+    for (size_t i = 0; i < n_entries && rc == 0; i++)
+        if (store_batch_put_entry (b, &entries[i]) != 0) {
+            s_set_err (err, "entry %llu cannot be encoded",
+                       (unsigned long long)entries[i].index);
+            rc = -1;
+        }
+    if (rc == 0)
+        rc = store_write (self, b, true, err);
+    store_batch_destroy (&b);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------
+    KV reads                                                             */
+
+int
+store_get_kv (store_t *self, const void *key, size_t key_len,
+              raft_buf_t **value, char **err)
+{
+    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
+    char *val = NULL;
+    size_t len = 0;
+    int found = s_get (self, k, key_len + 1, &val, &len, err);
+    if (found <= 0)
+        return found;
+    int rc = 1;
+    if (value) {
+        *value = raft_buf_new (val, len);
+        if (!*value) {
+            s_set_err (err, "out of memory for a %zu-byte value", len);
+            rc = -1;
+        }
+    }
+    leveldb_free (val);
+    return rc;
+}
+
+/*  ---------------------------------------------------------------------
+    Batches                                                              */
+
+store_batch_t *
+store_batch_new (void)
+{
+    store_batch_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->wb = leveldb_writebatch_create ();
+    return self;
+}
+
+void
+store_batch_destroy (store_batch_t **self_p)
+{
+    store_batch_t *self = *self_p;
+    if (!self)
+        return;
+    leveldb_writebatch_destroy (self->wb);
+    free (self->keybuf);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+store_batch_clear (store_batch_t *self)
+{
+    leveldb_writebatch_clear (self->wb);
+    self->n = 0;
+}
+
+size_t
+store_batch_size (const store_batch_t *self)
+{
+    return self->n;
+}
+
+void
+store_batch_put_hs (store_batch_t *self, const raft_hard_state_t *hs)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, hs->term);
+    msgpack_pack_uint64 (&pk, hs->vote);
+    const char k = S_KEY_HS;
+    leveldb_writebatch_put (self->wb, &k, 1, buf.data, buf.size);
+    msgpack_sbuffer_destroy (&buf);
+    self->n++;
+}
+
+void
+store_batch_put_applied (store_batch_t *self, raft_index_t applied)
+{
+    const char k = S_KEY_APPLIED;
+    char v[8];
+    s_put_be64 (v, applied);
+    leveldb_writebatch_put (self->wb, &k, 1, v, sizeof v);
+    self->n++;
+}
+
+int
+store_batch_put_entry (store_batch_t *self, const raft_entry_t *e)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    int rc = msg_entry_encode (&buf, e);
+    if (rc == 0) {
+        char key[9];
+        s_log_key (key, e->index);
+        leveldb_writebatch_put (self->wb, key, sizeof key, buf.data, buf.size);
+        self->n++;
+    }
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+void
+store_batch_del_entry (store_batch_t *self, raft_index_t index)
+{
+    char key[9];
+    s_log_key (key, index);
+    leveldb_writebatch_delete (self->wb, key, sizeof key);
+    self->n++;
+}
+
+void
+store_batch_put_kv (store_batch_t *self, const void *key, size_t key_len,
+                    const void *value, size_t value_len)
+{
+    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
+    leveldb_writebatch_put (self->wb, k, key_len + 1, value, value_len);
+    self->n++;
+}
+
+void
+store_batch_del_kv (store_batch_t *self, const void *key, size_t key_len)
+{
+    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
+    leveldb_writebatch_delete (self->wb, k, key_len + 1);
+    self->n++;
+}
+
+int
+store_write (store_t *self, store_batch_t *batch, bool sync, char **err)
+{
+    char *ldb_err = NULL;
+    leveldb_write (self->db, sync ? self->write_sync : self->write, batch->wb,
+                   &ldb_err);
+    if (ldb_err)
+        return s_ldb_err (err, "write", ldb_err);
+    return 0;
+}

@@ -1,0 +1,77 @@
+/*  store.h -- nsxd's LevelDB storage: the Raft log, the hard state, the
+    applied index and the KV data, in one database (key scheme: store.c).
+
+    One store_t belongs to one thread (the storage actor). Every change goes
+    through a store_batch_t written atomically by store_write, so that what
+    must change together (a write's truncation and its new entries; the KV
+    changes of an apply and the applied index) does.
+
+    Errors: functions that can fail return -1 and set *err to a malloc'ed
+    message the caller frees with free () (err may be NULL).
+*/
+#ifndef STORE_H_INCLUDED
+#define STORE_H_INCLUDED
+
+#include "raft.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct store store_t;
+typedef struct store_batch store_batch_t;
+
+/* Open the database in directory path, creating the directory (and its
+   parents) and the database if missing. NULL and *err on failure, e.g.
+   when another process holds the database's lock. */
+store_t *store_open (const char *path, char **err);
+void store_close (store_t **self_p);
+
+/* What the database holds, as read at start. */
+typedef struct {
+    bool fresh;            /* no format version: a brand-new database */
+    raft_hard_state_t hs;  /* 0/0 if never written */
+    raft_index_t applied;  /* 0 if never written */
+    raft_entry_t *entries; /* every stored entry, in index order, one ref */
+    size_t n_entries;
+} store_state_t;
+
+/* Read everything durable. Refuses (-1) a database that is not nsxd's
+   format 1, and one whose log is not contiguous or disagrees with its keys.
+   Release with store_state_clear. */
+int store_load (store_t *self, store_state_t *st, char **err);
+void store_state_clear (store_state_t *st);
+
+/* Stamp a new database with the format version, hard state hs and the
+   entries (e.g. the bootstrap entry), durably, in one batch.
+   REQUIRES: the database is fresh (store_load said so). */
+int store_create (store_t *self, const raft_hard_state_t *hs,
+                  const raft_entry_t *entries, size_t n_entries, char **err);
+
+/* Look up a KV key: 1 found (and *value, if value is not NULL, a new buffer
+   the caller unrefs), 0 not found, -1 error. */
+int store_get_kv (store_t *self, const void *key, size_t key_len,
+                  raft_buf_t **value, char **err);
+
+/* Batches: a list of changes applied atomically, in order, by store_write.
+   Later operations on the same key win. */
+store_batch_t *store_batch_new (void);
+void store_batch_destroy (store_batch_t **self_p);
+void store_batch_clear (store_batch_t *self);
+/* How many operations the batch holds. */
+size_t store_batch_size (const store_batch_t *self);
+
+void store_batch_put_hs (store_batch_t *self, const raft_hard_state_t *hs);
+void store_batch_put_applied (store_batch_t *self, raft_index_t applied);
+/* -1 if the entry cannot be encoded (a CONF entry without a configuration);
+   the batch is then unchanged. */
+int store_batch_put_entry (store_batch_t *self, const raft_entry_t *e);
+void store_batch_del_entry (store_batch_t *self, raft_index_t index);
+void store_batch_put_kv (store_batch_t *self, const void *key, size_t key_len,
+                         const void *value, size_t value_len);
+void store_batch_del_kv (store_batch_t *self, const void *key, size_t key_len);
+
+/* Write the batch atomically; with sync, durable (fsync) before returning.
+   The batch is left as it was (clear it to reuse it). */
+int store_write (store_t *self, store_batch_t *batch, bool sync, char **err);
+
+#endif

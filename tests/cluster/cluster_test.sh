@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Real nsxd processes on loopback: the HTTP API and its errors, leader
+# hints, kill -9 of the leader, restart and catch-up, losing quorum and
+# getting it back, membership changes, hostile peer and HTTP traffic.
+#
+#   tests/cluster/cluster_test.sh [NSXD_BINARY]
+#
+# Each check prints PASS or FAIL; the script exits non-zero on any FAIL and
+# stops every node it started (only those: by the PIDs it recorded).
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+export NSXD_BIN=${1:-$here/build/nsxd}
+export NSXD_DATA=$(mktemp -d /tmp/nsxd-test.XXXXXX)
+export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-18000}
+export NSXD_PEER_BASE=${NSXD_PEER_BASE:-19000}
+export NSXD_EXTRA_ARGS=${NSXD_EXTRA_ARGS:-"--request-timeout-ms 2000"}
+lc="$here/deploy/local-cluster.sh"
+garbage=${PEER_GARBAGE:-$here/build/peer_garbage}
+fails=0
+
+cleanup() {
+    "$lc" stop >/dev/null 2>&1
+    if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $*"; }
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+check() {   # description, command...
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
+# req METHOD NODE PATH [BODY] -> sets $status and $body
+req() {
+    local out
+    out=$(curl -sS -m 10 -o /dev/stdout -w '\n%{http_code}' -X "$1" \
+        -H 'Content-Type: application/json' ${4:+-d "$4"} "$(url "$2")$3" 2>/dev/null)
+    status=${out##*$'\n'}
+    body=${out%$'\n'*}
+}
+field() { jq -r "$1" <<<"$body" 2>/dev/null; }
+
+leader_id() {   # the id the cluster agrees is leader, or empty (waits 10 s)
+    local i id n
+    for ((i = 0; i < 100; i++)); do
+        for n in "$@"; do
+            req GET "$n" /health
+            id=$(field '.leader_id // empty')
+            if [ -n "$id" ] && [ "$(field .role)" = leader ]; then echo "$id"; return; fi
+        done
+        sleep 0.1
+    done
+}
+
+acked=()   # keys whose writes were acknowledged
+write() {   # node key value -> 0 if acknowledged
+    req POST "$1" /kv/put "{\"key\":\"$2\",\"value\":\"$3\"}"
+    if [ "$status" = 200 ]; then acked+=("$2=$3"); return 0; fi
+    return 1
+}
+all_acked_readable() {   # node
+    local kv k v
+    for kv in "${acked[@]}"; do
+        k=${kv%%=*}; v=${kv#*=}
+        req GET "$1" "/kv/get?key=$k"
+        if [ "$status" != 200 ] || [ "$(field .value)" != "$v" ]; then
+            echo "  key $k: status $status body $body"
+            return 1
+        fi
+    done
+}
+
+echo "== starting 3 nodes ($NSXD_BIN)"
+"$lc" start 3 || { fail "cluster starts"; exit 1; }
+L=$(leader_id 1 2 3)
+check "a leader is elected (n$L)" test -n "$L"
+F=$(( L % 3 + 1 ))
+
+echo "== the API"
+req POST "$L" /kv/put '{"key": "foo", "value": "bar"}'
+check "PUT on the leader -> 200" test "$status" = 200
+acked+=("foo=bar")
+req GET "$L" '/kv/get?key=foo'
+check "GET -> 200 {key, value}" test "$status:$(field .key):$(field .value)" = "200:foo:bar"
+req GET "$L" '/kv/get?key=nope'
+check "GET of a missing key -> 404 not_found" test "$status:$(field .error)" = "404:not_found"
+req POST "$F" /kv/put '{"key": "x", "value": "y"}'
+check "PUT on a follower -> 409 naming the leader" \
+    test "$status:$(field .error):$(field .leader)" = "409:not_leader:127.0.0.1:$((NSXD_HTTP_BASE + L))"
+req GET "$F" '/kv/get?key=foo'
+check "GET on a follower -> 409" test "$status" = 409
+sleep 0.3
+req GET "$F" '/kv/get?key=foo&stale=true'
+check "stale GET on a follower -> 200, says stale" test "$status:$(field .value):$(field .stale)" = "200:bar:true"
+req DELETE "$L" /kv/delete '{"key": "foo"}'
+check "DELETE an existing key -> 200 deleted:true" test "$status:$(field .deleted)" = "200:true"
+req DELETE "$L" /kv/delete '{"key": "foo"}'
+check "DELETE again -> 200 deleted:false" test "$status:$(field .deleted)" = "200:false"
+acked=()
+req GET "$L" /health
+check "health shows role, term, commit, members" \
+    test "$(field .role):$(field '.members | length'):$(field '.commit > 0')" = "leader:3:true"
+req POST "$L" /kv/put '{"key": "a"'
+check "malformed JSON -> 400" test "$status:$(field .error)" = "400:bad_request"
+req POST "$L" /kv/put '{"key": 5, "value": "v"}'
+check "non-string key -> 400" test "$status" = 400
+req POST "$L" /kv/put '{"key": "", "value": "v"}'
+check "empty key -> 400" test "$status" = 400
+req POST "$L" /kv/put '{"value": "v"}'
+check "missing key -> 400" test "$status" = 400
+req GET "$L" /kv/get
+check "GET without ?key= -> 400" test "$status" = 400
+req GET "$L" /nope
+check "unknown path -> 404" test "$status" = 404
+req GET "$L" /kv/put
+check "wrong method -> 405" test "$status" = 405
+{ printf '{"key":"k","value":"'; head -c 1100000 /dev/zero | tr '\0' 'a'; printf '"}'; } >"$NSXD_DATA/big.json"
+status=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "@$NSXD_DATA/big.json" "$(url "$L")/kv/put")
+check "body over 1 MiB -> 413" test "$status" = 413
+for i in $(seq 1 20); do write "$L" "k$i" "v$i" || true; done
+check "20 writes acknowledged" test ${#acked[@]} -eq 20
+
+echo "== kill -9 the leader"
+pid=$(cat "$NSXD_DATA/n$L.pid")
+t0=$(date +%s%N)
+kill -9 "$pid"
+rest=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L$" | tr '\n' ' ')
+L2=$(leader_id $rest)
+t1=$(date +%s%N)
+ms=$(( (t1 - t0) / 1000000 ))
+check "a new leader (n$L2) within 2 s (took $ms ms)" test -n "$L2" -a "$ms" -lt 2000
+check "every acknowledged write is readable on the new leader" all_acked_readable "$L2"
+for i in $(seq 21 30); do write "$L2" "k$i" "v$i" || true; done
+check "writes go on with 2 of 3" test ${#acked[@]} -eq 30
+
+echo "== restart the old leader: it catches up"
+"$lc" restart "$L" >/dev/null
+ok=0
+for i in $(seq 1 50); do
+    req GET "$L" "/kv/get?key=k30&stale=true"
+    if [ "$status" = 200 ]; then ok=1; break; fi
+    sleep 0.1
+done
+check "restarted n$L has the writes made while it was down" test $ok = 1
+
+echo "== 2 of 3 down: no quorum"
+others=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L2$" | tr '\n' ' ')
+for n in $others; do "$lc" kill "$n" >/dev/null; done
+sleep 2.5
+t0=$(date +%s%N)
+req POST "$L2" /kv/put '{"key": "lost", "value": "x"}'
+t1=$(date +%s%N)
+check "a write with 1 of 3 up -> 503 (got $status $(field .error), $(( (t1 - t0) / 1000000 )) ms)" \
+    test "$status" = 503
+req GET "$L2" '/kv/get?key=k1'
+check "a linearizable read with 1 of 3 up -> 503" test "$status" = 503
+req GET "$L2" '/kv/get?key=k1&stale=true'
+check "a stale read still answers" test "$status:$(field .stale)" = "200:true"
+for n in $others; do "$lc" restart "$n" >/dev/null; done
+L3=$(leader_id 1 2 3)
+check "after recovery there is a leader (n$L3)" test -n "$L3"
+check "no acknowledged write was lost" all_acked_readable "$L3"
+
+echo "== membership: join a 4th node, remove another"
+"$lc" join 4 >/dev/null
+ok=0
+for i in $(seq 1 100); do
+    req GET "$L3" /health
+    if [ "$(field '[.members[] | select(.id == 4 and .voter)] | length')" = 1 ]; then ok=1; break; fi
+    sleep 0.1
+done
+check "n4 joined and became a voter" test $ok = 1
+req POST "$L3" /raft/join "{\"peer\": \"127.0.0.1:$((NSXD_HTTP_BASE + 4))\"}"
+check "joining again is a no-op -> 200" test "$status" = 200
+victim=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L3$" | head -1)
+req POST "$L3" /raft/remove "{\"peer\": \"127.0.0.1:$((NSXD_HTTP_BASE + victim))\"}"
+check "remove n$victim -> 200" test "$status" = 200
+req GET "$L3" /health
+check "the configuration has 3 members without n$victim" \
+    test "$(field '[.members[].id] | sort | map(tostring) | join(",")')" = "$(echo 1 2 3 4 | tr ' ' '\n' | grep -v "^$victim$" | paste -sd,)"
+write "$L3" after-join yes
+check "writes work in the new configuration" test "$status" = 200
+
+echo "== hostile traffic"
+members=$(echo 1 2 3 4 | tr ' ' '\n' | grep -v "^$victim$" | tr '\n' ' ')
+if [ -x "$garbage" ]; then
+    for n in $members; do "$garbage" "tcp://127.0.0.1:$((NSXD_PEER_BASE + n))" 1 >/dev/null; done
+fi
+for n in $members; do
+    head -c 100000 /dev/urandom >"/dev/tcp/127.0.0.1/$((NSXD_PEER_BASE + n))" 2>/dev/null || true
+done
+huge=$(head -c 100000 /dev/zero | tr '\0' 'h')
+curl -sS -m 5 -o /dev/null -H "X-Huge: $huge" "$(url "$L3")/health" 2>/dev/null
+printf 'POST /kv/put HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"key":' |
+    timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$((NSXD_HTTP_BASE + L3))" 2>/dev/null || true
+req POST "$L3" /kv/put $'{"key": "\xff\xfe", "value": "v"}'
+check "invalid UTF-8 in JSON -> 400" test "$status" = 400
+head -c 5000 /dev/urandom >"/dev/tcp/127.0.0.1/$((NSXD_HTTP_BASE + L3))" 2>/dev/null || true
+up=0
+for n in $members; do
+    kill -0 "$(cat "$NSXD_DATA/n$n.pid")" 2>/dev/null && up=$((up + 1))
+done
+check "every node is still up after hostile traffic ($up of 3)" test $up -eq 3
+[ $up -eq 3 ] || "$lc" status
+L4=$(leader_id $members)
+check "the cluster still has a leader" test -n "$L4"
+write "$L4" after-garbage yes
+check "and still acknowledges writes" test "$status" = 200
+check "every acknowledged write is still there" all_acked_readable "$L4"
+
+echo "== graceful stop"
+pid=$(cat "$NSXD_DATA/n$L4.pid")
+kill -TERM "$pid"
+for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+wait "$pid" 2>/dev/null
+check "SIGTERM: the leader exits" bash -c "! kill -0 $pid 2>/dev/null"
+grep -q "transferring leadership" "$NSXD_DATA/n$L4.log"
+check "SIGTERM: the leader handed over first" test $? = 0
+
+echo
+if [ $fails -eq 0 ]; then echo "cluster_test: all passed"; else echo "cluster_test: $fails FAILED"; fi
+exit $(( fails > 0 ))

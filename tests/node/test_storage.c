@@ -1,0 +1,965 @@
+/*  test_storage.c -- the storage actor (actors/storage.c) over LevelDB
+    (store/store.c), and the storage protocol's codec (msg/msg_store.c).
+
+    Each test starts the actor with zactor_new on its own directory under a
+    mkdtemp root (removed at the end) and talks to it as the raft actor
+    would: a PAIR connected to the actor's endpoint. Restarts are real:
+    the actor is destroyed (LevelDB closed) and started again on the same
+    directory, and what "boot" reports is what was durable.
+
+    One line per test; exit status 1 if any CHECK failed. Runs under
+    ASan+UBSan with leak checking.
+*/
+#include "actors.h"
+#include "log.h"
+#include "msg_raft.h"
+#include "msg_store.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int s_failures;
+#define CHECK(expr)                                                            \
+    do {                                                                       \
+        if (!(expr)) {                                                         \
+            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
+                     #expr);                                                   \
+            s_failures++;                                                      \
+        }                                                                      \
+    } while (0)
+
+/* a string literal's bytes and length, NUL terminator excluded */
+#define S_BYTES(lit) lit, sizeof (lit) - 1
+
+static char s_root[64];
+static int s_endpoints;
+
+/*  ---------------------------------------------------------------------
+    Helpers                                                              */
+
+static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t
+s_rand (void)
+{
+    /* xorshift64*: deterministic, so a failure replays */
+    s_state ^= s_state >> 12;
+    s_state ^= s_state << 25;
+    s_state ^= s_state >> 27;
+    return s_state * 2685821657736338717ULL;
+}
+
+static const char *
+s_dir (const char *name)
+{
+    static char path[256];
+    snprintf (path, sizeof path, "%s/%s", s_root, name);
+    return path;
+}
+
+static raft_conf_t
+s_conf (void)
+{
+    raft_conf_t c;
+    memset (&c, 0, sizeof c);
+    c.n = 3;
+    for (uint32_t i = 0; i < c.n; i++) {
+        c.servers[i].id = i + 1;
+        c.servers[i].voter = true;
+        snprintf (c.servers[i].addr, RAFT_ADDR_MAX,
+                  "tcp://127.0.0.%u:9000 127.0.0.%u:8000", i + 1, i + 1);
+    }
+    return c;
+}
+
+typedef struct {
+    zactor_t *actor;
+    zsock_t *pair; /* what the raft actor would hold */
+} s_node_t;
+
+static void
+s_start (s_node_t *n, const char *dir, const raft_conf_t *bootstrap)
+{
+    char ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-storage-%d", ++s_endpoints);
+    storage_args_t args = {
+        .data_dir = dir, .endpoint = ep, .bootstrap = bootstrap};
+    n->actor = zactor_new (storage_actor, &args);
+    n->pair = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvtimeo (n->pair, 10000);
+    zsock_connect (n->pair, "%s", ep);
+}
+
+static void
+s_stop (s_node_t *n)
+{
+    zsock_destroy (&n->pair);
+    zactor_destroy (&n->actor);
+}
+
+static void
+s_send (s_node_t *n, const msg_store_t *m)
+{
+    zmsg_t *zm = msg_store_encode (m);
+    CHECK (zm != NULL);
+    zmsg_send (&zm, n->pair);
+}
+
+static void
+s_send_raw (s_node_t *n, const void *data, size_t len)
+{
+    zmsg_t *zm = zmsg_new ();
+    zmsg_addmem (zm, data, len);
+    zmsg_send (&zm, n->pair);
+}
+
+/* 0 and *m (clear it), or -1 on timeout or a malformed reply. */
+static int
+s_recv (s_node_t *n, msg_store_t *m)
+{
+    memset (m, 0, sizeof *m);
+    zmsg_t *zm = zmsg_recv (n->pair);
+    if (!zm)
+        return -1;
+    int rc = msg_store_decode (zm, m);
+    zmsg_destroy (&zm);
+    return rc;
+}
+
+static bool
+s_recv_kind (s_node_t *n, msg_store_t *m, msg_store_kind_t kind)
+{
+    if (s_recv (n, m) != 0)
+        return false;
+    if (m->kind == kind)
+        return true;
+    fprintf (stderr, "expected message kind %d, got %d\n", kind, m->kind);
+    msg_store_clear (m);
+    return false;
+}
+
+/* Start and take "boot" into *boot (clear it). */
+static bool
+s_boot (s_node_t *n, const char *dir, const raft_conf_t *bootstrap,
+        msg_store_t *boot)
+{
+    s_start (n, dir, bootstrap);
+    return s_recv_kind (n, boot, MSG_STORE_BOOT);
+}
+
+static raft_entry_t
+s_kv_entry (raft_term_t term, raft_index_t index, msg_kv_op_t op,
+            const char *key, const char *value)
+{
+    msg_kv_t cmd = {.op = op,
+                    .key = raft_buf_new (key, strlen (key)),
+                    .value =
+                        value ? raft_buf_new (value, strlen (value)) : NULL};
+    raft_entry_t e = {.term = term,
+                      .index = index,
+                      .type = RAFT_ENTRY_NORMAL,
+                      .data = msg_kv_encode (&cmd)};
+    msg_kv_clear (&cmd);
+    return e;
+}
+
+/* count NORMAL entries from index first, term term, each a put of
+   "k<index>" = "v<index>" */
+static raft_entry_t *
+s_entries (raft_term_t term, raft_index_t first, size_t count)
+{
+    raft_entry_t *es = calloc (count, sizeof *es);
+    for (size_t i = 0; i < count; i++) {
+        char k[32], v[32];
+        snprintf (k, sizeof k, "k%llu", (unsigned long long)(first + i));
+        snprintf (v, sizeof v, "v%llu", (unsigned long long)(first + i));
+        es[i] = s_kv_entry (term, first + i, MSG_KV_PUT, k, v);
+    }
+    return es;
+}
+
+static void
+s_entries_free (raft_entry_t *es, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        raft_buf_unref (es[i].data);
+    free (es);
+}
+
+static bool
+s_entry_equal (const raft_entry_t *a, const raft_entry_t *b)
+{
+    if (a->term != b->term || a->index != b->index || a->type != b->type)
+        return false;
+    if (!a->data || !b->data)
+        return !a->data && !b->data;
+    return a->data->len == b->data->len &&
+           memcmp (a->data->data, b->data->data, a->data->len) == 0;
+}
+
+/* Send a write and wait for its "persisted". */
+static bool
+s_write (s_node_t *n, uint64_t seq, bool hs_changed, raft_term_t term,
+         raft_id_t vote, raft_entry_t *entries, size_t count)
+{
+    msg_store_t w = {.kind = MSG_STORE_WRITE,
+                     .seq = seq,
+                     .hs_changed = hs_changed,
+                     .hs = {term, vote},
+                     .entries = entries,
+                     .n_entries = count};
+    s_send (n, &w);
+    msg_store_t r;
+    if (!s_recv_kind (n, &r, MSG_STORE_PERSISTED))
+        return false;
+    bool ok = r.seq == seq;
+    msg_store_clear (&r);
+    return ok;
+}
+
+static void
+s_get (s_node_t *n, uint64_t req_id, const char *key)
+{
+    raft_buf_t *k = raft_buf_new (key, strlen (key));
+    msg_store_t g = {.kind = MSG_STORE_GET, .req_id = req_id, .key = k};
+    s_send (n, &g);
+    raft_buf_unref (k);
+}
+
+/* Get and check the answer: value NULL means "not found". */
+static bool
+s_get_is (s_node_t *n, uint64_t req_id, const char *key, const char *value)
+{
+    s_get (n, req_id, key);
+    msg_store_t r;
+    if (!s_recv_kind (n, &r, MSG_STORE_VALUE))
+        return false;
+    bool ok = r.req_id == req_id && r.found == (value != NULL);
+    if (ok && value)
+        ok = r.value && r.value->len == strlen (value) &&
+             memcmp (r.value->data, value, r.value->len) == 0;
+    if (ok && !value)
+        ok = r.value == NULL;
+    msg_store_clear (&r);
+    return ok;
+}
+
+static uint64_t
+s_dropped (s_node_t *n)
+{
+    uint64_t count = UINT64_MAX;
+    zstr_send (n->actor, "DROPPED");
+    zsock_recv (n->actor, "8", &count);
+    return count;
+}
+
+/*  ---------------------------------------------------------------------
+    Tests                                                                */
+
+static void
+test_bootstrap (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("bootstrap"), &conf, &boot));
+    CHECK (boot.hs.term == 1 && boot.hs.vote == 0 && boot.applied == 0);
+    CHECK (boot.n_entries == 1);
+    if (boot.n_entries == 1) {
+        raft_entry_t expect = raft_bootstrap_entry (&conf);
+        CHECK (s_entry_equal (&boot.entries[0], &expect));
+        CHECK (boot.entries[0].index == 1 && boot.entries[0].term == 1 &&
+               boot.entries[0].type == RAFT_ENTRY_CONF);
+        CHECK (raft_conf_equal (raft_entry_conf (&boot.entries[0]), &conf));
+        raft_buf_unref (expect.data);
+    }
+    msg_store_clear (&boot);
+    s_stop (&n);
+
+    /* A restart does not bootstrap again. */
+    CHECK (s_boot (&n, s_dir ("bootstrap"), &conf, &boot));
+    CHECK (boot.hs.term == 1 && boot.n_entries == 1);
+    msg_store_clear (&boot);
+    s_stop (&n);
+}
+
+/* A joining server (no bootstrap) starts empty, and a database that
+   exists is never bootstrapped later. */
+static void
+test_no_bootstrap (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("join"), NULL, &boot));
+    CHECK (boot.hs.term == 0 && boot.hs.vote == 0 && boot.applied == 0 &&
+           boot.n_entries == 0);
+    msg_store_clear (&boot);
+    s_stop (&n);
+    CHECK (s_boot (&n, s_dir ("join"), &conf, &boot));
+    CHECK (boot.hs.term == 0 && boot.n_entries == 0);
+    msg_store_clear (&boot);
+    s_stop (&n);
+}
+
+static void
+test_write_restart (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("write"), &conf, &boot));
+    msg_store_clear (&boot);
+    raft_entry_t *es = s_entries (2, 2, 4); /* 2..5 */
+    CHECK (s_write (&n, 1, true, 2, 1, es, 4));
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("write"), &conf, &boot));
+    CHECK (boot.hs.term == 2 && boot.hs.vote == 1);
+    CHECK (boot.n_entries == 5);
+    for (size_t i = 1; i < boot.n_entries && i < 5; i++)
+        CHECK (s_entry_equal (&boot.entries[i], &es[i - 1]));
+    msg_store_clear (&boot);
+    s_stop (&n);
+    s_entries_free (es, 4);
+}
+
+static void
+test_truncate (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("truncate"), &conf, &boot));
+    msg_store_clear (&boot);
+    raft_entry_t *a = s_entries (1, 2, 5); /* 2..6, term 1 */
+    CHECK (s_write (&n, 1, false, 0, 0, a, 5));
+    /* 4 with term 2 replaces 4..6; the hard state fields are ignored
+       without hs_changed */
+    raft_entry_t *b = s_entries (2, 4, 1);
+    CHECK (s_write (&n, 2, false, 99, 9, b, 1));
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("truncate"), &conf, &boot));
+    CHECK (boot.hs.term == 1 && boot.hs.vote == 0);
+    CHECK (boot.n_entries == 4);
+    if (boot.n_entries == 4) {
+        CHECK (s_entry_equal (&boot.entries[2], &a[1]));
+        CHECK (s_entry_equal (&boot.entries[3], &b[0]));
+    }
+    msg_store_clear (&boot);
+
+    /* Two writes in flight at once, the second truncating the first:
+       grouped or not, the result is the second's. (A restarted actor
+       serves a restarted raft core: writes count from 1 again.) */
+    raft_entry_t *c = s_entries (2, 5, 3); /* 5..7 */
+    raft_entry_t *d = s_entries (3, 6, 1); /* 6, term 3 */
+    msg_store_t w1 = {
+        .kind = MSG_STORE_WRITE, .seq = 1, .entries = c, .n_entries = 3};
+    msg_store_t w2 = {.kind = MSG_STORE_WRITE,
+                      .seq = 2,
+                      .hs_changed = true,
+                      .hs = {3, 2},
+                      .entries = d,
+                      .n_entries = 1};
+    s_send (&n, &w1);
+    s_send (&n, &w2);
+    uint64_t seq = 0;
+    msg_store_t r;
+    while (seq < 2 && s_recv_kind (&n, &r, MSG_STORE_PERSISTED)) {
+        CHECK (r.seq > seq);
+        seq = r.seq;
+        msg_store_clear (&r);
+    }
+    CHECK (seq == 2);
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("truncate"), &conf, &boot));
+    CHECK (boot.hs.term == 3 && boot.hs.vote == 2);
+    CHECK (boot.n_entries == 6);
+    if (boot.n_entries == 6) {
+        CHECK (s_entry_equal (&boot.entries[4], &c[0]));
+        CHECK (s_entry_equal (&boot.entries[5], &d[0]));
+    }
+    msg_store_clear (&boot);
+    s_stop (&n);
+    s_entries_free (a, 5);
+    s_entries_free (b, 1);
+    s_entries_free (c, 3);
+    s_entries_free (d, 1);
+}
+
+static void
+test_hard_state (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("hs"), &conf, &boot));
+    msg_store_clear (&boot);
+    CHECK (s_write (&n, 1, true, 7, 2, NULL, 0));
+    CHECK (s_write (&n, 2, false, 8, 3, NULL, 0));
+    s_stop (&n);
+    CHECK (s_boot (&n, s_dir ("hs"), &conf, &boot));
+    CHECK (boot.hs.term == 7 && boot.hs.vote == 2 && boot.n_entries == 1);
+    msg_store_clear (&boot);
+    s_stop (&n);
+}
+
+static bool
+s_results_are (const msg_store_t *r, const msg_apply_result_t *expect, size_t n)
+{
+    if (r->n_results != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (r->results[i].index != expect[i].index ||
+            r->results[i].existed != expect[i].existed)
+            return false;
+    return true;
+}
+
+static void
+test_apply (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot, r;
+    CHECK (s_boot (&n, s_dir ("apply"), &conf, &boot));
+    raft_entry_t es[12];
+    es[0] = raft_bootstrap_entry (&conf);
+    es[1] = s_kv_entry (1, 2, MSG_KV_PUT, "a", "1");
+    es[2] = s_kv_entry (1, 3, MSG_KV_PUT, "a", "2"); /* a existed: batch */
+    es[3] = s_kv_entry (1, 4, MSG_KV_DEL, "a", NULL);
+    es[4] = s_kv_entry (1, 5, MSG_KV_PUT, "b", "x");
+    es[5] = (raft_entry_t){.term = 2, .index = 6, .type = RAFT_ENTRY_NOOP};
+    es[6] = (raft_entry_t){.term = 2,
+                           .index = 7,
+                           .type = RAFT_ENTRY_NORMAL,
+                           .data = raft_buf_new ("\x93\x01", 2)}; /* junk */
+    es[7] = s_kv_entry (2, 8, MSG_KV_DEL, "zz", NULL);
+    es[8] = s_kv_entry (2, 9, MSG_KV_PUT, "b", "y"); /* b existed: DB */
+    es[9] = s_kv_entry (2, 10, MSG_KV_DEL, "a", NULL);
+    es[10] = s_kv_entry (2, 11, MSG_KV_PUT, "c", "z");
+    es[11] = s_kv_entry (2, 12, MSG_KV_PUT, "", "empty key");
+    CHECK (s_write (&n, 1, false, 0, 0, &es[1], 11));
+    msg_store_clear (&boot);
+
+    msg_store_t a = {.kind = MSG_STORE_APPLY, .entries = es, .n_entries = 8};
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    CHECK (r.applied == 8);
+    msg_apply_result_t expect1[] = {{2, false}, {3, true},  {4, true},
+                                    {5, false}, {7, false}, {8, false}};
+    CHECK (s_results_are (&r, expect1, 6));
+    msg_store_clear (&r);
+
+    a.entries = &es[8];
+    a.n_entries = 2;
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    msg_apply_result_t expect2[] = {{9, true}, {10, false}};
+    CHECK (r.applied == 10 && s_results_are (&r, expect2, 2));
+    msg_store_clear (&r);
+    CHECK (s_get_is (&n, 1, "a", NULL));
+    CHECK (s_get_is (&n, 2, "b", "y"));
+
+    /* A get sent right behind an apply sees it. */
+    a.entries = &es[10];
+    a.n_entries = 2;
+    s_send (&n, &a);
+    s_get (&n, 3, "c");
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    CHECK (r.applied == 12);
+    msg_store_clear (&r);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_VALUE));
+    CHECK (r.req_id == 3 && r.found && r.value && r.value->len == 1 &&
+           r.value->data[0] == 'z');
+    msg_store_clear (&r);
+
+    /* An empty apply answers with the applied index as it is. */
+    a.n_entries = 0;
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    CHECK (r.applied == 12 && r.n_results == 0);
+    msg_store_clear (&r);
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("apply"), &conf, &boot));
+    CHECK (boot.applied == 12 && boot.n_entries == 12);
+    msg_store_clear (&boot);
+    CHECK (s_get_is (&n, 4, "b", "y"));
+    CHECK (s_get_is (&n, 5, "c", "z"));
+    CHECK (s_get_is (&n, 6, "", "empty key"));
+    CHECK (s_get_is (&n, 7, "a", NULL));
+    /* Entries already applied are skipped, not applied twice. */
+    a.entries = &es[8];
+    a.n_entries = 1;
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    CHECK (r.applied == 12 && r.n_results == 0);
+    msg_store_clear (&r);
+    s_stop (&n);
+    for (size_t i = 0; i < 12; i++)
+        raft_buf_unref (es[i].data);
+}
+
+static void
+test_group_commit (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("group"), &conf, &boot));
+    msg_store_clear (&boot);
+    enum { N = 200 };
+    raft_entry_t *es = s_entries (1, 2, N); /* 2..201 */
+    for (size_t i = 0; i < N; i++) {
+        msg_store_t w = {.kind = MSG_STORE_WRITE,
+                         .seq = i + 1,
+                         .hs_changed = i == N - 1,
+                         .hs = {5, 1},
+                         .entries = &es[i],
+                         .n_entries = 1};
+        s_send (&n, &w);
+    }
+    int replies = 0;
+    uint64_t seq = 0;
+    msg_store_t r;
+    while (seq < N && s_recv_kind (&n, &r, MSG_STORE_PERSISTED)) {
+        CHECK (r.seq > seq);
+        seq = r.seq;
+        replies++;
+        msg_store_clear (&r);
+    }
+    CHECK (seq == N);
+    CHECK (replies < N);
+    printf ("     group commit: %d writes, %d persisted replies\n", N, replies);
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("group"), &conf, &boot));
+    CHECK (boot.hs.term == 5 && boot.n_entries == N + 1);
+    if (boot.n_entries == N + 1)
+        for (size_t i = 0; i < N; i++)
+            CHECK (s_entry_equal (&boot.entries[i + 1], &es[i]));
+    msg_store_clear (&boot);
+    s_stop (&n);
+    s_entries_free (es, N);
+}
+
+static void
+test_malformed (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot;
+    CHECK (s_boot (&n, s_dir ("malformed"), &conf, &boot));
+    msg_store_clear (&boot);
+    uint64_t sent = 0;
+
+    uint8_t junk[64];
+    for (int round = 0; round < 20; round++) {
+        size_t len = 1 + s_rand () % sizeof junk;
+        for (size_t i = 0; i < len; i++)
+            junk[i] = (uint8_t)s_rand ();
+        s_send_raw (&n, junk, len);
+        sent++;
+    }
+    s_send_raw (&n, "", 0); /* empty frame */
+    s_send_raw (&n, "\xdd\xff\xff\xff\xff", 5);
+    sent += 2;
+
+    /* a valid write, truncated */
+    raft_entry_t *es = s_entries (1, 2, 2);
+    msg_store_t w = {
+        .kind = MSG_STORE_WRITE, .seq = 1, .entries = es, .n_entries = 2};
+    zmsg_t *zm = msg_store_encode (&w);
+    zframe_t *f = zmsg_first (zm);
+    s_send_raw (&n, zframe_data (f), zframe_size (f) - 3);
+    sent++;
+    /* wrong version */
+    uint8_t *copy = malloc (zframe_size (f));
+    memcpy (copy, zframe_data (f), zframe_size (f));
+    CHECK (copy[1] == 0x01);
+    copy[1] = 0x02;
+    s_send_raw (&n, copy, zframe_size (f));
+    sent++;
+    free (copy);
+    /* two frames */
+    zmsg_t *two = zmsg_dup (zm);
+    zmsg_addstr (two, "extra");
+    zmsg_send (&two, n.pair);
+    sent++;
+    zmsg_destroy (&zm);
+    /* a kind storage does not take */
+    msg_store_t p = {.kind = MSG_STORE_PERSISTED, .seq = 9};
+    s_send (&n, &p);
+    sent++;
+
+    /* still answering, and nothing of the above was written */
+    CHECK (s_get_is (&n, 42, "k2", NULL));
+    CHECK (s_write (&n, 1, false, 0, 0, es, 2));
+    CHECK (s_dropped (&n) == sent);
+    s_stop (&n);
+    CHECK (s_boot (&n, s_dir ("malformed"), &conf, &boot));
+    CHECK (boot.n_entries == 3);
+    msg_store_clear (&boot);
+    s_stop (&n);
+    s_entries_free (es, 2);
+}
+
+/* Requests that would break the log are refused with "error", after
+   which the actor does nothing until $TERM. */
+static void
+test_refused_write (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot, r;
+    CHECK (s_boot (&n, s_dir ("refused"), &conf, &boot));
+    msg_store_clear (&boot);
+    raft_entry_t *es = s_entries (1, 3, 1); /* index 3 after last 1: gap */
+    msg_store_t w = {
+        .kind = MSG_STORE_WRITE, .seq = 1, .entries = es, .n_entries = 1};
+    s_send (&n, &w);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "index 3"));
+    msg_store_clear (&r);
+    s_get (&n, 1, "k3");
+    zsock_set_rcvtimeo (n.pair, 200);
+    CHECK (s_recv (&n, &r) == -1);
+    s_stop (&n);
+    /* nothing was written */
+    CHECK (s_boot (&n, s_dir ("refused"), &conf, &boot));
+    CHECK (boot.n_entries == 1);
+    msg_store_clear (&boot);
+
+    /* a write lost on the way (seq 2 never arrives): "persisted 3" would
+       vouch for it, so the actor stops instead */
+    CHECK (s_write (&n, 1, true, 2, 0, NULL, 0));
+    w.seq = 3;
+    w.n_entries = 0;
+    s_send (&n, &w);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "lost"));
+    msg_store_clear (&r);
+    s_stop (&n);
+    s_entries_free (es, 1);
+}
+
+static void
+test_open_failure (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n, m;
+    msg_store_t boot, r;
+    /* a data directory under a regular file */
+    FILE *file = fopen (s_dir ("plainfile"), "w");
+    CHECK (file != NULL);
+    if (file)
+        fclose (file);
+    char path[300];
+    snprintf (path, sizeof path, "%s/db", s_dir ("plainfile"));
+    s_start (&n, path, &conf);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    msg_store_clear (&r);
+    s_stop (&n);
+
+    /* the database locked by another actor */
+    CHECK (s_boot (&n, s_dir ("locked"), &conf, &boot));
+    msg_store_clear (&boot);
+    s_start (&m, s_dir ("locked"), &conf);
+    CHECK (s_recv_kind (&m, &r, MSG_STORE_ERROR));
+    msg_store_clear (&r);
+    s_stop (&m);
+    CHECK (s_get_is (&n, 1, "x", NULL)); /* the first one is unharmed */
+    s_stop (&n);
+}
+
+/* The raft actor may connect before the storage actor binds (inproc
+   allows it): boot still arrives. */
+static void
+test_connect_first (void)
+{
+    raft_conf_t conf = s_conf ();
+    zsock_t *pair = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvtimeo (pair, 10000);
+    zsock_connect (pair, "inproc://test-storage-early");
+    storage_args_t args = {.data_dir = s_dir ("early"),
+                           .endpoint = "inproc://test-storage-early",
+                           .bootstrap = &conf};
+    zactor_t *actor = zactor_new (storage_actor, &args);
+    zmsg_t *zm = zmsg_recv (pair);
+    msg_store_t m;
+    CHECK (zm && msg_store_decode (zm, &m) == 0 && m.kind == MSG_STORE_BOOT &&
+           m.n_entries == 1);
+    msg_store_clear (&m);
+    zmsg_destroy (&zm);
+    zsock_destroy (&pair);
+    zactor_destroy (&actor);
+}
+
+/*  ---------------------------------------------------------------------
+    The codec                                                            */
+
+static void
+s_check_refuses_prefixes (const msg_store_t *m)
+{
+    zmsg_t *zm = msg_store_encode (m);
+    CHECK (zm != NULL);
+    if (!zm)
+        return;
+    zframe_t *f = zmsg_first (zm);
+    size_t size = zframe_size (f);
+    msg_store_t d;
+    CHECK (msg_store_decode (zm, &d) == 0);
+    msg_store_clear (&d);
+    for (size_t len = 0; len < size; len++) {
+        zmsg_t *cut = zmsg_new ();
+        zmsg_addmem (cut, zframe_data (f), len);
+        CHECK (msg_store_decode (cut, &d) == -1);
+        zmsg_destroy (&cut);
+    }
+    /* trailing garbage */
+    zmsg_t *longer = zmsg_new ();
+    uint8_t *buf = malloc (size + 1);
+    memcpy (buf, zframe_data (f), size);
+    buf[size] = 0xc0;
+    zmsg_addmem (longer, buf, size + 1);
+    CHECK (msg_store_decode (longer, &d) == -1);
+    free (buf);
+    zmsg_destroy (&longer);
+    zmsg_destroy (&zm);
+}
+
+static void
+test_codec (void)
+{
+    raft_conf_t conf = s_conf ();
+    raft_entry_t es[3];
+    es[0] = raft_bootstrap_entry (&conf);
+    es[1] = (raft_entry_t){.term = 2, .index = 2, .type = RAFT_ENTRY_NOOP};
+    es[2] = s_kv_entry (2, 3, MSG_KV_PUT, "key", "value");
+    raft_buf_t *key = raft_buf_new ("key\0bin", 7);
+    msg_apply_result_t results[] = {{3, true}, {4, false}};
+    char text[] = "disk full";
+    msg_store_t ms[] = {
+        {.kind = MSG_STORE_WRITE,
+         .seq = UINT64_MAX,
+         .hs_changed = true,
+         .hs = {3, 7},
+         .entries = es,
+         .n_entries = 3},
+        {.kind = MSG_STORE_APPLY, .entries = es, .n_entries = 3},
+        {.kind = MSG_STORE_GET, .req_id = 12345678901ULL, .key = key},
+        {.kind = MSG_STORE_BOOT,
+         .hs = {4, 1},
+         .applied = 2,
+         .entries = es,
+         .n_entries = 3},
+        {.kind = MSG_STORE_PERSISTED, .seq = 77},
+        {.kind = MSG_STORE_APPLIED,
+         .applied = 4,
+         .results = results,
+         .n_results = 2},
+        {.kind = MSG_STORE_VALUE, .req_id = 9, .found = true, .value = key},
+        {.kind = MSG_STORE_VALUE, .req_id = 10, .found = false},
+        {.kind = MSG_STORE_ERROR, .error = text},
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        const msg_store_t *m = &ms[i];
+        zmsg_t *zm = msg_store_encode (m);
+        msg_store_t d;
+        CHECK (zm && msg_store_decode (zm, &d) == 0);
+        CHECK (d.kind == m->kind && d.seq == m->seq &&
+               d.hs_changed == m->hs_changed && d.hs.term == m->hs.term &&
+               d.hs.vote == m->hs.vote && d.applied == m->applied &&
+               d.req_id == m->req_id && d.found == m->found &&
+               d.n_entries == m->n_entries && d.n_results == m->n_results);
+        for (size_t k = 0; k < d.n_entries && k < m->n_entries; k++)
+            CHECK (s_entry_equal (&d.entries[k], &m->entries[k]));
+        for (size_t k = 0; k < d.n_results && k < m->n_results; k++)
+            CHECK (d.results[k].index == m->results[k].index &&
+                   d.results[k].existed == m->results[k].existed);
+        if (m->key)
+            CHECK (d.key && d.key->len == 7 &&
+                   memcmp (d.key->data, key->data, 7) == 0);
+        if (m->kind == MSG_STORE_VALUE)
+            CHECK (m->found ? d.value && d.value->len == 7 : !d.value);
+        if (m->error)
+            CHECK (d.error && streq (d.error, text));
+        msg_store_clear (&d);
+        zmsg_destroy (&zm);
+        s_check_refuses_prefixes (m);
+    }
+
+    /* hostile and wrong inputs */
+    msg_store_t d;
+    zmsg_t *zm = zmsg_new ();
+    zmsg_addmem (zm, "\xdd\xff\xff\xff\xff", 5);
+    CHECK (msg_store_decode (zm, &d) == -1);
+    zmsg_destroy (&zm);
+    CHECK (msg_store_decode (NULL, &d) == -1);
+    zm = zmsg_new (); /* no frame */
+    CHECK (msg_store_decode (zm, &d) == -1);
+    zmsg_destroy (&zm);
+    /* strings are split where a hex escape would swallow a letter */
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {S_BYTES ("\x92\x01\xa3get")},              /* too short */
+        {S_BYTES ("\x94\x02\xa3get\x01\xc4\x01k")}, /* version 2 */
+        {S_BYTES ("\x94\x01\xa3gex\x01\xc4\x01k")}, /* unknown kind */
+        {S_BYTES ("\x94\x01\xa3get\x01\xa1k")},     /* key not bin */
+        {S_BYTES ("\x94\x01\xa3get\xff\xc4\x01k")}, /* negative id */
+        {S_BYTES (
+            "\x95\x01\xa5value\x01\xc2\xc4\x01v")}, /* not found + value */
+        {S_BYTES ("\x93\x01\xa5"
+                  "error\xa2\x61\x00")}, /* NUL in text */
+        {S_BYTES ("\x93\x01\xa5"
+                  "apply\x91\x94\x01\x01\x07\xc0")}, /* entry type 7 */
+        {S_BYTES ("\x94\x01\xa7"
+                  "applied\x01\x91\x92\x01\x01")}, /* existed not bool */
+        {S_BYTES ("\x94\x01\xa7"
+                  "applied\x01\x91\x91\x01")}, /* result too short */
+        {S_BYTES ("\x95\x01\xa4"
+                  "boot\x01\x01\x90")}, /* boot, 5 fields */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zm = zmsg_new ();
+        zmsg_addmem (zm, bad[i].bytes, bad[i].len);
+        CHECK (msg_store_decode (zm, &d) == -1);
+        zmsg_destroy (&zm);
+    }
+    /* the bad-entry line is well-formed but for its entry */
+    zm = zmsg_new ();
+    zmsg_addmem (zm, S_BYTES ("\x93\x01\xa5"
+                              "apply\x91\x94\x01\x01\x01\xc0"));
+    CHECK (msg_store_decode (zm, &d) == 0 && d.n_entries == 1);
+    msg_store_clear (&d);
+    zmsg_destroy (&zm);
+
+    /* what cannot be encoded */
+    msg_store_t none = {.kind = 0};
+    CHECK (msg_store_encode (&none) == NULL);
+    raft_entry_t badconf = {.term = 1,
+                            .index = 1,
+                            .type = RAFT_ENTRY_CONF,
+                            .data = raft_buf_new ("xx", 2)};
+    msg_store_t w = {
+        .kind = MSG_STORE_WRITE, .entries = &badconf, .n_entries = 1};
+    CHECK (msg_store_encode (&w) == NULL);
+    raft_buf_unref (badconf.data);
+
+    raft_buf_unref (key);
+    for (size_t i = 0; i < 3; i++)
+        raft_buf_unref (es[i].data);
+}
+
+static void
+test_kv_codec (void)
+{
+    raft_buf_t *key = raft_buf_new ("k\0y", 3);
+    raft_buf_t *value = raft_buf_new ("value", 5);
+    msg_kv_t cmds[] = {{.op = MSG_KV_PUT, .key = key, .value = value},
+                       {.op = MSG_KV_DEL, .key = key}};
+    for (size_t i = 0; i < 2; i++) {
+        raft_buf_t *b = msg_kv_encode (&cmds[i]);
+        CHECK (b != NULL);
+        if (!b)
+            continue;
+        msg_kv_t d;
+        CHECK (msg_kv_decode (b->data, b->len, &d) == 0);
+        CHECK (d.op == cmds[i].op && d.key && d.key->len == 3 &&
+               memcmp (d.key->data, "k\0y", 3) == 0);
+        CHECK (cmds[i].op == MSG_KV_PUT
+                   ? d.value && d.value->len == 5 &&
+                         memcmp (d.value->data, "value", 5) == 0
+                   : d.value == NULL);
+        msg_kv_clear (&d);
+        for (size_t len = 0; len < b->len; len++)
+            CHECK (msg_kv_decode (b->data, len, &d) == -1);
+        raft_buf_unref (b);
+    }
+    msg_kv_t d;
+    CHECK (msg_kv_decode ("\xdd\xff\xff\xff\xff", 5, &d) == -1);
+    CHECK (msg_kv_decode (NULL, 0, &d) == -1);
+    CHECK (msg_kv_decode (S_BYTES ("\x93\x02\xa3"
+                                   "del\xc4\x01k"),
+                          &d) == -1);
+    CHECK (msg_kv_decode (S_BYTES ("\x94\x01\xa3"
+                                   "del\xc4\x01k\xc4\x00"),
+                          &d) == -1); /* del with a value */
+    CHECK (msg_kv_decode (S_BYTES ("\x93\x01\xa3put\xc4\x01k"), &d) ==
+           -1); /* put without */
+    CHECK (msg_kv_decode (S_BYTES ("\x93\x01\xa3"
+                                   "del\xa1k"),
+                          &d) == -1); /* key not bin */
+    CHECK (msg_kv_decode (S_BYTES ("\x93\x01\xa3"
+                                   "del\xc4\x01k"),
+                          &d) == 0);
+    msg_kv_clear (&d);
+    msg_kv_t nokey = {.op = MSG_KV_DEL};
+    CHECK (msg_kv_encode (&nokey) == NULL);
+    msg_kv_t novalue = {.op = MSG_KV_PUT, .key = key};
+    CHECK (msg_kv_encode (&novalue) == NULL);
+    raft_buf_unref (key);
+    raft_buf_unref (value);
+}
+
+/*  ---------------------------------------------------------------------
+    Main                                                                 */
+
+static int
+s_remove (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove (path);
+}
+
+int
+main (void)
+{
+    log_init (0, (log_level_t)(LOG_LEVEL_ERROR +
+                               1)); /* the tests provoke warnings on purpose */
+    snprintf (s_root, sizeof s_root, "/tmp/test_storage.XXXXXX");
+    if (!mkdtemp (s_root)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    struct {
+        const char *name;
+        void (*fn) (void);
+    } tests[] = {
+        {"test_bootstrap", test_bootstrap},
+        {"test_no_bootstrap", test_no_bootstrap},
+        {"test_write_restart", test_write_restart},
+        {"test_truncate", test_truncate},
+        {"test_hard_state", test_hard_state},
+        {"test_apply", test_apply},
+        {"test_group_commit", test_group_commit},
+        {"test_malformed", test_malformed},
+        {"test_refused_write", test_refused_write},
+        {"test_open_failure", test_open_failure},
+        {"test_connect_first", test_connect_first},
+        {"test_codec", test_codec},
+        {"test_kv_codec", test_kv_codec},
+    };
+    int failed = 0;
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
+        int before = s_failures;
+        tests[i].fn ();
+        bool ok = s_failures == before;
+        failed += !ok;
+        printf ("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
+        fflush (stdout);
+    }
+    nftw (s_root, s_remove, 16, FTW_DEPTH | FTW_PHYS);
+    printf ("%zu passed, %d failed\n", sizeof tests / sizeof tests[0] - failed,
+            failed);
+    return failed ? 1 : 0;
+}
