@@ -39,6 +39,12 @@
     over to the new connection (ZMQ_ROUTER_HANDOVER) at once instead of
     refusing it while the dead connection lingers.
 
+    A "send" to a server we have no DEALER for (a joining server does not
+    know our endpoint yet) goes back over the ROUTER to the connection
+    whose identity is that id; ZMQ_ROUTER_MANDATORY makes an unknown
+    identity fail at once (counted out_unknown). So a DEALER also
+    receives: one frame, the payload, checked as on the ROUTER.
+
     Never blocking
     --------------
     Every send is non-blocking. A "send" to a peer that is not connected
@@ -166,6 +172,17 @@ s_send_link (self_t *self, peer_t *peer, bool up)
     s_to_raft (self, &m);
 }
 
+/*  libzmq allocates a frame from the size its header declares before
+    reading the body, so without a limit 9 bytes from anyone who can reach
+    the port ask for up to 2^63 bytes. With ZMQ_MAXMSGSIZE an oversize
+    frame makes libzmq drop the connection before that allocation. */
+static void
+s_set_maxmsgsize (zsock_t *sock, size_t max_msg)
+{
+    int64_t max = max_msg > INT64_MAX ? INT64_MAX : (int64_t)max_msg;
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof max);
+}
+
 /*  ---------------------------------------------------------------------
     Peers                                                                */
 
@@ -225,6 +242,10 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
     zsock_set_connect_timeout (d, S_CONNECT_TIMEOUT);
     zsock_set_heartbeat_ivl (d, S_HEARTBEAT_IVL);
     zsock_set_heartbeat_timeout (d, S_HEARTBEAT_TIMEOUT);
+    /* The DEALER also receives (s_handle_dealer): the same guards as the
+       ROUTER against whatever answers at that endpoint. */
+    zsock_set_rcvhwm (d, self->queue_max);
+    s_set_maxmsgsize (d, self->max_msg);
 
     /* Connect the monitor reader before the DEALER connects, so that no
        event is emitted with nobody to receive it. libzmq sends monitor
@@ -559,11 +580,7 @@ s_router_new (self_t *self)
     /* Per-connection receive queue; when full, libzmq stops reading that
        connection and the peer's own bounded queue drops. */
     zsock_set_rcvhwm (router, self->queue_max);
-    /* libzmq allocates a frame from its declared size before reading it;
-       refuse oversize frames before that allocation. */
-    int64_t max =
-        self->max_msg > INT64_MAX ? INT64_MAX : (int64_t)self->max_msg;
-    zmq_setsockopt (zsock_resolve (router), ZMQ_MAXMSGSIZE, &max, sizeof max);
+    s_set_maxmsgsize (router, self->max_msg);
     zsock_set_linger (router, 0);
     /* Drop inbound connections from peers that died without a FIN. */
     zsock_set_heartbeat_ivl (router, S_HEARTBEAT_IVL);

@@ -121,8 +121,24 @@ check "wrong method -> 405" test "$status" = 405
 status=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     --data-binary "@$NSXD_DATA/big.json" "$(url "$L")/kv/put")
 check "body over 1 MiB -> 413" test "$status" = 413
+echo "== nsxctl"
+ctl="$here/build/nsxctl --endpoints 127.0.0.1:$((NSXD_HTTP_BASE + F)),127.0.0.1:$((NSXD_HTTP_BASE + L))"
+out=$($ctl put ctl-key "ctl value"); rc=$?
+check "nsxctl put through a follower follows the hint (exit $rc, '$out')" test "$rc:$out" = "0:OK"
+acked+=("ctl-key=ctl value")
+out=$($ctl get ctl-key); rc=$?
+check "nsxctl get prints the value" test "$rc:$out" = "0:ctl value"
+$ctl get no-such-key 2>/dev/null; rc=$?
+check "nsxctl get of a missing key exits 1" test $rc = 1
+out=$($ctl --json get ctl-key)
+check "nsxctl --json prints the server's JSON" test "$(jq -r .value <<<"$out")" = "ctl value"
+$ctl put "" x 2>/dev/null; rc=$?
+check "nsxctl refused request exits 4" test $rc = 4
+"$here/build/nsxctl" --endpoints 127.0.0.1:1 get x 2>/dev/null; rc=$?
+check "nsxctl with no reachable endpoint exits 3" test $rc = 3
+check "nsxctl status lists every node" test "$($ctl status | wc -l)" = 2
 for i in $(seq 1 20); do write "$L" "k$i" "v$i" || true; done
-check "20 writes acknowledged" test ${#acked[@]} -eq 20
+check "20 more writes acknowledged" test ${#acked[@]} -eq 21
 
 echo "== kill -9 the leader"
 pid=$(cat "$NSXD_DATA/n$L.pid")
@@ -135,7 +151,7 @@ ms=$(( (t1 - t0) / 1000000 ))
 check "a new leader (n$L2) within 2 s (took $ms ms)" test -n "$L2" -a "$ms" -lt 2000
 check "every acknowledged write is readable on the new leader" all_acked_readable "$L2"
 for i in $(seq 21 30); do write "$L2" "k$i" "v$i" || true; done
-check "writes go on with 2 of 3" test ${#acked[@]} -eq 30
+check "writes go on with 2 of 3" test ${#acked[@]} -eq 31
 
 echo "== restart the old leader: it catches up"
 "$lc" restart "$L" >/dev/null
@@ -220,6 +236,11 @@ wait "$pid" 2>/dev/null
 check "SIGTERM: the leader exits" bash -c "! kill -0 $pid 2>/dev/null"
 grep -q "transferring leadership" "$NSXD_DATA/n$L4.log"
 check "SIGTERM: the leader handed over first" test $? = 0
+
+echo "== every node stops cleanly; no sanitizer report in any log"
+"$lc" stop >/dev/null 2>&1
+reports=$(grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$NSXD_DATA"/n*.log 2>/dev/null)
+check "no ASan/UBSan/LSan report${reports:+ (see $reports)}" test -z "$reports"
 
 echo
 if [ $fails -eq 0 ]; then echo "cluster_test: all passed"; else echo "cluster_test: $fails FAILED"; fi

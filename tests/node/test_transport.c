@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <msgpack.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -715,6 +716,116 @@ test_slow_peer_does_not_block (void)
     zsock_destroy (&slow);
 }
 
+/*  A correct ZMTP 3.0 handshake (greeting, READY with the given 6-letter
+    socket type), then a frame header declaring 1 TiB. libzmq allocates a
+    frame from its declared size before reading it unless ZMQ_MAXMSGSIZE is
+    set; under ASan that allocation aborts the test. */
+#define S_ZMTP_HUGE (64 + 30 + 9)
+static void
+s_zmtp_huge (uint8_t out[S_ZMTP_HUGE], const char *socket_type)
+{
+    static const uint8_t greeting[64] = {0xff, 0,    0, 0, 0,   0,   0,   0,
+                                         1,    0x7f, 3, 0, 'N', 'U', 'L', 'L'};
+    static const uint8_t ready[24] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y',
+                                      11,   'S', 'o', 'c', 'k', 'e', 't', '-',
+                                      'T',  'y', 'p', 'e', 0,   0,   0,   6};
+    static const uint8_t huge[9] = {0x02, 0, 0, 1, 0, 0, 0, 0, 0}; /* 2^40 */
+    memcpy (out, greeting, 64);
+    memcpy (out + 64, ready, 24);
+    memcpy (out + 64 + 24, socket_type, 6);
+    memcpy (out + 64 + 30, huge, 9);
+}
+
+/* A fake peer that completes the handshake with n1's DEALER and then
+   declares a 1 TiB frame: n1 drops the connection and keeps working. */
+static void
+test_dealer_huge_frame (void)
+{
+    int lfd = socket (AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt (lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons ((uint16_t)(s_base_port + 4))};
+    inet_pton (AF_INET, "127.0.0.1", &addr.sin_addr);
+    CHECK (bind (lfd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    CHECK (listen (lfd, 4) == 0);
+    s_peers (&s_n1, 2, (raft_id_t[]){2, 3},
+             (int[]){s_n2.port, s_base_port + 4});
+    struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+    CHECK (poll (&pfd, 1, 3000) == 1);
+    int fd = accept (lfd, NULL, NULL);
+    CHECK (fd >= 0);
+    uint8_t zmtp[S_ZMTP_HUGE];
+    s_zmtp_huge (zmtp, "ROUTER");
+    CHECK (write (fd, zmtp, sizeof zmtp) == (ssize_t)sizeof zmtp);
+    zclock_sleep (100);
+    close (fd);
+    s_peers (&s_n1, 1, (raft_id_t[]){2}, (int[]){s_n2.port});
+    close (lfd);
+    s_send_str (&s_n1, 2, "after a huge frame header");
+    CHECK (s_wait_recv (&s_n2, "after a huge frame header", 3000, NULL));
+}
+
+/* Frames from a fake peer's ROUTER to n1's DEALER (identity "1"); -1 if
+   the ROUTER does not know that identity (yet). */
+static int
+s_fake_send (zsock_t *router, int n, const void *const *data,
+             const size_t *size)
+{
+    void *h = zsock_resolve (router);
+    if (zmq_send (h, "1", 1, ZMQ_SNDMORE) < 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        zmq_send (h, data[i], size[i], i + 1 < n ? ZMQ_SNDMORE : 0);
+    return 0;
+}
+
+/* A peer may answer on our DEALER (as n1's ROUTER answers a joining
+   server). Multi-frame, empty and oversize answers are dropped; a
+   well-framed one arrives. */
+static void
+test_dealer_garbage (void)
+{
+    zsock_t *fake = zsock_new (ZMQ_ROUTER);
+    zsock_set_router_mandatory (fake, 1);
+    CHECK (zsock_bind (fake, "tcp://127.0.0.1:%d", s_base_port + 4) ==
+           s_base_port + 4);
+    s_peers (&s_n1, 2, (raft_id_t[]){2, 3},
+             (int[]){s_n2.port, s_base_port + 4});
+    CHECK (s_wait_link (&s_n1, 3, true, 5000));
+
+    uint64_t before[7], after[7];
+    s_stats (&s_n1, before);
+    const void *two[] = {"frame-x", "frame-y"};
+    const size_t two_size[] = {7, 7};
+    int rc = -1;
+    for (int i = 0; i < 200 && rc < 0; i++) {
+        rc = s_fake_send (fake, 2, two, two_size);
+        if (rc < 0)
+            zclock_sleep (10);
+    }
+    CHECK (rc == 0);
+    CHECK (s_fake_send (fake, 1, (const void *[]){""}, (size_t[]){0}) == 0);
+    CHECK (s_fake_send (fake, 1, (const void *[]){"well-framed answer"},
+                        (size_t[]){18}) == 0);
+    uint8_t *big = calloc (1, S_MAX_MSG + 1);
+    CHECK (s_fake_send (fake, 1, (const void *[]){big},
+                        (size_t[]){S_MAX_MSG + 1}) == 0);
+    free (big);
+    int others = 0;
+    CHECK (s_wait_recv (&s_n1, "well-framed answer", 3000, &others));
+    CHECK (others == 0);
+    s_stats (&s_n1, after);
+    CHECK (after[C_IN_MALFORMED] - before[C_IN_MALFORMED] == 2);
+
+    s_peers (&s_n1, 1, (raft_id_t[]){2}, (int[]){s_n2.port});
+    CHECK (s_wait_link (&s_n1, 3, false, 2000));
+    zsock_destroy (&fake);
+    /* n1 still works */
+    s_send_str (&s_n1, 2, "after dealer garbage");
+    CHECK (s_wait_recv (&s_n2, "after dealer garbage", 3000, NULL));
+}
+
 static void
 test_raft_garbage (void)
 {
@@ -778,32 +889,18 @@ test_router_garbage (void)
     uint64_t before[7], after[7];
     s_stats (&s_n2, before);
 
-    /* Plain TCP: random bytes, then a ZMTP 3 greeting followed by random
-       bytes. */
+    /* Plain TCP: random bytes; a ZMTP 3 greeting followed by random
+       bytes; a greeting cut short; a handshake as a DEALER, then a frame
+       header declaring 1 TiB. */
     uint8_t junk[8192];
     for (size_t i = 0; i < sizeof junk; i++)
         junk[i] = (uint8_t)s_rand ();
     s_tcp_write (s_n2.port, junk, sizeof junk);
-    static const uint8_t greeting[64] = {0xff, 0,    0, 0, 0,   0,   0,   0,
-                                         1,    0x7f, 3, 0, 'N', 'U', 'L', 'L'};
-    memcpy (junk, greeting, sizeof greeting);
+    uint8_t zmtp[S_ZMTP_HUGE];
+    s_zmtp_huge (zmtp, "DEALER");
+    memcpy (junk, zmtp, 64);
     s_tcp_write (s_n2.port, junk, sizeof junk);
-    s_tcp_write (s_n2.port, junk, 11); /* a greeting cut short */
-
-    /* A correct ZMTP 3.0 handshake (greeting, READY as a DEALER), then a
-       frame header declaring 1 TiB. libzmq allocates a frame from its
-       declared size before reading it unless ZMQ_MAXMSGSIZE is set; under
-       ASan that allocation aborts the test. */
-    uint8_t zmtp[64 + 30 + 9];
-    memset (zmtp, 0, sizeof zmtp);
-    memcpy (zmtp, greeting, sizeof greeting);
-    static const uint8_t ready[30] = {0x04, 28,  5,   'R', 'E', 'A', 'D', 'Y',
-                                      11,   'S', 'o', 'c', 'k', 'e', 't', '-',
-                                      'T',  'y', 'p', 'e', 0,   0,   0,   6,
-                                      'D',  'E', 'A', 'L', 'E', 'R'};
-    memcpy (zmtp + 64, ready, sizeof ready);
-    static const uint8_t huge[9] = {0x02, 0, 0, 1, 0, 0, 0, 0, 0}; /* 2^40 */
-    memcpy (zmtp + 64 + 30, huge, sizeof huge);
+    s_tcp_write (s_n2.port, junk, 11);
     s_tcp_write (s_n2.port, zmtp, sizeof zmtp);
 
     /* A ZeroMQ DEALER with multi-frame, empty and oversize messages. */
@@ -872,14 +969,22 @@ test_remove_peer (void)
     s_send_str (&s_n1, 2, "over n2's own link");
     CHECK (s_wait_recv (&s_n2, "over n2's own link", 3000, NULL));
 
-    /* With no link either way, nothing gets through. */
-    s_stats (&s_n1, before);
+    /* With no link either way, nothing gets through. n1's ROUTER learns
+       that n2's connection closed a moment after n2 closes it: probe until
+       a probe is lost. */
     s_peers (&s_n2, 0, NULL, NULL);
     CHECK (s_wait_link (&s_n2, 1, false, 2000));
-    zclock_sleep (100);
+    bool gone = false;
+    for (int i = 0; i < 20 && !gone; i++) {
+        s_send_str (&s_n1, 2, "probe");
+        gone = s_count_recvs (&s_n2, 150) == 0;
+    }
+    CHECK (gone);
+    s_stats (&s_n1, before);
     for (int i = 0; i < 10; i++)
         s_send_str (&s_n1, 2, "to a removed peer");
-    CHECK (s_count_recvs (&s_n2, 300) == 0);
+    int others = 0;
+    CHECK (!s_wait_recv (&s_n2, "to a removed peer", 300, &others));
     s_stats (&s_n1, after);
     CHECK (after[C_OUT_UNKNOWN] - before[C_OUT_UNKNOWN] == 10);
 
@@ -985,6 +1090,8 @@ main (void)
     s_run ("1000 each way, in order", test_thousand_each_way);
     s_run ("unreachable peer does not block", test_unreachable_does_not_block);
     s_run ("slow peer does not block", test_slow_peer_does_not_block);
+    s_run ("garbage answers on a DEALER dropped", test_dealer_garbage);
+    s_run ("huge frame header on a DEALER", test_dealer_huge_frame);
     s_run ("raft actor garbage dropped", test_raft_garbage);
     s_run ("router garbage dropped", test_router_garbage);
     s_run ("removed peer gets nothing", test_remove_peer);
