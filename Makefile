@@ -114,7 +114,7 @@ node: deps $(B)/test_storage $(B)/test_transport $(B)/test_http
 	$(B)/test_http
 
 # Real processes on loopback, then the same under ASan+UBSan.
-cluster: deps $(B)/nsxd $(B)/nsxd-asan $(B)/peer_garbage
+cluster: deps $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 
