@@ -11,16 +11,15 @@
         "STATUS"  answered with zsock_signal (pipe, status): 0 when the actor
                   is working, S_STATUS_NO_LISTEN (1) when the ROUTER could
                   not bind args->listen, S_STATUS_NO_ENDPOINT (2) when the
-                  PAIR could not bind args->endpoint. zactor_new () reads
-                  and discards the status of the start-up signal, so main
-                  must ask: after zactor_new, send "STATUS" and stop the
-                  node unless zsock_wait () returns 0. (The start-up
-                  signal carries the same status for callers that build
-                  the pipe themselves.) A failed actor keeps running so
-                  that "$TERM" and "STATUS" still work.
+                  PAIR could not bind args->endpoint.
         "STATS"   answered with zsock_send (pipe, "8888888") of the counters
                   in_accepted, in_malformed, in_dropped, out_sent,
                   out_dropped, out_unknown, raft_malformed (see self_t).
+    zactor_new () reads and discards the status of the start-up signal
+    (which carries the same status), so a failed actor also sends "FAILED"
+    on its pipe right after it, as the other actors do: main watches the
+    pipe for it (or asks "STATUS"; zsock_wait skips the "FAILED"). A failed
+    actor keeps running, so that "$TERM" and "STATUS" still work.
 
     PAIR (bound on args->endpoint; the raft actor connects), one zframe
     per message, msg/msg_transport.h:
@@ -80,10 +79,9 @@
 #define S_REPORT_MS 1000     /* drop counters reported at most this often */
 #define S_RECONNECT_MS 100   /* first reconnect delay to a peer, */
 #define S_RECONNECT_MAX 1000 /* doubling up to this */
-#define S_CONNECT_TIMEOUT                                                      \
-    1000                         /* a SYN that is dropped (iptables DROP,
-                                  a dead host) is retried after 1 s, not
-                                  after the kernel's ~2 minutes */
+/* A SYN that is dropped (iptables DROP, a dead host) is retried after 1 s,
+   not after the kernel's ~2 minutes. */
+#define S_CONNECT_TIMEOUT 1000
 #define S_HEARTBEAT_IVL 1000     /* ZMTP PING every second, */
 #define S_HEARTBEAT_TIMEOUT 3000 /* link down after 3 s without traffic */
 
@@ -665,6 +663,7 @@ static void
 s_failed_actor (zsock_t *pipe)
 {
     zsock_signal (pipe, S_STATUS_NO_ENDPOINT);
+    zstr_send (pipe, "FAILED");
     char *command;
     while ((command = zstr_recv (pipe))) {
         bool term = streq (command, "$TERM");
@@ -691,6 +690,8 @@ transport_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, (byte)self->status);
     if (self->status == 0)
         log_info ("transport: listening on %s", self->listen);
+    else
+        zstr_send (pipe, "FAILED"); /* main watches the pipe for this */
 
     while (!self->terminated) {
         if (zloop_start (self->loop) != 0)

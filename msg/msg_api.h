@@ -52,6 +52,7 @@ typedef struct {
     size_t body_len;
 } msg_api_rep_t;
 
+/* Decoders never destroy zm; it stays the caller's. */
 zmsg_t *msg_api_req_encode (const msg_api_req_t *req);
 int msg_api_req_decode (zmsg_t *zm, msg_api_req_t *req);
 void msg_api_req_clear (msg_api_req_t *req);

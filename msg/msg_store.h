@@ -22,11 +22,17 @@
         [1, "boot", term: uint, vote: uint, applied: uint, [entry, ...]]
               sent once, first: everything durable at start.
         [1, "persisted", seq: uint]
-              every write up to seq is durable.
+              every write up to seq is durable. Write seqs run 1, 2, 3...
+              from each boot; a gap means a write was lost between the
+              actors, and storage then reports "error" rather than vouch
+              for it.
         [1, "applied", index: uint, [[index: uint, existed: bool], ...]]
-              applied up to index; for each NORMAL entry applied, whether
-              its key existed before (what DELETE reports).
+              applied up to index; for each NORMAL entry applied (a
+              malformed command counts, with existed false), whether its
+              key existed before (what DELETE reports). Entries at or below
+              the applied index are skipped.
         [1, "value", req_id: uint, found: bool, value: bin]
+              value is empty when not found.
         [1, "error", text: str]
               storage failed (disk full, corruption): the node must stop.
 
