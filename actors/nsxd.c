@@ -426,6 +426,10 @@ main (int argc, char **argv)
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL};
+    /* A peer drops any message over max_msg, and would drop it again on
+       every retry: it must exceed the largest AppendEntries, which holds
+       at most 1 MiB of entries (the core's max_batch_bytes) or a single
+       entry of up to max_body bytes, plus encoding overhead. */
     transport_args_t ta = {.id = c.id,
                            .listen = c.peer_listen,
                            .endpoint = ep_transport,

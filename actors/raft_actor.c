@@ -104,36 +104,19 @@ s_split_addr (const char *addr, char *peer, size_t peer_len, char *http,
     snprintf (http, http_len, "%s", sp ? sp + 1 : "");
 }
 
-static void
-s_pack_str (msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen (s);
-    msgpack_pack_str (pk, n);
-    msgpack_pack_str_body (pk, s, n);
-}
-
-static void
-s_pack_bin_str (msgpack_packer *pk, const raft_buf_t *b)
-{
-    msgpack_pack_str (pk, b ? b->len : 0);
-    if (b)
-        msgpack_pack_str_body (pk, b->data, b->len);
-}
-
-static void
-s_pack_leader (self_t *self, msgpack_packer *pk)
+/* The leader's HTTP address, or NULL while unknown. */
+static const char *
+s_leader_http (self_t *self, char *http, size_t len)
 {
     raft_status_t st;
     raft_status (self->r, &st);
     const raft_server_t *s =
         st.leader ? raft_conf_get (raft_conf (self->r), st.leader) : NULL;
-    if (!s) {
-        msgpack_pack_nil (pk);
-        return;
-    }
-    char peer[RAFT_ADDR_MAX], http[RAFT_ADDR_MAX];
-    s_split_addr (s->addr, peer, sizeof peer, http, sizeof http);
-    s_pack_str (pk, http);
+    if (!s)
+        return NULL;
+    char peer[RAFT_ADDR_MAX];
+    s_split_addr (s->addr, peer, sizeof peer, http, len);
+    return http;
 }
 
 /*  ---------------------------------------------------------------------
@@ -151,22 +134,18 @@ s_send_reply (self_t *self, zframe_t *identity, uint64_t req_id,
     zmsg_send (&rep, self->api);
 }
 
-/* Error reply: {"error": code} plus, for not_leader, the leader hint. */
+/* Error reply: {"error": code}; not_leader also names the leader. */
 static void
 s_reply_error (self_t *self, zframe_t *identity, uint64_t req_id,
                unsigned status, const char *code)
 {
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    bool hint = strcmp (code, "not_leader") == 0;
-    msgpack_pack_map (&pk, hint ? 2 : 1);
-    s_pack_str (&pk, "error");
-    s_pack_str (&pk, code);
-    if (hint) {
-        s_pack_str (&pk, "leader");
-        s_pack_leader (self, &pk);
+    if (strcmp (code, "not_leader") == 0) {
+        char http[RAFT_ADDR_MAX];
+        msg_body_not_leader (&buf, s_leader_http (self, http, sizeof http));
+    } else {
+        msg_body_error (&buf, code);
     }
     s_send_reply (self, identity, req_id, status, &buf);
     msgpack_sbuffer_destroy (&buf);
@@ -360,67 +339,47 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
     const raft_conf_t *conf = raft_conf (self->r);
     raft_progress_info_t prs[RAFT_MAX_SERVERS];
     size_t n_prs = raft_progress (self->r, prs, RAFT_MAX_SERVERS);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 13);
-    s_pack_str (&pk, "id");
-    msgpack_pack_uint64 (&pk, self->args.id);
-    s_pack_str (&pk, "role");
-    s_pack_str (&pk, raft_role_name (st.role));
-    s_pack_str (&pk, "term");
-    msgpack_pack_uint64 (&pk, st.term);
-    s_pack_str (&pk, "leader");
-    s_pack_leader (self, &pk);
-    s_pack_str (&pk, "leader_id");
-    if (st.leader)
-        msgpack_pack_uint64 (&pk, st.leader);
-    else
-        msgpack_pack_nil (&pk);
-    s_pack_str (&pk, "commit");
-    msgpack_pack_uint64 (&pk, st.commit);
-    s_pack_str (&pk, "applied");
-    msgpack_pack_uint64 (&pk, st.applied);
-    s_pack_str (&pk, "last_index");
-    msgpack_pack_uint64 (&pk, st.last_index);
-    s_pack_str (&pk, "peer_addr");
-    s_pack_str (&pk, self->args.peer_advertise);
-    s_pack_str (&pk, "http_addr");
-    s_pack_str (&pk, self->args.http_advertise);
-    s_pack_str (&pk, "members");
-    msgpack_pack_array (&pk, conf->n);
+    char peers[RAFT_MAX_SERVERS][RAFT_ADDR_MAX];
+    char https[RAFT_MAX_SERVERS][RAFT_ADDR_MAX];
+    msg_health_member_t members[RAFT_MAX_SERVERS];
     for (uint32_t i = 0; i < conf->n; i++) {
         const raft_server_t *s = &conf->servers[i];
-        char peer[RAFT_ADDR_MAX], http[RAFT_ADDR_MAX];
-        s_split_addr (s->addr, peer, sizeof peer, http, sizeof http);
-        const raft_progress_info_t *p = NULL;
+        s_split_addr (s->addr, peers[i], RAFT_ADDR_MAX, https[i],
+                      RAFT_ADDR_MAX);
+        members[i] = (msg_health_member_t){.id = s->id,
+                                           .peer_addr = peers[i],
+                                           .http_addr = https[i],
+                                           .voter = s->voter};
+        /* On the leader: each one's match index, its own durable log. */
         for (size_t k = 0; k < n_prs; k++)
-            if (prs[k].id == s->id)
-                p = &prs[k];
-        bool self_leader = st.role == RAFT_LEADER && s->id == self->args.id;
-        msgpack_pack_map (&pk, (p || self_leader) ? 5 : 4);
-        s_pack_str (&pk, "id");
-        msgpack_pack_uint64 (&pk, s->id);
-        s_pack_str (&pk, "peer_addr");
-        s_pack_str (&pk, peer);
-        s_pack_str (&pk, "http_addr");
-        s_pack_str (&pk, http);
-        s_pack_str (&pk, "voter");
-        if (s->voter)
-            msgpack_pack_true (&pk);
-        else
-            msgpack_pack_false (&pk);
-        if (p || self_leader) {
-            s_pack_str (&pk, "match");
-            msgpack_pack_uint64 (&pk, p ? p->match : st.persisted);
+            if (prs[k].id == s->id) {
+                members[i].has_match = true;
+                members[i].match = prs[k].match;
+            }
+        if (st.role == RAFT_LEADER && s->id == self->args.id) {
+            members[i].has_match = true;
+            members[i].match = st.persisted;
         }
     }
-    s_pack_str (&pk, "uptime_s");
-    msgpack_pack_uint64 (&pk,
-                         (uint64_t)(zclock_mono () - self->started) / 1000);
-    s_pack_str (&pk, "dropped_msgs");
-    msgpack_pack_uint64 (&pk, st.dropped_msgs + self->dropped_in);
+    char http[RAFT_ADDR_MAX];
+    msg_health_t h = {.id = self->args.id,
+                      .role = raft_role_name (st.role),
+                      .term = st.term,
+                      .leader = s_leader_http (self, http, sizeof http),
+                      .leader_id = st.leader,
+                      .commit = st.commit,
+                      .applied = st.applied,
+                      .last_index = st.last_index,
+                      .peer_addr = self->args.peer_advertise,
+                      .http_addr = self->args.http_advertise,
+                      .members = members,
+                      .n_members = conf->n,
+                      .uptime_s =
+                          (uint64_t)(zclock_mono () - self->started) / 1000,
+                      .dropped_msgs = st.dropped_msgs + self->dropped_in};
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msg_body_health (&buf, &h);
     s_send_reply (self, identity, req_id, 200, &buf);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -576,15 +535,7 @@ s_conf_done (self_t *self, s_req_t *q)
 {
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 3);
-    s_pack_str (&pk, "ok");
-    msgpack_pack_true (&pk);
-    s_pack_str (&pk, "id");
-    msgpack_pack_uint64 (&pk, q->id);
-    s_pack_str (&pk, "index");
-    msgpack_pack_uint64 (&pk, q->index);
+    msg_body_conf (&buf, q->id, q->index);
     s_send_reply (self, q->identity, q->req_id, 200, &buf);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -746,21 +697,11 @@ s_on_applied (self_t *self, msg_store_t *m)
                 continue;
             msgpack_sbuffer buf;
             msgpack_sbuffer_init (&buf);
-            msgpack_packer pk;
-            msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-            msgpack_pack_map (&pk, 4);
-            s_pack_str (&pk, "ok");
-            msgpack_pack_true (&pk);
-            s_pack_str (&pk, "key");
-            s_pack_bin_str (&pk, q->key);
-            s_pack_str (&pk, "index");
-            msgpack_pack_uint64 (&pk, q->index);
-            s_pack_str (&pk, q->op == MSG_API_DELETE ? "deleted" : "created");
-            if (q->op == MSG_API_DELETE ? m->results[k].existed
-                                        : !m->results[k].existed)
-                msgpack_pack_true (&pk);
-            else
-                msgpack_pack_false (&pk);
+            bool is_delete = q->op == MSG_API_DELETE;
+            /* DELETE says whether the key existed; PUT whether it is new */
+            msg_body_written (&buf, q->key, q->index, is_delete,
+                              is_delete ? m->results[k].existed
+                                        : !m->results[k].existed);
             s_send_reply (self, q->identity, q->req_id, 200, &buf);
             msgpack_sbuffer_destroy (&buf);
             s_req_drop (self, i);
@@ -778,25 +719,7 @@ s_on_value (self_t *self, msg_store_t *m)
             continue;
         msgpack_sbuffer buf;
         msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        if (m->found) {
-            msgpack_pack_map (&pk, q->stale ? 3 : 2);
-            s_pack_str (&pk, "key");
-            s_pack_bin_str (&pk, q->key);
-            s_pack_str (&pk, "value");
-            s_pack_bin_str (&pk, m->value);
-        } else {
-            msgpack_pack_map (&pk, q->stale ? 3 : 2);
-            s_pack_str (&pk, "error");
-            s_pack_str (&pk, "not_found");
-            s_pack_str (&pk, "key");
-            s_pack_bin_str (&pk, q->key);
-        }
-        if (q->stale) {
-            s_pack_str (&pk, "stale");
-            msgpack_pack_true (&pk);
-        }
+        msg_body_value (&buf, q->key, m->found ? m->value : NULL, q->stale);
         s_send_reply (self, q->identity, q->req_id, m->found ? 200 : 404, &buf);
         msgpack_sbuffer_destroy (&buf);
         s_req_drop (self, i);

@@ -25,6 +25,7 @@
 #include "raft.h"
 
 #include <czmq.h>
+#include <msgpack.h>
 
 typedef enum {
     MSG_API_PUT = 1,
@@ -38,17 +39,17 @@ typedef enum {
 typedef struct {
     uint64_t req_id;
     msg_api_op_t op;
-    raft_buf_t *key;      /* may be NULL */
-    raft_buf_t *value;    /* may be NULL */
+    raft_buf_t *key;   /* may be NULL */
+    raft_buf_t *value; /* may be NULL */
     bool stale;
-    char peer[RAFT_ADDR_MAX];   /* "" when absent */
+    char peer[RAFT_ADDR_MAX]; /* "" when absent */
     raft_id_t id;
 } msg_api_req_t;
 
 typedef struct {
     uint64_t req_id;
     unsigned status;
-    uint8_t *body;        /* msgpack map (malloc'ed) */
+    uint8_t *body; /* msgpack map (malloc'ed) */
     size_t body_len;
 } msg_api_rep_t;
 
@@ -58,9 +59,53 @@ int msg_api_req_decode (zmsg_t *zm, msg_api_req_t *req);
 void msg_api_req_clear (msg_api_req_t *req);
 
 /* body: msgpack bytes of a map, copied. */
-zmsg_t *msg_api_rep_encode (uint64_t req_id, unsigned status,
-                            const void *body, size_t body_len);
+zmsg_t *msg_api_rep_encode (uint64_t req_id, unsigned status, const void *body,
+                            size_t body_len);
 int msg_api_rep_decode (zmsg_t *zm, msg_api_rep_t *rep);
 void msg_api_rep_clear (msg_api_rep_t *rep);
+
+/*  Reply bodies (msg_api_body.c). Each writes one msgpack map into buf,
+    which the caller has initialised; keys and values are the JSON the
+    client sees (README, "The HTTP API"):
+
+      error        {"error": code}
+      not_leader   {"error": "not_leader", "leader": "host:port" | null}
+      written      {"ok": true, "key", "index", "created" | "deleted": bool}
+      value        {"key", "value"} or {"error": "not_found", "key"},
+                   plus "stale": true for local reads
+      conf         {"ok": true, "id", "index"}
+      health       see msg_health_t                                      */
+void msg_body_error (msgpack_sbuffer *buf, const char *code);
+void msg_body_not_leader (msgpack_sbuffer *buf, const char *leader);
+void msg_body_written (msgpack_sbuffer *buf, const raft_buf_t *key,
+                       raft_index_t index, bool is_delete, bool flag);
+void msg_body_value (msgpack_sbuffer *buf, const raft_buf_t *key,
+                     const raft_buf_t *value, bool stale);
+void msg_body_conf (msgpack_sbuffer *buf, raft_id_t id, raft_index_t index);
+
+typedef struct {
+    raft_id_t id;
+    const char *peer_addr;
+    const char *http_addr;
+    bool voter;
+    bool has_match; /* on the leader */
+    raft_index_t match;
+} msg_health_member_t;
+
+typedef struct {
+    raft_id_t id;
+    const char *role;
+    raft_term_t term;
+    const char *leader;  /* HTTP address, NULL: unknown */
+    raft_id_t leader_id; /* 0: unknown */
+    raft_index_t commit, applied, last_index;
+    const char *peer_addr, *http_addr;
+    const msg_health_member_t *members;
+    size_t n_members;
+    uint64_t uptime_s;
+    uint64_t dropped_msgs;
+} msg_health_t;
+
+void msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h);
 
 #endif
