@@ -76,10 +76,10 @@ $(B)/test_raft-asan: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) -Iactors/raft -Itests/unit $(UNIT_SRC) $(CORE_SRC) -o $@
 
 $(B)/test_msg: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c $(CORE_SRC) $(MSGPACK) -o $@
+	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
 
 $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c $(CORE_SRC) $(MSGPACK) -o $@
+	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
 
 $(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
@@ -88,7 +88,7 @@ $(B)/nsxctl: http/nsxctl.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) http/nsxctl.c -lcivetweb -ljansson -lpthread -o $@
 
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
+	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
 
 $(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@

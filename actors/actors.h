@@ -34,20 +34,20 @@ void storage_actor (zsock_t *pipe, void *args);
    actor. */
 typedef struct {
     raft_id_t id;
-    const char *listen;      /* e.g. "tcp://127.0.0.1:9001" */
+    const char *listen; /* e.g. "tcp://127.0.0.1:9001" */
     const char *endpoint;
-    int queue_max;           /* per-peer send queue (messages) */
-    size_t max_msg;          /* larger inbound messages are dropped */
+    int queue_max;  /* per-peer send queue (messages) */
+    size_t max_msg; /* larger inbound messages are dropped */
 } transport_args_t;
 void transport_actor (zsock_t *pipe, void *args);
 
 /* http.c: civetweb on `listen` (host:port); each worker thread reaches the
    raft actor through its own DEALER connected to `api_endpoint`. */
 typedef struct {
-    const char *listen;      /* e.g. "127.0.0.1:8001" */
+    const char *listen; /* e.g. "127.0.0.1:8001" */
     const char *api_endpoint;
     int threads;
-    int timeout_ms;          /* request deadline */
+    int timeout_ms; /* request deadline */
     size_t max_body;
     size_t max_key;
     size_t max_value;
@@ -58,14 +58,14 @@ void http_actor (zsock_t *pipe, void *args);
    outputs. Connects to storage and transport; binds api_endpoint. */
 typedef struct {
     raft_id_t id;
-    const char *peer_advertise;   /* tcp endpoint others reach us at */
-    const char *http_advertise;   /* host:port others reach our API at */
+    const char *peer_advertise; /* tcp endpoint others reach us at */
+    const char *http_advertise; /* host:port others reach our API at */
     const char *storage_endpoint;
     const char *transport_endpoint;
     const char *api_endpoint;
     int heartbeat_ms;
     int election_ms;
-    int timeout_ms;               /* request deadline */
+    int timeout_ms; /* request deadline */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

@@ -66,19 +66,19 @@ typedef struct {
 
 typedef struct {
     msg_store_kind_t kind;
-    uint64_t seq;                  /* write, persisted */
-    bool hs_changed;               /* write */
-    raft_hard_state_t hs;          /* write, boot */
-    raft_entry_t *entries;         /* write, apply, boot: one ref each */
+    uint64_t seq;          /* write, persisted */
+    bool hs_changed;       /* write */
+    raft_hard_state_t hs;  /* write, boot */
+    raft_entry_t *entries; /* write, apply, boot: one ref each */
     size_t n_entries;
-    raft_index_t applied;          /* boot, applied */
-    msg_apply_result_t *results;   /* applied */
+    raft_index_t applied;        /* boot, applied */
+    msg_apply_result_t *results; /* applied */
     size_t n_results;
-    uint64_t req_id;               /* get, value */
-    raft_buf_t *key;               /* get */
-    bool found;                    /* value */
-    raft_buf_t *value;             /* value (NULL when not found) */
-    char *error;                   /* error (malloc'ed) */
+    uint64_t req_id;   /* get, value */
+    raft_buf_t *key;   /* get */
+    bool found;        /* value */
+    raft_buf_t *value; /* value (NULL when not found) */
+    char *error;       /* error (malloc'ed) */
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */
@@ -94,7 +94,7 @@ typedef enum { MSG_KV_PUT = 1, MSG_KV_DEL = 2 } msg_kv_op_t;
 typedef struct {
     msg_kv_op_t op;
     raft_buf_t *key;
-    raft_buf_t *value;   /* PUT only */
+    raft_buf_t *value; /* PUT only */
 } msg_kv_t;
 
 /* A new buffer holding the command (one ref, the caller's); NULL on error. */

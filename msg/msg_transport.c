@@ -27,6 +27,7 @@
     same rules, so whatever it produces decodes.
 */
 #include "msg_transport.h"
+#include "msg_util.h"
 
 #include <msgpack.h>
 #include <stdlib.h>
@@ -170,116 +171,6 @@ msg_transport_encode (const msg_transport_t *m)
 /*  ---------------------------------------------------------------------
     Decoding: check every type and bound                                 */
 
-/*  Copied from msg_raft.c, where it is static (so each codec stays one
-    self-contained file).
-
-    msgpack-c allocates an array's or map's element storage from the
-    declared count before it reads the elements, so five hostile bytes
-    (0xdd ff ff ff ff: "an array of 4 billion") ask for 96 GiB. Before
-    handing input to msgpack-c, walk its structure and refuse any container
-    that declares more elements than there are bytes left (every element
-    takes at least one byte), and any string, binary or extension longer
-    than the input. Only sizes are read here; msgpack-c does the decoding. */
-static bool
-s_sizes_plausible (const uint8_t *p, size_t len)
-{
-    size_t pos = 0;
-    uint64_t pending = 1; /* objects still to read */
-    while (pending) {
-        if (pos >= len)
-            return false;
-        uint8_t b = p[pos++];
-        pending--;
-        uint64_t items = 0, skip = 0;
-        size_t lenbytes = 0;
-        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3)) {
-            /* fixint, nil, (never used), bool */
-        } else if (b >= 0x80 && b <= 0x8f) {
-            items = 2u * (b & 0x0f);
-        } else if (b >= 0x90 && b <= 0x9f) {
-            items = b & 0x0f;
-        } else if (b >= 0xa0 && b <= 0xbf) {
-            skip = b & 0x1f;
-        } else {
-            switch (b) {
-            case 0xc4:
-            case 0xd9: lenbytes = 1; break; /* bin8, str8 */
-            case 0xc5:
-            case 0xda: lenbytes = 2; break; /* bin16, str16 */
-            case 0xc6:
-            case 0xdb: lenbytes = 4; break; /* bin32, str32 */
-            case 0xc7:
-                lenbytes = 1;
-                skip = 1;
-                break; /* ext8 */
-            case 0xc8:
-                lenbytes = 2;
-                skip = 1;
-                break; /* ext16 */
-            case 0xc9:
-                lenbytes = 4;
-                skip = 1;
-                break;                  /* ext32 */
-            case 0xca: skip = 4; break; /* float32 */
-            case 0xcb: skip = 8; break; /* float64 */
-            case 0xcc:
-            case 0xd0: skip = 1; break;
-            case 0xcd:
-            case 0xd1: skip = 2; break;
-            case 0xce:
-            case 0xd2: skip = 4; break;
-            case 0xcf:
-            case 0xd3: skip = 8; break;
-            case 0xd4: skip = 2; break; /* fixext1 */
-            case 0xd5: skip = 3; break;
-            case 0xd6: skip = 5; break;
-            case 0xd7: skip = 9; break;
-            case 0xd8: skip = 17; break;
-            case 0xdc:
-            case 0xde: lenbytes = 2; break; /* array16, map16 */
-            case 0xdd:
-            case 0xdf: lenbytes = 4; break; /* array32, map32 */
-            default: return false;
-            }
-        }
-        if (lenbytes) {
-            if (len - pos < lenbytes)
-                return false;
-            uint64_t n = 0;
-            for (size_t i = 0; i < lenbytes; i++)
-                n = (n << 8) | p[pos++];
-            if (b == 0xdc || b == 0xdd)
-                items = n;
-            else if (b == 0xde || b == 0xdf)
-                items = 2 * n;
-            else
-                skip += n;
-        }
-        if (skip > len - pos || items > len - pos)
-            return false;
-        pos += skip;
-        pending += items;
-        if (pending > len - pos)
-            return false;
-    }
-    return true;
-}
-
-/* Unpack exactly one msgpack object filling data. */
-static bool
-s_unpack (msgpack_unpacked *u, const void *data, size_t len)
-{
-    size_t off = 0;
-    msgpack_unpacked_init (u);
-    if (!data || len == 0 || !s_sizes_plausible (data, len) ||
-        msgpack_unpack_next (u, data, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-        off != len) {
-        msgpack_unpacked_destroy (u);
-        return false;
-    }
-    return true;
-}
-
 static bool
 s_uint (const msgpack_object *o, uint64_t *v)
 {
@@ -395,7 +286,7 @@ msg_transport_decode (zmsg_t *zm, msg_transport_t *m)
         return -1;
     zframe_t *frame = zmsg_first (zm);
     msgpack_unpacked u;
-    if (!s_unpack (&u, zframe_data (frame), zframe_size (frame)))
+    if (!msg_unpack_one (&u, zframe_data (frame), zframe_size (frame)))
         return -1;
     int rc = s_decode (&u.data, m);
     msgpack_unpacked_destroy (&u);

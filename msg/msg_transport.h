@@ -45,11 +45,11 @@ typedef struct {
 
 typedef struct {
     msg_transport_kind_t kind;
-    msg_peer_t *peers;     /* peers (malloc'ed) */
+    msg_peer_t *peers; /* peers (malloc'ed) */
     size_t n_peers;
-    raft_id_t to;          /* send; link: the peer */
-    bool up;               /* link */
-    uint8_t *payload;      /* send, recv (malloc'ed) */
+    raft_id_t to;     /* send; link: the peer */
+    bool up;          /* link */
+    uint8_t *payload; /* send, recv (malloc'ed) */
     size_t payload_len;
 } msg_transport_t;
 

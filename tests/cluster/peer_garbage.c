@@ -37,7 +37,8 @@ main (int argc, char **argv)
         raft_msg_t m = {.type = (raft_msg_type_t)(1 + rand () % 9),
                         .from = 1 + rand () % 5,
                         .to = 1 + rand () % 5,
-                        .term = rand () % 2 ? UINT64_MAX : 1 + (uint64_t) (rand () % 50),
+                        .term = rand () % 2 ? UINT64_MAX
+                                            : 1 + (uint64_t)(rand () % 50),
                         .prev_index = rand () % 100,
                         .commit = rand () % 1000};
         raft_entry_t e = {.term = m.term,

@@ -1,0 +1,22 @@
+/*  msg_util.h -- what every msg/ decoder shares.
+*/
+#ifndef MSG_UTIL_H_INCLUDED
+#define MSG_UTIL_H_INCLUDED
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Do the container and string sizes declared in data fit in its len
+   bytes? msgpack-c allocates an array's or map's storage from the declared
+   count before reading the elements, so five hostile bytes (0xdd ff ff ff
+   ff: "an array of 4 billion") would ask for 96 GiB. */
+bool msg_sizes_plausible (const uint8_t *data, size_t len);
+
+/* Unpack exactly one msgpack object that fills data (no trailing bytes),
+   after msg_sizes_plausible. On success *u holds it (destroy it with
+   msgpack_unpacked_destroy); on failure nothing is left to destroy. */
+bool msg_unpack_one (msgpack_unpacked *u, const void *data, size_t len);
+
+#endif
