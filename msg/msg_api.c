@@ -46,15 +46,6 @@ s_only_frame (zmsg_t *zm)
 }
 
 static bool
-s_uint (const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool
 s_str_is (const msgpack_object *o, const char *s)
 {
     size_t n = strlen (s);
@@ -70,7 +61,7 @@ s_header (const msgpack_object *o, uint32_t n, const char *kind)
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != n)
         return NULL;
     const msgpack_object *f = o->via.array.ptr;
-    if (!s_uint (&f[0], &version) || version != MSG_API_VERSION ||
+    if (!msg_get_uint (&f[0], &version) || version != MSG_API_VERSION ||
         !s_str_is (&f[1], kind))
         return NULL;
     return f;
@@ -157,7 +148,8 @@ static int
 s_req_fields (const msgpack_object *o, msg_api_req_t *req)
 {
     const msgpack_object *f = s_header (o, 9, "req");
-    if (!f || !s_uint (&f[2], &req->req_id) || f[3].type != MSGPACK_OBJECT_STR)
+    if (!f || !msg_get_uint (&f[2], &req->req_id) ||
+        f[3].type != MSGPACK_OBJECT_STR)
         return -1;
     for (int op = MSG_API_PUT; op <= S_OP_MAX; op++)
         if (s_str_is (&f[3], s_op_names[op]))
@@ -175,7 +167,7 @@ s_req_fields (const msgpack_object *o, msg_api_req_t *req)
     } else if (f[7].type != MSGPACK_OBJECT_NIL) {
         return -1;
     }
-    if (!s_uint (&f[8], &req->id))
+    if (!msg_get_uint (&f[8], &req->id))
         return -1;
     return 0;
 }
@@ -262,8 +254,9 @@ msg_api_rep_decode (zmsg_t *zm, msg_api_rep_t *rep)
     int rc = -1;
     uint64_t status;
     const msgpack_object *f = s_header (&u.data, 5, "rep");
-    if (f && s_uint (&f[2], &rep->req_id) && s_uint (&f[3], &status) &&
-        status >= 100 && status <= 599 && f[4].type == MSGPACK_OBJECT_MAP) {
+    if (f && msg_get_uint (&f[2], &rep->req_id) &&
+        msg_get_uint (&f[3], &status) && status >= 100 && status <= 599 &&
+        f[4].type == MSGPACK_OBJECT_MAP) {
         /* Re-encode the body map to hand out its own bytes: msgpack-c
            keeps no offsets into the input. */
         msgpack_sbuffer buf;

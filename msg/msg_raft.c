@@ -42,15 +42,6 @@ s_pack_entry (msgpack_packer *pk, const raft_entry_t *e)
     return 0;
 }
 
-static void
-s_pack_bool (msgpack_packer *pk, bool v)
-{
-    if (v)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-}
-
 int
 msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m)
 {
@@ -69,11 +60,11 @@ msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m)
     msgpack_pack_uint64 (&pk, m->prev_index);
     msgpack_pack_uint64 (&pk, m->prev_term);
     msgpack_pack_uint64 (&pk, m->commit);
-    s_pack_bool (&pk, m->reject);
+    msg_pack_bool (&pk, m->reject);
     msgpack_pack_uint64 (&pk, m->index);
     msgpack_pack_uint64 (&pk, m->hint_index);
     msgpack_pack_uint64 (&pk, m->hint_term);
-    s_pack_bool (&pk, m->transfer);
+    msg_pack_bool (&pk, m->transfer);
     msgpack_pack_uint64 (&pk, m->ctx);
     msgpack_pack_array (&pk, m->n_entries);
     for (size_t i = 0; i < m->n_entries; i++)
@@ -97,24 +88,6 @@ msg_entry_encode (msgpack_sbuffer *buf, const raft_entry_t *e)
 /*  ---------------------------------------------------------------------
     Decoding: check every type and bound                                 */
 
-static bool
-s_uint (const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool
-s_bool (const msgpack_object *o, bool *v)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return false;
-    *v = o->via.boolean;
-    return true;
-}
-
 static int
 s_unpack_entry (const msgpack_object *o, raft_entry_t *e)
 {
@@ -123,8 +96,8 @@ s_unpack_entry (const msgpack_object *o, raft_entry_t *e)
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
-    if (!s_uint (&f[0], &e->term) || !s_uint (&f[1], &e->index) ||
-        !s_uint (&f[2], &type) || type > RAFT_ENTRY_CONF)
+    if (!msg_get_uint (&f[0], &e->term) || !msg_get_uint (&f[1], &e->index) ||
+        !msg_get_uint (&f[2], &type) || type > RAFT_ENTRY_CONF)
         return -1;
     e->type = (raft_entry_type_t)type;
     const msgpack_object *d = &f[3];
@@ -141,8 +114,8 @@ s_unpack_entry (const msgpack_object *o, raft_entry_t *e)
                 return -1;
             const msgpack_object *sf = so->via.array.ptr;
             raft_server_t *s = &c.servers[i];
-            if (!s_uint (&sf[0], &s->id) || s->id == 0 ||
-                !s_bool (&sf[1], &s->voter) ||
+            if (!msg_get_uint (&sf[0], &s->id) || s->id == 0 ||
+                !msg_get_bool (&sf[1], &s->voter) ||
                 sf[2].type != MSGPACK_OBJECT_STR ||
                 sf[2].via.str.size >= RAFT_ADDR_MAX ||
                 memchr (sf[2].via.str.ptr, 0, sf[2].via.str.size))
@@ -188,15 +161,18 @@ s_decode (const msgpack_object *o, raft_msg_t *m)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     uint64_t version, type;
-    if (!s_uint (&f[0], &version) || version != MSG_RAFT_VERSION ||
-        !s_uint (&f[1], &type) || type == 0 || type >= RAFT_MSG_TYPE_MAX ||
-        !s_uint (&f[2], &m->from) || !s_uint (&f[3], &m->to) ||
-        !s_uint (&f[4], &m->term) || !s_uint (&f[5], &m->prev_index) ||
-        !s_uint (&f[6], &m->prev_term) || !s_uint (&f[7], &m->commit) ||
-        !s_bool (&f[8], &m->reject) || !s_uint (&f[9], &m->index) ||
-        !s_uint (&f[10], &m->hint_index) || !s_uint (&f[11], &m->hint_term) ||
-        !s_bool (&f[12], &m->transfer) || !s_uint (&f[13], &m->ctx) ||
-        f[14].type != MSGPACK_OBJECT_ARRAY ||
+    if (!msg_get_uint (&f[0], &version) || version != MSG_RAFT_VERSION ||
+        !msg_get_uint (&f[1], &type) || type == 0 ||
+        type >= RAFT_MSG_TYPE_MAX || !msg_get_uint (&f[2], &m->from) ||
+        !msg_get_uint (&f[3], &m->to) || !msg_get_uint (&f[4], &m->term) ||
+        !msg_get_uint (&f[5], &m->prev_index) ||
+        !msg_get_uint (&f[6], &m->prev_term) ||
+        !msg_get_uint (&f[7], &m->commit) ||
+        !msg_get_bool (&f[8], &m->reject) || !msg_get_uint (&f[9], &m->index) ||
+        !msg_get_uint (&f[10], &m->hint_index) ||
+        !msg_get_uint (&f[11], &m->hint_term) ||
+        !msg_get_bool (&f[12], &m->transfer) ||
+        !msg_get_uint (&f[13], &m->ctx) || f[14].type != MSGPACK_OBJECT_ARRAY ||
         f[14].via.array.size > MSG_RAFT_MAX_ENTRIES)
         return -1;
     m->type = (raft_msg_type_t)type;

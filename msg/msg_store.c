@@ -40,15 +40,6 @@ static const char *s_kind_names[] = {
     Encoding                                                             */
 
 static void
-s_pack_bool (msgpack_packer *pk, bool v)
-{
-    if (v)
-        msgpack_pack_true (pk);
-    else
-        msgpack_pack_false (pk);
-}
-
-static void
 s_pack_cstr (msgpack_packer *pk, const char *s)
 {
     size_t len = strlen (s);
@@ -95,7 +86,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
     switch (m->kind) {
     case MSG_STORE_WRITE:
         msgpack_pack_uint64 (pk, m->seq);
-        s_pack_bool (pk, m->hs_changed);
+        msg_pack_bool (pk, m->hs_changed);
         msgpack_pack_uint64 (pk, m->hs.term);
         msgpack_pack_uint64 (pk, m->hs.vote);
         return s_pack_entries (pk, buf, m->entries, m->n_entries);
@@ -119,14 +110,14 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         for (size_t i = 0; i < m->n_results; i++) {
             msgpack_pack_array (pk, 2);
             msgpack_pack_uint64 (pk, m->results[i].index);
-            s_pack_bool (pk, m->results[i].existed);
+            msg_pack_bool (pk, m->results[i].existed);
         }
         return 0;
     case MSG_STORE_VALUE:
         /* "not found" carries an empty bin, whatever m->value holds, so
            the decoder can insist on it. */
         msgpack_pack_uint64 (pk, m->req_id);
-        s_pack_bool (pk, m->found);
+        msg_pack_bool (pk, m->found);
         s_pack_buf (pk, m->found ? m->value : NULL);
         return 0;
     case MSG_STORE_ERROR: s_pack_cstr (pk, m->error ? m->error : ""); return 0;
@@ -178,24 +169,6 @@ msg_kv_encode (const msg_kv_t *cmd)
     Decoding                                                             */
 
 static bool
-s_uint (const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
-static bool
-s_bool (const msgpack_object *o, bool *v)
-{
-    if (o->type != MSGPACK_OBJECT_BOOLEAN)
-        return false;
-    *v = o->via.boolean;
-    return true;
-}
-
-static bool
 s_str_is (const msgpack_object *o, const char *s)
 {
     size_t len = strlen (s);
@@ -218,7 +191,7 @@ s_kind (const msgpack_object *o)
 {
     uint64_t version;
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 2 ||
-        !s_uint (&o->via.array.ptr[0], &version) ||
+        !msg_get_uint (&o->via.array.ptr[0], &version) ||
         version != MSG_STORE_VERSION)
         return 0;
     for (int k = MSG_STORE_WRITE; k <= S_KIND_MAX; k++)
@@ -270,8 +243,8 @@ s_unpack_results (const msgpack_object *o, msg_store_t *m)
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *r = &o->via.array.ptr[i];
         if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
-            !s_uint (&r->via.array.ptr[0], &m->results[i].index) ||
-            !s_bool (&r->via.array.ptr[1], &m->results[i].existed))
+            !msg_get_uint (&r->via.array.ptr[0], &m->results[i].index) ||
+            !msg_get_bool (&r->via.array.ptr[1], &m->results[i].existed))
             return -1;
     }
     m->n_results = n;
@@ -288,9 +261,10 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     uint32_t n = o->via.array.size;
     switch (m->kind) {
     case MSG_STORE_WRITE:
-        if (n != 7 || !s_uint (&f[2], &m->seq) ||
-            !s_bool (&f[3], &m->hs_changed) || !s_uint (&f[4], &m->hs.term) ||
-            !s_uint (&f[5], &m->hs.vote))
+        if (n != 7 || !msg_get_uint (&f[2], &m->seq) ||
+            !msg_get_bool (&f[3], &m->hs_changed) ||
+            !msg_get_uint (&f[4], &m->hs.term) ||
+            !msg_get_uint (&f[5], &m->hs.vote))
             return -1;
         return s_unpack_entries (&f[6], m);
     case MSG_STORE_APPLY:
@@ -298,26 +272,27 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
             return -1;
         return s_unpack_entries (&f[2], m);
     case MSG_STORE_GET:
-        if (n != 4 || !s_uint (&f[2], &m->req_id))
+        if (n != 4 || !msg_get_uint (&f[2], &m->req_id))
             return -1;
         m->key = s_buf (&f[3]);
         return m->key ? 0 : -1;
     case MSG_STORE_BOOT:
-        if (n != 6 || !s_uint (&f[2], &m->hs.term) ||
-            !s_uint (&f[3], &m->hs.vote) || !s_uint (&f[4], &m->applied))
+        if (n != 6 || !msg_get_uint (&f[2], &m->hs.term) ||
+            !msg_get_uint (&f[3], &m->hs.vote) ||
+            !msg_get_uint (&f[4], &m->applied))
             return -1;
         return s_unpack_entries (&f[5], m);
     case MSG_STORE_PERSISTED:
-        if (n != 3 || !s_uint (&f[2], &m->seq))
+        if (n != 3 || !msg_get_uint (&f[2], &m->seq))
             return -1;
         return 0;
     case MSG_STORE_APPLIED:
-        if (n != 4 || !s_uint (&f[2], &m->applied))
+        if (n != 4 || !msg_get_uint (&f[2], &m->applied))
             return -1;
         return s_unpack_results (&f[3], m);
     case MSG_STORE_VALUE:
-        if (n != 5 || !s_uint (&f[2], &m->req_id) ||
-            !s_bool (&f[3], &m->found) || f[4].type != MSGPACK_OBJECT_BIN)
+        if (n != 5 || !msg_get_uint (&f[2], &m->req_id) ||
+            !msg_get_bool (&f[3], &m->found) || f[4].type != MSGPACK_OBJECT_BIN)
             return -1;
         if (!m->found)
             return f[4].via.bin.size == 0 ? 0 : -1;
@@ -375,7 +350,8 @@ msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd)
     uint64_t version;
     int rc = -1;
     if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 3 &&
-        s_uint (&o->via.array.ptr[0], &version) && version == MSG_KV_VERSION) {
+        msg_get_uint (&o->via.array.ptr[0], &version) &&
+        version == MSG_KV_VERSION) {
         const msgpack_object *f = o->via.array.ptr;
         if (o->via.array.size == 4 && s_str_is (&f[1], "put")) {
             cmd->op = MSG_KV_PUT;

@@ -171,20 +171,11 @@ msg_transport_encode (const msg_transport_t *m)
 /*  ---------------------------------------------------------------------
     Decoding: check every type and bound                                 */
 
-static bool
-s_uint (const msgpack_object *o, uint64_t *v)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return false;
-    *v = o->via.u64;
-    return true;
-}
-
 /* A non-zero server id (0 means "none" in raft.h). */
 static bool
 s_id (const msgpack_object *o, raft_id_t *v)
 {
-    return s_uint (o, v) && *v != 0;
+    return msg_get_uint (o, v) && *v != 0;
 }
 
 static msg_transport_kind_t
@@ -252,7 +243,7 @@ s_decode (const msgpack_object *o, msg_transport_t *m)
     const msgpack_object *f = o->via.array.ptr;
     uint32_t size = o->via.array.size;
     uint64_t version;
-    if (!s_uint (&f[0], &version) || version != S_VERSION)
+    if (!msg_get_uint (&f[0], &version) || version != S_VERSION)
         return -1;
     m->kind = s_kind (&f[1]);
     switch (m->kind) {

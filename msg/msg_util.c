@@ -101,3 +101,30 @@ msg_unpack_one (msgpack_unpacked *u, const void *data, size_t len)
     }
     return true;
 }
+
+bool
+msg_get_uint (const msgpack_object *o, uint64_t *v)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return false;
+    *v = o->via.u64;
+    return true;
+}
+
+bool
+msg_get_bool (const msgpack_object *o, bool *v)
+{
+    if (o->type != MSGPACK_OBJECT_BOOLEAN)
+        return false;
+    *v = o->via.boolean;
+    return true;
+}
+
+void
+msg_pack_bool (msgpack_packer *pk, bool v)
+{
+    if (v)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}

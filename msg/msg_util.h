@@ -19,4 +19,9 @@ bool msg_sizes_plausible (const uint8_t *data, size_t len);
    msgpack_unpacked_destroy); on failure nothing is left to destroy. */
 bool msg_unpack_one (msgpack_unpacked *u, const void *data, size_t len);
 
+/* Typed field readers: false if o is not of that type. */
+bool msg_get_uint (const msgpack_object *o, uint64_t *v);
+bool msg_get_bool (const msgpack_object *o, bool *v);
+void msg_pack_bool (msgpack_packer *pk, bool v);
+
 #endif
