@@ -77,7 +77,9 @@ s_usage (FILE *out)
         "1=tcp://h1:9001@h1:8001,2=tcp://h2:9002@h2:8002,...\n"
         "  --join H:P              start empty and ask the cluster at H:P to "
         "add\n"
-        "                          this server (NSXD_JOIN)\n"
+        "                          this server (NSXD_JOIN). With neither\n"
+        "                          option a new server waits to be added by\n"
+        "                          POST /raft/join on the leader.\n"
         "  --data-dir DIR          where LevelDB keeps the log and the data\n"
         "                          (NSXD_DATA_DIR, default ./data/n<ID>)\n"
         "  --election-ms MS        election timeout; followers wait a random\n"
@@ -225,11 +227,6 @@ s_config (int argc, char **argv, s_config_t *c)
         return -1;
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
-    if (!*c->cluster && !*c->join) {
-        fprintf (stderr, "nsxd: give --cluster (a new cluster, or a restart) "
-                         "or --join\n");
-        return -1;
-    }
     return 0;
 }
 
@@ -459,6 +456,10 @@ main (int argc, char **argv)
     }
     if (!s_stop && *c.join)
         s_join (&c);
+    else if (!*c.cluster)
+        log_info ("no --cluster or --join: a new server waits to be added "
+                  "(POST /raft/join {\"peer\": \"%s\"} on the leader)",
+                  c.http_advertise);
 
     /* Wait for a signal, or for an actor to report a failure: czmq's
        zactor_new drops the status of an actor's first signal, so a failed

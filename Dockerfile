@@ -1,0 +1,38 @@
+# nsxd: a multi-stage build from debian:bookworm-slim.
+#   build stage:   the -dev packages and the compiler; builds nsxd and nsxctl
+#   runtime stage: only the shared libraries, a non-root user, data in a
+#                  volume, a HEALTHCHECK on /health (through nsxctl, so no
+#                  curl in the image)
+FROM debian:bookworm-slim AS build
+RUN apt-get update -q \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        gcc make libc6-dev pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
+        libcivetweb-dev libleveldb-dev libjansson-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY actors actors
+COPY msg msg
+COPY store store
+COPY http http
+RUN make build/nsxd build/nsxctl CFLAGS="-O2 -g0" && strip build/nsxd build/nsxctl
+
+FROM debian:bookworm-slim
+RUN apt-get update -q \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        libczmq4 libmsgpackc2 libcivetweb1 libleveldb1d libjansson4 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
+ && useradd --system --uid 10001 --home-dir /var/lib/nsxd --create-home nsxd
+COPY --from=build /src/build/nsxd /src/build/nsxctl /usr/local/bin/
+USER nsxd
+WORKDIR /var/lib/nsxd
+VOLUME /var/lib/nsxd
+# Each container serves HTTP on 8000 and Raft on 9000; compose sets the id,
+# the advertised names and the cluster.
+ENV NSXD_HTTP_LISTEN=0.0.0.0:8000 \
+    NSXD_PEER_LISTEN=tcp://0.0.0.0:9000 \
+    NSXD_DATA_DIR=/var/lib/nsxd/data
+EXPOSE 8000 9000
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["nsxctl", "--endpoints", "127.0.0.1:8000", "--timeout", "2000", "status"]
+ENTRYPOINT ["nsxd"]
