@@ -36,8 +36,10 @@ typedef struct {
     raft_id_t id;
     const char *listen; /* e.g. "tcp://127.0.0.1:9001" */
     const char *endpoint;
-    int queue_max;  /* per-peer send queue (messages) */
-    size_t max_msg; /* larger inbound messages are dropped */
+    int queue_max;      /* per-peer send queue (messages) */
+    size_t max_msg;     /* larger inbound messages are dropped */
+    const char *source; /* IP our links start from, or NULL: any. With one
+                           127.0.0.x per node, iptables can cut one link. */
 } transport_args_t;
 void transport_actor (zsock_t *pipe, void *args);
 

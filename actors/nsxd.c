@@ -265,6 +265,28 @@ s_parse_cluster (const char *spec, raft_conf_t *conf)
     return rc == 0 && conf->n > 0 ? 0 : -1;
 }
 
+/* A peer listen endpoint on one specific IP (tcp://127.0.0.12:9002) makes
+   our outgoing links start from that IP too, so that a firewall rule
+   between two nodes' addresses cuts exactly one link. NULL for wildcards. */
+static const char *
+s_source_ip (const char *listen, char *buf, size_t len)
+{
+    if (strncmp (listen, "tcp://", 6) != 0)
+        return NULL;
+    size_t n = strlen (listen + 6);
+    if (n >= len)
+        return NULL;
+    memcpy (buf, listen + 6, n + 1);
+    char *colon = strrchr (buf, ':');
+    if (!colon)
+        return NULL;
+    *colon = 0;
+    if (!*buf || streq (buf, "*") || streq (buf, "0.0.0.0") ||
+        strspn (buf, "0123456789.") != strlen (buf))
+        return NULL;
+    return buf;
+}
+
 static int
 s_mkdirs (const char *path)
 {
@@ -423,15 +445,18 @@ main (int argc, char **argv)
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL};
+    char source_ip[64];
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds
        at most 1 MiB of entries (the core's max_batch_bytes) or a single
        entry of up to max_body bytes, plus encoding overhead. */
-    transport_args_t ta = {.id = c.id,
-                           .listen = c.peer_listen,
-                           .endpoint = ep_transport,
-                           .queue_max = 1000,
-                           .max_msg = (size_t)c.max_body * 2 + (64 << 10)};
+    transport_args_t ta = {
+        .id = c.id,
+        .listen = c.peer_listen,
+        .endpoint = ep_transport,
+        .queue_max = 1000,
+        .source = s_source_ip (c.peer_listen, source_ip, sizeof source_ip),
+        .max_msg = (size_t)c.max_body * 2 + (64 << 10)};
     http_args_t ha = {.listen = c.http_listen,
                       .api_endpoint = ep_api,
                       .threads = c.http_threads,

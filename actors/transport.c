@@ -116,6 +116,7 @@ struct self {
 
     raft_id_t id;
     char identity[24]; /* id in decimal: our DEALERs' identity */
+    char source[64];   /* local IP our DEALERs connect from, "" for any */
     char *endpoint;
     char *listen;
     int queue_max;
@@ -269,7 +270,12 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
         log_warn ("transport: no link events for n%" PRIu64 ": %s", peer->id,
                   zmq_strerror (zmq_errno ()));
 
-    if (zsock_connect (d, "%s", peer->endpoint) != 0) {
+    /* "tcp://SRC:0;HOST:PORT" makes the connection start from SRC. */
+    int rc = self->source[0] && strncmp (peer->endpoint, "tcp://", 6) == 0
+                 ? zsock_connect (d, "tcp://%s:0;%s", self->source,
+                                  peer->endpoint + 6)
+                 : zsock_connect (d, "%s", peer->endpoint);
+    if (rc != 0) {
         log_warn ("transport: cannot connect to n%" PRIu64 " at '%s': %s",
                   peer->id, peer->endpoint, zmq_strerror (zmq_errno ()));
         s_peer_destroy (self, &peer, false);
@@ -603,6 +609,8 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     self->pipe = pipe;
     self->id = args->id;
     snprintf (self->identity, sizeof self->identity, "%" PRIu64, args->id);
+    snprintf (self->source, sizeof self->source, "%s",
+              args->source ? args->source : "");
     self->endpoint = strdup (args->endpoint);
     self->listen = strdup (args->listen);
     self->queue_max = args->queue_max;

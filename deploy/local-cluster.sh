@@ -14,7 +14,7 @@
 #                                         it join through node 1
 #
 # Node i serves HTTP on 127.0.0.1:800i and talks Raft on
-# tcp://127.0.0.1:900i; its data, log and PID file are under $NSXD_DATA
+# tcp://127.0.0.(10+i):900i; its data, log and PID file are under $NSXD_DATA
 # (default ./data): n<i>/, n<i>.log, n<i>.pid. Only processes whose PID
 # this script recorded are ever signalled.
 set -euo pipefail
@@ -27,7 +27,10 @@ peer_base=${NSXD_PEER_BASE:-9000}
 extra=${NSXD_EXTRA_ARGS:-}
 
 http_of() { echo "127.0.0.1:$((http_base + $1))"; }
-peer_of() { echo "tcp://127.0.0.1:$((peer_base + $1))"; }
+# Each node's Raft traffic uses its own address, 127.0.0.(10+i), so that
+# iptables rules between two of them cut exactly one link (partitions).
+peer_ip() { echo "127.0.0.$((10 + $1))"; }
+peer_of() { echo "tcp://$(peer_ip "$1"):$((peer_base + $1))"; }
 pidfile() { echo "$data/n$1.pid"; }
 
 alive() {

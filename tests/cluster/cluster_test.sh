@@ -204,10 +204,10 @@ check "writes work in the new configuration" test "$status" = 200
 echo "== hostile traffic"
 members=$(echo 1 2 3 4 | tr ' ' '\n' | grep -v "^$victim$" | tr '\n' ' ')
 if [ -x "$garbage" ]; then
-    for n in $members; do "$garbage" "tcp://127.0.0.1:$((NSXD_PEER_BASE + n))" 1 >/dev/null; done
+    for n in $members; do "$garbage" "tcp://127.0.0.$((10 + n)):$((NSXD_PEER_BASE + n))" 1 >/dev/null; done
 fi
 for n in $members; do
-    head -c 100000 /dev/urandom >"/dev/tcp/127.0.0.1/$((NSXD_PEER_BASE + n))" 2>/dev/null || true
+    head -c 100000 /dev/urandom >"/dev/tcp/127.0.0.$((10 + n))/$((NSXD_PEER_BASE + n))" 2>/dev/null || true
 done
 huge=$(head -c 100000 /dev/zero | tr '\0' 'h')
 curl -sS -m 5 -o /dev/null -H "X-Huge: $huge" "$(url "$L3")/health" 2>/dev/null
