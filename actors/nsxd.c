@@ -518,9 +518,13 @@ main (int argc, char **argv)
     zpoller_destroy (&poller);
     log_info ("stopping");
     zactor_destroy (&http);
+    log_debug ("http actor stopped");
     zactor_destroy (&raft);
+    log_debug ("raft actor stopped");
     zactor_destroy (&transport);
+    log_debug ("transport actor stopped");
     zactor_destroy (&storage);
+    log_debug ("storage actor stopped");
     mg_exit_library ();
     log_info ("stopped");
     return rc;

@@ -6,6 +6,7 @@
 #   deploy/local-cluster.sh start [N]     the same, in the background
 #   deploy/local-cluster.sh stop          stop every node (SIGTERM, then KILL)
 #   deploy/local-cluster.sh status        one line per node, from /health
+#   deploy/local-cluster.sh stop ID       stop one node (SIGTERM)
 #   deploy/local-cluster.sh kill ID       kill -9 one node
 #   deploy/local-cluster.sh restart ID    start a stopped node again
 #   deploy/local-cluster.sh pause ID      SIGSTOP / SIGCONT one node
@@ -138,7 +139,17 @@ EOF
 case "${1:-}" in
 run) cmd_run "${2:-3}" ;;
 start) cmd_start "${2:-3}" ;;
-stop) cmd_stop ;;
+stop)
+    if [ -n "${2:-}" ]; then
+        alive "$2" || { echo "n$2 is not running" >&2; exit 1; }
+        pid=$(cat "$(pidfile "$2")")
+        kill -CONT "$pid" 2>/dev/null || true
+        kill -TERM "$pid"
+        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        echo "n$2 stopped"
+    else
+        cmd_stop
+    fi ;;
 status) cmd_status ;;
 kill) cmd_signal KILL "${2:?node id}" ;;
 pause) cmd_signal STOP "${2:?node id}" ;;
@@ -153,5 +164,5 @@ join)
     id=${2:?node id}
     start_node "$id" --join "$(http_of 1)"
     wait_http "$id" ;;
-*) sed -n '2,22p' "$0"; exit 2 ;;
+*) sed -n '2,23p' "$0"; exit 2 ;;
 esac
