@@ -46,7 +46,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7
 
-.PHONY: all deps test unit unit-asan msg node cluster run sim sim-ci teeth purity format clean
+.PHONY: all deps test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
@@ -122,6 +122,29 @@ msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg
 	$(B)/test_msg-asan
 
+# The fault experiments on the local cluster (partitions need root or
+# passwordless sudo for iptables; without, they are skipped and said so).
+experiments: deps $(B)/nsxd $(B)/nsxctl
+	@if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then \
+	    NSXD_HTTP_BASE=48000 NSXD_PEER_BASE=49000 scripts/experiment.sh local all; \
+	else \
+	    echo "experiments: no root or passwordless sudo, partitions SKIPPED"; \
+	    NSXD_HTTP_BASE=48000 NSXD_PEER_BASE=49000 scripts/experiment.sh local \
+	        leader-stop leader-kill leader-pause limits; \
+	fi
+
+# The compose cluster: the prototype's test script and every experiment,
+# when a Docker engine answers (.ci/run starts one with docker-env.sh).
+containers: deps $(B)/nsxctl
+	@if docker info >/dev/null 2>&1; then \
+	    start=$$(date +%s); \
+	    scripts/test_cluster.sh && scripts/experiment.sh compose all || exit 1; \
+	    echo "container tests took $$(( $$(date +%s) - start )) s"; \
+	else \
+	    echo "containers: SKIPPED -- no Docker engine answers" \
+	         "(../shared/tools/docker-env.sh starts one)"; \
+	fi
+
 ifdef SEED
 sim: deps $(B)/sim
 	$(B)/sim --seed $(SEED) --trace $(if $(NODES),--nodes $(NODES))
@@ -143,7 +166,7 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 purity: deps $(CORE_OBJ)
 	tests/core/purity.sh $(CORE_OBJ)
 
-test: unit unit-asan msg node cluster purity sim-ci teeth
+test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth
 	@echo "make test: all passed"
 
 format:

@@ -5,7 +5,7 @@
 set -euo pipefail
 case "${1:-build}" in
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
-       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq) ;;
+       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

@@ -74,7 +74,7 @@ c_do() {   # stop|kill|pause|resume|start N
 }
 addr_of() {   # the address node N's Raft traffic uses
     if [ "$kind" = local ]; then echo "127.0.0.$((10 + $1))"
-    else docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "${project}_node$1_1"; fi
+    else docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "${project}_node${1}_1"; fi
 }
 chain() { [ "$kind" = local ] && echo NSXD-EXP || echo DOCKER-USER; }
 c_cut() {   # A B: drop every packet from A's address to B's
@@ -87,7 +87,7 @@ c_cut() {   # A B: drop every packet from A's address to B's
 }
 c_isolate() {   # N: cut both ways from everyone
     if [ "$kind" = compose ]; then
-        docker network disconnect "${project}_default" "${project}_node$1_1"
+        docker network disconnect "${project}_default" "${project}_node${1}_1"
         return
     fi
     local o; for o in 1 2 3; do [ "$o" = "$1" ] && continue; c_cut "$1" "$o"; c_cut "$o" "$1"; done
@@ -103,7 +103,7 @@ c_heal() {
         while read -r n; do $sudo iptables -D DOCKER-USER "$n"; done < <(
             $sudo iptables -L DOCKER-USER --line-numbers 2>/dev/null | awk '/nsxd-exp/ {print $1}' | sort -rn)
         local n; for n in 1 2 3; do
-            docker network connect --alias "node$n" "${project}_default" "${project}_node$n_1" 2>/dev/null || true
+            docker network connect --alias "node$n" "${project}_default" "${project}_node${n}_1" 2>/dev/null || true
         done
     fi
 }
@@ -126,6 +126,15 @@ put() {   # N key value -> HTTP status
     curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$(http_port "$1")/kv/put" \
         -H 'Content-Type: application/json' -d "{\"key\":\"$2\",\"value\":\"$3\"}" 2>/dev/null
 }
+put_local() {   # N key value: write through node N's own API, even when N
+                #  is cut off from the host (compose) -> HTTP status or "exit N"
+    if [ "$kind" = local ]; then put "$@"; return; fi
+    if docker exec "${project}_node${1}_1" nsxctl --endpoints 127.0.0.1:8000 \
+        --timeout 4000 put "$2" "$3" >/dev/null 2>&1; then echo 200; else echo "exit $?"; fi
+}
+dropped() {   # packets our cut rules have dropped so far
+    $sudo iptables -L "$(chain)" -v -n -x 2>/dev/null | awk '/nsxd-exp/ {n += $1} END {print n + 0}'
+}
 get() {   # N query -> body
     curl -sS -m 5 "127.0.0.1:$(http_port "$1")/kv/get?$2" 2>/dev/null
 }
@@ -141,8 +150,8 @@ verdict() {   # description, test...
 # The workload: a write every 50 ms, acknowledged keys recorded.
 wl_start() {
     acked=$(mktemp); (
-        i=0
-        while :; do
+        i=0 parent=$$
+        while kill -0 "$parent" 2>/dev/null; do   # ends with the experiment
             i=$((i + 1))
             "$ctl" --endpoints "$(endpoints)" --timeout 3000 put "wl-$i" "v$i" >/dev/null 2>&1 && echo "wl-$i v$i" >>"$acked"
             sleep 0.05
@@ -224,8 +233,8 @@ exp_partition() {
     c_isolate "$L"
     L2=$(leader_among $(others "$L"))
     verdict "the majority side elects node$L2" test -n "$L2"
-    st=$(put "$L" "to-old-leader" x)
-    verdict "the old leader does not acknowledge a write (got $st)" test "$st" != 200
+    st=$(put_local "$L" "to-old-leader" x)
+    verdict "the old leader does not acknowledge a write sent to it (got $st)" test "$st" != 200
     verdict "the new leader does" test "$(put "$L2" majority-side yes)" = 200
     T=$(term "$L2")
     say "heal"
@@ -247,6 +256,7 @@ exp_partition() {
     expect "a leader remains (the third node still talks to both) and writes go on"
     c_cut "$F" "$L2"
     sleep 3
+    verdict "the rule bites: $(dropped) packets dropped" test "$(dropped)" -gt 0
     L3=$(leader_among 1 2 3)
     verdict "node$L3 leads" test -n "$L3"
     verdict "a write is acknowledged" test "$(put "${L3:-$L2}" one-way yes)" = 200
