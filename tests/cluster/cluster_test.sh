@@ -61,13 +61,22 @@ write() {   # node key value -> 0 if acknowledged
     if [ "$status" = 200 ]; then acked+=("$2=$3"); return 0; fi
     return 1
 }
-all_acked_readable() {   # node
-    local kv k v
+all_acked_readable() {   # (any node): every acknowledged write, read back
+    # linearizably through nsxctl, which follows leader hints. Leadership may
+    # still settle after a fault: retry while the cluster is unavailable
+    # (exit 3); only "not found" or a wrong value means the write is lost.
+    local kv k v i got rc eps
+    eps=127.0.0.1:$((NSXD_HTTP_BASE + 1)),127.0.0.1:$((NSXD_HTTP_BASE + 2))
+    eps+=,127.0.0.1:$((NSXD_HTTP_BASE + 3)),127.0.0.1:$((NSXD_HTTP_BASE + 4))
     for kv in "${acked[@]}"; do
         k=${kv%%=*}; v=${kv#*=}
-        req GET "$1" "/kv/get?key=$k"
-        if [ "$status" != 200 ] || [ "$(field .value)" != "$v" ]; then
-            echo "  key $k: status $status body $body"
+        for ((i = 0; i < 50; i++)); do
+            got=$("$here/build/nsxctl" --endpoints "$eps" --timeout 2000 get "$k" 2>/dev/null); rc=$?
+            [ $rc -ne 3 ] && break
+            sleep 0.2
+        done
+        if [ "$got" != "$v" ]; then
+            echo "  key $k: got '$got' (nsxctl exit $rc), want '$v'"
             return 1
         fi
     done
