@@ -31,7 +31,7 @@ MSG_HDR  := $(wildcard msg/*.h)
 MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
 # pkg-config file).
-NODE_SRC := $(filter-out actors/nsxd.c,$(wildcard actors/*.c)) $(MSG_SRC) \
+NODE_SRC := $(filter-out actors/nsxd.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
             $(wildcard store/*.c) $(filter-out http/nsxctl.c,$(wildcard http/*.c))
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
@@ -84,8 +84,10 @@ $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SR
 $(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-$(B)/nsxctl: http/nsxctl.c | $(B)
-	$(CC) $(WARN) $(CFLAGS) http/nsxctl.c -lcivetweb -ljansson -lpthread -o $@
+NSXCTL_SRC := http/nsxctl.c actors/trace_client.c msg/msg_trace.c msg/msg_util.c
+$(B)/nsxctl: $(NSXCTL_SRC) actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $(NSXCTL_SRC) -lcivetweb -ljansson \
+	    -lczmq -lzmq $(MSGPACK) -lpthread -o $@
 
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
@@ -94,7 +96,7 @@ $(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | 
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 $(B)/test_%: tests/node/test_%.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) actors/trace_client.c $(CORE_SRC) $(NODE_LIB) -o $@
 
 $(B) $(B)/core:
 	mkdir -p $@
@@ -108,10 +110,11 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd
 	deploy/local-cluster.sh run 3
 
-node: deps $(B)/test_storage $(B)/test_transport $(B)/test_http
+node: deps $(B)/test_storage $(B)/test_transport $(B)/test_http $(B)/test_monitor
 	$(B)/test_storage
 	$(B)/test_transport
 	$(B)/test_http
+	$(B)/test_monitor
 
 # Real processes on loopback, then the same under ASan+UBSan.
 cluster: deps $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage

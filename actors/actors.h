@@ -67,7 +67,8 @@ typedef struct {
     const char *api_endpoint;
     int heartbeat_ms;
     int election_ms;
-    int timeout_ms; /* request deadline */
+    int timeout_ms;               /* request deadline */
+    const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

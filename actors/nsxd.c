@@ -11,6 +11,7 @@
 */
 #include "actors.h"
 #include "log.h"
+#include "monitor.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -38,6 +39,7 @@ typedef struct {
     long max_body;
     int http_threads;
     char log_level[16];
+    char monitor_listen[256];
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -93,6 +95,10 @@ s_usage (FILE *out)
         "  --max-body BYTES        (NSXD_MAX_BODY, 1048576)\n"
         "  --http-threads N        (NSXD_HTTP_THREADS, 16)\n"
         "  --log-level LEVEL       debug, info, warn, error (NSXD_LOG_LEVEL)\n"
+        "  --monitor-listen EP     ZeroMQ PUB endpoint streaming trace events\n"
+        "                          (NSXD_MONITOR_LISTEN, e.g. "
+        "tcp://0.0.0.0:9100;\n"
+        "                          default none); watch with nsxctl trace\n"
         "  --help\n",
         out);
 }
@@ -121,7 +127,7 @@ static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[16] = {
+    const char *v[17] = {
         s_env ("NSXD_ID", ""),
         s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
@@ -138,6 +144,7 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_MAX_BODY", "1048576"),
         s_env ("NSXD_HTTP_THREADS", "16"),
         s_env ("NSXD_LOG_LEVEL", "info"),
+        s_env ("NSXD_MONITOR_LISTEN", ""),
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -156,6 +163,7 @@ s_config (int argc, char **argv, s_config_t *c)
         {"max-body", required_argument, 0, 13},
         {"http-threads", required_argument, 0, 14},
         {"log-level", required_argument, 0, 15},
+        {"monitor-listen", required_argument, 0, 16},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -164,7 +172,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stdout);
             exit (0);
         }
-        if (o < 0 || o >= 16) {
+        if (o < 0 || o >= 17) {
             s_usage (stderr);
             return -1;
         }
@@ -227,6 +235,7 @@ s_config (int argc, char **argv, s_config_t *c)
         return -1;
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
+    snprintf (c->monitor_listen, sizeof c->monitor_listen, "%s", v[16]);
     return 0;
 }
 
@@ -426,7 +435,9 @@ main (int argc, char **argv)
     sigaction (SIGTERM, &sa, NULL);
     mg_init_library (0);
 
-    char ep_storage[64], ep_transport[64], ep_api[64];
+    char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64];
+    snprintf (ep_monitor, sizeof ep_monitor, "inproc://nsxd-%d-monitor",
+              (int)getpid ());
     snprintf (ep_storage, sizeof ep_storage, "inproc://nsxd-%d-storage",
               (int)getpid ());
     snprintf (ep_transport, sizeof ep_transport, "inproc://nsxd-%d-transport",
@@ -441,7 +452,8 @@ main (int argc, char **argv)
                             .api_endpoint = ep_api,
                             .heartbeat_ms = c.heartbeat_ms,
                             .election_ms = c.election_ms,
-                            .timeout_ms = c.timeout_ms};
+                            .timeout_ms = c.timeout_ms,
+                            .monitor_endpoint = ep_monitor};
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL};
@@ -469,12 +481,18 @@ main (int argc, char **argv)
               "data %s",
               c.http_listen, c.http_advertise, c.peer_listen, c.peer_advertise,
               c.data_dir);
+    /* The monitor first: its PULL must be bound before anyone pushes. */
+    monitor_args_t ma = {.id = c.id,
+                         .listen = c.monitor_listen,
+                         .endpoint = ep_monitor,
+                         .hwm = 10000};
+    zactor_t *monitor = zactor_new (monitor_actor, &ma);
     zactor_t *raft = zactor_new (raft_actor, &ra);
     zactor_t *storage = zactor_new (storage_actor, &sa_args);
     zactor_t *transport = zactor_new (transport_actor, &ta);
     zactor_t *http = zactor_new (http_actor, &ha);
     int rc = 0;
-    if (!raft || !storage || !transport || !http) {
+    if (!monitor || !raft || !storage || !transport || !http) {
         log_error ("could not start the actors");
         rc = 1;
         s_stop = 1;
@@ -498,9 +516,10 @@ main (int argc, char **argv)
             char *msg = zstr_recv (which);
             if (msg && streq (msg, "FAILED")) {
                 log_error ("the %s actor failed; stopping",
-                           which == raft   ? "raft"
-                           : which == http ? "http"
-                                           : "transport");
+                           which == raft      ? "raft"
+                           : which == http    ? "http"
+                           : which == monitor ? "monitor"
+                                              : "transport");
                 rc = 1;
                 s_stop = 1;
             }
@@ -525,6 +544,7 @@ main (int argc, char **argv)
     log_debug ("transport actor stopped");
     zactor_destroy (&storage);
     log_debug ("storage actor stopped");
+    zactor_destroy (&monitor);
     mg_exit_library ();
     log_info ("stopped");
     return rc;

@@ -24,6 +24,7 @@
 */
 #include "actors.h"
 #include "log.h"
+#include "monitor.h"
 #include "msg_api.h"
 #include "msg_raft.h"
 #include "msg_store.h"
@@ -77,6 +78,7 @@ typedef struct {
     int64_t shutdown_deadline;
     uint64_t dropped_in;
     bool failed;
+    zsock_t *mon; /* PUSH to the monitor actor, or NULL */
 } self_t;
 
 /*  ---------------------------------------------------------------------
@@ -653,6 +655,17 @@ s_drive (self_t *self)
 /*  ---------------------------------------------------------------------
     Handlers                                                             */
 
+/* The core's trace events go to the monitoring socket (never blocks). */
+static void
+s_trace (void *ctx, const raft_event_t *ev)
+{
+    self_t *self = ctx;
+    raft_event_t e = *ev;
+    if (e.type == RAFT_EV_CONF && self->r)
+        e.b = raft_conf (self->r)->n;
+    monitor_push_raft (self->mon, &e);
+}
+
 static void
 s_on_boot (self_t *self, msg_store_t *m)
 {
@@ -666,6 +679,10 @@ s_on_boot (self_t *self, msg_store_t *m)
         o.election_ticks = 2;
     o.rand = s_rand;
     o.rand_ctx = &self->rng;
+    if (self->mon) {
+        o.trace = s_trace;
+        o.trace_ctx = self;
+    }
     raft_boot_t b = {.hs = m->hs,
                      .entries = m->entries,
                      .n_entries = m->n_entries,
@@ -908,6 +925,8 @@ raft_actor (zsock_t *pipe, void *args)
     if (!self->rng)
         self->rng = 1;
     self->last_role = RAFT_FOLLOWER;
+    if (self->args.monitor_endpoint)
+        self->mon = monitor_push_new (self->args.monitor_endpoint);
     /* Storage and transport bind their PAIRs; we bind the API ROUTER that
        every HTTP worker connects to. */
     self->storage = zsock_new (ZMQ_PAIR);
@@ -950,5 +969,6 @@ done:
     zsock_destroy (&self->storage);
     zsock_destroy (&self->transport);
     zsock_destroy (&self->api);
+    zsock_destroy (&self->mon);
     free (self);
 }

@@ -15,7 +15,8 @@
 #                                         it join through node 1
 #
 # Node i serves HTTP on 127.0.0.1:800i and talks Raft on
-# tcp://127.0.0.(10+i):900i; its data, log and PID file are under $NSXD_DATA
+# tcp://127.0.0.(10+i):900i; its trace events stream from
+# tcp://127.0.0.1:910i (nsxctl trace); its data, log and PID file are under $NSXD_DATA
 # (default ./data): n<i>/, n<i>.log, n<i>.pid. Only processes whose PID
 # this script recorded are ever signalled.
 set -euo pipefail
@@ -25,6 +26,7 @@ bin=${NSXD_BIN:-$here/build/nsxd}
 data=${NSXD_DATA:-./data}
 http_base=${NSXD_HTTP_BASE:-8000}
 peer_base=${NSXD_PEER_BASE:-9000}
+mon_base=${NSXD_MON_BASE:-$((peer_base + 100))}
 extra=${NSXD_EXTRA_ARGS:-}
 
 http_of() { echo "127.0.0.1:$((http_base + $1))"; }
@@ -53,7 +55,8 @@ start_node() {   # id, then --cluster SPEC or --join ADDR
     mkdir -p "$data"
     # shellcheck disable=SC2086
     "$bin" --id "$id" --http-listen "$(http_of "$id")" \
-        --peer-listen "$(peer_of "$id")" --data-dir "$data/n$id" "$@" $extra \
+        --peer-listen "$(peer_of "$id")" --data-dir "$data/n$id" \
+        --monitor-listen "tcp://127.0.0.1:$((mon_base + id))" "$@" $extra \
         >>"$data/n$id.log" 2>&1 &
     echo $! >"$(pidfile "$id")"
     echo "n$id started: pid $!, http $(http_of "$id"), log $data/n$id.log"

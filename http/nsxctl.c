@@ -11,6 +11,8 @@
     as it is; otherwise a short human line. Endpoints default to
     $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
 */
+#include "trace_client.h"
+
 #include <civetweb.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -113,6 +115,24 @@ s_cluster (char **endpoints, int n, const char *method, const char *path,
             target[0] = 0; /* unreachable: next endpoint */
             continue;
         }
+        if (r.status == 503) {
+            /* Refusals made before anything was proposed: this node cannot
+               serve it (it sees no majority, or is handing over), another
+               endpoint may. A timeout or lost leadership is final: the
+               write may have happened. */
+            json_t *j = json_loads (r.body ? r.body : "", 0, NULL);
+            const char *e =
+                j ? json_string_value (json_object_get (j, "error")) : NULL;
+            bool retry = e && (strcmp (e, "no_quorum") == 0 ||
+                               strcmp (e, "transferring") == 0 ||
+                               strcmp (e, "starting") == 0);
+            json_decref (j);
+            if (retry && next < n) {
+                target[0] = 0;
+                continue;
+            }
+            return r;
+        }
         if (r.status == 409 && follow) {
             json_t *j = json_loads (r.body ? r.body : "", 0, NULL);
             const char *leader =
@@ -146,17 +166,23 @@ s_exit_code (int status)
 static void
 s_usage (FILE *out)
 {
-    fputs ("usage: nsxctl [--endpoints H:P,...] [--json] [--stale] "
-           "[--timeout MS] COMMAND\n"
-           "  put KEY VALUE        write (waits for commit)\n"
-           "  get KEY              linearizable read (--stale: local read)\n"
-           "  delete KEY\n"
-           "  status               /health of every endpoint\n"
-           "  join PEER [ID]       add the server whose API is at PEER\n"
-           "  remove PEER          remove the server whose API is at PEER\n"
-           "  remove --id ID\n"
-           "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
-           out);
+    fputs (
+        "usage: nsxctl [--endpoints H:P,...] [--json] [--stale] "
+        "[--timeout MS] COMMAND\n"
+        "  put KEY VALUE        write (waits for commit)\n"
+        "  get KEY              linearizable read (--stale: local read)\n"
+        "  delete KEY\n"
+        "  status               /health of every endpoint\n"
+        "  join PEER [ID]       add the server whose API is at PEER\n"
+        "  remove PEER          remove the server whose API is at PEER\n"
+        "  remove --id ID\n"
+        "  trace [--kind K]... [--duration-ms N]\n"
+        "                       the merged trace of every node's monitoring\n"
+        "                       socket (--endpoints tcp://H:P,...; default\n"
+        "                       $NSXCTL_MONITORS, else the local cluster's\n"
+        "                       tcp://127.0.0.1:9101..9103)\n"
+        "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
+        out);
 }
 
 int
@@ -165,7 +191,7 @@ main (int argc, char **argv)
     const char *eps = getenv ("NSXCTL_ENDPOINTS");
     if (!eps || !*eps)
         eps = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
-    bool as_json = false, stale = false;
+    bool as_json = false, stale = false, eps_given = false;
     long remove_id = 0;
     static const struct option opts[] = {
         {"endpoints", required_argument, 0, 'e'},
@@ -178,7 +204,10 @@ main (int argc, char **argv)
     int o;
     while ((o = getopt_long (argc, argv, "+e:jst:i:h", opts, NULL)) != -1) {
         switch (o) {
-        case 'e': eps = optarg; break;
+        case 'e':
+            eps = optarg;
+            eps_given = true;
+            break;
         case 'j': as_json = true; break;
         case 's': stale = true; break;
         case 't': s_timeout_ms = atoi (optarg); break;
@@ -199,6 +228,42 @@ main (int argc, char **argv)
         strcmp (args[0], "--id") == 0) {
         remove_id = atol (args[1]);
         nargs = 0;
+    }
+
+    if (strcmp (cmd, "trace") == 0) {
+        const char *kinds[32];
+        size_t n_kinds = 0;
+        int duration = 0;
+        for (int i = 0; i < nargs; i++) {
+            if (strcmp (args[i], "--kind") == 0 && i + 1 < nargs &&
+                n_kinds < 32)
+                kinds[n_kinds++] = args[++i];
+            else if (strcmp (args[i], "--duration-ms") == 0 && i + 1 < nargs)
+                duration = atoi (args[++i]);
+            else if (strcmp (args[i], "--json") == 0)
+                as_json = true;
+            else {
+                s_usage (stderr);
+                return EXIT_USAGE;
+            }
+        }
+        /* --endpoints, when given, names monitoring sockets here */
+        const char *mons = getenv ("NSXCTL_MONITORS");
+        if (eps_given)
+            mons = eps;
+        if (!mons || !*mons)
+            mons = "tcp://127.0.0.1:9101,tcp://127.0.0.1:9102,"
+                   "tcp://127.0.0.1:9103";
+        char *mlist = strdup (mons), *msave = NULL;
+        const char *ends[64];
+        size_t n_ends = 0;
+        for (char *t = strtok_r (mlist, ",", &msave); t && n_ends < 64;
+             t = strtok_r (NULL, ",", &msave))
+            ends[n_ends++] = t;
+        int trc = trace_client_run (ends, n_ends, kinds, n_kinds, as_json,
+                                    duration, stdout);
+        free (mlist);
+        return trc == 0 ? 0 : EXIT_UNAVAILABLE;
     }
 
     char *list = strdup (eps), *save = NULL;

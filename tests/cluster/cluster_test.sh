@@ -134,7 +134,7 @@ echo "== nsxctl"
 ctl="$here/build/nsxctl --endpoints 127.0.0.1:$((NSXD_HTTP_BASE + F)),127.0.0.1:$((NSXD_HTTP_BASE + L))"
 out=$($ctl put ctl-key "ctl value"); rc=$?
 check "nsxctl put through a follower follows the hint (exit $rc, '$out')" test "$rc:$out" = "0:OK"
-acked+=("ctl-key=ctl value")
+[ $rc = 0 ] && acked+=("ctl-key=ctl value")
 out=$($ctl get ctl-key); rc=$?
 check "nsxctl get prints the value" test "$rc:$out" = "0:ctl value"
 $ctl get no-such-key 2>/dev/null; rc=$?
@@ -149,7 +149,12 @@ check "nsxctl status lists every node" test "$($ctl status | wc -l)" = 2
 for i in $(seq 1 20); do write "$L" "k$i" "v$i" || true; done
 check "20 more writes acknowledged" test ${#acked[@]} -eq 21
 
-echo "== kill -9 the leader"
+echo "== kill -9 the leader (watched through the monitoring sockets)"
+mons=""
+for n in 1 2 3; do mons+="${mons:+,}tcp://127.0.0.1:$((NSXD_PEER_BASE + 100 + n))"; done
+"$here/build/nsxctl" --endpoints "$mons" trace --json --duration-ms 5000 >"$NSXD_DATA/trace.jsonl" 2>&1 &
+tracer=$!
+sleep 0.5
 pid=$(cat "$NSXD_DATA/n$L.pid")
 t0=$(date +%s%N)
 kill -9 "$pid"
@@ -158,6 +163,15 @@ L2=$(leader_id $rest)
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 check "a new leader (n$L2) within 2 s (took $ms ms)" test -n "$L2" -a "$ms" -lt 2000
+wait $tracer
+# role: a = 3 is leader; election_start/won: a = 0 is the real election
+seqs=$(jq -r --argjson n "$L2" 'select(.node == $n and
+    ((.kind == "election_start" and .a == 0) or (.kind == "election_won" and .a == 0)
+     or (.kind == "role" and .a == 3))) | "\(.kind) \(.seq)"' "$NSXD_DATA/trace.jsonl" | tail -3 | tr '\n' ' ')
+check "the trace shows n$L2's election, won, then leader, in order ($seqs)" \
+    bash -c 'set -- $0; [ "$1 $3 $5" = "election_start election_won role" ] && [ $2 -lt $4 ] && [ $4 -lt $6 ]' "$seqs"
+check "every node's events arrive in seq order" \
+    test "$(jq -s 'group_by(.node) | map(map(.seq) | . == sort) | all' "$NSXD_DATA/trace.jsonl")" = true
 check "every acknowledged write is readable on the new leader" all_acked_readable "$L2"
 for i in $(seq 21 30); do write "$L2" "k$i" "v$i" || true; done
 check "writes go on with 2 of 3" test ${#acked[@]} -eq 31

@@ -1,0 +1,291 @@
+/*  monitor.c -- the monitor actor: a node's monitoring socket.
+
+    Actors report trace events (msg/msg_trace.h) to it; it stamps each with
+    the node id, a sequence number and the time, and publishes it on a
+    ZeroMQ PUB that `nsxctl trace` (or anything speaking msg_trace.h)
+    subscribes to.
+
+    Protocol
+    --------
+    pipe (zactor, from main):
+        "$TERM"   end the actor.
+        "STATS"   answered with zstr_sendf (pipe, "%llu %llu %llu") of
+                  published, dropped, malformed (see counters_t).
+        start-up: signal 0 once both sockets are bound. If the PULL or the
+                  PUB cannot bind: signal 1, then "FAILED" on the pipe (as
+                  actors/http.c does: zactor_new swallows the signal's
+                  status, so main watches the pipe for "FAILED"); the
+                  actor then only answers "STATS" and waits for "$TERM".
+
+    PULL (bound on args->endpoint; each actor connects a PUSH with
+    monitor_push_new): one frame per event, [1, kind, term, a, b, text].
+    Anything else is counted malformed and dropped (with a warning at most
+    once a second, S_REPORT_MS, so garbage cannot flood the log).
+
+    PUB (bound on args->listen, tcp; none if it is NULL or ""): two frames
+    per event, [kind][1, node, seq, wall_us, mono_us, term, kind, a, b,
+    text]. seq counts from 1 per process and is given to every well-formed
+    event received, published or not, so subscribers see every loss as a
+    gap. The first event is this actor's own "monitor" "up".
+
+    Never blocking
+    --------------
+    Tracing must not slow the node down. The actors' PUSHes send with
+    ZMQ_DONTWAIT into a small queue (monitor_push); the PUB sends with
+    ZMQ_DONTWAIT too, and libzmq's PUB drops, per subscriber, what exceeds
+    args->hwm rather than block, so a subscriber that stops reading loses
+    events and nobody waits for it. The PUB's drops are silent (libzmq
+    does not count them; the subscriber sees the gap); "dropped" counts the
+    events this actor itself failed to hand to libzmq.
+*/
+#include "monitor.h"
+#include "log.h"
+
+#include <errno.h>
+#include <time.h>
+
+#define S_DEFAULT_HWM 10000 /* PUB messages queued per subscriber */
+#define S_PULL_HWM 10000    /* events queued towards the monitor */
+#define S_PUSH_HWM 1000     /* per reporting actor */
+#define S_BATCH                                                                \
+    256 /* events read per loop turn: the pipe stays
+                               responsive under a flood */
+#define S_REPORT_MS 1000
+
+typedef struct {
+    uint64_t published; /* handed to the PUB */
+    uint64_t dropped;   /* well-formed, but could not be encoded or sent */
+    uint64_t malformed; /* undecodable messages on the PULL */
+} counters_t;
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *pull; /* NULL if the bind failed */
+    zsock_t *pub;  /* NULL if the bind failed */
+    zpoller_t *poller;
+    bool terminated;
+    bool failed;
+    raft_id_t id;
+    uint64_t seq; /* last seq given */
+    counters_t count;
+    uint64_t reported_malformed;
+    int64_t last_report_ms;
+} self_t;
+
+static uint64_t
+s_clock_us (clockid_t clock)
+{
+    struct timespec ts;
+    clock_gettime (clock, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static self_t *
+s_self_new (zsock_t *pipe, const monitor_args_t *args)
+{
+    self_t *self = (self_t *)zmalloc (sizeof (self_t));
+    self->pipe = pipe;
+    self->id = args->id;
+
+    self->pull = zsock_new (ZMQ_PULL);
+    if (self->pull) {
+        zsock_set_rcvhwm (self->pull, S_PULL_HWM);
+        if (!args->endpoint || zsock_bind (self->pull, "%s", args->endpoint)) {
+            log_error ("monitor: cannot bind %s: %s",
+                       args->endpoint ? args->endpoint : "(null)",
+                       zmq_strerror (zmq_errno ()));
+            zsock_destroy (&self->pull);
+        }
+    }
+    /* Without a listen endpoint the PUB stays unbound: libzmq drops what
+       it is sent, and the actors' PUSHes still drain. */
+    self->pub = zsock_new (ZMQ_PUB);
+    if (self->pub) {
+        zsock_set_sndhwm (self->pub, args->hwm > 0 ? args->hwm : S_DEFAULT_HWM);
+        zsock_set_linger (self->pub, 0);
+        if (args->listen && args->listen[0] &&
+            zsock_bind (self->pub, "%s", args->listen) < 0) {
+            log_error ("monitor: cannot bind %s: %s", args->listen,
+                       zmq_strerror (zmq_errno ()));
+            zsock_destroy (&self->pub);
+        }
+    }
+    self->failed = !self->pull || !self->pub;
+    if (self->failed) {
+        /* Half a monitor would still take events and publish nothing:
+           keep neither socket, so that a retry can bind both. */
+        zsock_destroy (&self->pull);
+        zsock_destroy (&self->pub);
+    }
+    self->poller = zpoller_new (pipe, NULL);
+    if (self->pull)
+        zpoller_add (self->poller, self->pull);
+    if (!self->failed && args->listen && args->listen[0])
+        log_info ("monitor: publishing trace events on %s", args->listen);
+    return self;
+}
+
+static void
+s_self_destroy (self_t **self_p)
+{
+    self_t *self = *self_p;
+    if (!self)
+        return;
+    zpoller_destroy (&self->poller);
+    zsock_destroy (&self->pull);
+    zsock_destroy (&self->pub);
+    free (self);
+    *self_p = NULL;
+}
+
+/* Stamp ev and publish it; never blocks. */
+static void
+s_publish (self_t *self, const msg_trace_ev_t *ev)
+{
+    msg_trace_t t = {.node = self->id,
+                     .seq = ++self->seq,
+                     .wall_us = s_clock_us (CLOCK_REALTIME),
+                     .mono_us = s_clock_us (CLOCK_MONOTONIC),
+                     .ev = *ev};
+    zmsg_t *zm = msg_trace_encode (&t);
+    if (!zm) {
+        self->count.dropped++; /* out of memory, or node id 0 */
+        return;
+    }
+    void *pub = zsock_resolve (self->pub);
+    zframe_t *topic = zmsg_first (zm);
+    zframe_t *body = zmsg_next (zm);
+    /* A PUB never refuses the first frame and then the second (it drops
+       whole messages at the HWM), so one check per frame is enough. */
+    if (zmq_send (pub, zframe_data (topic), zframe_size (topic),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+        zmq_send (pub, zframe_data (body), zframe_size (body), ZMQ_DONTWAIT) <
+            0)
+        self->count.dropped++;
+    else
+        self->count.published++;
+    zmsg_destroy (&zm);
+}
+
+static void
+s_report (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (self->count.malformed == self->reported_malformed ||
+        now - self->last_report_ms < S_REPORT_MS)
+        return;
+    log_warn (
+        "monitor: %llu malformed event(s) dropped",
+        (unsigned long long)(self->count.malformed - self->reported_malformed));
+    self->reported_malformed = self->count.malformed;
+    self->last_report_ms = now;
+}
+
+static void
+s_handle_pull (self_t *self)
+{
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *zm = zmsg_recv_nowait (self->pull);
+        if (!zm)
+            break;
+        msg_trace_ev_t ev;
+        if (msg_trace_ev_decode (zm, &ev) == 0)
+            s_publish (self, &ev);
+        else
+            self->count.malformed++;
+        zmsg_destroy (&zm);
+    }
+    s_report (self);
+}
+
+static void
+s_handle_pipe (self_t *self)
+{
+    char *cmd = zstr_recv (self->pipe);
+    if (!cmd) {
+        /* EINTR (a signal): main decides when to stop, with $TERM */
+        if (errno != EINTR)
+            self->terminated = true;
+        return;
+    }
+    if (streq (cmd, "$TERM"))
+        self->terminated = true;
+    else if (streq (cmd, "STATS"))
+        zstr_sendf (self->pipe, "%llu %llu %llu",
+                    (unsigned long long)self->count.published,
+                    (unsigned long long)self->count.dropped,
+                    (unsigned long long)self->count.malformed);
+    else
+        log_warn ("monitor: unknown command '%s' on the pipe", cmd);
+    zstr_free (&cmd);
+}
+
+void
+monitor_actor (zsock_t *pipe, void *args)
+{
+    self_t *self = s_self_new (pipe, (const monitor_args_t *)args);
+    if (self->failed) {
+        zsock_signal (pipe, 1);
+        zstr_send (pipe, "FAILED");
+    } else {
+        zsock_signal (pipe, 0);
+        msg_trace_ev_t up;
+        s_publish (self, msg_trace_ev_set (&up, "monitor", 0, 0, 0, "up"));
+    }
+    while (!self->terminated) {
+        void *which = zpoller_wait (self->poller, -1);
+        if (which == self->pipe)
+            s_handle_pipe (self);
+        else if (which && which == self->pull)
+            s_handle_pull (self);
+        else if (!which && zmq_errno () == ETERM)
+            break; /* the context is going away */
+        /* else: EINTR (SIGCONT after a pause, ...): only $TERM ends us */
+    }
+    s_self_destroy (&self);
+}
+
+/*  ---------------------------------------------------------------------
+    The reporting side                                                   */
+
+zsock_t *
+monitor_push_new (const char *endpoint)
+{
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    if (!push)
+        return NULL;
+    zsock_set_sndhwm (push, S_PUSH_HWM);
+    zsock_set_linger (push, 0);
+    /* inproc: connecting before the monitor binds is fine (ZeroMQ >= 4) */
+    if (zsock_connect (push, "%s", endpoint) < 0) {
+        zsock_destroy (&push);
+        return NULL;
+    }
+    return push;
+}
+
+int
+monitor_push (zsock_t *push, const msg_trace_ev_t *ev)
+{
+    if (!push)
+        return -1;
+    zmsg_t *zm = msg_trace_ev_encode (ev);
+    if (!zm)
+        return -1;
+    zframe_t *frame = zmsg_first (zm);
+    int rc = zmq_send (zsock_resolve (push), zframe_data (frame),
+                       zframe_size (frame), ZMQ_DONTWAIT) < 0
+                 ? -1
+                 : 0;
+    zmsg_destroy (&zm);
+    return rc;
+}
+
+void
+monitor_push_raft (void *push, const raft_event_t *ev)
+{
+    msg_trace_ev_t tev;
+    msg_trace_ev_set (&tev, raft_event_name (ev->type), ev->term, ev->a, ev->b,
+                      NULL);
+    monitor_push ((zsock_t *)push, &tev);
+}
