@@ -84,9 +84,9 @@ $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SR
 $(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-NSXCTL_SRC := http/nsxctl.c actors/trace_client.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $(NSXCTL_SRC) -lcivetweb -ljansson \
+NSXCTL_SRC := http/nsxctl.c http/client.c actors/trace_client.c msg/msg_trace.c msg/msg_util.c
+$(B)/nsxctl: $(NSXCTL_SRC) http/client.h actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -lcivetweb -ljansson \
 	    -lczmq -lzmq $(MSGPACK) -lpthread -o $@
 
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)

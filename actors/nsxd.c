@@ -10,6 +10,7 @@
     actors stop in reverse order; storage closes LevelDB last; exit 0.
 */
 #include "actors.h"
+#include "client.h"
 #include "log.h"
 #include "monitor.h"
 
@@ -321,45 +322,23 @@ static int
 s_post_join (const char *target, const s_config_t *c, char *next,
              size_t next_len)
 {
-    char host[256];
-    snprintf (host, sizeof host, "%s", target);
-    char *colon = strrchr (host, ':');
-    if (!colon)
-        return 0;
-    *colon = 0;
-    int port = atoi (colon + 1);
-    char err[256] = "";
-    struct mg_connection *conn =
-        mg_connect_client (host, port, 0, err, sizeof err);
-    if (!conn)
-        return 0;
-    char body[512];
-    int len = snprintf (body, sizeof body, "{\"peer\":\"%s\",\"id\":%llu}",
-                        c->http_advertise, (unsigned long long)c->id);
-    mg_printf (conn,
-               "POST /raft/join HTTP/1.1\r\nHost: %s\r\n"
-               "Content-Type: application/json\r\nContent-Length: %d\r\n"
-               "Connection: close\r\n\r\n%s",
-               target, len, body);
-    int status = 0;
+    json_t *req = json_pack ("{s:s, s:I}", "peer", c->http_advertise, "id",
+                             (json_int_t)c->id);
+    char *body = req ? json_dumps (req, JSON_COMPACT) : NULL;
+    json_decref (req);
+    http_client_resp_t r =
+        body ? http_client_request (target, "POST", "/raft/join", body, 60000)
+             : (http_client_resp_t){0, NULL};
+    free (body);
     next[0] = 0;
-    if (mg_get_response (conn, err, sizeof err, 60000) >= 0) {
-        const struct mg_response_info *ri = mg_get_response_info (conn);
-        status = ri ? ri->status_code : 0;
-        char resp[4096];
-        int got = 0, r;
-        while (got < (int)sizeof resp - 1 &&
-               (r = mg_read (conn, resp + got, sizeof resp - 1 - got)) > 0)
-            got += r;
-        resp[got] = 0;
-        json_t *j = json_loads (resp, 0, NULL);
-        const char *leader =
-            j ? json_string_value (json_object_get (j, "leader")) : NULL;
-        if (leader)
-            snprintf (next, next_len, "%s", leader);
-        json_decref (j);
-    }
-    mg_close_connection (conn);
+    json_t *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
+    const char *leader =
+        j ? json_string_value (json_object_get (j, "leader")) : NULL;
+    if (leader)
+        snprintf (next, next_len, "%s", leader);
+    json_decref (j);
+    int status = r.status;
+    http_client_resp_free (&r);
     return status;
 }
 

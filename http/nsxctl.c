@@ -11,9 +11,9 @@
     as it is; otherwise a short human line. Endpoints default to
     $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
 */
+#include "client.h"
 #include "trace_client.h"
 
-#include <civetweb.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -28,55 +28,14 @@ enum {
     EXIT_REFUSED = 4
 };
 
-typedef struct {
-    int status; /* 0: no answer */
-    char *body; /* malloc'ed, NUL-terminated */
-} s_resp_t;
-
 static int s_timeout_ms = 5000;
 
-/* One HTTP request to host:port. */
-static s_resp_t
+/* One HTTP request to host:port, within the --timeout. */
+static http_client_resp_t
 s_request (const char *endpoint, const char *method, const char *path,
            const char *body)
 {
-    s_resp_t r = {0, NULL};
-    char host[256];
-    snprintf (host, sizeof host, "%s", endpoint);
-    char *colon = strrchr (host, ':');
-    if (!colon)
-        return r;
-    *colon = 0;
-    char err[256];
-    struct mg_connection *c =
-        mg_connect_client (host, atoi (colon + 1), 0, err, sizeof err);
-    if (!c)
-        return r;
-    size_t blen = body ? strlen (body) : 0;
-    mg_printf (c,
-               "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
-               "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-               method, path, endpoint, blen);
-    if (blen)
-        mg_write (c, body, blen);
-    if (mg_get_response (c, err, sizeof err, s_timeout_ms) >= 0) {
-        const struct mg_response_info *ri = mg_get_response_info (c);
-        r.status = ri ? ri->status_code : 0;
-        size_t cap = 4096, len = 0;
-        r.body = malloc (cap);
-        int n;
-        while (r.body && (n = mg_read (c, r.body + len, cap - len - 1)) > 0) {
-            len += (size_t)n;
-            if (cap - len < 1024) {
-                cap *= 2;
-                r.body = realloc (r.body, cap);
-            }
-        }
-        if (r.body)
-            r.body[len] = 0;
-    }
-    mg_close_connection (c);
-    return r;
+    return http_client_request (endpoint, method, path, body, s_timeout_ms);
 }
 
 /* URL-encode s for a query string. */
@@ -96,11 +55,11 @@ s_urlencode (const char *s, char *out, size_t out_len)
 }
 
 /* Send to the cluster: try each endpoint, follow leader hints. */
-static s_resp_t
+static http_client_resp_t
 s_cluster (char **endpoints, int n, const char *method, const char *path,
            const char *body, bool follow)
 {
-    s_resp_t r = {0, NULL};
+    http_client_resp_t r = {0, NULL};
     char target[256] = "";
     int tries = 0, next = 0;
     while (tries++ < 3 * n + 3) {
@@ -277,7 +236,7 @@ main (int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    s_resp_t r = {0, NULL};
+    http_client_resp_t r = {0, NULL};
     char path[8192], *body = NULL;
     json_t *j = NULL;
     int rc = 0;
@@ -309,7 +268,8 @@ main (int argc, char **argv)
     } else if (strcmp (cmd, "status") == 0 && nargs == 0) {
         int up = 0;
         for (int i = 0; i < n; i++) {
-            s_resp_t h = s_request (endpoints[i], "GET", "/health", NULL);
+            http_client_resp_t h =
+                s_request (endpoints[i], "GET", "/health", NULL);
             if (h.status == 200)
                 up++;
             if (as_json) {
