@@ -26,6 +26,9 @@ typedef struct {
     const char *data_dir;
     const char *endpoint;
     const raft_conf_t *bootstrap;
+    const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
+    int slow_fsync_ms; /* a synced write this slow is traced and logged
+                          ("slow_fsync"); 0: S_SLOW_FSYNC_MS in storage.c */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -53,6 +56,7 @@ typedef struct {
     size_t max_body;
     size_t max_key;
     size_t max_value;
+    const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

@@ -21,6 +21,10 @@
                 req_ids (late answers to requests that already timed out
                 on this worker) and undecodable frames are dropped.
 
+    monitor  each worker also has a PUSH to args->monitor_endpoint (if
+             set): one "http" trace event per request (msg/msg_trace.h),
+             sent without blocking.
+
     No civetweb thread touches Raft or LevelDB state: a worker parses and
     checks the request, asks the raft actor, and renders the answer.
 
@@ -32,6 +36,8 @@
       GET    /health                                            op health
       POST   /raft/join    {"peer": "node4:8000"[, "id": 4]}    op join
       POST   /raft/remove  {"peer": "node4:8000"} or {"id": 4}  op remove
+      GET    /metrics      Prometheus text, rendered here from the
+                           registry (actors/metrics.h), not by the raft actor
     The raft actor's status and body map go back as they are. Errors made
     here are JSON too:
       400 {"error": "bad_request", "detail": "..."}   malformed JSON, invalid
@@ -69,6 +75,8 @@
 #include "actors.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "msg_api.h"
 
 #include <civetweb.h>
@@ -101,6 +109,7 @@ typedef struct {
 /* What init_thread gives each worker thread. */
 typedef struct {
     zsock_t *dealer;
+    zsock_t *mon; /* PUSH to the monitor (one per worker), or NULL */
 } s_worker_t;
 
 /* One request being served. */
@@ -110,6 +119,7 @@ typedef struct {
     const struct mg_request_info *ri;
     zsock_t *dealer;
     bool body_read; /* the whole request body was consumed */
+    metrics_route_t route;
 } s_ctx_t;
 
 /*  ---------------------------------------------------------------------
@@ -675,6 +685,29 @@ s_health (s_ctx_t *c)
     return s_call (c, &req);
 }
 
+/* Rendered here, in the worker: a scrape must not wait on the raft
+   actor (metrics.h). */
+static int
+s_metrics (s_ctx_t *c)
+{
+    size_t len = 0;
+    char *text = metrics_render (&len);
+    if (!text)
+        return s_error (c, 500, "internal", "out of memory");
+    if (s_has_body (c))
+        mg_disable_connection_keep_alive (c->conn);
+    mg_response_header_start (c->conn, 200);
+    mg_response_header_add (c->conn, "Content-Type",
+                            "text/plain; version=0.0.4; charset=utf-8", -1);
+    char cl[32];
+    snprintf (cl, sizeof cl, "%zu", len);
+    mg_response_header_add (c->conn, "Content-Length", cl, -1);
+    mg_response_header_send (c->conn);
+    mg_write (c->conn, text, len);
+    free (text);
+    return 200;
+}
+
 static int
 s_raft_join (s_ctx_t *c)
 {
@@ -774,12 +807,14 @@ static const s_route_t s_routes[] = {
     {"/health", "GET", s_health},
     {"/raft/join", "POST", s_raft_join},
     {"/raft/remove", "POST", s_raft_remove},
+    {"/metrics", "GET", s_metrics},
 };
 
 static int
 s_route (s_ctx_t *c)
 {
     const char *path = c->ri->local_uri ? c->ri->local_uri : "";
+    c->route = metrics_route_of (path);
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
         if (strcmp (path, s_routes[i].path) != 0)
             continue;
@@ -819,10 +854,19 @@ s_begin_request (struct mg_connection *conn)
                  .ri = mg_get_request_info (conn),
                  .dealer = w ? w->dealer : NULL};
     int status = s_route (&c);
-    char path[160];
+    int64_t usecs = zclock_usecs () - start;
+    metrics_http (c.route, status, (uint64_t)usecs);
+    char path[120];
     s_printable (path, sizeof path, c.ri->local_uri);
+    if (w && w->mon) {
+        msg_trace_ev_t ev;
+        monitor_push (w->mon,
+                      msg_trace_ev_set (&ev, "http", 0, (uint64_t)usecs, 0,
+                                        "%.12s %s %d", c.ri->request_method,
+                                        path, status));
+    }
     log_debug ("http: %s %s %d %.1f ms", c.ri->request_method, path, status,
-               (double)(zclock_usecs () - start) / 1000.0);
+               (double)usecs / 1000.0);
     return status;
 }
 
@@ -843,6 +887,8 @@ s_http_error (struct mg_connection *conn, int status, const char *errmsg)
     size_t len = 0;
     char *text = b ? json_body_text (b, &len) : NULL;
     json_decref (b);
+    /* Counted, without a duration: civetweb does not say when it began. */
+    metrics_http (METRICS_ROUTE_OTHER, status, 0);
     if (!text)
         return 1; /* let civetweb send its own */
     mg_disable_connection_keep_alive (conn);
@@ -885,6 +931,8 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (!w->dealer)
         log_error ("http: worker cannot connect to %s",
                    self->args.api_endpoint);
+    if (self->args.monitor_endpoint)
+        w->mon = monitor_push_new (self->args.monitor_endpoint);
     return w;
 }
 
@@ -897,6 +945,7 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *ptr)
     if (!w)
         return;
     zsock_destroy (&w->dealer);
+    zsock_destroy (&w->mon);
     free (w);
 }
 

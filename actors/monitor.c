@@ -40,6 +40,7 @@
 */
 #include "monitor.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <errno.h>
 #include <time.h>
@@ -150,6 +151,7 @@ s_publish (self_t *self, const msg_trace_ev_t *ev)
     zmsg_t *zm = msg_trace_encode (&t);
     if (!zm) {
         self->count.dropped++; /* out of memory, or node id 0 */
+        metrics_add (METRICS_TRACE_DROPPED, 1);
         return;
     }
     void *pub = zsock_resolve (self->pub);
@@ -160,10 +162,13 @@ s_publish (self_t *self, const msg_trace_ev_t *ev)
     if (zmq_send (pub, zframe_data (topic), zframe_size (topic),
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
         zmq_send (pub, zframe_data (body), zframe_size (body), ZMQ_DONTWAIT) <
-            0)
+            0) {
         self->count.dropped++;
-    else
+        metrics_add (METRICS_TRACE_DROPPED, 1);
+    } else {
         self->count.published++;
+        metrics_add (METRICS_TRACE_PUBLISHED, 1);
+    }
     zmsg_destroy (&zm);
 }
 
@@ -278,6 +283,8 @@ monitor_push (zsock_t *push, const msg_trace_ev_t *ev)
                  ? -1
                  : 0;
     zmsg_destroy (&zm);
+    if (rc)
+        metrics_add (METRICS_TRACE_DROPPED, 1);
     return rc;
 }
 

@@ -41,6 +41,7 @@ typedef struct {
     int http_threads;
     char log_level[16];
     char monitor_listen[256];
+    int slow_fsync_ms;
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -100,6 +101,9 @@ s_usage (FILE *out)
         "                          (NSXD_MONITOR_LISTEN, e.g. "
         "tcp://0.0.0.0:9100;\n"
         "                          default none); watch with nsxctl trace\n"
+        "  --slow-fsync-ms MS      a synced log write this slow is logged and\n"
+        "                          traced as slow_fsync (NSXD_SLOW_FSYNC_MS, "
+        "100)\n"
         "  --help\n",
         out);
 }
@@ -128,7 +132,7 @@ static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[17] = {
+    const char *v[18] = {
         s_env ("NSXD_ID", ""),
         s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
@@ -146,6 +150,7 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_HTTP_THREADS", "16"),
         s_env ("NSXD_LOG_LEVEL", "info"),
         s_env ("NSXD_MONITOR_LISTEN", ""),
+        s_env ("NSXD_SLOW_FSYNC_MS", "100"),
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -165,6 +170,7 @@ s_config (int argc, char **argv, s_config_t *c)
         {"http-threads", required_argument, 0, 14},
         {"log-level", required_argument, 0, 15},
         {"monitor-listen", required_argument, 0, 16},
+        {"slow-fsync-ms", required_argument, 0, 17},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -173,7 +179,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stdout);
             exit (0);
         }
-        if (o < 0 || o >= 17) {
+        if (o < 0 || o >= 18) {
             s_usage (stderr);
             return -1;
         }
@@ -216,10 +222,11 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--max-value", v[12], 0, 64 << 20, &c->max_value},
         {"--max-body", v[13], 64, 64 << 20, &c->max_body},
         {"--http-threads", v[14], 1, 256, &n},
+        {"--slow-fsync-ms", v[17], 1, 3600000, &n},
     };
     int *ints[] = {
-        &c->election_ms, &c->heartbeat_ms, &c->timeout_ms, NULL, NULL, NULL,
-        &c->http_threads};
+        &c->election_ms,  &c->heartbeat_ms, &c->timeout_ms, NULL, NULL, NULL,
+        &c->http_threads, &c->slow_fsync_ms};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {
@@ -435,7 +442,9 @@ main (int argc, char **argv)
                             .monitor_endpoint = ep_monitor};
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .endpoint = ep_storage,
-                              .bootstrap = have_bootstrap ? &bootstrap : NULL};
+                              .bootstrap = have_bootstrap ? &bootstrap : NULL,
+                              .monitor_endpoint = ep_monitor,
+                              .slow_fsync_ms = c.slow_fsync_ms};
     char source_ip[64];
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds
@@ -454,7 +463,8 @@ main (int argc, char **argv)
                       .timeout_ms = c.timeout_ms,
                       .max_body = (size_t)c.max_body,
                       .max_key = (size_t)c.max_key,
-                      .max_value = (size_t)c.max_value};
+                      .max_value = (size_t)c.max_value,
+                      .monitor_endpoint = ep_monitor};
 
     log_info ("starting: http %s (advertised %s), peers %s (advertised %s), "
               "data %s",

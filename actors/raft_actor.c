@@ -24,6 +24,7 @@
 */
 #include "actors.h"
 #include "log.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "msg_api.h"
 #include "msg_raft.h"
@@ -50,6 +51,7 @@ typedef struct {
     raft_index_t index;
     raft_term_t term;
     bool committed; /* proposal: its entry was handed out to apply */
+    bool acked;     /* proposal: answered 200 (for /metrics) */
     uint64_t ctx;   /* read or storage get */
     raft_buf_t *key;
     bool stale;
@@ -156,6 +158,12 @@ s_reply_error (self_t *self, zframe_t *identity, uint64_t req_id,
 static void
 s_req_free (s_req_t *q)
 {
+    if (q->wait == S_WAIT_APPLY) {
+        metrics_add (q->acked ? METRICS_PROPOSALS_COMMITTED
+                              : METRICS_PROPOSALS_FAILED,
+                     1);
+        metrics_add (METRICS_PROPOSALS_PENDING, (uint64_t)-1);
+    }
     zframe_destroy (&q->identity);
     raft_buf_unref (q->key);
     q->key = NULL;
@@ -419,6 +427,7 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     s_req_t *q = s_req_add (self, identity, req, S_WAIT_APPLY);
     q->index = index;
     q->term = term;
+    metrics_add (METRICS_PROPOSALS_PENDING, 1);
 }
 
 static void
@@ -555,6 +564,8 @@ s_settle (self_t *self)
         log_info ("raft: %s in term %llu, leader %llu",
                   raft_role_name (st.role), (unsigned long long)st.term,
                   (unsigned long long)st.leader);
+        if (st.leader && st.leader != self->last_leader)
+            metrics_add (METRICS_LEADER_CHANGES, 1);
         self->last_role = st.role;
         self->last_leader = st.leader;
     }
@@ -589,6 +600,8 @@ s_settle (self_t *self)
         }
     }
 }
+
+static void s_publish_metrics (self_t *self);
 
 static void
 s_drive (self_t *self)
@@ -650,20 +663,71 @@ s_drive (self_t *self)
     }
     s_send_peers (self);
     s_settle (self);
+    s_publish_metrics (self);
 }
 
 /*  ---------------------------------------------------------------------
     Handlers                                                             */
 
-/* The core's trace events go to the monitoring socket (never blocks). */
+/* The core's trace events: counted for /metrics, and sent to the
+   monitoring socket (never blocks). */
 static void
 s_trace (void *ctx, const raft_event_t *ev)
 {
     self_t *self = ctx;
     raft_event_t e = *ev;
-    if (e.type == RAFT_EV_CONF && self->r)
-        e.b = raft_conf (self->r)->n;
-    monitor_push_raft (self->mon, &e);
+    switch (e.type) {
+    case RAFT_EV_ELECTION_START:
+        metrics_add (e.a ? METRICS_PREVOTES_STARTED : METRICS_ELECTIONS_STARTED,
+                     1);
+        break;
+    case RAFT_EV_ELECTION_WON:
+        metrics_add (e.a ? METRICS_PREVOTES_WON : METRICS_ELECTIONS_WON, 1);
+        break;
+    case RAFT_EV_READ_ROUND: metrics_add (METRICS_READ_ROUNDS, 1); break;
+    case RAFT_EV_CONF:
+        if (self->r)
+            e.b = raft_conf (self->r)->n;
+        break;
+    default: break;
+    }
+    if (self->mon)
+        monitor_push_raft (self->mon, &e);
+}
+
+/* The gauges of /metrics, after every batch. */
+static void
+s_publish_metrics (self_t *self)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    metrics_raft_t m = {.id = self->args.id,
+                        .valid = true,
+                        .role = st.role,
+                        .term = st.term,
+                        .leader = st.leader,
+                        .commit = st.commit,
+                        .applied = st.applied,
+                        .last_index = st.last_index,
+                        .base_index = st.base_index};
+    const raft_conf_t *conf = raft_conf (self->r);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        if (conf->servers[i].voter)
+            m.voters++;
+        else
+            m.learners++;
+    }
+    raft_progress_info_t prs[RAFT_MAX_SERVERS];
+    size_t n = raft_progress (self->r, prs, RAFT_MAX_SERVERS);
+    for (size_t i = 0; i < n; i++) {
+        if (prs[i].id == self->args.id)
+            continue;
+        m.peers[m.n_peers].id = prs[i].id;
+        m.peers[m.n_peers].match = prs[i].match;
+        m.n_peers++;
+    }
+    metrics_raft_set (&m);
+    metrics_set (METRICS_PEER_MSGS_DROPPED, st.dropped_msgs + self->dropped_in);
 }
 
 static void
@@ -679,10 +743,8 @@ s_on_boot (self_t *self, msg_store_t *m)
         o.election_ticks = 2;
     o.rand = s_rand;
     o.rand_ctx = &self->rng;
-    if (self->mon) {
-        o.trace = s_trace;
-        o.trace_ctx = self;
-    }
+    o.trace = s_trace;
+    o.trace_ctx = self;
     raft_boot_t b = {.hs = m->hs,
                      .entries = m->entries,
                      .n_entries = m->n_entries,
@@ -705,6 +767,14 @@ s_on_boot (self_t *self, msg_store_t *m)
 static void
 s_on_applied (self_t *self, msg_store_t *m)
 {
+    raft_status_t st;
+    raft_status (self->r, &st);
+    if (self->mon && m->applied > st.applied) {
+        msg_trace_ev_t ev;
+        monitor_push (self->mon,
+                      msg_trace_ev_set (&ev, "apply", st.term, st.applied + 1,
+                                        m->applied, NULL));
+    }
     raft_applied (self->r, m->applied);
     for (size_t k = 0; k < m->n_results; k++) {
         for (size_t i = 0; i < self->n_reqs; i++) {
@@ -721,6 +791,7 @@ s_on_applied (self_t *self, msg_store_t *m)
                                         : !m->results[k].existed);
             s_send_reply (self, q->identity, q->req_id, 200, &buf);
             msgpack_sbuffer_destroy (&buf);
+            q->acked = true;
             s_req_drop (self, i);
             break;
         }

@@ -24,6 +24,12 @@
                      request that would break the log); the actor then stays
                      idle until "$TERM" and the node must stop
 
+      monitor (PUSH to args->monitor_endpoint, never blocking), out:
+        slow_fsync   a = microseconds, b = entries, for a synced write
+                     slower than args->slow_fsync_ms (msg/msg_trace.h)
+      /metrics (actors/metrics.h): the fsync histogram, entries synced and
+      applied, and the size of the database directory (read every second).
+
     Ordering: messages are handled in arrival order, except that the log
     writes of a group are committed first, in one batch. Writes touch only
     the log and hard state ('l', 'h'), applies and gets only the KV data
@@ -45,6 +51,8 @@
 */
 #include "actors.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "msg_store.h"
 #include "store.h"
 
@@ -57,6 +65,11 @@
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
 #define S_GROUP_MAX 1024
+/* Default threshold of a slow fsync. etcd warns at 1 s; an fdatasync on a
+   healthy SSD takes well under 1 ms, so 100 ms already means trouble. */
+#define S_SLOW_FSYNC_MS 100
+/* How often the size of the database directory is read for /metrics. */
+#define S_DISK_CHECK_MS 1000
 
 typedef struct {
     zsock_t *pipe;            /* actor command pipe */
@@ -71,7 +84,11 @@ typedef struct {
     raft_index_t applied;     /* applied index, as stored */
     uint64_t last_seq;        /* seq of the last write staged */
     uint64_t dropped;         /* malformed messages dropped */
-    bool failed;              /* "error" sent: idle until $TERM */
+    zsock_t *mon;             /* PUSH to the monitor, or NULL */
+    int64_t slow_fsync_us;
+    int64_t disk_checked; /* zclock_mono () of the last size reading */
+    int64_t slow_logged;  /* zclock_mono () of the last slow-fsync log */
+    bool failed;          /* "error" sent: idle until $TERM */
     bool terminated;
 } self_t;
 
@@ -262,6 +279,7 @@ s_self_destroy (self_t **self_p)
     }
     free (self->group);
     zsock_destroy (&self->pair);
+    zsock_destroy (&self->mon);
     free (self);
     *self_p = NULL;
 }
@@ -273,6 +291,11 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
     if (!self)
         return NULL;
     self->pipe = pipe;
+    self->slow_fsync_us =
+        1000 * (int64_t)(args->slow_fsync_ms > 0 ? args->slow_fsync_ms
+                                                 : S_SLOW_FSYNC_MS);
+    if (args->monitor_endpoint)
+        self->mon = monitor_push_new (args->monitor_endpoint);
     self->outbox = zlist_new ();
     self->group = calloc (S_GROUP_MAX, sizeof *self->group);
     self->log_batch = store_batch_new ();
@@ -379,12 +402,31 @@ s_self_stage_write (self_t *self, const msg_store_t *w, raft_index_t *last)
     return true;
 }
 
+/* One synced write took usecs: /metrics, and a trace event and a log
+   line (at most one a second) if it was slow. */
+static void
+s_self_timed_fsync (self_t *self, int64_t usecs, uint64_t entries)
+{
+    metrics_fsync ((uint64_t)usecs, entries);
+    if (usecs < self->slow_fsync_us)
+        return;
+    msg_trace_ev_t ev;
+    monitor_push (self->mon, msg_trace_ev_set (&ev, "slow_fsync", 0,
+                                               (uint64_t)usecs, entries, NULL));
+    int64_t now = zclock_mono ();
+    if (now - self->slow_logged >= 1000) {
+        log_warn ("storage: slow fsync: %.1f ms for %llu entries",
+                  (double)usecs / 1000.0, (unsigned long long)entries);
+        self->slow_logged = now;
+    }
+}
+
 /* Every write of the group in one synced batch, then one "persisted". */
 static void
 s_self_write_group (self_t *self, size_t n)
 {
     bool any = false;
-    uint64_t seq = 0;
+    uint64_t seq = 0, entries = 0;
     raft_index_t last = self->last_index;
     store_batch_clear (self->log_batch);
     for (size_t i = 0; i < n; i++) {
@@ -395,15 +437,19 @@ s_self_write_group (self_t *self, size_t n)
             return;
         any = true;
         seq = w->seq;
+        entries += w->n_entries;
     }
     if (!any)
         return;
     char *err = NULL;
-    if (store_batch_size (self->log_batch) > 0 &&
-        store_write (self->store, self->log_batch, true, &err) != 0) {
-        s_self_fail (self, "log write failed: %s", err);
-        free (err);
-        return;
+    if (store_batch_size (self->log_batch) > 0) {
+        int64_t start = zclock_usecs ();
+        if (store_write (self->store, self->log_batch, true, &err) != 0) {
+            s_self_fail (self, "log write failed: %s", err);
+            free (err);
+            return;
+        }
+        s_self_timed_fsync (self, zclock_usecs () - start, entries);
     }
     self->last_index = last;
     msg_store_t m = {.kind = MSG_STORE_PERSISTED, .seq = seq};
@@ -502,6 +548,7 @@ s_self_apply (self_t *self, const msg_store_t *m)
             free (results);
             return;
         }
+        metrics_add (METRICS_APPLIED_ENTRIES, applied - self->applied);
         self->applied = applied;
     }
     msg_store_t r = {.kind = MSG_STORE_APPLIED,
@@ -622,7 +669,12 @@ storage_actor (zsock_t *pipe, void *args)
                 (zmq_pollitem_t){zsock_resolve (self->pair), 0, events, 0};
             n_items = 2;
         }
-        if (zmq_poll (items, n_items, -1) == -1) {
+        int64_t now = zclock_mono ();
+        if (self->store && now - self->disk_checked >= S_DISK_CHECK_MS) {
+            metrics_set (METRICS_LEVELDB_BYTES, store_disk_bytes (self->store));
+            self->disk_checked = now;
+        }
+        if (zmq_poll (items, n_items, S_DISK_CHECK_MS) == -1) {
             if (errno == EINTR)
                 continue; /* main owns shutdown: we end on $TERM only */
             log_error ("storage: poll failed: %s", zmq_strerror (errno));

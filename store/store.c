@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #define S_FORMAT_VERSION "1"
@@ -63,6 +64,7 @@ struct store {
     leveldb_writeoptions_t *write; /* no sync */
     leveldb_writeoptions_t *write_sync;
     char *keybuf; /* scratch for 'k' keys */
+    char *path;   /* the database directory */
     size_t keycap;
 };
 
@@ -239,6 +241,7 @@ store_open (const char *path, char **err)
         s_set_err (err, "out of memory");
         return NULL;
     }
+    self->path = strdup (path);
     self->options = leveldb_options_create ();
     self->cache = leveldb_cache_create_lru (S_BLOCK_CACHE);
     leveldb_options_set_create_if_missing (self->options, 1);
@@ -285,8 +288,28 @@ store_close (store_t **self_p)
     leveldb_writeoptions_destroy (self->write);
     leveldb_writeoptions_destroy (self->write_sync);
     free (self->keybuf);
+    free (self->path);
     free (self);
     *self_p = NULL;
+}
+
+uint64_t
+store_disk_bytes (store_t *self)
+{
+    DIR *d = self && self->path ? opendir (self->path) : NULL;
+    if (!d)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *e;
+    while ((e = readdir (d))) {
+        struct stat st;
+        /* LevelDB's files sit directly in the directory (no subdirectories);
+           a file deleted by a compaction meanwhile is simply not counted. */
+        if (fstatat (dirfd (d), e->d_name, &st, 0) == 0 && S_ISREG (st.st_mode))
+            total += (uint64_t)st.st_size;
+    }
+    closedir (d);
+    return total;
 }
 
 /*  ---------------------------------------------------------------------

@@ -26,6 +26,10 @@ typedef struct store_batch store_batch_t;
 store_t *store_open (const char *path, char **err);
 void store_close (store_t **self_p);
 
+/* Bytes of the files in the database directory (tables, write-ahead log,
+   manifest): what the database costs on disk. 0 if it cannot be read. */
+uint64_t store_disk_bytes (store_t *self);
+
 /* What the database holds, as read at start. */
 typedef struct {
     bool fresh;            /* no format version: a brand-new database */

@@ -1,0 +1,435 @@
+/*  metrics.c -- the metrics registry and its Prometheus text rendering
+    (see metrics.h for why it is shared memory and who writes what).
+*/
+#include "metrics.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bucket upper bounds, microseconds: 100 us to 10 s, as Prometheus'
+   default buckets with two more below 5 ms (an fdatasync here takes about
+   0.1 ms; a loopback request a few hundred us). */
+static const uint64_t s_bounds[] = {
+    100,   250,    500,    1000,   2500,    5000,    10000,   25000,
+    50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+#define S_BUCKETS (sizeof s_bounds / sizeof s_bounds[0])
+
+typedef struct {
+    atomic_uint_fast64_t bucket[S_BUCKETS + 1]; /* last: above every bound */
+    atomic_uint_fast64_t sum_us;
+} s_hist_t;
+
+/* Statuses the node answers with; anything else is counted as "other". */
+static const int s_codes[] = {200, 400, 404, 405, 408, 409,
+                              413, 431, 500, 502, 503, 505};
+#define S_CODES (sizeof s_codes / sizeof s_codes[0])
+
+static const char *s_route_names[METRICS_N_ROUTES] = {
+    "/kv/put",    "/kv/get",      "/kv/delete", "/health",
+    "/raft/join", "/raft/remove", "/metrics",   "other"};
+
+static struct {
+    atomic_uint_fast64_t scalar[METRICS_N_SCALARS];
+    s_hist_t http[METRICS_N_ROUTES][S_CODES + 1];
+    s_hist_t fsync;
+    pthread_mutex_t lock;
+    metrics_raft_t raft; /* under lock */
+} s_reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static time_t s_start_time;
+
+__attribute__ ((constructor)) static void
+s_note_start (void)
+{
+    s_start_time = time (NULL);
+}
+
+/*  ---------------------------------------------------------------------
+    Writing                                                              */
+
+void
+metrics_add (metrics_scalar_t m, uint64_t n)
+{
+    if (m < METRICS_N_SCALARS)
+        atomic_fetch_add_explicit (&s_reg.scalar[m], n, memory_order_relaxed);
+}
+
+void
+metrics_set (metrics_scalar_t m, uint64_t v)
+{
+    if (m < METRICS_N_SCALARS)
+        atomic_store_explicit (&s_reg.scalar[m], v, memory_order_relaxed);
+}
+
+uint64_t
+metrics_get (metrics_scalar_t m)
+{
+    return m < METRICS_N_SCALARS
+               ? atomic_load_explicit (&s_reg.scalar[m], memory_order_relaxed)
+               : 0;
+}
+
+void
+metrics_raft_set (const metrics_raft_t *r)
+{
+    pthread_mutex_lock (&s_reg.lock);
+    s_reg.raft = *r;
+    pthread_mutex_unlock (&s_reg.lock);
+}
+
+static void
+s_observe (s_hist_t *h, uint64_t usecs)
+{
+    size_t b = 0;
+    while (b < S_BUCKETS && usecs > s_bounds[b])
+        b++;
+    atomic_fetch_add_explicit (&h->bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit (&h->sum_us, usecs, memory_order_relaxed);
+}
+
+const char *
+metrics_route_name (metrics_route_t route)
+{
+    return route < METRICS_N_ROUTES ? s_route_names[route] : "other";
+}
+
+metrics_route_t
+metrics_route_of (const char *path)
+{
+    for (int r = 0; r < METRICS_ROUTE_OTHER; r++)
+        if (path && strcmp (path, s_route_names[r]) == 0)
+            return (metrics_route_t)r;
+    return METRICS_ROUTE_OTHER;
+}
+
+void
+metrics_http (metrics_route_t route, int status, uint64_t usecs)
+{
+    if (route >= METRICS_N_ROUTES)
+        route = METRICS_ROUTE_OTHER;
+    size_t c = 0;
+    while (c < S_CODES && s_codes[c] != status)
+        c++;
+    s_observe (&s_reg.http[route][c], usecs);
+}
+
+void
+metrics_fsync (uint64_t usecs, uint64_t entries)
+{
+    s_observe (&s_reg.fsync, usecs);
+    metrics_add (METRICS_FSYNC_ENTRIES, entries);
+}
+
+void
+metrics_reset (void)
+{
+    for (size_t i = 0; i < METRICS_N_SCALARS; i++)
+        atomic_store (&s_reg.scalar[i], 0);
+    /* Plain stores would do as well; tests call this while quiet. */
+    memset (s_reg.http, 0, sizeof s_reg.http);
+    memset (&s_reg.fsync, 0, sizeof s_reg.fsync);
+    pthread_mutex_lock (&s_reg.lock);
+    memset (&s_reg.raft, 0, sizeof s_reg.raft);
+    pthread_mutex_unlock (&s_reg.lock);
+}
+
+/*  ---------------------------------------------------------------------
+    Rendering                                                            */
+
+static void
+s_family (FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf (f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+s_sample (FILE *f, const char *name, uint64_t v)
+{
+    fprintf (f, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static void
+s_one (FILE *f, const char *name, const char *type, const char *help,
+       uint64_t v)
+{
+    s_family (f, name, type, help);
+    s_sample (f, name, v);
+}
+
+/* Seconds from microseconds, as Prometheus floats ("0.00025", "2.5"). */
+static void
+s_seconds (char *buf, size_t len, uint64_t usecs)
+{
+    snprintf (buf, len, "%.6g", (double)usecs / 1e6);
+}
+
+/* The samples of one histogram; labels is "" or `key="v",...` (no
+   braces). Returns the total count. */
+static uint64_t
+s_hist_samples (FILE *f, const char *name, const char *labels,
+                const s_hist_t *h)
+{
+    uint64_t counts[S_BUCKETS + 1], total = 0;
+    for (size_t b = 0; b <= S_BUCKETS; b++) {
+        counts[b] = atomic_load_explicit (&h->bucket[b], memory_order_relaxed);
+        total += counts[b];
+    }
+    uint64_t sum = atomic_load_explicit (&h->sum_us, memory_order_relaxed);
+    const char *sep = *labels ? "," : "";
+    uint64_t cum = 0;
+    char le[32];
+    for (size_t b = 0; b < S_BUCKETS; b++) {
+        cum += counts[b];
+        s_seconds (le, sizeof le, s_bounds[b]);
+        fprintf (f, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep, le,
+                 (unsigned long long)cum);
+    }
+    fprintf (f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+             (unsigned long long)total);
+    char s[32];
+    s_seconds (s, sizeof s, sum);
+    if (*labels) {
+        fprintf (f, "%s_sum{%s} %s\n", name, labels, s);
+        fprintf (f, "%s_count{%s} %llu\n", name, labels,
+                 (unsigned long long)total);
+    } else {
+        fprintf (f, "%s_sum %s\n", name, s);
+        fprintf (f, "%s_count %llu\n", name, (unsigned long long)total);
+    }
+    return total;
+}
+
+static uint64_t
+s_hist_total (const s_hist_t *h)
+{
+    uint64_t total = 0;
+    for (size_t b = 0; b <= S_BUCKETS; b++)
+        total += atomic_load_explicit (&h->bucket[b], memory_order_relaxed);
+    return total;
+}
+
+static void
+s_code_label (char *buf, size_t len, size_t c)
+{
+    if (c < S_CODES)
+        snprintf (buf, len, "%d", s_codes[c]);
+    else
+        snprintf (buf, len, "other");
+}
+
+static void
+s_render_raft (FILE *f)
+{
+    metrics_raft_t r;
+    pthread_mutex_lock (&s_reg.lock);
+    r = s_reg.raft;
+    pthread_mutex_unlock (&s_reg.lock);
+
+    s_one (f, "nsxd_node_id", "gauge", "This server's Raft id.", r.id);
+    s_family (f, "nsxd_raft_role", "gauge",
+              "1 for the role this server is in, 0 for the others.");
+    static const raft_role_t roles[] = {RAFT_FOLLOWER, RAFT_PRECANDIDATE,
+                                        RAFT_CANDIDATE, RAFT_LEADER};
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
+        fprintf (f, "nsxd_raft_role{role=\"%s\"} %d\n",
+                 raft_role_name (roles[i]), r.valid && r.role == roles[i]);
+    s_one (f, "nsxd_raft_is_leader", "gauge", "1 if this server is the leader.",
+           r.valid && r.role == RAFT_LEADER);
+    s_one (f, "nsxd_raft_has_leader", "gauge",
+           "1 if this server knows a leader.", r.valid && r.leader != 0);
+    s_one (f, "nsxd_raft_leader_id", "gauge",
+           "The leader this server knows (0: none).", r.leader);
+    s_one (f, "nsxd_raft_term", "gauge", "Current term.", r.term);
+    s_one (f, "nsxd_raft_commit_index", "gauge",
+           "Highest log index known committed.", r.commit);
+    s_one (f, "nsxd_raft_applied_index", "gauge",
+           "Highest log index applied to the key-value data.", r.applied);
+    s_one (f, "nsxd_raft_last_log_index", "gauge", "Index of the last entry.",
+           r.last_index);
+    s_one (f, "nsxd_raft_log_base_index", "gauge",
+           "Index the log starts after (entries before it are compacted).",
+           r.base_index);
+    s_family (f, "nsxd_raft_members", "gauge",
+              "Servers in the configuration in effect, by kind.");
+    fprintf (f, "nsxd_raft_members{kind=\"voter\"} %u\n", r.voters);
+    fprintf (f, "nsxd_raft_members{kind=\"learner\"} %u\n", r.learners);
+    /* Per peer, on the leader only: an empty family elsewhere. */
+    s_family (f, "nsxd_raft_peer_match_index", "gauge",
+              "Leader only: highest index known replicated on each peer.");
+    for (size_t i = 0; i < r.n_peers; i++)
+        fprintf (f, "nsxd_raft_peer_match_index{peer=\"%llu\"} %llu\n",
+                 (unsigned long long)r.peers[i].id,
+                 (unsigned long long)r.peers[i].match);
+    s_family (f, "nsxd_raft_peer_lag_entries", "gauge",
+              "Leader only: entries each peer is behind the leader's log.");
+    for (size_t i = 0; i < r.n_peers; i++)
+        fprintf (f, "nsxd_raft_peer_lag_entries{peer=\"%llu\"} %llu\n",
+                 (unsigned long long)r.peers[i].id,
+                 (unsigned long long)(r.last_index > r.peers[i].match
+                                          ? r.last_index - r.peers[i].match
+                                          : 0));
+}
+
+static void
+s_render_counters (FILE *f)
+{
+    s_one (f, "nsxd_raft_proposals_committed_total", "counter",
+           "Writes this server proposed as leader and acknowledged.",
+           metrics_get (METRICS_PROPOSALS_COMMITTED));
+    s_one (f, "nsxd_raft_proposals_failed_total", "counter",
+           "Writes proposed, then answered with an error (leadership lost, "
+           "timeout); they may still have committed.",
+           metrics_get (METRICS_PROPOSALS_FAILED));
+    s_one (f, "nsxd_raft_proposals_pending", "gauge",
+           "Writes proposed and not answered yet.",
+           metrics_get (METRICS_PROPOSALS_PENDING));
+    s_family (f, "nsxd_raft_elections_started_total", "counter",
+              "Election rounds this server started (pre-vote: dissertation "
+              "section 9.6).");
+    fprintf (f, "nsxd_raft_elections_started_total{kind=\"prevote\"} %llu\n",
+             (unsigned long long)metrics_get (METRICS_PREVOTES_STARTED));
+    fprintf (f, "nsxd_raft_elections_started_total{kind=\"vote\"} %llu\n",
+             (unsigned long long)metrics_get (METRICS_ELECTIONS_STARTED));
+    s_family (f, "nsxd_raft_elections_won_total", "counter",
+              "Election rounds this server won.");
+    fprintf (f, "nsxd_raft_elections_won_total{kind=\"prevote\"} %llu\n",
+             (unsigned long long)metrics_get (METRICS_PREVOTES_WON));
+    fprintf (f, "nsxd_raft_elections_won_total{kind=\"vote\"} %llu\n",
+             (unsigned long long)metrics_get (METRICS_ELECTIONS_WON));
+    s_one (f, "nsxd_raft_leader_changes_total", "counter",
+           "Times this server saw a new leader.",
+           metrics_get (METRICS_LEADER_CHANGES));
+    s_one (f, "nsxd_raft_read_index_rounds_total", "counter",
+           "ReadIndex rounds confirmed by a majority (leader).",
+           metrics_get (METRICS_READ_ROUNDS));
+    s_one (f, "nsxd_raft_peer_messages_dropped_total", "counter",
+           "Peer messages dropped as malformed or misaddressed.",
+           metrics_get (METRICS_PEER_MSGS_DROPPED));
+    s_one (f, "nsxd_storage_fsync_entries_total", "counter",
+           "Log entries made durable (divide by the fsync count for the "
+           "group-commit batch size).",
+           metrics_get (METRICS_FSYNC_ENTRIES));
+    s_one (f, "nsxd_storage_applied_entries_total", "counter",
+           "Log entries applied to the key-value data.",
+           metrics_get (METRICS_APPLIED_ENTRIES));
+    s_one (f, "nsxd_storage_leveldb_bytes", "gauge",
+           "Bytes of the files in the LevelDB directory (log and data).",
+           metrics_get (METRICS_LEVELDB_BYTES));
+    s_one (f, "nsxd_trace_events_published_total", "counter",
+           "Trace events handed to the monitoring socket.",
+           metrics_get (METRICS_TRACE_PUBLISHED));
+    s_one (f, "nsxd_trace_events_dropped_total", "counter",
+           "Trace events dropped before the monitoring socket (a full "
+           "queue); a slow subscriber's own losses show as seq gaps.",
+           metrics_get (METRICS_TRACE_DROPPED));
+}
+
+static void
+s_render_histograms (FILE *f)
+{
+    s_family (f, "nsxd_storage_fsync_duration_seconds", "histogram",
+              "Time of each synced LevelDB write (one per group commit).");
+    s_hist_samples (f, "nsxd_storage_fsync_duration_seconds", "", &s_reg.fsync);
+
+    /* Only the (route, code) pairs seen, so a scrape stays short. */
+    s_family (f, "nsxd_http_requests_total", "counter",
+              "HTTP requests answered, by route and status.");
+    char labels[96], code[16];
+    for (size_t r = 0; r < METRICS_N_ROUTES; r++)
+        for (size_t c = 0; c <= S_CODES; c++) {
+            uint64_t n = s_hist_total (&s_reg.http[r][c]);
+            if (!n)
+                continue;
+            s_code_label (code, sizeof code, c);
+            fprintf (f,
+                     "nsxd_http_requests_total{route=\"%s\",code=\"%s\"} "
+                     "%llu\n",
+                     s_route_names[r], code, (unsigned long long)n);
+        }
+    s_family (f, "nsxd_http_request_duration_seconds", "histogram",
+              "Time from a parsed request to its answer, by route and "
+              "status.");
+    for (size_t r = 0; r < METRICS_N_ROUTES; r++)
+        for (size_t c = 0; c <= S_CODES; c++) {
+            if (!s_hist_total (&s_reg.http[r][c]))
+                continue;
+            s_code_label (code, sizeof code, c);
+            snprintf (labels, sizeof labels, "route=\"%s\",code=\"%s\"",
+                      s_route_names[r], code);
+            s_hist_samples (f, "nsxd_http_request_duration_seconds", labels,
+                            &s_reg.http[r][c]);
+        }
+}
+
+/* The usual process_* metrics of Prometheus clients. */
+static void
+s_render_process (FILE *f)
+{
+    struct rusage ru;
+    if (getrusage (RUSAGE_SELF, &ru) == 0) {
+        double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+                     (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+        s_family (f, "process_cpu_seconds_total", "counter",
+                  "User and system CPU time spent, in seconds.");
+        fprintf (f, "process_cpu_seconds_total %.6f\n", cpu);
+    }
+    unsigned long long vsize = 0, rss = 0;
+    FILE *statm = fopen ("/proc/self/statm", "r");
+    if (statm) {
+        if (fscanf (statm, "%llu %llu", &vsize, &rss) == 2) {
+            unsigned long long page =
+                (unsigned long long)sysconf (_SC_PAGESIZE);
+            s_one (f, "process_resident_memory_bytes", "gauge",
+                   "Resident memory size in bytes.", rss * page);
+            s_one (f, "process_virtual_memory_bytes", "gauge",
+                   "Virtual memory size in bytes.", vsize * page);
+        }
+        fclose (statm);
+    }
+    DIR *d = opendir ("/proc/self/fd");
+    if (d) {
+        uint64_t n = 0;
+        struct dirent *e;
+        while ((e = readdir (d)))
+            if (e->d_name[0] != '.')
+                n++;
+        closedir (d);
+        s_one (f, "process_open_fds", "gauge", "Open file descriptors.",
+               n ? n - 1 : 0); /* not the one reading the directory */
+    }
+    struct rlimit rl;
+    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        s_one (f, "process_max_fds", "gauge",
+               "Maximum number of open file descriptors.", rl.rlim_cur);
+    s_one (f, "process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch, in seconds.",
+           (uint64_t)s_start_time);
+}
+
+char *
+metrics_render (size_t *len)
+{
+    char *buf = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream (&buf, &size);
+    if (!f)
+        return NULL;
+    s_render_raft (f);
+    s_render_counters (f);
+    s_render_histograms (f);
+    s_render_process (f);
+    if (fclose (f) != 0) {
+        free (buf);
+        return NULL;
+    }
+    if (len)
+        *len = size;
+    return buf;
+}
