@@ -28,7 +28,8 @@ typedef struct {
     const raft_conf_t *bootstrap;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
     int slow_fsync_ms; /* a synced write this slow is traced and logged
-                          ("slow_fsync"); 0: S_SLOW_FSYNC_MS in storage.c */
+                          ("slow_fsync"); 0: every one is traced (to watch
+                          group commit), none logged */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 

@@ -102,8 +102,9 @@ s_usage (FILE *out)
         "tcp://0.0.0.0:9100;\n"
         "                          default none); watch with nsxctl trace\n"
         "  --slow-fsync-ms MS      a synced log write this slow is logged and\n"
-        "                          traced as slow_fsync (NSXD_SLOW_FSYNC_MS, "
-        "100)\n"
+        "                          traced as slow_fsync (NSXD_SLOW_FSYNC_MS,\n"
+        "                          100; 0 traces every fsync, to watch group\n"
+        "                          commit in nsxctl trace)\n"
         "  --help\n",
         out);
 }
@@ -222,7 +223,7 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--max-value", v[12], 0, 64 << 20, &c->max_value},
         {"--max-body", v[13], 64, 64 << 20, &c->max_body},
         {"--http-threads", v[14], 1, 256, &n},
-        {"--slow-fsync-ms", v[17], 1, 3600000, &n},
+        {"--slow-fsync-ms", v[17], 0, 3600000, &n},
     };
     int *ints[] = {
         &c->election_ms,  &c->heartbeat_ms, &c->timeout_ms, NULL, NULL, NULL,

@@ -65,9 +65,6 @@
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
 #define S_GROUP_MAX 1024
-/* Default threshold of a slow fsync. etcd warns at 1 s; an fdatasync on a
-   healthy SSD takes well under 1 ms, so 100 ms already means trouble. */
-#define S_SLOW_FSYNC_MS 100
 /* How often the size of the database directory is read for /metrics. */
 #define S_DISK_CHECK_MS 1000
 
@@ -292,8 +289,7 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
         return NULL;
     self->pipe = pipe;
     self->slow_fsync_us =
-        1000 * (int64_t)(args->slow_fsync_ms > 0 ? args->slow_fsync_ms
-                                                 : S_SLOW_FSYNC_MS);
+        1000 * (int64_t)(args->slow_fsync_ms > 0 ? args->slow_fsync_ms : 0);
     if (args->monitor_endpoint)
         self->mon = monitor_push_new (args->monitor_endpoint);
     self->outbox = zlist_new ();
@@ -414,7 +410,7 @@ s_self_timed_fsync (self_t *self, int64_t usecs, uint64_t entries)
     monitor_push (self->mon, msg_trace_ev_set (&ev, "slow_fsync", 0,
                                                (uint64_t)usecs, entries, NULL));
     int64_t now = zclock_mono ();
-    if (now - self->slow_logged >= 1000) {
+    if (self->slow_fsync_us > 0 && now - self->slow_logged >= 1000) {
         log_warn ("storage: slow fsync: %.1f ms for %llu entries",
                   (double)usecs / 1000.0, (unsigned long long)entries);
         self->slow_logged = now;

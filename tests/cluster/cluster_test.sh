@@ -149,6 +149,43 @@ check "nsxctl status lists every node" test "$($ctl status | wc -l)" = 2
 for i in $(seq 1 20); do write "$L" "k$i" "v$i" || true; done
 check "20 more writes acknowledged" test ${#acked[@]} -eq 21
 
+echo "== GET /metrics"
+promcheck="$here/build/promcheck"
+promtool="$here/build/tools/promtool"
+scrape() { curl -sS -m 5 "$(url "$1")/metrics" 2>/dev/null; }
+# mval TEXT SERIES -> the sample's value (exact series match), or empty
+mval() { awk -v s="$2" '$1 == s { print $2 }' <<<"$1"; }
+for n in 1 2 3; do
+    out=$(scrape "$n" | "$promcheck")
+    check "n$n's /metrics passes the strict check ($out)" test "${out%%,*}" = "promcheck: ok"
+    if [ -x "$promtool" ]; then
+        scrape "$n" | "$promtool" check metrics
+        check "n$n's /metrics passes promtool check metrics" test $? = 0
+    fi
+done
+[ -x "$promtool" ] || echo "SKIPPED promtool check metrics (no build/tools/promtool)"
+put200='nsxd_http_requests_total{route="/kv/put",code="200"}'
+m0=$(scrape "$L")
+for i in $(seq 1 10); do write "$L" "m$i" "v$i" || true; done
+req POST "$F" /kv/put '{"key": "x", "value": "y"}'
+m1=$(scrape "$L")
+mf=$(scrape "$F")
+p0=$(mval "$m0" "$put200"); p1=$(mval "$m1" "$put200")
+check "the leader counted the 10 PUTs ($p0 -> $p1)" test $((p1 - p0)) = 10
+c0=$(mval "$m0" nsxd_raft_proposals_committed_total); c1=$(mval "$m1" nsxd_raft_proposals_committed_total)
+check "proposals committed moved by 10 ($c0 -> $c1)" test $((c1 - c0)) = 10
+f0=$(mval "$m0" nsxd_storage_fsync_duration_seconds_count); f1=$(mval "$m1" nsxd_storage_fsync_duration_seconds_count)
+check "the fsync histogram moved ($f0 -> $f1 fsyncs)" test "$f1" -gt "$f0"
+i0=$(mval "$m0" nsxd_raft_commit_index); i1=$(mval "$m1" nsxd_raft_commit_index)
+check "the commit index moved by at least 10 ($i0 -> $i1)" test $((i1 - i0)) -ge 10
+check "role: n$L is_leader 1, n$F is_leader 0 and knows n$L" \
+    test "$(mval "$m1" nsxd_raft_is_leader):$(mval "$mf" nsxd_raft_is_leader):$(mval "$mf" nsxd_raft_leader_id)" = "1:0:$L"
+check "the follower counted its 409" \
+    test -n "$(mval "$mf" 'nsxd_http_requests_total{route="/kv/put",code="409"}')"
+check "the leader shows 2 peers' match index and lag" \
+    test "$(grep -c '^nsxd_raft_peer_lag_entries{' <<<"$m1"):$(grep -c '^nsxd_raft_peer_match_index{' <<<"$m1")" = "2:2"
+check "LevelDB size is reported" test "$(mval "$m1" nsxd_storage_leveldb_bytes)" -gt 0
+
 echo "== kill -9 the leader (watched through the monitoring sockets)"
 mons=""
 for n in 1 2 3; do mons+="${mons:+,}tcp://127.0.0.1:$((NSXD_PEER_BASE + 100 + n))"; done
@@ -170,11 +207,16 @@ seqs=$(jq -r --argjson n "$L2" 'select(.node == $n and
      or (.kind == "role" and .a == 3))) | "\(.kind) \(.seq)"' "$NSXD_DATA/trace.jsonl" | tail -3 | tr '\n' ' ')
 check "the trace shows n$L2's election, won, then leader, in order ($seqs)" \
     bash -c 'set -- $0; [ "$1 $3 $5" = "election_start election_won role" ] && [ $2 -lt $4 ] && [ $4 -lt $6 ]' "$seqs"
+check "the trace has HTTP requests and applies too ($(jq -r 'select(.kind == "http" or .kind == "apply") | .kind' "$NSXD_DATA/trace.jsonl" | sort | uniq -c | tr -s ' \n' ' '))" \
+    test "$(jq -s '[.[] | select(.kind == "http")] | length > 0' "$NSXD_DATA/trace.jsonl"):$(jq -s '[.[] | select(.kind == "apply")] | length > 0' "$NSXD_DATA/trace.jsonl")" = true:true
 check "every node's events arrive in seq order" \
     test "$(jq -s 'group_by(.node) | map(map(.seq) | . == sort) | all' "$NSXD_DATA/trace.jsonl")" = true
+m2=$(scrape "$L2")
+check "n$L2's /metrics: leader, with a real election won and a leader change" \
+    test "$(mval "$m2" nsxd_raft_is_leader):$(( $(mval "$m2" 'nsxd_raft_elections_won_total{kind="vote"}') >= 1 )):$(( $(mval "$m2" nsxd_raft_leader_changes_total) >= 2 ))" = "1:1:1"
 check "every acknowledged write is readable on the new leader" all_acked_readable "$L2"
 for i in $(seq 21 30); do write "$L2" "k$i" "v$i" || true; done
-check "writes go on with 2 of 3" test ${#acked[@]} -eq 31
+check "writes go on with 2 of 3" test ${#acked[@]} -eq 41
 
 echo "== restart the old leader: it catches up"
 "$lc" restart "$L" >/dev/null

@@ -12,7 +12,9 @@
 */
 #include "actors.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_raft.h"
+#include "msg_trace.h"
 #include "msg_store.h"
 
 #include <ftw.h>
@@ -548,6 +550,47 @@ test_group_commit (void)
     s_entries_free (es, N);
 }
 
+/* Every synced write is traced as "slow_fsync" when the threshold is 0,
+   with the entries it made durable, and counted for /metrics. */
+static void
+test_fsync_trace (void)
+{
+    raft_conf_t conf = s_conf ();
+    char ep[64], mon_ep[64];
+    snprintf (ep, sizeof ep, "inproc://test-storage-%d", ++s_endpoints);
+    snprintf (mon_ep, sizeof mon_ep, "inproc://test-storage-mon-%d",
+              s_endpoints);
+    zsock_t *pull = zsock_new_pull (mon_ep);
+    CHECK (pull);
+    zsock_set_rcvtimeo (pull, 10000);
+    storage_args_t args = {.data_dir = s_dir ("fsync-trace"),
+                           .endpoint = ep,
+                           .bootstrap = &conf,
+                           .monitor_endpoint = mon_ep,
+                           .slow_fsync_ms = 0};
+    s_node_t n;
+    n.actor = zactor_new (storage_actor, &args);
+    n.pair = zsock_new (ZMQ_PAIR);
+    zsock_set_rcvtimeo (n.pair, 10000);
+    zsock_connect (n.pair, "%s", ep);
+    msg_store_t boot;
+    CHECK (s_recv_kind (&n, &boot, MSG_STORE_BOOT));
+    msg_store_clear (&boot);
+    uint64_t synced = metrics_get (METRICS_FSYNC_ENTRIES);
+    raft_entry_t *es = s_entries (1, 2, 3);
+    CHECK (s_write (&n, 1, true, 2, 1, es, 3));
+    zmsg_t *zm = zmsg_recv (pull);
+    msg_trace_ev_t ev;
+    memset (&ev, 0, sizeof ev);
+    CHECK (zm && msg_trace_ev_decode (zm, &ev) == 0);
+    zmsg_destroy (&zm);
+    CHECK (streq (ev.kind, "slow_fsync") && ev.b == 3 && ev.a > 0);
+    CHECK (metrics_get (METRICS_FSYNC_ENTRIES) == synced + 3);
+    s_stop (&n);
+    zsock_destroy (&pull);
+    s_entries_free (es, 3);
+}
+
 static void
 test_malformed (void)
 {
@@ -942,6 +985,7 @@ main (void)
         {"test_hard_state", test_hard_state},
         {"test_apply", test_apply},
         {"test_group_commit", test_group_commit},
+        {"test_fsync_trace", test_fsync_trace},
         {"test_malformed", test_malformed},
         {"test_refused_write", test_refused_write},
         {"test_open_failure", test_open_failure},
