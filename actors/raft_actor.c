@@ -861,7 +861,14 @@ s_handle_transport (zloop_t *loop, zsock_t *sock, void *arg)
     if (msg_transport_decode (zm, &t) == 0) {
         if (t.kind == MSG_TRANSPORT_RECV && self->r) {
             raft_msg_t m;
-            if (msg_raft_decode (t.payload, t.payload_len, &m) == 0) {
+            int rc = msg_raft_decode (t.payload, t.payload_len, &m);
+            if (rc == 0 && m.type == RAFT_MSG_SNAPSHOT) {
+                /* This node cannot stage snapshots yet (storage support is
+                   the next step): never let the core install one. */
+                raft_msg_clear (&m);
+                rc = -1;
+            }
+            if (rc == 0) {
                 if (m.to == self->args.id)
                     s_heard_from (self, m.from);
                 raft_step (self->r, &m);

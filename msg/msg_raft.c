@@ -51,7 +51,7 @@ msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m)
             return -1;
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 15);
+    msgpack_pack_array (&pk, 17);
     msgpack_pack_uint8 (&pk, MSG_RAFT_VERSION);
     msgpack_pack_uint8 (&pk, (uint8_t)m->type);
     msgpack_pack_uint64 (&pk, m->from);
@@ -69,6 +69,13 @@ msg_raft_encode (msgpack_sbuffer *buf, const raft_msg_t *m)
     msgpack_pack_array (&pk, m->n_entries);
     for (size_t i = 0; i < m->n_entries; i++)
         s_pack_entry (&pk, &m->entries[i]);
+    if (m->data) {
+        msgpack_pack_bin (&pk, m->data->len);
+        msgpack_pack_bin_body (&pk, m->data->data, m->data->len);
+    } else {
+        msgpack_pack_nil (&pk);
+    }
+    msg_pack_bool (&pk, m->done);
     return 0;
 }
 
@@ -157,7 +164,7 @@ msg_entry_decode (const void *data, size_t len, raft_entry_t *e)
 static int
 s_decode (const msgpack_object *o, raft_msg_t *m)
 {
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 15)
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 17)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     uint64_t version, type;
@@ -173,9 +180,19 @@ s_decode (const msgpack_object *o, raft_msg_t *m)
         !msg_get_uint (&f[11], &m->hint_term) ||
         !msg_get_bool (&f[12], &m->transfer) ||
         !msg_get_uint (&f[13], &m->ctx) || f[14].type != MSGPACK_OBJECT_ARRAY ||
-        f[14].via.array.size > MSG_RAFT_MAX_ENTRIES)
+        f[14].via.array.size > MSG_RAFT_MAX_ENTRIES ||
+        !msg_get_bool (&f[16], &m->done))
         return -1;
     m->type = (raft_msg_type_t)type;
+    if (f[15].type == MSGPACK_OBJECT_BIN) {
+        if (f[15].via.bin.size > MSG_RAFT_MAX_DATA)
+            return -1;
+        m->data = raft_buf_new (f[15].via.bin.ptr, f[15].via.bin.size);
+        if (!m->data)
+            return -1;
+    } else if (f[15].type != MSGPACK_OBJECT_NIL) {
+        return -1;
+    }
     uint32_t n = f[14].via.array.size;
     if (n == 0)
         return 0;

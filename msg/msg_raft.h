@@ -6,13 +6,14 @@
     Nothing decoded here is trusted: every field is type- and range-checked,
     and anything malformed is refused with -1, never an assert.
 
-    Wire format, version 1 (msgpack; "uint" is any msgpack positive integer):
+    Wire format, version 2 (msgpack; "uint" is any msgpack positive integer):
 
       message  = [ 1 (version), type: uint (raft_msg_type_t), from: uint,
                    to: uint, term: uint, prev_index: uint, prev_term: uint,
                    commit: uint, reject: bool, index: uint, hint_index: uint,
                    hint_term: uint, transfer: bool, ctx: uint,
-                   entries: [ entry, ... ] ]
+                   entries: [ entry, ... ], data: bin | nil, done: bool ]
+               (data and done: InstallSnapshot chunks, raft.h)
       entry    = [ term: uint, index: uint, type: uint (raft_entry_type_t),
                    data ]
       data     = bin                      for NORMAL entries (the command)
@@ -29,7 +30,7 @@
 
 #include <msgpack.h>
 
-#define MSG_RAFT_VERSION 1
+#define MSG_RAFT_VERSION 2
 #define MSG_RAFT_MAX_ENTRIES 65536            /* per message */
 #define MSG_RAFT_MAX_DATA (64u * 1024 * 1024) /* per entry */
 

@@ -264,5 +264,6 @@ raft_tick_leader (raft_t *r)
         r->heartbeat_elapsed = 0;
         raft_read_start_round (r);
         raft_bcast_heartbeat (r);
+        raft_snapshot_tick (r);
     }
 }

@@ -108,3 +108,30 @@ raft_log_last_of_term (const raft_log_t *log, raft_term_t term)
     }
     return 0;
 }
+
+void
+raft_log_compact (raft_log_t *log, raft_index_t index)
+{
+    assert (index > log->base_index && index <= raft_log_last_index (log));
+    size_t drop = (size_t)(index - log->base_index);
+    raft_term_t term = raft_log_term_at (log, index);
+    for (size_t i = 0; i < drop; i++)
+        raft_buf_unref (log->entries[i].data);
+    memmove (log->entries, log->entries + drop,
+             (log->n - drop) * sizeof *log->entries);
+    log->n -= drop;
+    log->base_index = index;
+    log->base_term = term;
+}
+
+void
+raft_log_reset (raft_log_t *log, raft_index_t index, raft_term_t term)
+{
+    for (size_t i = 0; i < log->n; i++) {
+        raft_buf_unref (log->entries[i].data);
+        log->entries[i].data = NULL;
+    }
+    log->n = 0;
+    log->base_index = index;
+    log->base_term = term;
+}

@@ -91,7 +91,9 @@ raft_msg_type_name (raft_msg_type_t type)
                                   "prevote_resp",
                                   "heartbeat",
                                   "heartbeat_resp",
-                                  "timeout_now"};
+                                  "timeout_now",
+                                  "snapshot",
+                                  "snapshot_resp"};
     return type > 0 && type < RAFT_MSG_TYPE_MAX ? names[type] : "?";
 }
 
@@ -110,8 +112,10 @@ raft_event_name (raft_event_type_t type)
                                   "conf",
                                   "read_round",
                                   "transfer",
-                                  "check_quorum_lost"};
-    return type > 0 && type <= RAFT_EV_CHECK_QUORUM_LOST ? names[type] : "?";
+                                  "check_quorum_lost",
+                                  "snapshot",
+                                  "snapshot_send"};
+    return type > 0 && type <= RAFT_EV_SNAPSHOT_SEND ? names[type] : "?";
 }
 
 void
@@ -122,6 +126,8 @@ raft_msg_clear (raft_msg_t *m)
     free (m->entries);
     m->entries = NULL;
     m->n_entries = 0;
+    raft_buf_unref (m->data);
+    m->data = NULL;
 }
 
 void
@@ -336,6 +342,8 @@ s_free_out (raft_t *r)
         raft_buf_unref (r->out_committed.v[i].data);
     r->out_committed.n = 0;
     r->out_reads.n = 0;
+    raft_buf_unref (r->out_snapshot.data);
+    memset (&r->out_snapshot, 0, sizeof r->out_snapshot);
 }
 
 void
@@ -349,6 +357,8 @@ raft_destroy (raft_t **self_p)
         raft_msg_clear (&r->held.v[i].msg);
     raft_progress_free_all (r);
     raft_log_fini (&r->log);
+    if (r->snap_pending)
+        raft_buf_unref (r->snap_chunk.data);
     free (r->writes.v);
     free (r->votes.v);
     free (r->prs.v);
@@ -432,6 +442,20 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
         m->index > RAFT_INDEX_MAX || m->hint_index > RAFT_INDEX_MAX ||
         m->hint_term > RAFT_TERM_MAX || m->n_entries > RAFT_INDEX_MAX)
         return false;
+    if (m->type == RAFT_MSG_SNAPSHOT) {
+        /* Figure 5.3's arguments: the last included index and term, and
+           the configuration at that index as one CONF entry there. */
+        if (m->prev_index == 0 || m->prev_term == 0 || m->prev_term > m->term ||
+            m->n_entries != 1 || !m->entries ||
+            m->entries[0].index != m->prev_index ||
+            m->entries[0].term != m->prev_term ||
+            m->entries[0].type != RAFT_ENTRY_CONF ||
+            !raft_entry_conf (&m->entries[0]))
+            return false;
+        return true;
+    }
+    if (m->data || m->done)
+        return false;
     if (m->n_entries && (m->type != RAFT_MSG_APPEND || !m->entries))
         return false;
     raft_term_t prev = m->prev_term;
@@ -470,7 +494,7 @@ raft_step (raft_t *r, const raft_msg_t *m)
             (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject)) {
             /* §9.6: pre-vote messages carry the term the sender would have;
                they change no one's term. */
-        } else if (m->type == RAFT_MSG_APPEND ||
+        } else if (m->type == RAFT_MSG_APPEND || m->type == RAFT_MSG_SNAPSHOT ||
                    m->type == RAFT_MSG_HEARTBEAT ||
                    m->type == RAFT_MSG_TIMEOUT_NOW) {
             raft_become_follower (r, m->term, m->from);
@@ -488,6 +512,11 @@ raft_step (raft_t *r, const raft_msg_t *m)
         case RAFT_MSG_HEARTBEAT:
             resp.type = RAFT_MSG_APPEND_RESP;
             resp.index = m->prev_index;
+            break;
+        case RAFT_MSG_SNAPSHOT:
+            /* no reject flag: a reject would restart the transfer */
+            resp.type = RAFT_MSG_SNAPSHOT_RESP;
+            resp.reject = false;
             break;
         case RAFT_MSG_VOTE: resp.type = RAFT_MSG_VOTE_RESP; break;
         case RAFT_MSG_PREVOTE: resp.type = RAFT_MSG_PREVOTE_RESP; break;
@@ -507,6 +536,8 @@ raft_step (raft_t *r, const raft_msg_t *m)
     case RAFT_MSG_HEARTBEAT: raft_recv_heartbeat (r, m); break;
     case RAFT_MSG_HEARTBEAT_RESP: raft_recv_heartbeat_resp (r, m); break;
     case RAFT_MSG_TIMEOUT_NOW: raft_recv_timeout_now (r, m); break;
+    case RAFT_MSG_SNAPSHOT: raft_recv_snapshot (r, m); break;
+    case RAFT_MSG_SNAPSHOT_RESP: raft_recv_snapshot_resp (r, m); break;
     default: r->dropped++; break;
     }
 }
@@ -560,9 +591,19 @@ raft_ready (raft_t *r, raft_ready_t *rd)
     /* 1. What to persist. */
     raft_index_t last = raft_log_last_index (&r->log);
     bool have_entries = r->unstable_from <= last;
-    if (r->hs_dirty || have_entries) {
+    if (r->hs_dirty || have_entries || r->snap_pending) {
         rd->seq = ++r->last_seq;
         raft_write_t w = {.seq = rd->seq};
+        if (r->snap_pending) {
+            r->out_snapshot = r->snap_chunk; /* the data ref moves */
+            r->snap_pending = false;
+            rd->snapshot = &r->out_snapshot;
+            if (r->out_snapshot.done) {
+                /* The install makes the log durable up to the snapshot. */
+                w.last_index = r->out_snapshot.index;
+                w.last_term = r->out_snapshot.term;
+            }
+        }
         if (r->hs_dirty) {
             rd->hs_changed = true;
             rd->hs.term = r->term;
@@ -661,6 +702,7 @@ raft_status (const raft_t *r, raft_status_t *st)
     st->last_index = raft_log_last_index (&r->log);
     st->last_term = raft_log_last_term (&r->log);
     st->base_index = r->log.base_index;
+    st->base_term = r->log.base_term;
     st->conf_index = r->conf_index;
     st->conf_committed = r->conf_index <= r->commit;
     st->transfer_target = r->transfer_target;

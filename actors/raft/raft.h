@@ -144,6 +144,8 @@ typedef enum {
     RAFT_MSG_HEARTBEAT,      /* empty AppendEntries, carries commit and ctx */
     RAFT_MSG_HEARTBEAT_RESP, /* echoes ctx (ReadIndex round) */
     RAFT_MSG_TIMEOUT_NOW,    /* §3.10: start an election now */
+    RAFT_MSG_SNAPSHOT,       /* §5.3 InstallSnapshot, one chunk */
+    RAFT_MSG_SNAPSHOT_RESP,  /* acknowledges a chunk */
     RAFT_MSG_TYPE_MAX
 } raft_msg_type_t;
 
@@ -176,8 +178,22 @@ typedef struct {
        that voters disregard their leader lease (§4.2.3). */
     bool transfer;
 
-    /* HEARTBEAT/HEARTBEAT_RESP: ReadIndex round number, echoed (§6.4). */
+    /* HEARTBEAT/HEARTBEAT_RESP: ReadIndex round number, echoed (§6.4).
+       SNAPSHOT: the chunk number, from 0. SNAPSHOT_RESP: the next chunk
+       wanted. */
     uint64_t ctx;
+
+    /* SNAPSHOT (Figure 5.3, in chunks): prev_index and prev_term are the
+       snapshot's last included index and term; entries[0] (n_entries 1) is
+       a CONF entry at prev_index holding the configuration at that index;
+       data is the chunk's bytes, opaque to the core; done marks the last
+       chunk. The core sends chunks without data, entries or done, and
+       chunk 0 with prev_index and prev_term 0: the sender's caller fills
+       them in from its snapshot (raft_ready). SNAPSHOT_RESP: prev_index
+       and prev_term echo the snapshot; reject asks the leader to start
+       over at chunk 0 (the follower lost its staged chunks). */
+    raft_buf_t *data; /* owned by the message (one ref) */
+    bool done;
 } raft_msg_t;
 
 const char *raft_msg_type_name (raft_msg_type_t type);
@@ -217,6 +233,9 @@ typedef enum {
     RAFT_EV_READ_ROUND,        /* a = round, b = reads confirmed */
     RAFT_EV_TRANSFER,          /* a = target, b = 1 start, 0 abort, 2 sent */
     RAFT_EV_CHECK_QUORUM_LOST, /* a = active voters seen */
+    RAFT_EV_SNAPSHOT,          /* a = index; b = 0 log compacted up to it,
+                                  1 snapshot installed */
+    RAFT_EV_SNAPSHOT_SEND,     /* a = follower, b = chunk (0: a new send) */
 } raft_event_type_t;
 
 typedef struct {
@@ -306,6 +325,34 @@ bool raft_caught_up (const raft_t *r, raft_id_t id);
 int raft_transfer_leadership (raft_t *r, raft_id_t target);
 
 /*  ---------------------------------------------------------------------
+    Snapshots and log compaction (chapter 5)
+
+    The caller's state machine is its snapshot (§5.3, disk-based state
+    machines): once it durably holds every entry up to an index, the log
+    before it can go. raft_compact tells the core; the caller deletes the
+    stored entries and records the new base (index, term, configuration,
+    from raft_status and raft_base_conf) in one atomic write.
+
+    A follower that needs entries from before the leader's base gets the
+    state machine instead, in chunks (RAFT_MSG_SNAPSHOT). The leader's
+    caller produces them: for chunk 0 it takes a point-in-time copy of its
+    state machine (of applied, hence committed, entries) and fills in its
+    index, term, configuration and first bytes; for chunk n > 0 it sends
+    the next bytes of the same copy, or drops the message if it has no
+    longer got that copy (the core starts over). One chunk is in flight at
+    a time; heartbeats go on between them. The follower's caller stages the
+    chunks the core hands out (raft_ready_t.snapshot) and, with the last,
+    switches atomically to the staged state (see there). A lost chunk is
+    sent again; a restarted follower or a new leader starts over. */
+
+/* The state machine durably holds every entry up to index (index <=
+   applied): drop them from the log. RAFT_ERR_INVALID if index > applied;
+   RAFT_OK (nothing to do) if index <= the base already. */
+int raft_compact (raft_t *r, raft_index_t index);
+/* The configuration in effect at the log's base. */
+const raft_conf_t *raft_base_conf (const raft_t *r);
+
+/*  ---------------------------------------------------------------------
     The batch                                                            */
 
 typedef struct {
@@ -314,11 +361,30 @@ typedef struct {
     bool ok;
 } raft_read_t;
 
+/* A snapshot chunk to stage (follower side). chunk 0 starts a new staged
+   snapshot (anything staged before is discarded). With done, after
+   staging the chunk, the write must atomically: make the staged state the
+   state machine's (applied = index), make (index, term, conf) the log's
+   base, delete the stored entries up to index, and, unless keep_tail,
+   every stored entry after it too. A crash leaves the old state or the
+   new, never a mix. */
+typedef struct {
+    raft_index_t index;
+    raft_term_t term;
+    raft_conf_t conf;
+    uint64_t chunk;
+    raft_buf_t *data;
+    bool done;
+    bool keep_tail;
+} raft_snapshot_chunk_t;
+
 typedef struct {
     /* 1. Persist, asynchronously, in seq order; then raft_persisted (seq).
-       seq == 0: nothing to persist. If n_entries > 0, first delete every
-       stored entry with index >= entries[0].index, then store entries. */
+       seq == 0: nothing to persist. First the snapshot chunk, if any; then
+       the hard state; if n_entries > 0, delete every stored entry with
+       index >= entries[0].index, then store entries. */
     uint64_t seq;
+    const raft_snapshot_chunk_t *snapshot; /* NULL: none */
     bool hs_changed;
     raft_hard_state_t hs;
     const raft_entry_t *entries;
@@ -367,6 +433,7 @@ typedef struct {
     raft_index_t last_index;
     raft_term_t last_term;
     raft_index_t base_index;
+    raft_term_t base_term;
     raft_index_t conf_index; /* index of the config in effect (0: base) */
     bool conf_committed;
     raft_id_t transfer_target;

@@ -8,6 +8,7 @@
       replication.c  AppendEntries, heartbeats, the commit rule
       membership.c   configurations, one server at a time
       read.c         ReadIndex
+      snapshot.c     compaction and InstallSnapshot (chapter 5)
 */
 #ifndef RAFT_INT_H_INCLUDED
 #define RAFT_INT_H_INCLUDED
@@ -58,6 +59,11 @@ void raft_log_truncate (raft_log_t *log, raft_index_t from);
 raft_index_t raft_log_term_start (const raft_log_t *log, raft_index_t index);
 /* Last index holding an entry of term, or 0. */
 raft_index_t raft_log_last_of_term (const raft_log_t *log, raft_term_t term);
+/* Drop the entries up to index (base < index <= last): it becomes the
+   base. */
+void raft_log_compact (raft_log_t *log, raft_index_t index);
+/* Drop every entry; the base becomes (index, term). */
+void raft_log_reset (raft_log_t *log, raft_index_t index, raft_term_t term);
 
 /*  ---------------------------------------------------------------------
     progress.c: the leader's view of one other server (§3.5, Figure 3.1
@@ -65,7 +71,13 @@ raft_index_t raft_log_last_of_term (const raft_log_t *log, raft_term_t term);
     sends one AppendEntries and waits; REPLICATE pipelines up to
     max_inflight of them without waiting for each acknowledgement.      */
 
-typedef enum { RAFT_PR_PROBE = 0, RAFT_PR_REPLICATE } raft_pr_state_t;
+/* SNAPSHOT: the follower needs entries from before our base; it gets the
+   state machine in chunks, one at a time (snapshot.c). */
+typedef enum {
+    RAFT_PR_PROBE = 0,
+    RAFT_PR_REPLICATE,
+    RAFT_PR_SNAPSHOT
+} raft_pr_state_t;
 
 typedef struct {
     raft_id_t id;
@@ -84,6 +96,13 @@ typedef struct {
     raft_index_t round_target;
     uint64_t round_start;
     bool caught_up;
+    /* SNAPSHOT */
+    raft_index_t snap_index; /* learned from the first acknowledgement */
+    raft_term_t snap_term;
+    uint64_t snap_chunk;   /* chunk in flight */
+    uint64_t snap_sent_at; /* tick it was sent */
+    uint32_t snap_resends; /* of this chunk, without an answer */
+    bool snap_heard;       /* the follower answered something since */
 } raft_progress_t;
 
 /*  ---------------------------------------------------------------------
@@ -182,6 +201,17 @@ struct raft {
     RAFT_VEC (raft_read_t) out_reads;
     RAFT_VEC (raft_read_t) done_reads; /* collected for the next batch */
 
+    /* InstallSnapshot, follower side (snapshot.c) */
+    struct {
+        raft_index_t index; /* the snapshot being staged, 0: none */
+        raft_term_t term;
+        uint64_t next;    /* next chunk wanted */
+        uint64_t ack_seq; /* write carrying chunk next - 1 */
+    } snap_in;
+    bool snap_pending;                  /* a chunk waits for the next batch */
+    raft_snapshot_chunk_t snap_chunk;   /* that chunk (holds a data ref) */
+    raft_snapshot_chunk_t out_snapshot; /* the one in the current batch */
+
     uint64_t dropped;
 };
 
@@ -245,6 +275,18 @@ void raft_inflight_free_first (raft_progress_t *pr);
 void raft_conf_changed (raft_t *r);   /* rescan the log for the config */
 void raft_conf_on_commit (raft_t *r); /* §4.2.2 removed leader */
 void raft_learner_progress (raft_t *r, raft_progress_t *pr);
+
+/* snapshot.c */
+void raft_snapshot_begin (raft_t *r, raft_progress_t *pr);
+void raft_recv_snapshot (raft_t *r, const raft_msg_t *m);
+void raft_recv_snapshot_resp (raft_t *r, const raft_msg_t *m);
+void raft_snapshot_tick (raft_t *r); /* leader, each heartbeat */
+/* Send m (made after a chunk handed out as write seq) once seq is
+   durable. */
+void raft_send_after (raft_t *r, raft_msg_t *m, uint64_t seq);
+
+/* replication.c, shared with snapshot.c */
+void raft_follow (raft_t *r, const raft_msg_t *m);
 
 /* read.c */
 void raft_read_on_commit (raft_t *r);

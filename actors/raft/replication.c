@@ -28,15 +28,18 @@ static bool
 s_send_entries (raft_t *r, raft_progress_t *pr)
 {
     raft_index_t last = raft_log_last_index (&r->log);
-    if (pr->next > last)
+    if (pr->state == RAFT_PR_SNAPSHOT || pr->next > last)
         return false;
     if (pr->state == RAFT_PR_PROBE && pr->probe_sent)
         return false;
     if (pr->state == RAFT_PR_REPLICATE && raft_inflight_full (r, pr))
         return false;
     raft_index_t prev = pr->next - 1;
-    if (prev < r->log.base_index)
-        return false; /* needs InstallSnapshot, which comes with compaction */
+    if (prev < r->log.base_index) {
+        /* Compacted away: the follower gets the state machine (§5.3). */
+        raft_snapshot_begin (r, pr);
+        return false;
+    }
 
     size_t n = 0, bytes = 0;
     while (pr->next + n <= last && n < r->opts.max_batch_entries) {
@@ -91,7 +94,8 @@ static void
 s_send_behind_probe (raft_t *r, raft_progress_t *pr)
 {
     raft_index_t prev = pr->next - 1;
-    if (prev < r->log.base_index || RAFT_BUG (NO_BEHIND_PROBE))
+    if (pr->state == RAFT_PR_SNAPSHOT || prev < r->log.base_index ||
+        RAFT_BUG (NO_BEHIND_PROBE))
         return;
     raft_msg_t m = s_append_msg (r, pr, prev);
     raft_send (r, &m, 0);
@@ -192,8 +196,8 @@ raft_maybe_commit (raft_t *r)
 /*  ---------------------------------------------------------------------
     Follower side                                                        */
 
-static void
-s_follow (raft_t *r, const raft_msg_t *m)
+void
+raft_follow (raft_t *r, const raft_msg_t *m)
 {
     /* Figure 3.1, Candidates: "If AppendEntries RPC received from new
        leader: convert to follower". */
@@ -222,7 +226,7 @@ raft_recv_append (raft_t *r, const raft_msg_t *m)
         r->dropped++;
         return;
     }
-    s_follow (r, m);
+    raft_follow (r, m);
     raft_msg_t resp = {
         .type = RAFT_MSG_APPEND_RESP, .to = m->from, .term = r->term};
     raft_index_t last = raft_log_last_index (&r->log);
@@ -286,7 +290,7 @@ raft_recv_heartbeat (raft_t *r, const raft_msg_t *m)
         r->dropped++;
         return;
     }
-    s_follow (r, m);
+    raft_follow (r, m);
     /* The leader caps commit at our match index, so our log agrees with its
        log up to there. */
     s_advance_commit (r, m->commit, raft_log_last_index (&r->log));
@@ -328,7 +332,11 @@ raft_recv_append_resp (raft_t *r, const raft_msg_t *m)
         return;
     }
     pr->active = true;
+    if (pr->state == RAFT_PR_SNAPSHOT)
+        pr->snap_heard = true;
     if (m->reject) {
+        if (pr->state == RAFT_PR_SNAPSHOT)
+            return; /* about entries from before the transfer */
         /* Stale rejections (for a request we already moved past) are
            ignored: REPLICATE knows match is held; PROBE waits for the
            answer to the one request it sent, at next - 1. */
@@ -349,7 +357,8 @@ raft_recv_append_resp (raft_t *r, const raft_msg_t *m)
     }
     if (pr->next < m->index + 1)
         pr->next = m->index + 1;
-    if (pr->state == RAFT_PR_PROBE) {
+    if (pr->state == RAFT_PR_PROBE || pr->state == RAFT_PR_SNAPSHOT) {
+        /* after a snapshot: the follower holds everything up to index */
         raft_progress_become_replicate (r, pr);
     } else {
         raft_inflight_free_to (pr, m->index);
@@ -377,6 +386,16 @@ raft_recv_heartbeat_resp (raft_t *r, const raft_msg_t *m)
     if (!pr)
         return;
     pr->active = true;
+    if (m->ctx > pr->read_ack) {
+        pr->read_ack = m->ctx;
+        raft_read_confirm (r);
+        if (r->role != RAFT_LEADER)
+            return;
+    }
+    if (pr->state == RAFT_PR_SNAPSHOT) {
+        pr->snap_heard = true; /* chunks go on; see snapshot.c */
+        return;
+    }
     /* A follower that answers is alive: resume a paused probe, and free a
        pipeline slot in case a request was lost (etcd-io/raft does both). */
     if (pr->state == RAFT_PR_PROBE)
@@ -389,9 +408,5 @@ raft_recv_heartbeat_resp (raft_t *r, const raft_msg_t *m)
             s_send_behind_probe (r, pr);
         else
             r->need_flush = true;
-    }
-    if (m->ctx > pr->read_ack) {
-        pr->read_ack = m->ctx;
-        raft_read_confirm (r);
     }
 }

@@ -65,6 +65,22 @@ s_random_msg (raft_msg_t *m, raft_msg_type_t type)
     m->hint_term = s_rand () % 1000;
     m->transfer = s_rand () % 2;
     m->ctx = s_rand ();
+    if (type == RAFT_MSG_SNAPSHOT) {
+        /* a chunk: bytes (sometimes none), done, and the configuration */
+        size_t len = s_rand () % 3 ? s_rand () % 2000 : 0;
+        uint8_t bytes[2000];
+        for (size_t k = 0; k < len; k++)
+            bytes[k] = (uint8_t)s_rand ();
+        m->data = s_rand () % 4 ? raft_buf_new (bytes, len) : NULL;
+        m->done = s_rand () % 2;
+        m->n_entries = 1;
+        m->entries = calloc (1, sizeof *m->entries);
+        m->entries[0] = (raft_entry_t){.term = m->prev_term,
+                                       .index = m->prev_index,
+                                       .type = RAFT_ENTRY_CONF,
+                                       .data = s_conf_buf (3)};
+        return;
+    }
     if (type != RAFT_MSG_APPEND)
         return;
     m->n_entries = s_rand () % 4;
@@ -108,7 +124,11 @@ s_msg_equal (const raft_msg_t *a, const raft_msg_t *b)
         a->reject != b->reject || a->index != b->index ||
         a->hint_index != b->hint_index || a->hint_term != b->hint_term ||
         a->transfer != b->transfer || a->ctx != b->ctx ||
-        a->n_entries != b->n_entries)
+        a->n_entries != b->n_entries || a->done != b->done ||
+        !a->data != !b->data)
+        return false;
+    if (a->data && (a->data->len != b->data->len ||
+                    memcmp (a->data->data, b->data->data, a->data->len)))
         return false;
     for (size_t i = 0; i < a->n_entries; i++)
         if (!s_entry_equal (&a->entries[i], &b->entries[i]))
