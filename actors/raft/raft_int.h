@@ -29,6 +29,7 @@
 #define RAFT_BUG_CONF_TWO_PENDING    5 /* second config change before commit */
 #define RAFT_BUG_NO_NOOP_BEFORE_CONF 6 /* config change before own-term commit */
 #define RAFT_BUG_NO_BEHIND_PROBE     7 /* never re-probe an idle lagging peer */
+#define RAFT_BUG_SNAP_STALE          8 /* install a snapshot already covered */
 /* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 

@@ -181,7 +181,8 @@ s_install (raft_t *r, raft_index_t index, raft_term_t term,
     bool keep = index <= raft_log_last_index (&r->log) &&
                 raft_log_term_at (&r->log, index) == term;
     if (keep) {
-        raft_log_compact (&r->log, index);
+        if (index > r->log.base_index)
+            raft_log_compact (&r->log, index);
         if (r->unstable_from <= index)
             r->unstable_from = index + 1;
     } else {
@@ -216,7 +217,7 @@ raft_recv_snapshot (raft_t *r, const raft_msg_t *m)
     raft_follow (r, m);
     raft_index_t index = m->prev_index;
     raft_term_t term = m->prev_term;
-    if (index <= r->commit) {
+    if (index <= r->commit && !RAFT_BUG (SNAP_STALE)) {
         /* We hold all of it already (committed entries match the
            leader's): say how far, as AppendEntries would. */
         raft_msg_t resp = {.type = RAFT_MSG_APPEND_RESP,

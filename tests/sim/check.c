@@ -47,21 +47,41 @@ struct sim_check {
     uint64_t *committed_hash;
     raft_index_t committed_n;
     size_t committed_cap;
-    /* applied[i]: entry hash of the entry applied at i by anyone */
+    /* applied[i]: entry hash of the entry applied at i by anyone, and the
+       state machine's hash after it */
     uint64_t *applied_hash;
+    uint64_t *state_hash;
+    size_t state_cap;
     raft_index_t applied_n;
     size_t applied_cap;
     raft_index_t acked_max;
 };
 
 static bool
-s_fail (sim_t *s, const char *fmt, ...)
+s_failv (sim_t *s, const char *fmt, va_list ap)
 {
     if (s->violation[0])
         return false; /* keep the first violation found */
+    vsnprintf (s->violation, sizeof s->violation, fmt, ap);
+    return false;
+}
+
+static bool
+s_fail (sim_t *s, const char *fmt, ...)
+{
     va_list ap;
     va_start (ap, fmt);
-    vsnprintf (s->violation, sizeof s->violation, fmt, ap);
+    s_failv (s, fmt, ap);
+    va_end (ap);
+    return false;
+}
+
+bool
+sim_fail (sim_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    s_failv (s, fmt, ap);
     va_end (ap);
     return false;
 }
@@ -120,6 +140,7 @@ sim_check_fini (sim_t *s)
     free (c->leader_of);
     free (c->committed_hash);
     free (c->applied_hash);
+    free (c->state_hash);
     free (c);
     s->check = NULL;
 }
@@ -165,6 +186,22 @@ s_chain_check (sim_t *s, raft_id_t id, raft_index_t index, raft_term_t term,
     return true;
 }
 
+/* The chain value first seen for (index, term); false if never seen. */
+static bool
+s_chain_find (sim_t *s, raft_index_t index, raft_term_t term, uint64_t *chain)
+{
+    struct sim_check *c = s->check;
+    size_t j = s_mix (index, term) & (c->cap - 1);
+    while (c->slots[j].index) {
+        if (c->slots[j].index == index && c->slots[j].term == term) {
+            *chain = c->slots[j].chain;
+            return true;
+        }
+        j = (j + 1) & (c->cap - 1);
+    }
+    return false;
+}
+
 static void
 s_chain_set (sim_node_t *n, raft_index_t index, uint64_t value)
 {
@@ -195,20 +232,40 @@ sim_check_log (sim_t *s, sim_node_t *n, const raft_entry_t *e, size_t count)
 void
 sim_check_boot (sim_t *s, sim_node_t *n)
 {
-    (void)s;
     s_chain_set (n, 0, 0);
-    for (size_t i = 0; i < n->disk_n; i++)
-        s_chain_set (n, i + 1,
-                     s_mix (n->chain[i], sim_entry_hash (&n->disk_log[i])));
+    if (n->disk_base) {
+        /* The log starts after a snapshot: its last entry was in some log
+           (the leader's), whose chain value stands for the prefix. */
+        uint64_t v = 0;
+        if (!s_chain_find (s, n->disk_base, n->disk_base_term, &v))
+            s_fail (s,
+                    "node %llu boots from base %llu/%llu, an entry no log "
+                    "ever held",
+                    (unsigned long long)n->id, (unsigned long long)n->disk_base,
+                    (unsigned long long)n->disk_base_term);
+        s_chain_set (n, n->disk_base, v);
+    }
+    for (size_t i = 0; i < n->disk_n; i++) {
+        raft_index_t idx = n->disk_base + 1 + i;
+        uint64_t v =
+            s_mix (n->chain[idx - 1], sim_entry_hash (&n->disk_log[i]));
+        s_chain_set (n, idx, v);
+        /* bootstrap entries reach the disk without a write: record them */
+        s_chain_check (s, n->id, idx, n->disk_log[i].term, v);
+    }
     n->last_commit = 0;
     n->checked_leader_term = 0;
 }
 
+/* Entries up to the disk's base are in its durable snapshot, which was
+   checked to be the committed state when it was installed or taken. */
 static raft_index_t
 s_disk_has (const sim_node_t *n, raft_index_t index, uint64_t hash)
 {
-    return index <= n->disk_n &&
-           sim_entry_hash (&n->disk_log[index - 1]) == hash;
+    if (index <= n->disk_base)
+        return true;
+    const raft_entry_t *e = sim_disk_entry (n, index);
+    return e && sim_entry_hash (e) == hash;
 }
 
 /*  Commit safety. The heart of the Leader Completeness proof (§3.6.3) is
@@ -240,8 +297,9 @@ s_versions (sim_t *s, sim_node_t *n, raft_index_t i, uint64_t h,
         raft_status_t st;
         raft_status (n->r, &st);
         const raft_entry_t *e = raft_log_get (n->r, i);
-        v[0] = (s_version_t){true, st.last_index, st.last_term,
-                             raft_conf (n->r), e && sim_entry_hash (e) == h};
+        v[0] =
+            (s_version_t){true, st.last_index, st.last_term, raft_conf (n->r),
+                          i <= st.base_index || (e && sim_entry_hash (e) == h)};
     }
     if (n->exists) {
         const raft_conf_t *conf = &n->boot_conf;
@@ -250,8 +308,9 @@ s_versions (sim_t *s, sim_node_t *n, raft_index_t i, uint64_t h,
                 conf = raft_entry_conf (&n->disk_log[k - 1]);
                 break;
             }
-        v[1] = (s_version_t){true, n->disk_n,
-                             n->disk_n ? n->disk_log[n->disk_n - 1].term : 0,
+        v[1] = (s_version_t){true, sim_disk_last (n),
+                             n->disk_n ? n->disk_log[n->disk_n - 1].term
+                                       : n->disk_base_term,
                              conf, s_disk_has (n, i, h)};
     }
 }
@@ -351,6 +410,17 @@ sim_check_commit_event (sim_t *s, sim_node_t *n, raft_index_t from,
     raft_status (n->r, &st);
     for (raft_index_t i = from + 1; i <= to; i++) {
         const raft_entry_t *e = raft_log_get (n->r, i);
+        if (!e && i <= st.base_index) {
+            /* committed by installing a snapshot: it must hold only what
+               a leader committed (its state is checked at the install) */
+            if (i > c->committed_n)
+                return s_fail (s,
+                               "node %llu installed a snapshot at %llu beyond "
+                               "what any leader committed (%llu)",
+                               (unsigned long long)n->id, (unsigned long long)i,
+                               (unsigned long long)c->committed_n);
+            continue;
+        }
         if (!e)
             return s_fail (s, "node %llu commits index %llu it does not hold",
                            (unsigned long long)n->id, (unsigned long long)i);
@@ -401,7 +471,7 @@ s_check_node (sim_t *s, sim_node_t *n)
         if (n->checked_leader_term != st.term) {
             n->checked_leader_term = st.term;
             s->n_elections++;
-            for (raft_index_t i = 1; i <= c->committed_n; i++) {
+            for (raft_index_t i = st.base_index + 1; i <= c->committed_n; i++) {
                 const raft_entry_t *e = raft_log_get (n->r, i);
                 if (!e || sim_entry_hash (e) != c->committed_hash[i])
                     return s_fail (s,
@@ -457,8 +527,12 @@ sim_check_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
                        (unsigned long long)n->id, (unsigned long long)e->index);
     c->applied_hash = s_grow (c->applied_hash, &c->applied_cap, e->index + 1,
                               sizeof (uint64_t));
+    c->state_hash =
+        s_grow (c->state_hash, &c->state_cap, e->index + 1, sizeof (uint64_t));
     if (e->index > c->applied_n) {
         c->applied_hash[e->index] = h;
+        c->state_hash[e->index] =
+            sim_state_next (c->state_hash[e->index - 1], h);
         c->applied_n = e->index;
     } else if (c->applied_hash[e->index] != h) {
         return s_fail (s,
@@ -508,5 +582,42 @@ sim_check_read (sim_t *s, sim_node_t *n, const sim_read_t *rd,
                        (unsigned long long)rd->ctx, (unsigned long long)n->id,
                        (unsigned long long)n->sm_applied,
                        (unsigned long long)rd->acked_before);
+    return true;
+}
+
+uint64_t
+sim_state_next (uint64_t state, uint64_t h)
+{
+    return s_mix (state ^ 0x5bd1e995u, h);
+}
+
+bool
+sim_check_install (sim_t *s, sim_node_t *n, const sim_snap_t *sn,
+                   bool keep_tail)
+{
+    struct sim_check *c = s->check;
+    /* State Machine Safety for snapshots: the state installed is the one
+       every server reaches by applying the committed entries up to it. */
+    if (sn->index > c->applied_n || c->state_hash[sn->index] != sn->state)
+        return s_fail (s,
+                       "node %llu installs a snapshot at %llu that is not "
+                       "the committed state there",
+                       (unsigned long long)n->id,
+                       (unsigned long long)sn->index);
+    uint64_t v = 0;
+    if (!s_chain_find (s, sn->index, sn->term, &v))
+        return s_fail (s,
+                       "node %llu installs snapshot %llu/%llu, whose last "
+                       "entry no log ever held",
+                       (unsigned long long)n->id, (unsigned long long)sn->index,
+                       (unsigned long long)sn->term);
+    if (keep_tail && (sn->index >= n->chain_n || n->chain[sn->index] != v))
+        return s_fail (s,
+                       "node %llu keeps its log after snapshot %llu but its "
+                       "log differs there",
+                       (unsigned long long)n->id,
+                       (unsigned long long)sn->index);
+    if (!keep_tail)
+        s_chain_set (n, sn->index, v);
     return true;
 }

@@ -207,8 +207,13 @@ s_membership (sim_t *s)
 void
 sim_fault (sim_t *s)
 {
-    int kind = (int)sim_range (s, 0, 9);
-    if (kind <= 2) {
+    int kind = (int)sim_range (s, 0, 11);
+    if (kind >= 10) {
+        /* Log compaction on every server that can (chapter 5): followers
+           that were away then need InstallSnapshot. */
+        for (int id = 1; id <= s->n_total; id++)
+            sim_compact (s, &s->nodes[id]);
+    } else if (kind <= 2) {
         s_partition (s);
     } else if (kind <= 5) {
         sim_node_t *n = sim_chance (s, 0.5) ? sim_pick_leader (s) : NULL;

@@ -25,12 +25,40 @@
 #define SIM_MAX_NODES 10
 #define SIM_TICK_US 1000 /* one raft tick = 1 ms of virtual time */
 
+/* A snapshot of the simulated state machine: the state after applying
+   every committed entry up to index, as a hash chain over those entries,
+   with the configuration in effect there. A chunked copy of it travels in
+   InstallSnapshot; each chunk's bytes are a sim_snap_wire_t. */
+typedef struct {
+    raft_index_t index;
+    raft_term_t term;
+    raft_conf_t conf;
+    uint64_t state;   /* the state machine's hash at index */
+    uint32_t nchunks; /* how many chunks the copy is sent in */
+} sim_snap_t;
+
+typedef struct {
+    raft_index_t index;
+    uint64_t state;
+    uint32_t nchunks, chunk;
+} sim_snap_wire_t;
+
+/* Chunks staged so far (in memory as handed out, or on disk). */
+typedef struct {
+    raft_index_t index;
+    raft_term_t term;
+    uint64_t state;
+    uint32_t next; /* chunks 0..next-1 staged */
+} sim_stage_t;
+
 typedef struct {
     uint64_t seq;
     bool hs_changed;
     raft_hard_state_t hs;
     raft_entry_t *entries; /* one ref each */
     size_t n_entries;
+    bool has_snap;
+    raft_snapshot_chunk_t snap; /* data: one ref */
     uint64_t done_at;
 } sim_write_t;
 
@@ -53,14 +81,23 @@ typedef struct {
     raft_t *r;
     /* disk */
     raft_hard_state_t disk_hs;
-    raft_entry_t *disk_log; /* index i at disk_log[i - 1] */
+    raft_index_t disk_base; /* the log's base (compaction, snapshots) */
+    raft_term_t disk_base_term;
+    raft_entry_t *disk_log; /* index i at disk_log[i - disk_base - 1] */
     size_t disk_n, disk_cap;
     raft_conf_t boot_conf; /* base configuration (none for joiners) */
+    sim_snap_t disk_sm;    /* the durable state machine (index 0: empty) */
+    sim_stage_t disk_stage;
+    /* in memory */
+    sim_stage_t mem_stage;                 /* chunks handed out to stage */
+    sim_snap_t sending[SIM_MAX_NODES + 1]; /* leader: copy sent to each */
     /* writes handed out but not durable yet, in order */
     sim_write_t *writes;
     size_t n_writes, cap_writes;
     /* state machine */
     raft_index_t sm_applied;
+    uint64_t sm_state;   /* hash chain of the applied entries */
+    raft_conf_t sm_conf; /* configuration at sm_applied */
     /* mirror of the in-memory log as handed out, as a hash chain */
     uint64_t *chain; /* chain[i] for index i; chain[0] = 0 */
     size_t chain_n, chain_cap;
@@ -101,6 +138,7 @@ typedef struct {
     /* statistics */
     uint64_t n_acked, n_reads_ok, n_elections, n_crashes, n_partitions;
     uint64_t n_conf_changes, n_transfers, n_msgs;
+    uint64_t n_compactions, n_installs, n_chunks;
 
     /* the checker's state (check.c) */
     struct sim_check *check;
@@ -139,6 +177,11 @@ void sim_node_boot (sim_t *s, sim_node_t *n);
 void sim_node_crash (sim_t *s, sim_node_t *n);
 void sim_node_free (sim_node_t *n);
 void sim_disk_append (sim_node_t *n, const raft_entry_t *e);
+/* The disk's entry at index, or NULL (compacted, or beyond the end). */
+const raft_entry_t *sim_disk_entry (const sim_node_t *n, raft_index_t index);
+raft_index_t sim_disk_last (const sim_node_t *n);
+/* Compact n's log up to about its applied index (a fault). */
+void sim_compact (sim_t *s, sim_node_t *n);
 void sim_msg_free (raft_msg_t *m);
 /* Hand out n's batches: writes, messages, applies, reads. */
 bool sim_process (sim_t *s, sim_node_t *n);
@@ -158,6 +201,8 @@ uint64_t sim_entry_hash (const raft_entry_t *e);
 
 /* check.c: every function returns false (and fills s->violation) when a
    property is broken. */
+bool sim_fail (sim_t *s, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
 void sim_check_init (sim_t *s);
 void sim_check_fini (sim_t *s);
 /* A node handed out entries to write: its log now ends with them. */
@@ -165,6 +210,12 @@ bool sim_check_log (sim_t *s, sim_node_t *n, const raft_entry_t *e,
                     size_t count);
 /* A node (re)booted with this disk log. */
 void sim_check_boot (sim_t *s, sim_node_t *n);
+/* The state machine's hash after applying entry hash h onto state. */
+uint64_t sim_state_next (uint64_t state, uint64_t h);
+/* A node installs snapshot sn (in memory): it must be the committed state
+   at its index; its log mirror restarts at the snapshot. */
+bool sim_check_install (sim_t *s, sim_node_t *n, const sim_snap_t *sn,
+                        bool keep_tail);
 /* Inside the core: node n moves its commit index from..to. */
 bool sim_check_commit_event (sim_t *s, sim_node_t *n, raft_index_t from,
                              raft_index_t to);

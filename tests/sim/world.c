@@ -142,9 +142,12 @@ sim_node_boot (sim_t *s, sim_node_t *n)
     o.max_batch_entries = 4u << (2 * (s->seed % 3)); /* 4, 16, 64 */
     o.max_inflight = 2 + (uint32_t)(s->seed % 5);
     raft_boot_t b = {.hs = n->disk_hs,
+                     .base_index = n->disk_base,
+                     .base_term = n->disk_base_term,
                      .base_conf = n->boot_conf,
                      .entries = n->disk_log,
-                     .n_entries = n->disk_n};
+                     .n_entries = n->disk_n,
+                     .applied = n->disk_sm.index};
     s->cur_node = n->id;
     n->r = raft_new (&o, &b);
     if (!n->r) {
@@ -155,7 +158,12 @@ sim_node_boot (sim_t *s, sim_node_t *n)
     n->up = true;
     n->exists = true;
     n->incarnation++;
-    n->sm_applied = 0;
+    /* The state machine is the durable one (a snapshot, or empty). */
+    n->sm_applied = n->disk_sm.index;
+    n->sm_state = n->disk_sm.state;
+    n->sm_conf = n->disk_sm.conf;
+    memset (&n->mem_stage, 0, sizeof n->mem_stage);
+    memset (n->sending, 0, sizeof n->sending);
     sim_check_boot (s, n);
     /* ticks at a per-node phase, so nodes do not tick in lockstep */
     sim_push ((sim_event_t){.at = s->now + sim_range (s, 1, SIM_TICK_US),
@@ -174,6 +182,8 @@ s_writes_clear (sim_node_t *n)
         for (size_t k = 0; k < n->writes[i].n_entries; k++)
             raft_buf_unref (n->writes[i].entries[k].data);
         free (n->writes[i].entries);
+        if (n->writes[i].has_snap)
+            raft_buf_unref (n->writes[i].snap.data);
     }
     n->n_writes = 0;
 }
@@ -196,10 +206,101 @@ sim_node_crash (sim_t *s, sim_node_t *n)
 static void
 s_disk_truncate (sim_node_t *n, raft_index_t from)
 {
-    while (n->disk_n >= from) {
+    while (n->disk_n > 0 && n->disk_base + n->disk_n >= from) {
         n->disk_n--;
         raft_buf_unref (n->disk_log[n->disk_n].data);
     }
+}
+
+raft_index_t
+sim_disk_last (const sim_node_t *n)
+{
+    return n->disk_base + n->disk_n;
+}
+
+const raft_entry_t *
+sim_disk_entry (const sim_node_t *n, raft_index_t index)
+{
+    if (index <= n->disk_base || index > sim_disk_last (n))
+        return NULL;
+    return &n->disk_log[index - n->disk_base - 1];
+}
+
+/* Drop the disk's entries up to index; (index, term) becomes the base. */
+static void
+s_disk_compact (sim_node_t *n, raft_index_t index, raft_term_t term)
+{
+    size_t drop = 0;
+    while (drop < n->disk_n && n->disk_log[drop].index <= index)
+        raft_buf_unref (n->disk_log[drop++].data);
+    if (drop && n->disk_n > drop)
+        memmove (n->disk_log, n->disk_log + drop,
+                 (n->disk_n - drop) * sizeof *n->disk_log);
+    n->disk_n -= drop;
+    n->disk_base = index;
+    n->disk_base_term = term;
+}
+
+void
+sim_compact (sim_t *s, sim_node_t *n)
+{
+    /* Not while a write is in flight: a staged install in it would
+       overwrite the new base with an older one (storage in the node writes
+       in order, so it has no such case). */
+    if (!n->up || n->n_writes || n->sm_applied == 0)
+        return;
+    raft_status_t st;
+    raft_status (n->r, &st);
+    raft_index_t trail = sim_range (s, 0, 6);
+    raft_index_t index = n->sm_applied > trail ? n->sm_applied - trail : 0;
+    if (index <= st.base_index)
+        return;
+    s->cur_node = n->id;
+    if (raft_compact (n->r, index) != RAFT_OK) {
+        sim_fail (s, "node %llu: raft_compact (%llu) refused with applied %llu",
+                  (unsigned long long)n->id, (unsigned long long)index,
+                  (unsigned long long)n->sm_applied);
+        return;
+    }
+    /* One atomic write: the state machine as it is, and the new base. */
+    n->disk_sm = (sim_snap_t){.index = n->sm_applied,
+                              .term = raft_log_term (n->r, n->sm_applied),
+                              .conf = n->sm_conf,
+                              .state = n->sm_state};
+    raft_status (n->r, &st);
+    s_disk_compact (n, st.base_index, st.base_term);
+    n->boot_conf = *raft_base_conf (n->r);
+    s->n_compactions++;
+    sim_trace (s, "n%llu  compacts its log up to %llu (state machine at %llu)",
+               (unsigned long long)n->id, (unsigned long long)index,
+               (unsigned long long)n->sm_applied);
+}
+
+/* Stage one chunk in st (memory or disk); false on a broken sequence. */
+static bool
+s_stage (sim_t *s, sim_node_t *n, sim_stage_t *st,
+         const raft_snapshot_chunk_t *c, const char *where)
+{
+    sim_snap_wire_t w;
+    if (!c->data || c->data->len != sizeof w)
+        return sim_fail (s, "node %llu: snapshot chunk with bad data",
+                         (unsigned long long)n->id);
+    memcpy (&w, c->data->data, sizeof w);
+    if (c->chunk == 0)
+        *st =
+            (sim_stage_t){.index = c->index, .term = c->term, .state = w.state};
+    if (c->chunk != st->next || c->index != st->index || c->term != st->term ||
+        w.index != c->index || w.state != st->state || w.chunk != c->chunk ||
+        (c->done && c->chunk + 1 != w.nchunks))
+        return sim_fail (
+            s,
+            "node %llu: %s staging got chunk %llu of snapshot "
+            "%llu/%llu, expected chunk %u of %llu/%llu",
+            (unsigned long long)n->id, where, (unsigned long long)c->chunk,
+            (unsigned long long)c->index, (unsigned long long)c->term, st->next,
+            (unsigned long long)st->index, (unsigned long long)st->term);
+    st->next++;
+    return true;
 }
 
 void
@@ -251,17 +352,75 @@ s_msg_copy (const raft_msg_t *m)
     } else {
         c->entries = NULL;
     }
+    if (c->data)
+        raft_buf_ref (c->data);
     return c;
 }
 
+/* The sender's caller fills in a snapshot chunk (raft.h): chunk 0 takes a
+   copy of its state machine as it is now, in 1 to 4 chunks; later chunks
+   come from that copy, or are dropped if it is gone. */
+static bool
+s_fill_chunk (sim_t *s, sim_node_t *from, raft_msg_t *c)
+{
+    if (c->to > SIM_MAX_NODES)
+        return false;
+    sim_snap_t *cp = &from->sending[c->to];
+    if (c->ctx == 0) {
+        raft_term_t term = raft_log_term (from->r, from->sm_applied);
+        if (from->sm_applied == 0 || term == 0)
+            return false;
+        *cp = (sim_snap_t){.index = from->sm_applied,
+                           .term = term,
+                           .conf = from->sm_conf,
+                           .state = from->sm_state,
+                           .nchunks = (uint32_t)sim_range (s, 1, 4)};
+    } else if (cp->index == 0 || cp->index != c->prev_index ||
+               cp->term != c->prev_term || c->ctx >= cp->nchunks) {
+        return false;
+    } else if (sim_chance (s, 0.02)) {
+        cp->index = 0; /* the copy is lost: the leader starts over */
+        return false;
+    }
+    sim_snap_wire_t w = {.index = cp->index,
+                         .state = cp->state,
+                         .nchunks = cp->nchunks,
+                         .chunk = (uint32_t)c->ctx};
+    c->prev_index = cp->index;
+    c->prev_term = cp->term;
+    c->data = raft_buf_new (&w, sizeof w);
+    c->done = c->ctx + 1 == cp->nchunks;
+    c->entries = calloc (1, sizeof *c->entries);
+    if (!c->entries || !c->data)
+        abort ();
+    c->entries[0] =
+        (raft_entry_t){.term = cp->term,
+                       .index = cp->index,
+                       .type = RAFT_ENTRY_CONF,
+                       .data = raft_buf_new (&cp->conf, sizeof cp->conf)};
+    c->n_entries = 1;
+    s->n_chunks++;
+    return true;
+}
+
 static void
-s_net_send (sim_t *s, const raft_msg_t *m)
+s_net_send (sim_t *s, const raft_msg_t *msg)
 {
     s->n_msgs++;
-    if (m->to == 0 || m->to > (raft_id_t)s->n_total)
+    if (msg->to == 0 || msg->to > (raft_id_t)s->n_total)
         return;
-    if (s->blocked[m->from][m->to] || sim_chance (s, s->drop))
+    if (s->blocked[msg->from][msg->to] || sim_chance (s, s->drop))
         return;
+    raft_msg_t *filled = NULL;
+    const raft_msg_t *m = msg;
+    if (msg->type == RAFT_MSG_SNAPSHOT) {
+        filled = s_msg_copy (msg);
+        if (!s_fill_chunk (s, &s->nodes[msg->from], filled)) {
+            sim_msg_free (filled);
+            return;
+        }
+        m = filled;
+    }
     int copies = sim_chance (s, s->dup) ? 2 : 1;
     for (int i = 0; i < copies; i++) {
         /* Mostly short delays; sometimes long ones, which reorder. */
@@ -273,6 +432,8 @@ s_net_send (sim_t *s, const raft_msg_t *m)
                                 .node = m->to,
                                 .msg = s_msg_copy (m)});
     }
+    if (filled)
+        sim_msg_free (filled);
 }
 
 /*  ---------------------------------------------------------------------
@@ -283,6 +444,9 @@ s_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
 {
     if (!sim_check_apply (s, n, e))
         return false;
+    n->sm_state = sim_state_next (n->sm_state, sim_entry_hash (e));
+    if (e->type == RAFT_ENTRY_CONF && raft_entry_conf (e))
+        n->sm_conf = *raft_entry_conf (e);
     /* A client waiting on this node for this index learns the outcome. */
     for (size_t i = 0; i < n->n_props; i++) {
         sim_proposal_t *p = &n->props[i];
@@ -308,6 +472,28 @@ sim_process (sim_t *s, sim_node_t *n)
     s->cur_node = n->id;
     while (n->up && raft_ready (n->r, &rd)) {
         if (rd.seq) {
+            if (rd.snapshot) {
+                if (!s_stage (s, n, &n->mem_stage, rd.snapshot, "memory"))
+                    return false;
+                if (rd.snapshot->done) {
+                    /* The core installed it: so does the state machine. */
+                    sim_snap_t sn = {.index = rd.snapshot->index,
+                                     .term = rd.snapshot->term,
+                                     .conf = rd.snapshot->conf,
+                                     .state = n->mem_stage.state};
+                    if (!sim_check_install (s, n, &sn, rd.snapshot->keep_tail))
+                        return false;
+                    n->sm_applied = sn.index;
+                    n->sm_state = sn.state;
+                    n->sm_conf = sn.conf;
+                    s->n_installs++;
+                    sim_trace (
+                        s, "n%llu  installs snapshot %llu/%llu%s",
+                        (unsigned long long)n->id, (unsigned long long)sn.index,
+                        (unsigned long long)sn.term,
+                        rd.snapshot->keep_tail ? " (keeps its tail)" : "");
+                }
+            }
             if (!sim_check_log (s, n, rd.entries, rd.n_entries))
                 return false;
             if (n->n_writes == n->cap_writes) {
@@ -326,6 +512,11 @@ sim_process (sim_t *s, sim_node_t *n)
             for (size_t i = 0; i < rd.n_entries; i++) {
                 w->entries[i] = rd.entries[i];
                 raft_buf_ref (w->entries[i].data);
+            }
+            w->has_snap = rd.snapshot != NULL;
+            if (w->has_snap) {
+                w->snap = *rd.snapshot;
+                raft_buf_ref (w->snap.data);
             }
             /* fsyncs complete in order */
             uint64_t at = s->now + sim_range (s, 1, s->fsync_max);
@@ -369,6 +560,23 @@ sim_persist_one (sim_t *s, sim_node_t *n)
     sim_write_t w = n->writes[0];
     memmove (n->writes, n->writes + 1, (n->n_writes - 1) * sizeof *n->writes);
     n->n_writes--;
+    if (w.has_snap) {
+        if (!s_stage (s, n, &n->disk_stage, &w.snap, "disk"))
+            return;
+        if (w.snap.done) {
+            /* One atomic switch: the staged state, the new base, and the
+               log after it kept or not. */
+            n->disk_sm = (sim_snap_t){.index = w.snap.index,
+                                      .term = w.snap.term,
+                                      .conf = w.snap.conf,
+                                      .state = n->disk_stage.state};
+            if (!w.snap.keep_tail)
+                s_disk_truncate (n, 1);
+            s_disk_compact (n, w.snap.index, w.snap.term);
+            n->boot_conf = w.snap.conf;
+        }
+        raft_buf_unref (w.snap.data);
+    }
     if (w.hs_changed)
         n->disk_hs = w.hs;
     if (w.n_entries) {

@@ -51,6 +51,7 @@ void suite_election (void);
 void suite_replication (void);
 void suite_membership_read (void);
 void suite_misc (void);
+void suite_snapshot (void);
 
 /*  ---------------------------------------------------------------------
     Options, configurations, boot states                                 */

@@ -295,5 +295,6 @@ main (void)
     suite_replication ();
     suite_membership_read ();
     suite_misc ();
+    suite_snapshot ();
     return h_report ();
 }
