@@ -134,6 +134,7 @@ promtool:
 cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/promcheck
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
+	tests/cluster/compact_test.sh $(B)/nsxd
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

@@ -42,6 +42,8 @@ typedef struct {
     char log_level[16];
     char monitor_listen[256];
     int slow_fsync_ms;
+    long compact_entries;
+    long compact_trailing;
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -105,6 +107,14 @@ s_usage (FILE *out)
         "                          traced as slow_fsync (NSXD_SLOW_FSYNC_MS,\n"
         "                          100; 0 traces every fsync, to watch group\n"
         "                          commit in nsxctl trace)\n"
+        "  --compact-entries N     EXPERIMENTAL: compact the log every N\n"
+        "                          applied entries (NSXD_COMPACT_ENTRIES, 0 =\n"
+        "                          never). A follower that falls behind the\n"
+        "                          compacted log cannot catch up until the "
+        "node\n"
+        "                          serves InstallSnapshot (next release)\n"
+        "  --compact-trailing N    applied entries kept in the log after a\n"
+        "                          compaction (NSXD_COMPACT_TRAILING, 1000)\n"
         "  --help\n",
         out);
 }
@@ -133,7 +143,7 @@ static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[18] = {
+    const char *v[20] = {
         s_env ("NSXD_ID", ""),
         s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
@@ -152,6 +162,8 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_LOG_LEVEL", "info"),
         s_env ("NSXD_MONITOR_LISTEN", ""),
         s_env ("NSXD_SLOW_FSYNC_MS", "100"),
+        s_env ("NSXD_COMPACT_ENTRIES", "0"),
+        s_env ("NSXD_COMPACT_TRAILING", "1000"),
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -172,6 +184,8 @@ s_config (int argc, char **argv, s_config_t *c)
         {"log-level", required_argument, 0, 15},
         {"monitor-listen", required_argument, 0, 16},
         {"slow-fsync-ms", required_argument, 0, 17},
+        {"compact-entries", required_argument, 0, 18},
+        {"compact-trailing", required_argument, 0, 19},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -180,7 +194,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stdout);
             exit (0);
         }
-        if (o < 0 || o >= 18) {
+        if (o < 0 || o >= 20) {
             s_usage (stderr);
             return -1;
         }
@@ -224,10 +238,12 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--max-body", v[13], 64, 64 << 20, &c->max_body},
         {"--http-threads", v[14], 1, 256, &n},
         {"--slow-fsync-ms", v[17], 0, 3600000, &n},
+        {"--compact-entries", v[18], 0, 1L << 40, &c->compact_entries},
+        {"--compact-trailing", v[19], 0, 1L << 40, &c->compact_trailing},
     };
     int *ints[] = {
-        &c->election_ms,  &c->heartbeat_ms, &c->timeout_ms, NULL, NULL, NULL,
-        &c->http_threads, &c->slow_fsync_ms};
+        &c->election_ms,  &c->heartbeat_ms,  &c->timeout_ms, NULL, NULL, NULL,
+        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {
@@ -440,7 +456,9 @@ main (int argc, char **argv)
                             .heartbeat_ms = c.heartbeat_ms,
                             .election_ms = c.election_ms,
                             .timeout_ms = c.timeout_ms,
-                            .monitor_endpoint = ep_monitor};
+                            .monitor_endpoint = ep_monitor,
+                            .compact_entries = (uint64_t)c.compact_entries,
+                            .compact_trailing = (uint64_t)c.compact_trailing};
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL,

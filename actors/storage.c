@@ -17,6 +17,8 @@
         apply        the KV changes and the new applied index in one batch
                      (no sync), then "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
+        compact      record the log's new base and delete the entries up to
+                     it, in one synced batch (no answer)
       PAIR, out:
         boot         first, once: hard state, applied index, the whole log
         persisted, applied, value  as above
@@ -78,6 +80,7 @@ typedef struct {
     zlist_t *outbox;          /* zframe_t *: replies not yet sent */
     msg_store_t *group;       /* S_GROUP_MAX decoded messages */
     raft_index_t last_index;  /* last stored log index */
+    raft_index_t base_index;  /* the log's base: entries start after it */
     raft_index_t applied;     /* applied index, as stored */
     uint64_t last_seq;        /* seq of the last write staged */
     uint64_t dropped;         /* malformed messages dropped */
@@ -241,7 +244,9 @@ s_self_open (self_t *self, const storage_args_t *args)
             return;
         }
     }
-    self->last_index = st.n_entries ? st.entries[st.n_entries - 1].index : 0;
+    self->base_index = st.base.index;
+    self->last_index =
+        st.n_entries ? st.entries[st.n_entries - 1].index : st.base.index;
     self->applied = st.applied;
     log_info ("storage: opened %s: term %llu, vote %llu, %zu log entries "
               "(last %llu), applied %llu",
@@ -253,7 +258,8 @@ s_self_open (self_t *self, const storage_args_t *args)
                         .hs = st.hs,
                         .applied = st.applied,
                         .entries = st.entries,
-                        .n_entries = st.n_entries};
+                        .n_entries = st.n_entries,
+                        .base = st.base};
     s_self_send (self, &boot);
     store_state_clear (&st);
 }
@@ -452,6 +458,42 @@ s_self_write_group (self_t *self, size_t n)
     s_self_send (self, &m);
 }
 
+/* The log's new base: record it and delete the entries up to it, in one
+   synced batch. Only applied entries may go (the core compacts up to its
+   applied index, which it learned from us), and the applies before it are
+   in LevelDB's log already, so this sync makes them durable too. */
+static void
+s_self_compact (self_t *self, const msg_store_t *m)
+{
+    raft_index_t index = m->base.index;
+    if (index <= self->base_index)
+        return; /* nothing new */
+    if (index > self->applied || index > self->last_index) {
+        s_self_fail (self,
+                     "compact to %llu beyond applied %llu or the log's end "
+                     "%llu",
+                     (unsigned long long)index,
+                     (unsigned long long)self->applied,
+                     (unsigned long long)self->last_index);
+        return;
+    }
+    store_batch_clear (self->kv_batch);
+    if (store_batch_put_base (self->kv_batch, &m->base) != 0) {
+        s_self_fail (self, "compact: the base is not a configuration entry");
+        return;
+    }
+    for (raft_index_t i = self->base_index + 1; i <= index; i++)
+        store_batch_del_entry (self->kv_batch, i);
+    char *err = NULL;
+    if (store_write (self->store, self->kv_batch, true, &err) != 0) {
+        s_self_fail (self, "compaction write failed: %s", err);
+        free (err);
+        return;
+    }
+    log_debug ("storage: log compacted up to %llu", (unsigned long long)index);
+    self->base_index = index;
+}
+
 /*  ---------------------------------------------------------------------
     Apply and get                                                        */
 
@@ -618,7 +660,7 @@ s_self_handle_pair (self_t *self)
             log_warn ("storage: malformed message dropped (%llu so far)",
                       (unsigned long long)self->dropped);
         } else if (m->kind != MSG_STORE_WRITE && m->kind != MSG_STORE_APPLY &&
-                   m->kind != MSG_STORE_GET) {
+                   m->kind != MSG_STORE_GET && m->kind != MSG_STORE_COMPACT) {
             self->dropped++;
             log_warn ("storage: unexpected message kind %d dropped (%llu so "
                       "far)",
@@ -636,6 +678,8 @@ s_self_handle_pair (self_t *self)
             s_self_apply (self, &self->group[i]);
         else if (self->group[i].kind == MSG_STORE_GET)
             s_self_get (self, &self->group[i]);
+        else if (self->group[i].kind == MSG_STORE_COMPACT)
+            s_self_compact (self, &self->group[i]);
     }
     for (size_t i = 0; i < n; i++)
         msg_store_clear (&self->group[i]);

@@ -33,8 +33,9 @@ static const char *s_kind_names[] = {
     [MSG_STORE_APPLIED] = "applied",
     [MSG_STORE_VALUE] = "value",
     [MSG_STORE_ERROR] = "error",
+    [MSG_STORE_COMPACT] = "compact",
 };
-#define S_KIND_MAX MSG_STORE_ERROR
+#define S_KIND_MAX MSG_STORE_COMPACT
 
 /*  ---------------------------------------------------------------------
     Encoding                                                             */
@@ -74,9 +75,10 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
 {
     static const uint32_t fields[] = {
         [MSG_STORE_WRITE] = 7,     [MSG_STORE_APPLY] = 3,
-        [MSG_STORE_GET] = 4,       [MSG_STORE_BOOT] = 6,
+        [MSG_STORE_GET] = 4,       [MSG_STORE_BOOT] = 7,
         [MSG_STORE_PERSISTED] = 3, [MSG_STORE_APPLIED] = 4,
         [MSG_STORE_VALUE] = 5,     [MSG_STORE_ERROR] = 3,
+        [MSG_STORE_COMPACT] = 3,
     };
     if (m->kind < MSG_STORE_WRITE || m->kind > S_KIND_MAX)
         return -1;
@@ -100,7 +102,13 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msgpack_pack_uint64 (pk, m->hs.term);
         msgpack_pack_uint64 (pk, m->hs.vote);
         msgpack_pack_uint64 (pk, m->applied);
-        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+        if (s_pack_entries (pk, buf, m->entries, m->n_entries) < 0)
+            return -1;
+        return s_pack_entries (pk, buf, &m->base, m->base.index ? 1 : 0);
+    case MSG_STORE_COMPACT:
+        if (m->base.index == 0 || m->base.type != RAFT_ENTRY_CONF)
+            return -1;
+        return s_pack_entries (pk, buf, &m->base, 1);
     case MSG_STORE_PERSISTED: msgpack_pack_uint64 (pk, m->seq); return 0;
     case MSG_STORE_APPLIED:
         if (m->n_results && !m->results)
@@ -229,6 +237,24 @@ s_unpack_entries (const msgpack_object *o, msg_store_t *m)
     return rc;
 }
 
+/* [base] or [] (empty allowed only if optional) into m->base. */
+static int
+s_unpack_base (const msgpack_object *o, msg_store_t *m, bool optional)
+{
+    msg_store_t t;
+    memset (&t, 0, sizeof t);
+    int rc = s_unpack_entries (o, &t);
+    if (rc == 0 && t.n_entries == 1 && t.entries[0].type == RAFT_ENTRY_CONF &&
+        t.entries[0].index > 0 && raft_entry_conf (&t.entries[0])) {
+        m->base = t.entries[0];
+        t.entries[0].data = NULL; /* moved */
+    } else if (rc != 0 || t.n_entries != 0 || !optional) {
+        rc = -1;
+    }
+    msg_store_clear (&t);
+    return rc;
+}
+
 static int
 s_unpack_results (const msgpack_object *o, msg_store_t *m)
 {
@@ -277,11 +303,16 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
         m->key = s_buf (&f[3]);
         return m->key ? 0 : -1;
     case MSG_STORE_BOOT:
-        if (n != 6 || !msg_get_uint (&f[2], &m->hs.term) ||
+        if (n != 7 || !msg_get_uint (&f[2], &m->hs.term) ||
             !msg_get_uint (&f[3], &m->hs.vote) ||
-            !msg_get_uint (&f[4], &m->applied))
+            !msg_get_uint (&f[4], &m->applied) ||
+            s_unpack_entries (&f[5], m) < 0)
             return -1;
-        return s_unpack_entries (&f[5], m);
+        return s_unpack_base (&f[6], m, true);
+    case MSG_STORE_COMPACT:
+        if (n != 3)
+            return -1;
+        return s_unpack_base (&f[2], m, false);
     case MSG_STORE_PERSISTED:
         if (n != 3 || !msg_get_uint (&f[2], &m->seq))
             return -1;
@@ -336,6 +367,7 @@ msg_store_clear (msg_store_t *m)
     raft_buf_unref (m->key);
     raft_buf_unref (m->value);
     free (m->error);
+    raft_buf_unref (m->base.data);
     memset (m, 0, sizeof *m);
 }
 

@@ -17,10 +17,17 @@
               change and the applied index go in one batch.
         [1, "get", req_id: uint, key: bin]
               read a key from the KV data as applied so far.
+        [1, "compact", [base]]
+              the log's new base (raft_compact): in one synced batch,
+              record base and delete every stored entry up to its index.
+              base is a CONF entry at the base's index and term holding
+              the configuration in effect there. No answer.
 
       storage -> raft
-        [1, "boot", term: uint, vote: uint, applied: uint, [entry, ...]]
-              sent once, first: everything durable at start.
+        [1, "boot", term: uint, vote: uint, applied: uint, [entry, ...],
+            [base] or []]
+              sent once, first: everything durable at start; the entries
+              follow the base (none: the log starts at index 1).
         [1, "persisted", seq: uint]
               every write up to seq is durable. Write seqs run 1, 2, 3...
               from each boot; a gap means a write was lost between the
@@ -57,6 +64,7 @@ typedef enum {
     MSG_STORE_APPLIED,
     MSG_STORE_VALUE,
     MSG_STORE_ERROR,
+    MSG_STORE_COMPACT,
 } msg_store_kind_t;
 
 typedef struct {
@@ -79,6 +87,7 @@ typedef struct {
     bool found;        /* value */
     raft_buf_t *value; /* value (NULL when not found) */
     char *error;       /* error (malloc'ed) */
+    raft_entry_t base; /* boot, compact: index 0 = none; data one ref */
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */

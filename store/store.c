@@ -15,6 +15,11 @@
                                         big-endian), msg_entry_encode bytes
                                         (msg/msg_raft.h)
         'k' key bytes   (1 + n bytes)   the KV value, raw bytes
+        'b'                  (1 byte)   the log's base after compaction:
+                                        a CONF entry (msg_entry_encode) at
+                                        the base's index and term holding
+                                        the configuration there; absent:
+                                        the log starts at index 1
 
     Indexes are big-endian so that LevelDB's bytewise order is numeric
     order: iterating from "l" visits the log in index order. KV keys are
@@ -43,6 +48,7 @@
 #define S_KEY_APPLIED 'a'
 #define S_KEY_LOG 'l'
 #define S_KEY_KV 'k'
+#define S_KEY_BASE 'b'
 
 /* The memtable: LevelDB buffers this much of the write-ahead log in memory
    before writing a level-0 table. The log is append-mostly and small
@@ -445,13 +451,44 @@ store_load (store_t *self, store_state_t *st, char **err)
         }
     }
 
+    const char kb = S_KEY_BASE;
+    found = s_get (self, &kb, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        ok = msg_entry_decode (val, len, &st->base) == 0 &&
+             st->base.type == RAFT_ENTRY_CONF && st->base.index > 0 &&
+             raft_entry_conf (&st->base);
+        leveldb_free (val);
+        if (!ok) {
+            store_state_clear (st);
+            s_set_err (err, "log base is malformed");
+            return -1;
+        }
+    }
+
     if (s_load_log (self, st, err) != 0) {
         store_state_clear (st);
         return -1;
     }
-    /* No snapshots yet: everything applied is still in the log. */
+    /* The log follows its base; everything applied is in the base or the
+       log. */
     raft_index_t last =
-        st->n_entries ? st->entries[st->n_entries - 1].index : 0;
+        st->n_entries ? st->entries[st->n_entries - 1].index : st->base.index;
+    if (st->n_entries && st->entries[0].index != st->base.index + 1) {
+        s_set_err (err, "log starts at %llu after base %llu",
+                   (unsigned long long)st->entries[0].index,
+                   (unsigned long long)st->base.index);
+        store_state_clear (st);
+        return -1;
+    }
+    if (st->applied < st->base.index) {
+        s_set_err (err, "applied index %llu is before the log's base %llu",
+                   (unsigned long long)st->applied,
+                   (unsigned long long)st->base.index);
+        store_state_clear (st);
+        return -1;
+    }
     if (st->applied > last) {
         s_set_err (err, "applied index %llu is beyond the log's end %llu",
                    (unsigned long long)st->applied, (unsigned long long)last);
@@ -467,6 +504,7 @@ store_state_clear (store_state_t *st)
     for (size_t i = 0; i < st->n_entries; i++)
         raft_buf_unref (st->entries[i].data);
     free (st->entries);
+    raft_buf_unref (st->base.data);
     memset (st, 0, sizeof *st);
 }
 
@@ -591,6 +629,23 @@ store_batch_put_entry (store_batch_t *self, const raft_entry_t *e)
         char key[9];
         s_log_key (key, e->index);
         leveldb_writebatch_put (self->wb, key, sizeof key, buf.data, buf.size);
+        self->n++;
+    }
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+int
+store_batch_put_base (store_batch_t *self, const raft_entry_t *base)
+{
+    if (base->type != RAFT_ENTRY_CONF || base->index == 0)
+        return -1;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    int rc = msg_entry_encode (&buf, base);
+    if (rc == 0) {
+        const char k = S_KEY_BASE;
+        leveldb_writebatch_put (self->wb, &k, 1, buf.data, buf.size);
         self->n++;
     }
     msgpack_sbuffer_destroy (&buf);

@@ -37,6 +37,8 @@ typedef struct {
     raft_index_t applied;  /* 0 if never written */
     raft_entry_t *entries; /* every stored entry, in index order, one ref */
     size_t n_entries;
+    raft_entry_t base; /* the log's base (index 0: none): a CONF entry at
+                          its index and term with the configuration there */
 } store_state_t;
 
 /* Read everything durable. Refuses (-1) a database that is not nsxd's
@@ -70,6 +72,10 @@ void store_batch_put_applied (store_batch_t *self, raft_index_t applied);
    the batch is then unchanged. */
 int store_batch_put_entry (store_batch_t *self, const raft_entry_t *e);
 void store_batch_del_entry (store_batch_t *self, raft_index_t index);
+/* Record the log's base (a CONF entry, see store_state_t); -1 if it is
+   not one. Deleting the entries up to it is the caller's, in the same
+   batch. */
+int store_batch_put_base (store_batch_t *self, const raft_entry_t *base);
 void store_batch_put_kv (store_batch_t *self, const void *key, size_t key_len,
                          const void *value, size_t value_len);
 void store_batch_del_kv (store_batch_t *self, const void *key, size_t key_len);

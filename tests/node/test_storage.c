@@ -550,6 +550,61 @@ test_group_commit (void)
     s_entries_free (es, N);
 }
 
+/* Compaction: the base is recorded and the entries up to it deleted in
+   one batch; a restart boots from the base and the tail only, with the
+   KV data intact; compacting beyond what was applied stops the actor. */
+static void
+test_compact (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t n;
+    msg_store_t boot, r;
+    CHECK (s_boot (&n, s_dir ("compact"), &conf, &boot));
+    raft_entry_t *es = s_entries (2, 2, 10); /* 2..11: k2=v2 ... */
+    CHECK (s_write (&n, 1, true, 2, 1, es, 10));
+    /* apply the bootstrap entry (1), then 2..9 */
+    msg_store_t a = {
+        .kind = MSG_STORE_APPLY, .entries = boot.entries, .n_entries = 1};
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    msg_store_clear (&r);
+    msg_store_clear (&boot);
+    a.entries = es;
+    a.n_entries = 8;
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
+    CHECK (r.applied == 9);
+    msg_store_clear (&r);
+    msg_store_t c = {.kind = MSG_STORE_COMPACT};
+    c.base = (raft_entry_t){.index = 7,
+                            .term = 2,
+                            .type = RAFT_ENTRY_CONF,
+                            .data = raft_buf_new (&conf, sizeof conf)};
+    s_send (&n, &c);
+    CHECK (s_get_is (&n, 1, "k5", "v5")); /* handled after the compact */
+    s_stop (&n);
+
+    CHECK (s_boot (&n, s_dir ("compact"), &conf, &boot));
+    CHECK (boot.base.index == 7 && boot.base.term == 2);
+    CHECK (boot.base.data && raft_entry_conf (&boot.base) &&
+           raft_conf_equal (raft_entry_conf (&boot.base), &conf));
+    CHECK (boot.n_entries == 4 && boot.entries[0].index == 8);
+    CHECK (boot.applied == 9 && boot.hs.term == 2);
+    msg_store_clear (&boot);
+    CHECK (s_get_is (&n, 2, "k3", "v3"));
+    CHECK (s_get_is (&n, 3, "k9", "v9"));
+
+    /* beyond applied (9): refused, the actor stops */
+    c.base.index = 10;
+    s_send (&n, &c);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "beyond applied"));
+    msg_store_clear (&r);
+    s_stop (&n);
+    raft_buf_unref (c.base.data);
+    s_entries_free (es, 10);
+}
+
 /* Every synced write is traced as "slow_fsync" when the threshold is 0,
    with the entries it made durable, and counted for /metrics. */
 static void
@@ -801,6 +856,13 @@ test_codec (void)
          .applied = 2,
          .entries = es,
          .n_entries = 3},
+        {.kind = MSG_STORE_BOOT, /* after a compaction: a base */
+         .hs = {4, 1},
+         .applied = 2,
+         .entries = &es[1],
+         .n_entries = 2,
+         .base = es[0]},
+        {.kind = MSG_STORE_COMPACT, .base = es[0]},
         {.kind = MSG_STORE_PERSISTED, .seq = 77},
         {.kind = MSG_STORE_APPLIED,
          .applied = 4,
@@ -832,6 +894,9 @@ test_codec (void)
             CHECK (m->found ? d.value && d.value->len == 7 : !d.value);
         if (m->error)
             CHECK (d.error && streq (d.error, text));
+        CHECK (d.base.index == m->base.index);
+        if (m->base.index)
+            CHECK (s_entry_equal (&d.base, &m->base));
         msg_store_clear (&d);
         zmsg_destroy (&zm);
         s_check_refuses_prefixes (m);
@@ -869,6 +934,10 @@ test_codec (void)
                   "applied\x01\x91\x91\x01")}, /* result too short */
         {S_BYTES ("\x95\x01\xa4"
                   "boot\x01\x01\x90")}, /* boot, 5 fields */
+        {S_BYTES ("\x93\x01\xa7"
+                  "compact\x90")}, /* compact without a base */
+        {S_BYTES ("\x93\x01\xa7"
+                  "compact\x91\x94\x02\x05\x01\xc0")}, /* base not CONF */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         zm = zmsg_new ();
@@ -986,6 +1055,7 @@ main (void)
         {"test_apply", test_apply},
         {"test_group_commit", test_group_commit},
         {"test_fsync_trace", test_fsync_trace},
+        {"test_compact", test_compact},
         {"test_malformed", test_malformed},
         {"test_refused_write", test_refused_write},
         {"test_open_failure", test_open_failure},
