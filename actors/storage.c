@@ -82,6 +82,7 @@ typedef struct {
     raft_index_t last_index;  /* last stored log index */
     raft_index_t base_index;  /* the log's base: entries start after it */
     raft_index_t applied;     /* applied index, as stored */
+    raft_term_t applied_term; /* its term (0: unknown, an older database) */
     uint64_t last_seq;        /* seq of the last write staged */
     uint64_t dropped;         /* malformed messages dropped */
     zsock_t *mon;             /* PUSH to the monitor, or NULL */
@@ -248,6 +249,7 @@ s_self_open (self_t *self, const storage_args_t *args)
     self->last_index =
         st.n_entries ? st.entries[st.n_entries - 1].index : st.base.index;
     self->applied = st.applied;
+    self->applied_term = st.applied_term;
     log_info ("storage: opened %s: term %llu, vote %llu, %zu log entries "
               "(last %llu), applied %llu",
               args->data_dir, (unsigned long long)st.hs.term,
@@ -525,7 +527,10 @@ s_self_apply (self_t *self, const msg_store_t *m)
     }
     size_t n_results = 0;
     raft_index_t applied = self->applied;
+    raft_term_t applied_term = self->applied_term;
+    const raft_entry_t *conf = NULL; /* the last CONF entry applied */
     store_batch_clear (self->kv_batch);
+    store_batch_set_gen (self->kv_batch, store_gen (self->store));
     zhashx_purge (self->overlay);
     for (size_t i = 0; i < m->n_entries; i++) {
         const raft_entry_t *e = &m->entries[i];
@@ -545,6 +550,9 @@ s_self_apply (self_t *self, const msg_store_t *m)
             return;
         }
         applied = e->index;
+        applied_term = e->term;
+        if (e->type == RAFT_ENTRY_CONF)
+            conf = e;
         if (e->type != RAFT_ENTRY_NORMAL)
             continue; /* NOOP and CONF only advance the applied index */
         bool existed = false;
@@ -578,7 +586,16 @@ s_self_apply (self_t *self, const msg_store_t *m)
     }
     zhashx_purge (self->overlay);
     if (applied != self->applied) {
-        store_batch_put_applied (self->kv_batch, applied);
+        store_batch_put_applied (self->kv_batch, applied, applied_term);
+        /* what a snapshot of this state needs: the configuration here */
+        if (conf && store_batch_put_conf (self->kv_batch, conf) != 0) {
+            s_self_fail (self,
+                         "apply: entry %llu is a malformed "
+                         "configuration",
+                         (unsigned long long)conf->index);
+            free (results);
+            return;
+        }
         char *err = NULL;
         if (store_write (self->store, self->kv_batch, false, &err) != 0) {
             s_self_fail (self, "apply write failed: %s", err);
@@ -588,6 +605,7 @@ s_self_apply (self_t *self, const msg_store_t *m)
         }
         metrics_add (METRICS_APPLIED_ENTRIES, applied - self->applied);
         self->applied = applied;
+        self->applied_term = applied_term;
     }
     msg_store_t r = {.kind = MSG_STORE_APPLIED,
                      .applied = applied,

@@ -9,12 +9,27 @@
         'v'                  (1 byte)   format version, ASCII "1" (1 byte)
         'h'                  (1 byte)   hard state, msgpack [term: uint,
                                         vote: uint] (3 to 19 bytes)
-        'a'                  (1 byte)   applied index, uint64 big-endian
-                                        (8 bytes)
+        'a'                  (1 byte)   applied index and its term, uint64
+                                        big-endian each (16 bytes; 8: an
+                                        older database, term unknown)
         'l' index            (9 bytes)  log entry at index (index: uint64
                                         big-endian), msg_entry_encode bytes
                                         (msg/msg_raft.h)
-        'k' key bytes   (1 + n bytes)   the KV value, raw bytes
+        'k' key bytes   (1 + n bytes)   the KV value, raw bytes, in
+                                        generation 0
+        'K' gen key     (9 + n bytes)   the same in generation gen > 0
+                                        (uint64 big-endian)
+        'g'                  (1 byte)   the KV data's generation, uint64
+                                        big-endian (absent: 0). A snapshot
+                                        received from a leader is staged in
+                                        generation g + 1 and becomes the
+                                        data by one write of 'g' (with the
+                                        applied index and the base), so a
+                                        crash leaves the old state or the
+                                        new; older generations are deleted
+                                        afterwards
+        'c'                  (1 byte)   the configuration in effect at the
+                                        applied index: a CONF entry
         'b'                  (1 byte)   the log's base after compaction:
                                         a CONF entry (msg_entry_encode) at
                                         the base's index and term holding
@@ -49,6 +64,9 @@
 #define S_KEY_LOG 'l'
 #define S_KEY_KV 'k'
 #define S_KEY_BASE 'b'
+#define S_KEY_KV_GEN 'K'
+#define S_KEY_GEN 'g'
+#define S_KEY_CONF 'c'
 
 /* The memtable: LevelDB buffers this much of the write-ahead log in memory
    before writing a level-0 table. The log is append-mostly and small
@@ -71,10 +89,12 @@ struct store {
     leveldb_writeoptions_t *write_sync;
     char *keybuf; /* scratch for 'k' keys */
     char *path;   /* the database directory */
+    uint64_t gen; /* the KV data's generation */
     size_t keycap;
 };
 
 struct store_batch {
+    uint64_t gen; /* generation its KV operations go to */
     leveldb_writebatch_t *wb;
     size_t n;
     char *keybuf;
@@ -125,7 +145,7 @@ s_key (char **buf, size_t *cap, char prefix, const void *key, size_t len)
         *cap = len + 1;
     }
     (*buf)[0] = prefix;
-    if (len)
+    if (len && key)
         memcpy (*buf + 1, key, len);
     return *buf;
 }
@@ -135,6 +155,36 @@ s_put_be64 (char *p, uint64_t v)
 {
     for (int i = 7; i >= 0; i--, v >>= 8)
         p[i] = (char)(v & 0xff);
+}
+
+/* The LevelDB key of KV key in generation gen; *out_len its length. */
+static char *
+s_kv_key (char **buf, size_t *cap, uint64_t gen, const void *key, size_t len,
+          size_t *out_len)
+{
+    if (gen == 0) {
+        *out_len = len + 1;
+        return s_key (buf, cap, S_KEY_KV, key, len);
+    }
+    char *k = s_key (buf, cap, S_KEY_KV_GEN, NULL, len + 8);
+    s_put_be64 (k + 1, gen);
+    if (len)
+        memcpy (k + 9, key, len);
+    *out_len = len + 9;
+    return k;
+}
+
+/* The prefix of every key of generation gen: 1 or 9 bytes. */
+static size_t
+s_gen_prefix (char p[9], uint64_t gen)
+{
+    if (gen == 0) {
+        p[0] = S_KEY_KV;
+        return 1;
+    }
+    p[0] = S_KEY_KV_GEN;
+    s_put_be64 (p + 1, gen);
+    return 9;
 }
 
 static uint64_t
@@ -441,12 +491,44 @@ store_load (store_t *self, store_state_t *st, char **err)
     if (found < 0)
         return -1;
     if (found) {
-        ok = len == 8;
+        ok = len == 8 || len == 16;
         if (ok)
             st->applied = s_get_be64 (val);
+        if (len == 16)
+            st->applied_term = s_get_be64 (val + 8);
         leveldb_free (val);
         if (!ok) {
             s_set_err (err, "applied index is malformed");
+            return -1;
+        }
+    }
+
+    const char kg = S_KEY_GEN, kc = S_KEY_CONF;
+    found = s_get (self, &kg, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        ok = len == 8;
+        if (ok)
+            self->gen = s_get_be64 (val);
+        leveldb_free (val);
+        if (!ok) {
+            s_set_err (err, "KV generation is malformed");
+            return -1;
+        }
+    }
+    st->gen = self->gen;
+    found = s_get (self, &kc, 1, &val, &len, err);
+    if (found < 0)
+        return -1;
+    if (found) {
+        ok = msg_entry_decode (val, len, &st->applied_conf) == 0 &&
+             st->applied_conf.type == RAFT_ENTRY_CONF &&
+             raft_entry_conf (&st->applied_conf);
+        leveldb_free (val);
+        if (!ok) {
+            store_state_clear (st);
+            s_set_err (err, "applied configuration is malformed");
             return -1;
         }
     }
@@ -505,6 +587,7 @@ store_state_clear (store_state_t *st)
         raft_buf_unref (st->entries[i].data);
     free (st->entries);
     raft_buf_unref (st->base.data);
+    raft_buf_unref (st->applied_conf.data);
     memset (st, 0, sizeof *st);
 }
 
@@ -537,10 +620,12 @@ int
 store_get_kv (store_t *self, const void *key, size_t key_len,
               raft_buf_t **value, char **err)
 {
-    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
+    size_t klen;
+    char *k =
+        s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
     char *val = NULL;
     size_t len = 0;
-    int found = s_get (self, k, key_len + 1, &val, &len, err);
+    int found = s_get (self, k, klen, &val, &len, err);
     if (found <= 0)
         return found;
     int rc = 1;
@@ -610,11 +695,13 @@ store_batch_put_hs (store_batch_t *self, const raft_hard_state_t *hs)
 }
 
 void
-store_batch_put_applied (store_batch_t *self, raft_index_t applied)
+store_batch_put_applied (store_batch_t *self, raft_index_t applied,
+                         raft_term_t term)
 {
     const char k = S_KEY_APPLIED;
-    char v[8];
+    char v[16];
     s_put_be64 (v, applied);
+    s_put_be64 (v + 8, term);
     leveldb_writebatch_put (self->wb, &k, 1, v, sizeof v);
     self->n++;
 }
@@ -665,17 +752,198 @@ void
 store_batch_put_kv (store_batch_t *self, const void *key, size_t key_len,
                     const void *value, size_t value_len)
 {
-    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
-    leveldb_writebatch_put (self->wb, k, key_len + 1, value, value_len);
+    size_t klen;
+    char *k =
+        s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
+    leveldb_writebatch_put (self->wb, k, klen, value, value_len);
     self->n++;
 }
 
 void
 store_batch_del_kv (store_batch_t *self, const void *key, size_t key_len)
 {
-    char *k = s_key (&self->keybuf, &self->keycap, S_KEY_KV, key, key_len);
-    leveldb_writebatch_delete (self->wb, k, key_len + 1);
+    size_t klen;
+    char *k =
+        s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
+    leveldb_writebatch_delete (self->wb, k, klen);
     self->n++;
+}
+
+void
+store_batch_set_gen (store_batch_t *self, uint64_t gen)
+{
+    self->gen = gen;
+}
+
+void
+store_batch_put_gen (store_batch_t *self, uint64_t gen)
+{
+    const char k = S_KEY_GEN;
+    char v[8];
+    s_put_be64 (v, gen);
+    leveldb_writebatch_put (self->wb, &k, 1, v, sizeof v);
+    self->n++;
+}
+
+int
+store_batch_put_conf (store_batch_t *self, const raft_entry_t *conf)
+{
+    if (conf->type != RAFT_ENTRY_CONF)
+        return -1;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    int rc = msg_entry_encode (&buf, conf);
+    if (rc == 0) {
+        const char k = S_KEY_CONF;
+        leveldb_writebatch_put (self->wb, &k, 1, buf.data, buf.size);
+        self->n++;
+    }
+    msgpack_sbuffer_destroy (&buf);
+    return rc;
+}
+
+uint64_t
+store_gen (const store_t *self)
+{
+    return self->gen;
+}
+
+void
+store_set_gen (store_t *self, uint64_t gen)
+{
+    self->gen = gen;
+}
+
+int64_t
+store_delete_gen (store_t *self, uint64_t gen, size_t max, char **err)
+{
+    char prefix[9];
+    size_t plen = s_gen_prefix (prefix, gen);
+    leveldb_writebatch_t *wb = leveldb_writebatch_create ();
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->scan);
+    int64_t n = 0;
+    for (leveldb_iter_seek (it, prefix, plen);
+         leveldb_iter_valid (it) && (size_t)n < max; leveldb_iter_next (it)) {
+        size_t klen;
+        const char *key = leveldb_iter_key (it, &klen);
+        if (klen < plen || memcmp (key, prefix, plen) != 0)
+            break;
+        leveldb_writebatch_delete (wb, key, klen);
+        n++;
+    }
+    char *ldb_err = NULL;
+    leveldb_iter_get_error (it, &ldb_err);
+    leveldb_iter_destroy (it);
+    if (!ldb_err && n)
+        leveldb_write (self->db, self->write, wb, &ldb_err);
+    leveldb_writebatch_destroy (wb);
+    if (ldb_err)
+        return s_ldb_err (err, "deleting an old generation", ldb_err);
+    return n;
+}
+
+/*  ---------------------------------------------------------------------
+    Reading a point-in-time copy (to send as InstallSnapshot)            */
+
+struct store_snap {
+    store_t *store;
+    const leveldb_snapshot_t *snap;
+    leveldb_readoptions_t *read;
+    leveldb_iterator_t *it;
+    char prefix[9];
+    size_t plen;
+};
+
+store_snap_t *
+store_snap_open (store_t *self, raft_index_t *index, raft_term_t *term,
+                 raft_entry_t *conf, char **err)
+{
+    store_snap_t *sn = calloc (1, sizeof *sn);
+    if (!sn) {
+        s_set_err (err, "out of memory");
+        return NULL;
+    }
+    sn->store = self;
+    sn->snap = leveldb_create_snapshot (self->db);
+    sn->read = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (sn->read, 1);
+    leveldb_readoptions_set_fill_cache (sn->read, 0);
+    leveldb_readoptions_set_snapshot (sn->read, sn->snap);
+    /* Everything read below comes from the same instant. */
+    uint64_t gen = 0;
+    const char kg = S_KEY_GEN, ka = S_KEY_APPLIED, kc = S_KEY_CONF;
+    char *ldb_err = NULL, *v;
+    size_t len;
+    v = leveldb_get (self->db, sn->read, &kg, 1, &len, &ldb_err);
+    if (v && len == 8)
+        gen = s_get_be64 (v);
+    leveldb_free (v);
+    v = ldb_err ? NULL
+                : leveldb_get (self->db, sn->read, &ka, 1, &len, &ldb_err);
+    bool ok = v && len == 16;
+    if (ok) {
+        *index = s_get_be64 (v);
+        *term = s_get_be64 (v + 8);
+    }
+    leveldb_free (v);
+    memset (conf, 0, sizeof *conf);
+    v = ok && !ldb_err
+            ? leveldb_get (self->db, sn->read, &kc, 1, &len, &ldb_err)
+            : NULL;
+    ok = ok && v && msg_entry_decode (v, len, conf) == 0 &&
+         conf->type == RAFT_ENTRY_CONF && raft_entry_conf (conf);
+    leveldb_free (v);
+    if (ldb_err || !ok || *index == 0 || *term == 0) {
+        if (ldb_err)
+            s_ldb_err (err, "snapshot read", ldb_err);
+        else
+            s_set_err (err, "no applied index, term and configuration to "
+                            "snapshot");
+        raft_buf_unref (conf->data);
+        conf->data = NULL;
+        store_snap_close (&sn);
+        return NULL;
+    }
+    sn->plen = s_gen_prefix (sn->prefix, gen);
+    sn->it = leveldb_create_iterator (self->db, sn->read);
+    leveldb_iter_seek (sn->it, sn->prefix, sn->plen);
+    return sn;
+}
+
+int
+store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
+                 const char **value, size_t *value_len)
+{
+    if (!leveldb_iter_valid (sn->it))
+        return 0;
+    size_t klen;
+    const char *k = leveldb_iter_key (sn->it, &klen);
+    if (klen < sn->plen || memcmp (k, sn->prefix, sn->plen) != 0)
+        return 0;
+    *key = k + sn->plen;
+    *key_len = klen - sn->plen;
+    *value = leveldb_iter_value (sn->it, value_len);
+    return 1;
+}
+
+void
+store_snap_advance (store_snap_t *sn)
+{
+    leveldb_iter_next (sn->it);
+}
+
+void
+store_snap_close (store_snap_t **sn_p)
+{
+    store_snap_t *sn = *sn_p;
+    if (!sn)
+        return;
+    if (sn->it)
+        leveldb_iter_destroy (sn->it);
+    leveldb_readoptions_destroy (sn->read);
+    leveldb_release_snapshot (sn->store->db, sn->snap);
+    free (sn);
+    *sn_p = NULL;
 }
 
 int

@@ -37,8 +37,12 @@ typedef struct {
     raft_index_t applied;  /* 0 if never written */
     raft_entry_t *entries; /* every stored entry, in index order, one ref */
     size_t n_entries;
-    raft_entry_t base; /* the log's base (index 0: none): a CONF entry at
+    raft_entry_t base;        /* the log's base (index 0: none): a CONF entry at
                           its index and term with the configuration there */
+    raft_term_t applied_term; /* 0: unknown (an older database) */
+    raft_entry_t applied_conf; /* the configuration at applied (index 0:
+                                  none recorded) */
+    uint64_t gen;              /* the KV data's generation */
 } store_state_t;
 
 /* Read everything durable. Refuses (-1) a database that is not nsxd's
@@ -67,7 +71,10 @@ void store_batch_clear (store_batch_t *self);
 size_t store_batch_size (const store_batch_t *self);
 
 void store_batch_put_hs (store_batch_t *self, const raft_hard_state_t *hs);
-void store_batch_put_applied (store_batch_t *self, raft_index_t applied);
+void store_batch_put_applied (store_batch_t *self, raft_index_t applied,
+                              raft_term_t term);
+/* The configuration in effect at the applied index (a CONF entry). */
+int store_batch_put_conf (store_batch_t *self, const raft_entry_t *conf);
 /* -1 if the entry cannot be encoded (a CONF entry without a configuration);
    the batch is then unchanged. */
 int store_batch_put_entry (store_batch_t *self, const raft_entry_t *e);
@@ -79,6 +86,32 @@ int store_batch_put_base (store_batch_t *self, const raft_entry_t *base);
 void store_batch_put_kv (store_batch_t *self, const void *key, size_t key_len,
                          const void *value, size_t value_len);
 void store_batch_del_kv (store_batch_t *self, const void *key, size_t key_len);
+/* Which KV generation the batch's put_kv / del_kv go to (default 0: set it
+   to store_gen, or to store_gen + 1 to stage a snapshot). */
+void store_batch_set_gen (store_batch_t *self, uint64_t gen);
+/* Make gen the KV data (with the applied index and base, atomically). */
+void store_batch_put_gen (store_batch_t *self, uint64_t gen);
+
+/* The generation reads see; set it after a write that changed 'g'. */
+uint64_t store_gen (const store_t *self);
+void store_set_gen (store_t *self, uint64_t gen);
+/* Delete up to max keys of generation gen (not synced): how many, 0 once
+   none is left, -1 on error. */
+int64_t store_delete_gen (store_t *self, uint64_t gen, size_t max, char **err);
+
+/* A point-in-time copy of the KV data (a LevelDB snapshot), to send to a
+   follower: its applied index, term and configuration (a CONF entry, one
+   ref, the caller's), then its pairs in key order. NULL (and *err) if the
+   database has no applied index with a term and configuration yet. */
+typedef struct store_snap store_snap_t;
+store_snap_t *store_snap_open (store_t *self, raft_index_t *index,
+                               raft_term_t *term, raft_entry_t *conf,
+                               char **err);
+/* 1 and the current pair (valid until the next call), or 0 at the end. */
+int store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
+                     const char **value, size_t *value_len);
+void store_snap_advance (store_snap_t *sn);
+void store_snap_close (store_snap_t **sn_p);
 
 /* Write the batch atomically; with sync, durable (fsync) before returning.
    The batch is left as it was (clear it to reuse it). */
