@@ -75,7 +75,7 @@ typedef struct {
     int timeout_ms;               /* request deadline */
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
     uint64_t compact_entries;     /* compact the log every this many applied
-                                     entries; 0: never (experimental) */
+                                     entries; 0: never */
     uint64_t compact_trailing;    /* applied entries kept in the log */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);

@@ -322,6 +322,15 @@ s_render_counters (FILE *f)
     s_one (f, "nsxd_storage_leveldb_bytes", "gauge",
            "Bytes of the files in the LevelDB directory (log and data).",
            metrics_get (METRICS_LEVELDB_BYTES));
+    s_one (f, "nsxd_raft_snapshot_chunks_sent_total", "counter",
+           "InstallSnapshot chunks sent to followers (chapter 5).",
+           metrics_get (METRICS_SNAPSHOT_CHUNKS_SENT));
+    s_one (f, "nsxd_raft_snapshots_installed_total", "counter",
+           "Snapshots received from a leader and installed here.",
+           metrics_get (METRICS_SNAPSHOTS_INSTALLED));
+    s_one (f, "nsxd_raft_log_compactions_total", "counter",
+           "Times this server compacted its log.",
+           metrics_get (METRICS_COMPACTIONS));
     s_one (f, "nsxd_trace_events_published_total", "counter",
            "Trace events handed to the monitoring socket.",
            metrics_get (METRICS_TRACE_PUBLISHED));

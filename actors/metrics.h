@@ -38,14 +38,17 @@ typedef enum {
     METRICS_ELECTIONS_STARTED,
     METRICS_PREVOTES_WON,
     METRICS_ELECTIONS_WON,
-    METRICS_LEADER_CHANGES,    /* leader seen changed to another known one */
-    METRICS_READ_ROUNDS,       /* ReadIndex rounds confirmed (leader) */
-    METRICS_PEER_MSGS_DROPPED, /* malformed or misaddressed peer input */
-    METRICS_FSYNC_ENTRIES,     /* storage: log entries made durable */
-    METRICS_APPLIED_ENTRIES,   /* storage: entries applied */
-    METRICS_LEVELDB_BYTES,     /* gauge, storage: files in the data dir */
-    METRICS_TRACE_PUBLISHED,   /* monitor: handed to the PUB */
-    METRICS_TRACE_DROPPED,     /* anyone: events that never got out */
+    METRICS_LEADER_CHANGES,       /* leader seen changed to another known one */
+    METRICS_READ_ROUNDS,          /* ReadIndex rounds confirmed (leader) */
+    METRICS_PEER_MSGS_DROPPED,    /* malformed or misaddressed peer input */
+    METRICS_FSYNC_ENTRIES,        /* storage: log entries made durable */
+    METRICS_APPLIED_ENTRIES,      /* storage: entries applied */
+    METRICS_LEVELDB_BYTES,        /* gauge, storage: files in the data dir */
+    METRICS_TRACE_PUBLISHED,      /* monitor: handed to the PUB */
+    METRICS_TRACE_DROPPED,        /* anyone: events that never got out */
+    METRICS_SNAPSHOT_CHUNKS_SENT, /* raft actor: InstallSnapshot chunks */
+    METRICS_SNAPSHOTS_INSTALLED,  /* raft actor: snapshots installed here */
+    METRICS_COMPACTIONS,          /* raft actor: log compactions */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

@@ -107,14 +107,15 @@ s_usage (FILE *out)
         "                          traced as slow_fsync (NSXD_SLOW_FSYNC_MS,\n"
         "                          100; 0 traces every fsync, to watch group\n"
         "                          commit in nsxctl trace)\n"
-        "  --compact-entries N     EXPERIMENTAL: compact the log every N\n"
-        "                          applied entries (NSXD_COMPACT_ENTRIES, 0 =\n"
-        "                          never). A follower that falls behind the\n"
-        "                          compacted log cannot catch up until the "
-        "node\n"
-        "                          serves InstallSnapshot (next release)\n"
-        "  --compact-trailing N    applied entries kept in the log after a\n"
-        "                          compaction (NSXD_COMPACT_TRAILING, 1000)\n"
+        "  --compact-entries N     compact the log once N applied entries\n"
+        "                          pile up beyond the trailing ones\n"
+        "                          (NSXD_COMPACT_ENTRIES, 10000; 0 = never);\n"
+        "                          a follower behind the compacted log gets\n"
+        "                          the data by InstallSnapshot\n"
+        "  --compact-trailing N    applied entries kept in the log, so that a\n"
+        "                          follower slightly behind catches up from "
+        "it\n"
+        "                          (NSXD_COMPACT_TRAILING, 1000)\n"
         "  --help\n",
         out);
 }
@@ -162,7 +163,7 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_LOG_LEVEL", "info"),
         s_env ("NSXD_MONITOR_LISTEN", ""),
         s_env ("NSXD_SLOW_FSYNC_MS", "100"),
-        s_env ("NSXD_COMPACT_ENTRIES", "0"),
+        s_env ("NSXD_COMPACT_ENTRIES", "10000"),
         s_env ("NSXD_COMPACT_TRAILING", "1000"),
     };
     static const struct option opts[] = {

@@ -81,7 +81,6 @@ typedef struct {
     uint64_t dropped_in;
     bool failed;
     zsock_t *mon; /* PUSH to the monitor actor, or NULL */
-    uint64_t snap_refused;
 } self_t;
 
 /*  ---------------------------------------------------------------------
@@ -254,17 +253,8 @@ s_send_peers (self_t *self)
 }
 
 static void
-s_send_msg (self_t *self, const raft_msg_t *m)
+s_send_encoded (self_t *self, const raft_msg_t *m)
 {
-    if (m->type == RAFT_MSG_SNAPSHOT) {
-        /* The node does not serve InstallSnapshot yet (the core and the
-           simulator do): a follower behind our compacted log waits. */
-        if ((self->snap_refused++ & 1023) == 0)
-            log_warn ("raft: server %llu needs entries from before our log's "
-                      "base; InstallSnapshot is not served by nsxd yet",
-                      (unsigned long long)m->to);
-        return;
-    }
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     if (msg_raft_encode (&buf, m) == 0) {
@@ -277,6 +267,51 @@ s_send_msg (self_t *self, const raft_msg_t *m)
             zmsg_send (&zm, self->transport);
     }
     msgpack_sbuffer_destroy (&buf);
+}
+
+/* The core's messages to peers. An InstallSnapshot chunk leaves without
+   its data: storage reads it from its copy of the KV data first, and
+   s_on_snap_chunk sends it. */
+static void
+s_send_msg (self_t *self, const raft_msg_t *m)
+{
+    if (m->type != RAFT_MSG_SNAPSHOT) {
+        s_send_encoded (self, m);
+        return;
+    }
+    msg_store_t r = {.kind = MSG_STORE_SNAP_READ,
+                     .peer = m->to,
+                     .chunk = m->ctx,
+                     .snap_index = m->prev_index,
+                     .snap_term = m->prev_term,
+                     .msg_term = m->term,
+                     .msg_commit = m->commit};
+    s_store_send (self, &r);
+}
+
+static void
+s_on_snap_chunk (self_t *self, const msg_store_t *c)
+{
+    raft_status_t st;
+    raft_status (self->r, &st);
+    /* Only while still the leader of the term that asked for it. */
+    if (!c->ok || st.role != RAFT_LEADER || st.term != c->msg_term)
+        return;
+    raft_entry_t conf = c->base;
+    raft_msg_t m = {.type = RAFT_MSG_SNAPSHOT,
+                    .from = self->args.id,
+                    .to = c->peer,
+                    .term = c->msg_term,
+                    .prev_index = c->base.index,
+                    .prev_term = c->base.term,
+                    .commit = c->msg_commit,
+                    .ctx = c->chunk,
+                    .entries = &conf,
+                    .n_entries = 1,
+                    .data = c->value,
+                    .done = c->done};
+    s_send_encoded (self, &m);
+    metrics_add (METRICS_SNAPSHOT_CHUNKS_SENT, 1);
 }
 
 /*  ---------------------------------------------------------------------
@@ -613,7 +648,7 @@ s_settle (self_t *self)
 
 static void s_publish_metrics (self_t *self);
 
-/* Log compaction (chapter 5; experimental, off unless compact_entries):
+/* Log compaction (chapter 5; off if compact_entries is 0):
    once compact_entries applied entries are in the log beyond the
    compact_trailing most recent ones, drop them. The state machine in
    LevelDB is the snapshot, so nothing is copied: storage records the new
@@ -640,6 +675,7 @@ s_maybe_compact (self_t *self)
         .data = raft_buf_new (raft_base_conf (self->r), sizeof (raft_conf_t))};
     s_store_send (self, &c);
     raft_buf_unref (c.base.data);
+    metrics_add (METRICS_COMPACTIONS, 1);
 }
 
 static void
@@ -656,6 +692,12 @@ s_drive (self_t *self)
                              .hs = rd.hs,
                              .entries = (raft_entry_t *)rd.entries,
                              .n_entries = rd.n_entries};
+            if (rd.snapshot) {
+                w.has_snap = true;
+                w.snap = *rd.snapshot;
+                if (rd.snapshot->done)
+                    metrics_add (METRICS_SNAPSHOTS_INSTALLED, 1);
+            }
             s_store_send (self, &w);
         }
         for (size_t i = 0; i < rd.n_msgs; i++)
@@ -885,6 +927,7 @@ s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
         case MSG_STORE_PERSISTED: raft_persisted (self->r, m.seq); break;
         case MSG_STORE_APPLIED: s_on_applied (self, &m); break;
         case MSG_STORE_VALUE: s_on_value (self, &m); break;
+        case MSG_STORE_SNAP_CHUNK: s_on_snap_chunk (self, &m); break;
         default: break;
         }
     }
@@ -907,12 +950,6 @@ s_handle_transport (zloop_t *loop, zsock_t *sock, void *arg)
         if (t.kind == MSG_TRANSPORT_RECV && self->r) {
             raft_msg_t m;
             int rc = msg_raft_decode (t.payload, t.payload_len, &m);
-            if (rc == 0 && m.type == RAFT_MSG_SNAPSHOT) {
-                /* This node cannot stage snapshots yet (storage support is
-                   the next step): never let the core install one. */
-                raft_msg_clear (&m);
-                rc = -1;
-            }
             if (rc == 0) {
                 if (m.to == self->args.id)
                     s_heard_from (self, m.from);

@@ -70,6 +70,19 @@
 /* How often the size of the database directory is read for /metrics. */
 #define S_DISK_CHECK_MS 1000
 
+/* A point-in-time copy being sent to one peer. */
+typedef struct {
+    raft_id_t peer; /* 0: slot free */
+    store_snap_t *snap;
+    raft_index_t index;
+    raft_term_t term;
+    raft_entry_t conf; /* the copy's CONF entry (at index, term) */
+    uint64_t next;     /* next chunk to read */
+    raft_buf_t *last;  /* chunk next - 1, kept for a resend */
+    bool last_done;
+    int64_t used;
+} s_session_t;
+
 typedef struct {
     zsock_t *pipe;            /* actor command pipe */
     zsock_t *pair;            /* to the raft actor; NULL if bind failed */
@@ -90,8 +103,21 @@ typedef struct {
     int64_t disk_checked; /* zclock_mono () of the last size reading */
     int64_t slow_logged;  /* zclock_mono () of the last slow-fsync log */
     bool failed;          /* "error" sent: idle until $TERM */
+    /* InstallSnapshot, follower side: an install staged in the current
+       group, made effective once its write is durable */
+    struct {
+        bool pending;
+        raft_index_t index;
+        raft_term_t term;
+    } install;
+    uint64_t cleanup_gen[2]; /* generations to delete when idle */
+    size_t n_cleanup;
+    /* InstallSnapshot, leader side: one copy being sent per peer */
+    s_session_t sending[RAFT_MAX_SERVERS];
     bool terminated;
 } self_t;
+
+static void s_session_close (self_t *self, size_t i);
 
 /* Overlay values: whether the key exists after the earlier entries. */
 static char s_present, s_absent;
@@ -272,6 +298,10 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
+    /* copies pin LevelDB versions: released before the database closes */
+    for (size_t i = 0; i < RAFT_MAX_SERVERS; i++)
+        if (self->sending[i].peer)
+            s_session_close (self, i);
     store_close (&self->store);
     store_batch_destroy (&self->log_batch);
     store_batch_destroy (&self->kv_batch);
@@ -344,6 +374,9 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
 /*  ---------------------------------------------------------------------
     Group commit of writes                                               */
 
+static bool s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
+                               raft_index_t *last);
+
 /* Stage one write into the log batch; false (and the actor failed) if it
    would break the log. *last is the last index once the batch is in. */
 static bool
@@ -360,6 +393,8 @@ s_self_stage_write (self_t *self, const msg_store_t *w, raft_index_t *last)
         return false;
     }
     self->last_seq = w->seq;
+    if (w->has_snap && !s_self_stage_snap (self, &w->snap, last))
+        return false;
     if (w->n_entries) {
         raft_index_t first = w->entries[0].index;
         /* These are bugs in the sender, not disk errors, but persisting
@@ -425,6 +460,72 @@ s_self_timed_fsync (self_t *self, int64_t usecs, uint64_t entries)
     }
 }
 
+/* One chunk's pairs into the staging generation. */
+static int
+s_stage_pair (void *ctx, const void *key, size_t key_len, const void *value,
+              size_t value_len)
+{
+    store_batch_put_kv ((store_batch_t *)ctx, key, key_len, value, value_len);
+    return 0;
+}
+
+/* Stage a snapshot chunk in the group's batch (generation gen + 1). With
+   the last one, the same batch switches to it: generation, applied index
+   and term, configuration, the log's base, and the log entries it covers
+   (all of them unless keep_tail). *last follows. */
+static bool
+s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
+                   raft_index_t *last)
+{
+    uint64_t gen = store_gen (self->store);
+    char *err = NULL;
+    if (c->chunk == 0) {
+        /* A new copy: whatever an earlier transfer staged goes first. */
+        int64_t n;
+        while ((n = store_delete_gen (self->store, gen + 1, 100000, &err)) > 0)
+            ;
+        if (n < 0) {
+            s_self_fail (self, "clearing the staging area: %s", err);
+            free (err);
+            return false;
+        }
+    }
+    store_batch_set_gen (self->log_batch, gen + 1);
+    if (!c->data || msg_snap_unpack (c->data->data, c->data->len, s_stage_pair,
+                                     self->log_batch) != 0) {
+        s_self_fail (self, "snapshot chunk %llu of %llu is malformed",
+                     (unsigned long long)c->chunk,
+                     (unsigned long long)c->index);
+        return false;
+    }
+    if (!c->done)
+        return true;
+    raft_entry_t conf = {.index = c->index,
+                         .term = c->term,
+                         .type = RAFT_ENTRY_CONF,
+                         .data = raft_buf_new (&c->conf, sizeof c->conf)};
+    int rc = conf.data ? store_batch_put_base (self->log_batch, &conf) : -1;
+    if (rc == 0)
+        rc = store_batch_put_conf (self->log_batch, &conf);
+    raft_buf_unref (conf.data);
+    if (rc != 0) {
+        s_self_fail (self, "snapshot %llu: bad configuration",
+                     (unsigned long long)c->index);
+        return false;
+    }
+    store_batch_put_gen (self->log_batch, gen + 1);
+    store_batch_put_applied (self->log_batch, c->index, c->term);
+    raft_index_t upto = c->keep_tail && *last > c->index ? c->index : *last;
+    for (raft_index_t i = self->base_index + 1; i <= upto; i++)
+        store_batch_del_entry (self->log_batch, i);
+    if (!c->keep_tail || *last < c->index)
+        *last = c->index;
+    self->install.pending = true;
+    self->install.index = c->index;
+    self->install.term = c->term;
+    return true;
+}
+
 /* Every write of the group in one synced batch, then one "persisted". */
 static void
 s_self_write_group (self_t *self, size_t n)
@@ -454,6 +555,20 @@ s_self_write_group (self_t *self, size_t n)
             return;
         }
         s_self_timed_fsync (self, zclock_usecs () - start, entries);
+    }
+    if (self->install.pending) {
+        /* The staged copy is the KV data now; the old one goes when idle. */
+        uint64_t old = store_gen (self->store);
+        store_set_gen (self->store, old + 1);
+        self->applied = self->install.index;
+        self->applied_term = self->install.term;
+        self->base_index = self->install.index;
+        self->install.pending = false;
+        if (self->n_cleanup < 2)
+            self->cleanup_gen[self->n_cleanup++] = old;
+        log_info ("storage: installed the snapshot at %llu (generation %llu)",
+                  (unsigned long long)self->applied,
+                  (unsigned long long)(old + 1));
     }
     self->last_index = last;
     msg_store_t m = {.kind = MSG_STORE_PERSISTED, .seq = seq};
@@ -494,6 +609,148 @@ s_self_compact (self_t *self, const msg_store_t *m)
     }
     log_debug ("storage: log compacted up to %llu", (unsigned long long)index);
     self->base_index = index;
+}
+
+/*  ---------------------------------------------------------------------
+    InstallSnapshot, the leader's side: chunks of a point-in-time copy   */
+
+/* Bytes of KV pairs per chunk: large enough that a transfer is a few
+   round trips per hundred MB, small enough that a chunk never holds up a
+   link (heartbeats pass between chunks) nor the transport's queue. */
+#define S_CHUNK_BYTES (1u << 20)
+/* A copy nobody asked a chunk of for this long is released (it pins
+   LevelDB's older files). */
+#define S_SESSION_IDLE_MS 60000
+
+static void
+s_session_close (self_t *self, size_t i)
+{
+    store_snap_close (&self->sending[i].snap);
+    raft_buf_unref (self->sending[i].conf.data);
+    raft_buf_unref (self->sending[i].last);
+    memset (&self->sending[i], 0, sizeof self->sending[i]);
+}
+
+/* Read the next chunk of session i into sess->last. */
+static bool
+s_session_read (self_t *self, size_t i)
+{
+    s_session_t *ss = &self->sending[i];
+    msgpack_sbuffer pairs;
+    msgpack_sbuffer_init (&pairs);
+    size_t n = 0, bytes = 0;
+    const char *k, *v;
+    size_t kl, vl;
+    while (bytes < S_CHUNK_BYTES &&
+           store_snap_next (ss->snap, &k, &kl, &v, &vl)) {
+        msg_snap_pack_pair (&pairs, k, kl, v, vl);
+        bytes += kl + vl;
+        n++;
+        store_snap_advance (ss->snap);
+    }
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init (&out);
+    msg_snap_pack_begin (&out, n);
+    if (pairs.size)
+        msgpack_sbuffer_write (&out, pairs.data, pairs.size);
+    raft_buf_unref (ss->last);
+    ss->last = raft_buf_new (out.data, out.size);
+    ss->last_done = !store_snap_next (ss->snap, &k, &kl, &v, &vl);
+    ss->next++;
+    msgpack_sbuffer_destroy (&pairs);
+    msgpack_sbuffer_destroy (&out);
+    return ss->last != NULL;
+}
+
+static void
+s_self_snap_read (self_t *self, const msg_store_t *m)
+{
+    msg_store_t r = {.kind = MSG_STORE_SNAP_CHUNK,
+                     .peer = m->peer,
+                     .chunk = m->chunk,
+                     .msg_term = m->msg_term,
+                     .msg_commit = m->msg_commit};
+    size_t i = 0, free_slot = RAFT_MAX_SERVERS;
+    for (; i < RAFT_MAX_SERVERS; i++) {
+        if (self->sending[i].peer == m->peer)
+            break;
+        if (!self->sending[i].peer && free_slot == RAFT_MAX_SERVERS)
+            free_slot = i;
+    }
+    if (m->chunk == 0) {
+        /* A new copy of the data as it is now. */
+        if (i < RAFT_MAX_SERVERS)
+            s_session_close (self, i);
+        else
+            i = free_slot;
+        if (i == RAFT_MAX_SERVERS)
+            goto refuse;
+        char *err = NULL;
+        s_session_t *ss = &self->sending[i];
+        ss->snap = store_snap_open (self->store, &ss->index, &ss->term,
+                                    &ss->conf, &err);
+        if (!ss->snap) {
+            log_warn ("storage: cannot snapshot for server %llu: %s",
+                      (unsigned long long)m->peer, err);
+            free (err);
+            goto refuse;
+        }
+        /* the CONF entry names the copy: its index and term */
+        ss->conf.index = ss->index;
+        ss->conf.term = ss->term;
+        ss->peer = m->peer;
+        log_info ("storage: sending server %llu a copy of the data at %llu",
+                  (unsigned long long)m->peer, (unsigned long long)ss->index);
+    } else if (i == RAFT_MAX_SERVERS ||
+               self->sending[i].index != m->snap_index ||
+               self->sending[i].term != m->snap_term ||
+               (m->chunk != self->sending[i].next &&
+                m->chunk + 1 != self->sending[i].next)) {
+        goto refuse; /* not the copy in progress (any more) */
+    }
+    s_session_t *ss = &self->sending[i];
+    ss->used = zclock_mono ();
+    if (m->chunk == ss->next && !s_session_read (self, i)) {
+        s_session_close (self, i);
+        goto refuse;
+    }
+    r.ok = true;
+    r.base = ss->conf; /* borrowed for the encoding */
+    r.value = ss->last;
+    r.done = ss->last_done;
+    s_self_send (self, &r);
+    if (r.done)
+        log_info ("storage: last chunk (%llu) of the copy at %llu for server "
+                  "%llu",
+                  (unsigned long long)m->chunk, (unsigned long long)ss->index,
+                  (unsigned long long)m->peer);
+    return;
+refuse:
+    s_self_send (self, &r);
+}
+
+/* When idle: release stale copies, delete old generations. */
+static void
+s_self_housekeeping (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < RAFT_MAX_SERVERS; i++)
+        if (self->sending[i].peer &&
+            now - self->sending[i].used > S_SESSION_IDLE_MS)
+            s_session_close (self, i);
+    if (self->n_cleanup && self->store) {
+        char *err = NULL;
+        int64_t n =
+            store_delete_gen (self->store, self->cleanup_gen[0], 20000, &err);
+        if (n < 0) {
+            log_warn ("storage: deleting old data: %s", err);
+            free (err);
+        }
+        if (n <= 0) {
+            self->cleanup_gen[0] = self->cleanup_gen[1];
+            self->n_cleanup--;
+        }
+    }
 }
 
 /*  ---------------------------------------------------------------------
@@ -678,7 +935,8 @@ s_self_handle_pair (self_t *self)
             log_warn ("storage: malformed message dropped (%llu so far)",
                       (unsigned long long)self->dropped);
         } else if (m->kind != MSG_STORE_WRITE && m->kind != MSG_STORE_APPLY &&
-                   m->kind != MSG_STORE_GET && m->kind != MSG_STORE_COMPACT) {
+                   m->kind != MSG_STORE_GET && m->kind != MSG_STORE_COMPACT &&
+                   m->kind != MSG_STORE_SNAP_READ) {
             self->dropped++;
             log_warn ("storage: unexpected message kind %d dropped (%llu so "
                       "far)",
@@ -698,6 +956,8 @@ s_self_handle_pair (self_t *self)
             s_self_get (self, &self->group[i]);
         else if (self->group[i].kind == MSG_STORE_COMPACT)
             s_self_compact (self, &self->group[i]);
+        else if (self->group[i].kind == MSG_STORE_SNAP_READ)
+            s_self_snap_read (self, &self->group[i]);
     }
     for (size_t i = 0; i < n; i++)
         msg_store_clear (&self->group[i]);
@@ -732,12 +992,17 @@ storage_actor (zsock_t *pipe, void *args)
             metrics_set (METRICS_LEVELDB_BYTES, store_disk_bytes (self->store));
             self->disk_checked = now;
         }
-        if (zmq_poll (items, n_items, S_DISK_CHECK_MS) == -1) {
+        /* Old generations are deleted in steps while nothing else waits. */
+        int rc =
+            zmq_poll (items, n_items, self->n_cleanup ? 5 : S_DISK_CHECK_MS);
+        if (rc == -1) {
             if (errno == EINTR)
                 continue; /* main owns shutdown: we end on $TERM only */
             log_error ("storage: poll failed: %s", zmq_strerror (errno));
             break;
         }
+        if (rc == 0)
+            s_self_housekeeping (self);
         if (items[0].revents & ZMQ_POLLIN)
             s_self_handle_pipe (self);
         if (self->terminated || n_items < 2)

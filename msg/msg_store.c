@@ -34,8 +34,10 @@ static const char *s_kind_names[] = {
     [MSG_STORE_VALUE] = "value",
     [MSG_STORE_ERROR] = "error",
     [MSG_STORE_COMPACT] = "compact",
+    [MSG_STORE_SNAP_READ] = "snap_read",
+    [MSG_STORE_SNAP_CHUNK] = "snap_chunk",
 };
-#define S_KIND_MAX MSG_STORE_COMPACT
+#define S_KIND_MAX MSG_STORE_SNAP_CHUNK
 
 /*  ---------------------------------------------------------------------
     Encoding                                                             */
@@ -74,11 +76,12 @@ static int
 s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
 {
     static const uint32_t fields[] = {
-        [MSG_STORE_WRITE] = 7,     [MSG_STORE_APPLY] = 3,
-        [MSG_STORE_GET] = 4,       [MSG_STORE_BOOT] = 7,
-        [MSG_STORE_PERSISTED] = 3, [MSG_STORE_APPLIED] = 4,
-        [MSG_STORE_VALUE] = 5,     [MSG_STORE_ERROR] = 3,
-        [MSG_STORE_COMPACT] = 3,
+        [MSG_STORE_WRITE] = 8,       [MSG_STORE_APPLY] = 3,
+        [MSG_STORE_GET] = 4,         [MSG_STORE_BOOT] = 7,
+        [MSG_STORE_PERSISTED] = 3,   [MSG_STORE_APPLIED] = 4,
+        [MSG_STORE_VALUE] = 5,       [MSG_STORE_ERROR] = 3,
+        [MSG_STORE_COMPACT] = 3,     [MSG_STORE_SNAP_READ] = 8,
+        [MSG_STORE_SNAP_CHUNK] = 10,
     };
     if (m->kind < MSG_STORE_WRITE || m->kind > S_KIND_MAX)
         return -1;
@@ -91,7 +94,50 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msg_pack_bool (pk, m->hs_changed);
         msgpack_pack_uint64 (pk, m->hs.term);
         msgpack_pack_uint64 (pk, m->hs.vote);
-        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+        if (s_pack_entries (pk, buf, m->entries, m->n_entries) < 0)
+            return -1;
+        if (!m->has_snap) {
+            msgpack_pack_nil (pk);
+            return 0;
+        }
+        {
+            raft_entry_t ce = {
+                .index = m->snap.index,
+                .term = m->snap.term,
+                .type = RAFT_ENTRY_CONF,
+                .data = raft_buf_new (&m->snap.conf, sizeof m->snap.conf)};
+            if (!ce.data)
+                return -1;
+            msgpack_pack_array (pk, 7);
+            msgpack_pack_uint64 (pk, m->snap.index);
+            msgpack_pack_uint64 (pk, m->snap.term);
+            msgpack_pack_uint64 (pk, m->snap.chunk);
+            s_pack_buf (pk, m->snap.data);
+            msg_pack_bool (pk, m->snap.done);
+            msg_pack_bool (pk, m->snap.keep_tail);
+            int rc = s_pack_entries (pk, buf, &ce, 1);
+            raft_buf_unref (ce.data);
+            return rc;
+        }
+    case MSG_STORE_SNAP_READ:
+        msgpack_pack_uint64 (pk, m->peer);
+        msgpack_pack_uint64 (pk, m->chunk);
+        msgpack_pack_uint64 (pk, m->snap_index);
+        msgpack_pack_uint64 (pk, m->snap_term);
+        msgpack_pack_uint64 (pk, m->msg_term);
+        msgpack_pack_uint64 (pk, m->msg_commit);
+        return 0;
+    case MSG_STORE_SNAP_CHUNK:
+        msgpack_pack_uint64 (pk, m->peer);
+        msgpack_pack_uint64 (pk, m->chunk);
+        msg_pack_bool (pk, m->ok);
+        if (s_pack_entries (pk, buf, &m->base, m->base.index ? 1 : 0) < 0)
+            return -1;
+        s_pack_buf (pk, m->value);
+        msg_pack_bool (pk, m->done);
+        msgpack_pack_uint64 (pk, m->msg_term);
+        msgpack_pack_uint64 (pk, m->msg_commit);
+        return 0;
     case MSG_STORE_APPLY:
         return s_pack_entries (pk, buf, m->entries, m->n_entries);
     case MSG_STORE_GET:
@@ -255,6 +301,37 @@ s_unpack_base (const msgpack_object *o, msg_store_t *m, bool optional)
     return rc;
 }
 
+/* nil, or a snapshot chunk (see the top) into m->snap. */
+static int
+s_unpack_snap (const msgpack_object *o, msg_store_t *m)
+{
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 7)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    raft_snapshot_chunk_t *c = &m->snap;
+    msg_store_t t;
+    memset (&t, 0, sizeof t);
+    if (!msg_get_uint (&f[0], &c->index) || !msg_get_uint (&f[1], &c->term) ||
+        !msg_get_uint (&f[2], &c->chunk) || f[3].type != MSGPACK_OBJECT_BIN ||
+        !msg_get_bool (&f[4], &c->done) ||
+        !msg_get_bool (&f[5], &c->keep_tail) ||
+        s_unpack_base (&f[6], &t, false) < 0)
+        return -1;
+    bool ok = t.base.index == c->index && t.base.term == c->term;
+    if (ok)
+        c->conf = *raft_entry_conf (&t.base);
+    msg_store_clear (&t);
+    if (!ok || c->index == 0)
+        return -1;
+    c->data = s_buf (&f[3]);
+    if (!c->data)
+        return -1;
+    m->has_snap = true;
+    return 0;
+}
+
 static int
 s_unpack_results (const msgpack_object *o, msg_store_t *m)
 {
@@ -287,12 +364,35 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     uint32_t n = o->via.array.size;
     switch (m->kind) {
     case MSG_STORE_WRITE:
-        if (n != 7 || !msg_get_uint (&f[2], &m->seq) ||
+        if (n != 8 || !msg_get_uint (&f[2], &m->seq) ||
             !msg_get_bool (&f[3], &m->hs_changed) ||
             !msg_get_uint (&f[4], &m->hs.term) ||
-            !msg_get_uint (&f[5], &m->hs.vote))
+            !msg_get_uint (&f[5], &m->hs.vote) ||
+            s_unpack_entries (&f[6], m) < 0)
             return -1;
-        return s_unpack_entries (&f[6], m);
+        return s_unpack_snap (&f[7], m);
+    case MSG_STORE_SNAP_READ:
+        if (n != 8 || !msg_get_uint (&f[2], &m->peer) ||
+            !msg_get_uint (&f[3], &m->chunk) ||
+            !msg_get_uint (&f[4], &m->snap_index) ||
+            !msg_get_uint (&f[5], &m->snap_term) ||
+            !msg_get_uint (&f[6], &m->msg_term) ||
+            !msg_get_uint (&f[7], &m->msg_commit))
+            return -1;
+        return 0;
+    case MSG_STORE_SNAP_CHUNK:
+        if (n != 10 || !msg_get_uint (&f[2], &m->peer) ||
+            !msg_get_uint (&f[3], &m->chunk) || !msg_get_bool (&f[4], &m->ok) ||
+            s_unpack_base (&f[5], m, true) < 0 ||
+            f[6].type != MSGPACK_OBJECT_BIN ||
+            !msg_get_bool (&f[7], &m->done) ||
+            !msg_get_uint (&f[8], &m->msg_term) ||
+            !msg_get_uint (&f[9], &m->msg_commit))
+            return -1;
+        if (m->ok != (m->base.index != 0))
+            return -1; /* a chunk names its copy; a refusal does not */
+        m->value = s_buf (&f[6]);
+        return m->value ? 0 : -1;
     case MSG_STORE_APPLY:
         if (n != 3)
             return -1;
@@ -368,6 +468,8 @@ msg_store_clear (msg_store_t *m)
     raft_buf_unref (m->value);
     free (m->error);
     raft_buf_unref (m->base.data);
+    if (m->has_snap)
+        raft_buf_unref (m->snap.data);
     memset (m, 0, sizeof *m);
 }
 
@@ -408,4 +510,53 @@ msg_kv_clear (msg_kv_t *cmd)
     raft_buf_unref (cmd->key);
     raft_buf_unref (cmd->value);
     memset (cmd, 0, sizeof *cmd);
+}
+
+/*  ---------------------------------------------------------------------
+    Snapshot data                                                        */
+
+void
+msg_snap_pack_begin (msgpack_sbuffer *buf, size_t n_pairs)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2 * n_pairs);
+}
+
+void
+msg_snap_pack_pair (msgpack_sbuffer *buf, const void *key, size_t key_len,
+                    const void *value, size_t value_len)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_bin (&pk, key_len);
+    msgpack_pack_bin_body (&pk, key, key_len);
+    msgpack_pack_bin (&pk, value_len);
+    msgpack_pack_bin_body (&pk, value, value_len);
+}
+
+int
+msg_snap_unpack (const void *data, size_t len,
+                 int (*fn) (void *ctx, const void *key, size_t key_len,
+                            const void *value, size_t value_len),
+                 void *ctx)
+{
+    msgpack_unpacked u;
+    if (!msg_unpack_one (&u, data, len))
+        return -1;
+    const msgpack_object *o = &u.data;
+    int rc = 0;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2)
+        rc = -1;
+    for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i += 2) {
+        const msgpack_object *k = &o->via.array.ptr[i];
+        const msgpack_object *v = &o->via.array.ptr[i + 1];
+        if (k->type != MSGPACK_OBJECT_BIN || v->type != MSGPACK_OBJECT_BIN)
+            rc = -1;
+        else if (fn (ctx, k->via.bin.ptr, k->via.bin.size, v->via.bin.ptr,
+                     v->via.bin.size) != 0)
+            rc = -1;
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
 }

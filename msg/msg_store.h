@@ -7,7 +7,12 @@
 
       raft -> storage
         [1, "write", seq: uint, hs_changed: bool, term: uint, vote: uint,
-            [entry, ...]]
+            [entry, ...], snap]
+              snap is nil, or a snapshot chunk to stage first (raft.h,
+              raft_snapshot_chunk_t): [index: uint, term: uint, chunk: uint,
+              data: bin (snapshot data, below), done: bool, keep_tail:
+              bool, [conf entry]]; with done, the staged state becomes the
+              KV data and the log's base in the same batch.
               persist hard state (if hs_changed) and entries (first delete
               every stored entry with index >= entries[0].index); durable
               (sync) before the answer. Writes waiting together are
@@ -17,6 +22,11 @@
               change and the applied index go in one batch.
         [1, "get", req_id: uint, key: bin]
               read a key from the KV data as applied so far.
+        [1, "snap_read", peer: uint, chunk: uint, index: uint, term: uint,
+            msg_term: uint, msg_commit: uint]
+              the next chunk of the copy being sent to peer (chunk 0: take
+              a new copy; index and term: the copy's, for chunk > 0).
+              msg_term and msg_commit come back as they are.
         [1, "compact", [base]]
               the log's new base (raft_compact): in one synced batch,
               record base and delete every stored entry up to its index.
@@ -40,10 +50,17 @@
               the applied index are skipped.
         [1, "value", req_id: uint, found: bool, value: bin]
               value is empty when not found.
+        [1, "snap_chunk", peer: uint, chunk: uint, ok: bool, [conf entry]
+            or [], data: bin, done: bool, msg_term: uint, msg_commit: uint]
+              the chunk; the conf entry is at the copy's index and term.
+              ok false: no such copy (any more); nothing to send.
         [1, "error", text: str]
               storage failed (disk full, corruption): the node must stop.
 
     entry is msg_raft.h's entry encoding.
+
+    Snapshot data (each chunk's bytes): [key: bin, value: bin, key: bin,
+    value: bin, ...], the KV pairs of the copy in key order.
 
     KV commands (the data of NORMAL entries):
         [1, "put", key: bin, value: bin] | [1, "del", key: bin]
@@ -54,6 +71,7 @@
 #include "raft.h"
 
 #include <czmq.h>
+#include <msgpack.h>
 
 typedef enum {
     MSG_STORE_WRITE = 1,
@@ -65,6 +83,8 @@ typedef enum {
     MSG_STORE_VALUE,
     MSG_STORE_ERROR,
     MSG_STORE_COMPACT,
+    MSG_STORE_SNAP_READ,
+    MSG_STORE_SNAP_CHUNK,
 } msg_store_kind_t;
 
 typedef struct {
@@ -87,7 +107,19 @@ typedef struct {
     bool found;        /* value */
     raft_buf_t *value; /* value (NULL when not found) */
     char *error;       /* error (malloc'ed) */
-    raft_entry_t base; /* boot, compact: index 0 = none; data one ref */
+    raft_entry_t base; /* boot, compact, snap_chunk (the copy's conf entry):
+                          index 0 = none; data one ref */
+    /* snap_read, snap_chunk: InstallSnapshot, the leader's side */
+    raft_id_t peer;
+    uint64_t chunk;
+    raft_index_t snap_index; /* snap_read */
+    raft_term_t snap_term;   /* snap_read */
+    raft_term_t msg_term;
+    raft_index_t msg_commit;
+    bool ok, done; /* snap_chunk; its data is in value */
+    /* write: a chunk to stage, the follower's side */
+    bool has_snap;
+    raft_snapshot_chunk_t snap; /* data: one ref when decoded */
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */
@@ -96,6 +128,18 @@ zmsg_t *msg_store_encode (const msg_store_t *m);
    malformed (nothing to release). Does not destroy zm. */
 int msg_store_decode (zmsg_t *zm, msg_store_t *m);
 void msg_store_clear (msg_store_t *m);
+
+/* Snapshot data: pairs are appended with msg_snap_pack_pair between
+   msg_snap_pack_begin (n pairs to come) and the end of the buffer. */
+void msg_snap_pack_begin (msgpack_sbuffer *buf, size_t n_pairs);
+void msg_snap_pack_pair (msgpack_sbuffer *buf, const void *key, size_t key_len,
+                         const void *value, size_t value_len);
+/* Call fn for each pair of data; 0, or -1 if data is malformed or fn
+   returned non-zero. Pairs are borrowed from data. */
+int msg_snap_unpack (const void *data, size_t len,
+                     int (*fn) (void *ctx, const void *key, size_t key_len,
+                                const void *value, size_t value_len),
+                     void *ctx);
 
 /* KV commands */
 typedef enum { MSG_KV_PUT = 1, MSG_KV_DEL = 2 } msg_kv_op_t;

@@ -605,6 +605,137 @@ test_compact (void)
     s_entries_free (es, 10);
 }
 
+static int
+s_count_pair (void *ctx, const void *key, size_t key_len, const void *value,
+              size_t value_len)
+{
+    (void)key, (void)key_len, (void)value, (void)value_len;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* InstallSnapshot in storage. The leader's side: chunk 0 takes a copy of
+   the applied KV data with its index, term and configuration; a resend of
+   the last chunk gives the same bytes; a chunk of another copy is refused.
+   The follower's side: chunks are staged apart; a restart before the last
+   one leaves the old state whole; with the last, one write switches to the
+   new data and base, which a restart keeps. */
+static void
+test_snapshot (void)
+{
+    raft_conf_t conf = s_conf ();
+    s_node_t a, b;
+    msg_store_t boot, r;
+    CHECK (s_boot (&a, s_dir ("snap-leader"), &conf, &boot));
+    raft_entry_t *es = s_entries (2, 2, 10); /* k2..k11 */
+    CHECK (s_write (&a, 1, true, 2, 1, es, 10));
+    msg_store_t ap = {
+        .kind = MSG_STORE_APPLY, .entries = boot.entries, .n_entries = 1};
+    s_send (&a, &ap);
+    CHECK (s_recv_kind (&a, &r, MSG_STORE_APPLIED));
+    msg_store_clear (&r);
+    msg_store_clear (&boot);
+    ap.entries = es;
+    ap.n_entries = 10;
+    s_send (&a, &ap);
+    CHECK (s_recv_kind (&a, &r, MSG_STORE_APPLIED));
+    msg_store_clear (&r);
+
+    msg_store_t rd = {.kind = MSG_STORE_SNAP_READ,
+                      .peer = 5,
+                      .chunk = 0,
+                      .msg_term = 2,
+                      .msg_commit = 11};
+    s_send (&a, &rd);
+    msg_store_t c0;
+    CHECK (s_recv_kind (&a, &c0, MSG_STORE_SNAP_CHUNK));
+    CHECK (c0.ok && c0.peer == 5 && c0.chunk == 0 && c0.done &&
+           c0.msg_term == 2 && c0.msg_commit == 11);
+    CHECK (c0.base.index == 11 && c0.base.term == 2 &&
+           raft_entry_conf (&c0.base) &&
+           raft_conf_equal (raft_entry_conf (&c0.base), &conf));
+    int pairs = 0;
+    CHECK (c0.value && msg_snap_unpack (c0.value->data, c0.value->len,
+                                        s_count_pair, &pairs) == 0);
+    CHECK (pairs == 10);
+    /* the same chunk again (its answer was lost): the same bytes */
+    rd.snap_index = 11;
+    rd.snap_term = 2;
+    s_send (&a, &rd);
+    rd.chunk = 0;
+    CHECK (s_recv_kind (&a, &r, MSG_STORE_SNAP_CHUNK));
+    CHECK (r.ok && r.value && c0.value && r.value->len == c0.value->len);
+    msg_store_clear (&r);
+    /* a chunk of a copy that is not the one in progress */
+    rd.chunk = 1;
+    rd.snap_index = 9;
+    s_send (&a, &rd);
+    CHECK (s_recv_kind (&a, &r, MSG_STORE_SNAP_CHUNK));
+    CHECK (!r.ok && r.base.index == 0);
+    msg_store_clear (&r);
+    s_stop (&a);
+
+    /* The follower: a fresh server with only the bootstrap entry. The
+       copy's pairs go in two chunks. */
+    CHECK (s_boot (&b, s_dir ("snap-follower"), &conf, &boot));
+    msg_store_clear (&boot);
+    msgpack_sbuffer h1, h2;
+    msgpack_sbuffer_init (&h1);
+    msgpack_sbuffer_init (&h2);
+    msg_snap_pack_begin (&h1, 2);
+    msg_snap_pack_pair (&h1, "k2", 2, "v2", 2);
+    msg_snap_pack_pair (&h1, "k3", 2, "v3", 2);
+    msg_snap_pack_begin (&h2, 1);
+    msg_snap_pack_pair (&h2, "only", 4, "here", 4);
+    msg_store_t w = {.kind = MSG_STORE_WRITE, .seq = 1, .has_snap = true};
+    w.snap = (raft_snapshot_chunk_t){.index = 11,
+                                     .term = 2,
+                                     .conf = conf,
+                                     .chunk = 0,
+                                     .data = raft_buf_new (h1.data, h1.size)};
+    s_send (&b, &w);
+    CHECK (s_recv_kind (&b, &r, MSG_STORE_PERSISTED) && r.seq == 1);
+    msg_store_clear (&r);
+    CHECK (s_get_is (&b, 1, "k2", NULL)); /* staged, not the data */
+    s_stop (&b);                          /* a crash before the last chunk */
+
+    CHECK (s_boot (&b, s_dir ("snap-follower"), &conf, &boot));
+    CHECK (boot.applied == 0 && boot.base.index == 0 && boot.n_entries == 1);
+    msg_store_clear (&boot);
+    CHECK (s_get_is (&b, 2, "k2", NULL));
+    /* the transfer starts over: chunk 0, then the last */
+    s_send (&b, &w);
+    CHECK (s_recv_kind (&b, &r, MSG_STORE_PERSISTED) && r.seq == 1);
+    msg_store_clear (&r);
+    raft_buf_unref (w.snap.data);
+    w.seq = 2;
+    w.snap.chunk = 1;
+    w.snap.done = true;
+    w.snap.data = raft_buf_new (h2.data, h2.size);
+    s_send (&b, &w);
+    CHECK (s_recv_kind (&b, &r, MSG_STORE_PERSISTED) && r.seq == 2);
+    msg_store_clear (&r);
+    CHECK (s_get_is (&b, 3, "k2", "v2"));
+    CHECK (s_get_is (&b, 4, "only", "here"));
+    /* entries after the snapshot go on from there */
+    raft_entry_t *more = s_entries (3, 12, 1);
+    CHECK (s_write (&b, 3, true, 3, 0, more, 1));
+    s_stop (&b);
+
+    CHECK (s_boot (&b, s_dir ("snap-follower"), &conf, &boot));
+    CHECK (boot.applied == 11 && boot.base.index == 11 && boot.base.term == 2 &&
+           boot.n_entries == 1 && boot.entries[0].index == 12);
+    msg_store_clear (&boot);
+    CHECK (s_get_is (&b, 5, "k3", "v3"));
+    s_stop (&b);
+    raft_buf_unref (w.snap.data);
+    msgpack_sbuffer_destroy (&h1);
+    msgpack_sbuffer_destroy (&h2);
+    msg_store_clear (&c0);
+    s_entries_free (es, 10);
+    s_entries_free (more, 1);
+}
+
 /* Every synced write is traced as "slow_fsync" when the threshold is 0,
    with the entries it made durable, and counted for /metrics. */
 static void
@@ -1056,6 +1187,7 @@ main (void)
         {"test_group_commit", test_group_commit},
         {"test_fsync_trace", test_fsync_trace},
         {"test_compact", test_compact},
+        {"test_snapshot", test_snapshot},
         {"test_malformed", test_malformed},
         {"test_refused_write", test_refused_write},
         {"test_open_failure", test_open_failure},
