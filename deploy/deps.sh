@@ -26,7 +26,7 @@ if [ "${1:-}" = promtool ]; then
 fi
 case "${1:-build}" in
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
-       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables) ;;
+       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables wrk) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

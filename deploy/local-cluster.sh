@@ -117,6 +117,12 @@ cmd_status() {
 cmd_signal() {   # signal id
     alive "$2" || { echo "n$2 is not running" >&2; exit 1; }
     kill "-$1" "$(cat "$(pidfile "$2")")"
+    if [ "$1" = KILL ]; then
+        # gone before we return, so a restart right after finds the port
+        # and the database free (a large LevelDB takes a moment to let go)
+        local i
+        for ((i = 0; i < 100; i++)); do alive "$2" || break; sleep 0.1; done
+    fi
     echo "n$2: sent SIG$1"
 }
 

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Log compaction and InstallSnapshot on real processes (--compact-entries):
-# the log stays bounded on every node while writes go on, a restarted node
-# boots from its base and the tail only, a follower that was down while
-# the leader compacted past it catches up by InstallSnapshot (and restarts
-# from the installed copy), and every key reads back the same everywhere.
+#   - while 20,000 writes go on, every node's log stays bounded and its
+#     LevelDB directory stays small;
+#   - a restarted follower boots from its base and the tail only;
+#   - a follower killed while 20,000 more writes happen (the leader
+#     compacts far past it) comes back, receives a snapshot, and serves
+#     exactly the same data: every key of both runs is compared;
+#   - it restarts again from the installed copy.
 #
 #   tests/cluster/compact_test.sh [NSXD_BINARY]
 #
-# Each check prints PASS or FAIL; exits non-zero on any FAIL; stops only
-# the nodes it started.
+# Writes go through wrk (Debian's wrk, tests/perf/put_unique.lua); reads
+# through one curl with a URL range (one keep-alive connection). Each
+# check prints PASS or FAIL; exits non-zero on any FAIL; stops only the
+# processes it started.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,9 +22,9 @@ export NSXD_DATA=$(mktemp -d /tmp/nsxd-compact.XXXXXX)
 export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-58000}
 export NSXD_PEER_BASE=${NSXD_PEER_BASE:-59000}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-59100}
-every=${COMPACT_ENTRIES:-150}
-trail=${COMPACT_TRAILING:-30}
-writes=${WRITES:-600}
+every=${COMPACT_ENTRIES:-2000}
+trail=${COMPACT_TRAILING:-200}
+share=${SHARE:-5000} # writes per wrk thread (4 threads) per run
 export NSXD_EXTRA_ARGS="--compact-entries $every --compact-trailing $trail"
 lc="$here/deploy/local-cluster.sh"
 fails=0
@@ -37,6 +42,7 @@ check() {
 }
 url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
 metric() { curl -sS -m 5 "$(url "$1")/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
+commit_of() { curl -sS -m 5 "$(url "$1")/health" 2>/dev/null | jq -r '.commit // 0'; }
 leader() {
     local i n
     for ((i = 0; i < 100; i++)); do
@@ -47,21 +53,67 @@ leader() {
     done
 }
 
+# bulk_put NODE PREFIX: 4 x $share unique writes through wrk; returns once
+# they are all committed and the commit index is still (wrk's threads
+# stopped), at most 180 s. wrk waits out -d: we stop it, our own process.
+bulk_put() {
+    local n=$1 prefix=$2 c prev=-1 still=0 i
+    local target=$(( $(commit_of "$n") + 4 * share ))
+    wrk -t 4 -c 16 -d 600s -s "$here/tests/perf/put_unique.lua" "$(url "$n")" \
+        -- "$share" "$prefix" >"$NSXD_DATA/wrk-$prefix.out" 2>&1 &
+    local pid=$!
+    for ((i = 0; i < 360; i++)); do
+        sleep 0.5
+        c=$(commit_of "$n")
+        if [ "${c:-0}" -ge "$target" ] && [ "$c" = "$prev" ]; then
+            still=$((still + 1))
+            [ $still -ge 3 ] && break
+        else
+            still=0
+        fi
+        prev=$c
+    done
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# wrong NODE PREFIX: how many of the 4 x ($share - 1) keys of a run are missing
+# or hold another value on NODE (stale reads: its own state).
+wrong() {
+    local n=$1 prefix=$2 t bad=0 got exp
+    for t in 0 1 2 3; do
+        # from 2: wrk calls request () once before it sends anything (to
+        # see whether the script makes its own requests), which uses up
+        # key 1 of one thread
+        got=$(curl -sS -m 300 "$(url "$n")/kv/get?key=${prefix}t${t}_[2-$share]&stale=true" |
+              jq -r '.value // "MISSING"' | sed 's/x*$//')
+        exp=$(seq 2 "$share" | sed "s/^/v${t}_/")
+        local d
+        d=$(diff <(echo "$got") <(echo "$exp") | grep -v '^[>-]')
+        [ -n "$d" ] && echo "   n$n ${prefix}t$t: $(head -c 300 <<<"$d" | tr '\n' ' ')" >&2
+        bad=$((bad + $(grep -c . <<<"$d")))
+    done
+    echo "$bad"
+}
+
 echo "== 3 nodes, compacting every $every entries, keeping $trail"
 "$lc" start 3 >/dev/null || { fail "cluster starts"; exit 1; }
 L=$(leader)
 check "a leader (n$L)" test -n "$L"
 F=$(( L % 3 + 1 ))
 
-echo "== $writes writes, 16 at a time"
-seq 1 "$writes" | xargs -P 16 -I{} curl -sS -m 10 -o /dev/null -X POST \
-    "$(url "$L")/kv/put" -d '{"key":"k{}","value":"value {}"}'
+echo "== $((4 * share)) writes"
+t0=$(date +%s)
+bulk_put "$L" a
+echo "   (in $(( $(date +%s) - t0 )) s)"
 sleep 1
-bound=$((every + trail + 32))
+bound=$((every + trail + 64))
 for n in 1 2 3; do
     base=$(metric "$n" nsxd_raft_log_base_index)
     last=$(metric "$n" nsxd_raft_last_log_index)
-    check "n$n compacted: base $base, last $last, log $((last - base)) <= $bound entries" \
+    mib=$(du -sm "$NSXD_DATA/n$n" | cut -f1)
+    check "n$n compacted: base $base, last $last, log $((last - base)) <= $bound entries, LevelDB $mib MiB" \
         test "$base" -gt 0 -a $((last - base)) -le "$bound"
 done
 
@@ -72,51 +124,44 @@ t0=$(date +%s%N)
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 booted=$(grep "raft: booted" "$NSXD_DATA/n$F.log" | tail -1)
 n_log=$(sed -E 's/.* ([0-9]+) log entries.*/\1/' <<<"$booted")
-check "n$F booted with $n_log log entries of $writes+ (<= $bound), in $ms ms" \
+check "n$F booted with $n_log log entries of $((4 * share))+ (<= $bound), serving in $ms ms" \
     test "$n_log" -le "$bound"
 
-echo "== a follower away while the log moves on catches up by InstallSnapshot"
+echo "== a follower away while $((4 * share)) more writes happen catches up by InstallSnapshot"
 "$lc" kill "$F" >/dev/null
-seq 1 "$writes" | xargs -P 16 -I{} curl -sS -m 10 -o /dev/null -X POST \
-    "$(url "$L")/kv/put" -d '{"key":"m{}","value":"more {}"}'
+bulk_put "$L" b
 lbase=$(metric "$L" nsxd_raft_log_base_index)
+target=$(commit_of "$L")
+t0=$(date +%s%N)
 "$lc" restart "$F" >/dev/null
-target=$(metric "$L" nsxd_raft_commit_index)
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 600; i++)); do
     [ "$(metric "$F" nsxd_raft_applied_index)" -ge "$target" ] 2>/dev/null && break
     sleep 0.1
 done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 inst=$(metric "$F" nsxd_raft_snapshots_installed_total)
-check "n$F (its log ended before the leader's base $lbase) installed a snapshot ($inst) and applied up to $target" \
+check "n$F (behind the leader's base $lbase) installed a snapshot ($inst) and applied up to $target in $ms ms" \
     test "${inst:-0}" -ge 1 -a "$(metric "$F" nsxd_raft_applied_index)" -ge "$target"
-check "the leader sent chunks ($(metric "$L" nsxd_raft_snapshot_chunks_sent_total))" \
+check "the leader sent $(metric "$L" nsxd_raft_snapshot_chunks_sent_total) chunk(s)" \
     test "$(metric "$L" nsxd_raft_snapshot_chunks_sent_total)" -ge 1
-bad=0
-for ((i = 1; i <= writes; i += 3)); do
-    v=$(curl -sS -m 5 "$(url "$F")/kv/get?key=m$i&stale=true" | jq -r .value)
-    [ "$v" = "more $i" ] || bad=$((bad + 1))
+for p in a b; do
+    w=$(wrong "$F" "$p")
+    check "n$F holds all $((4 * share)) keys of run $p, each with its value ($w wrong)" test "$w" -eq 0
 done
-check "n$F serves the keys written while it was away ($bad wrong)" test $bad -eq 0
 "$lc" stop "$F" >/dev/null
 "$lc" restart "$F" >/dev/null
-v=$(curl -sS -m 5 "$(url "$F")/kv/get?key=m5&stale=true" | jq -r .value)
-check "and still after a restart from the installed copy (m5 = '$v')" test "$v" = "more 5"
+w=$(wrong "$F" b)
+check "and after a restart from the installed copy ($w wrong)" test "$w" -eq 0
 
-echo "== every key, on every node"
-sleep 1
+echo "== the other nodes hold the same"
 for n in 1 2 3; do
-    bad=0
-    for ((i = 1; i <= writes; i += 7)); do
-        v=$(curl -sS -m 5 "$(url "$n")/kv/get?key=k$i&stale=true" | jq -r .value)
-        [ "$v" = "value $i" ] || bad=$((bad + 1))
-        v=$(curl -sS -m 5 "$(url "$n")/kv/get?key=m$i&stale=true" | jq -r .value)
-        [ "$v" = "more $i" ] || bad=$((bad + 1))
-    done
-    check "n$n serves every sampled key ($bad wrong)" test $bad -eq 0
+    [ "$n" = "$F" ] && continue
+    w=$(wrong "$n" b)
+    check "n$n: every key of run b ($w wrong)" test "$w" -eq 0
 done
-curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST "$(url "$L")/kv/put" \
-    -d '{"key":"after","value":"restart"}' | grep -q 200
-check "writes go on after the restart" test $? -eq 0
+code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' -X POST "$(url "$L")/kv/put" \
+    -d '{"key":"after","value":"restart"}')
+check "writes go on ($code)" test "$code" = 200
 
 echo
 if [ $fails -eq 0 ]; then echo "compact_test: all passed"; else echo "compact_test: $fails FAILED"; fi
