@@ -146,7 +146,7 @@ check "the leader sent $(metric "$L" nsxd_raft_snapshot_chunks_sent_total) chunk
     test "$(metric "$L" nsxd_raft_snapshot_chunks_sent_total)" -ge 1
 for p in a b; do
     w=$(wrong "$F" "$p")
-    check "n$F holds all $((4 * share)) keys of run $p, each with its value ($w wrong)" test "$w" -eq 0
+    check "n$F holds all $((4 * (share - 1))) checked keys of run $p, each with its value ($w wrong)" test "$w" -eq 0
 done
 "$lc" stop "$F" >/dev/null
 "$lc" restart "$F" >/dev/null
