@@ -277,67 +277,77 @@ s_render_raft (FILE *f)
                                           : 0));
 }
 
+/* The scalar metrics, in rendering order. Consecutive rows with the same
+   name are one family, told apart by their label. */
+static const struct {
+    const char *name, *type, *label, *help;
+    metrics_scalar_t m;
+} s_scalar_rows[] = {
+    {"nsxd_raft_proposals_committed_total", "counter", NULL,
+     "Writes this server proposed as leader and acknowledged.",
+     METRICS_PROPOSALS_COMMITTED},
+    {"nsxd_raft_proposals_failed_total", "counter", NULL,
+     "Writes proposed, then answered with an error (leadership lost, "
+     "timeout); they may still have committed.",
+     METRICS_PROPOSALS_FAILED},
+    {"nsxd_raft_proposals_pending", "gauge", NULL,
+     "Writes proposed and not answered yet.", METRICS_PROPOSALS_PENDING},
+    {"nsxd_raft_elections_started_total", "counter", "kind=\"prevote\"",
+     "Election rounds this server started (pre-vote: dissertation "
+     "section 9.6).",
+     METRICS_PREVOTES_STARTED},
+    {"nsxd_raft_elections_started_total", "counter", "kind=\"vote\"", NULL,
+     METRICS_ELECTIONS_STARTED},
+    {"nsxd_raft_elections_won_total", "counter", "kind=\"prevote\"",
+     "Election rounds this server won.", METRICS_PREVOTES_WON},
+    {"nsxd_raft_elections_won_total", "counter", "kind=\"vote\"", NULL,
+     METRICS_ELECTIONS_WON},
+    {"nsxd_raft_leader_changes_total", "counter", NULL,
+     "Times this server saw a new leader.", METRICS_LEADER_CHANGES},
+    {"nsxd_raft_read_index_rounds_total", "counter", NULL,
+     "ReadIndex rounds confirmed by a majority (leader).", METRICS_READ_ROUNDS},
+    {"nsxd_raft_peer_messages_dropped_total", "counter", NULL,
+     "Peer messages dropped as malformed or misaddressed.",
+     METRICS_PEER_MSGS_DROPPED},
+    {"nsxd_storage_fsync_entries_total", "counter", NULL,
+     "Log entries made durable (divide by the fsync count for the "
+     "group-commit batch size).",
+     METRICS_FSYNC_ENTRIES},
+    {"nsxd_storage_applied_entries_total", "counter", NULL,
+     "Log entries applied to the key-value data.", METRICS_APPLIED_ENTRIES},
+    {"nsxd_storage_leveldb_bytes", "gauge", NULL,
+     "Bytes of the files in the LevelDB directory (log and data).",
+     METRICS_LEVELDB_BYTES},
+    {"nsxd_raft_snapshot_chunks_sent_total", "counter", NULL,
+     "InstallSnapshot chunks sent to followers (chapter 5).",
+     METRICS_SNAPSHOT_CHUNKS_SENT},
+    {"nsxd_raft_snapshots_installed_total", "counter", NULL,
+     "Snapshots received from a leader and installed here.",
+     METRICS_SNAPSHOTS_INSTALLED},
+    {"nsxd_raft_log_compactions_total", "counter", NULL,
+     "Times this server compacted its log.", METRICS_COMPACTIONS},
+    {"nsxd_trace_events_published_total", "counter", NULL,
+     "Trace events handed to the monitoring socket.", METRICS_TRACE_PUBLISHED},
+    {"nsxd_trace_events_dropped_total", "counter", NULL,
+     "Trace events dropped before the monitoring socket (a full "
+     "queue); a slow subscriber's own losses show as seq gaps.",
+     METRICS_TRACE_DROPPED},
+};
+
 static void
 s_render_counters (FILE *f)
 {
-    s_one (f, "nsxd_raft_proposals_committed_total", "counter",
-           "Writes this server proposed as leader and acknowledged.",
-           metrics_get (METRICS_PROPOSALS_COMMITTED));
-    s_one (f, "nsxd_raft_proposals_failed_total", "counter",
-           "Writes proposed, then answered with an error (leadership lost, "
-           "timeout); they may still have committed.",
-           metrics_get (METRICS_PROPOSALS_FAILED));
-    s_one (f, "nsxd_raft_proposals_pending", "gauge",
-           "Writes proposed and not answered yet.",
-           metrics_get (METRICS_PROPOSALS_PENDING));
-    s_family (f, "nsxd_raft_elections_started_total", "counter",
-              "Election rounds this server started (pre-vote: dissertation "
-              "section 9.6).");
-    fprintf (f, "nsxd_raft_elections_started_total{kind=\"prevote\"} %llu\n",
-             (unsigned long long)metrics_get (METRICS_PREVOTES_STARTED));
-    fprintf (f, "nsxd_raft_elections_started_total{kind=\"vote\"} %llu\n",
-             (unsigned long long)metrics_get (METRICS_ELECTIONS_STARTED));
-    s_family (f, "nsxd_raft_elections_won_total", "counter",
-              "Election rounds this server won.");
-    fprintf (f, "nsxd_raft_elections_won_total{kind=\"prevote\"} %llu\n",
-             (unsigned long long)metrics_get (METRICS_PREVOTES_WON));
-    fprintf (f, "nsxd_raft_elections_won_total{kind=\"vote\"} %llu\n",
-             (unsigned long long)metrics_get (METRICS_ELECTIONS_WON));
-    s_one (f, "nsxd_raft_leader_changes_total", "counter",
-           "Times this server saw a new leader.",
-           metrics_get (METRICS_LEADER_CHANGES));
-    s_one (f, "nsxd_raft_read_index_rounds_total", "counter",
-           "ReadIndex rounds confirmed by a majority (leader).",
-           metrics_get (METRICS_READ_ROUNDS));
-    s_one (f, "nsxd_raft_peer_messages_dropped_total", "counter",
-           "Peer messages dropped as malformed or misaddressed.",
-           metrics_get (METRICS_PEER_MSGS_DROPPED));
-    s_one (f, "nsxd_storage_fsync_entries_total", "counter",
-           "Log entries made durable (divide by the fsync count for the "
-           "group-commit batch size).",
-           metrics_get (METRICS_FSYNC_ENTRIES));
-    s_one (f, "nsxd_storage_applied_entries_total", "counter",
-           "Log entries applied to the key-value data.",
-           metrics_get (METRICS_APPLIED_ENTRIES));
-    s_one (f, "nsxd_storage_leveldb_bytes", "gauge",
-           "Bytes of the files in the LevelDB directory (log and data).",
-           metrics_get (METRICS_LEVELDB_BYTES));
-    s_one (f, "nsxd_raft_snapshot_chunks_sent_total", "counter",
-           "InstallSnapshot chunks sent to followers (chapter 5).",
-           metrics_get (METRICS_SNAPSHOT_CHUNKS_SENT));
-    s_one (f, "nsxd_raft_snapshots_installed_total", "counter",
-           "Snapshots received from a leader and installed here.",
-           metrics_get (METRICS_SNAPSHOTS_INSTALLED));
-    s_one (f, "nsxd_raft_log_compactions_total", "counter",
-           "Times this server compacted its log.",
-           metrics_get (METRICS_COMPACTIONS));
-    s_one (f, "nsxd_trace_events_published_total", "counter",
-           "Trace events handed to the monitoring socket.",
-           metrics_get (METRICS_TRACE_PUBLISHED));
-    s_one (f, "nsxd_trace_events_dropped_total", "counter",
-           "Trace events dropped before the monitoring socket (a full "
-           "queue); a slow subscriber's own losses show as seq gaps.",
-           metrics_get (METRICS_TRACE_DROPPED));
+    size_t n = sizeof s_scalar_rows / sizeof s_scalar_rows[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *name = s_scalar_rows[i].name;
+        if (i == 0 || strcmp (name, s_scalar_rows[i - 1].name) != 0)
+            s_family (f, name, s_scalar_rows[i].type, s_scalar_rows[i].help);
+        unsigned long long v = metrics_get (s_scalar_rows[i].m);
+        if (s_scalar_rows[i].label)
+            fprintf (f, "%s{%s} %llu\n", name, s_scalar_rows[i].label, v);
+        else
+            fprintf (f, "%s %llu\n", name, v);
+    }
 }
 
 static void

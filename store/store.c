@@ -706,16 +706,16 @@ store_batch_put_applied (store_batch_t *self, raft_index_t applied,
     self->n++;
 }
 
-int
-store_batch_put_entry (store_batch_t *self, const raft_entry_t *e)
+/* Put e, encoded as a log entry (msg_entry_encode), under key. */
+static int
+s_put_encoded (store_batch_t *self, const char *key, size_t key_len,
+               const raft_entry_t *e)
 {
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     int rc = msg_entry_encode (&buf, e);
     if (rc == 0) {
-        char key[9];
-        s_log_key (key, e->index);
-        leveldb_writebatch_put (self->wb, key, sizeof key, buf.data, buf.size);
+        leveldb_writebatch_put (self->wb, key, key_len, buf.data, buf.size);
         self->n++;
     }
     msgpack_sbuffer_destroy (&buf);
@@ -723,20 +723,20 @@ store_batch_put_entry (store_batch_t *self, const raft_entry_t *e)
 }
 
 int
+store_batch_put_entry (store_batch_t *self, const raft_entry_t *e)
+{
+    char key[9];
+    s_log_key (key, e->index);
+    return s_put_encoded (self, key, sizeof key, e);
+}
+
+int
 store_batch_put_base (store_batch_t *self, const raft_entry_t *base)
 {
     if (base->type != RAFT_ENTRY_CONF || base->index == 0)
         return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    int rc = msg_entry_encode (&buf, base);
-    if (rc == 0) {
-        const char k = S_KEY_BASE;
-        leveldb_writebatch_put (self->wb, &k, 1, buf.data, buf.size);
-        self->n++;
-    }
-    msgpack_sbuffer_destroy (&buf);
-    return rc;
+    const char k = S_KEY_BASE;
+    return s_put_encoded (self, &k, 1, base);
 }
 
 void
@@ -790,16 +790,8 @@ store_batch_put_conf (store_batch_t *self, const raft_entry_t *conf)
 {
     if (conf->type != RAFT_ENTRY_CONF)
         return -1;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    int rc = msg_entry_encode (&buf, conf);
-    if (rc == 0) {
-        const char k = S_KEY_CONF;
-        leveldb_writebatch_put (self->wb, &k, 1, buf.data, buf.size);
-        self->n++;
-    }
-    msgpack_sbuffer_destroy (&buf);
-    return rc;
+    const char k = S_KEY_CONF;
+    return s_put_encoded (self, &k, 1, conf);
 }
 
 uint64_t
