@@ -7,6 +7,8 @@
 #   make sim        SEEDS seeds of the cluster simulator (default 2000), on
 #                   every core; `make sim SEED=s` replays one with a trace
 #   make teeth      each planted-bug build must be caught by the simulator
+#   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
+#                   timed, so never part of make test)
 #   make format     clang-format every C file
 #
 # Missing Debian packages are installed first (deploy/deps.sh).
@@ -46,7 +48,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8
 
-.PHONY: all deps promtool test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean
+.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
@@ -186,6 +188,10 @@ purity: deps $(CORE_OBJ)
 
 test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth
 	@echo "make test: all passed"
+
+bench: deps $(B)/nsxd
+	@deploy/deps.sh etcd
+	PATH="$(CURDIR)/$(B)/tools:$$PATH" tests/perf/bench.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

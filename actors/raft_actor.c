@@ -902,21 +902,14 @@ s_on_value (self_t *self, msg_store_t *m)
     }
 }
 
-static int
-s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_on_storage (self_t *self, zmsg_t *zm)
 {
-    (void)loop;
-    self_t *self = arg;
-    zmsg_t *zm = zmsg_recv (sock);
-    if (!zm)
-        return -1;
     msg_store_t m;
     if (msg_store_decode (zm, &m) != 0) {
         log_warn ("raft: malformed message from storage dropped");
-        zmsg_destroy (&zm);
-        return 0;
+        return;
     }
-    zmsg_destroy (&zm);
     if (m.kind == MSG_STORE_BOOT && !self->r) {
         s_on_boot (self, &m);
     } else if (m.kind == MSG_STORE_ERROR) {
@@ -932,63 +925,45 @@ s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
         }
     }
     msg_store_clear (&m);
-    s_drive (self);
-    /* A node whose storage failed must not go on acknowledging anything. */
-    return self->failed ? -1 : 0;
 }
 
-static int
-s_handle_transport (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_on_transport (self_t *self, zmsg_t *zm)
 {
-    (void)loop;
-    self_t *self = arg;
-    zmsg_t *zm = zmsg_recv (sock);
-    if (!zm)
-        return -1;
     msg_transport_t t;
-    if (msg_transport_decode (zm, &t) == 0) {
-        if (t.kind == MSG_TRANSPORT_RECV && self->r) {
-            raft_msg_t m;
-            int rc = msg_raft_decode (t.payload, t.payload_len, &m);
-            if (rc == 0) {
-                if (m.to == self->args.id)
-                    s_heard_from (self, m.from);
-                raft_step (self->r, &m);
-                raft_msg_clear (&m);
-            } else {
-                self->dropped_in++;
-                if ((self->dropped_in & (self->dropped_in - 1)) == 0)
-                    log_warn ("raft: %llu malformed peer messages dropped",
-                              (unsigned long long)self->dropped_in);
-            }
-        } else if (t.kind == MSG_TRANSPORT_LINK) {
-            log_info ("transport: link to %llu %s", (unsigned long long)t.to,
-                      t.up ? "up" : "down");
+    if (msg_transport_decode (zm, &t) != 0)
+        return;
+    if (t.kind == MSG_TRANSPORT_RECV && self->r) {
+        raft_msg_t m;
+        int rc = msg_raft_decode (t.payload, t.payload_len, &m);
+        if (rc == 0) {
+            if (m.to == self->args.id)
+                s_heard_from (self, m.from);
+            raft_step (self->r, &m);
+            raft_msg_clear (&m);
+        } else {
+            self->dropped_in++;
+            if ((self->dropped_in & (self->dropped_in - 1)) == 0)
+                log_warn ("raft: %llu malformed peer messages dropped",
+                          (unsigned long long)self->dropped_in);
         }
-        msg_transport_clear (&t);
+    } else if (t.kind == MSG_TRANSPORT_LINK) {
+        log_info ("transport: link to %llu %s", (unsigned long long)t.to,
+                  t.up ? "up" : "down");
     }
-    zmsg_destroy (&zm);
-    s_drive (self);
-    return 0;
+    msg_transport_clear (&t);
 }
 
-static int
-s_handle_api (zloop_t *loop, zsock_t *sock, void *arg)
+static void
+s_on_api (self_t *self, zmsg_t *zm)
 {
-    (void)loop;
-    self_t *self = arg;
-    zmsg_t *zm = zmsg_recv (sock);
-    if (!zm)
-        return -1;
     zframe_t *identity = zmsg_pop (zm);
     msg_api_req_t req;
     if (!identity || msg_api_req_decode (zm, &req) != 0) {
         log_warn ("raft: malformed API request dropped");
         zframe_destroy (&identity);
-        zmsg_destroy (&zm);
-        return 0;
+        return;
     }
-    zmsg_destroy (&zm);
     if (!self->r) {
         s_reply_error (self, identity, req.req_id, 503, "starting");
     } else {
@@ -1003,8 +978,50 @@ s_handle_api (zloop_t *loop, zsock_t *sock, void *arg)
     }
     zframe_destroy (&identity);
     msg_api_req_clear (&req);
+}
+
+/* Each reader takes every message already queued on its socket (up to
+   S_DRAIN_MAX; the sockets have RCVTIMEO 0, so zmsg_recv returns NULL
+   once drained) and then drives the core once. Proposals that arrived
+   together become one Ready batch: one log write, one AppendEntries per
+   follower (batching, §10.2.1), instead of one of each per request. The
+   bound keeps the timers and the other sockets served under a flood. */
+#define S_DRAIN_MAX 256
+
+static int
+s_drain (self_t *self, zsock_t *sock, void (*on) (self_t *, zmsg_t *))
+{
+    for (int n = 0; n < S_DRAIN_MAX && !self->failed; n++) {
+        zmsg_t *zm = zmsg_recv (sock);
+        if (!zm)
+            break;
+        on (self, zm);
+        zmsg_destroy (&zm);
+    }
     s_drive (self);
-    return 0;
+    /* A node whose storage failed must not go on acknowledging anything. */
+    return self->failed ? -1 : 0;
+}
+
+static int
+s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    return s_drain (arg, sock, s_on_storage);
+}
+
+static int
+s_handle_transport (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    return s_drain (arg, sock, s_on_transport);
+}
+
+static int
+s_handle_api (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    return s_drain (arg, sock, s_on_api);
 }
 
 static int
@@ -1100,6 +1117,10 @@ raft_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 1);
         goto done;
     }
+    /* The readers drain their sockets (s_drain): recv must not block. */
+    zsock_set_rcvtimeo (self->storage, 0);
+    zsock_set_rcvtimeo (self->transport, 0);
+    zsock_set_rcvtimeo (self->api, 0);
     self->loop = zloop_new ();
     zloop_reader (self->loop, pipe, s_handle_pipe, self);
     zloop_reader (self->loop, self->storage, s_handle_storage, self);

@@ -4,24 +4,37 @@
 #   deploy/deps.sh promtool build/tools/promtool, from Debian's prometheus
 #                           package, unpacked, not installed (no daemon);
 #                           never fails: the tests say SKIPPED without it
+#   deploy/deps.sh etcd     build/tools/etcd, from Debian's etcd-server
+#                           package, unpacked, not installed (no service),
+#                           for make bench
 # Uses sudo when not root. Does nothing when everything is present.
 set -euo pipefail
-if [ "${1:-}" = promtool ]; then
-    dest=build/tools/promtool
-    [ -x "$dest" ] && exit 0
+# unpack PACKAGE BINARY: build/tools/BINARY from the package's
+# /usr/bin/BINARY, without installing the package.
+unpack() {
+    local pkg=$1 bin=$2 dest=build/tools/$2
+    [ -x "$dest" ] && return 0
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    fetch() { (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); }
+    fetch() { (cd "$tmp" && apt-get download "$pkg" >/dev/null 2>&1); }
     if ! fetch; then
         sudo=""
         [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
         $sudo apt-get update -q >/dev/null 2>&1 || true
-        fetch || { echo "deps.sh: could not fetch promtool (prometheus package); its check is skipped"; exit 0; }
+        fetch || return 1
     fi
-    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+    dpkg-deb -x "$tmp"/"$pkg"_*.deb "$tmp/x"
     mkdir -p "$(dirname "$dest")"
-    cp "$tmp/x/usr/bin/promtool" "$dest"
+    cp "$tmp/x/usr/bin/$bin" "$dest"
     echo "deps.sh: $("$dest" --version 2>&1 | head -1) in $dest"
+}
+if [ "${1:-}" = promtool ]; then
+    unpack prometheus promtool ||
+        echo "deps.sh: could not fetch promtool (prometheus package); its check is skipped"
+    exit 0
+fi
+if [ "${1:-}" = etcd ]; then
+    unpack etcd-server etcd || { echo "deps.sh: could not fetch etcd-server" >&2; exit 1; }
     exit 0
 fi
 case "${1:-build}" in
