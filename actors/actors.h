@@ -15,8 +15,19 @@
 #define ACTORS_H_INCLUDED
 
 #include "raft.h"
+#include "store.h"
 
 #include <czmq.h>
+#include <stdatomic.h>
+
+/* The KV data, shared for reading: the storage actor publishes its store
+   here once it is open and loaded, and the HTTP workers read it with
+   store_read_kv (LevelDB reads are thread-safe), so a GET does not queue
+   behind the storage actor. Every write stays with the storage actor.
+   Main stops the http actor before the storage actor closes the store. */
+typedef struct {
+    _Atomic (store_t *) store;
+} kv_shared_t;
 
 /* storage.c: LevelDB holds the Raft log, the hard state, the KV data and
    the applied index. Binds `endpoint` (PAIR). If the database is new and
@@ -30,6 +41,7 @@ typedef struct {
     int slow_fsync_ms; /* a synced write this slow is traced and logged
                           ("slow_fsync"); 0: every one is traced (to watch
                           group commit), none logged */
+    kv_shared_t *shared; /* where to publish the store, or NULL */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -58,6 +70,8 @@ typedef struct {
     size_t max_key;
     size_t max_value;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
+    kv_shared_t *shared; /* the KV data for GETs, or NULL: the raft actor
+                            reads it through storage (tests) */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

@@ -460,7 +460,9 @@ main (int argc, char **argv)
                             .monitor_endpoint = ep_monitor,
                             .compact_entries = (uint64_t)c.compact_entries,
                             .compact_trailing = (uint64_t)c.compact_trailing};
+    static kv_shared_t kv_shared;
     storage_args_t sa_args = {.data_dir = c.data_dir,
+                              .shared = &kv_shared,
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL,
                               .monitor_endpoint = ep_monitor,
@@ -484,7 +486,8 @@ main (int argc, char **argv)
                       .max_body = (size_t)c.max_body,
                       .max_key = (size_t)c.max_key,
                       .max_value = (size_t)c.max_value,
-                      .monitor_endpoint = ep_monitor};
+                      .monitor_endpoint = ep_monitor,
+                      .shared = &kv_shared};
 
     log_info ("starting: http %s (advertised %s), peers %s (advertised %s), "
               "data %s",

@@ -500,6 +500,23 @@ s_get (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     q->ctx = ctx;
 }
 
+/* A read barrier for an HTTP worker that reads the KV data itself
+   (actors.h, kv_shared_t): the same ReadIndex round as a GET, answered
+   200 {} instead of with the value. */
+static void
+s_read_barrier (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    uint64_t ctx = ++self->next_ctx;
+    if (raft_read_index (self->r, ctx) != RAFT_OK) {
+        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
+        return;
+    }
+    s_req_t *q = s_req_add (self, identity, req, S_WAIT_READ);
+    q->ctx = ctx;
+}
+
 static void
 s_conf_reply (self_t *self, zframe_t *identity, uint64_t req_id, int rc)
 {
@@ -730,7 +747,16 @@ s_drive (self_t *self)
                 s_req_t *q = &self->reqs[i];
                 if (q->wait != S_WAIT_READ || q->ctx != rd.reads[k].ctx)
                     continue;
-                if (rd.reads[k].ok) {
+                if (rd.reads[k].ok && q->op == MSG_API_READ) {
+                    msgpack_sbuffer buf;
+                    msgpack_sbuffer_init (&buf);
+                    msgpack_packer pk;
+                    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+                    msgpack_pack_map (&pk, 0);
+                    s_send_reply (self, q->identity, q->req_id, 200, &buf);
+                    msgpack_sbuffer_destroy (&buf);
+                    s_req_drop (self, i);
+                } else if (rd.reads[k].ok) {
                     q->wait = S_WAIT_VALUE;
                     s_store_get (self, q->ctx, q->key);
                 } else {
@@ -974,6 +1000,7 @@ s_on_api (self_t *self, zmsg_t *zm)
         case MSG_API_GET: s_get (self, &identity, &req); break;
         case MSG_API_JOIN: s_join (self, &identity, &req); break;
         case MSG_API_REMOVE: s_remove (self, &identity, &req); break;
+        case MSG_API_READ: s_read_barrier (self, &identity, &req); break;
         }
     }
     zframe_destroy (&identity);

@@ -90,6 +90,7 @@ typedef struct {
     store_batch_t *log_batch; /* a group's writes */
     store_batch_t *kv_batch;  /* one apply */
     zhashx_t *overlay;        /* apply: keys changed earlier in the batch */
+    kv_shared_t *shared;      /* where the store is published, or NULL */
     zlist_t *outbox;          /* zframe_t *: replies not yet sent */
     msg_store_t *group;       /* S_GROUP_MAX decoded messages */
     raft_index_t last_index;  /* last stored log index */
@@ -290,6 +291,10 @@ s_self_open (self_t *self, const storage_args_t *args)
                         .base = st.base};
     s_self_send (self, &boot);
     store_state_clear (&st);
+    if (args->shared)
+        atomic_store_explicit (&args->shared->store, self->store,
+                               memory_order_release);
+    self->shared = args->shared;
 }
 
 static void
@@ -302,6 +307,9 @@ s_self_destroy (self_t **self_p)
     for (size_t i = 0; i < RAFT_MAX_SERVERS; i++)
         if (self->sending[i].peer)
             s_session_close (self, i);
+    if (self->shared)
+        atomic_store_explicit (&self->shared->store, NULL,
+                               memory_order_release);
     store_close (&self->store);
     store_batch_destroy (&self->log_batch);
     store_batch_destroy (&self->kv_batch);

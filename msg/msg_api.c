@@ -30,8 +30,9 @@ static const char *s_op_names[] = {
     [MSG_API_PUT] = "put",       [MSG_API_GET] = "get",
     [MSG_API_DELETE] = "delete", [MSG_API_HEALTH] = "health",
     [MSG_API_JOIN] = "join",     [MSG_API_REMOVE] = "remove",
+    [MSG_API_READ] = "read",
 };
-#define S_OP_MAX MSG_API_REMOVE
+#define S_OP_MAX MSG_API_READ
 
 /*  ---------------------------------------------------------------------
     Shared helpers                                                       */

@@ -34,6 +34,8 @@ typedef enum {
     MSG_API_HEALTH,
     MSG_API_JOIN,
     MSG_API_REMOVE,
+    MSG_API_READ, /* read barrier: 200 {} once a local read here would be
+                     linearizable (ReadIndex confirmed, applied) */
 } msg_api_op_t;
 
 typedef struct {

@@ -55,6 +55,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #define S_FORMAT_VERSION "1"
@@ -91,6 +92,11 @@ struct store {
     char *path;   /* the database directory */
     uint64_t gen; /* the KV data's generation */
     size_t keycap;
+    /* store_read_kv runs in other threads (the HTTP workers): it holds
+       this for reading while it looks gen up, store_set_gen for writing,
+       so no read sees a generation that is being switched away from and
+       then deleted. */
+    pthread_rwlock_t gen_lock;
 };
 
 struct store_batch {
@@ -298,6 +304,7 @@ store_open (const char *path, char **err)
         return NULL;
     }
     self->path = strdup (path);
+    pthread_rwlock_init (&self->gen_lock, NULL);
     self->options = leveldb_options_create ();
     self->cache = leveldb_cache_create_lru (S_BLOCK_CACHE);
     leveldb_options_set_create_if_missing (self->options, 1);
@@ -337,6 +344,7 @@ store_close (store_t **self_p)
         return;
     if (self->db)
         leveldb_close (self->db);
+    pthread_rwlock_destroy (&self->gen_lock);
     leveldb_options_destroy (self->options);
     leveldb_cache_destroy (self->cache);
     leveldb_readoptions_destroy (self->read);
@@ -640,6 +648,42 @@ store_get_kv (store_t *self, const void *key, size_t key_len,
     return rc;
 }
 
+int
+store_read_kv (store_t *self, const void *key, size_t key_len,
+               raft_buf_t **value, char **err)
+{
+    char stack[256];
+    char *buf = key_len + 9 <= sizeof stack ? stack : malloc (key_len + 9);
+    if (!buf) {
+        s_set_err (err, "out of memory for a %zu-byte key", key_len);
+        return -1;
+    }
+    pthread_rwlock_rdlock (&self->gen_lock);
+    char p[9];
+    size_t plen = s_gen_prefix (p, self->gen);
+    memcpy (buf, p, plen);
+    if (key_len)
+        memcpy (buf + plen, key, key_len);
+    char *val = NULL;
+    size_t len = 0;
+    int found = s_get (self, buf, plen + key_len, &val, &len, err);
+    pthread_rwlock_unlock (&self->gen_lock);
+    if (buf != stack)
+        free (buf);
+    if (found <= 0)
+        return found;
+    int rc = 1;
+    if (value) {
+        *value = raft_buf_new (val, len);
+        if (!*value) {
+            s_set_err (err, "out of memory for a %zu-byte value", len);
+            rc = -1;
+        }
+    }
+    leveldb_free (val);
+    return rc;
+}
+
 /*  ---------------------------------------------------------------------
     Batches                                                              */
 
@@ -803,7 +847,9 @@ store_gen (const store_t *self)
 void
 store_set_gen (store_t *self, uint64_t gen)
 {
+    pthread_rwlock_wrlock (&self->gen_lock);
     self->gen = gen;
+    pthread_rwlock_unlock (&self->gen_lock);
 }
 
 int64_t

@@ -62,6 +62,12 @@ int store_create (store_t *self, const raft_hard_state_t *hs,
 int store_get_kv (store_t *self, const void *key, size_t key_len,
                   raft_buf_t **value, char **err);
 
+/* The same, safe to call from any thread while the owner writes (LevelDB
+   reads are thread-safe; the generation is read under a lock that
+   store_set_gen takes). The HTTP workers read the KV data this way. */
+int store_read_kv (store_t *self, const void *key, size_t key_len,
+                   raft_buf_t **value, char **err);
+
 /* Batches: a list of changes applied atomically, in order, by store_write.
    Later operations on the same key win. */
 store_batch_t *store_batch_new (void);

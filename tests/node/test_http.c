@@ -199,6 +199,7 @@ s_canned (const msg_api_req_t *req, msgpack_sbuffer *buf)
         s_pack_str (&pk, "key");
         s_pack_buf (&pk, req->key);
         return 200;
+    case MSG_API_READ: msgpack_pack_map (&pk, 0); return 200;
     case MSG_API_JOIN:
     case MSG_API_REMOVE:
         msgpack_pack_map (&pk, 3);
@@ -524,7 +525,7 @@ s_test_api_req_roundtrip (void)
     msg_api_req_clear (&req);
 
     /* No key, value or peer: nil on the wire, NULL / "" back. */
-    for (int op = MSG_API_PUT; op <= MSG_API_REMOVE; op++) {
+    for (int op = MSG_API_PUT; op <= MSG_API_READ; op++) {
         msg_api_req_t r2 = {.req_id = (uint64_t)op, .op = (msg_api_op_t)op};
         zm = msg_api_req_encode (&r2);
         CHECK (zm && msg_api_req_decode (zm, &out) == 0);
@@ -535,7 +536,7 @@ s_test_api_req_roundtrip (void)
     }
     msg_api_req_t bad = {.op = 0};
     CHECK (msg_api_req_encode (&bad) == NULL);
-    bad.op = MSG_API_REMOVE + 1;
+    bad.op = MSG_API_READ + 1;
     CHECK (msg_api_req_encode (&bad) == NULL);
 }
 
@@ -610,7 +611,7 @@ s_test_api_req_hostile (void)
             zmsg_t *m = s_zmsg (longer, len);
             msg_api_req_t out;
             if (msg_api_req_decode (m, &out) == 0) {
-                CHECK (out.op >= MSG_API_PUT && out.op <= MSG_API_REMOVE);
+                CHECK (out.op >= MSG_API_PUT && out.op <= MSG_API_READ);
                 CHECK (strlen (out.peer) < RAFT_ADDR_MAX);
                 msg_api_req_clear (&out);
             }
