@@ -1076,6 +1076,8 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *ptr)
 void
 http_actor (zsock_t *pipe, void *args)
 {
+    /* named for top -H and perf (--sort comm) */
+    pthread_setname_np (pthread_self (), "http");
     self_t *self = calloc (1, sizeof *self);
     assert (self);
     self->args = *(const http_args_t *)args;

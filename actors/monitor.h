@@ -32,6 +32,13 @@ zsock_t *monitor_push_new (const char *endpoint);
 /* Send ev without blocking: 0, or -1 if it was dropped (queue full, no
    monitor, ev invalid). push may be NULL (tracing off): -1. */
 int monitor_push (zsock_t *push, const msg_trace_ev_t *ev);
+/* Whether any monitor of this process has a subscriber: while none has,
+   monitor_push sends nothing (monitor.c), and callers may skip building
+   events. */
+bool monitor_listened (void);
+/* For a reader of the events without a monitor actor (a test's own PULL):
+   count it as a listener (+1), and stop (-1). */
+void monitor_listeners_add (int n);
 
 /* The same for one core event: kind raft_event_name (ev->type). Fits
    raft_options_t.trace with trace_ctx = the PUSH:

@@ -1118,6 +1118,8 @@ s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 void
 raft_actor (zsock_t *pipe, void *args)
 {
+    /* named for top -H and perf (--sort comm) */
+    pthread_setname_np (pthread_self (), "raft");
     self_t *self = calloc (1, sizeof *self);
     if (!self)
         abort ();

@@ -974,6 +974,8 @@ s_self_handle_pair (self_t *self)
 void
 storage_actor (zsock_t *pipe, void *args)
 {
+    /* named for top -H and perf (--sort comm) */
+    pthread_setname_np (pthread_self (), "storage");
     self_t *self = s_self_new (pipe, args);
     if (!self) {
         log_error ("storage: out of memory at start");

@@ -77,6 +77,11 @@
 
 #define S_BATCH 256          /* messages read per socket per loop turn */
 #define S_REPORT_MS 1000     /* drop counters reported at most this often */
+/* The DEALERs' monitor sockets are read on this timer, not as readers:
+   every reader costs two system calls per socket at every loop turn
+   (zmq_poll asks each socket for ZMQ_EVENTS), and link events are only
+   traced. */
+#define S_LINK_POLL_MS 50
 #define S_RECONNECT_MS 100   /* first reconnect delay to a peer, */
 #define S_RECONNECT_MAX 1000 /* doubling up to this */
 /* A SYN that is dropped (iptables DROP, a dead host) is retried after 1 s,
@@ -130,7 +135,6 @@ struct self {
     counters_t reported; /* counters at the last report */
 };
 
-static int s_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg);
 static int s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg);
 
 /*  ---------------------------------------------------------------------
@@ -202,7 +206,6 @@ s_peer_destroy (self_t *self, peer_t **peer_p, bool report)
     if (!peer)
         return;
     if (peer->monitor) {
-        zloop_reader_end (self->loop, peer->monitor);
         /* Stop monitoring before closing the reader. We never ask for
            ZMQ_EVENT_MONITOR_STOPPED, so stopping sends nothing. */
         zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
@@ -249,7 +252,8 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
     /* Connect the monitor reader before the DEALER connects, so that no
        event is emitted with nobody to receive it. libzmq sends monitor
        events from its I/O thread with a blocking send, so the reader must
-       be drained promptly: it is one of this loop's readers. */
+       be drained: every S_LINK_POLL_MS (s_handle_links); its queue holds
+       1000 events, far more than a link makes in that time. */
     char mon_endpoint[96];
     snprintf (mon_endpoint, sizeof mon_endpoint,
               "inproc://nsxd-transport-%p-mon-%u", (void *)self,
@@ -258,10 +262,10 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
                                 ZMQ_EVENT_DISCONNECTED) == 0) {
         peer->monitor = zsock_new (ZMQ_PAIR);
+        if (peer->monitor)
+            zsock_set_rcvtimeo (peer->monitor, 0);
         if (!peer->monitor ||
-            zsock_connect (peer->monitor, "%s", mon_endpoint) != 0 ||
-            zloop_reader (self->loop, peer->monitor, s_handle_monitor, peer) !=
-                0) {
+            zsock_connect (peer->monitor, "%s", mon_endpoint) != 0) {
             zmq_socket_monitor (zsock_resolve (d), NULL, 0);
             zsock_destroy (&peer->monitor);
         }
@@ -515,27 +519,32 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
     return 0;
 }
 
-/*  A DEALER's monitor event: two frames, [event: uint16, value: uint32]
-    in host byte order, then the endpoint (libzmq's version 1 format). */
+/*  The DEALERs' monitor events: two frames, [event: uint16, value:
+    uint32] in host byte order, then the endpoint (libzmq's version 1
+    format). Read every S_LINK_POLL_MS. */
 static int
-s_handle_monitor (zloop_t *loop, zsock_t *reader, void *arg)
+s_handle_links (zloop_t *loop, int timer_id, void *arg)
 {
-    (void)loop;
-    peer_t *peer = arg;
-    self_t *self = peer->self;
-    zmsg_t *zm = zmsg_recv (reader);
-    if (!zm)
-        return 0;
-    zframe_t *frame = zmsg_first (zm);
-    if (frame && zframe_size (frame) == 6) {
-        uint16_t event;
-        memcpy (&event, zframe_data (frame), sizeof event);
-        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
-            s_send_link (self, peer, true);
-        else if (event == ZMQ_EVENT_DISCONNECTED)
-            s_send_link (self, peer, false);
+    (void)loop, (void)timer_id;
+    self_t *self = arg;
+    for (size_t i = 0; i < self->n_peers; i++) {
+        peer_t *peer = self->peers[i];
+        for (int k = 0; peer->monitor && k < S_BATCH; k++) {
+            zmsg_t *zm = zmsg_recv (peer->monitor); /* RCVTIMEO 0 */
+            if (!zm)
+                break;
+            zframe_t *frame = zmsg_first (zm);
+            if (frame && zframe_size (frame) == 6) {
+                uint16_t event;
+                memcpy (&event, zframe_data (frame), sizeof event);
+                if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                    s_send_link (self, peer, true);
+                else if (event == ZMQ_EVENT_DISCONNECTED)
+                    s_send_link (self, peer, false);
+            }
+            zmsg_destroy (&zm);
+        }
     }
-    zmsg_destroy (&zm);
     return 0;
 }
 
@@ -640,6 +649,7 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     if (self->router)
         zloop_reader (self->loop, self->router, s_handle_router, self);
     zloop_timer (self->loop, S_REPORT_MS, 0, s_handle_report, self);
+    zloop_timer (self->loop, S_LINK_POLL_MS, 0, s_handle_links, self);
     return self;
 }
 
@@ -686,6 +696,8 @@ s_failed_actor (zsock_t *pipe)
 void
 transport_actor (zsock_t *pipe, void *args)
 {
+    /* named for top -H and perf (--sort comm) */
+    pthread_setname_np (pthread_self (), "transport");
     const transport_args_t *a = args;
     assert (a && a->id != 0 && a->listen && a->endpoint);
     assert (a->queue_max > 0 && a->max_msg > 0);

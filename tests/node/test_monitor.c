@@ -465,12 +465,41 @@ s_flood (mon_t *m, int n)
     CHECK (worst < 500);
 }
 
+/* Nobody subscribed anywhere in the process: monitor_push sends nothing
+   (the monitor publishes nothing and drops nothing); a subscriber turns
+   the events back on. */
 static void
 test_flood_no_subscriber (void)
 {
     mon_t m;
     s_mon_start (&m, 3, s_base_port + 2, 10);
-    s_flood (&m, 30000);
+    /* earlier tests' subscribers are gone once their unsubscriptions
+       reached their monitors' XPUBs */
+    for (int i = 0; i < 300 && monitor_listened (); i++)
+        zclock_sleep (10);
+    CHECK (!monitor_listened ());
+    uint64_t p0, d0, x0, p, d, x;
+    CHECK (s_stats (&m, &p0, &d0, &x0, 1000) == 0);
+    msg_trace_ev_t ev;
+    int failed = 0;
+    for (int i = 0; i < 30000; i++)
+        failed += monitor_push (m.push, msg_trace_ev_set (&ev, "append", 2,
+                                                          (uint64_t)i,
+                                                          (uint64_t)i,
+                                                          "flood")) != 0;
+    CHECK (failed == 0);
+    zclock_sleep (100);
+    CHECK (s_stats (&m, &p, &d, &x, 1000) == 0);
+    CHECK (p == p0 && d == d0 && x == x0);
+    zsock_t *sub = s_sub_new (&m, "", 100);
+    CHECK (s_sync (&m, sub) > 0);
+    CHECK (monitor_listened ());
+    CHECK (s_stats (&m, &p, &d, &x, 1000) == 0);
+    CHECK (p > p0);
+    zsock_destroy (&sub);
+    for (int i = 0; i < 300 && monitor_listened (); i++)
+        zclock_sleep (10);
+    CHECK (!monitor_listened ());
     s_mon_stop (&m);
 }
 

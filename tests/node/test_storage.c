@@ -11,6 +11,7 @@
     ASan+UBSan with leak checking.
 */
 #include "actors.h"
+#include "monitor.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg_raft.h"
@@ -749,6 +750,7 @@ test_fsync_trace (void)
     zsock_t *pull = zsock_new_pull (mon_ep);
     CHECK (pull);
     zsock_set_rcvtimeo (pull, 10000);
+    monitor_listeners_add (1); /* events are sent only to a listener */
     storage_args_t args = {.data_dir = s_dir ("fsync-trace"),
                            .endpoint = ep,
                            .bootstrap = &conf,
@@ -773,6 +775,7 @@ test_fsync_trace (void)
     CHECK (streq (ev.kind, "slow_fsync") && ev.b == 3 && ev.a > 0);
     CHECK (metrics_get (METRICS_FSYNC_ENTRIES) == synced + 3);
     s_stop (&n);
+    monitor_listeners_add (-1);
     zsock_destroy (&pull);
     s_entries_free (es, 3);
 }
