@@ -402,6 +402,31 @@ raft_send (raft_t *r, raft_msg_t *m, raft_index_t ack_index)
     memset (m, 0, sizeof *m);
 }
 
+/* A successful entry acknowledgement says "my log matches yours up to
+   index" and nothing else, and a later one of the same term subsumes an
+   earlier (within a term a follower's matching prefix only grows). So
+   when one for the same leader and term already waits in out_msgs, keep
+   the larger index in it and drop m: a follower that made several
+   AppendEntries durable in one write answers them with one message. True
+   when m was merged (and cleared). */
+static bool
+s_coalesce_ack (raft_t *r, raft_msg_t *m)
+{
+    if (m->type != RAFT_MSG_APPEND_RESP || m->reject)
+        return false;
+    for (size_t i = 0; i < r->out_msgs.n; i++) {
+        raft_msg_t *o = &r->out_msgs.v[i];
+        if (o->type == RAFT_MSG_APPEND_RESP && !o->reject && o->to == m->to &&
+            o->term == m->term) {
+            if (m->index > o->index)
+                o->index = m->index;
+            raft_msg_clear (m);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Move the messages whose conditions hold into out_msgs. An entry
    acknowledgement whose entries were since replaced by a newer leader's is
    dropped: it would vouch for entries this server no longer has. */
@@ -418,9 +443,9 @@ s_release_held (raft_t *r)
         }
         bool ready = (h->wait_seq == 0 || h->wait_seq <= r->persisted_seq) &&
                      (h->wait_index == 0 || h->wait_index <= r->persisted);
-        if (ready)
+        if (ready && !s_coalesce_ack (r, &h->msg))
             RAFT_VEC_PUSH (r->out_msgs, h->msg);
-        else
+        else if (!ready)
             r->held.v[keep++] = *h;
     }
     r->held.n = keep;

@@ -264,6 +264,50 @@ test_append_ack_held_until_persisted (void)
     raft_destroy (&r);
 }
 
+/* Pipelined AppendEntries made durable by one write are acknowledged with
+   one message, carrying the highest index (the acknowledgements of one
+   term are cumulative), so a follower's answers do not grow with the
+   number of requests the leader pipelined. */
+static void
+test_append_acks_coalesced (void)
+{
+    raft_options_t o;
+    h_opts (&o, 2);
+    raft_conf_t c = h_conf (3, 0);
+    raft_t *r = h_boot (&o, &c, 2, 0, NULL, 0, 0);
+    h_batch_t b = {0};
+    const raft_term_t ents[] = {2};
+    uint64_t seq = 0;
+    for (raft_index_t prev = 1; prev <= 3; prev++) {
+        raft_msg_t m = h_append (1, 2, 2, prev, prev == 1 ? 1 : 2, 0, ents, 1);
+        h_step_clear (r, &m);
+        h_ready (r, &b);
+        CHECK (b.seq != 0 && b.n_msgs == 0);
+        seq = b.seq;
+    }
+    raft_persisted (r, seq);
+    CHECK (h_st (r).persisted == 4);
+    h_ready (r, &b);
+    CHECK (h_count (&b, RAFT_MSG_APPEND_RESP, 1) == 1);
+    CHECK (h_find (&b, RAFT_MSG_APPEND_RESP, 1)->index == 4);
+    CHECK (!h_find (&b, RAFT_MSG_APPEND_RESP, 1)->reject);
+    /* A rejection is its own message: it says something else. */
+    raft_msg_t bad = h_append (1, 2, 2, 9, 2, 0, ents, 1);
+    h_step_clear (r, &bad);
+    raft_msg_t ok = h_append (1, 2, 2, 4, 2, 0, ents, 1);
+    h_step_clear (r, &ok);
+    h_ready (r, &b);
+    raft_persisted (r, b.seq);
+    h_batch_t b2 = {0};
+    h_ready (r, &b2);
+    CHECK (h_count (&b, RAFT_MSG_APPEND_RESP, 1) +
+               h_count (&b2, RAFT_MSG_APPEND_RESP, 1) ==
+           2);
+    h_batch_free (&b);
+    h_batch_free (&b2);
+    raft_destroy (&r);
+}
+
 /* §3.8 with a change of leader: an acknowledgement of entries that a newer
    leader replaced before they became durable is never sent (it would vouch
    for entries the follower no longer has); the new leader's entries are
@@ -813,6 +857,7 @@ suite_replication (void)
     H_RUN (test_append_truncate_and_append);
     H_RUN (test_append_stale_duplicate_keeps_log);
     H_RUN (test_append_commit_rule);
+    H_RUN (test_append_acks_coalesced);
     H_RUN (test_append_ack_held_until_persisted);
     H_RUN (test_append_ack_of_replaced_entries_dropped);
     H_RUN (test_follower_applies_durable_only);
