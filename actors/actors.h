@@ -91,6 +91,8 @@ typedef struct {
     uint64_t compact_entries;     /* compact the log every this many applied
                                      entries; 0: never */
     uint64_t compact_trailing;    /* applied entries kept in the log */
+    uint64_t compact_bytes;       /* also compact at this much entry data
+                                     in the log (0: by count only) */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

@@ -256,6 +256,8 @@ s_render_raft (FILE *f)
     s_one (f, "nsxd_raft_log_base_index", "gauge",
            "Index the log starts after (entries before it are compacted).",
            r.base_index);
+    s_one (f, "nsxd_raft_log_bytes", "gauge",
+           "Bytes of entry data in the in-memory log.", r.log_bytes);
     s_family (f, "nsxd_raft_members", "gauge",
               "Servers in the configuration in effect, by kind.");
     fprintf (f, "nsxd_raft_members{kind=\"voter\"} %u\n", r.voters);

@@ -79,6 +79,7 @@ typedef struct {
     raft_term_t term;
     raft_id_t leader;
     raft_index_t commit, applied, last_index, base_index;
+    uint64_t log_bytes;
     uint32_t voters, learners;
     size_t n_peers; /* on the leader: every other member */
     struct {

@@ -44,6 +44,7 @@ typedef struct {
     int slow_fsync_ms;
     long compact_entries;
     long compact_trailing;
+    long compact_mib;
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -116,6 +117,11 @@ s_usage (FILE *out)
         "                          follower slightly behind catches up from "
         "it\n"
         "                          (NSXD_COMPACT_TRAILING, 1000)\n"
+        "  --compact-mib N         also compact once the log holds N MiB of\n"
+        "                          entry data, keeping at most a quarter of\n"
+        "                          that of applied entries (NSXD_COMPACT_MIB,\n"
+        "                          32; 0 = by count only): the log is in\n"
+        "                          memory, and large values would fill it\n"
         "  --help\n",
         out);
 }
@@ -144,7 +150,7 @@ static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[20] = {
+    const char *v[21] = {
         s_env ("NSXD_ID", ""),
         s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
@@ -169,6 +175,7 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_SLOW_FSYNC_MS", "100"),
         s_env ("NSXD_COMPACT_ENTRIES", "10000"),
         s_env ("NSXD_COMPACT_TRAILING", "1000"),
+        s_env ("NSXD_COMPACT_MIB", "32"),
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -191,6 +198,7 @@ s_config (int argc, char **argv, s_config_t *c)
         {"slow-fsync-ms", required_argument, 0, 17},
         {"compact-entries", required_argument, 0, 18},
         {"compact-trailing", required_argument, 0, 19},
+        {"compact-mib", required_argument, 0, 20},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -199,7 +207,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stdout);
             exit (0);
         }
-        if (o < 0 || o >= 20) {
+        if (o < 0 || o >= (int)(sizeof v / sizeof v[0])) {
             s_usage (stderr);
             return -1;
         }
@@ -245,10 +253,12 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--slow-fsync-ms", v[17], 0, 3600000, &n},
         {"--compact-entries", v[18], 0, 1L << 40, &c->compact_entries},
         {"--compact-trailing", v[19], 0, 1L << 40, &c->compact_trailing},
+        {"--compact-mib", v[20], 0, 1L << 20, &c->compact_mib},
     };
     int *ints[] = {
         &c->election_ms,  &c->heartbeat_ms,  &c->timeout_ms, NULL, NULL, NULL,
-        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL};
+        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL,
+        NULL};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {
@@ -463,7 +473,8 @@ main (int argc, char **argv)
                             .timeout_ms = c.timeout_ms,
                             .monitor_endpoint = ep_monitor,
                             .compact_entries = (uint64_t)c.compact_entries,
-                            .compact_trailing = (uint64_t)c.compact_trailing};
+                            .compact_trailing = (uint64_t)c.compact_trailing,
+                            .compact_bytes = (uint64_t)c.compact_mib << 20};
     static kv_shared_t kv_shared;
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .shared = &kv_shared,

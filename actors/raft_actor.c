@@ -665,23 +665,45 @@ s_settle (self_t *self)
 
 static void s_publish_metrics (self_t *self);
 
-/* Log compaction (chapter 5; off if compact_entries is 0):
-   once compact_entries applied entries are in the log beyond the
-   compact_trailing most recent ones, drop them. The state machine in
-   LevelDB is the snapshot, so nothing is copied: storage records the new
-   base and deletes the entries in one synced batch. */
+/* Log compaction (chapter 5):
+   - by count (off if compact_entries is 0): once compact_entries applied
+     entries are in the log beyond the compact_trailing most recent ones,
+     drop them;
+   - by memory (off if compact_bytes is 0): the log is held in memory, so
+     once its entries hold compact_bytes of data, drop applied entries
+     until at most a quarter of that, and at most compact_trailing
+     entries, of applied data stays (the quarter leaves room to grow
+     before the next compaction, so large values do not compact at every
+     write).
+   The state machine in LevelDB is the snapshot, so nothing is copied:
+   storage records the new base and deletes the entries in one synced
+   batch. */
 static void
 s_maybe_compact (self_t *self)
 {
-    if (self->args.compact_entries == 0)
-        return;
     raft_status_t st;
     raft_status (self->r, &st);
     raft_index_t keep = self->args.compact_trailing;
-    if (st.applied <= keep ||
-        st.applied - keep - st.base_index < self->args.compact_entries)
-        return;
-    if (raft_compact (self->r, st.applied - keep) != RAFT_OK)
+    raft_index_t to = 0;
+    if (self->args.compact_entries && st.applied > keep &&
+        st.applied - keep - st.base_index >= self->args.compact_entries)
+        to = st.applied - keep;
+    if (self->args.compact_bytes && st.log_bytes >= self->args.compact_bytes &&
+        st.applied > st.base_index) {
+        /* walk back from applied while the kept data stays small */
+        raft_index_t from = st.applied;
+        size_t kept = 0;
+        while (from > st.base_index && st.applied - from < keep) {
+            size_t b = raft_log_bytes (self->r, from - 1, from);
+            if (kept + b > self->args.compact_bytes / 4)
+                break;
+            kept += b;
+            from--;
+        }
+        if (from > to)
+            to = from;
+    }
+    if (to <= st.base_index || raft_compact (self->r, to) != RAFT_OK)
         return;
     raft_status (self->r, &st);
     msg_store_t c = {.kind = MSG_STORE_COMPACT};
@@ -817,7 +839,8 @@ s_publish_metrics (self_t *self)
                         .commit = st.commit,
                         .applied = st.applied,
                         .last_index = st.last_index,
-                        .base_index = st.base_index};
+                        .base_index = st.base_index,
+                        .log_bytes = st.log_bytes};
     const raft_conf_t *conf = raft_conf (self->r);
     for (uint32_t i = 0; i < conf->n; i++) {
         if (conf->servers[i].voter)

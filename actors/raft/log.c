@@ -68,8 +68,10 @@ raft_log_append (raft_log_t *log, const raft_entry_t *e)
         log->entries = raft_vec_grow (log->entries, &log->cap, log->n + 1,
                                       sizeof *log->entries);
     log->entries[log->n] = *e;
-    if (e->data)
+    if (e->data) {
         raft_buf_ref (e->data);
+        log->bytes += e->data->len;
+    }
     log->n++;
     return 0;
 }
@@ -80,6 +82,8 @@ raft_log_truncate (raft_log_t *log, raft_index_t from)
     assert (from > log->base_index);
     while (raft_log_last_index (log) >= from) {
         log->n--;
+        if (log->entries[log->n].data)
+            log->bytes -= log->entries[log->n].data->len;
         raft_buf_unref (log->entries[log->n].data);
         log->entries[log->n].data = NULL;
     }
@@ -115,8 +119,11 @@ raft_log_compact (raft_log_t *log, raft_index_t index)
     assert (index > log->base_index && index <= raft_log_last_index (log));
     size_t drop = (size_t)(index - log->base_index);
     raft_term_t term = raft_log_term_at (log, index);
-    for (size_t i = 0; i < drop; i++)
+    for (size_t i = 0; i < drop; i++) {
+        if (log->entries[i].data)
+            log->bytes -= log->entries[i].data->len;
         raft_buf_unref (log->entries[i].data);
+    }
     memmove (log->entries, log->entries + drop,
              (log->n - drop) * sizeof *log->entries);
     log->n -= drop;
@@ -132,6 +139,20 @@ raft_log_reset (raft_log_t *log, raft_index_t index, raft_term_t term)
         log->entries[i].data = NULL;
     }
     log->n = 0;
+    log->bytes = 0;
     log->base_index = index;
     log->base_term = term;
+}
+
+size_t
+raft_log_bytes_between (const raft_log_t *log, raft_index_t from,
+                        raft_index_t to)
+{
+    size_t sum = 0;
+    for (raft_index_t i = from + 1; i <= to; i++) {
+        const raft_entry_t *e = raft_log_entry (log, i);
+        if (e && e->data)
+            sum += e->data->len;
+    }
+    return sum;
 }

@@ -732,6 +732,13 @@ raft_status (const raft_t *r, raft_status_t *st)
     st->conf_committed = r->conf_index <= r->commit;
     st->transfer_target = r->transfer_target;
     st->dropped_msgs = r->dropped;
+    st->log_bytes = r->log.bytes;
+}
+
+size_t
+raft_log_bytes (const raft_t *r, raft_index_t from, raft_index_t to)
+{
+    return raft_log_bytes_between (&r->log, from, to);
 }
 
 const raft_conf_t *

@@ -349,6 +349,9 @@ int raft_transfer_leadership (raft_t *r, raft_id_t target);
    applied): drop them from the log. RAFT_ERR_INVALID if index > applied;
    RAFT_OK (nothing to do) if index <= the base already. */
 int raft_compact (raft_t *r, raft_index_t index);
+/* Data bytes of the entries held in (from, to] (to size compaction by
+   memory as well as by count). */
+size_t raft_log_bytes (const raft_t *r, raft_index_t from, raft_index_t to);
 /* The configuration in effect at the log's base. */
 const raft_conf_t *raft_base_conf (const raft_t *r);
 
@@ -438,6 +441,7 @@ typedef struct {
     bool conf_committed;
     raft_id_t transfer_target;
     uint64_t dropped_msgs; /* malformed or misaddressed input */
+    size_t log_bytes;      /* data bytes of the entries held in memory */
 } raft_status_t;
 
 void raft_status (const raft_t *r, raft_status_t *st);

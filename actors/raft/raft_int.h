@@ -42,6 +42,7 @@ typedef struct {
     size_t cap;
     raft_index_t base_index;
     raft_term_t base_term;
+    size_t bytes; /* data bytes of the entries held (memory, compaction) */
 } raft_log_t;
 
 void raft_log_init (raft_log_t *log, raft_index_t base_index,
@@ -56,6 +57,9 @@ raft_entry_t *raft_log_entry (const raft_log_t *log, raft_index_t index);
 int raft_log_append (raft_log_t *log, const raft_entry_t *e);
 /* Remove every entry with index >= from. REQUIRES: from > base_index. */
 void raft_log_truncate (raft_log_t *log, raft_index_t from);
+/* Data bytes of the entries held in (from, to]. */
+size_t raft_log_bytes_between (const raft_log_t *log, raft_index_t from,
+                               raft_index_t to);
 /* First index of the run of entries with the same term that ends at index. */
 raft_index_t raft_log_term_start (const raft_log_t *log, raft_index_t index);
 /* Last index holding an entry of term, or 0. */
