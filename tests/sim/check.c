@@ -55,6 +55,7 @@ struct sim_check {
     raft_index_t applied_n;
     size_t applied_cap;
     raft_index_t acked_max;
+    uint64_t node_checks; /* s_check_node calls, to sample costly checks */
 };
 
 static bool
@@ -482,6 +483,22 @@ s_check_node (sim_t *s, sim_node_t *n)
                                    (unsigned long long)i);
             }
         }
+    }
+
+    /* The log's byte count (compaction by memory relies on it) equals the
+       data it holds, through appends, truncations, compactions and
+       installs. Summing the log is costly: one check in 64. */
+    if ((c->node_checks++ & 63) == 0) {
+        size_t sum = 0;
+        for (raft_index_t i = st.base_index + 1; i <= st.last_index; i++) {
+            const raft_entry_t *e = raft_log_get (n->r, i);
+            sum += e && e->data ? e->data->len : 0;
+        }
+        if (sum != st.log_bytes)
+            return s_fail (s,
+                           "node %llu: log_bytes %zu, but its entries hold "
+                           "%zu bytes",
+                           (unsigned long long)n->id, st.log_bytes, sum);
     }
 
     /* Commit index monotonic (what was committed is checked as it happens,

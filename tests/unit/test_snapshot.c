@@ -62,8 +62,20 @@ test_compact_moves_base (void)
     raft_conf_t c = h_conf (3, 0);
     const raft_term_t log[] = {1, 2, 2, 2};
     raft_t *r = h_boot (&o, &c, 2, 0, log, 4, 4); /* applied 4 of 5 */
+    size_t sizes[6] = {0}, all = 0;
+    for (raft_index_t i = 1; i <= 5; i++) {
+        const raft_entry_t *e = raft_log_get (r, i);
+        sizes[i] = e && e->data ? e->data->len : 0;
+        all += sizes[i];
+    }
+    /* the data bytes held, for compaction by memory */
+    CHECK (all > 0 && h_st (r).log_bytes == all);
+    CHECK (raft_log_bytes (r, 0, 5) == all);
+    CHECK (raft_log_bytes (r, 3, 4) == sizes[4]);
     CHECK (raft_compact (r, 5) == RAFT_ERR_INVALID);
     CHECK (raft_compact (r, 3) == RAFT_OK);
+    CHECK (h_st (r).log_bytes == sizes[4] + sizes[5]);
+    CHECK (raft_log_bytes (r, 0, 5) == sizes[4] + sizes[5]);
     raft_status_t st = h_st (r);
     CHECK (st.base_index == 3 && st.base_term == 2 && st.last_index == 5);
     CHECK (raft_log_get (r, 3) == NULL && raft_log_get (r, 4) != NULL);
