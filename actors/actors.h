@@ -38,9 +38,9 @@ typedef struct {
     const char *endpoint;
     const raft_conf_t *bootstrap;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
-    int slow_fsync_ms; /* a synced write this slow is traced and logged
-                          ("slow_fsync"); 0: every one is traced (to watch
-                          group commit), none logged */
+    int slow_fsync_ms;   /* a synced write this slow is traced and logged
+                            ("slow_fsync"); 0: every one is traced (to
+                            watch group commit), none logged */
     kv_shared_t *shared; /* where to publish the store, or NULL */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);

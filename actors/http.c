@@ -197,18 +197,18 @@ s_send_json (s_ctx_t *c, int status, json_t *body, const char *allow)
     strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT",
               gmtime_r (&now, &tm));
     char head[512];
-    int hn = snprintf (head, sizeof head,
-                       "HTTP/1.1 %d %s\r\n"
-                       "Content-Type: application/json\r\n"
-                       "Content-Length: %zu\r\n"
-                       "Date: %s\r\n"
-                       "Connection: %s\r\n"
-                       "%s%s%s"
-                       "\r\n",
-                       status, mg_get_response_code_text (c->conn, status),
-                       out_len, date, keep ? "keep-alive" : "close",
-                       allow ? "Allow: " : "", allow ? allow : "",
-                       allow ? "\r\n" : "");
+    int hn =
+        snprintf (head, sizeof head,
+                  "HTTP/1.1 %d %s\r\n"
+                  "Content-Type: application/json\r\n"
+                  "Content-Length: %zu\r\n"
+                  "Date: %s\r\n"
+                  "Connection: %s\r\n"
+                  "%s%s%s"
+                  "\r\n",
+                  status, mg_get_response_code_text (c->conn, status), out_len,
+                  date, keep ? "keep-alive" : "close", allow ? "Allow: " : "",
+                  allow ? allow : "", allow ? "\r\n" : "");
     char *msg = hn > 0 && (size_t)hn < sizeof head
                     ? malloc ((size_t)hn + out_len)
                     : NULL;

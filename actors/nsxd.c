@@ -257,8 +257,7 @@ s_config (int argc, char **argv, s_config_t *c)
     };
     int *ints[] = {
         &c->election_ms,  &c->heartbeat_ms,  &c->timeout_ms, NULL, NULL, NULL,
-        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL,
-        NULL};
+        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL, NULL};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {

@@ -75,8 +75,8 @@
 #define S_STATUS_NO_LISTEN 1
 #define S_STATUS_NO_ENDPOINT 2
 
-#define S_BATCH 256          /* messages read per socket per loop turn */
-#define S_REPORT_MS 1000     /* drop counters reported at most this often */
+#define S_BATCH 256      /* messages read per socket per loop turn */
+#define S_REPORT_MS 1000 /* drop counters reported at most this often */
 /* The DEALERs' monitor sockets are read on this timer, not as readers:
    every reader costs two system calls per socket at every loop turn
    (zmq_poll asks each socket for ZMQ_EVENTS), and link events are only

@@ -483,10 +483,9 @@ test_flood_no_subscriber (void)
     msg_trace_ev_t ev;
     int failed = 0;
     for (int i = 0; i < 30000; i++)
-        failed += monitor_push (m.push, msg_trace_ev_set (&ev, "append", 2,
-                                                          (uint64_t)i,
-                                                          (uint64_t)i,
-                                                          "flood")) != 0;
+        failed += monitor_push (m.push,
+                                msg_trace_ev_set (&ev, "append", 2, (uint64_t)i,
+                                                  (uint64_t)i, "flood")) != 0;
     CHECK (failed == 0);
     zclock_sleep (100);
     CHECK (s_stats (&m, &p, &d, &x, 1000) == 0);
