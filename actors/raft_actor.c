@@ -71,6 +71,7 @@ typedef struct {
     size_t n_reqs, cap_reqs;
     uint64_t next_ctx;
     int64_t started;
+    int64_t mem_compacted; /* zclock_mono () of the last compaction by memory */
     raft_conf_t peers_sent; /* configuration last sent as "peers" */
     raft_role_t last_role;
     raft_id_t last_leader;
@@ -674,10 +675,13 @@ static void s_publish_metrics (self_t *self);
      until at most a quarter of that, and at most compact_trailing
      entries, of applied data stays (the quarter leaves room to grow
      before the next compaction, so large values do not compact at every
-     write).
+     write; and at most every S_MEM_COMPACT_MS, for when unapplied entries
+     alone hold that much and each turn could free only a few).
    The state machine in LevelDB is the snapshot, so nothing is copied:
    storage records the new base and deletes the entries in one synced
    batch. */
+#define S_MEM_COMPACT_MS 100
+
 static void
 s_maybe_compact (self_t *self)
 {
@@ -688,8 +692,10 @@ s_maybe_compact (self_t *self)
     if (self->args.compact_entries && st.applied > keep &&
         st.applied - keep - st.base_index >= self->args.compact_entries)
         to = st.applied - keep;
+    int64_t now = zclock_mono ();
     if (self->args.compact_bytes && st.log_bytes >= self->args.compact_bytes &&
-        st.applied > st.base_index) {
+        st.applied > st.base_index &&
+        now - self->mem_compacted >= S_MEM_COMPACT_MS) {
         /* walk back from applied while the kept data stays small */
         raft_index_t from = st.applied;
         size_t kept = 0;
@@ -700,8 +706,10 @@ s_maybe_compact (self_t *self)
             kept += b;
             from--;
         }
-        if (from > to)
+        if (from > to) {
             to = from;
+            self->mem_compacted = now;
+        }
     }
     if (to <= st.base_index || raft_compact (self->r, to) != RAFT_OK)
         return;
