@@ -476,6 +476,23 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     metrics_add (METRICS_PROPOSALS_PENDING, 1);
 }
 
+/* A linearizable read (ReadIndex, §6.4): a GET, answered with the value
+   once confirmed, or a read barrier (MSG_API_READ) for an HTTP worker that
+   reads the KV data itself (actors.h, kv_shared_t), answered 200 {}. */
+static void
+s_read_index (self_t *self, zframe_t **identity, const msg_api_req_t *req)
+{
+    if (s_refuse_unless_leader (self, *identity, req->req_id))
+        return;
+    uint64_t ctx = ++self->next_ctx;
+    if (raft_read_index (self->r, ctx) != RAFT_OK) {
+        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
+        return;
+    }
+    s_req_t *q = s_req_add (self, identity, req, S_WAIT_READ);
+    q->ctx = ctx;
+}
+
 static void
 s_get (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
@@ -490,32 +507,7 @@ s_get (self_t *self, zframe_t **identity, const msg_api_req_t *req)
         s_store_get (self, q->ctx, q->key);
         return;
     }
-    if (s_refuse_unless_leader (self, *identity, req->req_id))
-        return;
-    uint64_t ctx = ++self->next_ctx;
-    if (raft_read_index (self->r, ctx) != RAFT_OK) {
-        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
-        return;
-    }
-    s_req_t *q = s_req_add (self, identity, req, S_WAIT_READ);
-    q->ctx = ctx;
-}
-
-/* A read barrier for an HTTP worker that reads the KV data itself
-   (actors.h, kv_shared_t): the same ReadIndex round as a GET, answered
-   200 {} instead of with the value. */
-static void
-s_read_barrier (self_t *self, zframe_t **identity, const msg_api_req_t *req)
-{
-    if (s_refuse_unless_leader (self, *identity, req->req_id))
-        return;
-    uint64_t ctx = ++self->next_ctx;
-    if (raft_read_index (self->r, ctx) != RAFT_OK) {
-        s_reply_error (self, *identity, req->req_id, 409, "not_leader");
-        return;
-    }
-    s_req_t *q = s_req_add (self, identity, req, S_WAIT_READ);
-    q->ctx = ctx;
+    s_read_index (self, identity, req);
 }
 
 static void
@@ -780,9 +772,7 @@ s_drive (self_t *self)
                 if (rd.reads[k].ok && q->op == MSG_API_READ) {
                     msgpack_sbuffer buf;
                     msgpack_sbuffer_init (&buf);
-                    msgpack_packer pk;
-                    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-                    msgpack_pack_map (&pk, 0);
+                    msg_body_empty (&buf);
                     s_send_reply (self, q->identity, q->req_id, 200, &buf);
                     msgpack_sbuffer_destroy (&buf);
                     s_req_drop (self, i);
@@ -1031,7 +1021,7 @@ s_on_api (self_t *self, zmsg_t *zm)
         case MSG_API_GET: s_get (self, &identity, &req); break;
         case MSG_API_JOIN: s_join (self, &identity, &req); break;
         case MSG_API_REMOVE: s_remove (self, &identity, &req); break;
-        case MSG_API_READ: s_read_barrier (self, &identity, &req); break;
+        case MSG_API_READ: s_read_index (self, &identity, &req); break;
         }
     }
     zframe_destroy (&identity);

@@ -70,6 +70,7 @@ void msg_api_rep_clear (msg_api_rep_t *rep);
     which the caller has initialised; keys and values are the JSON the
     client sees (README, "The HTTP API"):
 
+      empty        {} (a read barrier's answer)
       error        {"error": code}
       not_leader   {"error": "not_leader", "leader": "host:port" | null}
       written      {"ok": true, "key", "index", "created" | "deleted": bool}
@@ -77,6 +78,7 @@ void msg_api_rep_clear (msg_api_rep_t *rep);
                    plus "stale": true for local reads
       conf         {"ok": true, "id", "index"}
       health       see msg_health_t                                      */
+void msg_body_empty (msgpack_sbuffer *buf);
 void msg_body_error (msgpack_sbuffer *buf, const char *code);
 void msg_body_not_leader (msgpack_sbuffer *buf, const char *leader);
 void msg_body_written (msgpack_sbuffer *buf, const raft_buf_t *key,

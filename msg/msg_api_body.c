@@ -49,6 +49,14 @@ s_uint (msgpack_packer *pk, const char *key, uint64_t v)
 }
 
 void
+msg_body_empty (msgpack_sbuffer *buf)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 0);
+}
+
+void
 msg_body_error (msgpack_sbuffer *buf, const char *code)
 {
     msgpack_packer pk;

@@ -626,13 +626,11 @@ store_create (store_t *self, const raft_hard_state_t *hs,
 /*  ---------------------------------------------------------------------
     KV reads                                                             */
 
-int
-store_get_kv (store_t *self, const void *key, size_t key_len,
-              raft_buf_t **value, char **err)
+/* Look k up; on 1 (found), *value (if value is not NULL) gets a copy. */
+static int
+s_get_kv_at (store_t *self, const char *k, size_t klen, raft_buf_t **value,
+             char **err)
 {
-    size_t klen;
-    char *k =
-        s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
     char *val = NULL;
     size_t len = 0;
     int found = s_get (self, k, klen, &val, &len, err);
@@ -651,38 +649,27 @@ store_get_kv (store_t *self, const void *key, size_t key_len,
 }
 
 int
+store_get_kv (store_t *self, const void *key, size_t key_len,
+              raft_buf_t **value, char **err)
+{
+    size_t klen;
+    char *k =
+        s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
+    return s_get_kv_at (self, k, klen, value, err);
+}
+
+int
 store_read_kv (store_t *self, const void *key, size_t key_len,
                raft_buf_t **value, char **err)
 {
-    char stack[256];
-    char *buf = key_len + 9 <= sizeof stack ? stack : malloc (key_len + 9);
-    if (!buf) {
-        s_set_err (err, "out of memory for a %zu-byte key", key_len);
-        return -1;
-    }
+    /* Not self->keybuf: that belongs to the owner's thread. */
+    char *buf = NULL;
+    size_t cap = 0, klen;
     pthread_rwlock_rdlock (&self->gen_lock);
-    char p[9];
-    size_t plen = s_gen_prefix (p, self->gen);
-    memcpy (buf, p, plen);
-    if (key_len)
-        memcpy (buf + plen, key, key_len);
-    char *val = NULL;
-    size_t len = 0;
-    int found = s_get (self, buf, plen + key_len, &val, &len, err);
+    char *k = s_kv_key (&buf, &cap, self->gen, key, key_len, &klen);
+    int rc = s_get_kv_at (self, k, klen, value, err);
     pthread_rwlock_unlock (&self->gen_lock);
-    if (buf != stack)
-        free (buf);
-    if (found <= 0)
-        return found;
-    int rc = 1;
-    if (value) {
-        *value = raft_buf_new (val, len);
-        if (!*value) {
-            s_set_err (err, "out of memory for a %zu-byte value", len);
-            rc = -1;
-        }
-    }
-    leveldb_free (val);
+    free (buf);
     return rc;
 }
 
