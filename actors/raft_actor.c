@@ -318,6 +318,8 @@ s_on_snap_chunk (self_t *self, const msg_store_t *c)
 /*  ---------------------------------------------------------------------
     Quorum knowledge, for 503 no_quorum                                  */
 
+/* REQUIRES: id is a member of the configuration (at most
+   RAFT_MAX_SERVERS of them, so a slot is free or already id's). */
 static void
 s_heard_from (self_t *self, raft_id_t id)
 {
@@ -983,10 +985,26 @@ s_on_transport (self_t *self, zmsg_t *zm)
     if (t.kind == MSG_TRANSPORT_RECV && self->r) {
         raft_msg_t m;
         int rc = msg_raft_decode (t.payload, t.payload_len, &m);
+        /* A chunk's data goes to storage as it is: a malformed one is
+           refused here, never a storage failure. */
+        if (rc == 0 && m.type == RAFT_MSG_SNAPSHOT &&
+            (!m.data || !msg_snap_valid (m.data->data, m.data->len))) {
+            raft_msg_clear (&m);
+            rc = -1;
+        }
         if (rc == 0) {
-            if (m.to == self->args.id)
-                s_heard_from (self, m.from);
+            /* Only a member's message that the core took counts as
+               hearing from it: junk from strangers must not make a
+               healthy leader answer 503 no_quorum, nor hide a lost
+               majority. */
+            raft_status_t st;
+            raft_status (self->r, &st);
+            uint64_t dropped = st.dropped_msgs;
             raft_step (self->r, &m);
+            raft_status (self->r, &st);
+            if (st.dropped_msgs == dropped &&
+                raft_conf_get (raft_conf (self->r), m.from))
+                s_heard_from (self, m.from);
             raft_msg_clear (&m);
         } else {
             self->dropped_in++;

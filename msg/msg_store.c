@@ -560,3 +560,17 @@ msg_snap_unpack (const void *data, size_t len,
     msgpack_unpacked_destroy (&u);
     return rc;
 }
+
+static int
+s_snap_pair_ok (void *ctx, const void *key, size_t key_len, const void *value,
+                size_t value_len)
+{
+    (void)ctx, (void)key, (void)key_len, (void)value, (void)value_len;
+    return 0;
+}
+
+bool
+msg_snap_valid (const void *data, size_t len)
+{
+    return data && msg_snap_unpack (data, len, s_snap_pair_ok, NULL) == 0;
+}

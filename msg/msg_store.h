@@ -141,6 +141,11 @@ int msg_snap_unpack (const void *data, size_t len,
                                 const void *value, size_t value_len),
                      void *ctx);
 
+/* True if data is well-formed snapshot data (msg_snap_unpack would take
+   it). A chunk from a peer is checked with this before the core sees it,
+   so that storage never meets a malformed one. */
+bool msg_snap_valid (const void *data, size_t len);
+
 /* KV commands */
 typedef enum { MSG_KV_PUT = 1, MSG_KV_DEL = 2 } msg_kv_op_t;
 

@@ -111,6 +111,12 @@ void
 raft_campaign (raft_t *r, bool pre_vote, bool transfer)
 {
     raft_term_t term;
+    if (r->term >= RAFT_TERM_MAX) {
+        /* No term left to campaign in (see RAFT_TERM_MAX): stay a
+           follower; a server with a lower term may still win. */
+        raft_reset_timeout (r);
+        return;
+    }
     r->votes.n = 0;
     if (pre_vote) {
         /* §9.6: ask first whether we could win, without raising our term,

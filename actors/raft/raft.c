@@ -462,6 +462,19 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
         return false;
     /* Terms and indexes far beyond any real cluster's are garbage: a term
        near 2^64 would overflow term + 1 at the next election. */
+    if (m->term > RAFT_TERM_ACCEPT_MAX && m->term > r->term + 1)
+        return false; /* see RAFT_TERM_ACCEPT_MAX */
+    /* A response matters only from a server of our configuration (the
+       leader tracks progress, a candidate counts votes, of those alone);
+       from anyone else its only effect would be its term. Requests are
+       different: a server being added hears from a leader it does not
+       know yet. */
+    bool response =
+        m->type == RAFT_MSG_APPEND_RESP || m->type == RAFT_MSG_VOTE_RESP ||
+        m->type == RAFT_MSG_PREVOTE_RESP ||
+        m->type == RAFT_MSG_HEARTBEAT_RESP || m->type == RAFT_MSG_SNAPSHOT_RESP;
+    if (response && !raft_conf_get (&r->conf, m->from))
+        return false;
     if (m->term > RAFT_TERM_MAX || m->prev_term > RAFT_TERM_MAX ||
         m->prev_index > RAFT_INDEX_MAX || m->commit > RAFT_INDEX_MAX ||
         m->index > RAFT_INDEX_MAX || m->hint_index > RAFT_INDEX_MAX ||

@@ -50,9 +50,20 @@ extern "C" {
 
 typedef struct raft raft_t;
 
-/* Largest term and index the core accepts from the network (2^62): real
-   clusters never come near, and the bound keeps term + 1 from overflowing. */
+/* Largest term and index the core ever takes (2^62): real clusters never
+   come near, and the bound keeps term + 1 from overflowing. A server whose
+   term reached RAFT_TERM_MAX does not campaign.
+
+   A term that arrives in a message is taken only if it is at most
+   RAFT_TERM_ACCEPT_MAX (2^61) or at most one above the receiver's own.
+   Real terms grow by one per election, so the second rule never refuses a
+   real one; the first means a forged term (from a stranger, with
+   --insecure-peers) can lift a cluster to 2^61 at most, and from there
+   only one by one, as elections do: 2^61 elections remain before
+   RAFT_TERM_MAX, so no term value, however large, can leave a cluster
+   unable to elect. */
 #define RAFT_TERM_MAX ((uint64_t)1 << 62)
+#define RAFT_TERM_ACCEPT_MAX ((uint64_t)1 << 61)
 #define RAFT_INDEX_MAX ((uint64_t)1 << 62)
 typedef uint64_t raft_id_t; /* server id; 0 means "none" */
 typedef uint64_t raft_term_t;

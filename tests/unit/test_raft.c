@@ -278,10 +278,108 @@ test_restart_keeps_hard_state (void)
     raft_destroy (&r);
 }
 
+/* The issue-12 wedge: one HEARTBEAT_RESP with term 2^62 from a stranger
+   used to lift every server to 2^62, after which every pre-vote carried
+   2^62 + 1 and was dropped as malformed: no election could ever succeed
+   again. Now a term above RAFT_TERM_ACCEPT_MAX (2^61) is taken only one
+   above the receiver's own, so the forged term is dropped; a forged 2^61
+   is taken, and the cluster goes on electing from there. */
+static void
+test_forged_terms_cannot_wedge (void)
+{
+    raft_conf_t c = h_conf (3, 0);
+    raft_t *n[3] = {h_new (1, &c), h_new (2, &c), h_new (3, &c)};
+    for (int i = 0; i < 10; i++)
+        raft_tick (n[0]);
+    h_pump (n, 3, NULL);
+    CHECK (h_st (n[0]).role == RAFT_LEADER && h_st (n[0]).term == 2);
+
+    /* 2^62, and anything above 2^61 that is more than one above: dropped,
+       nothing changes. */
+    const raft_term_t forged[] = {RAFT_TERM_MAX, RAFT_TERM_ACCEPT_MAX + 1,
+                                  RAFT_TERM_MAX - 1};
+    for (size_t k = 0; k < 3; k++)
+        for (int i = 0; i < 3; i++) {
+            raft_msg_t m =
+                h_msg (RAFT_MSG_HEARTBEAT_RESP, (raft_id_t)(i % 3 + 1) % 3 + 1,
+                       (raft_id_t)i + 1, forged[k]);
+            uint64_t dropped = h_st (n[i]).dropped_msgs;
+            raft_step (n[i], &m);
+            CHECK (h_st (n[i]).dropped_msgs == dropped + 1);
+            CHECK (h_st (n[i]).term == 2);
+        }
+    CHECK (h_st (n[0]).role == RAFT_LEADER);
+
+    /* 2^61 is taken (Figure 3.1: a higher term makes a follower) ... */
+    for (int i = 0; i < 3; i++) {
+        raft_msg_t m =
+            h_msg (RAFT_MSG_HEARTBEAT_RESP, (raft_id_t)(i + 1) % 3 + 1,
+                   (raft_id_t)i + 1, RAFT_TERM_ACCEPT_MAX);
+        raft_step (n[i], &m);
+        CHECK (h_st (n[i]).term == RAFT_TERM_ACCEPT_MAX);
+        CHECK (h_st (n[i]).role == RAFT_FOLLOWER);
+    }
+    h_pump (n, 3, NULL);
+    /* ... and an election still succeeds: its pre-vote and vote carry
+       2^61 + 1, one above every receiver's term. */
+    for (int i = 0; i < 10; i++)
+        raft_tick (n[1]);
+    h_pump (n, 3, NULL);
+    CHECK (h_st (n[1]).role == RAFT_LEADER);
+    CHECK (h_st (n[1]).term == RAFT_TERM_ACCEPT_MAX + 1);
+    raft_buf_t *d = raft_buf_new ("after", 5);
+    raft_index_t idx = 0;
+    CHECK (raft_propose (n[1], d, &idx, NULL) == RAFT_OK);
+    raft_buf_unref (d);
+    h_pump (n, 3, NULL);
+    for (int i = 0; i < 3; i++)
+        CHECK (h_st (n[i]).commit == idx);
+    for (int i = 0; i < 3; i++)
+        raft_destroy (&n[i]);
+
+    /* A server whose term reached RAFT_TERM_MAX does not campaign (there
+       is no next term); it stays a follower. */
+    raft_options_t o;
+    h_opts (&o, 1);
+    raft_t *r = h_boot (&o, &c, RAFT_TERM_MAX, 0, NULL, 0, 0);
+    h_batch_t b = {0};
+    for (int i = 0; i < 40; i++)
+        raft_tick (r);
+    h_settle (r, &b);
+    CHECK (h_st (r).role == RAFT_FOLLOWER && h_st (r).term == RAFT_TERM_MAX);
+    CHECK (h_count (&b, RAFT_MSG_PREVOTE, 0) == 0);
+    h_batch_free (&b);
+    raft_destroy (&r);
+}
+
+/* A response from a server outside the configuration is dropped: a
+   leader tracks progress and a candidate counts votes of members only, so
+   its one effect would have been its term. */
+static void
+test_response_from_stranger_dropped (void)
+{
+    raft_options_t o;
+    h_opts (&o, 1);
+    raft_conf_t c = h_conf (3, 0);
+    raft_t *r = h_new_leader (&o, &c);
+    const raft_msg_type_t types[] = {
+        RAFT_MSG_APPEND_RESP, RAFT_MSG_VOTE_RESP, RAFT_MSG_PREVOTE_RESP,
+        RAFT_MSG_HEARTBEAT_RESP, RAFT_MSG_SNAPSHOT_RESP};
+    for (size_t k = 0; k < 5; k++) {
+        raft_msg_t m = h_msg (types[k], 9, 1, 7);
+        raft_step (r, &m);
+        CHECK (h_st (r).dropped_msgs == k + 1);
+    }
+    CHECK (h_st (r).role == RAFT_LEADER && h_st (r).term == 2);
+    raft_destroy (&r);
+}
+
 void
 suite_misc (void)
 {
     H_RUN (test_bad_input_dropped);
+    H_RUN (test_forged_terms_cannot_wedge);
+    H_RUN (test_response_from_stranger_dropped);
     H_RUN (test_new_refuses_bad_boot);
     H_RUN (test_cluster_elects_and_replicates);
     H_RUN (test_cluster_transfer);
