@@ -38,7 +38,7 @@ NODE_SRC := $(filter-out actors/nsxd.c actors/trace_client.c,$(wildcard actors/*
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
 NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
-NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lpthread
+NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lsodium -lpthread
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -86,13 +86,16 @@ $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SR
 $(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-NSXCTL_SRC := http/nsxctl.c http/client.c actors/trace_client.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) http/client.h actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
+NSXCTL_SRC := http/nsxctl.c http/client.c actors/trace_client.c actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
+$(B)/nsxctl: $(NSXCTL_SRC) http/client.h actors/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -lcivetweb -ljansson \
-	    -lczmq -lzmq $(MSGPACK) -lpthread -o $@
+	    -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
 
-$(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
+$(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c actors/peer_keys.c $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
+
+$(B)/peer_forge: tests/cluster/peer_forge.c msg/msg_raft.c actors/peer_keys.c actors/peer_keys.h $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
 
 $(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
@@ -117,12 +120,13 @@ unit: deps $(B)/test_raft
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
 
-run: deps $(B)/nsxd
+run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_http $(B)/test_monitor $(B)/test_metrics
+node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor $(B)/test_metrics
 	$(B)/test_storage
 	$(B)/test_transport
+	$(B)/test_peer_auth
 	$(B)/test_http
 	$(B)/test_monitor
 	$(B)/test_metrics
@@ -133,9 +137,10 @@ promtool:
 	@deploy/deps.sh promtool
 
 # Real processes on loopback, then the same under ASan+UBSan.
-cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/promcheck
+cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/peer_forge $(B)/promcheck
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
+	tests/cluster/peer_forge_test.sh $(B)/nsxd
 	tests/cluster/compact_test.sh $(B)/nsxd
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan

@@ -14,6 +14,7 @@
 #ifndef ACTORS_H_INCLUDED
 #define ACTORS_H_INCLUDED
 
+#include "peer_keys.h"
 #include "raft.h"
 #include "store.h"
 
@@ -28,6 +29,14 @@
 typedef struct {
     _Atomic (store_t *) store;
 } kv_shared_t;
+
+/* zap.c: the ZAP handler, deciding CURVE handshakes by keys (see
+   peer_keys.h). Start it before any socket that serves CURVE: without a
+   handler, libzmq lets every client in. */
+typedef struct {
+    peer_keys_t *keys;
+} zap_args_t;
+void zap_actor (zsock_t *pipe, void *args);
 
 /* storage.c: LevelDB holds the Raft log, the hard state, the KV data and
    the applied index. Binds `endpoint` (PAIR). If the database is new and
@@ -56,6 +65,9 @@ typedef struct {
     size_t max_msg;     /* larger inbound messages are dropped */
     const char *source; /* IP our links start from, or NULL: any. With one
                            127.0.0.x per node, iptables can cut one link. */
+    peer_keys_t *keys;  /* CURVE on every link (peer_keys.h), or NULL:
+                           --insecure-peers, nothing authenticated */
+    int max_conns;      /* inbound connections open at once, at most */
 } transport_args_t;
 void transport_actor (zsock_t *pipe, void *args);
 
@@ -93,6 +105,9 @@ typedef struct {
     uint64_t compact_trailing;    /* applied entries kept in the log */
     uint64_t compact_bytes;       /* also compact at this much entry data
                                      in the log (0: by count only) */
+    bool peer_auth; /* the transport authenticates peers: a message whose
+                       `from` is not the member its link authenticated is
+                       dropped */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

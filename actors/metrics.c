@@ -328,6 +328,22 @@ static const struct {
      METRICS_SNAPSHOTS_INSTALLED},
     {"nsxd_raft_log_compactions_total", "counter", NULL,
      "Times this server compacted its log.", METRICS_COMPACTIONS},
+    {"nsxd_peer_handshakes_refused_total", "counter", "socket=\"peer\"",
+     "Handshakes refused: no valid CURVE key for this cluster, no "
+     "CURVE, not ZeroMQ, or too slow.",
+     METRICS_PEER_HANDSHAKES_REFUSED},
+    {"nsxd_peer_handshakes_refused_total", "counter", "socket=\"monitor\"",
+     NULL, METRICS_MONITOR_HANDSHAKES_REFUSED},
+    {"nsxd_peer_messages_forged_total", "counter", NULL,
+     "Peer messages dropped because their sender is not the member the "
+     "link authenticated.",
+     METRICS_PEER_MSGS_FORGED},
+    {"nsxd_peer_connections_refused_total", "counter", "socket=\"peer\"",
+     "Connections closed at once: the listening socket had its limit of "
+     "open connections.",
+     METRICS_PEER_CONNS_REFUSED},
+    {"nsxd_peer_connections_refused_total", "counter", "socket=\"monitor\"",
+     NULL, METRICS_MONITOR_CONNS_REFUSED},
     {"nsxd_trace_events_published_total", "counter", NULL,
      "Trace events handed to the monitoring socket.", METRICS_TRACE_PUBLISHED},
     {"nsxd_trace_events_dropped_total", "counter", NULL,

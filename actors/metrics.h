@@ -49,6 +49,12 @@ typedef enum {
     METRICS_SNAPSHOT_CHUNKS_SENT, /* raft actor: InstallSnapshot chunks */
     METRICS_SNAPSHOTS_INSTALLED,  /* raft actor: snapshots installed here */
     METRICS_COMPACTIONS,          /* raft actor: log compactions */
+    METRICS_PEER_HANDSHAKES_REFUSED,    /* zap: peer port, no valid key */
+    METRICS_MONITOR_HANDSHAKES_REFUSED, /* zap: monitoring socket */
+    METRICS_PEER_MSGS_FORGED,      /* raft actor: `from` is not the member the
+                                     link authenticated */
+    METRICS_PEER_CONNS_REFUSED,    /* transport: over the connection limit */
+    METRICS_MONITOR_CONNS_REFUSED, /* monitor: over the subscriber limit */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

@@ -28,6 +28,15 @@
     event received, published or not, so subscribers see every loss as a
     gap. The first event is this actor's own "monitor" "up".
 
+    Who may subscribe: with args->keys the XPUB serves CURVE with the
+    cluster's monitor key, and the zap actor lets in only clients holding
+    the trace key (peer_keys.h: `nsxctl trace` derives it from the cluster
+    secret), so strangers get neither the events nor the terms and indexes
+    they carry (which would help forge peer messages). At most
+    args->max_subscribers connections are open at once (conn_limit.h), a
+    handshake must finish within S_HANDSHAKE_MS, and a subscriber's frames
+    are at most S_MAX_IN bytes (subscriptions are a byte and a topic).
+
     Nobody listening, nothing sent
     ------------------------------
     The PUB is an XPUB, so this actor sees subscriptions come and go; while
@@ -49,8 +58,10 @@
     events this actor itself failed to hand to libzmq.
 */
 #include "monitor.h"
+#include "conn_limit.h"
 #include "log.h"
 #include "metrics.h"
+#include "peer_keys.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -67,6 +78,10 @@ static atomic_int s_listeners;
     256 /* events read per loop turn: the pipe stays
                                responsive under a flood */
 #define S_REPORT_MS 1000
+#define S_HANDSHAKE_MS 3000
+/* bytes per frame a subscriber may send: a subscription is a byte and a
+   topic, but the CURVE handshake's INITIATE command is about 300 */
+#define S_MAX_IN 4096
 
 typedef struct {
     uint64_t published; /* handed to the PUB */
@@ -87,6 +102,7 @@ typedef struct {
     uint64_t reported_malformed;
     int64_t last_report_ms;
     int topics; /* this monitor's share of s_listeners */
+    conn_limit_t *limit;
 } self_t;
 
 static uint64_t
@@ -120,6 +136,10 @@ s_self_new (zsock_t *pipe, const monitor_args_t *args)
     if (self->pub) {
         zsock_set_sndhwm (self->pub, args->hwm > 0 ? args->hwm : S_DEFAULT_HWM);
         zsock_set_linger (self->pub, 0);
+        zsock_set_maxmsgsize (self->pub, S_MAX_IN);
+        zsock_set_handshake_ivl (self->pub, S_HANDSHAKE_MS);
+        if (args->keys)
+            peer_keys_serve_monitor (args->keys, self->pub);
         if (args->listen && args->listen[0] &&
             zsock_bind (self->pub, "%s", args->listen) < 0) {
             log_error ("monitor: cannot bind %s: %s", args->listen,
@@ -139,8 +159,16 @@ s_self_new (zsock_t *pipe, const monitor_args_t *args)
         zpoller_add (self->poller, self->pull);
     if (self->pub)
         zpoller_add (self->poller, self->pub);
-    if (!self->failed && args->listen && args->listen[0])
-        log_info ("monitor: publishing trace events on %s", args->listen);
+    if (!self->failed && args->listen && args->listen[0]) {
+        log_info ("monitor: publishing trace events on %s%s", args->listen,
+                  args->keys ? " (CURVE: subscribers need the trace key)"
+                             : " to anyone (--insecure-peers)");
+        self->limit = conn_limit_new (
+            self->pub, args->max_subscribers > 0 ? args->max_subscribers : 16,
+            "monitor");
+        if (self->limit)
+            zpoller_add (self->poller, conn_limit_reader (self->limit));
+    }
     return self;
 }
 
@@ -151,6 +179,7 @@ s_self_destroy (self_t **self_p)
     if (!self)
         return;
     zpoller_destroy (&self->poller);
+    conn_limit_destroy (&self->limit);
     zsock_destroy (&self->pull);
     zsock_destroy (&self->pub);
     atomic_fetch_sub (&s_listeners, self->topics);
@@ -301,7 +330,15 @@ monitor_actor (zsock_t *pipe, void *args)
             s_handle_pull (self);
         else if (which && which == self->pub)
             s_handle_subscription (self);
-        else if (!which && zmq_errno () == ETERM)
+        else if (which && self->limit &&
+                 which == conn_limit_reader (self->limit)) {
+            size_t refused = 0, failed = 0;
+            conn_limit_handle (self->limit, &refused, &failed);
+            if (refused)
+                metrics_add (METRICS_MONITOR_CONNS_REFUSED, refused);
+            if (failed)
+                metrics_add (METRICS_MONITOR_HANDSHAKES_REFUSED, failed);
+        } else if (!which && zmq_errno () == ETERM)
             break; /* the context is going away */
         /* else: EINTR (SIGCONT after a pause, ...): only $TERM ends us */
     }

@@ -6,6 +6,7 @@
 #define MONITOR_H_INCLUDED
 
 #include "msg_trace.h"
+#include "peer_keys.h"
 #include "raft.h"
 
 #include <czmq.h>
@@ -19,6 +20,9 @@ typedef struct {
                              monitor binds it */
     int hwm;              /* PUB send high-water mark per subscriber
                              (messages; 0: S_DEFAULT_HWM in monitor.c) */
+    peer_keys_t *keys;    /* CURVE: subscribers need the trace key; NULL:
+                             anyone may subscribe (--insecure-peers) */
+    int max_subscribers;  /* connections open at once (0: 16) */
 } monitor_args_t;
 
 void monitor_actor (zsock_t *pipe, void *args);

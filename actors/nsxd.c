@@ -45,6 +45,10 @@ typedef struct {
     long compact_entries;
     long compact_trailing;
     long compact_mib;
+    char peer_secret_file[1024];
+    bool insecure_peers;
+    int peer_max_conns;
+    int monitor_max_subscribers;
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -122,6 +126,23 @@ s_usage (FILE *out)
         "                          that of applied entries (NSXD_COMPACT_MIB,\n"
         "                          32; 0 = by count only): the log is in\n"
         "                          memory, and large values would fill it\n"
+        "  --peer-secret-file FILE the cluster secret "
+        "(NSXD_PEER_SECRET_FILE):\n"
+        "                          peer links and the monitoring socket are\n"
+        "                          authenticated and encrypted with ZeroMQ\n"
+        "                          CURVE keys derived from it; every member\n"
+        "                          gets the same file (nsxctl keygen FILE),\n"
+        "                          mode 0600. Required unless "
+        "--insecure-peers\n"
+        "  --insecure-peers        no authentication or encryption on peer\n"
+        "                          links and the monitoring socket: anyone "
+        "who\n"
+        "                          reaches them can act as a member\n"
+        "                          (NSXD_INSECURE_PEERS=1); logged, and shown\n"
+        "                          in /health\n"
+        "  --peer-max-conns N      inbound peer connections open at once\n"
+        "                          (NSXD_PEER_MAX_CONNS, 64)\n"
+        "  --monitor-max-subscribers N  (NSXD_MONITOR_MAX_SUBSCRIBERS, 16)\n"
         "  --help\n",
         out);
 }
@@ -150,7 +171,7 @@ static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[21] = {
+    const char *v[25] = {
         s_env ("NSXD_ID", ""),
         s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
@@ -176,6 +197,10 @@ s_config (int argc, char **argv, s_config_t *c)
         s_env ("NSXD_COMPACT_ENTRIES", "10000"),
         s_env ("NSXD_COMPACT_TRAILING", "1000"),
         s_env ("NSXD_COMPACT_MIB", "32"),
+        s_env ("NSXD_PEER_SECRET_FILE", ""),
+        s_env ("NSXD_INSECURE_PEERS", ""),
+        s_env ("NSXD_PEER_MAX_CONNS", "64"),
+        s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -199,6 +224,10 @@ s_config (int argc, char **argv, s_config_t *c)
         {"compact-entries", required_argument, 0, 18},
         {"compact-trailing", required_argument, 0, 19},
         {"compact-mib", required_argument, 0, 20},
+        {"peer-secret-file", required_argument, 0, 21},
+        {"insecure-peers", no_argument, 0, 22},
+        {"peer-max-conns", required_argument, 0, 23},
+        {"monitor-max-subscribers", required_argument, 0, 24},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -211,7 +240,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stderr);
             return -1;
         }
-        v[o] = optarg;
+        v[o] = optarg ? optarg : "1"; /* a switch (no argument): on */
     }
     if (optind < argc) {
         fprintf (stderr, "nsxd: unexpected argument '%s'\n", argv[optind]);
@@ -254,10 +283,24 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--compact-entries", v[18], 0, 1L << 40, &c->compact_entries},
         {"--compact-trailing", v[19], 0, 1L << 40, &c->compact_trailing},
         {"--compact-mib", v[20], 0, 1L << 20, &c->compact_mib},
+        {"--peer-max-conns", v[23], 1, 100000, &n},
+        {"--monitor-max-subscribers", v[24], 1, 100000, &n},
     };
-    int *ints[] = {
-        &c->election_ms,  &c->heartbeat_ms,  &c->timeout_ms, NULL, NULL, NULL,
-        &c->http_threads, &c->slow_fsync_ms, NULL,           NULL, NULL};
+    int *ints[] = {&c->election_ms,
+                   &c->heartbeat_ms,
+                   &c->timeout_ms,
+                   NULL,
+                   NULL,
+                   NULL,
+                   &c->http_threads,
+                   &c->slow_fsync_ms,
+                   NULL,
+                   NULL,
+                   NULL,
+                   &c->peer_max_conns,
+                   &c->monitor_max_subscribers};
+    _Static_assert(sizeof ints / sizeof ints[0] == sizeof nums / sizeof nums[0],
+                   "one target per numeric option");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {
@@ -275,6 +318,19 @@ s_config (int argc, char **argv, s_config_t *c)
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
     snprintf (c->monitor_listen, sizeof c->monitor_listen, "%s", v[16]);
+    snprintf (c->peer_secret_file, sizeof c->peer_secret_file, "%s", v[21]);
+    c->insecure_peers = *v[22] && !streq (v[22], "0");
+    if (c->insecure_peers == !!*c->peer_secret_file) {
+        fprintf (stderr,
+                 c->insecure_peers
+                     ? "nsxd: --insecure-peers and --peer-secret-file "
+                       "contradict each other\n"
+                     : "nsxd: peer links are authenticated by default: give "
+                       "--peer-secret-file FILE (the cluster secret, the same "
+                       "on every member; make one with `nsxctl keygen "
+                       "FILE`), or --insecure-peers to run without\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -436,6 +492,27 @@ main (int argc, char **argv)
         }
         have_bootstrap = true;
     }
+    /* The keys first: a node that cannot authenticate its peers does not
+       start (unless told, loudly, to run without). */
+    peer_keys_t *keys = NULL;
+    if (c.insecure_peers) {
+        log_warn ("--insecure-peers: peer links (%s) and the monitoring "
+                  "socket are neither authenticated nor encrypted; anyone "
+                  "who reaches them can act as a member of the cluster",
+                  c.peer_listen);
+    } else {
+        char err[512];
+        keys = peer_keys_load (c.peer_secret_file, c.id, err, sizeof err);
+        if (!keys) {
+            fprintf (stderr, "nsxd: --peer-secret-file: %s\n", err);
+            return 2;
+        }
+        for (uint32_t i = 0; have_bootstrap && i < bootstrap.n; i++)
+            peer_keys_learn (keys, bootstrap.servers[i].id);
+        log_info ("peer links: CURVE, keys from %s (%zu secret%s)",
+                  c.peer_secret_file, peer_keys_secrets (keys),
+                  peer_keys_secrets (keys) > 1 ? "s" : "");
+    }
     if (s_mkdirs (c.data_dir) != 0) {
         fprintf (stderr, "nsxd: cannot create %s: %s\n", c.data_dir,
                  strerror (errno));
@@ -473,7 +550,8 @@ main (int argc, char **argv)
                             .monitor_endpoint = ep_monitor,
                             .compact_entries = (uint64_t)c.compact_entries,
                             .compact_trailing = (uint64_t)c.compact_trailing,
-                            .compact_bytes = (uint64_t)c.compact_mib << 20};
+                            .compact_bytes = (uint64_t)c.compact_mib << 20,
+                            .peer_auth = keys != NULL};
     static kv_shared_t kv_shared;
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .shared = &kv_shared,
@@ -492,7 +570,9 @@ main (int argc, char **argv)
         .endpoint = ep_transport,
         .queue_max = 1000,
         .source = s_source_ip (c.peer_listen, source_ip, sizeof source_ip),
-        .max_msg = (size_t)c.max_body * 2 + (64 << 10)};
+        .max_msg = (size_t)c.max_body * 2 + (64 << 10),
+        .keys = keys,
+        .max_conns = c.peer_max_conns};
     http_args_t ha = {.listen = c.http_listen,
                       .api_endpoint = ep_api,
                       .threads = c.http_threads,
@@ -507,11 +587,26 @@ main (int argc, char **argv)
               "data %s",
               c.http_listen, c.http_advertise, c.peer_listen, c.peer_advertise,
               c.data_dir);
-    /* The monitor first: its PULL must be bound before anyone pushes. */
+    /* The ZAP handler before any socket that serves CURVE: without one,
+       libzmq lets every client in. Then the monitor: its PULL must be
+       bound before anyone pushes. */
+    zap_args_t za = {.keys = keys};
+    zactor_t *zap = keys ? zactor_new (zap_actor, &za) : NULL;
+    if (zap)
+        zstr_send (zap, "STATUS");
+    if (zap && zsock_wait (zap) != 0) {
+        /* zactor_new swallowed the start signal: ask again */
+        log_error ("the zap actor failed: peer links cannot be "
+                   "authenticated; stopping");
+        zactor_destroy (&zap);
+        return 1;
+    }
     monitor_args_t ma = {.id = c.id,
                          .listen = c.monitor_listen,
                          .endpoint = ep_monitor,
-                         .hwm = 10000};
+                         .hwm = 10000,
+                         .keys = keys,
+                         .max_subscribers = c.monitor_max_subscribers};
     zactor_t *monitor = zactor_new (monitor_actor, &ma);
     zactor_t *raft = zactor_new (raft_actor, &ra);
     zactor_t *storage = zactor_new (storage_actor, &sa_args);
@@ -571,6 +666,8 @@ main (int argc, char **argv)
     zactor_destroy (&storage);
     log_debug ("storage actor stopped");
     zactor_destroy (&monitor);
+    zactor_destroy (&zap);
+    peer_keys_destroy (&keys);
     mg_exit_library ();
     log_info ("stopped");
     return rc;

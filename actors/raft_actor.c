@@ -10,7 +10,9 @@
       (PAIR)      -> "write" / "apply" / "get"
                   <- "persisted" / "applied" / "value" / "error"
       transport   -> "peers" (on configuration changes) / "send"
-      (PAIR)      <- "recv" (decoded with msg_raft_decode) / "link"
+      (PAIR)      <- "recv" (decoded with msg_raft_decode; dropped unless
+                     its from is the member the link authenticated, when
+                     args.peer_auth) / "link"
       api         <- msg_api "req" from each HTTP worker's DEALER
       (ROUTER)    -> msg_api "rep": status and a msgpack map body
 
@@ -80,6 +82,7 @@ typedef struct {
     bool shutting_down;
     int64_t shutdown_deadline;
     uint64_t dropped_in;
+    uint64_t forged; /* messages whose from is not their link's member */
     bool failed;
     zsock_t *mon; /* PUSH to the monitor actor, or NULL */
 } self_t;
@@ -992,7 +995,19 @@ s_on_transport (self_t *self, zmsg_t *zm)
             raft_msg_clear (&m);
             rc = -1;
         }
-        if (rc == 0) {
+        if (rc == 0 && self->args.peer_auth && m.from != t.from) {
+            /* Not from the member its link authenticated: a member that
+               claims to be another, or a bug. Never seen by the core. */
+            metrics_add (METRICS_PEER_MSGS_FORGED, 1);
+            self->forged++;
+            if ((self->forged & (self->forged - 1)) == 0)
+                log_warn ("raft: %llu peer messages dropped: from n%llu on "
+                          "the link of n%llu",
+                          (unsigned long long)self->forged,
+                          (unsigned long long)m.from,
+                          (unsigned long long)t.from);
+            raft_msg_clear (&m);
+        } else if (rc == 0) {
             /* Only a member's message that the core took counts as
                hearing from it: junk from strangers must not make a
                healthy leader answer 503 no_quorum, nor hide a lost

@@ -169,11 +169,14 @@ s_receive (client_t *c, zsock_t *sub)
 
 int
 trace_client_run (const char **endpoints, size_t n, const char **kinds,
-                  size_t n_kinds, bool json, int duration_ms, FILE *out)
+                  size_t n_kinds, bool json, int duration_ms,
+                  const peer_keys_t *keys, FILE *out)
 {
     zsock_t *sub = zsock_new (ZMQ_SUB);
     if (!sub)
         return -1;
+    if (keys)
+        peer_keys_connect_monitor (keys, sub, 0);
     zsock_set_rcvhwm (sub, S_RCVHWM);
     zsock_set_linger (sub, 0);
     if (n_kinds == 0)

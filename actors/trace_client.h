@@ -5,6 +5,8 @@
 #ifndef TRACE_CLIENT_H_INCLUDED
 #define TRACE_CLIENT_H_INCLUDED
 
+#include "peer_keys.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,12 +24,16 @@
    prefixes to subscribe to ("election" gets election_start, _won and
    _lost); n_kinds 0 gets everything.
 
+   keys: the cluster's (peer_keys.h), to subscribe with the trace key over
+   CURVE; NULL for nodes run with --insecure-peers.
+
    Runs for duration_ms, or until SIGINT when duration_ms is 0 (czmq's
    handler must be installed, as it is by default). Returns 0, or -1 if
    an endpoint is refused (bad syntax) or a socket cannot be made.
    Malformed messages are skipped; at the end a line on stderr counts
    them and the events lost (gaps in a node's seq), when there are any. */
 int trace_client_run (const char **endpoints, size_t n, const char **kinds,
-                      size_t n_kinds, bool json, int duration_ms, FILE *out);
+                      size_t n_kinds, bool json, int duration_ms,
+                      const peer_keys_t *keys, FILE *out);
 
 #endif

@@ -24,13 +24,28 @@
     PAIR (bound on args->endpoint; the raft actor connects), one zframe
     per message, msg/msg_transport.h:
         raft -> transport:  [1, "peers", ...], [1, "send", to, payload]
-        transport -> raft:  [1, "recv", payload], [1, "link", id, up]
+        transport -> raft:  [1, "recv", from, payload], [1, "link", id, up]
+        `from` in "recv" is the member the link authenticated (0 with
+        --insecure-peers): the raft actor drops a message whose own `from`
+        differs.
         Anything else from the raft actor is dropped with a warning.
 
     ROUTER (bound on args->listen, tcp): inbound peer traffic. Each message
     must be exactly [identity][payload] with 0 < |payload| <= max_msg,
     i.e. the peer's DEALER sent one frame; anything else is dropped and
     counted. Accepted payloads go to the raft actor as "recv".
+
+    Authentication (args->keys, peer_keys.h): the ROUTER serves CURVE with
+    this node's member key and every DEALER connects with it, checking the
+    peer's; the zap actor (zap.c) refuses a client without a member's key
+    during the handshake, and names the member it authenticated as the
+    connection's ZAP user id, which libzmq stamps on each message
+    ("User-Id") and "recv" carries as `from`. On a DEALER, the server's
+    key was checked, so what arrives there is from that peer. A DEALER
+    whose handshakes keep failing (the peer serves a key of another secret
+    line: a rotation under way) tries the next line. The ROUTER holds at
+    most args->max_conns connections (conn_limit.h) and drops a handshake
+    that has not finished within S_HANDSHAKE_MS.
 
     DEALER (one per peer, connected to the peer's listen endpoint): carries
     "send" payloads, one frame each. Its identity is this node's id in
@@ -63,7 +78,9 @@
     flood of garbage cannot flood the log.
 */
 #include "actors.h"
+#include "conn_limit.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_transport.h"
 
 #include <assert.h>
@@ -89,6 +106,9 @@
 #define S_CONNECT_TIMEOUT 1000
 #define S_HEARTBEAT_IVL 1000     /* ZMTP PING every second, */
 #define S_HEARTBEAT_TIMEOUT 3000 /* link down after 3 s without traffic */
+#define S_HANDSHAKE_MS 3000      /* a connection must finish its handshake */
+/* Handshakes that failed in a row before a DEALER tries the next secret. */
+#define S_KEY_FAILURES 3
 
 typedef struct self self_t;
 
@@ -99,6 +119,8 @@ typedef struct {
     zsock_t *dealer;
     zsock_t *monitor; /* reads the DEALER's monitor events; may be NULL */
     bool up;
+    size_t secret; /* the secret line its keys come from (peer_keys.h) */
+    int failures;  /* handshakes failed since it was last up */
 } peer_t;
 
 typedef struct {
@@ -126,6 +148,9 @@ struct self {
     char *listen;
     int queue_max;
     size_t max_msg;
+    peer_keys_t *keys;   /* NULL: --insecure-peers */
+    conn_limit_t *limit; /* on the ROUTER; NULL if it cannot be watched */
+    size_t max_conns;
 
     peer_t *peers[RAFT_MAX_SERVERS];
     size_t n_peers;
@@ -221,13 +246,14 @@ s_peer_destroy (self_t *self, peer_t **peer_p, bool report)
 }
 
 static peer_t *
-s_peer_new (self_t *self, const msg_peer_t *mp)
+s_peer_new (self_t *self, const msg_peer_t *mp, size_t secret)
 {
     peer_t *peer = calloc (1, sizeof *peer);
     if (!peer)
         return NULL;
     peer->self = self;
     peer->id = mp->id;
+    peer->secret = secret;
     memcpy (peer->endpoint, mp->endpoint, sizeof peer->endpoint);
     peer->dealer = zsock_new (ZMQ_DEALER);
     if (!peer->dealer) {
@@ -248,6 +274,10 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
        ROUTER against whatever answers at that endpoint. */
     zsock_set_rcvhwm (d, self->queue_max);
     s_set_maxmsgsize (d, self->max_msg);
+    if (self->keys) {
+        peer_keys_connect_peer (self->keys, d, peer->id, secret);
+        zsock_set_handshake_ivl (d, S_HANDSHAKE_MS);
+    }
 
     /* Connect the monitor reader before the DEALER connects, so that no
        event is emitted with nobody to receive it. libzmq sends monitor
@@ -260,7 +290,10 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
               self->monitor_seq++);
     if (zmq_socket_monitor (zsock_resolve (d), mon_endpoint,
                             ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                ZMQ_EVENT_DISCONNECTED) == 0) {
+                                ZMQ_EVENT_DISCONNECTED |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
         peer->monitor = zsock_new (ZMQ_PAIR);
         if (peer->monitor)
             zsock_set_rcvtimeo (peer->monitor, 0);
@@ -287,7 +320,7 @@ s_peer_new (self_t *self, const msg_peer_t *mp)
     }
     /* A peer may answer on this connection (through its ROUTER) when it
        does not know our endpoint yet: a server that is joining. */
-    zloop_reader (self->loop, d, s_handle_dealer, self);
+    zloop_reader (self->loop, d, s_handle_dealer, peer);
     log_info ("transport: peer n%" PRIu64 " at %s", peer->id, peer->endpoint);
     return peer;
 }
@@ -324,7 +357,10 @@ s_set_peers (self_t *self, const msg_peer_t *list, size_t n)
         if (s_peer_lookup (self, list[k].id))
             continue;
         assert (self->n_peers < RAFT_MAX_SERVERS);
-        peer_t *peer = s_peer_new (self, &list[k]);
+        /* The zap actor must know every member's key, whatever its id. */
+        if (self->keys)
+            peer_keys_learn (self->keys, list[k].id);
+        peer_t *peer = s_peer_new (self, &list[k], 0);
         if (peer)
             self->peers[self->n_peers++] = peer;
         /* else: a later "peers" retries; meanwhile sends count unknown */
@@ -435,6 +471,18 @@ s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
     return 0;
 }
 
+/* The member the zap actor authenticated for the connection a message
+   came on (its ZAP user id, in decimal), or 0. */
+static raft_id_t
+s_user_id (zmq_msg_t *msg)
+{
+    const char *uid = zmq_msg_gets (msg, "User-Id");
+    if (!uid || !*uid || strspn (uid, "0123456789") != strlen (uid) ||
+        strlen (uid) > 19)
+        return 0;
+    return (raft_id_t)strtoull (uid, NULL, 10);
+}
+
 /*  Inbound peer traffic. Read frame by frame with libzmq's own calls, so
     that a message with many frames is counted and discarded without
     being gathered. A frame larger than max_msg never reaches us:
@@ -468,10 +516,13 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         }
         zmq_msg_close (&part);
         size_t size = zmq_msg_size (&payload);
-        if (frames != 2 || size == 0 || size > self->max_msg) {
+        raft_id_t from = 0;
+        if (frames != 2 || size == 0 || size > self->max_msg ||
+            (self->keys && (from = s_user_id (&payload)) == 0)) {
             self->count.in_malformed++;
         } else {
             msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
+                                 .from = from,
                                  .payload = zmq_msg_data (&payload),
                                  .payload_len = size};
             s_to_raft (self, &m);
@@ -482,12 +533,14 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
     return 0;
 }
 
-/* A peer answered on our own DEALER (see s_send): one frame, the payload. */
+/* A peer answered on our own DEALER (see s_send): one frame, the payload.
+   With keys, CURVE checked the server's key: it is from that peer. */
 static int
 s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
 {
     (void)loop;
-    self_t *self = arg;
+    peer_t *peer = arg;
+    self_t *self = peer->self;
     void *handle = zsock_resolve (dealer);
     for (int i = 0; i < S_BATCH; i++) {
         zmq_msg_t part;
@@ -509,6 +562,7 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
             }
         } else {
             msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
+                                 .from = self->keys ? peer->id : 0,
                                  .payload = zmq_msg_data (&part),
                                  .payload_len = size};
             s_to_raft (self, &m);
@@ -517,6 +571,24 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
         zmq_msg_close (&part);
     }
     return 0;
+}
+
+/* Reconnect peers[i] with the keys of the next secret line (a rotation is
+   under way and it serves a key of another line). */
+static void
+s_peer_next_secret (self_t *self, size_t i)
+{
+    peer_t *old = self->peers[i];
+    msg_peer_t mp = {.id = old->id};
+    memcpy (mp.endpoint, old->endpoint, sizeof mp.endpoint);
+    size_t next = (old->secret + 1) % peer_keys_secrets (self->keys);
+    log_info ("transport: n%" PRIu64 " refuses our keys of secret %zu; "
+              "trying secret %zu",
+              old->id, old->secret + 1, next + 1);
+    s_peer_destroy (self, &self->peers[i], true);
+    self->peers[i] = s_peer_new (self, &mp, next);
+    if (!self->peers[i]) /* a later "peers" retries */
+        self->peers[i] = self->peers[--self->n_peers];
 }
 
 /*  The DEALERs' monitor events: two frames, [event: uint16, value:
@@ -537,14 +609,41 @@ s_handle_links (zloop_t *loop, int timer_id, void *arg)
             if (frame && zframe_size (frame) == 6) {
                 uint16_t event;
                 memcpy (&event, zframe_data (frame), sizeof event);
-                if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
+                if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+                    peer->failures = 0;
                     s_send_link (self, peer, true);
-                else if (event == ZMQ_EVENT_DISCONNECTED)
+                } else if (event == ZMQ_EVENT_DISCONNECTED) {
+                    /* A connection that ends before its handshake
+                       succeeded: the server refused our keys (a peer
+                       with a key of another secret line refuses, or
+                       cannot read, our HELLO). */
+                    if (!peer->up)
+                        peer->failures++;
                     s_send_link (self, peer, false);
+                } else {
+                    peer->failures++; /* HANDSHAKE_FAILED_* */
+                }
             }
             zmsg_destroy (&zm);
         }
+        if (self->keys && peer_keys_secrets (self->keys) > 1 &&
+            peer->failures >= S_KEY_FAILURES)
+            s_peer_next_secret (self, i);
     }
+    return 0;
+}
+
+static int
+s_handle_limit (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop, (void)reader;
+    self_t *self = arg;
+    size_t refused = 0, failed = 0;
+    conn_limit_handle (self->limit, &refused, &failed);
+    if (refused)
+        metrics_add (METRICS_PEER_CONNS_REFUSED, refused);
+    if (failed)
+        metrics_add (METRICS_PEER_HANDSHAKES_REFUSED, failed);
     return 0;
 }
 
@@ -598,6 +697,10 @@ s_router_new (self_t *self)
     /* Drop inbound connections from peers that died without a FIN. */
     zsock_set_heartbeat_ivl (router, S_HEARTBEAT_IVL);
     zsock_set_heartbeat_timeout (router, S_HEARTBEAT_TIMEOUT);
+    if (self->keys) {
+        peer_keys_serve_peer (self->keys, router);
+        zsock_set_handshake_ivl (router, S_HANDSHAKE_MS);
+    }
     if (zsock_bind (router, "%s", self->listen) == -1) {
         log_error ("transport: cannot listen on '%s': %s", self->listen,
                    zmq_strerror (zmq_errno ()));
@@ -624,6 +727,8 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     self->listen = strdup (args->listen);
     self->queue_max = args->queue_max;
     self->max_msg = args->max_msg;
+    self->keys = args->keys;
+    self->max_conns = args->max_conns > 0 ? (size_t)args->max_conns : 64;
     self->loop = zloop_new ();
     self->raft = zsock_new (ZMQ_PAIR);
     if (!self->endpoint || !self->listen || !self->loop || !self->raft) {
@@ -646,8 +751,17 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     zloop_reader (self->loop, pipe, s_handle_pipe, self);
     if (self->raft)
         zloop_reader (self->loop, self->raft, s_handle_raft, self);
-    if (self->router)
+    if (self->router) {
         zloop_reader (self->loop, self->router, s_handle_router, self);
+        self->limit = conn_limit_new (self->router, self->max_conns,
+                                      "transport: peer port");
+        if (self->limit)
+            zloop_reader (self->loop, conn_limit_reader (self->limit),
+                          s_handle_limit, self);
+        else
+            log_warn ("transport: cannot watch the peer port's connections; "
+                      "no limit on them");
+    }
     zloop_timer (self->loop, S_REPORT_MS, 0, s_handle_report, self);
     zloop_timer (self->loop, S_LINK_POLL_MS, 0, s_handle_links, self);
     return self;
@@ -662,6 +776,7 @@ s_self_destroy (self_t **self_p)
     for (size_t i = 0; i < self->n_peers; i++)
         s_peer_destroy (self, &self->peers[i], false);
     zloop_destroy (&self->loop);
+    conn_limit_destroy (&self->limit);
     zsock_destroy (&self->router);
     if (self->raft) {
         /* An inproc endpoint is released only when libzmq reaps the

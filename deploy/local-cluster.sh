@@ -19,6 +19,11 @@
 # tcp://127.0.0.1:910i (nsxctl trace); its data, log and PID file are under $NSXD_DATA
 # (default ./data): n<i>/, n<i>.log, n<i>.pid. Only processes whose PID
 # this script recorded are ever signalled.
+#
+# Peer links and the monitoring sockets are authenticated (ZeroMQ CURVE)
+# with the cluster secret $NSXD_DATA/cluster.key, made here (nsxctl keygen)
+# the first time a node starts; nsxctl trace finds it there. NSXD_INSECURE=1
+# starts the nodes with --insecure-peers instead.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +33,8 @@ http_base=${NSXD_HTTP_BASE:-8000}
 peer_base=${NSXD_PEER_BASE:-9000}
 mon_base=${NSXD_MON_BASE:-$((peer_base + 100))}
 extra=${NSXD_EXTRA_ARGS:-}
+nsxctl=${NSXCTL_BIN:-$here/build/nsxctl}
+secret=$data/cluster.key
 
 http_of() { echo "127.0.0.1:$((http_base + $1))"; }
 # Each node's Raft traffic uses its own address, 127.0.0.(10+i), so that
@@ -53,10 +60,16 @@ start_node() {   # id, then --cluster SPEC or --join ADDR
     local id=$1; shift
     if alive "$id"; then echo "n$id already running (pid $(cat "$(pidfile "$id")"))"; return; fi
     mkdir -p "$data"
+    local auth=(--peer-secret-file "$secret")
+    if [ "${NSXD_INSECURE:-0}" = 1 ]; then
+        auth=(--insecure-peers)
+    elif [ ! -f "$secret" ]; then
+        "$nsxctl" keygen "$secret" || [ -f "$secret" ] || return 1
+    fi
     # shellcheck disable=SC2086
     "$bin" --id "$id" --http-listen "$(http_of "$id")" \
         --peer-listen "$(peer_of "$id")" --data-dir "$data/n$id" \
-        --monitor-listen "tcp://127.0.0.1:$((mon_base + id))" "$@" $extra \
+        --monitor-listen "tcp://127.0.0.1:$((mon_base + id))" "${auth[@]}" "$@" $extra \
         >>"$data/n$id.log" 2>&1 &
     echo $! >"$(pidfile "$id")"
     echo "n$id started: pid $!, http $(http_of "$id"), log $data/n$id.log"
@@ -173,5 +186,5 @@ join)
     id=${2:?node id}
     start_node "$id" --join "$(http_of 1)"
     wait_http "$id" ;;
-*) sed -n '2,23p' "$0"; exit 2 ;;
+*) sed -n '2,28p' "$0"; exit 2 ;;
 esac

@@ -12,14 +12,17 @@
     $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
 */
 #include "client.h"
+#include "peer_keys.h"
 #include "trace_client.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum {
     EXIT_NOT_FOUND = 1,
@@ -135,11 +138,18 @@ s_usage (FILE *out)
         "  join PEER [ID]       add the server whose API is at PEER\n"
         "  remove PEER          remove the server whose API is at PEER\n"
         "  remove --id ID\n"
-        "  trace [--kind K]... [--duration-ms N]\n"
+        "  trace [--kind K]... [--duration-ms N] [--secret-file F]\n"
         "                       the merged trace of every node's monitoring\n"
         "                       socket (--endpoints tcp://H:P,...; default\n"
         "                       $NSXCTL_MONITORS, else the local cluster's\n"
-        "                       tcp://127.0.0.1:9101..9103)\n"
+        "                       tcp://127.0.0.1:9101..9103). The cluster\n"
+        "                       secret authenticates us: --secret-file,\n"
+        "                       else $NSXCTL_SECRET_FILE, else\n"
+        "                       ./data/cluster.key if it exists (make run's);\n"
+        "                       --insecure for a cluster run with\n"
+        "                       --insecure-peers\n"
+        "  keygen FILE          write a new cluster secret to FILE (mode\n"
+        "                       0600); refuses to overwrite one\n"
         "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
         out);
 }
@@ -189,10 +199,25 @@ main (int argc, char **argv)
         nargs = 0;
     }
 
+    if (strcmp (cmd, "keygen") == 0) {
+        if (nargs != 1) {
+            s_usage (stderr);
+            return EXIT_USAGE;
+        }
+        if (peer_keys_generate (args[0]) != 0) {
+            fprintf (stderr, "nsxctl: cannot create %s: %s\n", args[0],
+                     strerror (errno));
+            return errno == EEXIST ? EXIT_REFUSED : EXIT_UNAVAILABLE;
+        }
+        return 0;
+    }
+
     if (strcmp (cmd, "trace") == 0) {
         const char *kinds[32];
         size_t n_kinds = 0;
         int duration = 0;
+        const char *secret = getenv ("NSXCTL_SECRET_FILE");
+        bool insecure = false;
         for (int i = 0; i < nargs; i++) {
             if (strcmp (args[i], "--kind") == 0 && i + 1 < nargs &&
                 n_kinds < 32)
@@ -201,8 +226,29 @@ main (int argc, char **argv)
                 duration = atoi (args[++i]);
             else if (strcmp (args[i], "--json") == 0)
                 as_json = true;
+            else if (strcmp (args[i], "--secret-file") == 0 && i + 1 < nargs)
+                secret = args[++i];
+            else if (strcmp (args[i], "--insecure") == 0)
+                insecure = true;
             else {
                 s_usage (stderr);
+                return EXIT_USAGE;
+            }
+        }
+        if ((!secret || !*secret) && access ("data/cluster.key", R_OK) == 0)
+            secret = "data/cluster.key";
+        peer_keys_t *keys = NULL;
+        if (!insecure) {
+            char err[512];
+            keys = secret && *secret
+                       ? peer_keys_load (secret, 0, err, sizeof err)
+                       : NULL;
+            if (!keys) {
+                fprintf (stderr, "nsxctl: trace needs the cluster secret: %s\n",
+                         secret && *secret
+                             ? err
+                             : "--secret-file, $NSXCTL_SECRET_FILE or "
+                               "./data/cluster.key (or --insecure)");
                 return EXIT_USAGE;
             }
         }
@@ -220,8 +266,9 @@ main (int argc, char **argv)
              t = strtok_r (NULL, ",", &msave))
             ends[n_ends++] = t;
         int trc = trace_client_run (ends, n_ends, kinds, n_kinds, as_json,
-                                    duration, stdout);
+                                    duration, keys, stdout);
         free (mlist);
+        peer_keys_destroy (&keys);
         return trc == 0 ? 0 : EXIT_UNAVAILABLE;
     }
 

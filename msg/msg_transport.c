@@ -15,7 +15,8 @@
           to         uint, not 0
           payload    bin, at least 1 byte (a msg_raft.h message is never
                      empty; ZeroMQ peers never see an empty payload)
-      [1, "recv", payload]
+      [1, "recv", from, payload]
+          from       uint, 0 when the link is not authenticated
           payload    bin, at least 1 byte
       [1, "link", id, up]
           id         uint, not 0
@@ -152,9 +153,10 @@ msg_transport_encode (const msg_transport_t *m)
             rc |= msgpack_pack_false (&pk);
         break;
     case MSG_TRANSPORT_RECV:
-        rc |= msgpack_pack_array (&pk, 3);
+        rc |= msgpack_pack_array (&pk, 4);
         rc |= msgpack_pack_uint8 (&pk, S_VERSION);
         rc |= s_pack_str (&pk, kind, strlen (kind));
+        rc |= msgpack_pack_uint64 (&pk, m->from);
         rc |= s_pack_bin (&pk, m->payload, m->payload_len);
         break;
     }
@@ -256,9 +258,9 @@ s_decode (const msgpack_object *o, msg_transport_t *m)
             return -1;
         return s_payload (&f[3], m);
     case MSG_TRANSPORT_RECV:
-        if (size != 3)
+        if (size != 4 || !msg_get_uint (&f[2], &m->from))
             return -1;
-        return s_payload (&f[2], m);
+        return s_payload (&f[3], m);
     case MSG_TRANSPORT_LINK:
         if (size != 4 || !s_id (&f[2], &m->to) ||
             f[3].type != MSGPACK_OBJECT_BOOLEAN)

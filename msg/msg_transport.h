@@ -17,8 +17,12 @@
               not connected or its queue is full.
 
       transport -> raft
-        [1, "recv", payload: bin]
+        [1, "recv", from: uint, payload: bin]
               a peer sent payload; the raft actor decodes and validates it.
+              from: the member the link authenticated (CURVE, see
+              actors/transport.c), 0 when links are not authenticated
+              (--insecure-peers); a message whose own from differs is
+              dropped.
         [1, "link", id: uint, up: bool]
               a peer link connected or disconnected (for tracing).
 */
@@ -48,6 +52,7 @@ typedef struct {
     msg_peer_t *peers; /* peers (malloc'ed) */
     size_t n_peers;
     raft_id_t to;     /* send; link: the peer */
+    raft_id_t from;   /* recv: the authenticated sender, 0: none */
     bool up;          /* link */
     uint8_t *payload; /* send, recv (malloc'ed) */
     size_t payload_len;

@@ -15,6 +15,8 @@ export NSXD_DATA=$(mktemp -d /tmp/nsxd-test.XXXXXX)
 export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-18000}
 export NSXD_PEER_BASE=${NSXD_PEER_BASE:-19000}
 export NSXD_EXTRA_ARGS=${NSXD_EXTRA_ARGS:-"--request-timeout-ms 2000"}
+# the cluster secret local-cluster.sh makes: nsxctl trace needs it
+export NSXCTL_SECRET_FILE=$NSXD_DATA/cluster.key
 lc="$here/deploy/local-cluster.sh"
 garbage=${PEER_GARBAGE:-$here/build/peer_garbage}
 fails=0
@@ -269,7 +271,10 @@ check "writes work in the new configuration" test "$status" = 200
 echo "== hostile traffic"
 members=$(echo 1 2 3 4 | tr ' ' '\n' | grep -v "^$victim$" | tr '\n' ' ')
 if [ -x "$garbage" ]; then
-    for n in $members; do "$garbage" "tcp://127.0.0.$((10 + n)):$((NSXD_PEER_BASE + n))" 1 >/dev/null; done
+    for n in $members; do
+        # past the CURVE handshake with a valid key, to the decoders
+        "$garbage" "tcp://127.0.0.$((10 + n)):$((NSXD_PEER_BASE + n))" 1 "$NSXD_DATA/cluster.key" "$n" >/dev/null
+    done
 fi
 for n in $members; do
     head -c 100000 /dev/urandom >"/dev/tcp/127.0.0.$((10 + n))/$((NSXD_PEER_BASE + n))" 2>/dev/null || true

@@ -1,13 +1,21 @@
 /*  peer_garbage.c -- hostile traffic for a node's Raft peer port.
 
-        peer_garbage ENDPOINT [SECONDS]
+        peer_garbage ENDPOINT [SECONDS [SECRET_FILE SERVER_ID]]
 
     Connects a ZeroMQ DEALER to ENDPOINT (tcp://host:port) and for a while
     sends: random bytes; every truncation of valid Raft messages (msg_raft
     encoding); valid messages with one byte flipped; messages claiming huge
     terms from unknown servers; multi-frame messages; an oversize frame. The
     node must stay up and keep its cluster working (cluster_test.sh checks).
+
+    With SECRET_FILE (the cluster's secret) and the id of the node at
+    ENDPOINT it presents a valid member key (of id 99, a stranger's id)
+    over CURVE, so that the garbage gets past
+    the handshake to the decoders; without, a node that requires CURVE
+    refuses it at the handshake. Sends never block: a refused connection
+    just drops them.
 */
+#include "peer_keys.h"
 #include "msg_raft.h"
 
 #include <czmq.h>
@@ -26,7 +34,19 @@ main (int argc, char **argv)
     zsock_t *d = zsock_new (ZMQ_DEALER);
     zsock_set_identity (d, "garbage");
     zsock_set_sndhwm (d, 100000);
+    zsock_set_sndtimeo (d, 0);
     zsock_set_linger (d, 2000);
+    peer_keys_t *keys = NULL;
+    if (argc > 3) {
+        char err[256];
+        keys = peer_keys_load (argv[3], 99, err, sizeof err);
+        if (!keys) {
+            fprintf (stderr, "peer_garbage: %s\n", err);
+            return 1;
+        }
+        raft_id_t server = argc > 4 ? strtoull (argv[4], NULL, 10) : 0;
+        peer_keys_connect_peer (keys, d, server, 0);
+    }
     if (zsock_connect (d, "%s", argv[1]) != 0)
         return 1;
     srand (42);
@@ -74,5 +94,6 @@ main (int argc, char **argv)
     }
     printf ("peer_garbage: sent %u hostile messages to %s\n", sent, argv[1]);
     zsock_destroy (&d);
+    peer_keys_destroy (&keys);
     return 0;
 }

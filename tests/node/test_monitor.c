@@ -681,7 +681,8 @@ s_client_run (bool json)
     FILE *out = open_memstream (&text, &size);
     zactor_t *pusher = zactor_new (s_pusher, NULL);
     int64_t t0 = zclock_mono ();
-    CHECK (trace_client_run (endpoints, 2, kinds, 1, json, 600, out) == 0);
+    CHECK (trace_client_run (endpoints, 2, kinds, 1, json, 600, NULL, out) ==
+           0);
     int64_t took = zclock_mono () - t0;
     CHECK (took >= 600 && took < 1500);
     zactor_destroy (&pusher);
@@ -708,7 +709,8 @@ static void
 test_client_bad_endpoint (void)
 {
     const char *endpoints[] = {"nonsense"};
-    CHECK (trace_client_run (endpoints, 1, NULL, 0, false, 100, stdout) == -1);
+    CHECK (trace_client_run (endpoints, 1, NULL, 0, false, 100, NULL, stdout) ==
+           -1);
 }
 
 /*  ---------------------------------------------------------------------

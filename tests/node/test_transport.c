@@ -498,9 +498,12 @@ test_codec_hostile (void)
     CHECK (s_dec ("aus ut", 4, 1, "link", 2) == 0);
     CHECK (s_dec ("aus uu", 4, 1, "link", 2, 1) == -1); /* up as int */
     CHECK (s_dec ("aus un", 4, 1, "link", 2) == -1);    /* up nil */
-    CHECK (s_dec ("aus b", 3, 1, "recv", "y", 1) == 0);
-    CHECK (s_dec ("aus n", 3, 1, "recv") == -1);             /* payload nil */
-    CHECK (s_dec ("aus ub", 4, 1, "recv", 2, "x", 1) == -1); /* shape */
+    CHECK (s_dec ("aus ub", 4, 1, "recv", 0, "y", 1) == 0);
+    CHECK (s_dec ("aus ub", 4, 1, "recv", 7, "y", 1) == 0);
+    CHECK (s_dec ("aus b", 3, 1, "recv", "y", 1) == -1);       /* no from */
+    CHECK (s_dec ("aus un", 4, 1, "recv", 2) == -1);           /* payload nil */
+    CHECK (s_dec ("aus sb", 4, 1, "recv", "2", "x", 1) == -1); /* from str */
+    CHECK (s_dec ("aus ubu", 5, 1, "recv", 2, "x", 1, 3) == -1); /* shape */
 
     /* peers: id 0, duplicate ids, endpoint empty / too long / with a NUL,
        a peer that is not a pair, too many peers */

@@ -1,0 +1,226 @@
+/*  peer_forge.c -- a stranger on a node's peer port, replaying the forged
+    messages of issue 12.
+
+        peer_forge ENDPOINT --to ID [--from ID,ID,...] [--seconds S]
+                   [--secret FILE --key-id K] [--multipart-mib M]
+                   [--wedge-only 1]
+
+    Connects one ZeroMQ DEALER to ENDPOINT (the node with id --to) and,
+    for S seconds (default 2), sends well-formed Raft messages (msg_raft
+    encoding) that claim to come from each --from id (default 1,2,3):
+      - HEARTBEAT_RESP, VOTE_RESP, APPEND_RESP with term 2^62, 2^61 + 1,
+        2^64 - 1 (the wedge: one such message once stopped every election);
+      - granted votes and pre-votes, acknowledgements of indexes far ahead,
+        AppendEntries carrying a configuration that names only the forger,
+        TimeoutNow, at small terms (1..50) and huge ones;
+      - InstallSnapshot chunk 0 of 1,000,000 without data and with
+        malformed data (once stopped a node's storage).
+    --wedge-only 1 sends only what tried to stop a node or every election
+    (the huge terms and the malformed chunks): what --insecure-peers must
+    survive. The rest, from a stranger who can forge any member, would
+    break safety on an unauthenticated cluster -- the reason peer links
+    are authenticated by default.
+    Then (--multipart-mib) one multipart message that never ends: M MiB in
+    1 MiB frames, each with the MORE flag, the last frame never sent.
+
+    Without --secret the DEALER speaks plain ZMTP (a node that requires
+    CURVE refuses it at the handshake). With --secret FILE --key-id K it
+    presents member K's key derived from that cluster secret: a valid key
+    (K may be a stranger's id) whose messages claim other ids.
+
+    Prints how many messages it sent. Exit 0 unless it could not start.
+*/
+#include "msg_raft.h"
+#include "peer_keys.h"
+
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+static raft_id_t s_from[16];
+static size_t s_n_from;
+static bool s_wedge_only;
+
+static void
+s_send (zsock_t *d, const raft_msg_t *m, unsigned *sent)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    if (msg_raft_encode (&buf, m) == 0 &&
+        zmq_send (zsock_resolve (d), buf.data, buf.size, ZMQ_DONTWAIT) >= 0)
+        (*sent)++;
+    msgpack_sbuffer_destroy (&buf);
+}
+
+/* One round of every forged message, from each claimed id. */
+static void
+s_round (zsock_t *d, raft_id_t to, unsigned *sent, unsigned r)
+{
+    const raft_term_t huge[] = {RAFT_TERM_MAX, RAFT_TERM_ACCEPT_MAX + 1,
+                                UINT64_MAX, RAFT_TERM_MAX - 1};
+    raft_term_t small = 1 + r % 50;
+    for (size_t f = 0; f < s_n_from; f++) {
+        raft_id_t from = s_from[f];
+        for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++) {
+            raft_msg_type_t types[] = {RAFT_MSG_HEARTBEAT_RESP,
+                                       RAFT_MSG_VOTE_RESP,
+                                       RAFT_MSG_PREVOTE_RESP,
+                                       RAFT_MSG_APPEND_RESP,
+                                       RAFT_MSG_HEARTBEAT,
+                                       RAFT_MSG_TIMEOUT_NOW,
+                                       RAFT_MSG_VOTE};
+            for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+                raft_msg_t m = {.type = types[t],
+                                .from = from,
+                                .to = to,
+                                .term = huge[h],
+                                .index = 1000000};
+                s_send (d, &m, sent);
+            }
+        }
+        if (s_wedge_only)
+            goto snapshot;
+        /* granted votes, far-ahead acks, TimeoutNow at plausible terms */
+        raft_msg_t vote = {
+            .type = RAFT_MSG_VOTE_RESP, .from = from, .to = to, .term = small};
+        s_send (d, &vote, sent);
+        vote.type = RAFT_MSG_PREVOTE_RESP;
+        s_send (d, &vote, sent);
+        raft_msg_t ack = {.type = RAFT_MSG_APPEND_RESP,
+                          .from = from,
+                          .to = to,
+                          .term = small,
+                          .index = 1u << 20};
+        s_send (d, &ack, sent);
+        raft_msg_t tn = {.type = RAFT_MSG_TIMEOUT_NOW,
+                         .from = from,
+                         .to = to,
+                         .term = small};
+        s_send (d, &tn, sent);
+
+        /* AppendEntries with a configuration naming only the forger */
+        raft_conf_t conf = {.n = 1};
+        conf.servers[0].id = from;
+        conf.servers[0].voter = true;
+        snprintf (conf.servers[0].addr, RAFT_ADDR_MAX, "tcp://10.9.9.9:1 x:1");
+        raft_entry_t e = {.term = small,
+                          .index = 2,
+                          .type = RAFT_ENTRY_CONF,
+                          .data = raft_buf_new (&conf, sizeof conf)};
+        raft_msg_t app = {.type = RAFT_MSG_APPEND,
+                          .from = from,
+                          .to = to,
+                          .term = small,
+                          .prev_index = 1,
+                          .prev_term = 1,
+                          .commit = 2,
+                          .entries = &e,
+                          .n_entries = 1};
+        s_send (d, &app, sent);
+        raft_buf_unref (e.data);
+
+    snapshot:;
+        /* InstallSnapshot chunk 0: no data, then malformed data */
+        raft_conf_t sconf = {.n = 1};
+        sconf.servers[0].id = from;
+        sconf.servers[0].voter = true;
+        snprintf (sconf.servers[0].addr, RAFT_ADDR_MAX, "tcp://10.9.9.9:1 x:1");
+        raft_entry_t sc = {.term = small,
+                           .index = 1000000,
+                           .type = RAFT_ENTRY_CONF,
+                           .data = raft_buf_new (&sconf, sizeof sconf)};
+        raft_msg_t snap = {.type = RAFT_MSG_SNAPSHOT,
+                           .from = from,
+                           .to = to,
+                           .term = small,
+                           .prev_index = 1000000,
+                           .prev_term = small,
+                           .ctx = 0,
+                           .entries = &sc,
+                           .n_entries = 1};
+        s_send (d, &snap, sent);
+        snap.data = raft_buf_new ("\x93\xc4\x01", 3); /* truncated pairs */
+        s_send (d, &snap, sent);
+        raft_buf_unref (snap.data);
+        raft_buf_unref (sc.data);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf (stderr, "usage: peer_forge ENDPOINT --to ID [--from IDS] "
+                         "[--seconds S] [--secret FILE --key-id K] "
+                         "[--multipart-mib M]\n");
+        return 2;
+    }
+    const char *endpoint = argv[1], *secret = NULL;
+    raft_id_t to = 0, key_id = 0;
+    int seconds = 2, multipart_mib = 0;
+    char from_list[256] = "1,2,3";
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (streq (argv[i], "--to"))
+            to = strtoull (argv[i + 1], NULL, 10);
+        else if (streq (argv[i], "--from"))
+            snprintf (from_list, sizeof from_list, "%s", argv[i + 1]);
+        else if (streq (argv[i], "--seconds"))
+            seconds = atoi (argv[i + 1]);
+        else if (streq (argv[i], "--secret"))
+            secret = argv[i + 1];
+        else if (streq (argv[i], "--key-id"))
+            key_id = strtoull (argv[i + 1], NULL, 10);
+        else if (streq (argv[i], "--multipart-mib"))
+            multipart_mib = atoi (argv[i + 1]);
+        else if (streq (argv[i], "--wedge-only"))
+            s_wedge_only = atoi (argv[i + 1]) != 0;
+    }
+    for (char *save = NULL, *t = strtok_r (from_list, ",", &save);
+         t && s_n_from < 16; t = strtok_r (NULL, ",", &save))
+        s_from[s_n_from++] = strtoull (t, NULL, 10);
+    if (!to || !s_n_from) {
+        fprintf (stderr, "peer_forge: --to and --from are required\n");
+        return 2;
+    }
+    zsys_handler_set (NULL);
+    zsock_t *d = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (d, "2"); /* a member's routing identity, too */
+    zsock_set_sndhwm (d, 100000);
+    zsock_set_linger (d, 0);
+    peer_keys_t *keys = NULL;
+    if (secret) {
+        char err[256];
+        keys = peer_keys_load (secret, key_id ? key_id : 99, err, sizeof err);
+        if (!keys) {
+            fprintf (stderr, "peer_forge: %s\n", err);
+            return 1;
+        }
+        peer_keys_connect_peer (keys, d, to, 0);
+    }
+    if (zsock_connect (d, "%s", endpoint) != 0)
+        return 1;
+    int64_t end = zclock_mono () + seconds * 1000;
+    unsigned sent = 0, rounds = 0;
+    while (zclock_mono () < end) {
+        s_round (d, to, &sent, rounds++);
+        zclock_sleep (5);
+    }
+    size_t frames = 0;
+    if (multipart_mib > 0) {
+        size_t frame = 1u << 20;
+        char *p = calloc (1, frame);
+        for (int i = 0; i < multipart_mib; i++)
+            if (zmq_send (zsock_resolve (d), p, frame,
+                          ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
+                frames++;
+        zclock_sleep (1000); /* let libzmq write it out; never finish it */
+        free (p);
+    }
+    printf ("peer_forge: %u forged messages, %zu MiB of an endless multipart "
+            "message to n%llu at %s (%s)\n",
+            sent, frames, (unsigned long long)to, endpoint,
+            keys ? "with a key" : "without a key");
+    zsock_destroy (&d);
+    peer_keys_destroy (&keys);
+    return 0;
+}
