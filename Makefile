@@ -34,11 +34,11 @@ MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
 # pkg-config file).
 NODE_SRC := $(filter-out actors/nsxd.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
-            $(wildcard store/*.c) $(filter-out http/nsxctl.c,$(wildcard http/*.c))
+            $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c,$(wildcard http/*.c))
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
 NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
-NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lpthread
+NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lssl -lcrypto -lpthread
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -83,18 +83,30 @@ $(B)/test_msg: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(
 $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
 
-$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+# What lets Debian 12's civetweb serve HTTPS with OpenSSL 3 (see
+# http/tls_compat.c); nsxd loads them from nsxd-tls/ next to itself.
+TLS_COMPAT := $(B)/nsxd-tls/libssl.so $(B)/nsxd-tls/libcrypto.so
+$(B)/nsxd-tls/libssl.so: http/tls_compat.c | $(B)
+	mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -Wl,-soname,libssl.so $< -o $@ -Wl,--no-as-needed -lssl
+$(B)/nsxd-tls/libcrypto.so: http/tls_compat.c | $(B)
+	mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -DNSXD_TLS_COMPAT_CRYPTO -Wl,-soname,libcrypto.so $< -o $@ \
+	    -Wl,--no-as-needed -lcrypto
+
+$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-NSXCTL_SRC := http/nsxctl.c http/client.c actors/trace_client.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) http/client.h actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -lcivetweb -ljansson \
-	    -lczmq -lzmq $(MSGPACK) -lpthread -o $@
+NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c actors/trace_client.c \
+              msg/msg_trace.c msg/msg_util.c
+$(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h actors/trace_client.h msg/msg_trace.h msg/msg_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -ljansson \
+	    -lssl -lcrypto -lczmq -lzmq $(MSGPACK) -lpthread -o $@
 
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
 
-$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 # The metrics registry alone, and the strict exposition checker.

@@ -1,5 +1,6 @@
 /*  http.c -- the http actor: nsxd's HTTP API (the prototype's, exactly),
-    served by civetweb.
+    served by civetweb, with bearer tokens, TLS and a request deadline
+    (README, "Security").
 
     Protocol:
       pipe   <- "$TERM"                 stop: mg_stop (), which waits for
@@ -25,30 +26,39 @@
              set): one "http" trace event per request (msg/msg_trace.h),
              sent without blocking.
 
-    No civetweb thread touches Raft or LevelDB state: a worker parses and
-    checks the request, asks the raft actor, and renders the answer.
+    No civetweb thread touches Raft state: a worker checks access
+    (http/access.h), parses the request (http/parse.h), asks the raft actor,
+    and renders the answer; GETs read LevelDB themselves (kv_shared_t).
 
     The API (JSON bodies; Content-Type: application/json, Content-Length,
-    keep-alive unless the body was left unread):
-      POST   /kv/put       {"key": "foo", "value": "bar"}      op put
-      GET    /kv/get?key=foo[&stale=true]                       op get
-      DELETE /kv/delete    {"key": "foo"}                       op delete
-      GET    /health                                            op health
-      POST   /raft/join    {"peer": "node4:8000"[, "id": 4]}    op join
-      POST   /raft/remove  {"peer": "node4:8000"} or {"id": 4}  op remove
+    keep-alive unless the body was left unread or access was refused):
+      POST   /kv/put       {"key": "foo", "value": "bar"}      write
+      GET    /kv/get?key=foo[&stale=true]                       read
+      DELETE /kv/delete    {"key": "foo"}                       write
+      GET    /health       the raft actor's status plus this
+                           side's "security" object             open*
+      POST   /raft/join    {"peer": "node4:8000"[, "id": 4]}    admin
+      POST   /raft/remove  {"peer": "node4:8000"} or {"id": 4}  admin
       GET    /metrics      Prometheus text, rendered here from the
-                           registry (actors/metrics.h), not by the raft actor
-    The raft actor's status and body map go back as they are. Errors made
-    here are JSON too:
-      400 {"error": "bad_request", "detail": "..."}   malformed JSON, invalid
-          UTF-8, missing or mistyped fields, empty key, missing ?key=
+                           registry (actors/metrics.h)          open*
+    (* read with --auth-health.) The raft actor's status and body map go
+    back as they are. Errors made here are JSON too:
+      400 {"error": "bad_request", "detail": "..."}   http/parse.h
+      401 {"error": "unauthorized", "detail"} + WWW-Authenticate: Bearer
+      403 {"error": "forbidden", "detail"}            http/access.h
       404 {"error": "unknown_path", "path": "..."}
       405 {"error": "method_not_allowed"} with an Allow header
+      408 {"error": "request_timeout", "detail"}      the request did not
+          arrive within args->read_ms (below)
+      409 {"error": "not_leader", "leader"}           /raft/join on a
+          follower, before anything is fetched
       413 {"error": "too_large", "detail": "..."}     body > max_body (from
           Content-Length before reading, or counted while reading a chunked
           body), key > max_key, value > max_value
       502 {"error": "peer_unreachable", "peer": "...", "detail": "..."}
           /raft/join could not read the new server's /health
+      503 {"error": "busy", "detail"}                 too many bodies
+          arriving at once (below)
       503 {"error": "timeout"}                         the raft actor did not
           answer in time
       500 {"error": "internal", "detail": "..."}       our own failure only
@@ -58,37 +68,57 @@
     max_request_size), 408 request_timeout, 505 http_version_not_supported,
     anything else "http_error"; "detail" is civetweb's message.
 
-    Slow clients: civetweb's request_timeout_ms (set to args->timeout_ms)
-    bounds each read of headers and body, so a client that stops sending
-    is dropped; it is per read, so one trickling a byte at a time is not
-    (civetweb 1.15 has no per-request limit; put a proxy in front).
+    Slow clients. civetweb 1.15 is thread-per-connection with a fixed pool,
+    and read from its source (src/civetweb.c at v1.15):
+      - the TLS handshake (sslize) gives up after request_timeout_ms;
+      - the header block (read_message) must be complete within
+        request_timeout_ms of the worker starting to wait for it, checked
+        after every read, each read waiting up to request_timeout_ms: at
+        most twice that in all (keep_alive_timeout_ms instead of
+        request_timeout_ms for the later requests of a connection);
+      - the body: each mg_read () waits until it has all it asked for or
+        request_timeout_ms passed since it began (pull_all), so a client
+        trickling a byte at a time keeps a worker for as long as the
+        handler keeps calling mg_read; civetweb has no per-request limit.
+    So: request_timeout_ms is a short read slice (read_ms / 5, at most 1 s)
+    and the body loop stops at args->read_ms after the worker began
+    waiting for the request (init_connection, or the end of the previous
+    request on a keep-alive connection): headers and body together within
+    read_ms, cut off at most two slices later (408). That bounds each slow
+    client, but not how many there are: a worker takes a slot before it
+    reads a body (http/admission.h; threads / 4 in all, half of that per
+    client address), and a client over either cap is refused at once (503
+    busy, connection closed), so slow bodies can hold at most a quarter of
+    the workers and /health and the rest keep being served. Slow *header*
+    blocks are bounded by the slice alone (2 s by default): more slow
+    connections than workers, renewed as fast as they are cut, still fill
+    the pool -- a per-address connection limit in front (iptables
+    connlimit, a proxy) is the remedy civetweb leaves us.
 
-    /raft/join first asks the NEW server for its identity: GET
-    http://<peer>/health must return a JSON object with "id" (a positive
-    integer) and "peer_addr" (its ZeroMQ endpoint), whatever its status
-    (a server that has not joined yet may well report itself unhealthy),
-    within min (args->timeout_ms, 2 s). That fetch uses plain POSIX sockets with one deadline for connect, send
-    and receive: civetweb 1.15's client has no read timeout after
-    mg_get_response () (checked: mg_read () blocked for good on a peer that
-    sent headers and stalled), and a join must not pin a worker forever.
+    /raft/join asks the raft actor first (the health op: role and leader),
+    answers 409 not_leader without fetching anything on a follower, then
+    asks the NEW server for its identity (http/join_fetch.h: its /health,
+    over TLS when we serve TLS, name lookup included in the deadline,
+    min (args->timeout_ms, 2 s)), then asks the raft actor to add it.
 */
+#include "access.h"
 #include "actors.h"
+#include "admission.h"
+#include "join_fetch.h"
 #include "json.h"
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
 #include "msg_api.h"
+#include "parse.h"
 
 #include <civetweb.h>
 #include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
@@ -98,20 +128,29 @@
 #define S_REPLY_GRACE_MS 500
 /* /raft/join's fetch of the new server's /health. */
 #define S_JOIN_FETCH_MAX_MS 2000
-#define S_JOIN_FETCH_MAX_BYTES 16384
 /* civetweb: a header block larger than this is refused (413). */
 #define S_MAX_REQUEST_SIZE "16384"
+#define S_DEFAULT_READ_MS 5000
+/* civetweb's request_timeout_ms: read_ms / S_SLICES, within these. */
+#define S_SLICES 5
+#define S_SLICE_MIN_MS 10
+#define S_SLICE_MAX_MS 1000
 
 typedef struct {
     http_args_t args;
     struct mg_context *ctx;
     atomic_uint_fast64_t next_req_id;
+    http_access_t access;
+    json_t *security;         /* /health's "security" (copied per request) */
+    http_admission_t *bodies; /* slots for bodies being read */
 } self_t;
 
 /* What init_thread gives each worker thread. */
 typedef struct {
     zsock_t *dealer;
-    zsock_t *mon; /* PUSH to the monitor (one per worker), or NULL */
+    zsock_t *mon;       /* PUSH to the monitor (one per worker), or NULL */
+    int64_t wait_start; /* zclock_mono () when this worker began waiting
+                           for its connection's next request */
 } s_worker_t;
 
 /* One request being served. */
@@ -120,8 +159,11 @@ typedef struct {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
     zsock_t *dealer;
-    bool body_read; /* the whole request body was consumed */
+    bool body_read;        /* the whole request body was consumed */
+    bool close;            /* close the connection after the reply */
+    int64_t read_deadline; /* zclock_mono () by which the body must be in */
     metrics_route_t route;
+    const char *who; /* the token's name, for logs, or NULL */
 } s_ctx_t;
 
 /*  ---------------------------------------------------------------------
@@ -164,22 +206,26 @@ s_keep_alive (const s_ctx_t *c)
     return false;
 }
 
-/* Send status and body (which this takes). Returns status, which
-   begin_request hands back to civetweb for its bookkeeping.
+/* Send status and body (which this takes), with extra header lines
+   ("Name: value\r\n"..., or NULL). Returns status, which begin_request
+   hands back to civetweb for its bookkeeping.
 
    The whole response goes out in one write: civetweb's
    mg_response_header_send writes each header line with its own send(),
    which with TCP_NODELAY is one segment each (7 per reply, measured with
    strace), the largest cost of a small request after the kernel's own. */
 static int
-s_send_json (s_ctx_t *c, int status, json_t *body, const char *allow)
+s_send_json (s_ctx_t *c, int status, json_t *body, const char *extra)
 {
     /* civetweb does not skip a body the handler left unread: its bytes
        would be parsed as the next request on the connection (checked:
        a 405 left "GET /x ..." in a body and /x was served next). So a
-       reply that leaves a body unread closes the connection. */
-    bool keep = s_keep_alive (c);
-    if (!c->body_read && s_has_body (c)) {
+       reply that leaves a body unread closes the connection. So does a
+       refusal of access: civetweb itself closes after a 401
+       (should_keep_alive), and a refused client has no claim on a
+       worker. */
+    bool keep = s_keep_alive (c) && !c->close;
+    if (!keep || (!c->body_read && s_has_body (c))) {
         mg_disable_connection_keep_alive (c->conn);
         keep = false;
     }
@@ -196,7 +242,7 @@ s_send_json (s_ctx_t *c, int status, json_t *body, const char *allow)
     struct tm tm;
     strftime (date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT",
               gmtime_r (&now, &tm));
-    char head[512];
+    char head[768];
     int hn =
         snprintf (head, sizeof head,
                   "HTTP/1.1 %d %s\r\n"
@@ -204,11 +250,10 @@ s_send_json (s_ctx_t *c, int status, json_t *body, const char *allow)
                   "Content-Length: %zu\r\n"
                   "Date: %s\r\n"
                   "Connection: %s\r\n"
-                  "%s%s%s"
+                  "%s"
                   "\r\n",
                   status, mg_get_response_code_text (c->conn, status), out_len,
-                  date, keep ? "keep-alive" : "close", allow ? "Allow: " : "",
-                  allow ? allow : "", allow ? "\r\n" : "");
+                  date, keep ? "keep-alive" : "close", extra ? extra : "");
     char *msg = hn > 0 && (size_t)hn < sizeof head
                     ? malloc ((size_t)hn + out_len)
                     : NULL;
@@ -231,83 +276,89 @@ s_error (s_ctx_t *c, int status, const char *error, const char *detail)
     return s_send_json (c, status, json_error_body (error, detail), NULL);
 }
 
-static int s_bad_request (s_ctx_t *c, const char *fmt, ...)
-    __attribute__ ((format (printf, 2, 3)));
 static int
-s_bad_request (s_ctx_t *c, const char *fmt, ...)
+s_parse_error (s_ctx_t *c, const http_parse_err_t *err)
 {
-    char detail[256];
-    va_list ap;
-    va_start (ap, fmt);
-    vsnprintf (detail, sizeof detail, fmt, ap);
-    va_end (ap);
-    return s_error (c, 400, "bad_request", detail);
-}
-
-static int
-s_too_large (s_ctx_t *c, const char *detail)
-{
-    return s_error (c, 413, "too_large", detail);
+    return s_error (c, err->status, err->error, err->detail);
 }
 
 /*  ---------------------------------------------------------------------
     Request bodies                                                       */
 
-/* Read the whole body, at most args.max_body bytes. Returns 0 with a
-   malloc'ed *out (NUL-terminated, for the logs' sake), or the status of
-   the error reply already sent. */
+/* A reply not sent yet. */
+typedef struct {
+    int status;
+    const char *error;
+    char detail[128];
+} s_refusal_t;
+
 static int
-s_read_body (s_ctx_t *c, char **out, size_t *out_len)
+s_refuse (s_refusal_t *r, int status, const char *error, const char *detail)
+{
+    r->status = status;
+    r->error = error;
+    snprintf (r->detail, sizeof r->detail, "%s", detail);
+    return status;
+}
+
+/* Read the whole body, at most args.max_body bytes, before the request's
+   read deadline, holding a body slot (see "Slow clients" at the top).
+   Returns 0 with a malloc'ed *out (NUL-terminated, for the logs' sake),
+   or the status of the reply to send, in *r: the caller gives the slot
+   back before it answers, so that a client's next request never finds
+   its own last slot still taken. */
+static int
+s_read_body_slot (s_ctx_t *c, char **out, size_t *out_len, s_refusal_t *r)
 {
     size_t max = c->self->args.max_body;
     long long cl = c->ri->content_length; /* -1: unknown (chunked) */
-    char detail[96];
-    snprintf (detail, sizeof detail, "body is larger than %zu bytes", max);
-    if (cl > 0 && (unsigned long long)cl > max)
-        return s_too_large (c, detail); /* never read it */
     /* Known length: one buffer. Unknown: grow, up to one byte past the
        limit, which is how a chunked body too large shows itself. */
     size_t cap = cl >= 0 ? (size_t)cl + 1 : (max + 1 < 4096 ? max + 1 : 4096);
     char *buf = malloc (cap);
     if (!buf)
-        return s_error (c, 500, "internal", "out of memory");
+        return s_refuse (r, 500, "internal", "out of memory");
+    char detail[128];
     size_t len = 0;
     while (true) {
         if (len + 1 >= cap) {
             if (cl >= 0)
                 break; /* read all that was announced */
-            if (len > max) {
-                free (buf);
-                return s_too_large (c, detail);
-            }
+            if (len > max)
+                break;
             size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
             char *nbuf = realloc (buf, ncap);
             if (!nbuf) {
                 free (buf);
-                return s_error (c, 500, "internal", "out of memory");
+                return s_refuse (r, 500, "internal", "out of memory");
             }
             buf = nbuf;
             cap = ncap;
         }
-        /* mg_read gives up after request_timeout_ms of silence, so a body
-           that stops half way ends here rather than pinning the worker
-           (per read only: see "Slow clients" at the top). */
+        if (zclock_mono () >= c->read_deadline) {
+            free (buf);
+            snprintf (detail, sizeof detail,
+                      "the request did not arrive within %d ms "
+                      "(--request-read-ms)",
+                      c->self->access.read_ms);
+            return s_refuse (r, 408, "request_timeout", detail);
+        }
+        /* mg_read returns what arrived within one read slice (civetweb's
+           request_timeout_ms), 0 if nothing did (or a chunked body
+           ended), -1 if the client went away. */
         int n = mg_read (c->conn, buf + len, cap - 1 - len);
         if (n < 0) {
             free (buf);
-            return s_bad_request (c, "could not read the body");
+            return s_refuse (r, 400, "bad_request", "could not read the body");
         }
-        if (n == 0)
+        if (n == 0 && cl < 0)
             break;
         len += (size_t)n;
     }
     if (len > max) {
         free (buf);
-        return s_too_large (c, detail);
-    }
-    if (cl >= 0 && len != (size_t)cl) {
-        free (buf);
-        return s_bad_request (c, "body ended after %zu of %lld bytes", len, cl);
+        snprintf (detail, sizeof detail, "body is larger than %zu bytes", max);
+        return s_refuse (r, 413, "too_large", detail);
     }
     buf[len] = 0;
     *out = buf;
@@ -316,115 +367,44 @@ s_read_body (s_ctx_t *c, char **out, size_t *out_len)
     return 0;
 }
 
-/* The body as a JSON object in *obj, or the status of the reply sent. */
 static int
-s_read_object (s_ctx_t *c, json_t **obj)
+s_read_body (s_ctx_t *c, char **out, size_t *out_len)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    int st = s_read_body (c, &buf, &len);
-    if (st)
-        return st;
-    if (!json_utf8_valid (buf, len)) {
-        free (buf);
-        return s_bad_request (c, "body is not valid UTF-8");
-    }
-    json_error_t err;
-    /* A key given twice is ambiguous: refuse it rather than pick one. */
-    json_t *j =
-        json_loadb (buf, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    free (buf);
-    if (!j)
-        return s_bad_request (c, "malformed JSON: %s (at byte %d)", err.text,
-                              err.position);
-    if (!json_is_object (j)) {
-        json_decref (j);
-        return s_bad_request (c, "body must be a JSON object");
-    }
-    *obj = j;
-    return 0;
-}
-
-/* A string field: 0 with *s and *len set (NULL if absent and optional),
-   or the status of the reply sent. */
-static int
-s_string_field (s_ctx_t *c, json_t *obj, const char *name, bool required,
-                size_t max, const char **s, size_t *len)
-{
-    json_t *v = json_object_get (obj, name);
-    *s = NULL;
-    *len = 0;
-    if (!v) {
-        if (required)
-            return s_bad_request (c, "missing field \"%s\"", name);
-        return 0;
-    }
-    if (!json_is_string (v))
-        return s_bad_request (c, "field \"%s\" must be a string", name);
-    *s = json_string_value (v);
-    *len = json_string_length (v);
-    if (*len > max) {
+    size_t max = c->self->args.max_body;
+    long long cl = c->ri->content_length;
+    if (cl > 0 && (unsigned long long)cl > max) {
         char detail[96];
-        snprintf (detail, sizeof detail, "%s is longer than %zu bytes", name,
-                  max);
-        return s_too_large (c, detail);
+        snprintf (detail, sizeof detail, "body is larger than %zu bytes", max);
+        return s_error (c, 413, "too_large", detail); /* never read it */
     }
-    return 0;
-}
-
-/* An optional positive integer field: 0 with *id (0 if absent), or the
-   status of the reply sent. */
-static int
-s_id_field (s_ctx_t *c, json_t *obj, raft_id_t *id)
-{
-    json_t *v = json_object_get (obj, "id");
-    *id = 0;
-    if (!v)
-        return 0;
-    if (!json_is_integer (v) || json_integer_value (v) <= 0)
-        return s_bad_request (c, "field \"id\" must be a positive integer");
-    *id = (raft_id_t)json_integer_value (v);
-    return 0;
-}
-
-/* An HTTP address "host:port" as the cluster stores it: host of letters,
-   digits, '.', '-', '_'; port 1..65535; short enough to share a
-   configuration slot with a ZeroMQ endpoint. */
-static bool
-s_host_port (const char *s, size_t len, char *host, size_t host_len, int *port)
-{
-    const char *colon = memrchr (s, ':', len);
-    if (!colon || colon == s || len >= RAFT_ADDR_MAX)
-        return false;
-    size_t hl = (size_t)(colon - s);
-    if (hl >= host_len)
-        return false;
-    for (size_t i = 0; i < hl; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_'))
-            return false;
+    if (cl == 0) {
+        *out = calloc (1, 1);
+        *out_len = 0;
+        c->body_read = true;
+        return *out ? 0 : s_error (c, 500, "internal", "out of memory");
     }
-    const char *p = colon + 1;
-    size_t pl = len - hl - 1;
-    if (pl == 0 || pl > 5)
-        return false;
-    long v = 0;
-    for (size_t i = 0; i < pl; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (p[i] - '0');
+    const char *addr = c->ri->remote_addr;
+    http_admit_t admit = http_admission_enter (c->self->bodies, addr);
+    if (admit != HTTP_ADMIT_OK) {
+        char detail[160];
+        if (admit == HTTP_ADMIT_ADDR_FULL)
+            snprintf (detail, sizeof detail,
+                      "too many requests from %s are sending their bodies "
+                      "at once; retry later",
+                      addr);
+        else
+            snprintf (detail, sizeof detail,
+                      "too many requests are sending their bodies at once; "
+                      "retry later");
+        c->close = true;
+        return s_send_json (c, 503, json_error_body ("busy", detail),
+                            "Retry-After: 1\r\n");
     }
-    if (v < 1 || v > 65535)
-        return false;
-    memcpy (host, s, hl);
-    host[hl] = 0;
-    *port = (int)v;
-    return true;
+    s_refusal_t r;
+    int st = s_read_body_slot (c, out, out_len, &r);
+    http_admission_leave (c->self->bodies, addr);
+    return st ? s_error (c, r.status, r.error, r.detail) : 0;
 }
-
-/*  ---------------------------------------------------------------------
-    Asking the raft actor                                                */
 
 /* Send req (its req_id is set here) and wait for the matching reply:
    0 with *status and *body (a JSON object, the caller's), or the status of
@@ -551,259 +531,85 @@ s_get_local (s_ctx_t *c, store_t *st, msg_api_req_t *req)
 }
 
 /*  ---------------------------------------------------------------------
-    /raft/join: the new server's identity, from its /health              */
-
-/* Wait for fd to be ready for events until deadline (zclock_mono ms). */
-static bool
-s_wait_fd (int fd, short events, int64_t deadline)
-{
-    while (true) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return false;
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll (&p, 1, (int)left);
-        if (n > 0)
-            return true;
-        if (n < 0 && errno != EINTR)
-            return false;
-    }
-}
-
-static int
-s_connect (const char *host, int port, int64_t deadline, const char **why)
-{
-    char service[8];
-    snprintf (service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo (host, service, &hints, &ai) != 0) {
-        *why = "cannot resolve the host";
-        return -1;
-    }
-    int fd = -1;
-    *why = "cannot connect";
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd =
-            socket (a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    a->ai_protocol);
-        if (fd < 0)
-            continue;
-        int err = 0;
-        socklen_t elen = sizeof err;
-        if (connect (fd, a->ai_addr, a->ai_addrlen) == 0)
-            break;
-        if (errno == EINPROGRESS && s_wait_fd (fd, POLLOUT, deadline) &&
-            getsockopt (fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0)
-            break;
-        close (fd);
-        fd = -1;
-    }
-    freeaddrinfo (ai);
-    return fd;
-}
-
-/* GET http://host:port/health: fills *id and peer_addr, or returns -1
-   with *why. */
-static int
-s_fetch_identity (const char *host, int port, const char *peer, int fetch_ms,
-                  raft_id_t *id, char *peer_addr, size_t peer_addr_len,
-                  const char **why)
-{
-    int64_t deadline = zclock_mono () + fetch_ms;
-    int fd = s_connect (host, port, deadline, why);
-    if (fd < 0)
-        return -1;
-    char req[RAFT_ADDR_MAX + 96];
-    int rl = snprintf (req, sizeof req,
-                       "GET /health HTTP/1.0\r\nHost: %s\r\n"
-                       "Connection: close\r\n\r\n",
-                       peer);
-    size_t sent = 0;
-    *why = "cannot send the request";
-    while (sent < (size_t)rl) {
-        if (!s_wait_fd (fd, POLLOUT, deadline))
-            goto fail;
-        ssize_t n = send (fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
-        if (n < 0 && errno != EINTR && errno != EAGAIN)
-            goto fail;
-        if (n > 0)
-            sent += (size_t)n;
-    }
-    /* HTTP/1.0 without keep-alive: the response ends when the server
-       closes, or once Content-Length bytes of body are in. */
-    char *buf = malloc (S_JOIN_FETCH_MAX_BYTES + 1);
-    if (!buf)
-        goto fail;
-    size_t len = 0;
-    char *body = NULL;
-    long long cl = -1;
-    *why = "no complete response to GET /health";
-    while (len < S_JOIN_FETCH_MAX_BYTES) {
-        if (!s_wait_fd (fd, POLLIN, deadline))
-            break;
-        ssize_t n = recv (fd, buf + len, S_JOIN_FETCH_MAX_BYTES - len, 0);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n <= 0) {
-            if (n == 0 && body && cl < 0) /* no Content-Length: EOF ends */
-                cl = (long long)(len - (size_t)(body - buf));
-            break;
-        }
-        len += (size_t)n;
-        buf[len] = 0;
-        if (!body) {
-            char *end = strstr (buf, "\r\n\r\n");
-            if (!end)
-                continue;
-            body = end + 4;
-            char *h = strcasestr (buf, "\r\nContent-Length:");
-            if (h && h < end) {
-                char *e;
-                long long v = strtoll (h + 17, &e, 10);
-                cl = (e != h + 17 && v >= 0) ? v : -1;
-            }
-        }
-        if (body && cl >= 0 && (long long)(len - (size_t)(body - buf)) >= cl)
-            break;
-    }
-    close (fd);
-    fd = -1;
-    int rc = -1;
-    if (body && cl >= 0 && (long long)(len - (size_t)(body - buf)) >= cl &&
-        strncmp (buf, "HTTP/1.", 7) == 0) {
-        json_t *j = json_loadb (body, (size_t)cl, 0, NULL);
-        json_t *jid = json_object_get (j, "id");
-        json_t *jpa = json_object_get (j, "peer_addr");
-        const char *pa = json_string_value (jpa);
-        *why = "its /health has no \"id\" and \"peer_addr\"";
-        if (json_is_integer (jid) && json_integer_value (jid) > 0 && pa &&
-            *pa && !strpbrk (pa, " \t\r\n") && strlen (pa) < peer_addr_len) {
-            *id = (raft_id_t)json_integer_value (jid);
-            snprintf (peer_addr, peer_addr_len, "%s", pa);
-            rc = 0;
-        }
-        json_decref (j);
-    }
-    free (buf);
-    return rc;
-fail:
-    close (fd);
-    return -1;
-}
-
-/*  ---------------------------------------------------------------------
     Routes                                                               */
+
+static http_parse_limits_t
+s_limits (const s_ctx_t *c)
+{
+    return (http_parse_limits_t){.max_key = c->self->args.max_key,
+                                 .max_value = c->self->args.max_value};
+}
+
+/* The body through a parser of http/parse.h: 0 with *out filled, or the
+   status of the reply sent. */
+typedef int (*s_kv_parser_t) (const void *body, size_t len,
+                              const http_parse_limits_t *lim,
+                              http_parse_kv_t *out, http_parse_err_t *err);
+
+static int
+s_kv_write (s_ctx_t *c, s_kv_parser_t parse, msg_api_op_t op)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int st = s_read_body (c, &body, &len);
+    if (st)
+        return st;
+    http_parse_limits_t lim = s_limits (c);
+    http_parse_kv_t kv;
+    http_parse_err_t err;
+    int rc = parse (body, len, &lim, &kv, &err);
+    free (body);
+    if (rc != 0)
+        return s_parse_error (c, &err);
+    msg_api_req_t req = {.op = op, .key = kv.key, .value = kv.value};
+    return s_call (c, &req);
+}
 
 static int
 s_kv_put (s_ctx_t *c)
 {
-    json_t *obj = NULL;
-    int st = s_read_object (c, &obj);
-    if (st)
-        return st;
-    const char *key, *value;
-    size_t klen, vlen;
-    if ((st = s_string_field (c, obj, "key", true, c->self->args.max_key, &key,
-                              &klen)) ||
-        (st = s_string_field (c, obj, "value", true, c->self->args.max_value,
-                              &value, &vlen))) {
-        json_decref (obj);
-        return st;
-    }
-    if (klen == 0) {
-        json_decref (obj);
-        return s_bad_request (c, "empty key");
-    }
-    msg_api_req_t req = {.op = MSG_API_PUT};
-    req.key = raft_buf_new (key, klen);
-    req.value = raft_buf_new (value, vlen);
-    json_decref (obj);
-    if (!req.key || !req.value) {
-        msg_api_req_clear (&req);
-        return s_error (c, 500, "internal", "out of memory");
-    }
-    return s_call (c, &req);
+    return s_kv_write (c, http_parse_put, MSG_API_PUT);
 }
 
 static int
 s_kv_delete (s_ctx_t *c)
 {
-    json_t *obj = NULL;
-    int st = s_read_object (c, &obj);
-    if (st)
-        return st;
-    const char *key;
-    size_t klen;
-    st = s_string_field (c, obj, "key", true, c->self->args.max_key, &key,
-                         &klen);
-    if (st || klen == 0) {
-        json_decref (obj);
-        return st ? st : s_bad_request (c, "empty key");
-    }
-    msg_api_req_t req = {.op = MSG_API_DELETE};
-    req.key = raft_buf_new (key, klen);
-    json_decref (obj);
-    if (!req.key)
-        return s_error (c, 500, "internal", "out of memory");
-    return s_call (c, &req);
+    return s_kv_write (c, http_parse_delete, MSG_API_DELETE);
 }
 
 static int
 s_kv_get (s_ctx_t *c)
 {
     const char *qs = c->ri->query_string ? c->ri->query_string : "";
-    size_t qlen = strlen (qs);
-    size_t max = c->self->args.max_key;
-    /* One byte more than allowed tells "too long" from "fits". */
-    char *key = malloc (max + 2);
-    if (!key)
-        return s_error (c, 500, "internal", "out of memory");
-    int n = mg_get_var2 (qs, qlen, "key", key, max + 2, 0);
-    int st = 0;
-    if (n == -1)
-        st = s_bad_request (c, "missing ?key=");
-    else if (n == -2 || (size_t)n > max) {
-        char detail[96];
-        snprintf (detail, sizeof detail, "key is longer than %zu bytes", max);
-        st = s_too_large (c, detail);
-    } else if (n == 0)
-        st = s_bad_request (c, "empty key");
-    else if (!json_utf8_valid (key, (size_t)n))
-        st = s_bad_request (c, "key is not valid UTF-8");
-    if (st) {
-        free (key);
-        return st;
-    }
-    msg_api_req_t req = {.op = MSG_API_GET};
-    char stale[8];
-    int sn = mg_get_var2 (qs, qlen, "stale", stale, sizeof stale, 0);
-    if (sn >= 0 && (strcmp (stale, "true") == 0 || strcmp (stale, "1") == 0))
-        req.stale = true;
-    else if (sn != -1 && !(sn >= 0 && (strcmp (stale, "false") == 0 ||
-                                       strcmp (stale, "0") == 0))) {
-        free (key);
-        return s_bad_request (c, "stale must be true or false");
-    }
-    req.key = raft_buf_new (key, (size_t)n);
-    free (key);
-    if (!req.key)
-        return s_error (c, 500, "internal", "out of memory");
-    store_t *kv = c->self->args.shared
+    http_parse_limits_t lim = s_limits (c);
+    http_parse_kv_t kv;
+    http_parse_err_t err;
+    if (http_parse_get_query (qs, strlen (qs), &lim, &kv, &err) != 0)
+        return s_parse_error (c, &err);
+    msg_api_req_t req = {.op = MSG_API_GET, .key = kv.key, .stale = kv.stale};
+    store_t *st = c->self->args.shared
                       ? atomic_load_explicit (&c->self->args.shared->store,
                                               memory_order_acquire)
                       : NULL;
-    if (kv)
-        return s_get_local (c, kv, &req);
+    if (st)
+        return s_get_local (c, st, &req);
     return s_call (c, &req);
 }
 
+/* The raft actor's status, plus this side's settings: http owns them. */
 static int
 s_health (s_ctx_t *c)
 {
     msg_api_req_t req = {.op = MSG_API_HEALTH};
-    return s_call (c, &req);
+    unsigned status = 0;
+    json_t *body = NULL;
+    int st = s_ask (c, &req, &status, &body);
+    if (st)
+        return st;
+    if (c->self->security)
+        json_object_set_new (body, "security",
+                             json_deep_copy (c->self->security));
+    return s_send_json (c, (int)status, body, NULL);
 }
 
 /* Rendered here, in the worker: a scrape must not wait on the raft
@@ -832,86 +638,81 @@ s_metrics (s_ctx_t *c)
 static int
 s_raft_join (s_ctx_t *c)
 {
-    json_t *obj = NULL;
-    int st = s_read_object (c, &obj);
+    char *body = NULL;
+    size_t len = 0;
+    int st = s_read_body (c, &body, &len);
     if (st)
         return st;
-    const char *peer;
-    size_t plen;
-    raft_id_t want = 0;
-    char host[RAFT_ADDR_MAX];
-    int port = 0;
-    if ((st = s_string_field (c, obj, "peer", true, SIZE_MAX, &peer, &plen)) ||
-        (st = s_id_field (c, obj, &want))) {
-        json_decref (obj);
+    http_parse_join_t j;
+    http_parse_err_t err;
+    int rc = http_parse_join (body, len, &j, &err);
+    free (body);
+    if (rc != 0)
+        return s_parse_error (c, &err);
+
+    /* Leadership first: a follower must not fetch anything on behalf of
+       whoever asked (the raft actor checks again when asked to add). */
+    msg_api_req_t hreq = {.op = MSG_API_HEALTH};
+    unsigned status = 0;
+    json_t *health = NULL;
+    if ((st = s_ask (c, &hreq, &status, &health)))
         return st;
+    const char *role = json_string_value (json_object_get (health, "role"));
+    if (status != 200 || !role || strcmp (role, "leader") != 0) {
+        json_t *leader = json_object_get (health, "leader");
+        json_t *b = json_error_body ("not_leader", NULL);
+        json_object_set (b, "leader",
+                         json_is_string (leader) ? leader : json_null ());
+        json_decref (health);
+        return s_send_json (c, 409, b, NULL);
     }
-    if (!s_host_port (peer, plen, host, sizeof host, &port)) {
-        json_decref (obj);
-        return s_bad_request (c, "peer must be host:port");
-    }
-    char given[RAFT_ADDR_MAX];
-    snprintf (given, sizeof given, "%s", peer);
-    json_decref (obj);
+    json_decref (health);
 
     int fetch_ms = c->self->args.timeout_ms < S_JOIN_FETCH_MAX_MS
                        ? c->self->args.timeout_ms
                        : S_JOIN_FETCH_MAX_MS;
     raft_id_t id = 0;
-    char peer_addr[RAFT_ADDR_MAX];
-    const char *why = "";
-    if (s_fetch_identity (host, port, given, fetch_ms, &id, peer_addr,
-                          sizeof peer_addr, &why) != 0) {
-        log_warn ("http: join %s: %s", given, why);
+    char peer_addr[RAFT_ADDR_MAX], why[192];
+    if (http_join_fetch (c->self->args.tls_client, j.peer, fetch_ms, &id,
+                         peer_addr, sizeof peer_addr, why, sizeof why) != 0) {
+        log_warn ("http: join %s: %s", j.peer, why);
         json_t *b = json_error_body ("peer_unreachable", NULL);
-        json_object_set_new (b, "peer", json_string (given));
-        json_object_set_new (b, "detail", json_string (why));
+        json_object_set_new (b, "peer", json_string (j.peer));
+        json_object_set_new (b, "detail",
+                             json_string_lossy (why, strlen (why)));
         return s_send_json (c, 502, b, NULL);
     }
-    if (want && want != id)
-        return s_bad_request (c, "id %llu does not match %s's id %llu",
-                              (unsigned long long)want, given,
-                              (unsigned long long)id);
+    if (j.id && j.id != id) {
+        char detail[192];
+        snprintf (detail, sizeof detail, "id %llu does not match %s's id %llu",
+                  (unsigned long long)j.id, j.peer, (unsigned long long)id);
+        return s_error (c, 400, "bad_request", detail);
+    }
     msg_api_req_t req = {.op = MSG_API_JOIN, .id = id};
     /* The configuration keeps both addresses in one slot: "<peer endpoint>
        <http address>" (split on the first space by the raft actor). */
     if ((size_t)snprintf (req.peer, sizeof req.peer, "%s %s", peer_addr,
-                          given) >= sizeof req.peer)
-        return s_bad_request (c, "peer addresses too long (%s %s)", peer_addr,
-                              given);
+                          j.peer) >= sizeof req.peer)
+        return s_error (c, 400, "bad_request", "peer addresses too long");
     return s_call (c, &req);
 }
 
 static int
 s_raft_remove (s_ctx_t *c)
 {
-    json_t *obj = NULL;
-    int st = s_read_object (c, &obj);
+    char *body = NULL;
+    size_t len = 0;
+    int st = s_read_body (c, &body, &len);
     if (st)
         return st;
-    const char *peer;
-    size_t plen;
-    raft_id_t id = 0;
-    if ((st = s_string_field (c, obj, "peer", false, SIZE_MAX, &peer, &plen)) ||
-        (st = s_id_field (c, obj, &id))) {
-        json_decref (obj);
-        return st;
-    }
-    msg_api_req_t req = {.op = MSG_API_REMOVE, .id = id};
-    if (peer) {
-        if (plen == 0 || plen >= RAFT_ADDR_MAX || memchr (peer, ' ', plen) ||
-            memchr (peer, 0, plen)) {
-            json_decref (obj);
-            return s_bad_request (c,
-                                  "peer must be an address without spaces, "
-                                  "shorter than %d bytes",
-                                  RAFT_ADDR_MAX);
-        }
-        memcpy (req.peer, peer, plen);
-    }
-    json_decref (obj);
-    if (!peer && id == 0)
-        return s_bad_request (c, "give \"peer\" or \"id\"");
+    http_parse_remove_t rm;
+    http_parse_err_t err;
+    int rc = http_parse_remove (body, len, &rm, &err);
+    free (body);
+    if (rc != 0)
+        return s_parse_error (c, &err);
+    msg_api_req_t req = {.op = MSG_API_REMOVE, .id = rm.id};
+    memcpy (req.peer, rm.peer, sizeof req.peer);
     return s_call (c, &req);
 }
 
@@ -919,17 +720,40 @@ typedef struct {
     const char *path;
     const char *method;
     int (*handler) (s_ctx_t *c);
+    http_access_need_t need;
 } s_route_t;
 
 static const s_route_t s_routes[] = {
-    {"/kv/put", "POST", s_kv_put},
-    {"/kv/get", "GET", s_kv_get},
-    {"/kv/delete", "DELETE", s_kv_delete},
-    {"/health", "GET", s_health},
-    {"/raft/join", "POST", s_raft_join},
-    {"/raft/remove", "POST", s_raft_remove},
-    {"/metrics", "GET", s_metrics},
+    {"/kv/put", "POST", s_kv_put, HTTP_ACCESS_WRITE},
+    {"/kv/get", "GET", s_kv_get, HTTP_ACCESS_READ},
+    {"/kv/delete", "DELETE", s_kv_delete, HTTP_ACCESS_WRITE},
+    {"/health", "GET", s_health, HTTP_ACCESS_HEALTH},
+    {"/raft/join", "POST", s_raft_join, HTTP_ACCESS_ADMIN},
+    {"/raft/remove", "POST", s_raft_remove, HTTP_ACCESS_ADMIN},
+    {"/metrics", "GET", s_metrics, HTTP_ACCESS_HEALTH},
 };
+
+/* Access first (before any body is read), then the handler. */
+static int
+s_serve (s_ctx_t *c, const s_route_t *r)
+{
+    http_role_t role;
+    http_access_denial_t d;
+    if (http_access_check (&c->self->access, r->need, r->path,
+                           mg_get_header (c->conn, "Authorization"),
+                           c->ri->remote_addr, &role, &c->who, &d) != 0) {
+        c->close = true;
+        log_debug ("http: %d %s for %s %s from %s", d.status, d.error,
+                   c->ri->request_method, r->path, c->ri->remote_addr);
+        char extra[160] = "";
+        if (d.www_authenticate)
+            snprintf (extra, sizeof extra, "WWW-Authenticate: %s\r\n",
+                      d.www_authenticate);
+        return s_send_json (c, d.status, json_error_body (d.error, d.detail),
+                            extra[0] ? extra : NULL);
+    }
+    return r->handler (c);
+}
 
 static int
 s_route (s_ctx_t *c)
@@ -939,11 +763,13 @@ s_route (s_ctx_t *c)
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
         if (strcmp (path, s_routes[i].path) != 0)
             continue;
-        if (strcmp (c->ri->request_method, s_routes[i].method) != 0)
-            return s_send_json (c, 405,
-                                json_error_body ("method_not_allowed", NULL),
-                                s_routes[i].method);
-        return s_routes[i].handler (c);
+        if (strcmp (c->ri->request_method, s_routes[i].method) != 0) {
+            char allow[32];
+            snprintf (allow, sizeof allow, "Allow: %s\r\n", s_routes[i].method);
+            return s_send_json (
+                c, 405, json_error_body ("method_not_allowed", NULL), allow);
+        }
+        return s_serve (c, &s_routes[i]);
     }
     json_t *b = json_error_body ("unknown_path", NULL);
     json_object_set_new (b, "path", json_string_lossy (path, strlen (path)));
@@ -974,6 +800,8 @@ s_begin_request (struct mg_connection *conn)
                  .conn = conn,
                  .ri = mg_get_request_info (conn),
                  .dealer = w ? w->dealer : NULL};
+    c.read_deadline =
+        (w ? w->wait_start : zclock_mono ()) + c.self->access.read_ms;
     int status = s_route (&c);
     int64_t usecs = zclock_usecs () - start;
     metrics_http (c.route, status, (uint64_t)usecs);
@@ -986,9 +814,35 @@ s_begin_request (struct mg_connection *conn)
                                         "%.12s %s %d", c.ri->request_method,
                                         path, status));
     }
-    log_debug ("http: %s %s %d %.1f ms", c.ri->request_method, path, status,
-               (double)usecs / 1000.0);
+    log_debug ("http: %s %s %d %.1f ms%s%s", c.ri->request_method, path, status,
+               (double)usecs / 1000.0, c.who ? " token " : "",
+               c.who ? c.who : "");
     return status;
+}
+
+/* The request deadline counts from when the worker begins waiting for a
+   request: here for a connection's first (after the TLS handshake, which
+   civetweb bounds by request_timeout_ms itself)... */
+static int
+s_init_connection (const struct mg_connection *conn, void **conn_data)
+{
+    (void)conn_data;
+    s_worker_t *w = mg_get_thread_pointer (conn);
+    if (w)
+        w->wait_start = zclock_mono ();
+    return 0;
+}
+
+/* ... and at the end of the previous one for the next request on a
+   keep-alive connection (idle time counts; civetweb drops a connection
+   idle for keep_alive_timeout_ms anyway). */
+static void
+s_end_request (const struct mg_connection *conn, int status)
+{
+    (void)status;
+    s_worker_t *w = mg_get_thread_pointer (conn);
+    if (w)
+        w->wait_start = zclock_mono ();
 }
 
 /* civetweb's own refusals (a request it could not parse, a header block
@@ -1040,6 +894,7 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     s_worker_t *w = calloc (1, sizeof *w);
     if (!w)
         return NULL;
+    w->wait_start = zclock_mono ();
     w->dealer = zsock_new (ZMQ_DEALER);
     if (w->dealer) {
         zsock_set_linger (w->dealer, 0);
@@ -1070,8 +925,43 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *ptr)
     free (w);
 }
 
+/* HTTPS: civetweb takes our context as it is (TLS 1.2+, the certificate
+   and key main loaded: http/tls.h) and, seeing 1, does not free it. */
+static int
+s_external_ssl_ctx (void **ssl_ctx, void *user_data)
+{
+    self_t *self = user_data;
+    *ssl_ctx = self->args.tls_server;
+    return 1;
+}
+
 /*  ---------------------------------------------------------------------
     The actor                                                            */
+
+/* Access settings and /health's view of them; each weakened one logged. */
+static void
+s_security_init (self_t *self)
+{
+    const http_args_t *a = &self->args;
+    self->access = (http_access_t){
+        .auth = a->auth,
+        .auth_health = a->auth_health,
+        .open_admin = a->open_admin,
+        .tls = a->tls_server != NULL,
+        .auth_file_loose = a->auth_file_loose,
+        .read_ms = a->read_ms > 0 ? a->read_ms : S_DEFAULT_READ_MS,
+        .peer_auth = a->peer_auth,
+        .peer_warning = a->peer_warning};
+    self->security = http_access_security (&self->access);
+    const char *w[8];
+    size_t n = http_access_warnings (&self->access, w, 8);
+    for (size_t i = 0; i < n && i < 8; i++)
+        log_warn ("security: %s", w[i]);
+    /* Bodies in flight: a quarter of the workers, half of that for one
+       client address (see "Slow clients" at the top). */
+    int total = self->args.threads / 4 > 2 ? self->args.threads / 4 : 2;
+    self->bodies = http_admission_new (total, total / 2);
+}
 
 void
 http_actor (zsock_t *pipe, void *args)
@@ -1085,20 +975,26 @@ http_actor (zsock_t *pipe, void *args)
     /* jansson seeds its hash function on first use; do it here, before
        the workers race to it. */
     json_object_seed (0);
+    s_security_init (self);
+    assert (self->bodies);
 
-    char threads[16], timeout[16];
+    char threads[16], timeout[16], listen[300];
     snprintf (threads, sizeof threads, "%d",
               self->args.threads > 0 ? self->args.threads : 1);
-    /* request_timeout_ms bounds every read and write of a request, so a
-       client that sends its headers or body slowly is dropped after the
-       same deadline the raft actor gives a request. */
-    snprintf (timeout, sizeof timeout, "%d",
-              self->args.timeout_ms > 0 ? self->args.timeout_ms : 1);
+    /* request_timeout_ms: one read slice (see "Slow clients"). */
+    int slice = self->access.read_ms / S_SLICES;
+    slice = slice < S_SLICE_MIN_MS   ? S_SLICE_MIN_MS
+            : slice > S_SLICE_MAX_MS ? S_SLICE_MAX_MS
+                                     : slice;
+    snprintf (timeout, sizeof timeout, "%d", slice);
+    /* civetweb marks an HTTPS port with a trailing 's'. */
+    snprintf (listen, sizeof listen, "%s%s", self->args.listen,
+              self->args.tls_server ? "s" : "");
     /* Small JSON replies go out in a few writes: without tcp_nodelay,
        Nagle and delayed ACKs add 40 ms to each keep-alive request. */
     /* clang-format off */
     const char *options[] = {
-        "listening_ports",       self->args.listen,
+        "listening_ports",       listen,
         "num_threads",           threads,
         "enable_keep_alive",     "yes",
         "keep_alive_timeout_ms", "500",
@@ -1110,10 +1006,14 @@ http_actor (zsock_t *pipe, void *args)
     struct mg_callbacks callbacks;
     memset (&callbacks, 0, sizeof callbacks);
     callbacks.begin_request = s_begin_request;
+    callbacks.end_request = s_end_request;
+    callbacks.init_connection = s_init_connection;
     callbacks.http_error = s_http_error;
     callbacks.log_message = s_log_message;
     callbacks.init_thread = s_init_thread;
     callbacks.exit_thread = s_exit_thread;
+    if (self->args.tls_server)
+        callbacks.external_ssl_ctx = s_external_ssl_ctx;
     char err[256] = "";
     struct mg_error_data error = {.text = err, .text_buffer_size = sizeof err};
     struct mg_init_data init = {.callbacks = &callbacks,
@@ -1126,8 +1026,11 @@ http_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 1);
         zstr_send (pipe, "FAILED");
     } else {
-        log_info ("http: listening on %s (%s threads)", self->args.listen,
-                  threads);
+        log_info ("http: listening on %s (%s, %s threads, tokens %s, "
+                  "requests read within %d ms)",
+                  self->args.listen, self->args.tls_server ? "https" : "http",
+                  threads, self->args.auth ? "on" : "off",
+                  self->access.read_ms);
         zsock_signal (pipe, 0);
     }
 
@@ -1145,5 +1048,7 @@ http_actor (zsock_t *pipe, void *args)
     }
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
+    json_decref (self->security);
+    http_admission_destroy (&self->bodies);
     free (self);
 }

@@ -19,6 +19,11 @@
 # tcp://127.0.0.1:910i (nsxctl trace); its data, log and PID file are under $NSXD_DATA
 # (default ./data): n<i>/, n<i>.log, n<i>.pid. Only processes whose PID
 # this script recorded are ever signalled.
+#
+# NSXD_EXTRA_ARGS is added to every node's flags (e.g. --auth-file F
+# --tls-cert C --tls-key K --tls-ca CA); with TLS, set NSXD_SCHEME=https and
+# NSXD_CURL_OPTS="--cacert CA" so that this script's own /health checks
+# speak it too (add -H "Authorization: Bearer ..." with --auth-health).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,6 +33,8 @@ http_base=${NSXD_HTTP_BASE:-8000}
 peer_base=${NSXD_PEER_BASE:-9000}
 mon_base=${NSXD_MON_BASE:-$((peer_base + 100))}
 extra=${NSXD_EXTRA_ARGS:-}
+scheme=${NSXD_SCHEME:-http}
+read -r -a curl_opts <<<"${NSXD_CURL_OPTS:-}"
 
 http_of() { echo "127.0.0.1:$((http_base + $1))"; }
 # Each node's Raft traffic uses its own address, 127.0.0.(10+i), so that
@@ -73,7 +80,7 @@ nodes() {   # ids that have a PID file
 wait_http() {   # id: wait until /health answers (10 s)
     local i
     for ((i = 0; i < 100; i++)); do
-        curl -fsS -m 1 "http://$(http_of "$1")/health" >/dev/null 2>&1 && return 0
+        curl -fsS -m 1 ${curl_opts[@]+"${curl_opts[@]}"} "$scheme://$(http_of "$1")/health" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     echo "n$1 did not answer on $(http_of "$1") (see $data/n$1.log)" >&2
@@ -109,7 +116,7 @@ cmd_status() {
     local id h
     for id in $(nodes); do
         if ! alive "$id"; then echo "n$id  down"; continue; fi
-        h=$(curl -fsS -m 1 "http://$(http_of "$id")/health" 2>/dev/null || echo "(no answer)")
+        h=$(curl -fsS -m 1 ${curl_opts[@]+"${curl_opts[@]}"} "$scheme://$(http_of "$id")/health" 2>/dev/null || echo "(no answer)")
         echo "n$id  pid $(cat "$(pidfile "$id")")  $h"
     done
 }
