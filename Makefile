@@ -106,6 +106,13 @@ $(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h actors/trace_
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -o $@
 
+$(B)/trickle: tests/cluster/trickle.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) $< -lpthread -o $@
+
+# A name server that never answers, for *.slow.invalid (test only).
+$(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
+	$(CC) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS) -shared -fPIC $< -o $@
+
 $(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
@@ -145,10 +152,14 @@ promtool:
 	@deploy/deps.sh promtool
 
 # Real processes on loopback, then the same under ASan+UBSan.
-cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/promcheck
+cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/promcheck \
+         $(B)/trickle $(B)/slow_resolver.so
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 	tests/cluster/compact_test.sh $(B)/nsxd
+	tests/cluster/http_security_test.sh $(B)/nsxd
+	NSXD_HTTP_BASE=37000 NSXD_PEER_BASE=38000 NSXD_MON_BASE=38100 \
+	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

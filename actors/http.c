@@ -111,6 +111,7 @@
 #include "monitor.h"
 #include "msg_api.h"
 #include "parse.h"
+#include "socket_find.h"
 
 #include <civetweb.h>
 #include <errno.h>
@@ -120,6 +121,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -135,6 +137,23 @@
 #define S_SLICES 5
 #define S_SLICE_MIN_MS 10
 #define S_SLICE_MAX_MS 1000
+/* How often the actor looks for bodies past their deadline. */
+#define S_WATCH_MS 50
+
+/* What init_thread gives each worker thread. */
+typedef struct {
+    zsock_t *dealer;
+    zsock_t *mon;       /* PUSH to the monitor (one per worker), or NULL */
+    int64_t wait_start; /* zclock_mono () when this worker began waiting
+                           for its connection's next request */
+    /* While it reads a body (under self->watch_mutex): the deadline
+       (0: not reading one), the connection's addresses, and whether the
+       actor cut it off (s_watch). */
+    int64_t body_deadline;
+    char peer[48];
+    int peer_port, local_port;
+    bool cut;
+} s_worker_t;
 
 typedef struct {
     http_args_t args;
@@ -143,15 +162,10 @@ typedef struct {
     http_access_t access;
     json_t *security;         /* /health's "security" (copied per request) */
     http_admission_t *bodies; /* slots for bodies being read */
+    pthread_mutex_t watch_mutex;
+    s_worker_t **workers; /* every worker thread's, for s_watch */
+    size_t n_workers, max_workers;
 } self_t;
-
-/* What init_thread gives each worker thread. */
-typedef struct {
-    zsock_t *dealer;
-    zsock_t *mon;       /* PUSH to the monitor (one per worker), or NULL */
-    int64_t wait_start; /* zclock_mono () when this worker began waiting
-                           for its connection's next request */
-} s_worker_t;
 
 /* One request being served. */
 typedef struct {
@@ -159,6 +173,7 @@ typedef struct {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
     zsock_t *dealer;
+    s_worker_t *w;         /* this worker's, or NULL */
     bool body_read;        /* the whole request body was consumed */
     bool close;            /* close the connection after the reply */
     int64_t read_deadline; /* zclock_mono () by which the body must be in */
@@ -318,47 +333,74 @@ s_read_body_slot (s_ctx_t *c, char **out, size_t *out_len, s_refusal_t *r)
     char *buf = malloc (cap);
     if (!buf)
         return s_refuse (r, 500, "internal", "out of memory");
-    char detail[128];
+    s_worker_t *w = c->w;
+    if (w) {
+        pthread_mutex_lock (&c->self->watch_mutex);
+        w->body_deadline = c->read_deadline;
+        snprintf (w->peer, sizeof w->peer, "%s", c->ri->remote_addr);
+        w->peer_port = c->ri->remote_port;
+        w->local_port = c->ri->server_port;
+        w->cut = false;
+        pthread_mutex_unlock (&c->self->watch_mutex);
+    }
     size_t len = 0;
-    while (true) {
+    int st = 0;
+    bool complete = false; /* all of it, or more than max */
+    while (zclock_mono () < c->read_deadline) {
+        if (len + 1 >= cap && (cl >= 0 || len > max)) {
+            complete = true; /* all that was announced, or too much */
+            break;
+        }
         if (len + 1 >= cap) {
-            if (cl >= 0)
-                break; /* read all that was announced */
-            if (len > max)
-                break;
             size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
             char *nbuf = realloc (buf, ncap);
             if (!nbuf) {
-                free (buf);
-                return s_refuse (r, 500, "internal", "out of memory");
+                st = s_refuse (r, 500, "internal", "out of memory");
+                break;
             }
             buf = nbuf;
             cap = ncap;
         }
-        if (zclock_mono () >= c->read_deadline) {
-            free (buf);
-            snprintf (detail, sizeof detail,
-                      "the request did not arrive within %d ms "
-                      "(--request-read-ms)",
-                      c->self->access.read_ms);
-            return s_refuse (r, 408, "request_timeout", detail);
-        }
-        /* mg_read returns what arrived within one read slice (civetweb's
-           request_timeout_ms), 0 if nothing did (or a chunked body
-           ended), -1 if the client went away. */
+        /* mg_read returns once it has all it asked for, or after a read
+           slice without a byte (civetweb's request_timeout_ms): bytes that
+           keep trickling in faster than that keep it reading, and only
+           the actor's watch (s_watch) cuts it off at the deadline. 0: no
+           byte in a slice (or the end of a chunked body), -1: the client
+           went away, or the watch shut the connection's reading side. */
         int n = mg_read (c->conn, buf + len, cap - 1 - len);
         if (n < 0) {
-            free (buf);
-            return s_refuse (r, 400, "bad_request", "could not read the body");
-        }
-        if (n == 0 && cl < 0)
+            st = s_refuse (r, 400, "bad_request", "could not read the body");
             break;
+        }
+        if (n == 0 && cl < 0) {
+            complete = true;
+            break;
+        }
         len += (size_t)n;
     }
-    if (len > max) {
-        free (buf);
+    bool cut = false;
+    if (w) {
+        pthread_mutex_lock (&c->self->watch_mutex);
+        w->body_deadline = 0;
+        cut = w->cut;
+        pthread_mutex_unlock (&c->self->watch_mutex);
+    }
+    (void)cut; /* a body cut off is not complete */
+    char detail[128];
+    if (st == 0 && !complete) {
+        snprintf (detail, sizeof detail,
+                  "the request did not arrive within %d ms "
+                  "(--request-read-ms)",
+                  c->self->access.read_ms);
+        st = s_refuse (r, 408, "request_timeout", detail);
+    }
+    if (!st && len > max) {
         snprintf (detail, sizeof detail, "body is larger than %zu bytes", max);
-        return s_refuse (r, 413, "too_large", detail);
+        st = s_refuse (r, 413, "too_large", detail);
+    }
+    if (st) {
+        free (buf);
+        return st;
     }
     buf[len] = 0;
     *out = buf;
@@ -799,7 +841,8 @@ s_begin_request (struct mg_connection *conn)
     s_ctx_t c = {.self = mg_get_user_data (mg_get_context (conn)),
                  .conn = conn,
                  .ri = mg_get_request_info (conn),
-                 .dealer = w ? w->dealer : NULL};
+                 .dealer = w ? w->dealer : NULL,
+                 .w = w};
     c.read_deadline =
         (w ? w->wait_start : zclock_mono ()) + c.self->access.read_ms;
     int status = s_route (&c);
@@ -909,17 +952,26 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
                    self->args.api_endpoint);
     if (self->args.monitor_endpoint)
         w->mon = monitor_push_new (self->args.monitor_endpoint);
+    pthread_mutex_lock (&self->watch_mutex);
+    if (self->n_workers < self->max_workers)
+        self->workers[self->n_workers++] = w;
+    pthread_mutex_unlock (&self->watch_mutex);
     return w;
 }
 
 static void
 s_exit_thread (const struct mg_context *ctx, int thread_type, void *ptr)
 {
-    (void)ctx;
     (void)thread_type;
     s_worker_t *w = ptr;
     if (!w)
         return;
+    self_t *self = mg_get_user_data (ctx);
+    pthread_mutex_lock (&self->watch_mutex);
+    for (size_t i = 0; i < self->n_workers; i++)
+        if (self->workers[i] == w)
+            self->workers[i] = self->workers[--self->n_workers];
+    pthread_mutex_unlock (&self->watch_mutex);
     zsock_destroy (&w->dealer);
     zsock_destroy (&w->mon);
     free (w);
@@ -937,6 +989,32 @@ s_external_ssl_ctx (void **ssl_ctx, void *user_data)
 
 /*  ---------------------------------------------------------------------
     The actor                                                            */
+
+/* Cut off every body still arriving past its request's deadline: shut
+   down the reading side of its connection, which wakes its worker in
+   mg_read (); the worker answers 408 (writing still works) and closes. */
+static void
+s_watch (self_t *self)
+{
+    int64_t now = zclock_mono ();
+    pthread_mutex_lock (&self->watch_mutex);
+    for (size_t i = 0; i < self->n_workers; i++) {
+        s_worker_t *w = self->workers[i];
+        if (!w->body_deadline || w->cut || now < w->body_deadline)
+            continue;
+        /* The worker is inside its read loop, so the connection is open
+           and its descriptor cannot be reused while we hold the mutex. */
+        int fd = http_socket_find (w->peer, w->peer_port, w->local_port);
+        if (fd >= 0)
+            shutdown (fd, SHUT_RD);
+        else
+            log_warn ("http: cannot find the connection from %s:%d to cut "
+                      "it off",
+                      w->peer, w->peer_port);
+        w->cut = true;
+    }
+    pthread_mutex_unlock (&self->watch_mutex);
+}
 
 /* Access settings and /health's view of them; each weakened one logged. */
 static void
@@ -977,6 +1055,11 @@ http_actor (zsock_t *pipe, void *args)
     json_object_seed (0);
     s_security_init (self);
     assert (self->bodies);
+    pthread_mutex_init (&self->watch_mutex, NULL);
+    self->max_workers =
+        (size_t)(self->args.threads > 0 ? self->args.threads : 1);
+    self->workers = calloc (self->max_workers, sizeof *self->workers);
+    assert (self->workers);
 
     char threads[16], timeout[16], listen[300];
     snprintf (threads, sizeof threads, "%d",
@@ -1034,21 +1117,33 @@ http_actor (zsock_t *pipe, void *args)
         zsock_signal (pipe, 0);
     }
 
-    /* Only "$TERM" comes on the pipe. */
+    /* Only "$TERM" comes on the pipe; meanwhile, the watch. */
+    zpoller_t *poller = zpoller_new (pipe, NULL);
+    assert (poller);
+    /* a signal is main's to handle: it decides when to stop, with $TERM */
+    zpoller_set_nonstop (poller, true);
     while (true) {
-        char *cmd = zstr_recv (pipe);
-        if (!cmd && errno == EINTR)
-            continue; /* a signal: main decides when to stop, with $TERM */
-        if (!cmd)
-            break; /* the context is going away */
-        bool term = streq (cmd, "$TERM");
-        zstr_free (&cmd);
-        if (term)
+        void *which = zpoller_wait (poller, S_WATCH_MS);
+        if (which == pipe) {
+            char *cmd = zstr_recv (pipe);
+            if (!cmd && errno != EINTR)
+                break; /* the context is going away */
+            bool term = cmd && streq (cmd, "$TERM");
+            zstr_free (&cmd);
+            if (term)
+                break;
+        } else if (!which && errno == ETERM) {
             break;
+        }
+        if (self->ctx)
+            s_watch (self);
     }
+    zpoller_destroy (&poller);
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
     json_decref (self->security);
     http_admission_destroy (&self->bodies);
+    pthread_mutex_destroy (&self->watch_mutex);
+    free (self->workers);
     free (self);
 }
