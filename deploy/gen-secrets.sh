@@ -53,5 +53,6 @@ done
     echo "# nsxd tokens: ROLE TOKEN [NAME] (see README, Security)"
     for role in admin write read; do echo "$role $(cat "$role.token") $role"; done
 } >tokens
-if [ -n "$uid" ]; then chown "$uid" node.key tokens ./*.token; fi
+# the server's files go to the server's user; the client copies stay yours
+if [ -n "$uid" ]; then chown "$uid" node.key tokens; fi
 echo "gen-secrets.sh: $dir: ca.pem node.pem node.key tokens {admin,write,read}.token (names: $san)"
