@@ -139,7 +139,9 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_http $(B)/test_monitor $(B)/test_metrics
+node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_http $(B)/test_monitor $(B)/test_metrics \
+      $(B)/test_security
+	$(B)/test_security
 	$(B)/test_storage
 	$(B)/test_transport
 	$(B)/test_http
