@@ -288,7 +288,6 @@ s_read_response (s_io_t *io, size_t max_body, http_client_resp_t *r)
     size_t head_len = 0; /* 0 until "\r\n\r\n" is in */
     int status = 0;
     long long cl = -1;
-    bool eof = false;
     while (buf) {
         if (head_len && cl >= 0 && len - head_len >= (size_t)cl)
             break;
@@ -310,10 +309,8 @@ s_read_response (s_io_t *io, size_t max_body, http_client_resp_t *r)
             s_why (r, "no complete response within the deadline");
             goto fail;
         }
-        if (n == 0) {
-            eof = true;
-            break;
-        }
+        if (n == 0)
+            break; /* the end of the stream */
         len += (size_t)n;
         buf[len] = 0;
         if (!head_len) {
@@ -346,7 +343,6 @@ s_read_response (s_io_t *io, size_t max_body, http_client_resp_t *r)
     }
     if (cl >= 0)
         body_len = (size_t)cl;
-    (void)eof;
     memmove (buf, buf + head_len, body_len);
     buf[body_len] = 0;
     r->status = status;
