@@ -186,8 +186,7 @@ main (int argc, char **argv)
         }
         int one = 1;
         setsockopt (c[i].fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (connect (c[i].fd, (struct sockaddr *)&s_addr, sizeof s_addr) !=
-                0 &&
+        if (connect (c[i].fd, (struct sockaddr *)&s_addr, sizeof s_addr) != 0 &&
             errno != EINPROGRESS) {
             c[i].closed = true;
         }
@@ -298,7 +297,7 @@ main (int argc, char **argv)
     printf ("trickle: /health probes: %d answered 200, %d failed (%d ms "
             "timeout); latency ms p50 %.2f p99 %.2f max %.2f\n",
             s_n_probes, s_failed, s_probe_timeout, p50, p99, mx);
-    bool ok = s_failed == 0 && s_n_probes > 0 &&
-              (max_probe < 0 || mx <= max_probe);
+    bool ok =
+        s_failed == 0 && s_n_probes > 0 && (max_probe < 0 || mx <= max_probe);
     return ok ? 0 : 1;
 }
