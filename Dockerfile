@@ -1,4 +1,5 @@
 # nsxd: a multi-stage build from debian:bookworm-slim.
+# (docker-compose.secure.yml runs it with tokens and TLS.)
 #   build stage:   the -dev packages and the compiler; builds nsxd and nsxctl
 #   runtime stage: only the shared libraries, a non-root user, data in a
 #                  volume, a HEALTHCHECK on /health (through nsxctl, so no
@@ -7,7 +8,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         gcc make libc6-dev pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
-        libcivetweb-dev libleveldb-dev libjansson-dev \
+        libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -20,10 +21,14 @@ RUN make build/nsxd build/nsxctl CFLAGS="-O2 -g0" && strip build/nsxd build/nsxc
 FROM debian:bookworm-slim
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        libczmq4 libmsgpackc2 libcivetweb1 libleveldb1d libjansson4 \
+        libczmq4 libmsgpackc2 libcivetweb1 libleveldb1d libjansson4 libssl3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
  && useradd --system --uid 10001 --home-dir /var/lib/nsxd --create-home nsxd
 COPY --from=build /src/build/nsxd /src/build/nsxctl /usr/local/bin/
+# HTTPS: civetweb loads "libssl.so" and "libcrypto.so" at run time and
+# needs a function OpenSSL 3 dropped; nsxd loads these two small shims
+# from ../lib/nsxd/ first (http/tls_compat.c), so no -dev package here.
+COPY --from=build /src/build/nsxd-tls/ /usr/local/lib/nsxd/
 USER nsxd
 WORKDIR /var/lib/nsxd
 VOLUME /var/lib/nsxd

@@ -34,11 +34,11 @@ MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
 # pkg-config file).
 NODE_SRC := $(filter-out actors/nsxd.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
-            $(wildcard store/*.c) $(filter-out http/nsxctl.c,$(wildcard http/*.c))
+            $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c,$(wildcard http/*.c))
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
 NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
-NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lsodium -lpthread
+NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lssl -lcrypto -lsodium -lpthread
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -83,13 +83,25 @@ $(B)/test_msg: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(
 $(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
 
-$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+# What lets Debian 12's civetweb serve HTTPS with OpenSSL 3 (see
+# http/tls_compat.c); nsxd loads them from nsxd-tls/ next to itself.
+TLS_COMPAT := $(B)/nsxd-tls/libssl.so $(B)/nsxd-tls/libcrypto.so
+$(B)/nsxd-tls/libssl.so: http/tls_compat.c | $(B)
+	mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -Wl,-soname,libssl.so $< -o $@ -Wl,--no-as-needed -lssl
+$(B)/nsxd-tls/libcrypto.so: http/tls_compat.c | $(B)
+	mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -DNSXD_TLS_COMPAT_CRYPTO -Wl,-soname,libcrypto.so $< -o $@ \
+	    -Wl,--no-as-needed -lcrypto
+
+$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-NSXCTL_SRC := http/nsxctl.c http/client.c actors/trace_client.c actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) http/client.h actors/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -lcivetweb -ljansson \
-	    -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
+NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c actors/trace_client.c \
+              actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
+$(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h actors/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -ljansson \
+	    -lssl -lcrypto -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
 
 $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c actors/peer_keys.c $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
@@ -97,7 +109,14 @@ $(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c actors/peer_keys.
 $(B)/peer_forge: tests/cluster/peer_forge.c msg/msg_raft.c actors/peer_keys.c actors/peer_keys.h $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
 
-$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+$(B)/trickle: tests/cluster/trickle.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) $< -lpthread -o $@
+
+# A name server that never answers, for *.slow.invalid (test only).
+$(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
+	$(CC) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS) -shared -fPIC $< -o $@
+
+$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 # The metrics registry alone, and the strict exposition checker.
@@ -123,7 +142,9 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor $(B)/test_metrics
+node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
+      $(B)/test_metrics $(B)/test_security
+	$(B)/test_security
 	$(B)/test_storage
 	$(B)/test_transport
 	$(B)/test_peer_auth
@@ -137,11 +158,15 @@ promtool:
 	@deploy/deps.sh promtool
 
 # Real processes on loopback, then the same under ASan+UBSan.
-cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/peer_forge $(B)/promcheck
+cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/peer_forge $(B)/promcheck \
+         $(B)/trickle $(B)/slow_resolver.so
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 	tests/cluster/peer_forge_test.sh $(B)/nsxd
 	tests/cluster/compact_test.sh $(B)/nsxd
+	tests/cluster/http_security_test.sh $(B)/nsxd
+	NSXD_HTTP_BASE=37000 NSXD_PEER_BASE=38000 NSXD_MON_BASE=38100 \
+	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

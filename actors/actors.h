@@ -14,11 +14,13 @@
 #ifndef ACTORS_H_INCLUDED
 #define ACTORS_H_INCLUDED
 
+#include "auth.h"
 #include "peer_keys.h"
 #include "raft.h"
 #include "store.h"
 
 #include <czmq.h>
+#include <openssl/ssl.h>
 #include <stdatomic.h>
 
 /* The KV data, shared for reading: the storage actor publishes its store
@@ -72,18 +74,34 @@ typedef struct {
 void transport_actor (zsock_t *pipe, void *args);
 
 /* http.c: civetweb on `listen` (host:port); each worker thread reaches the
-   raft actor through its own DEALER connected to `api_endpoint`. */
+   raft actor through its own DEALER connected to `api_endpoint`. Access
+   control, TLS and the request deadline: http/access.h and README,
+   "Security". Zero values are the defaults (no tokens, admin on loopback
+   only, plain HTTP). Main owns what the pointers point to and frees it
+   after the actor stopped. */
 typedef struct {
     const char *listen; /* e.g. "127.0.0.1:8001" */
     const char *api_endpoint;
     int threads;
-    int timeout_ms; /* request deadline */
+    int timeout_ms; /* request deadline (answering) */
+    int read_ms;    /* headers and body must arrive within this; 0: 5000 */
     size_t max_body;
     size_t max_key;
     size_t max_value;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
-    kv_shared_t *shared; /* the KV data for GETs, or NULL: the raft actor
+    kv_shared_t *shared;      /* the KV data for GETs, or NULL: the raft actor
                             reads it through storage (tests) */
+    const http_auth_t *auth;  /* --auth-file's tokens, or NULL: none */
+    bool auth_file_loose;     /* that file is readable by group or others */
+    bool auth_health;         /* /health and /metrics need a read token */
+    bool open_admin;          /* no tokens: admin routes open to anyone */
+    SSL_CTX *tls_server;      /* serve HTTPS with it, or NULL: plain HTTP */
+    SSL_CTX *tls_client;      /* for /raft/join's fetch: https with it, or
+                                NULL: plain http */
+    const char *peer_auth;    /* the peer links' authentication, shown in
+                                 /health ("none", "curve", ...) */
+    const char *peer_warning; /* a weakened peer setting for /health's
+                                 warnings, or NULL */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

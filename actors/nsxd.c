@@ -10,18 +10,24 @@
     actors stop in reverse order; storage closes LevelDB last; exit 0.
 */
 #include "actors.h"
+#include "auth.h"
 #include "client.h"
 #include "log.h"
 #include "monitor.h"
+#include "tls.h"
 
 #include <civetweb.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <openssl/crypto.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     raft_id_t id;
@@ -45,10 +51,18 @@ typedef struct {
     long compact_entries;
     long compact_trailing;
     long compact_mib;
+    char auth_file[1024];
+    bool auth_health;
+    bool open_admin;
+    char tls_cert[1024];
+    char tls_key[1024];
+    char tls_ca[1024];
+    char join_token[HTTP_AUTH_MAX_TOKEN + 1];
     char peer_secret_file[1024];
     bool insecure_peers;
     int peer_max_conns;
     int monitor_max_subscribers;
+    int read_ms;
 } s_config_t;
 
 static volatile sig_atomic_t s_stop;
@@ -126,6 +140,37 @@ s_usage (FILE *out)
         "                          that of applied entries (NSXD_COMPACT_MIB,\n"
         "                          32; 0 = by count only): the log is in\n"
         "                          memory, and large values would fill it\n"
+        "\n"
+        "Security (README, \"Security\"):\n"
+        "  --auth-file FILE        bearer tokens with roles read, write, "
+        "admin\n"
+        "                          (NSXD_AUTH_FILE; lines \"ROLE TOKEN "
+        "[NAME]\").\n"
+        "                          Without it the KV API is open and\n"
+        "                          /raft/join and /raft/remove answer only\n"
+        "                          clients on loopback\n"
+        "  --auth-health           /health and /metrics need a read token too\n"
+        "                          (NSXD_AUTH_HEALTH=1; default open)\n"
+        "  --open-admin            without --auth-file, let anyone use\n"
+        "                          /raft/join and /raft/remove "
+        "(NSXD_OPEN_ADMIN=1;\n"
+        "                          logged and shown in /health as a "
+        "warning)\n"
+        "  --tls-cert FILE         serve HTTPS: certificate chain, PEM\n"
+        "                          (NSXD_TLS_CERT); with --tls-key, and this\n"
+        "                          node then speaks https to the others\n"
+        "  --tls-key FILE          its private key, PEM (NSXD_TLS_KEY)\n"
+        "  --tls-ca FILE           CA certificates that the other nodes'\n"
+        "                          certificates must chain to (NSXD_TLS_CA;\n"
+        "                          default the system's trust store)\n"
+        "  --join-token TOKEN      admin token that --join sends\n"
+        "                          (NSXD_JOIN_TOKEN; visible in ps: prefer\n"
+        "                          the file or the variable)\n"
+        "  --join-token-file FILE  the same, read from FILE\n"
+        "                          (NSXD_JOIN_TOKEN_FILE)\n"
+        "  --request-read-ms MS    a request's headers and body must arrive\n"
+        "                          within MS, or 408 (NSXD_REQUEST_READ_MS,\n"
+        "                          5000)\n"
         "  --peer-secret-file FILE the cluster secret "
         "(NSXD_PEER_SECRET_FILE):\n"
         "                          peer links and the monitoring socket are\n"
@@ -167,40 +212,96 @@ s_parse_long (const char *text, long min, long max, long *out)
     return true;
 }
 
+/* A yes/no flag or variable: 1/true/yes/on, 0/false/no/off or empty. */
+static bool
+s_parse_bool (const char *name, const char *text, bool *out)
+{
+    const char *yes[] = {"1", "true", "yes", "on"};
+    const char *no[] = {"", "0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+        if (strcasecmp (text, yes[i]) == 0)
+            return *out = true;
+    for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+        if (strcasecmp (text, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    fprintf (stderr, "nsxd: %s must be 1 or 0 (true/false, yes/no)\n", name);
+    return false;
+}
+
+/* The first line of path, trimmed, into out: the join token's file. */
+static int
+s_read_token_file (const char *path, char *out, size_t out_len)
+{
+    int fd = open (path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf (stderr, "nsxd: --join-token-file %s: %s\n", path,
+                 strerror (errno));
+        return -1;
+    }
+    char buf[HTTP_AUTH_MAX_TOKEN + 64];
+    ssize_t n = read (fd, buf, sizeof buf - 1);
+    close (fd);
+    if (n < 0) {
+        fprintf (stderr, "nsxd: --join-token-file %s: %s\n", path,
+                 strerror (errno));
+        return -1;
+    }
+    buf[n] = 0;
+    size_t start = strspn (buf, " \t\r\n");
+    size_t len = strcspn (buf + start, " \t\r\n");
+    int rc = 0;
+    if (len == 0 || len >= out_len) {
+        fprintf (stderr,
+                 "nsxd: --join-token-file %s: no token of at most "
+                 "%zu characters on its first line\n",
+                 path, out_len - 1);
+        rc = -1;
+    } else {
+        memcpy (out, buf + start, len);
+        out[len] = 0;
+    }
+    OPENSSL_cleanse (buf, sizeof buf);
+    return rc;
+}
+
 static int
 s_config (int argc, char **argv, s_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
-    const char *v[25] = {
-        s_env ("NSXD_ID", ""),
-        s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
+    /* v[i] is option i of opts below: keep both lists in step */
+    const char *v[34] = {
+        s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
-        s_env ("NSXD_PEER_ADVERTISE", ""),
-        s_env ("NSXD_CLUSTER", ""),
-        s_env ("NSXD_JOIN", ""),
-        s_env ("NSXD_DATA_DIR", ""),
-        s_env ("NSXD_ELECTION_MS", "800"),
-        s_env ("NSXD_HEARTBEAT_MS", "100"),
+        s_env ("NSXD_PEER_ADVERTISE", ""), s_env ("NSXD_CLUSTER", ""),
+        s_env ("NSXD_JOIN", ""), s_env ("NSXD_DATA_DIR", ""),
+        s_env ("NSXD_ELECTION_MS", "800"), s_env ("NSXD_HEARTBEAT_MS", "100"),
         s_env ("NSXD_REQUEST_TIMEOUT_MS", "2000"),
-        s_env ("NSXD_MAX_KEY", "8192"),
-        s_env ("NSXD_MAX_VALUE", "1048576"),
+        s_env ("NSXD_MAX_KEY", "8192"), s_env ("NSXD_MAX_VALUE", "1048576"),
         s_env ("NSXD_MAX_BODY", "1048576"),
         /* civetweb gives each keep-alive connection a worker until it is
            idle for 500 ms: 128 serve 64 busy clients with room left for
            /health and /metrics (at 64, a scrape waited behind make
            bench's 64 connections); each costs about 130 KiB under load */
-        s_env ("NSXD_HTTP_THREADS", "128"),
-        s_env ("NSXD_LOG_LEVEL", "info"),
-        s_env ("NSXD_MONITOR_LISTEN", ""),
-        s_env ("NSXD_SLOW_FSYNC_MS", "100"),
+        s_env ("NSXD_HTTP_THREADS", "128"), s_env ("NSXD_LOG_LEVEL", "info"),
+        s_env ("NSXD_MONITOR_LISTEN", ""), s_env ("NSXD_SLOW_FSYNC_MS", "100"),
         s_env ("NSXD_COMPACT_ENTRIES", "10000"),
         s_env ("NSXD_COMPACT_TRAILING", "1000"),
-        s_env ("NSXD_COMPACT_MIB", "32"),
-        s_env ("NSXD_PEER_SECRET_FILE", ""),
-        s_env ("NSXD_INSECURE_PEERS", ""),
-        s_env ("NSXD_PEER_MAX_CONNS", "64"),
-        s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),
+        s_env ("NSXD_COMPACT_MIB", "32"), s_env ("NSXD_AUTH_FILE", ""), /* 21 */
+        s_env ("NSXD_AUTH_HEALTH", "0"),                                /* 22 */
+        s_env ("NSXD_OPEN_ADMIN", "0"),                                 /* 23 */
+        s_env ("NSXD_TLS_CERT", ""),                                    /* 24 */
+        s_env ("NSXD_TLS_KEY", ""),                                     /* 25 */
+        s_env ("NSXD_TLS_CA", ""),                                      /* 26 */
+        s_env ("NSXD_JOIN_TOKEN", ""),                                  /* 27 */
+        s_env ("NSXD_JOIN_TOKEN_FILE", ""),                             /* 28 */
+        s_env ("NSXD_REQUEST_READ_MS", "5000"),                         /* 29 */
+        s_env ("NSXD_PEER_SECRET_FILE", ""),                            /* 30 */
+        s_env ("NSXD_INSECURE_PEERS", "0"),                             /* 31 */
+        s_env ("NSXD_PEER_MAX_CONNS", "64"),                            /* 32 */
+        s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),                   /* 33 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -224,10 +325,19 @@ s_config (int argc, char **argv, s_config_t *c)
         {"compact-entries", required_argument, 0, 18},
         {"compact-trailing", required_argument, 0, 19},
         {"compact-mib", required_argument, 0, 20},
-        {"peer-secret-file", required_argument, 0, 21},
-        {"insecure-peers", no_argument, 0, 22},
-        {"peer-max-conns", required_argument, 0, 23},
-        {"monitor-max-subscribers", required_argument, 0, 24},
+        {"auth-file", required_argument, 0, 21},
+        {"auth-health", no_argument, 0, 22},
+        {"open-admin", no_argument, 0, 23},
+        {"tls-cert", required_argument, 0, 24},
+        {"tls-key", required_argument, 0, 25},
+        {"tls-ca", required_argument, 0, 26},
+        {"join-token", required_argument, 0, 27},
+        {"join-token-file", required_argument, 0, 28},
+        {"request-read-ms", required_argument, 0, 29},
+        {"peer-secret-file", required_argument, 0, 30},
+        {"insecure-peers", no_argument, 0, 31},
+        {"peer-max-conns", required_argument, 0, 32},
+        {"monitor-max-subscribers", required_argument, 0, 33},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -240,7 +350,7 @@ s_config (int argc, char **argv, s_config_t *c)
             s_usage (stderr);
             return -1;
         }
-        v[o] = optarg ? optarg : "1"; /* a switch (no argument): on */
+        v[o] = optarg ? optarg : "1"; /* a switch: on */
     }
     if (optind < argc) {
         fprintf (stderr, "nsxd: unexpected argument '%s'\n", argv[optind]);
@@ -283,8 +393,9 @@ s_config (int argc, char **argv, s_config_t *c)
         {"--compact-entries", v[18], 0, 1L << 40, &c->compact_entries},
         {"--compact-trailing", v[19], 0, 1L << 40, &c->compact_trailing},
         {"--compact-mib", v[20], 0, 1L << 20, &c->compact_mib},
-        {"--peer-max-conns", v[23], 1, 100000, &n},
-        {"--monitor-max-subscribers", v[24], 1, 100000, &n},
+        {"--request-read-ms", v[29], 100, 3600000, &n},
+        {"--peer-max-conns", v[32], 1, 100000, &n},
+        {"--monitor-max-subscribers", v[33], 1, 100000, &n},
     };
     int *ints[] = {&c->election_ms,
                    &c->heartbeat_ms,
@@ -297,10 +408,11 @@ s_config (int argc, char **argv, s_config_t *c)
                    NULL,
                    NULL,
                    NULL,
+                   &c->read_ms,
                    &c->peer_max_conns,
                    &c->monitor_max_subscribers};
     _Static_assert(sizeof ints / sizeof ints[0] == sizeof nums / sizeof nums[0],
-                   "one target per numeric option");
+                   "one ints[] entry per nums[] entry");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
         if (!s_parse_long (nums[i].text, nums[i].min, nums[i].max,
                            nums[i].out)) {
@@ -318,8 +430,14 @@ s_config (int argc, char **argv, s_config_t *c)
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
     snprintf (c->monitor_listen, sizeof c->monitor_listen, "%s", v[16]);
-    snprintf (c->peer_secret_file, sizeof c->peer_secret_file, "%s", v[21]);
-    c->insecure_peers = *v[22] && !streq (v[22], "0");
+    if (!s_parse_bool ("--auth-health (NSXD_AUTH_HEALTH)", v[22],
+                       &c->auth_health) ||
+        !s_parse_bool ("--open-admin (NSXD_OPEN_ADMIN)", v[23],
+                       &c->open_admin) ||
+        !s_parse_bool ("--insecure-peers (NSXD_INSECURE_PEERS)", v[31],
+                       &c->insecure_peers))
+        return -1;
+    snprintf (c->peer_secret_file, sizeof c->peer_secret_file, "%s", v[30]);
     if (c->insecure_peers == !!*c->peer_secret_file) {
         fprintf (stderr,
                  c->insecure_peers
@@ -331,6 +449,49 @@ s_config (int argc, char **argv, s_config_t *c)
                        "FILE`), or --insecure-peers to run without\n");
         return -1;
     }
+    snprintf (c->auth_file, sizeof c->auth_file, "%s", v[21]);
+    snprintf (c->tls_cert, sizeof c->tls_cert, "%s", v[24]);
+    snprintf (c->tls_key, sizeof c->tls_key, "%s", v[25]);
+    snprintf (c->tls_ca, sizeof c->tls_ca, "%s", v[26]);
+    if (c->open_admin && *c->auth_file) {
+        fprintf (stderr, "nsxd: --open-admin and --auth-file contradict each "
+                         "other: with tokens, /raft/join and /raft/remove "
+                         "need an admin token\n");
+        return -1;
+    }
+    if (c->auth_health && !*c->auth_file) {
+        fprintf (stderr, "nsxd: --auth-health needs --auth-file (the tokens "
+                         "to check)\n");
+        return -1;
+    }
+    if (!*c->tls_cert != !*c->tls_key) {
+        fprintf (stderr, "nsxd: --tls-cert and --tls-key go together\n");
+        return -1;
+    }
+    if (*c->tls_ca && !*c->tls_cert) {
+        fprintf (stderr, "nsxd: --tls-ca is for a node that serves TLS "
+                         "(--tls-cert, --tls-key): it verifies the other "
+                         "nodes' certificates\n");
+        return -1;
+    }
+    if (*v[27] && *v[28]) {
+        fprintf (stderr, "nsxd: give --join-token or --join-token-file, not "
+                         "both\n");
+        return -1;
+    }
+    if (*v[27]) {
+        if (strlen (v[27]) >= sizeof c->join_token ||
+            strcspn (v[27], " \t\r\n") != strlen (v[27])) {
+            fprintf (stderr,
+                     "nsxd: --join-token must be one word of at most "
+                     "%d characters\n",
+                     HTTP_AUTH_MAX_TOKEN);
+            return -1;
+        }
+        snprintf (c->join_token, sizeof c->join_token, "%s", v[27]);
+    } else if (*v[28] && s_read_token_file (v[28], c->join_token,
+                                            sizeof c->join_token) != 0)
+        return -1;
     return 0;
 }
 
@@ -413,16 +574,25 @@ s_mkdirs (const char *path)
 /* POST /raft/join to host:port. Returns the HTTP status (0 if unreachable)
    and, on 409, the leader hint in next (or "" if none). */
 static int
-s_post_join (const char *target, const s_config_t *c, char *next,
-             size_t next_len)
+s_post_join (const char *target, const s_config_t *c,
+             const http_client_opts_t *opts, char *next, size_t next_len)
 {
     json_t *req = json_pack ("{s:s, s:I}", "peer", c->http_advertise, "id",
                              (json_int_t)c->id);
     char *body = req ? json_dumps (req, JSON_COMPACT) : NULL;
     json_decref (req);
-    http_client_resp_t r =
-        body ? http_client_request (target, "POST", "/raft/join", body, 60000)
-             : (http_client_resp_t){0, NULL};
+    http_client_resp_t r = {0};
+    if (body)
+        r = http_client_request (opts, target, "POST", "/raft/join", body,
+                                 60000);
+    else
+        snprintf (r.error, sizeof r.error, "out of memory");
+    if (r.status == 0)
+        log_info ("join through %s: %s", target, r.error);
+    else if (r.status == 401 || r.status == 403)
+        log_error ("join through %s: %d %s (an admin token is needed: "
+                   "--join-token-file)",
+                   target, r.status, r.body ? r.body : "");
     free (body);
     next[0] = 0;
     json_t *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
@@ -437,12 +607,14 @@ s_post_join (const char *target, const s_config_t *c, char *next,
 }
 
 static void
-s_join (const s_config_t *c)
+s_join (const s_config_t *c, SSL_CTX *tls)
 {
     char target[256], next[256];
+    http_client_opts_t opts = {.tls = tls,
+                               .token = *c->join_token ? c->join_token : NULL};
     snprintf (target, sizeof target, "%s", c->join);
     while (!s_stop) {
-        int status = s_post_join (target, c, next, sizeof next);
+        int status = s_post_join (target, c, &opts, next, sizeof next);
         if (status == 200) {
             log_info ("joined the cluster through %s", target);
             return;
@@ -492,8 +664,54 @@ main (int argc, char **argv)
         }
         have_bootstrap = true;
     }
-    /* The keys first: a node that cannot authenticate its peers does not
-       start (unless told, loudly, to run without). */
+    /* Access and TLS settings are checked before anything starts: a node
+       must not come up on a half-understood access list or certificate. */
+    http_auth_t *auth = NULL;
+    bool auth_loose = false;
+    if (*c.auth_file) {
+        char err[256];
+        auth = http_auth_load (c.auth_file, &auth_loose, err, sizeof err);
+        if (!auth) {
+            fprintf (stderr, "nsxd: --auth-file %s: %s\n", c.auth_file, err);
+            return 2;
+        }
+        log_info ("%zu tokens from %s", http_auth_count (auth), c.auth_file);
+        if (auth_loose)
+            log_warn ("--auth-file %s is readable by group or others "
+                      "(chmod 600 it)",
+                      c.auth_file);
+    }
+    SSL_CTX *tls_server = NULL, *tls_client = NULL;
+    if (*c.tls_cert) {
+        char err[320];
+        tls_server =
+            http_tls_server_ctx (c.tls_cert, c.tls_key, err, sizeof err);
+        tls_client = tls_server
+                         ? http_tls_client_ctx (*c.tls_ca ? c.tls_ca : NULL,
+                                                err, sizeof err)
+                         : NULL;
+        if (tls_client && http_tls_compat_load (err, sizeof err) != 0) {
+            SSL_CTX_free (tls_client);
+            tls_client = NULL;
+        }
+        if (!tls_server || !tls_client) {
+            fprintf (stderr,
+                     "nsxd: TLS (--tls-cert %s, --tls-key %s%s%s): "
+                     "%s\n",
+                     c.tls_cert, c.tls_key, *c.tls_ca ? ", --tls-ca " : "",
+                     c.tls_ca, err);
+            SSL_CTX_free (tls_server);
+            http_auth_destroy (&auth);
+            return 2;
+        }
+        struct stat kst;
+        if (stat (c.tls_key, &kst) == 0 && (kst.st_mode & (S_IRWXG | S_IRWXO)))
+            log_warn ("--tls-key %s is readable by group or others (chmod "
+                      "600 it)",
+                      c.tls_key);
+    }
+    /* The keys: a node that cannot authenticate its peers does not start
+       (unless told, loudly, to run without). */
     peer_keys_t *keys = NULL;
     if (c.insecure_peers) {
         log_warn ("--insecure-peers: peer links (%s) and the monitoring "
@@ -505,6 +723,9 @@ main (int argc, char **argv)
         keys = peer_keys_load (c.peer_secret_file, c.id, err, sizeof err);
         if (!keys) {
             fprintf (stderr, "nsxd: --peer-secret-file: %s\n", err);
+            SSL_CTX_free (tls_server);
+            SSL_CTX_free (tls_client);
+            http_auth_destroy (&auth);
             return 2;
         }
         for (uint32_t i = 0; have_bootstrap && i < bootstrap.n; i++)
@@ -581,7 +802,20 @@ main (int argc, char **argv)
                       .max_key = (size_t)c.max_key,
                       .max_value = (size_t)c.max_value,
                       .monitor_endpoint = ep_monitor,
-                      .shared = &kv_shared};
+                      .shared = &kv_shared,
+                      .read_ms = c.read_ms,
+                      .auth = auth,
+                      .auth_file_loose = auth_loose,
+                      .auth_health = c.auth_health,
+                      .open_admin = c.open_admin,
+                      .tls_server = tls_server,
+                      .tls_client = tls_client,
+                      .peer_auth = keys ? "curve" : "none",
+                      .peer_warning =
+                          keys ? NULL
+                               : "--insecure-peers: peer links and the "
+                                 "monitoring socket are neither authenticated "
+                                 "nor encrypted"};
 
     log_info ("starting: http %s (advertised %s), peers %s (advertised %s), "
               "data %s",
@@ -619,7 +853,7 @@ main (int argc, char **argv)
         s_stop = 1;
     }
     if (!s_stop && *c.join)
-        s_join (&c);
+        s_join (&c, tls_client);
     else if (!*c.cluster)
         log_info ("no --cluster or --join: a new server waits to be added "
                   "(POST /raft/join {\"peer\": \"%s\"} on the leader)",
@@ -668,6 +902,9 @@ main (int argc, char **argv)
     zactor_destroy (&monitor);
     zactor_destroy (&zap);
     peer_keys_destroy (&keys);
+    http_auth_destroy (&auth);
+    SSL_CTX_free (tls_server);
+    SSL_CTX_free (tls_client);
     mg_exit_library ();
     log_info ("stopped");
     return rc;

@@ -38,8 +38,13 @@ if [ "${1:-}" = etcd ]; then
     exit 0
 fi
 case "${1:-build}" in
+# libssl-dev: OpenSSL's headers for nsxd's TLS and tokens, and the
+# unversioned libcrypto.so / libssl.so that civetweb dlopens for HTTPS
+# (nsxd's build/nsxd-tls/ shims stand in for them: http/tls_compat.c);
+# openssl: deploy/gen-secrets.sh and the tests' certificates.
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
-       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables wrk) ;;
+       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev
+       openssl curl jq iptables wrk) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

@@ -24,6 +24,10 @@
 # with the cluster secret $NSXD_DATA/cluster.key, made here (nsxctl keygen)
 # the first time a node starts; nsxctl trace finds it there. NSXD_INSECURE=1
 # starts the nodes with --insecure-peers instead.
+# NSXD_EXTRA_ARGS is added to every node's flags (e.g. --auth-file F
+# --tls-cert C --tls-key K --tls-ca CA); with TLS, set NSXD_SCHEME=https and
+# NSXD_CURL_OPTS="--cacert CA" so that this script's own /health checks
+# speak it too (add -H "Authorization: Bearer ..." with --auth-health).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +39,8 @@ mon_base=${NSXD_MON_BASE:-$((peer_base + 100))}
 extra=${NSXD_EXTRA_ARGS:-}
 nsxctl=${NSXCTL_BIN:-$here/build/nsxctl}
 secret=$data/cluster.key
+scheme=${NSXD_SCHEME:-http}
+read -r -a curl_opts <<<"${NSXD_CURL_OPTS:-}"
 
 http_of() { echo "127.0.0.1:$((http_base + $1))"; }
 # Each node's Raft traffic uses its own address, 127.0.0.(10+i), so that
@@ -86,7 +92,7 @@ nodes() {   # ids that have a PID file
 wait_http() {   # id: wait until /health answers (10 s)
     local i
     for ((i = 0; i < 100; i++)); do
-        curl -fsS -m 1 "http://$(http_of "$1")/health" >/dev/null 2>&1 && return 0
+        curl -fsS -m 1 ${curl_opts[@]+"${curl_opts[@]}"} "$scheme://$(http_of "$1")/health" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     echo "n$1 did not answer on $(http_of "$1") (see $data/n$1.log)" >&2
@@ -122,7 +128,7 @@ cmd_status() {
     local id h
     for id in $(nodes); do
         if ! alive "$id"; then echo "n$id  down"; continue; fi
-        h=$(curl -fsS -m 1 "http://$(http_of "$id")/health" 2>/dev/null || echo "(no answer)")
+        h=$(curl -fsS -m 1 ${curl_opts[@]+"${curl_opts[@]}"} "$scheme://$(http_of "$id")/health" 2>/dev/null || echo "(no answer)")
         echo "n$id  pid $(cat "$(pidfile "$id")")  $h"
     done
 }
@@ -186,5 +192,5 @@ join)
     id=${2:?node id}
     start_node "$id" --join "$(http_of 1)"
     wait_http "$id" ;;
-*) sed -n '2,28p' "$0"; exit 2 ;;
+*) sed -n '2,32p' "$0"; exit 2 ;;
 esac

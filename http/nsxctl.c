@@ -1,8 +1,17 @@
 /*  nsxctl.c -- the command-line client of nsxd's HTTP API.
 
         nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
+               [--token TOKEN] [--cacert FILE] [--tls]
                put KEY VALUE | get KEY | delete KEY | status
                | join PEER [ID] | remove PEER | remove --id ID
+
+    Security (README, "Security"): --token (or $NSXCTL_TOKEN) is sent as
+    "Authorization: Bearer"; --cacert FILE (or $NSXCTL_CACERT) speaks TLS
+    and verifies the server's certificate, name included, against the CA
+    certificates in FILE; --tls does the same against the system's trust
+    store. An endpoint may say its scheme (https://h:p, http://h:p); a bare
+    h:p, and a leader hint, use TLS when --cacert or --tls is given or any
+    endpoint is https://.
 
     Requests go to the first endpoint that answers; a 409 not_leader answer
     is followed to the leader it names. Exit codes: 0 success, 1 key not
@@ -13,6 +22,7 @@
 */
 #include "client.h"
 #include "peer_keys.h"
+#include "tls.h"
 #include "trace_client.h"
 
 #include <errno.h>
@@ -22,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 enum {
@@ -32,13 +43,19 @@ enum {
 };
 
 static int s_timeout_ms = 5000;
+static http_client_opts_t s_opts;
+static char s_last_error[192]; /* why the last endpoint did not answer */
 
-/* One HTTP request to host:port, within the --timeout. */
+/* One HTTP request to an endpoint, within the --timeout. */
 static http_client_resp_t
 s_request (const char *endpoint, const char *method, const char *path,
            const char *body)
 {
-    return http_client_request (endpoint, method, path, body, s_timeout_ms);
+    http_client_resp_t r = http_client_request (&s_opts, endpoint, method, path,
+                                                body, s_timeout_ms);
+    if (r.status == 0)
+        snprintf (s_last_error, sizeof s_last_error, "%s", r.error);
+    return r;
 }
 
 /* URL-encode s for a query string. */
@@ -62,7 +79,7 @@ static http_client_resp_t
 s_cluster (char **endpoints, int n, const char *method, const char *path,
            const char *body, bool follow)
 {
-    http_client_resp_t r = {0, NULL};
+    http_client_resp_t r = {0};
     char target[256] = "";
     int tries = 0, next = 0;
     while (tries++ < 3 * n + 3) {
@@ -130,7 +147,8 @@ s_usage (FILE *out)
 {
     fputs (
         "usage: nsxctl [--endpoints H:P,...] [--json] [--stale] "
-        "[--timeout MS] COMMAND\n"
+        "[--timeout MS]\n"
+        "              [--token TOKEN] [--cacert FILE] [--tls] COMMAND\n"
         "  put KEY VALUE        write (waits for commit)\n"
         "  get KEY              linearizable read (--stale: local read)\n"
         "  delete KEY\n"
@@ -150,6 +168,11 @@ s_usage (FILE *out)
         "                       --insecure-peers\n"
         "  keygen FILE          write a new cluster secret to FILE (mode\n"
         "                       0600); refuses to overwrite one\n"
+        "                       tcp://127.0.0.1:9101..9103)\n"
+        "endpoints: h:p, http://h:p or https://h:p; a bare h:p speaks TLS\n"
+        "  with --cacert FILE ($NSXCTL_CACERT: CA certificates to verify\n"
+        "  the server with) or --tls (the system's CAs)\n"
+        "--token TOKEN ($NSXCTL_TOKEN): sent as Authorization: Bearer\n"
         "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
         out);
 }
@@ -160,18 +183,24 @@ main (int argc, char **argv)
     const char *eps = getenv ("NSXCTL_ENDPOINTS");
     if (!eps || !*eps)
         eps = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
-    bool as_json = false, stale = false, eps_given = false;
+    bool as_json = false, stale = false, eps_given = false, tls = false;
     long remove_id = 0;
+    const char *token = getenv ("NSXCTL_TOKEN");
+    const char *cacert = getenv ("NSXCTL_CACERT");
     static const struct option opts[] = {
         {"endpoints", required_argument, 0, 'e'},
         {"json", no_argument, 0, 'j'},
         {"stale", no_argument, 0, 's'},
         {"timeout", required_argument, 0, 't'},
         {"id", required_argument, 0, 'i'},
+        {"token", required_argument, 0, 'k'},
+        {"cacert", required_argument, 0, 'c'},
+        {"tls", no_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
-    while ((o = getopt_long (argc, argv, "+e:jst:i:h", opts, NULL)) != -1) {
+    while ((o = getopt_long (argc, argv, "+e:jst:i:k:c:Th", opts, NULL)) !=
+           -1) {
         switch (o) {
         case 'e':
             eps = optarg;
@@ -181,6 +210,9 @@ main (int argc, char **argv)
         case 's': stale = true; break;
         case 't': s_timeout_ms = atoi (optarg); break;
         case 'i': remove_id = atol (optarg); break;
+        case 'k': token = optarg; break;
+        case 'c': cacert = optarg; break;
+        case 'T': tls = true; break;
         case 'h': s_usage (stdout); return 0;
         default: s_usage (stderr); return EXIT_USAGE;
         }
@@ -282,8 +314,24 @@ main (int argc, char **argv)
         fprintf (stderr, "nsxctl: no endpoints\n");
         return EXIT_USAGE;
     }
+    for (int i = 0; i < n; i++)
+        if (strncasecmp (endpoints[i], "https://", 8) == 0)
+            tls = true;
+    if (cacert && !*cacert)
+        cacert = NULL;
+    if (cacert || tls) {
+        char err[256];
+        s_opts.tls = http_tls_client_ctx (cacert, err, sizeof err);
+        if (!s_opts.tls) {
+            fprintf (stderr, "nsxctl: %s%s%s\n", cacert ? "--cacert " : "",
+                     cacert ? cacert : "", err);
+            free (list);
+            return EXIT_USAGE;
+        }
+    }
+    s_opts.token = token && *token ? token : NULL;
 
-    http_client_resp_t r = {0, NULL};
+    http_client_resp_t r = {0};
     char path[8192], *body = NULL;
     json_t *j = NULL;
     int rc = 0;
@@ -321,8 +369,11 @@ main (int argc, char **argv)
                 up++;
             if (as_json) {
                 printf ("%s\n", h.body ? h.body : "null");
+            } else if (h.status == 0) {
+                printf ("%-22s  unreachable (%s)\n", endpoints[i], h.error);
             } else if (h.status != 200) {
-                printf ("%-22s  unreachable\n", endpoints[i]);
+                printf ("%-22s  %d %s\n", endpoints[i], h.status,
+                        h.body ? h.body : "");
             } else {
                 json_t *hj = json_loads (h.body, 0, NULL);
                 const char *leader =
@@ -341,6 +392,7 @@ main (int argc, char **argv)
             free (h.body);
         }
         free (list);
+        SSL_CTX_free (s_opts.tls);
         return up ? 0 : EXIT_UNAVAILABLE;
     } else {
         s_usage (stderr);
@@ -351,7 +403,8 @@ main (int argc, char **argv)
     if (as_json) {
         printf ("%s\n", r.body && *r.body ? r.body : "null");
     } else if (r.status == 0) {
-        fprintf (stderr, "nsxctl: no endpoint answered (%s)\n", eps);
+        fprintf (stderr, "nsxctl: no endpoint answered (%s): %s\n", eps,
+                 s_last_error);
     } else {
         json_t *rj = json_loads (r.body ? r.body : "", 0, NULL);
         const char *err = json_string_value (json_object_get (rj, "error"));
@@ -372,5 +425,6 @@ main (int argc, char **argv)
     free (body);
     json_decref (j);
     free (list);
+    SSL_CTX_free (s_opts.tls);
     return rc;
 }

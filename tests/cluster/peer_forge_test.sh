@@ -133,6 +133,7 @@ start_cluster() {   # label
 echo "== authenticated peers (the default)"
 unset NSXD_INSECURE
 check "a cluster starts with CURVE peer links" start_cluster curve
+check "/health says peer_auth curve" test "$(health 1 | jq -r .security.peer_auth)" = curve
 write_some before 10
 other=$NSXD_DATA/other.key
 "$nsxctl" keygen "$other"
@@ -170,6 +171,7 @@ echo "== --insecure-peers"
 export NSXD_INSECURE=1
 acked=()
 check "a cluster starts with --insecure-peers" start_cluster insecure
+check "/health says so, and warns" test "$(health 1 | jq -r '"\(.security.peer_auth) \([.security.warnings[] | select(test("insecure-peers"))] | length)"')" = "none 1"
 write_some before 10
 attack plain --seconds 3 --wedge-only 1
 check "no node stopped" all_alive

@@ -48,6 +48,8 @@ static int s_test_failures;
     } while (0)
 
 #define TIMEOUT_MS 1000
+/* headers and body within this (--request-read-ms) */
+#define READ_MS 1000
 #define MAX_BODY 4096
 #define MAX_KEY 64
 #define MAX_VALUE 1024
@@ -1237,10 +1239,48 @@ s_test_slow_body (void)
     buf[total] = 0;
     int64_t took = zclock_mono () - t0;
     CHECK (got == 0); /* closed by the server, not our 5 s timeout */
-    CHECK (took < TIMEOUT_MS * 3 + 500);
-    /* If an answer made it out, it is a JSON 400. */
-    CHECK (total == 0 || (strncmp (buf, "HTTP/1.1 400", 12) == 0 &&
-                          strstr (buf, "\"bad_request\"")));
+    /* cut off at the request deadline, at most two read slices late */
+    CHECK (took >= READ_MS - 100 && took < READ_MS + 2 * READ_MS / 5 + 500);
+    /* If an answer made it out, it is a JSON 408. */
+    CHECK (total == 0 || (strncmp (buf, "HTTP/1.1 408", 12) == 0 &&
+                          strstr (buf, "\"request_timeout\"")));
+    close (fd);
+    CHECK (s_still_serving ());
+}
+
+/* A body trickling in faster than civetweb's read slice (READ_MS / 5)
+   keeps one mg_read () going for as long as bytes come; the request's
+   deadline must cut it off all the same. */
+static void
+s_test_trickle_body (void)
+{
+    const char *req = "POST /kv/put HTTP/1.1\r\nHost: x\r\n"
+                      "Content-Type: application/json\r\n"
+                      "Content-Length: 200\r\n\r\n{";
+    int fd = s_dial (s_port);
+    s_send_all (fd, req, strlen (req));
+    int64_t t0 = zclock_mono ();
+    char buf[4096];
+    size_t total = 0;
+    bool closed = false;
+    /* one byte every READ_MS / 10 for up to 3 READ_MS */
+    while (!closed && zclock_mono () - t0 < 3 * READ_MS) {
+        zclock_sleep (READ_MS / 10);
+        if (send (fd, "a", 1, MSG_NOSIGNAL) != 1)
+            break;
+        struct timeval tv = {0, 1000};
+        setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        ssize_t got = recv (fd, buf + total, sizeof buf - 1 - total, 0);
+        if (got > 0)
+            total += (size_t)got;
+        else if (got == 0)
+            closed = true;
+    }
+    int64_t took = zclock_mono () - t0;
+    buf[total] = 0;
+    CHECK (strncmp (buf, "HTTP/1.1 408", 12) == 0 &&
+           strstr (buf, "\"request_timeout\""));
+    CHECK (took >= READ_MS - 100 && took < READ_MS + 500);
     close (fd);
     CHECK (s_still_serving ());
 }
@@ -1381,6 +1421,7 @@ main (void)
                         .api_endpoint = s_api,
                         .threads = 8,
                         .timeout_ms = TIMEOUT_MS,
+                        .read_ms = READ_MS,
                         .max_body = MAX_BODY,
                         .max_key = MAX_KEY,
                         .max_value = MAX_VALUE};
@@ -1412,6 +1453,7 @@ main (void)
     s_run ("hostile: 100 KB header", s_test_huge_header);
     s_run ("hostile: 10 MB body", s_test_huge_body);
     s_run ("hostile: slow body", s_test_slow_body);
+    s_run ("hostile: trickled body", s_test_trickle_body);
     s_run ("hostile: garbage", s_test_garbage);
     s_run ("concurrent clients", s_test_concurrent);
     s_run ("start failure", s_test_start_failure);
