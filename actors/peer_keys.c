@@ -189,10 +189,16 @@ peer_keys_generate (const char *path)
     randombytes_buf (raw, sizeof raw);
     sodium_bin2hex (hex, sizeof hex, raw, sizeof raw);
     sodium_memzero (raw, sizeof raw);
-    /* O_EXCL: two nodes racing on one shared volume agree on one file. A
-       reader may see it empty for a moment; the contents go in with one
-       write. */
-    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    /* Written whole to a temporary file, then linked to path: link fails
+       if path exists, so nodes racing on one shared volume agree on one
+       file, and a reader never sees it half written. */
+    char tmp[4096];
+    if (snprintf (tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid ()) >=
+        (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (fd < 0)
         return -1;
     char text[sizeof hex + 64];
@@ -203,6 +209,11 @@ peer_keys_generate (const char *path)
     sodium_memzero (hex, sizeof hex);
     sodium_memzero (text, sizeof text);
     close (fd);
+    if (rc == 0)
+        rc = link (tmp, path);
+    int saved = errno;
+    unlink (tmp);
+    errno = saved;
     return rc;
 }
 

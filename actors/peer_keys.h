@@ -59,9 +59,9 @@ peer_keys_t *peer_keys_load (const char *path, raft_id_t self, char *err,
                              size_t err_len);
 void peer_keys_destroy (peer_keys_t **self_p);
 
-/* Write a new random secret to path, created with mode 0600; fails (-1,
-   errno EEXIST) if path exists, so that concurrent callers agree on one
-   file. 0 on success. */
+/* Write a new random secret to path, created with mode 0600, whole (a
+   temporary file linked into place); fails (-1, errno EEXIST) if path
+   exists, so that concurrent callers agree on one file. 0 on success. */
 int peer_keys_generate (const char *path);
 
 /* Number of secret lines. */
