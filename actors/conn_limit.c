@@ -3,6 +3,8 @@
 #include "conn_limit.h"
 #include "log.h"
 
+#include "tcp_taken.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -11,6 +13,20 @@
 
 #define S_QUEUE 100000  /* events the reader may hold (a few MB at most) */
 #define S_READ_MAX 1024 /* events handled per call: the owner stays live */
+/* What a connection may take in without it reaching us, beyond held_max:
+   ZMTP and CURVE framing per message, the handshake, heartbeats. */
+#define S_OVERHEAD_PER_MSG 64
+#define S_OVERHEAD_FIXED 4096
+#define S_OVERHEAD_PER_S 64
+#define S_STRIKES 3 /* checks in a row over the limit before the cut */
+
+typedef struct {
+    int fd;
+    uint64_t delivered; /* payload bytes that reached the owner */
+    uint64_t msgs;
+    int64_t since; /* zclock_mono () when accepted */
+    int strikes;
+} s_conn_t;
 
 struct conn_limit {
     zsock_t *listener;
@@ -19,9 +35,11 @@ struct conn_limit {
     char name[32];
     int port; /* the listening port, to recognise our own fds */
     size_t max;
-    int *open; /* fds of the open connections */
+    size_t held_max;
+    s_conn_t *open; /* the open connections */
     size_t n_open;
     uint64_t refused;
+    uint64_t cut;
     uint64_t logged;
     int64_t last_log;
 };
@@ -39,7 +57,8 @@ s_port_of (const char *endpoint)
 }
 
 conn_limit_t *
-conn_limit_new (zsock_t *listener, size_t max, const char *name)
+conn_limit_new (zsock_t *listener, size_t max, size_t held_max,
+                const char *name)
 {
     static unsigned seq;
     conn_limit_t *self = calloc (1, sizeof *self);
@@ -47,6 +66,7 @@ conn_limit_new (zsock_t *listener, size_t max, const char *name)
         return NULL;
     self->listener = listener;
     self->max = max;
+    self->held_max = held_max;
     snprintf (self->name, sizeof self->name, "%s", name);
     char *last = zsock_last_endpoint (listener);
     self->port = s_port_of (last);
@@ -128,14 +148,21 @@ s_is_ours (const conn_limit_t *self, int fd)
     return false;
 }
 
+static s_conn_t *
+s_find (conn_limit_t *self, int fd)
+{
+    for (size_t i = 0; i < self->n_open; i++)
+        if (self->open[i].fd == fd)
+            return &self->open[i];
+    return NULL;
+}
+
 static void
 s_forget (conn_limit_t *self, int fd)
 {
-    for (size_t i = 0; i < self->n_open; i++)
-        if (self->open[i] == fd) {
-            self->open[i] = self->open[--self->n_open];
-            return;
-        }
+    s_conn_t *c = s_find (self, fd);
+    if (c)
+        *c = self->open[--self->n_open];
 }
 
 void
@@ -155,7 +182,8 @@ conn_limit_handle (conn_limit_t *self, size_t *refused_p, size_t *failed)
             int fd = (int)value;
             if (event == ZMQ_EVENT_ACCEPTED) {
                 if (self->n_open < self->max) {
-                    self->open[self->n_open++] = fd;
+                    self->open[self->n_open++] =
+                        (s_conn_t){.fd = fd, .since = zclock_mono ()};
                 } else if (s_is_ours (self, fd)) {
                     shutdown (fd, SHUT_RDWR);
                     refused++;
@@ -179,4 +207,47 @@ conn_limit_handle (conn_limit_t *self, size_t *refused_p, size_t *failed)
         self->logged = self->refused;
         self->last_log = now;
     }
+}
+
+void
+conn_limit_delivered (conn_limit_t *self, int fd, size_t bytes)
+{
+    s_conn_t *c = s_find (self, fd);
+    if (c) {
+        c->delivered += bytes;
+        c->msgs++;
+    }
+}
+
+size_t
+conn_limit_check (conn_limit_t *self)
+{
+    size_t cut = 0;
+    int64_t now = zclock_mono ();
+    for (size_t i = 0; i < self->n_open; i++) {
+        s_conn_t *c = &self->open[i];
+        /* Bytes libzmq read from this connection: beyond what reached us,
+           what it holds (an endless multipart message grows it). */
+        uint64_t taken;
+        if (!s_is_ours (self, c->fd) || tcp_taken (c->fd, &taken) != 0)
+            continue;
+        uint64_t allowed =
+            c->delivered + c->msgs * S_OVERHEAD_PER_MSG + S_OVERHEAD_FIXED +
+            (uint64_t)(now - c->since) / 1000 * S_OVERHEAD_PER_S +
+            self->held_max;
+        if (taken <= allowed) {
+            c->strikes = 0;
+        } else if (++c->strikes >= S_STRIKES) {
+            log_warn ("%s: a connection holds %llu bytes that never formed a "
+                      "message (limit %zu): closed",
+                      self->name,
+                      (unsigned long long)(taken - (allowed - self->held_max)),
+                      self->held_max);
+            shutdown (c->fd, SHUT_RDWR);
+            c->strikes = 0;
+            cut++;
+        }
+    }
+    self->cut += cut;
+    return cut;
 }

@@ -11,6 +11,16 @@
     touches an fd that is a TCP socket on the listening port, so a number
     reused by another file in the meantime is left alone.
 
+    And it bounds what one connection can make libzmq hold: libzmq
+    delivers a multipart message only once whole, and gathers its frames
+    meanwhile with no limit, so a peer that sends frames with the MORE
+    flag forever grows the node's memory forever. conn_limit_check (),
+    called every few tens of milliseconds, compares what the kernel
+    received on each connection (TCP_INFO, less what is still in its
+    buffer) with what reached the owner (conn_limit_delivered, attributed
+    by ZMQ_SRCFD) plus framing and heartbeats, and shuts down a connection
+    holding more than held_max three times in a row.
+
     It also counts the handshakes the socket refused (HANDSHAKE_FAILED_*:
     no valid CURVE key -- the zap actor said no --, another security
     mechanism, not ZeroMQ at all, or too slow), for /metrics.
@@ -28,9 +38,11 @@
 
 typedef struct conn_limit conn_limit_t;
 
-/* Watch listener (bound, tcp). name goes in log lines. NULL if the
-   socket cannot be monitored (the limit is then not enforced). */
-conn_limit_t *conn_limit_new (zsock_t *listener, size_t max, const char *name);
+/* Watch listener (bound, tcp): at most max connections, each holding at
+   most held_max bytes that did not reach us. name goes in log lines. NULL
+   if the socket cannot be monitored (the limits are then not enforced). */
+conn_limit_t *conn_limit_new (zsock_t *listener, size_t max, size_t held_max,
+                              const char *name);
 /* REQUIRES: the listener is still open (stop monitoring first). */
 void conn_limit_destroy (conn_limit_t **self_p);
 
@@ -40,6 +52,11 @@ zsock_t *conn_limit_reader (conn_limit_t *self);
    connections refused by this call, to *failed the handshakes that
    failed. */
 void conn_limit_handle (conn_limit_t *self, size_t *refused, size_t *failed);
+
+/* bytes of a message from fd (zmq_msg_get (msg, ZMQ_SRCFD)) reached us. */
+void conn_limit_delivered (conn_limit_t *self, int fd, size_t bytes);
+/* Shut down the connections that hold too much; returns how many. */
+size_t conn_limit_check (conn_limit_t *self);
 
 /* Connections open now, and refused so far. */
 size_t conn_limit_open (const conn_limit_t *self);

@@ -344,6 +344,12 @@ static const struct {
      METRICS_PEER_CONNS_REFUSED},
     {"nsxd_peer_connections_refused_total", "counter", "socket=\"monitor\"",
      NULL, METRICS_MONITOR_CONNS_REFUSED},
+    {"nsxd_peer_connections_cut_total", "counter", "socket=\"peer\"",
+     "Connections shut down for holding more unfinished input than "
+     "allowed (an endless multipart message).",
+     METRICS_PEER_CONNS_CUT},
+    {"nsxd_peer_connections_cut_total", "counter", "socket=\"monitor\"", NULL,
+     METRICS_MONITOR_CONNS_CUT},
     {"nsxd_trace_events_published_total", "counter", NULL,
      "Trace events handed to the monitoring socket.", METRICS_TRACE_PUBLISHED},
     {"nsxd_trace_events_dropped_total", "counter", NULL,

@@ -55,6 +55,8 @@ typedef enum {
                                      link authenticated */
     METRICS_PEER_CONNS_REFUSED,    /* transport: over the connection limit */
     METRICS_MONITOR_CONNS_REFUSED, /* monitor: over the subscriber limit */
+    METRICS_PEER_CONNS_CUT,        /* transport: held an unfinished message */
+    METRICS_MONITOR_CONNS_CUT,     /* monitor: the same */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

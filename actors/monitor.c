@@ -82,6 +82,8 @@ static atomic_int s_listeners;
 /* bytes per frame a subscriber may send: a subscription is a byte and a
    topic, but the CURVE handshake's INITIATE command is about 300 */
 #define S_MAX_IN 4096
+#define S_MAX_HELD (64 << 10) /* unfinished input per subscriber */
+#define S_CHECK_MS 50         /* conn_limit_check */
 
 typedef struct {
     uint64_t published; /* handed to the PUB */
@@ -165,7 +167,7 @@ s_self_new (zsock_t *pipe, const monitor_args_t *args)
                              : " to anyone (--insecure-peers)");
         self->limit = conn_limit_new (
             self->pub, args->max_subscribers > 0 ? args->max_subscribers : 16,
-            "monitor");
+            S_MAX_HELD, "monitor");
         if (self->limit)
             zpoller_add (self->poller, conn_limit_reader (self->limit));
     }
@@ -284,6 +286,9 @@ s_handle_subscription (self_t *self)
             zmq_msg_close (&m);
             break;
         }
+        int fd = zmq_msg_get (&m, ZMQ_SRCFD);
+        if (self->limit && fd >= 0)
+            conn_limit_delivered (self->limit, fd, zmq_msg_size (&m));
         const uint8_t *d = zmq_msg_data (&m);
         if (zmq_msg_size (&m) >= 1 && (d[0] == 0 || d[0] == 1)) {
             int delta = d[0] == 1 ? 1 : -1;
@@ -322,8 +327,16 @@ monitor_actor (zsock_t *pipe, void *args)
         msg_trace_ev_t up;
         s_publish (self, msg_trace_ev_set (&up, "monitor", 0, 0, 0, "up"));
     }
+    int64_t next_check = zclock_mono () + S_CHECK_MS;
     while (!self->terminated) {
-        void *which = zpoller_wait (self->poller, -1);
+        void *which =
+            zpoller_wait (self->poller, self->limit ? S_CHECK_MS : -1);
+        if (self->limit && zclock_mono () >= next_check) {
+            size_t cut = conn_limit_check (self->limit);
+            if (cut)
+                metrics_add (METRICS_MONITOR_CONNS_CUT, cut);
+            next_check = zclock_mono () + S_CHECK_MS;
+        }
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (which && which == self->pull)

@@ -107,6 +107,7 @@
 #define S_HEARTBEAT_IVL 1000     /* ZMTP PING every second, */
 #define S_HEARTBEAT_TIMEOUT 3000 /* link down after 3 s without traffic */
 #define S_HANDSHAKE_MS 3000      /* a connection must finish its handshake */
+#define S_HELD_CHECK_MS 50       /* conn_limit_check: unfinished messages */
 /* Handshakes that failed in a row before a DEALER tries the next secret. */
 #define S_KEY_FAILURES 3
 
@@ -503,7 +504,8 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         /* part is the identity the ROUTER prepends; the rest follows at
            once (ZeroMQ delivers a message's frames together). */
         zmq_msg_init (&payload);
-        int frames = 1;
+        int frames = 1, fd = -1;
+        size_t bytes = 0;
         bool more = zmq_msg_more (&part);
         while (more) {
             zmq_msg_close (&part);
@@ -511,10 +513,14 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
             if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0)
                 break;
             more = zmq_msg_more (&part);
+            bytes += zmq_msg_size (&part);
+            fd = zmq_msg_get (&part, ZMQ_SRCFD);
             if (++frames == 2)
                 zmq_msg_move (&payload, &part);
         }
         zmq_msg_close (&part);
+        if (self->limit && fd >= 0)
+            conn_limit_delivered (self->limit, fd, bytes);
         size_t size = zmq_msg_size (&payload);
         raft_id_t from = 0;
         if (frames != 2 || size == 0 || size > self->max_msg ||
@@ -647,6 +653,17 @@ s_handle_limit (zloop_t *loop, zsock_t *reader, void *arg)
     return 0;
 }
 
+static int
+s_handle_held (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    self_t *self = arg;
+    size_t cut = conn_limit_check (self->limit);
+    if (cut)
+        metrics_add (METRICS_PEER_CONNS_CUT, cut);
+    return 0;
+}
+
 /* Report drops since the last report, at most once per S_REPORT_MS. */
 static int
 s_handle_report (zloop_t *loop, int timer_id, void *arg)
@@ -753,7 +770,12 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
         zloop_reader (self->loop, self->raft, s_handle_raft, self);
     if (self->router) {
         zloop_reader (self->loop, self->router, s_handle_router, self);
+        /* A connection may hold a frame in progress (max_msg) and whole
+           messages we have not read yet (under load, pipelined
+           AppendEntries of up to 1 MiB each); an unfinished multipart
+           message grows beyond that and is cut. */
         self->limit = conn_limit_new (self->router, self->max_conns,
+                                      4 * self->max_msg + (16 << 20),
                                       "transport: peer port");
         if (self->limit)
             zloop_reader (self->loop, conn_limit_reader (self->limit),
@@ -764,6 +786,8 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     }
     zloop_timer (self->loop, S_REPORT_MS, 0, s_handle_report, self);
     zloop_timer (self->loop, S_LINK_POLL_MS, 0, s_handle_links, self);
+    if (self->limit)
+        zloop_timer (self->loop, S_HELD_CHECK_MS, 0, s_handle_held, self);
     return self;
 }
 

@@ -22,6 +22,11 @@
     are authenticated by default.
     Then (--multipart-mib) one multipart message that never ends: M MiB in
     1 MiB frames, each with the MORE flag, the last frame never sent.
+    libzmq never lets such a message leave a sender (it sends a message
+    only once whole), so this is raw ZMTP 3.0 over TCP with the NULL
+    mechanism: what a stranger can do to a node run with --insecure-peers
+    (against CURVE it would need the secret). It reports how much the node
+    took before it cut the connection.
 
     Without --secret the DEALER speaks plain ZMTP (a node that requires
     CURVE refuses it at the handshake). With --secret FILE --key-id K it
@@ -33,9 +38,14 @@
 #include "msg_raft.h"
 #include "peer_keys.h"
 
+#include <arpa/inet.h>
 #include <czmq.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static raft_id_t s_from[16];
 static size_t s_n_from;
@@ -146,6 +156,50 @@ s_round (zsock_t *d, raft_id_t to, unsigned *sent, unsigned r)
     }
 }
 
+/* Raw ZMTP: greeting (NULL mechanism), READY as a DEALER, then 1 MiB
+   frames with MORE until mib are sent or the node cuts us. Returns the
+   bytes the kernel took. */
+static size_t
+s_raw_multipart (const char *endpoint, int mib)
+{
+    const char *host = endpoint + 6; /* tcp://H:P */
+    const char *colon = strrchr (host, ':');
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !colon)
+        return 0;
+    char ip[64];
+    snprintf (ip, sizeof ip, "%.*s", (int)(colon - host), host);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons ((uint16_t)atoi (colon + 1))};
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (inet_pton (AF_INET, ip, &a.sin_addr) != 1 ||
+        connect (fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close (fd);
+        return 0;
+    }
+    static const uint8_t hello[64 + 30] = {
+        0xff, 0,   0,   0,   0,           0,   0,   0,   1,   0x7f, 3,   0,
+        'N',  'U', 'L', 'L', [64] = 0x04, 28,  5,   'R', 'E', 'A',  'D', 'Y',
+        11,   'S', 'o', 'c', 'k',         'e', 't', '-', 'T', 'y',  'p', 'e',
+        0,    0,   0,   6,   'D',         'E', 'A', 'L', 'E', 'R'};
+    size_t frame = 1u << 20, sent = 0;
+    uint8_t *p = calloc (1, 9 + frame);
+    p[0] = 0x03; /* MORE, LONG */
+    for (int i = 0; i < 8; i++)
+        p[1 + i] = (uint8_t)((uint64_t)frame >> (56 - 8 * i));
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (write (fd, hello, sizeof hello) == (ssize_t)sizeof hello)
+        while (sent < (size_t)mib << 20) {
+            ssize_t n = send (fd, p, 9 + frame, MSG_NOSIGNAL);
+            if (n <= 0)
+                break; /* cut (or stalled for a second) */
+            sent += (size_t)n;
+        }
+    free (p);
+    close (fd);
+    return sent;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -205,20 +259,11 @@ main (int argc, char **argv)
         s_round (d, to, &sent, rounds++);
         zclock_sleep (5);
     }
-    size_t frames = 0;
-    if (multipart_mib > 0) {
-        size_t frame = 1u << 20;
-        char *p = calloc (1, frame);
-        for (int i = 0; i < multipart_mib; i++)
-            if (zmq_send (zsock_resolve (d), p, frame,
-                          ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0)
-                frames++;
-        zclock_sleep (1000); /* let libzmq write it out; never finish it */
-        free (p);
-    }
-    printf ("peer_forge: %u forged messages, %zu MiB of an endless multipart "
-            "message to n%llu at %s (%s)\n",
-            sent, frames, (unsigned long long)to, endpoint,
+    size_t raw =
+        multipart_mib > 0 ? s_raw_multipart (endpoint, multipart_mib) : 0;
+    printf ("peer_forge: %u forged messages, then %zu MiB of an endless "
+            "multipart message taken, to n%llu at %s (%s)\n",
+            sent, raw >> 20, (unsigned long long)to, endpoint,
             keys ? "with a key" : "without a key");
     zsock_destroy (&d);
     peer_keys_destroy (&keys);

@@ -408,6 +408,74 @@ test_connection_limit (void)
     CHECK (s_deliver (&s_n1, &s_n2, "after the crowd", 8000) == 1);
 }
 
+/* A peer sends one multipart message that never ends: frames of 60 KiB,
+   each with the MORE flag, forever. libzmq itself never sends such a
+   thing (a message leaves a sender only once whole), so this is raw ZMTP
+   over TCP, to a node with --insecure-peers (with CURVE, only a holder of
+   the secret could). libzmq would gather it forever; the connection is
+   cut once it holds more than 4 max_msg + 16 MiB (16.25 MiB here), and
+   counted; the node goes on taking messages. */
+static void
+test_endless_multipart_cut (void)
+{
+    node_t n3;
+    s_node_start (&n3, 3, s_port + 3, NULL, 0);
+    zclock_sleep (100);
+    uint64_t before = metrics_get (METRICS_PEER_CONNS_CUT);
+    static const uint8_t hello[64 + 30] = {
+        0xff, 0,   0,   0,   0,           0,   0,   0,   1,   0x7f, 3,   0,
+        'N',  'U', 'L', 'L', [64] = 0x04, 28,  5,   'R', 'E', 'A',  'D', 'Y',
+        11,   'S', 'o', 'c', 'k',         'e', 't', '-', 'T', 'y',  'p', 'e',
+        0,    0,   0,   6,   'D',         'E', 'A', 'L', 'E', 'R'};
+    size_t frame = 60 << 10;
+    uint8_t *p = calloc (1, 9 + frame);
+    p[0] = 0x03; /* MORE, LONG: an 8-byte size follows */
+    for (int i = 0; i < 8; i++)
+        p[1 + i] = (uint8_t)((uint64_t)frame >> (56 - 8 * i));
+    struct timeval tv = {.tv_usec = 100000};
+    size_t sent = 0, most = 0;
+    int fd = -1, conns = 0;
+    int64_t end = zclock_mono () + 10000;
+    while (metrics_get (METRICS_PEER_CONNS_CUT) == before &&
+           zclock_mono () < end) {
+        if (fd < 0) { /* (again, if anything else ended the last one) */
+            fd = s_tcp_connect (s_port + 3);
+            CHECK (fd >= 0 && write (fd, hello, sizeof hello) == sizeof hello);
+            setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            sent = 0;
+            conns++;
+        }
+        ssize_t n = send (fd, p, 9 + frame, MSG_NOSIGNAL);
+        if (n > 0)
+            sent += (size_t)n;
+        else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            close (fd);
+            fd = -1;
+        }
+        most = sent > most ? sent : most;
+    }
+    zclock_sleep (200);
+    printf ("  sent at most %zu KiB on one connection (%d) before the cut\n",
+            most >> 10, conns);
+    CHECK (metrics_get (METRICS_PEER_CONNS_CUT) == before + 1);
+    /* what the node took, plus both kernels' socket buffers; without the
+       cut, gigabytes */
+    CHECK (most < (64u << 20));
+    free (p);
+    if (fd >= 0)
+        close (fd);
+    /* n3 still takes messages from a real peer */
+    raft_id_t id3 = 3;
+    int port3 = s_port + 3;
+    node_t n4;
+    s_node_start (&n4, 4, s_port + 4, NULL, 0);
+    s_peers (&n4, 1, &id3, &port3);
+    n3.id = 3;
+    CHECK (s_deliver (&n4, &n3, "after the flood", 8000) == 0);
+    s_node_stop (&n4);
+    s_node_stop (&n3);
+}
+
 static void
 s_watchdog (int sig)
 {
@@ -446,6 +514,7 @@ main (void)
     RUN (test_links_authenticated);
     RUN (test_strangers_refused);
     RUN (test_connection_limit);
+    RUN (test_endless_multipart_cut);
     s_node_stop (&s_n1);
     s_node_stop (&s_n2);
     zactor_destroy (&zap);
