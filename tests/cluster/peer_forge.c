@@ -62,97 +62,115 @@ s_send (zsock_t *d, const raft_msg_t *m, unsigned *sent)
     msgpack_sbuffer_destroy (&buf);
 }
 
+/* A configuration naming only the forger, as a CONF entry's data. */
+static raft_buf_t *
+s_forger_conf (raft_id_t from)
+{
+    raft_conf_t conf = {.n = 1};
+    conf.servers[0].id = from;
+    conf.servers[0].voter = true;
+    snprintf (conf.servers[0].addr, RAFT_ADDR_MAX, "tcp://10.9.9.9:1 x:1");
+    return raft_buf_new (&conf, sizeof conf);
+}
+
+/* Every message type that carries a term, with terms no cluster reaches:
+   the wedge. */
+static void
+s_huge_terms (zsock_t *d, raft_id_t from, raft_id_t to, unsigned *sent)
+{
+    const raft_term_t huge[] = {RAFT_TERM_MAX, RAFT_TERM_ACCEPT_MAX + 1,
+                                UINT64_MAX, RAFT_TERM_MAX - 1};
+    const raft_msg_type_t types[] = {RAFT_MSG_HEARTBEAT_RESP,
+                                     RAFT_MSG_VOTE_RESP,
+                                     RAFT_MSG_PREVOTE_RESP,
+                                     RAFT_MSG_APPEND_RESP,
+                                     RAFT_MSG_HEARTBEAT,
+                                     RAFT_MSG_TIMEOUT_NOW,
+                                     RAFT_MSG_VOTE};
+    for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++)
+        for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+            raft_msg_t m = {.type = types[t],
+                            .from = from,
+                            .to = to,
+                            .term = huge[h],
+                            .index = 1000000};
+            s_send (d, &m, sent);
+        }
+}
+
+/* Granted votes, far-ahead acknowledgements, TimeoutNow and an
+   AppendEntries carrying a configuration, at plausible terms. */
+static void
+s_plausible (zsock_t *d, raft_id_t from, raft_id_t to, raft_term_t term,
+             unsigned *sent)
+{
+    raft_msg_t vote = {
+        .type = RAFT_MSG_VOTE_RESP, .from = from, .to = to, .term = term};
+    s_send (d, &vote, sent);
+    vote.type = RAFT_MSG_PREVOTE_RESP;
+    s_send (d, &vote, sent);
+    raft_msg_t ack = {.type = RAFT_MSG_APPEND_RESP,
+                      .from = from,
+                      .to = to,
+                      .term = term,
+                      .index = 1u << 20};
+    s_send (d, &ack, sent);
+    raft_msg_t tn = {
+        .type = RAFT_MSG_TIMEOUT_NOW, .from = from, .to = to, .term = term};
+    s_send (d, &tn, sent);
+    raft_entry_t e = {.term = term,
+                      .index = 2,
+                      .type = RAFT_ENTRY_CONF,
+                      .data = s_forger_conf (from)};
+    raft_msg_t app = {.type = RAFT_MSG_APPEND,
+                      .from = from,
+                      .to = to,
+                      .term = term,
+                      .prev_index = 1,
+                      .prev_term = 1,
+                      .commit = 2,
+                      .entries = &e,
+                      .n_entries = 1};
+    s_send (d, &app, sent);
+    raft_buf_unref (e.data);
+}
+
+/* InstallSnapshot chunk 0 of 1,000,000: without data, then with
+   malformed data (truncated pairs). */
+static void
+s_bad_chunks (zsock_t *d, raft_id_t from, raft_id_t to, raft_term_t term,
+              unsigned *sent)
+{
+    raft_entry_t conf = {.term = term,
+                         .index = 1000000,
+                         .type = RAFT_ENTRY_CONF,
+                         .data = s_forger_conf (from)};
+    raft_msg_t snap = {.type = RAFT_MSG_SNAPSHOT,
+                       .from = from,
+                       .to = to,
+                       .term = term,
+                       .prev_index = 1000000,
+                       .prev_term = term,
+                       .ctx = 0,
+                       .entries = &conf,
+                       .n_entries = 1};
+    s_send (d, &snap, sent);
+    snap.data = raft_buf_new ("\x93\xc4\x01", 3);
+    s_send (d, &snap, sent);
+    raft_buf_unref (snap.data);
+    raft_buf_unref (conf.data);
+}
+
 /* One round of every forged message, from each claimed id. */
 static void
 s_round (zsock_t *d, raft_id_t to, unsigned *sent, unsigned r)
 {
-    const raft_term_t huge[] = {RAFT_TERM_MAX, RAFT_TERM_ACCEPT_MAX + 1,
-                                UINT64_MAX, RAFT_TERM_MAX - 1};
     raft_term_t small = 1 + r % 50;
     for (size_t f = 0; f < s_n_from; f++) {
-        raft_id_t from = s_from[f];
-        for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++) {
-            raft_msg_type_t types[] = {RAFT_MSG_HEARTBEAT_RESP,
-                                       RAFT_MSG_VOTE_RESP,
-                                       RAFT_MSG_PREVOTE_RESP,
-                                       RAFT_MSG_APPEND_RESP,
-                                       RAFT_MSG_HEARTBEAT,
-                                       RAFT_MSG_TIMEOUT_NOW,
-                                       RAFT_MSG_VOTE};
-            for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
-                raft_msg_t m = {.type = types[t],
-                                .from = from,
-                                .to = to,
-                                .term = huge[h],
-                                .index = 1000000};
-                s_send (d, &m, sent);
-            }
-        }
-        if (s_wedge_only)
-            goto snapshot;
-        /* granted votes, far-ahead acks, TimeoutNow at plausible terms */
-        raft_msg_t vote = {
-            .type = RAFT_MSG_VOTE_RESP, .from = from, .to = to, .term = small};
-        s_send (d, &vote, sent);
-        vote.type = RAFT_MSG_PREVOTE_RESP;
-        s_send (d, &vote, sent);
-        raft_msg_t ack = {.type = RAFT_MSG_APPEND_RESP,
-                          .from = from,
-                          .to = to,
-                          .term = small,
-                          .index = 1u << 20};
-        s_send (d, &ack, sent);
-        raft_msg_t tn = {.type = RAFT_MSG_TIMEOUT_NOW,
-                         .from = from,
-                         .to = to,
-                         .term = small};
-        s_send (d, &tn, sent);
-
-        /* AppendEntries with a configuration naming only the forger */
-        raft_conf_t conf = {.n = 1};
-        conf.servers[0].id = from;
-        conf.servers[0].voter = true;
-        snprintf (conf.servers[0].addr, RAFT_ADDR_MAX, "tcp://10.9.9.9:1 x:1");
-        raft_entry_t e = {.term = small,
-                          .index = 2,
-                          .type = RAFT_ENTRY_CONF,
-                          .data = raft_buf_new (&conf, sizeof conf)};
-        raft_msg_t app = {.type = RAFT_MSG_APPEND,
-                          .from = from,
-                          .to = to,
-                          .term = small,
-                          .prev_index = 1,
-                          .prev_term = 1,
-                          .commit = 2,
-                          .entries = &e,
-                          .n_entries = 1};
-        s_send (d, &app, sent);
-        raft_buf_unref (e.data);
-
-    snapshot:;
-        /* InstallSnapshot chunk 0: no data, then malformed data */
-        raft_conf_t sconf = {.n = 1};
-        sconf.servers[0].id = from;
-        sconf.servers[0].voter = true;
-        snprintf (sconf.servers[0].addr, RAFT_ADDR_MAX, "tcp://10.9.9.9:1 x:1");
-        raft_entry_t sc = {.term = small,
-                           .index = 1000000,
-                           .type = RAFT_ENTRY_CONF,
-                           .data = raft_buf_new (&sconf, sizeof sconf)};
-        raft_msg_t snap = {.type = RAFT_MSG_SNAPSHOT,
-                           .from = from,
-                           .to = to,
-                           .term = small,
-                           .prev_index = 1000000,
-                           .prev_term = small,
-                           .ctx = 0,
-                           .entries = &sc,
-                           .n_entries = 1};
-        s_send (d, &snap, sent);
-        snap.data = raft_buf_new ("\x93\xc4\x01", 3); /* truncated pairs */
-        s_send (d, &snap, sent);
-        raft_buf_unref (snap.data);
-        raft_buf_unref (sc.data);
+        s_huge_terms (d, s_from[f], to, sent);
+        if (!s_wedge_only)
+            s_plausible (d, s_from[f], to, small, sent);
+        s_bad_chunks (d, s_from[f], to, small, sent);
     }
 }
 
