@@ -206,7 +206,7 @@ FUZZ_transport := msg/msg_transport.c $(MSG_CORE)
 FUZZ_api       := msg/msg_api.c msg/msg_api_body.c http/json.c $(MSG_CORE)
 FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
 FUZZ_json      := http/json.c msg/msg_api_body.c $(MSG_CORE)
-FUZZ_cluster   := tests/sim/world.c tests/sim/check.c $(CORE_SRC)
+FUZZ_cluster   := tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # name:number of the planted bugs only the cluster harness can catch (it
 # forges messages; the simulator cannot)

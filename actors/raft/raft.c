@@ -460,10 +460,12 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
     if (m->type <= 0 || m->type >= RAFT_MSG_TYPE_MAX || m->to != r->id ||
         m->from == 0 || m->from == r->id || m->term == 0)
         return false;
-    /* Terms and indexes far beyond any real cluster's are garbage: a term
+        /* Terms and indexes far beyond any real cluster's are garbage: a term
        near 2^64 would overflow term + 1 at the next election. */
+#if !RAFT_BUG(TERM_WEDGE)
     if (m->term > RAFT_TERM_ACCEPT_MAX && m->term > r->term + 1)
         return false; /* see RAFT_TERM_ACCEPT_MAX */
+#endif
     /* A response matters only from a server of our configuration (the
        leader tracks progress, a candidate counts votes, of those alone);
        from anyone else its only effect would be its term. Requests are

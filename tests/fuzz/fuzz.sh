@@ -93,8 +93,9 @@ teeth)
     st=$?
     t=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
     if [ $st -ne 0 ] && grep -q "PROPERTY BROKEN" "$log"; then
-        echo "PASS $name: caught in $t s ($(grep -m1 -oE '#[0-9]+' "$log" | tail -1) and $(grep -c . "$log") log lines; $log)"
-        grep -m1 -A1 "PROPERTY BROKEN" "$log" | sed 's/^/    /'
+        runs=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log")
+        echo "PASS $name: caught in $t s, after $runs inputs ($log)"
+        grep -m1 -A3 "PROPERTY BROKEN" "$log" | sed 's/^/    /'
         grep -m1 "Test unit written" "$log" | sed 's/^/    /'
     else
         echo "FAIL $name: not caught in $secs s (exit $st; $log)"
