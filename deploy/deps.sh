@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages a target needs, if any are missing.
-#   deploy/deps.sh build    compiler and tools for `make` and `make test`
+#   deploy/deps.sh build    compilers and tools for `make` and `make test`
 #   deploy/deps.sh promtool build/tools/promtool, from Debian's prometheus
 #                           package, unpacked, not installed (no daemon);
 #                           never fails: the tests say SKIPPED without it
@@ -38,8 +38,11 @@ if [ "${1:-}" = etcd ]; then
     exit 0
 fi
 case "${1:-build}" in
+# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): the fuzz harnesses
+# that make test runs (make fuzz-ci).
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
-       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables wrk) ;;
+       libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev curl jq iptables wrk
+       clang libclang-rt-14-dev) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

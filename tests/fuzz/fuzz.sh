@@ -11,7 +11,9 @@
 #       directory, not into the tree)
 #   fuzz.sh corpus BUILD NAME...        the checked-in corpus again: the
 #       harness's seeds (-write_seeds), the working copy and the old corpus,
-#       minimized with -merge=1
+#       minimized with -merge=1 to the inputs that reach new edges (hit
+#       counts left out: the fuzzer finds those again in seconds, and the
+#       corpus stays a few hundred small files)
 #   fuzz.sh teeth BIN SECONDS NAME      BIN (a planted-bug build) must fail
 #       within SECONDS, fuzzing from an empty corpus; prints the time
 # A crash or broken property leaves its input in BUILD/fuzz/artifacts/.
@@ -29,7 +31,7 @@ summary() {
       /^stat::average_exec_per_sec:/     { eps = $2 }
       /^stat::new_units_added:/          { added = $2 }
       /^stat::peak_rss_mb:/              { rss = $2 }
-      / DONE /                           { for (i = 1; i <= NF; i++) {
+      /[[:space:]]DONE[[:space:]]/         { for (i = 1; i <= NF; i++) {
                                              if ($i == "cov:") cov = $(i + 1)
                                              if ($i == "ft:") ft = $(i + 1)
                                              if ($i == "corp:") corp = $(i + 1) } }
@@ -74,12 +76,12 @@ corpus)
         rm -rf "$seeds" "$corpus_dir/$name.new"
         mkdir -p "$seeds" "$b/fuzz/corpus/$name" "$corpus_dir/$name" "$corpus_dir/$name.new"
         "$bin" -write_seeds="$seeds" || exit 1
-        "$bin" -merge=1 "${common[@]}" "$corpus_dir/$name.new" "$seeds" \
+        "$bin" -merge=1 -use_counters=0 "${common[@]}" "$corpus_dir/$name.new" "$seeds" \
             "$corpus_dir/$name" "$b/fuzz/corpus/$name" >"$b/fuzz/$name-merge.log" 2>&1 || {
             echo "corpus $name: merge failed, see $b/fuzz/$name-merge.log"; exit 1; }
         rm -rf "$corpus_dir/$name"
         mv "$corpus_dir/$name.new" "$corpus_dir/$name"
-        echo "corpus $name: $(ls "$corpus_dir/$name" | wc -l) inputs, $(du -sk "$corpus_dir/$name" | cut -f1) KB"
+        echo "corpus $name: $(ls "$corpus_dir/$name" | wc -l) inputs, $(du -sk --apparent-size "$corpus_dir/$name" | cut -f1) KB"
     done ;;
 teeth)
     bin=$1; secs=$2; name=$3
