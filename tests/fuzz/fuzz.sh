@@ -13,7 +13,8 @@
 #       harness's seeds (-write_seeds), the working copy and the old corpus,
 #       minimized with -merge=1 to the inputs that reach new edges (hit
 #       counts left out: the fuzzer finds those again in seconds, and the
-#       corpus stays a few hundred small files)
+#       corpus stays a few hundred small files); inputs named regress-*
+#       (what a fuzzer found once) are always kept
 #   fuzz.sh teeth BIN SECONDS NAME      BIN (a planted-bug build) must fail
 #       within SECONDS, fuzzing from an empty corpus; prints the time
 # A crash or broken property leaves its input in BUILD/fuzz/artifacts/.
@@ -79,6 +80,8 @@ corpus)
         "$bin" -merge=1 -use_counters=0 "${common[@]}" "$corpus_dir/$name.new" "$seeds" \
             "$corpus_dir/$name" "$b/fuzz/corpus/$name" >"$b/fuzz/$name-merge.log" 2>&1 || {
             echo "corpus $name: merge failed, see $b/fuzz/$name-merge.log"; exit 1; }
+        # regression inputs (regress-*) stay, whatever the merge thinks
+        cp "$corpus_dir/$name"/regress-* "$corpus_dir/$name.new"/ 2>/dev/null
         rm -rf "$corpus_dir/$name"
         mv "$corpus_dir/$name.new" "$corpus_dir/$name"
         echo "corpus $name: $(ls "$corpus_dir/$name" | wc -l) inputs, $(du -sk --apparent-size "$corpus_dir/$name" | cut -f1) KB"

@@ -15,8 +15,10 @@
       duplicate one; tick a server 1-16 times; run the cluster normally
       for 1-16 rounds (complete writes, deliver everything, tick everyone);
       complete a server's oldest write (raft_persisted); crash a server
-      and restart it from its disk; propose a write, start a ReadIndex
-      read, compact a log, transfer leadership; forge a message.
+      and restart it from its disk; cut a server's links (both ways or
+      towards it) and heal them; propose a write, start a ReadIndex read,
+      compact a log, transfer leadership, add a server as a learner,
+      promote it, remove one (the leader too); forge a message.
 
     A forged message has any type, any sender and receiver, terms and
     indexes near the receiver's own or at the edges (0, 2^61, 2^61 + 1,
@@ -52,12 +54,13 @@
          that do not exist included, so only the absence of crashes,
          asserts and sanitizer reports is checked.
 
-    At the end of every input the faults stop: every server restarts if
-    down, and the cluster runs normally (writes complete, every message is
-    delivered, everyone ticks) until a leader commits a new entry, for at
-    most S_HEAL_ROUNDS rounds in which no server makes more entries
-    durable or applied (A; B: then every server restarts and gets as long
-    again). Failing that is a WEDGE, reported like a crash.
+    At the end of every input the faults stop: links heal, every server
+    restarts if down, and the cluster runs normally (writes complete, every
+    message is delivered, everyone ticks) until a leader commits a new
+    entry and (A) every server of its configuration has caught up, for at
+    most S_HEAL_ROUNDS rounds in which no server makes more entries durable
+    or applied (B: then every server restarts and gets as long again).
+    Failing that is a WEDGE, reported like a crash.
 
     FUZZ_TRACE=1 build/fuzz/fuzz_cluster INPUT replays one input with the
     simulator's readable trace.
@@ -328,6 +331,46 @@ s_read (sim_node_t *n)
     s_settle ();
 }
 
+/* Links of server 1 + b % 3 cut both ways, or only towards it (b & 4),
+   until the input heals them; messages already on their way still
+   arrive. */
+static void
+s_partition (uint8_t b)
+{
+    int x = 1 + b % S_NODES;
+    for (int k = 1; k <= S_NODES; k++) {
+        if (k == x)
+            continue;
+        s_sim.blocked[k][x] = true;
+        if (!(b & 4))
+            s_sim.blocked[x][k] = true;
+    }
+}
+
+/* One membership change at the leader (§4.1-4.3): add server 1 + (b >> 2)
+   % 3 as a learner if it is not in the configuration (a removed server
+   back with its old disk), promote it, or remove it (the leader too). */
+static void
+s_membership (uint8_t b)
+{
+    sim_node_t *l = s_leader ();
+    if (!l)
+        return;
+    raft_id_t id = 1 + (raft_id_t)(b >> 2) % S_NODES;
+    raft_index_t index;
+    s_sim.cur_node = l->id;
+    if (b % 3 == 0) {
+        char addr[RAFT_ADDR_MAX];
+        sim_addr (id, addr);
+        raft_add_learner (l->r, id, addr, &index);
+    } else if (b % 3 == 1) {
+        raft_promote (l->r, id, &index);
+    } else {
+        raft_remove (l->r, id, &index);
+    }
+    s_settle ();
+}
+
 /*  ---------------------------------------------------------------------
     Forged messages                                                      */
 
@@ -516,7 +559,7 @@ s_action (s_in_t *in)
 {
     uint8_t op = s_u8 (in);
     s_sim.now++;
-    switch (op % 16) {
+    switch (op % 20) {
     case 0:
     case 1:
         if (s_qn)
@@ -529,9 +572,9 @@ s_action (s_in_t *in)
         if (!s_qn)
             break;
         i %= s_qn;
-        if (op % 16 == 2) {
+        if (op % 20 == 2) {
             s_deliver (i);
-        } else if (op % 16 == 3) {
+        } else if (op % 20 == 3) {
             sim_msg_free (s_queue[i]);
             memmove (s_queue + i, s_queue + i + 1,
                      (s_qn - i - 1) * sizeof *s_queue);
@@ -601,6 +644,9 @@ s_action (s_in_t *in)
         }
         break;
     }
+    case 14: s_partition (s_u8 (in)); break;
+    case 15: memset (s_sim.blocked, 0, sizeof s_sim.blocked); break;
+    case 16: s_membership (s_u8 (in)); break;
     default: s_forge (in); break;
     }
 }
@@ -622,13 +668,38 @@ s_progress (void)
     return sum;
 }
 
-/* Run the cluster normally until a leader has committed (and applied) a
-   new entry it proposed: true; false after `rounds` rounds without
-   progress (as the simulator's liveness check, a long uncommitted backlog
-   with small batches takes a while), S_HEAL_CAP rounds at most. */
+/* Every server of the leader's configuration is up and has applied all
+   the leader has, which committed its whole log. */
 static bool
-s_live (unsigned rounds)
+s_caught_up (void)
 {
+    sim_node_t *l = s_leader ();
+    if (!l)
+        return false;
+    raft_status_t ls;
+    raft_status (l->r, &ls);
+    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
+        return false;
+    const raft_conf_t *conf = raft_conf (l->r);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        raft_id_t id = conf->servers[i].id;
+        if (id > S_NODES || !s_sim.nodes[id].up ||
+            s_sim.nodes[id].sm_applied != ls.commit)
+            return false;
+    }
+    return true;
+}
+
+/* Run the cluster normally until a leader has committed (and applied) a
+   new entry it proposed, and then, with catch_up, until every server of
+   its configuration has applied everything (the simulator's two liveness
+   checks): true; false after `rounds` rounds without progress (a long
+   uncommitted backlog with small batches takes a while), S_HEAL_CAP
+   rounds at most. */
+static bool
+s_live (unsigned rounds, bool catch_up)
+{
+    bool committed = false;
     sim_node_t *marker = NULL;
     raft_index_t index = 0;
     raft_term_t term = 0;
@@ -641,11 +712,20 @@ s_live (unsigned rounds)
             progress = now;
             idle = 0;
         }
+        if (committed) {
+            if (s_caught_up ())
+                return true;
+            continue;
+        }
         if (marker) {
             raft_status_t st;
             if (marker->up && marker->sm_applied >= index &&
-                raft_log_term (marker->r, index) == term)
-                return true;
+                raft_log_term (marker->r, index) == term) {
+                committed = true;
+                if (!catch_up)
+                    return true;
+                continue;
+            }
             if (marker->up)
                 raft_status (marker->r, &st);
             if (!marker->up || st.role != RAFT_LEADER || st.term != term)
@@ -661,26 +741,28 @@ s_live (unsigned rounds)
 static void
 s_heal (void)
 {
+    memset (s_sim.blocked, 0, sizeof s_sim.blocked);
     for (int id = 1; id <= S_NODES; id++)
         if (!s_sim.nodes[id].up)
             sim_node_boot (&s_sim, &s_sim.nodes[id]);
     s_settle ();
     if (s_level == S_FORGED_LEADER) {
-        s_live (S_HEAL_ROUNDS / 4); /* exercise recovery; no verdict */
+        s_live (S_HEAL_ROUNDS / 4, false); /* exercise recovery only */
         return;
     }
-    if (s_live (S_HEAL_ROUNDS))
+    if (s_live (S_HEAL_ROUNDS, s_level == S_CHECKED))
         return;
     if (s_level == S_CHECKED)
-        s_fail_state ("WEDGE: no leader committed a new entry after the "
-                      "faults stopped (40 election timeouts without "
+        s_fail_state ("WEDGE: after the faults stopped, no leader committed "
+                      "a new entry or the servers of its configuration did "
+                      "not catch up (40 election timeouts without "
                       "progress)");
     for (int id = 1; id <= S_NODES; id++) {
         sim_node_crash (&s_sim, &s_sim.nodes[id]);
         sim_node_boot (&s_sim, &s_sim.nodes[id]);
     }
     s_settle ();
-    if (!s_live (S_HEAL_ROUNDS))
+    if (!s_live (S_HEAL_ROUNDS, false))
         s_fail_state ("WEDGE: no leader committed a new entry after the "
                       "faults stopped and every server restarted (40 "
                       "election timeouts without progress)");
@@ -706,20 +788,35 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 void
 fuzz_seeds (void)
 {
-    static const uint8_t seeds[][24] = {
-        /* run, write, run: an election and a commit */
+    /* byte 0 seeds the run; then actions (s_action, op % 20): 6 n = n + 1
+       rounds, 10 0 = write at the leader, 8 k / 9 k = crash / restart
+       n(k+1), 12 k = compact, 5 k n = tick, 2 i / 3 i / 4 i = deliver /
+       drop / duplicate, 7 k = persist, 11 k = read, 13 t = transfer, 14 b
+       / 15 = cut links / heal, 16 b = membership change, 17 = forge: who
+       (odd: a stranger), receiver, type (1 + t % 11), flags (2:
+       transfer), then term, prev_index, prev_term, commit, index picks
+       (s_pick: 0 near the receiver's, 7 = 2^61, 9 = 2^62), ctx. */
+    static const uint8_t seeds[][32] = {
+        /* an election and a commit */
         {0, 6, 15, 10, 0, 6, 15},
-        /* run, crash the leader's follower, write, restart, run */
+        /* crash a server, write, restart it, catch up */
         {1, 6, 15, 8, 1, 10, 0, 6, 8, 9, 1, 6, 15},
-        /* run, compact everywhere after writes, crash and catch up */
+        /* writes, compaction everywhere, a crashed server catches up by
+           InstallSnapshot */
         {2, 6, 15, 10, 0, 10, 0, 6, 4, 8, 2, 10,
          0, 6, 4,  12, 0, 12, 1, 9, 2, 6, 15},
-        /* a stranger asks for votes at a high term */
-        {3, 6, 15, 14, 1, 0, 3, 0, 8, 0, 0, 0, 0, 0, 6, 15},
-        /* a member acknowledges more than it holds */
-        {4, 6, 15, 14, 2, 0, 2, 0, 0, 2, 0, 0, 2, 0, 6, 15},
+        /* a stranger's RequestVote (transfer flag) at term 2^61 */
+        {3, 6, 15, 17, 1, 0, 2, 2, 7, 0, 0, 0, 0, 0, 6, 15},
+        /* n1 acknowledges, forged, the leader n2's whole log */
+        {4, 6, 15, 17, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 6, 15},
         /* reorder, drop, duplicate, tick alone, persist, read, transfer */
         {5, 5, 0, 15, 2, 3, 3, 1, 4, 0, 7, 1, 6, 9, 11, 0, 13, 2, 6, 15},
+        /* the leader (n1) cut off, a new one elected, writes there, a
+           read at the old one */
+        {6, 6, 15, 6, 15, 14, 0, 6, 15, 6, 10, 10, 0, 11, 0, 6, 3, 15, 6, 15},
+        /* remove n3 (the leader), write, add it back as a learner,
+           promote it */
+        {7, 6, 15, 6, 15, 16, 8, 6, 15, 10, 0, 16, 9, 6, 15, 16, 10, 6, 15},
     };
     for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
         size_t len = sizeof seeds[i];
