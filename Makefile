@@ -7,6 +7,8 @@
 #   make sim        SEEDS seeds of the cluster simulator (default 2000), on
 #                   every core; `make sim SEED=s` replays one with a trace
 #   make teeth      each planted-bug build must be caught by the simulator
+#   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_S seconds
+#   make fuzz-teeth the cluster harness must catch the planted term wedge
 #   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
 #                   timed, so never part of make test)
 #   make format     clang-format every C file
@@ -48,7 +50,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8
 
-.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean
+.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
+        fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
@@ -216,7 +219,63 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 purity: deps $(CORE_OBJ)
 	tests/core/purity.sh $(CORE_OBJ)
 
-test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, see tests/fuzz/fuzz.h): each
+# is one file plus one line here naming what it links besides the file.
+FUZZ_CC   := clang
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_INC  := -Iactors/raft -Imsg -Ihttp -Itests/sim -Itests/fuzz
+FUZZ_LIB  := -lczmq -lzmq $(MSGPACK) -ljansson -lm
+FUZZ_S    ?= 60
+FUZZ_CI_S ?= 15
+FUZZ_TEETH_S ?= 120
+MSG_CORE  := msg/msg_raft.c msg/msg_store.c msg/msg_util.c $(CORE_SRC)
+FUZZ_raft_msg  := $(MSG_CORE)
+FUZZ_store     := $(MSG_CORE)
+FUZZ_transport := msg/msg_transport.c $(MSG_CORE)
+FUZZ_api       := msg/msg_api.c msg/msg_api_body.c http/json.c $(MSG_CORE)
+FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
+FUZZ_json      := http/json.c msg/msg_api_body.c $(MSG_CORE)
+FUZZ_cluster   := tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# name:number of the planted bugs only the cluster harness can catch (it
+# forges messages; the simulator cannot). FUZZ_BUGS="$(BUGS) term_wedge:9"
+# tries the simulator's too.
+FUZZ_BUGS ?= term_wedge:9
+
+.SECONDEXPANSION:
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_$$*) $(MSG_HDR) $(CORE_HDR) $(SIM_HDR) http/json.h
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) $< $(FUZZ_$*) $(FUZZ_LIB) -o $@
+
+$(B)/fuzz/bug-%: tests/fuzz/fuzz_cluster.c tests/fuzz/fuzz.h $(FUZZ_cluster) $(CORE_HDR) $(SIM_HDR)
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) \
+	    -DRAFT_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(FUZZ_BUGS)))) \
+	    $< $(FUZZ_cluster) $(FUZZ_LIB) -o $@
+
+fuzz-build: deps $(addprefix $(B)/fuzz/fuzz_,$(FUZZERS))
+
+# FUZZ_S seconds each (default 60), from the working corpus in build/fuzz.
+fuzz: fuzz-build
+	tests/fuzz/fuzz.sh run $(B) $(FUZZ_S) $(FUZZERS)
+
+# For make test: every checked-in corpus input, then FUZZ_CI_S seconds each.
+fuzz-ci: fuzz-build
+	tests/fuzz/fuzz.sh ci $(B) $(FUZZ_CI_S) $(FUZZERS)
+
+# Rebuild tests/fuzz/corpus: seeds + what make fuzz found, minimized.
+fuzz-corpus: fuzz-build
+	tests/fuzz/fuzz.sh corpus $(B) $(FUZZERS)
+
+# The cluster harness built with each of FUZZ_BUGS must fail within
+# FUZZ_TEETH_S seconds, starting from nothing.
+fuzz-teeth: deps $(addprefix $(B)/fuzz/bug-,$(foreach b,$(FUZZ_BUGS),$(firstword $(subst :, ,$(b)))))
+	@rc=0; for b in $(foreach b,$(FUZZ_BUGS),$(firstword $(subst :, ,$(b)))); do \
+	    tests/fuzz/fuzz.sh teeth $(B)/fuzz/bug-$$b $(FUZZ_TEETH_S) $$b || rc=1; \
+	done; exit $$rc
+
+test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth fuzz-ci
 	@echo "make test: all passed"
 
 bench: deps $(B)/nsxd

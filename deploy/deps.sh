@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages a target needs, if any are missing.
-#   deploy/deps.sh build    compiler and tools for `make` and `make test`
+#   deploy/deps.sh build    compilers and tools for `make` and `make test`
 #   deploy/deps.sh promtool build/tools/promtool, from Debian's prometheus
 #                           package, unpacked, not installed (no daemon);
 #                           never fails: the tests say SKIPPED without it
@@ -41,10 +41,13 @@ case "${1:-build}" in
 # libssl-dev: OpenSSL's headers for nsxd's TLS and tokens, and the
 # unversioned libcrypto.so / libssl.so that civetweb dlopens for HTTPS
 # (nsxd's build/nsxd-tls/ shims stand in for them: http/tls_compat.c);
-# openssl: deploy/gen-secrets.sh and the tests' certificates.
+# openssl: deploy/gen-secrets.sh and the tests' certificates; libsodium-dev:
+# the peer keys (actors/peer_keys.c); clang and libclang-rt-14-dev
+# (libFuzzer, ASan, UBSan): the fuzz harnesses that make test runs
+# (make fuzz-ci).
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
        libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev
-       openssl curl jq iptables wrk) ;;
+       libsodium-dev openssl curl jq iptables wrk clang libclang-rt-14-dev) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

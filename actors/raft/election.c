@@ -218,15 +218,44 @@ raft_recv_timeout_now (raft_t *r, const raft_msg_t *m)
     raft_campaign (r, false, true);
 }
 
+/* Only voters stand (§4.2.1: learners do not), and a server removed from
+   the configuration does not disrupt the cluster by standing (§4.2.3).
+   But a server removed by a configuration entry that is not committed
+   yet, and a voter of the configuration before it, may stand: it is what
+   §4.2.2's removed leader is, and without it a leader of two voters that
+   removed itself, whose entry the other lost in a crash, waits for the
+   other's vote for ever while refusing its own (its log is longer; found
+   by tests/fuzz/fuzz_cluster.c). It counts votes in the new configuration
+   (raft_campaign, s_tally) and, leader, steps down once its removal
+   commits (raft_conf_on_commit). */
+static bool
+s_may_stand (const raft_t *r)
+{
+    if (raft_is_voter (r, r->id))
+        return true;
+    if (r->conf_index == 0 || r->conf_index <= r->commit)
+        return false;
+    const raft_conf_t *prev = &r->base_conf;
+    for (raft_index_t i = r->conf_index - 1; i > r->log.base_index; i--) {
+        const raft_entry_t *e = raft_log_entry (&r->log, i);
+        if (e->type == RAFT_ENTRY_CONF) {
+            prev = raft_entry_conf (e);
+            break;
+        }
+    }
+    const raft_server_t *s = prev ? raft_conf_get (prev, r->id) : NULL;
+    return s && s->voter;
+}
+
 void
 raft_tick_election (raft_t *r)
 {
     r->election_elapsed++;
     /* Figure 3.1, Followers: "If election timeout elapses without receiving
        AppendEntries RPC from current leader or granting vote to candidate:
-       convert to candidate". Only voters stand (§4.2.1 learners do not). */
+       convert to candidate". */
     if (r->election_elapsed >= r->randomized_timeout) {
-        if (raft_is_voter (r, r->id))
+        if (s_may_stand (r))
             raft_campaign (r, r->opts.pre_vote, false);
         else
             raft_reset_timeout (r);

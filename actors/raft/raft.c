@@ -460,10 +460,6 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
     if (m->type <= 0 || m->type >= RAFT_MSG_TYPE_MAX || m->to != r->id ||
         m->from == 0 || m->from == r->id || m->term == 0)
         return false;
-    /* Terms and indexes far beyond any real cluster's are garbage: a term
-       near 2^64 would overflow term + 1 at the next election. */
-    if (m->term > RAFT_TERM_ACCEPT_MAX && m->term > r->term + 1)
-        return false; /* see RAFT_TERM_ACCEPT_MAX */
     /* A response matters only from a server of our configuration (the
        leader tracks progress, a candidate counts votes, of those alone);
        from anyone else its only effect would be its term. Requests are
@@ -475,6 +471,8 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
         m->type == RAFT_MSG_HEARTBEAT_RESP || m->type == RAFT_MSG_SNAPSHOT_RESP;
     if (response && !raft_conf_get (&r->conf, m->from))
         return false;
+    /* Terms and indexes far beyond any real cluster's are garbage: a term
+       near 2^64 would overflow term + 1 at the next election. */
     if (m->term > RAFT_TERM_MAX || m->prev_term > RAFT_TERM_MAX ||
         m->prev_index > RAFT_INDEX_MAX || m->commit > RAFT_INDEX_MAX ||
         m->index > RAFT_INDEX_MAX || m->hint_index > RAFT_INDEX_MAX ||
@@ -508,6 +506,40 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
     return true;
 }
 
+/* §4.2.3: a server that heard from a leader within the minimum election
+   timeout ignores RequestVote, so that a removed or partitioned server
+   cannot disrupt the cluster; a TimeoutNow election (§3.10) is exempt. */
+static bool
+s_ignore_vote (const raft_t *r, const raft_msg_t *m)
+{
+    bool in_lease = r->opts.check_quorum && r->leader != 0 &&
+                    r->election_elapsed < r->opts.election_ticks;
+    return (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) &&
+           in_lease && !m->transfer;
+}
+
+/* m's term is above RAFT_TERM_ACCEPT_MAX and more than one above ours: too
+   far to take (forged, it could lift us to RAFT_TERM_MAX, where no one can
+   campaign), so m is dropped. But it may come from a cluster that really
+   is up there (lifted to 2^61 by a forged term while we were away, then
+   electing one term at a time): ignoring it would shut us out of that
+   cluster for ever, our term being on disk. So m still moves us one step
+   towards its term, to 2^61 or one above ours, where m itself would have
+   moved us: each such message from the cluster brings us closer, and a
+   forger gains nothing it could not get by sending 2^61 or our term + 1.
+   (Found by tests/fuzz/fuzz_cluster.c: one stranger's RequestVote.) */
+static void
+s_step_towards (raft_t *r, const raft_msg_t *m)
+{
+    r->dropped++;
+    if (s_ignore_vote (r, m) || m->type == RAFT_MSG_PREVOTE ||
+        (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject))
+        return; /* would not have changed our term either */
+    raft_become_follower (
+        r, r->term < RAFT_TERM_ACCEPT_MAX ? RAFT_TERM_ACCEPT_MAX : r->term + 1,
+        0);
+}
+
 void
 raft_step (raft_t *r, const raft_msg_t *m)
 {
@@ -515,19 +547,16 @@ raft_step (raft_t *r, const raft_msg_t *m)
         r->dropped++;
         return;
     }
+    if (m->term > RAFT_TERM_ACCEPT_MAX && m->term > r->term + 1 &&
+        !RAFT_BUG (TERM_WEDGE)) {
+        s_step_towards (r, m); /* see RAFT_TERM_ACCEPT_MAX */
+        return;
+    }
     /* Figure 3.1, Rules for Servers: "If RPC request or response contains
        term T > currentTerm: set currentTerm = T, convert to follower". */
     if (m->term > r->term) {
-        if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE) {
-            /* §4.2.3: a server that heard from a leader within the minimum
-               election timeout ignores RequestVote, so that a removed or
-               partitioned server cannot disrupt the cluster; a TimeoutNow
-               election (§3.10) is exempt. */
-            bool in_lease = r->opts.check_quorum && r->leader != 0 &&
-                            r->election_elapsed < r->opts.election_ticks;
-            if (in_lease && !m->transfer)
-                return;
-        }
+        if (s_ignore_vote (r, m))
+            return;
         if (m->type == RAFT_MSG_PREVOTE ||
             (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject)) {
             /* §9.6: pre-vote messages carry the term the sender would have;

@@ -61,7 +61,11 @@ typedef struct raft raft_t;
    --insecure-peers) can lift a cluster to 2^61 at most, and from there
    only one by one, as elections do: 2^61 elections remain before
    RAFT_TERM_MAX, so no term value, however large, can leave a cluster
-   unable to elect. */
+   unable to elect. A message whose term is refused still moves its
+   receiver one step towards it (to 2^61, or one above its own), and is
+   dropped: a server that was away while a forged term lifted the others
+   past 2^61 + 1 climbs back to their term with the messages it gets
+   from them, instead of being shut out for ever. */
 #define RAFT_TERM_MAX ((uint64_t)1 << 62)
 #define RAFT_TERM_ACCEPT_MAX ((uint64_t)1 << 61)
 #define RAFT_INDEX_MAX ((uint64_t)1 << 62)

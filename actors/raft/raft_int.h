@@ -16,8 +16,10 @@
 #include "raft.h"
 
 /*  Planted bugs. The simulator's "teeth" tests build the core with
-    -DRAFT_PLANTED_BUG=N to show that each of these is caught. A normal
-    build has none (RAFT_PLANTED_BUG is 0).                              */
+    -DRAFT_PLANTED_BUG=N to show that each of these is caught; the ones
+    only a forged message can trigger (9) are caught by the cluster fuzz
+    harness instead (make fuzz-teeth). A normal build has none
+    (RAFT_PLANTED_BUG is 0).                                             */
 #ifndef RAFT_PLANTED_BUG
 #define RAFT_PLANTED_BUG 0
 #endif
@@ -30,6 +32,7 @@
 #define RAFT_BUG_NO_NOOP_BEFORE_CONF 6 /* config change before own-term commit */
 #define RAFT_BUG_NO_BEHIND_PROBE     7 /* never re-probe an idle lagging peer */
 #define RAFT_BUG_SNAP_STALE          8 /* install a snapshot already covered */
+#define RAFT_BUG_TERM_WEDGE          9 /* take any term up to RAFT_TERM_MAX */
 /* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 

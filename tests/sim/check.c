@@ -36,13 +36,19 @@ typedef struct {
     uint64_t chain;
 } s_slot_t;
 
+typedef struct {
+    raft_term_t term; /* 0: empty */
+    raft_id_t leader;
+} s_leader_t;
+
 struct sim_check {
     /* (index, term) -> chain, open addressing */
     s_slot_t *slots;
     size_t cap, used;
-    /* term -> leader */
-    raft_id_t *leader_of;
-    size_t leader_cap;
+    /* term -> leader, open addressing: terms are not dense (a forged term
+       from a stranger lifts a cluster to 2^61, see RAFT_TERM_ACCEPT_MAX) */
+    s_leader_t *leaders;
+    size_t leaders_cap, leaders_used;
     /* committed[i]: entry hash and term of committed index i */
     uint64_t *committed_hash;
     raft_index_t committed_n;
@@ -131,6 +137,8 @@ sim_check_init (sim_t *s)
     s->check = calloc (1, sizeof *s->check);
     s->check->cap = 1 << 12;
     s->check->slots = calloc (s->check->cap, sizeof (s_slot_t));
+    s->check->leaders_cap = 64;
+    s->check->leaders = calloc (s->check->leaders_cap, sizeof (s_leader_t));
 }
 
 void
@@ -138,7 +146,7 @@ sim_check_fini (sim_t *s)
 {
     struct sim_check *c = s->check;
     free (c->slots);
-    free (c->leader_of);
+    free (c->leaders);
     free (c->committed_hash);
     free (c->applied_hash);
     free (c->state_hash);
@@ -447,6 +455,37 @@ sim_check_commit_event (sim_t *s, sim_node_t *n, raft_index_t from,
     return true;
 }
 
+/* The leader recorded for term, recording id if there is none yet. */
+static raft_id_t
+s_leader_of (struct sim_check *c, raft_term_t term, raft_id_t id)
+{
+    if (c->leaders_used * 2 >= c->leaders_cap) {
+        size_t ncap = c->leaders_cap * 2;
+        s_leader_t *nl = calloc (ncap, sizeof *nl);
+        if (!nl)
+            abort ();
+        for (size_t i = 0; i < c->leaders_cap; i++) {
+            if (!c->leaders[i].term)
+                continue;
+            size_t j = s_mix (c->leaders[i].term, 0) & (ncap - 1);
+            while (nl[j].term)
+                j = (j + 1) & (ncap - 1);
+            nl[j] = c->leaders[i];
+        }
+        free (c->leaders);
+        c->leaders = nl;
+        c->leaders_cap = ncap;
+    }
+    size_t j = s_mix (term, 0) & (c->leaders_cap - 1);
+    while (c->leaders[j].term && c->leaders[j].term != term)
+        j = (j + 1) & (c->leaders_cap - 1);
+    if (!c->leaders[j].term) {
+        c->leaders[j] = (s_leader_t){term, id};
+        c->leaders_used++;
+    }
+    return c->leaders[j].leader;
+}
+
 static bool
 s_check_node (sim_t *s, sim_node_t *n)
 {
@@ -456,16 +495,12 @@ s_check_node (sim_t *s, sim_node_t *n)
 
     /* Election Safety */
     if (st.role == RAFT_LEADER) {
-        c->leader_of = s_grow (c->leader_of, &c->leader_cap, st.term + 1,
-                               sizeof (raft_id_t));
-        if (c->leader_of[st.term] == 0)
-            c->leader_of[st.term] = n->id;
-        else if (c->leader_of[st.term] != n->id)
+        raft_id_t first = s_leader_of (c, st.term, n->id);
+        if (first != n->id)
             return s_fail (s,
                            "Election Safety: nodes %llu and %llu are both "
                            "leaders of term %llu",
-                           (unsigned long long)c->leader_of[st.term],
-                           (unsigned long long)n->id,
+                           (unsigned long long)first, (unsigned long long)n->id,
                            (unsigned long long)st.term);
         /* Leader Completeness: once per leadership, every committed entry
            must be in the new leader's log. */

@@ -72,13 +72,6 @@ s_pop (void)
     return top;
 }
 
-void
-sim_msg_free (raft_msg_t *m)
-{
-    raft_msg_clear (m);
-    free (m);
-}
-
 static void
 s_heap_clear (void)
 {

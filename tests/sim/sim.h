@@ -122,6 +122,10 @@ typedef struct {
     uint64_t delay_min, delay_max, fsync_max;
     uint64_t fault_every, client_every;
     bool verbose; /* readable trace to stdout */
+    /* Set by the fuzz harness (tests/fuzz/fuzz_cluster.c) once it forged a
+       message under which Raft's safety is not claimed: the world goes on
+       (disks, snapshots, applies) but no longer asks check.c. */
+    bool unchecked;
 
     /* state */
     uint64_t rng[4];

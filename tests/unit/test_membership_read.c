@@ -534,6 +534,59 @@ test_remove_leader_steps_down (void)
     raft_destroy (&r);
 }
 
+/* Found by the cluster fuzz harness (tests/fuzz/fuzz_cluster.c): a
+   leader of two voters removes itself (§4.2.2), the entry reaches the
+   other voter's memory but not its disk, and the other crashes; the
+   leader, alone, steps down (check-quorum). Back, the other's log ends
+   before the removal, so its configuration is still both servers and it
+   needs the old leader's vote, which the old leader refuses: its log is
+   longer. The old leader, not a voter of the latest configuration in its
+   log, never stood again: no leader, for ever. A server removed by an
+   entry that is not committed yet, and a voter of the configuration
+   before it, may stand: it counts votes in the new configuration, wins
+   there, commits its removal and hands over. */
+static void
+test_removed_leader_stands_while_uncommitted (void)
+{
+    raft_conf_t c = h_conf (2, 0);
+    raft_t *n[2] = {h_new (1, &c), h_new (2, &c)};
+    for (int i = 0; i < 10; i++)
+        raft_tick (n[1]);
+    h_pump (n, 2, NULL);
+    CHECK (h_st (n[1]).role == RAFT_LEADER && h_st (n[1]).commit == 2);
+
+    /* The removal never reaches n1's disk; n2 loses its quorum. */
+    raft_index_t idx = 0;
+    CHECK (raft_remove (n[1], 2, &idx) == RAFT_OK && idx == 3);
+    h_batch_t lost = {0};
+    for (int i = 0; i < 30; i++) {
+        raft_tick (n[1]);
+        h_settle (n[1], &lost);
+    }
+    h_batch_free (&lost);
+    CHECK (h_st (n[1]).role != RAFT_LEADER);
+    CHECK (h_st (n[1]).last_index == 3 && h_st (n[0]).last_index == 2);
+
+    /* Both up again: a leader is elected, the removal commits, and n1
+       ends up leading the configuration it is alone in. */
+    for (int i = 0; i < 60; i++) {
+        raft_tick (n[0]);
+        raft_tick (n[1]);
+        h_pump (n, 2, NULL);
+    }
+    CHECK (h_st (n[0]).role == RAFT_LEADER);
+    CHECK (h_st (n[0]).commit >= 3 && h_st (n[1]).commit >= 3);
+    CHECK (raft_conf (n[0])->n == 1 && raft_conf (n[0])->servers[0].id == 1);
+    raft_buf_t *d = raft_buf_new ("alone", 5);
+    raft_index_t w = 0;
+    CHECK (raft_propose (n[0], d, &w, NULL) == RAFT_OK);
+    raft_buf_unref (d);
+    h_pump (n, 2, NULL);
+    CHECK (h_st (n[0]).commit == w);
+    for (int i = 0; i < 2; i++)
+        raft_destroy (&n[i]);
+}
+
 /* §4.1: removing a follower: the leader stops replicating to it and the
    majority is that of the new configuration; the last voter cannot go. */
 static void
@@ -753,6 +806,7 @@ suite_membership_read (void)
     H_RUN (test_add_learner_same_or_moved);
     H_RUN (test_conf_change_not_ready);
     H_RUN (test_remove_leader_steps_down);
+    H_RUN (test_removed_leader_stands_while_uncommitted);
     H_RUN (test_remove_follower);
     H_RUN (test_transfer_timeout_now);
     H_RUN (test_transfer_target_campaigns);

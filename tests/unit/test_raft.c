@@ -282,8 +282,10 @@ test_restart_keeps_hard_state (void)
    used to lift every server to 2^62, after which every pre-vote carried
    2^62 + 1 and was dropped as malformed: no election could ever succeed
    again. Now a term above RAFT_TERM_ACCEPT_MAX (2^61) is taken only one
-   above the receiver's own, so the forged term is dropped; a forged 2^61
-   is taken, and the cluster goes on electing from there. */
+   above the receiver's own; a farther one is dropped and only moves its
+   receiver one step towards it (to 2^61, then one at a time), so no run
+   of forged terms lifts a server faster than forged terms of 2^61 and
+   term + 1, which it takes anyway; and the cluster goes on electing. */
 static void
 test_forged_terms_cannot_wedge (void)
 {
@@ -294,39 +296,28 @@ test_forged_terms_cannot_wedge (void)
     h_pump (n, 3, NULL);
     CHECK (h_st (n[0]).role == RAFT_LEADER && h_st (n[0]).term == 2);
 
-    /* 2^62, and anything above 2^61 that is more than one above: dropped,
-       nothing changes. */
-    const raft_term_t forged[] = {RAFT_TERM_MAX, RAFT_TERM_ACCEPT_MAX + 1,
-                                  RAFT_TERM_MAX - 1};
+    const raft_term_t forged[] = {RAFT_TERM_MAX, RAFT_TERM_MAX - 1,
+                                  RAFT_TERM_ACCEPT_MAX + 5};
     for (size_t k = 0; k < 3; k++)
         for (int i = 0; i < 3; i++) {
             raft_msg_t m =
                 h_msg (RAFT_MSG_HEARTBEAT_RESP, (raft_id_t)(i % 3 + 1) % 3 + 1,
                        (raft_id_t)i + 1, forged[k]);
-            uint64_t dropped = h_st (n[i]).dropped_msgs;
+            raft_status_t pre = h_st (n[i]);
             raft_step (n[i], &m);
-            CHECK (h_st (n[i]).dropped_msgs == dropped + 1);
-            CHECK (h_st (n[i]).term == 2);
+            CHECK (h_st (n[i]).dropped_msgs == pre.dropped_msgs + 1);
+            CHECK (h_st (n[i]).term ==
+                   (k == 0 ? RAFT_TERM_ACCEPT_MAX : pre.term + 1));
+            CHECK (h_st (n[i]).role == RAFT_FOLLOWER);
         }
-    CHECK (h_st (n[0]).role == RAFT_LEADER);
-
-    /* 2^61 is taken (Figure 3.1: a higher term makes a follower) ... */
-    for (int i = 0; i < 3; i++) {
-        raft_msg_t m =
-            h_msg (RAFT_MSG_HEARTBEAT_RESP, (raft_id_t)(i + 1) % 3 + 1,
-                   (raft_id_t)i + 1, RAFT_TERM_ACCEPT_MAX);
-        raft_step (n[i], &m);
-        CHECK (h_st (n[i]).term == RAFT_TERM_ACCEPT_MAX);
-        CHECK (h_st (n[i]).role == RAFT_FOLLOWER);
-    }
     h_pump (n, 3, NULL);
-    /* ... and an election still succeeds: its pre-vote and vote carry
-       2^61 + 1, one above every receiver's term. */
+    /* An election still succeeds: its pre-vote and vote carry one above
+       every receiver's term. */
     for (int i = 0; i < 10; i++)
         raft_tick (n[1]);
     h_pump (n, 3, NULL);
     CHECK (h_st (n[1]).role == RAFT_LEADER);
-    CHECK (h_st (n[1]).term == RAFT_TERM_ACCEPT_MAX + 1);
+    CHECK (h_st (n[1]).term == RAFT_TERM_ACCEPT_MAX + 3);
     raft_buf_t *d = raft_buf_new ("after", 5);
     raft_index_t idx = 0;
     CHECK (raft_propose (n[1], d, &idx, NULL) == RAFT_OK);
@@ -350,6 +341,69 @@ test_forged_terms_cannot_wedge (void)
     CHECK (h_count (&b, RAFT_MSG_PREVOTE, 0) == 0);
     h_batch_free (&b);
     raft_destroy (&r);
+}
+
+/* Found by the cluster fuzz harness (tests/fuzz/fuzz_cluster.c, threat
+   level A: one stranger's RequestVote, no member forged): a stranger's
+   term of 2^61 reached two servers, which then held elections among
+   themselves (2^61 + 1, + 2, ...) while the third was away at term 2.
+   Back, the third dropped every message of theirs, each more than one
+   above its term and above 2^61, and they dropped its: it was shut out
+   for ever (its term is on disk), and the cluster had lost a server's
+   worth of fault tolerance to four messages of a stranger's (the same
+   again shuts out a second server: no majority). Now each dropped message
+   moves it one step up, and it rejoins. */
+static void
+test_lagging_server_rejoins_above_2_61 (void)
+{
+    raft_conf_t c = h_conf (3, 0);
+    raft_t *n[3] = {h_new (1, &c), h_new (2, &c), h_new (3, &c)};
+    for (int i = 0; i < 10; i++)
+        raft_tick (n[0]);
+    h_pump (n, 3, NULL);
+    CHECK (h_st (n[0]).role == RAFT_LEADER && h_st (n[0]).term == 2);
+
+    /* n3 is away. A stranger (9) lifts n1 and n2 to 2^61. */
+    h_batch_t away = {0};
+    for (int i = 0; i < 2; i++) {
+        raft_msg_t m =
+            h_msg (RAFT_MSG_VOTE, 9, (raft_id_t)i + 1, RAFT_TERM_ACCEPT_MAX);
+        m.transfer = true;
+        raft_step (n[i], &m);
+        CHECK (h_st (n[i]).term == RAFT_TERM_ACCEPT_MAX);
+    }
+    h_pump (n, 2, &away);
+    /* n1 and n2 elect, then hand leadership back and forth: 2^61 + 3. */
+    for (int i = 0; i < 20 && h_st (n[0]).role != RAFT_LEADER; i++) {
+        raft_tick (n[0]);
+        h_pump (n, 2, &away);
+    }
+    CHECK (h_st (n[0]).role == RAFT_LEADER);
+    CHECK (raft_transfer_leadership (n[0], 2) == RAFT_OK);
+    h_pump (n, 2, &away);
+    CHECK (raft_transfer_leadership (n[1], 1) == RAFT_OK);
+    h_pump (n, 2, &away);
+    raft_term_t term = h_st (n[0]).term;
+    CHECK (h_st (n[0]).role == RAFT_LEADER && term == RAFT_TERM_ACCEPT_MAX + 3);
+    h_batch_free (&away);
+
+    /* n3 is back: heartbeats, and its own campaigns' rejections, bring it
+       up to the cluster's term; then it follows and replicates. */
+    for (int i = 0; i < 30; i++) {
+        for (int k = 0; k < 3; k++)
+            raft_tick (n[k]);
+        h_pump (n, 3, NULL);
+    }
+    CHECK (h_st (n[2]).term == h_st (n[0]).term);
+    CHECK (h_st (n[2]).leader == 1);
+    raft_buf_t *d = raft_buf_new ("back", 4);
+    raft_index_t idx = 0;
+    CHECK (raft_propose (n[0], d, &idx, NULL) == RAFT_OK);
+    raft_buf_unref (d);
+    h_pump (n, 3, NULL);
+    CHECK (h_st (n[2]).commit == idx && h_term_at (n[2], idx) == term);
+    for (int i = 0; i < 3; i++)
+        raft_destroy (&n[i]);
 }
 
 /* A response from a server outside the configuration is dropped: a
@@ -379,6 +433,7 @@ suite_misc (void)
 {
     H_RUN (test_bad_input_dropped);
     H_RUN (test_forged_terms_cannot_wedge);
+    H_RUN (test_lagging_server_rejoins_above_2_61);
     H_RUN (test_response_from_stranger_dropped);
     H_RUN (test_new_refuses_bad_boot);
     H_RUN (test_cluster_elects_and_replicates);

@@ -1,0 +1,827 @@
+/*  fuzz_cluster.c -- three consensus cores wired together in one process,
+    the fuzzer's bytes choosing what happens next.
+
+    The world is the simulator's (tests/sim/world.c): each server a raft_t
+    driven through raft.h alone, with a simulated disk (a crash loses what
+    was not reported durable), a state machine, log compaction and chunked
+    InstallSnapshot; tests/sim/check.c checks Raft's safety properties
+    (Election Safety, Log Matching, Leader Completeness, State Machine
+    Safety, durable commit, commit safety, linearizable reads) after every
+    step. Here there is no clock and no random weather: the first byte of
+    the input seeds the cores' randomness and picks their batch sizes, and
+    every later byte chooses what happens next:
+
+      deliver the oldest queued message, or any one (reordering); drop one;
+      duplicate one; tick a server 1-16 times; run the cluster normally
+      for 1-16 rounds (complete writes, deliver everything, tick everyone);
+      complete a server's oldest write (raft_persisted); crash a server
+      and restart it from its disk; cut a server's links (both ways or
+      towards it) and heal them; propose a write, start a ReadIndex read,
+      compact a log, transfer leadership, add a server as a learner,
+      promote it, remove one (the leader too); forge a message.
+
+    A forged message has any type, any sender and receiver, terms and
+    indexes near the receiver's own or at the edges (0, 2^61, 2^61 + 1,
+    2^62, 2^62 + 1, 2^63, UINT64_MAX, any 64 bits), entries of any type
+    (configurations too), snapshot chunks; it goes through msg_raft_encode
+    and msg_raft_decode first, so the cores see exactly what the wire can
+    carry (the node drops what does not decode).
+
+    Threat model. Peer links are not authenticated (README, "Known
+    limits"), so what must hold depends on who a forged message claims to
+    be from and what it claims:
+
+      A  From a stranger (an id in no configuration), a message that does
+         not claim leadership: RequestVote, pre-vote, TimeoutNow, any
+         response; or one that does, refused as stale. Anyone who reaches a
+         peer port can send these. Safety must hold (every check after
+         every step), and the cluster must recover by itself.
+      B  From a member: forged votes and grants, acknowledgements,
+         heartbeat answers, TimeoutNow. These break safety legitimately (a
+         forged grant elects a second leader in a term, a forged ack
+         commits what no majority holds), so check.c is switched off
+         (sim_t.unchecked). What must hold: no crash, and no lasting
+         damage: once the faults stop and every server restarts (which
+         clears what a forged message did to memory, as an operator's
+         restart would), a leader is elected and commits a new entry. The
+         2^62 term wedge (planted bug term_wedge, `make fuzz-teeth`) was
+         such lasting damage.
+      C  An AppendEntries, heartbeat or snapshot chunk the receiver takes,
+         from anyone: the receiver now follows the sender as the leader of
+         that term (a server being added must follow a leader it does not
+         know yet, so the core cannot refuse strangers). A forged leader
+         can make a server commit anything, a configuration of servers
+         that do not exist included, so only the absence of crashes,
+         asserts and sanitizer reports is checked.
+
+    At the end of every input the faults stop: links heal, every server
+    restarts if down, and the cluster runs normally (writes complete, every
+    message is delivered, everyone ticks) until a leader commits a new
+    entry and (A) every server of its configuration has caught up, for at
+    most S_HEAL_ROUNDS rounds in which no server makes more entries durable
+    or applied (B: then every server restarts and gets as long again).
+    Failing that is a WEDGE, reported like a crash.
+
+    FUZZ_TRACE=1 build/fuzz/fuzz_cluster INPUT replays one input with the
+    simulator's readable trace.
+*/
+#include "fuzz.h"
+#include "msg_raft.h"
+#include "sim.h"
+
+#define S_NODES 3
+#define S_QUEUE_MAX 256    /* messages in flight; a full network drops */
+#define S_MAX_ACTIONS 1000 /* per input */
+#define S_MAX_ROUNDS 2000  /* of normal running per input, before healing */
+#define S_HEAL_ROUNDS 400  /* 40 election timeouts without progress */
+#define S_HEAL_CAP 4000    /* rounds, however much progress */
+
+typedef enum {
+    S_CHECKED = 0,   /* A: safety and liveness */
+    S_FORGED_MEMBER, /* B: liveness after a restart */
+    S_FORGED_LEADER, /* C: no crash */
+} s_level_t;
+
+static sim_t s_sim;
+static raft_msg_t *s_queue[S_QUEUE_MAX];
+static size_t s_qn;
+static s_level_t s_level;
+static unsigned s_rounds;
+static uint64_t s_ops;
+
+/* world.c hands us its events: messages join the network queue; ticks
+   and fsync completions happen when the input says so. */
+void
+sim_push (sim_event_t ev)
+{
+    if (ev.type != EV_DELIVER)
+        return;
+    if (s_qn == S_QUEUE_MAX) {
+        sim_msg_free (ev.msg);
+        return;
+    }
+    s_queue[s_qn++] = ev.msg;
+}
+
+/*  ---------------------------------------------------------------------
+    Reading the input                                                    */
+
+typedef struct {
+    const uint8_t *p;
+    size_t n, pos;
+} s_in_t;
+
+/* The next byte; zeros once the input is used up. */
+static uint8_t
+s_u8 (s_in_t *in)
+{
+    return in->pos < in->n ? in->p[in->pos++] : 0;
+}
+
+static uint64_t
+s_u64 (s_in_t *in)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | s_u8 (in);
+    return v;
+}
+
+static sim_node_t *
+s_node (s_in_t *in)
+{
+    return &s_sim.nodes[1 + s_u8 (in) % S_NODES];
+}
+
+/* A term or index for a forged message: near the receiver's own, or at
+   the edges where arithmetic on terms and indexes breaks. */
+static uint64_t
+s_pick (s_in_t *in, uint64_t near)
+{
+    uint8_t b = s_u8 (in);
+    switch (b % 16) {
+    case 0:
+    case 1: return near;
+    case 2: return near + 1;
+    case 3: return near ? near - 1 : 0;
+    case 4: return near + 2 + s_u8 (in) % 16;
+    case 5: return near > 5 ? near - 2 - s_u8 (in) % 4 : 0;
+    case 6: return 0;
+    case 7: return RAFT_TERM_ACCEPT_MAX;
+    case 8: return RAFT_TERM_ACCEPT_MAX + 1;
+    case 9: return RAFT_TERM_MAX;
+    case 10: return RAFT_TERM_MAX + 1;
+    case 11: return (uint64_t)1 << 63;
+    case 12: return UINT64_MAX;
+    case 13: return 1;
+    default: return s_u64 (in);
+    }
+}
+
+/*  ---------------------------------------------------------------------
+    The world                                                            */
+
+static void
+s_fail_state (const char *what)
+{
+    char line[1024] = "";
+    size_t len = 0;
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_t *n = &s_sim.nodes[id];
+        raft_status_t st = {0};
+        if (n->up)
+            raft_status (n->r, &st);
+        len += (size_t)snprintf (
+            line + len, sizeof line - len,
+            "\n    n%d %s: term %llu, %s, commit %llu, last %llu/t%llu", id,
+            n->up ? "up" : "down", (unsigned long long)st.term,
+            raft_role_name (st.role), (unsigned long long)st.commit,
+            (unsigned long long)st.last_index,
+            (unsigned long long)st.last_term);
+        if (len >= sizeof line)
+            break;
+    }
+    fuzz_fail (__FILE__, __LINE__, "%s (threat level %c)%s", what,
+               "ABC"[s_level], line);
+}
+
+/* Hand out every server's batches, then check safety (A only). */
+static void
+s_settle (void)
+{
+    sim_t *s = &s_sim;
+    for (int id = 1; id <= S_NODES; id++)
+        if (s->nodes[id].up)
+            sim_process (s, &s->nodes[id]);
+    if (!s->unchecked)
+        sim_check_state (s);
+    if (s->violation[0])
+        s_fail_state (s->violation);
+}
+
+static void
+s_deliver (size_t i)
+{
+    raft_msg_t *m = s_queue[i];
+    memmove (s_queue + i, s_queue + i + 1, (s_qn - i - 1) * sizeof *s_queue);
+    s_qn--;
+    sim_node_t *n = &s_sim.nodes[m->to]; /* world.c sends only to 1..S_NODES */
+    if (n->up) {
+        s_sim.cur_node = n->id;
+        raft_step (n->r, m);
+    }
+    sim_msg_free (m);
+    s_settle ();
+}
+
+static raft_msg_t *
+s_msg_dup (const raft_msg_t *m)
+{
+    raft_msg_t *c = malloc (sizeof *c);
+    if (!c)
+        abort ();
+    *c = *m;
+    c->entries = NULL;
+    if (m->n_entries) {
+        c->entries = malloc (m->n_entries * sizeof *c->entries);
+        if (!c->entries)
+            abort ();
+        for (size_t i = 0; i < m->n_entries; i++) {
+            c->entries[i] = m->entries[i];
+            raft_buf_ref (c->entries[i].data);
+        }
+    }
+    raft_buf_ref (c->data);
+    return c;
+}
+
+static void
+s_tick (sim_node_t *n)
+{
+    if (!n->up)
+        return;
+    s_sim.cur_node = n->id;
+    raft_tick (n->r);
+    s_settle ();
+}
+
+/* Complete every write whose fsync is done. */
+static void
+s_persist_all (void)
+{
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_t *n = &s_sim.nodes[id];
+        while (n->up && n->n_writes && n->writes[0].done_at <= s_sim.now)
+            sim_persist_one (&s_sim, n);
+    }
+    s_settle ();
+}
+
+/* One round of normal running: writes complete, the messages in flight
+   arrive in order, every server ticks. */
+static void
+s_round (void)
+{
+    s_sim.now++;
+    s_persist_all ();
+    for (size_t k = s_qn; k > 0 && s_qn > 0; k--)
+        s_deliver (0);
+    for (int id = 1; id <= S_NODES; id++)
+        s_tick (&s_sim.nodes[id]);
+}
+
+static sim_node_t *
+s_leader (void)
+{
+    sim_node_t *best = NULL;
+    raft_term_t best_term = 0;
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_t *n = &s_sim.nodes[id];
+        raft_status_t st;
+        if (!n->up)
+            continue;
+        raft_status (n->r, &st);
+        if (st.role == RAFT_LEADER && st.term >= best_term) {
+            best = n;
+            best_term = st.term;
+        }
+    }
+    return best;
+}
+
+/* Propose at n; the client waits there (world.c acknowledges it). */
+static bool
+s_propose (sim_node_t *n, raft_index_t *index, raft_term_t *term)
+{
+    uint64_t op = ++s_ops;
+    uint8_t data[16] = "fuzz-write";
+    memcpy (data + 8, &op, 8);
+    raft_buf_t *buf = raft_buf_new (data, sizeof data);
+    s_sim.cur_node = n->id;
+    bool ok = raft_propose (n->r, buf, index, term) == RAFT_OK;
+    raft_buf_unref (buf);
+    if (ok) {
+        if (n->n_props == n->cap_props) {
+            n->cap_props = n->cap_props ? 2 * n->cap_props : 16;
+            n->props = realloc (n->props, n->cap_props * sizeof *n->props);
+            if (!n->props)
+                abort ();
+        }
+        n->props[n->n_props++] = (sim_proposal_t){*index, *term, op};
+    }
+    s_settle ();
+    return ok;
+}
+
+static void
+s_read (sim_node_t *n)
+{
+    uint64_t ctx = ++s_ops;
+    s_sim.cur_node = n->id;
+    if (raft_read_index (n->r, ctx) == RAFT_OK) {
+        if (n->n_reads == n->cap_reads) {
+            n->cap_reads = n->cap_reads ? 2 * n->cap_reads : 16;
+            n->reads = realloc (n->reads, n->cap_reads * sizeof *n->reads);
+            if (!n->reads)
+                abort ();
+        }
+        n->reads[n->n_reads++] =
+            (sim_read_t){ctx, sim_check_acked_max (&s_sim)};
+    }
+    s_settle ();
+}
+
+/* Links of server 1 + b % 3 cut both ways, or only towards it (b & 4),
+   until the input heals them; messages already on their way still
+   arrive. */
+static void
+s_partition (uint8_t b)
+{
+    int x = 1 + b % S_NODES;
+    for (int k = 1; k <= S_NODES; k++) {
+        if (k == x)
+            continue;
+        s_sim.blocked[k][x] = true;
+        if (!(b & 4))
+            s_sim.blocked[x][k] = true;
+    }
+}
+
+/* One membership change at the leader (§4.1-4.3): add server 1 + (b >> 2)
+   % 3 as a learner if it is not in the configuration (a removed server
+   back with its old disk), promote it, or remove it (the leader too). */
+static void
+s_membership (uint8_t b)
+{
+    sim_node_t *l = s_leader ();
+    if (!l)
+        return;
+    raft_id_t id = 1 + (raft_id_t)(b >> 2) % S_NODES;
+    raft_index_t index;
+    s_sim.cur_node = l->id;
+    if (b % 3 == 0) {
+        char addr[RAFT_ADDR_MAX];
+        sim_addr (id, addr);
+        raft_add_learner (l->r, id, addr, &index);
+    } else if (b % 3 == 1) {
+        raft_promote (l->r, id, &index);
+    } else {
+        raft_remove (l->r, id, &index);
+    }
+    s_settle ();
+}
+
+/*  ---------------------------------------------------------------------
+    Forged messages                                                      */
+
+static const raft_id_t s_strangers[] = {
+    4, 5, 9, 1000, (raft_id_t)1 << 32, (raft_id_t)1 << 62, UINT64_MAX};
+#define S_N_STRANGERS (sizeof s_strangers / sizeof s_strangers[0])
+
+/* A configuration: the real one, or servers that may not exist. */
+static raft_buf_t *
+s_forge_conf (s_in_t *in)
+{
+    static const raft_id_t ids[] = {1, 2, 3, 4, 9, 1000};
+    raft_conf_t c;
+    memset (&c, 0, sizeof c);
+    uint8_t b = s_u8 (in);
+    c.n = b < 128 ? S_NODES : b % 5;
+    for (uint32_t i = 0; i < c.n; i++) {
+        c.servers[i].id = b < 128 ? i + 1 : ids[s_u8 (in) % 6];
+        c.servers[i].voter = b < 128 || (s_u8 (in) & 1);
+        sim_addr (c.servers[i].id, c.servers[i].addr);
+    }
+    return raft_buf_new (&c, sizeof c);
+}
+
+static void
+s_forge_entry (s_in_t *in, raft_entry_t *e, raft_index_t index,
+               raft_term_t term)
+{
+    uint8_t b = s_u8 (in);
+    e->index = b & 0x80 ? s_pick (in, index) : index;
+    e->term = b & 0x40 ? s_pick (in, term) : term;
+    e->type = (raft_entry_type_t)(b % 3);
+    if (e->type == RAFT_ENTRY_CONF) {
+        e->data = s_forge_conf (in);
+    } else if (e->type == RAFT_ENTRY_NORMAL) {
+        uint8_t data[8] = {s_u8 (in), (uint8_t)b};
+        e->data = raft_buf_new (data, sizeof data);
+    }
+}
+
+/* Build a message from the input, as the wire would carry it. */
+static bool
+s_forge_msg (s_in_t *in, raft_msg_t *out, sim_node_t **to, bool *member)
+{
+    uint8_t who = s_u8 (in);
+    sim_node_t *n = s_node (in);
+    raft_status_t st = {0};
+    if (n->up)
+        raft_status (n->r, &st);
+    *to = n;
+    *member = who % 2 == 0;
+    raft_msg_t m = {0};
+    m.from = *member ? 1 + (raft_id_t)(who >> 1) % S_NODES
+                     : s_strangers[(who >> 1) % S_N_STRANGERS];
+    uint8_t t = s_u8 (in);
+    m.type = (raft_msg_type_t)(t >= 240 ? t % 13 : 1 + t % 11);
+    uint8_t flags = s_u8 (in);
+    m.to = flags & 0x80 ? s_u8 (in) % 5 : n->id; /* misaddressed */
+    m.reject = flags & 1;
+    m.transfer = flags & 2;
+    m.done = flags & 4;
+    m.term = s_pick (in, st.term);
+    m.prev_index = s_pick (in, st.last_index);
+    m.prev_term = s_pick (in, st.last_term);
+    m.commit = s_pick (in, st.commit);
+    m.index = s_pick (in, st.last_index);
+    if (m.type == RAFT_MSG_APPEND_RESP && m.reject) {
+        m.hint_index = s_pick (in, st.last_index);
+        m.hint_term = s_pick (in, st.last_term);
+    }
+    uint8_t ctx = s_u8 (in);
+    m.ctx = ctx >= 250 ? s_u64 (in) : ctx % 8;
+    if (m.type == RAFT_MSG_APPEND) {
+        m.n_entries = s_u8 (in) % 5;
+        m.entries = m.n_entries ? calloc (m.n_entries, sizeof *m.entries) : 0;
+        for (size_t i = 0; i < m.n_entries; i++)
+            s_forge_entry (in, &m.entries[i], m.prev_index + 1 + i, m.term);
+    } else if (m.type == RAFT_MSG_SNAPSHOT) {
+        /* the chunk's data as the simulated state machine makes it (the
+           node drops chunks storage cannot read, before the core) */
+        sim_snap_wire_t w = {.index = m.prev_index,
+                             .state = s_u64 (in),
+                             .nchunks = 1 + s_u8 (in) % 4,
+                             .chunk = (uint32_t)m.ctx};
+        m.data = raft_buf_new (&w, sizeof w);
+        m.n_entries = 1;
+        m.entries = calloc (1, sizeof *m.entries);
+        m.entries[0] = (raft_entry_t){.index = m.prev_index,
+                                      .term = m.prev_term,
+                                      .type = RAFT_ENTRY_CONF,
+                                      .data = s_forge_conf (in)};
+    }
+    msgpack_sbuffer b;
+    msgpack_sbuffer_init (&b);
+    bool ok = msg_raft_encode (&b, &m) == 0 &&
+              msg_raft_decode (b.data, b.size, out) == 0;
+    msgpack_sbuffer_destroy (&b);
+    raft_msg_clear (&m);
+    return ok;
+}
+
+static void
+s_forge (s_in_t *in)
+{
+    raft_msg_t m;
+    sim_node_t *n;
+    bool member;
+    if (!s_forge_msg (in, &m, &n, &member))
+        return;
+    if (!n->up) {
+        raft_msg_clear (&m);
+        return;
+    }
+    bool leader_msg = m.type == RAFT_MSG_APPEND ||
+                      m.type == RAFT_MSG_HEARTBEAT ||
+                      m.type == RAFT_MSG_SNAPSHOT;
+    /* What the message does inside the core must not reach check.c until
+       we know it was a stranger's harmless one. */
+    if (member || leader_msg)
+        s_sim.unchecked = true;
+    raft_status_t pre, post;
+    raft_status (n->r, &pre);
+    s_sim.cur_node = n->id;
+    raft_step (n->r, &m);
+    raft_status (n->r, &post);
+    bool taken = post.dropped_msgs == pre.dropped_msgs;
+    if (taken && leader_msg && m.term >= pre.term)
+        s_level = S_FORGED_LEADER;
+    else if (taken && member && s_level < S_FORGED_MEMBER)
+        s_level = S_FORGED_MEMBER;
+    s_sim.unchecked = s_level != S_CHECKED;
+    raft_msg_clear (&m);
+    s_settle ();
+}
+
+/*  ---------------------------------------------------------------------
+    One input                                                            */
+
+static void
+s_setup (uint8_t seed)
+{
+    sim_t *s = &s_sim;
+    memset (s, 0, sizeof *s);
+    s->seed = seed; /* picks batch sizes and pipelining (world.c) */
+    sim_seed (s, seed + 1);
+    s->n_initial = s->n_total = S_NODES;
+    s->fsync_max = 1; /* a write is durable from the next action on */
+    s->verbose = getenv ("FUZZ_TRACE") != NULL; /* world.c's readable trace */
+    sim_check_init (s);
+    s_qn = 0;
+    s_level = S_CHECKED;
+    s_rounds = 0;
+    s_ops = 0;
+    raft_conf_t conf;
+    memset (&conf, 0, sizeof conf);
+    for (int id = 1; id <= S_NODES; id++) {
+        conf.servers[conf.n].id = (raft_id_t)id;
+        conf.servers[conf.n].voter = true;
+        sim_addr ((raft_id_t)id, conf.servers[conf.n].addr);
+        conf.n++;
+    }
+    raft_entry_t boot = raft_bootstrap_entry (&conf);
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_t *n = &s->nodes[id];
+        n->id = (raft_id_t)id;
+        n->disk_hs.term = 1;
+        sim_disk_append (n, &boot);
+        sim_node_boot (s, n);
+    }
+    raft_buf_unref (boot.data);
+}
+
+static void
+s_teardown (void)
+{
+    for (size_t i = 0; i < s_qn; i++)
+        sim_msg_free (s_queue[i]);
+    s_qn = 0;
+    for (int id = 0; id <= SIM_MAX_NODES; id++)
+        sim_node_free (&s_sim.nodes[id]);
+    sim_check_fini (&s_sim);
+}
+
+static void
+s_action (s_in_t *in)
+{
+    uint8_t op = s_u8 (in);
+    s_sim.now++;
+    switch (op % 20) {
+    case 0:
+    case 1:
+        if (s_qn)
+            s_deliver (0);
+        break;
+    case 2:
+    case 3:
+    case 4: {
+        size_t i = s_u8 (in);
+        if (!s_qn)
+            break;
+        i %= s_qn;
+        if (op % 20 == 2) {
+            s_deliver (i);
+        } else if (op % 20 == 3) {
+            sim_msg_free (s_queue[i]);
+            memmove (s_queue + i, s_queue + i + 1,
+                     (s_qn - i - 1) * sizeof *s_queue);
+            s_qn--;
+        } else if (s_qn < S_QUEUE_MAX) {
+            s_queue[s_qn++] = s_msg_dup (s_queue[i]);
+        }
+        break;
+    }
+    case 5: {
+        sim_node_t *n = s_node (in);
+        for (int k = 1 + s_u8 (in) % 16; k > 0; k--)
+            s_tick (n);
+        break;
+    }
+    case 6:
+        for (int k = 1 + s_u8 (in) % 16; k > 0 && s_rounds < S_MAX_ROUNDS;
+             k--, s_rounds++)
+            s_round ();
+        break;
+    case 7: {
+        sim_node_t *n = s_node (in);
+        if (n->up)
+            sim_persist_one (&s_sim, n);
+        s_settle ();
+        break;
+    }
+    case 8: {
+        sim_node_t *n = s_node (in);
+        if (n->up)
+            sim_node_crash (&s_sim, n);
+        break;
+    }
+    case 9: {
+        sim_node_t *n = s_node (in);
+        if (!n->up)
+            sim_node_boot (&s_sim, n);
+        s_settle ();
+        break;
+    }
+    case 10: {
+        uint8_t b = s_u8 (in);
+        sim_node_t *n = b & 1 ? &s_sim.nodes[1 + b / 2 % S_NODES] : s_leader ();
+        raft_index_t index;
+        raft_term_t term;
+        if (n && n->up)
+            s_propose (n, &index, &term);
+        break;
+    }
+    case 11: {
+        sim_node_t *n = s_node (in);
+        if (n->up)
+            s_read (n);
+        break;
+    }
+    case 12:
+        sim_compact (&s_sim, s_node (in));
+        s_settle ();
+        break;
+    case 13: {
+        sim_node_t *l = s_leader ();
+        raft_id_t target = s_u8 (in) % (S_NODES + 1);
+        if (l) {
+            s_sim.cur_node = l->id;
+            raft_transfer_leadership (l->r, target);
+            s_settle ();
+        }
+        break;
+    }
+    case 14: s_partition (s_u8 (in)); break;
+    case 15: memset (s_sim.blocked, 0, sizeof s_sim.blocked); break;
+    case 16: s_membership (s_u8 (in)); break;
+    default: s_forge (in); break;
+    }
+}
+
+/* What the servers have made durable and applied: while it grows, the
+   cluster is catching up with a backlog, not wedged. */
+static uint64_t
+s_progress (void)
+{
+    uint64_t sum = 0;
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_t *n = &s_sim.nodes[id];
+        raft_status_t st;
+        if (!n->up)
+            continue;
+        raft_status (n->r, &st);
+        sum += st.persisted + n->sm_applied;
+    }
+    return sum;
+}
+
+/* Every server of the leader's configuration is up and has applied all
+   the leader has, which committed its whole log. */
+static bool
+s_caught_up (void)
+{
+    sim_node_t *l = s_leader ();
+    if (!l)
+        return false;
+    raft_status_t ls;
+    raft_status (l->r, &ls);
+    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
+        return false;
+    const raft_conf_t *conf = raft_conf (l->r);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        raft_id_t id = conf->servers[i].id;
+        if (id > S_NODES || !s_sim.nodes[id].up ||
+            s_sim.nodes[id].sm_applied != ls.commit)
+            return false;
+    }
+    return true;
+}
+
+/* Run the cluster normally until a leader has committed (and applied) a
+   new entry it proposed, and then, with catch_up, until every server of
+   its configuration has applied everything (the simulator's two liveness
+   checks): true; false after `rounds` rounds without progress (a long
+   uncommitted backlog with small batches takes a while), S_HEAL_CAP
+   rounds at most. */
+static bool
+s_live (unsigned rounds, bool catch_up)
+{
+    bool committed = false;
+    sim_node_t *marker = NULL;
+    raft_index_t index = 0;
+    raft_term_t term = 0;
+    uint64_t progress = s_progress ();
+    for (unsigned r = 0, idle = 0; idle < rounds && r < S_HEAL_CAP;
+         r++, idle++) {
+        s_round ();
+        uint64_t now = s_progress ();
+        if (now > progress) {
+            progress = now;
+            idle = 0;
+        }
+        if (committed) {
+            if (s_caught_up ())
+                return true;
+            continue;
+        }
+        if (marker) {
+            raft_status_t st;
+            if (marker->up && marker->sm_applied >= index &&
+                raft_log_term (marker->r, index) == term) {
+                committed = true;
+                if (!catch_up)
+                    return true;
+                continue;
+            }
+            if (marker->up)
+                raft_status (marker->r, &st);
+            if (!marker->up || st.role != RAFT_LEADER || st.term != term)
+                marker = NULL; /* lost it: propose again */
+        }
+        sim_node_t *l = marker ? NULL : s_leader ();
+        if (l && s_propose (l, &index, &term))
+            marker = l;
+    }
+    return false;
+}
+
+static void
+s_heal (void)
+{
+    memset (s_sim.blocked, 0, sizeof s_sim.blocked);
+    for (int id = 1; id <= S_NODES; id++)
+        if (!s_sim.nodes[id].up)
+            sim_node_boot (&s_sim, &s_sim.nodes[id]);
+    s_settle ();
+    if (s_level == S_FORGED_LEADER) {
+        s_live (S_HEAL_ROUNDS / 4, false); /* exercise recovery only */
+        return;
+    }
+    if (s_live (S_HEAL_ROUNDS, s_level == S_CHECKED))
+        return;
+    if (s_level == S_CHECKED)
+        s_fail_state ("WEDGE: after the faults stopped, no leader committed "
+                      "a new entry or the servers of its configuration did "
+                      "not catch up (40 election timeouts without "
+                      "progress)");
+    for (int id = 1; id <= S_NODES; id++) {
+        sim_node_crash (&s_sim, &s_sim.nodes[id]);
+        sim_node_boot (&s_sim, &s_sim.nodes[id]);
+    }
+    s_settle ();
+    if (!s_live (S_HEAL_ROUNDS, false))
+        s_fail_state ("WEDGE: no leader committed a new entry after the "
+                      "faults stopped and every server restarted (40 "
+                      "election timeouts without progress)");
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    if (size == 0)
+        return 0;
+    s_in_t in = {data, size, 1};
+    s_setup (data[0]);
+    for (int k = 0; k < S_MAX_ACTIONS && in.pos < in.n; k++)
+        s_action (&in);
+    s_heal ();
+    s_teardown ();
+    return 0;
+}
+
+/*  ---------------------------------------------------------------------
+    Seeds: a few runs of the kinds the actions make                     */
+
+void
+fuzz_seeds (void)
+{
+    /* byte 0 seeds the run; then actions (s_action, op % 20): 6 n = n + 1
+       rounds, 10 0 = write at the leader, 8 k / 9 k = crash / restart
+       n(k+1), 12 k = compact, 5 k n = tick, 2 i / 3 i / 4 i = deliver /
+       drop / duplicate, 7 k = persist, 11 k = read, 13 t = transfer, 14 b
+       / 15 = cut links / heal, 16 b = membership change, 17 = forge: who
+       (odd: a stranger), receiver, type (1 + t % 11), flags (2:
+       transfer), then term, prev_index, prev_term, commit, index picks
+       (s_pick: 0 near the receiver's, 7 = 2^61, 9 = 2^62), ctx. */
+    static const uint8_t seeds[][32] = {
+        /* an election and a commit */
+        {0, 6, 15, 10, 0, 6, 15},
+        /* crash a server, write, restart it, catch up */
+        {1, 6, 15, 8, 1, 10, 0, 6, 8, 9, 1, 6, 15},
+        /* writes, compaction everywhere, a crashed server catches up by
+           InstallSnapshot */
+        {2, 6, 15, 10, 0, 10, 0, 6, 4, 8, 2, 10,
+         0, 6, 4,  12, 0, 12, 1, 9, 2, 6, 15},
+        /* a stranger's RequestVote (transfer flag) at term 2^61 */
+        {3, 6, 15, 17, 1, 0, 2, 2, 7, 0, 0, 0, 0, 0, 6, 15},
+        /* n1 acknowledges, forged, the leader n2's whole log */
+        {4, 6, 15, 17, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 6, 15},
+        /* reorder, drop, duplicate, tick alone, persist, read, transfer */
+        {5, 5, 0, 15, 2, 3, 3, 1, 4, 0, 7, 1, 6, 9, 11, 0, 13, 2, 6, 15},
+        /* the leader (n1) cut off, a new one elected, writes there, a
+           read at the old one */
+        {6, 6, 15, 6, 15, 14, 0, 6, 15, 6, 10, 10, 0, 11, 0, 6, 3, 15, 6, 15},
+        /* remove n3 (the leader), write, add it back as a learner,
+           promote it */
+        {7, 6, 15, 6, 15, 16, 8, 6, 15, 10, 0, 16, 9, 6, 15, 16, 10, 6, 15},
+    };
+    for (size_t i = 0; i < sizeof seeds / sizeof seeds[0]; i++) {
+        size_t len = sizeof seeds[i];
+        while (len > 1 && seeds[i][len - 1] == 0)
+            len--;
+        fuzz_seed (seeds[i], len);
+    }
+}
