@@ -237,6 +237,7 @@ FUZZ_api       := msg/msg_api.c msg/msg_api_body.c http/json.c $(MSG_CORE)
 FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
 FUZZ_json      := http/json.c msg/msg_api_body.c $(MSG_CORE)
 FUZZ_cluster   := tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
+FUZZ_http      := http/parse.c http/json.c $(MSG_CORE)
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # name:number of the planted bugs only the cluster harness can catch (it
 # forges messages; the simulator cannot). FUZZ_BUGS="$(BUGS) term_wedge:9"
