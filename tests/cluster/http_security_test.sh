@@ -225,8 +225,10 @@ F=$((L % 3 + 1))
 req GET "$(https "$L")/health"
 check "/health open without a token; says tokens, TLS, admin by token, no warnings" \
     test "$status:$(field '.security | "\(.http_auth) \(.tls) \(.admin) \(.warnings | length)"')" = "200:tokens true tokens 0"
-curl -sS -m 5 "${copts[@]}" "$(https "$L")/metrics" | grep -q '^nsxd_raft_term '
-check "/metrics open without a token" test $? = 0
+# (read whole, then searched: grep -q would stop reading early, and under
+# pipefail curl's failed write would fail the check)
+metrics=$(curl -sS -m 5 "${copts[@]}" "$(https "$L")/metrics")
+check "/metrics open without a token" grep -q '^nsxd_raft_term ' <<<"$metrics"
 # role: expected status per call (put, get, delete, join, remove)
 declare -A want=(
     [none]="401 401 401 401 401" [wrong]="401 401 401 401 401"
