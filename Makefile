@@ -236,7 +236,7 @@ FUZZ_transport := msg/msg_transport.c $(MSG_CORE)
 FUZZ_api       := msg/msg_api.c msg/msg_api_body.c http/json.c $(MSG_CORE)
 FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
 FUZZ_json      := http/json.c msg/msg_api_body.c $(MSG_CORE)
-FUZZ_cluster   := tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
+FUZZ_cluster   := tests/fuzz/forge.c tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
 FUZZ_http      := http/parse.c http/json.c $(MSG_CORE)
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 # name:number of the planted bugs only the cluster harness can catch (it
@@ -245,11 +245,11 @@ FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BUGS ?= term_wedge:9
 
 .SECONDEXPANSION:
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $$(FUZZ_$$*) $(MSG_HDR) $(CORE_HDR) $(SIM_HDR) http/json.h
+$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $$(FUZZ_$$*) $(MSG_HDR) $(CORE_HDR) $(SIM_HDR) http/json.h
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) $< $(FUZZ_$*) $(FUZZ_LIB) -o $@
 
-$(B)/fuzz/bug-%: tests/fuzz/fuzz_cluster.c tests/fuzz/fuzz.h $(FUZZ_cluster) $(CORE_HDR) $(SIM_HDR)
+$(B)/fuzz/bug-%: tests/fuzz/fuzz_cluster.c $(wildcard tests/fuzz/*.h) $(FUZZ_cluster) $(CORE_HDR) $(SIM_HDR)
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) \
 	    -DRAFT_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(FUZZ_BUGS)))) \

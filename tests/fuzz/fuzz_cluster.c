@@ -20,12 +20,12 @@
       compact a log, transfer leadership, add a server as a learner,
       promote it, remove one (the leader too); forge a message.
 
-    A forged message has any type, any sender and receiver, terms and
-    indexes near the receiver's own or at the edges (0, 2^61, 2^61 + 1,
-    2^62, 2^62 + 1, 2^63, UINT64_MAX, any 64 bits), entries of any type
-    (configurations too), snapshot chunks; it goes through msg_raft_encode
-    and msg_raft_decode first, so the cores see exactly what the wire can
-    carry (the node drops what does not decode).
+    A forged message (tests/fuzz/forge.c) has any type, any sender and
+    receiver, terms and indexes near the receiver's own or at the edges (0,
+    2^61, 2^61 + 1, 2^62, 2^62 + 1, 2^63, UINT64_MAX, any 64 bits), entries
+    of any type (configurations too), snapshot chunks; it goes through
+    msg_raft_encode and msg_raft_decode first, so the cores see exactly what
+    the wire can carry (the node drops what does not decode).
 
     Threat model. Peer links are not authenticated (README, "Known
     limits"), so what must hold depends on who a forged message claims to
@@ -65,11 +65,11 @@
     FUZZ_TRACE=1 build/fuzz/fuzz_cluster INPUT replays one input with the
     simulator's readable trace.
 */
+#include "forge.h"
 #include "fuzz.h"
-#include "msg_raft.h"
 #include "sim.h"
 
-#define S_NODES 3
+#define S_NODES FORGE_NODES
 #define S_QUEUE_MAX 256    /* messages in flight; a full network drops */
 #define S_MAX_ACTIONS 1000 /* per input */
 #define S_MAX_ROUNDS 2000  /* of normal running per input, before healing */
@@ -103,59 +103,10 @@ sim_push (sim_event_t ev)
     s_queue[s_qn++] = ev.msg;
 }
 
-/*  ---------------------------------------------------------------------
-    Reading the input                                                    */
-
-typedef struct {
-    const uint8_t *p;
-    size_t n, pos;
-} s_in_t;
-
-/* The next byte; zeros once the input is used up. */
-static uint8_t
-s_u8 (s_in_t *in)
-{
-    return in->pos < in->n ? in->p[in->pos++] : 0;
-}
-
-static uint64_t
-s_u64 (s_in_t *in)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | s_u8 (in);
-    return v;
-}
-
 static sim_node_t *
-s_node (s_in_t *in)
+s_node (forge_in_t *in)
 {
-    return &s_sim.nodes[1 + s_u8 (in) % S_NODES];
-}
-
-/* A term or index for a forged message: near the receiver's own, or at
-   the edges where arithmetic on terms and indexes breaks. */
-static uint64_t
-s_pick (s_in_t *in, uint64_t near)
-{
-    uint8_t b = s_u8 (in);
-    switch (b % 16) {
-    case 0:
-    case 1: return near;
-    case 2: return near + 1;
-    case 3: return near ? near - 1 : 0;
-    case 4: return near + 2 + s_u8 (in) % 16;
-    case 5: return near > 5 ? near - 2 - s_u8 (in) % 4 : 0;
-    case 6: return 0;
-    case 7: return RAFT_TERM_ACCEPT_MAX;
-    case 8: return RAFT_TERM_ACCEPT_MAX + 1;
-    case 9: return RAFT_TERM_MAX;
-    case 10: return RAFT_TERM_MAX + 1;
-    case 11: return (uint64_t)1 << 63;
-    case 12: return UINT64_MAX;
-    case 13: return 1;
-    default: return s_u64 (in);
-    }
+    return &s_sim.nodes[1 + forge_u8 (in) % S_NODES];
 }
 
 /*  ---------------------------------------------------------------------
@@ -372,114 +323,20 @@ s_membership (uint8_t b)
 }
 
 /*  ---------------------------------------------------------------------
-    Forged messages                                                      */
-
-static const raft_id_t s_strangers[] = {
-    4, 5, 9, 1000, (raft_id_t)1 << 32, (raft_id_t)1 << 62, UINT64_MAX};
-#define S_N_STRANGERS (sizeof s_strangers / sizeof s_strangers[0])
-
-/* A configuration: the real one, or servers that may not exist. */
-static raft_buf_t *
-s_forge_conf (s_in_t *in)
-{
-    static const raft_id_t ids[] = {1, 2, 3, 4, 9, 1000};
-    raft_conf_t c;
-    memset (&c, 0, sizeof c);
-    uint8_t b = s_u8 (in);
-    c.n = b < 128 ? S_NODES : b % 5;
-    for (uint32_t i = 0; i < c.n; i++) {
-        c.servers[i].id = b < 128 ? i + 1 : ids[s_u8 (in) % 6];
-        c.servers[i].voter = b < 128 || (s_u8 (in) & 1);
-        sim_addr (c.servers[i].id, c.servers[i].addr);
-    }
-    return raft_buf_new (&c, sizeof c);
-}
+    Forged messages (forge.c builds them)                                */
 
 static void
-s_forge_entry (s_in_t *in, raft_entry_t *e, raft_index_t index,
-               raft_term_t term)
+s_forge (forge_in_t *in)
 {
-    uint8_t b = s_u8 (in);
-    e->index = b & 0x80 ? s_pick (in, index) : index;
-    e->term = b & 0x40 ? s_pick (in, term) : term;
-    e->type = (raft_entry_type_t)(b % 3);
-    if (e->type == RAFT_ENTRY_CONF) {
-        e->data = s_forge_conf (in);
-    } else if (e->type == RAFT_ENTRY_NORMAL) {
-        uint8_t data[8] = {s_u8 (in), (uint8_t)b};
-        e->data = raft_buf_new (data, sizeof data);
-    }
-}
-
-/* Build a message from the input, as the wire would carry it. */
-static bool
-s_forge_msg (s_in_t *in, raft_msg_t *out, sim_node_t **to, bool *member)
-{
-    uint8_t who = s_u8 (in);
+    uint8_t who = forge_u8 (in);
     sim_node_t *n = s_node (in);
     raft_status_t st = {0};
     if (n->up)
         raft_status (n->r, &st);
-    *to = n;
-    *member = who % 2 == 0;
-    raft_msg_t m = {0};
-    m.from = *member ? 1 + (raft_id_t)(who >> 1) % S_NODES
-                     : s_strangers[(who >> 1) % S_N_STRANGERS];
-    uint8_t t = s_u8 (in);
-    m.type = (raft_msg_type_t)(t >= 240 ? t % 13 : 1 + t % 11);
-    uint8_t flags = s_u8 (in);
-    m.to = flags & 0x80 ? s_u8 (in) % 5 : n->id; /* misaddressed */
-    m.reject = flags & 1;
-    m.transfer = flags & 2;
-    m.done = flags & 4;
-    m.term = s_pick (in, st.term);
-    m.prev_index = s_pick (in, st.last_index);
-    m.prev_term = s_pick (in, st.last_term);
-    m.commit = s_pick (in, st.commit);
-    m.index = s_pick (in, st.last_index);
-    if (m.type == RAFT_MSG_APPEND_RESP && m.reject) {
-        m.hint_index = s_pick (in, st.last_index);
-        m.hint_term = s_pick (in, st.last_term);
-    }
-    uint8_t ctx = s_u8 (in);
-    m.ctx = ctx >= 250 ? s_u64 (in) : ctx % 8;
-    if (m.type == RAFT_MSG_APPEND) {
-        m.n_entries = s_u8 (in) % 5;
-        m.entries = m.n_entries ? calloc (m.n_entries, sizeof *m.entries) : 0;
-        for (size_t i = 0; i < m.n_entries; i++)
-            s_forge_entry (in, &m.entries[i], m.prev_index + 1 + i, m.term);
-    } else if (m.type == RAFT_MSG_SNAPSHOT) {
-        /* the chunk's data as the simulated state machine makes it (the
-           node drops chunks storage cannot read, before the core) */
-        sim_snap_wire_t w = {.index = m.prev_index,
-                             .state = s_u64 (in),
-                             .nchunks = 1 + s_u8 (in) % 4,
-                             .chunk = (uint32_t)m.ctx};
-        m.data = raft_buf_new (&w, sizeof w);
-        m.n_entries = 1;
-        m.entries = calloc (1, sizeof *m.entries);
-        m.entries[0] = (raft_entry_t){.index = m.prev_index,
-                                      .term = m.prev_term,
-                                      .type = RAFT_ENTRY_CONF,
-                                      .data = s_forge_conf (in)};
-    }
-    msgpack_sbuffer b;
-    msgpack_sbuffer_init (&b);
-    bool ok = msg_raft_encode (&b, &m) == 0 &&
-              msg_raft_decode (b.data, b.size, out) == 0;
-    msgpack_sbuffer_destroy (&b);
-    raft_msg_clear (&m);
-    return ok;
-}
-
-static void
-s_forge (s_in_t *in)
-{
     raft_msg_t m;
-    sim_node_t *n;
-    bool member;
-    if (!s_forge_msg (in, &m, &n, &member))
+    if (!forge_msg (in, who, n->id, &st, &m))
         return;
+    bool member = forge_from_member (who);
     if (!n->up) {
         raft_msg_clear (&m);
         return;
@@ -555,9 +412,9 @@ s_teardown (void)
 }
 
 static void
-s_action (s_in_t *in)
+s_action (forge_in_t *in)
 {
-    uint8_t op = s_u8 (in);
+    uint8_t op = forge_u8 (in);
     s_sim.now++;
     switch (op % 20) {
     case 0:
@@ -568,7 +425,7 @@ s_action (s_in_t *in)
     case 2:
     case 3:
     case 4: {
-        size_t i = s_u8 (in);
+        size_t i = forge_u8 (in);
         if (!s_qn)
             break;
         i %= s_qn;
@@ -586,12 +443,12 @@ s_action (s_in_t *in)
     }
     case 5: {
         sim_node_t *n = s_node (in);
-        for (int k = 1 + s_u8 (in) % 16; k > 0; k--)
+        for (int k = 1 + forge_u8 (in) % 16; k > 0; k--)
             s_tick (n);
         break;
     }
     case 6:
-        for (int k = 1 + s_u8 (in) % 16; k > 0 && s_rounds < S_MAX_ROUNDS;
+        for (int k = 1 + forge_u8 (in) % 16; k > 0 && s_rounds < S_MAX_ROUNDS;
              k--, s_rounds++)
             s_round ();
         break;
@@ -616,7 +473,7 @@ s_action (s_in_t *in)
         break;
     }
     case 10: {
-        uint8_t b = s_u8 (in);
+        uint8_t b = forge_u8 (in);
         sim_node_t *n = b & 1 ? &s_sim.nodes[1 + b / 2 % S_NODES] : s_leader ();
         raft_index_t index;
         raft_term_t term;
@@ -636,7 +493,7 @@ s_action (s_in_t *in)
         break;
     case 13: {
         sim_node_t *l = s_leader ();
-        raft_id_t target = s_u8 (in) % (S_NODES + 1);
+        raft_id_t target = forge_u8 (in) % (S_NODES + 1);
         if (l) {
             s_sim.cur_node = l->id;
             raft_transfer_leadership (l->r, target);
@@ -644,9 +501,9 @@ s_action (s_in_t *in)
         }
         break;
     }
-    case 14: s_partition (s_u8 (in)); break;
+    case 14: s_partition (forge_u8 (in)); break;
     case 15: memset (s_sim.blocked, 0, sizeof s_sim.blocked); break;
-    case 16: s_membership (s_u8 (in)); break;
+    case 16: s_membership (forge_u8 (in)); break;
     default: s_forge (in); break;
     }
 }
@@ -773,7 +630,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    s_in_t in = {data, size, 1};
+    forge_in_t in = {data, size, 1};
     s_setup (data[0]);
     for (int k = 0; k < S_MAX_ACTIONS && in.pos < in.n; k++)
         s_action (&in);
