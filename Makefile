@@ -35,7 +35,7 @@ MSG_HDR  := $(wildcard msg/*.h)
 MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
 # pkg-config file).
-NODE_SRC := $(filter-out actors/nsxd.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
+NODE_SRC := $(filter-out actors/nsxd.c actors/nsxd_config.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
             $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c,$(wildcard http/*.c))
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
@@ -97,8 +97,8 @@ $(B)/nsxd-tls/libcrypto.so: http/tls_compat.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -DNSXD_TLS_COMPAT_CRYPTO -Wl,-soname,libcrypto.so $< -o $@ \
 	    -Wl,--no-as-needed -lcrypto
 
-$(B)/nsxd: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+$(B)/nsxd: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
+	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c actors/trace_client.c \
               actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
@@ -119,8 +119,8 @@ $(B)/trickle: tests/cluster/trickle.c | $(B)
 $(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
 	$(CC) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS) -shared -fPIC $< -o $@
 
-$(B)/nsxd-asan: actors/nsxd.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+$(B)/nsxd-asan: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
+	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 # The metrics registry alone, and the strict exposition checker.
 PROMCHECK := tests/node/promcheck.c tests/node/promcheck.h
