@@ -168,7 +168,7 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	tests/cluster/peer_forge_test.sh $(B)/nsxd
 	tests/cluster/compact_test.sh $(B)/nsxd
 	tests/cluster/http_security_test.sh $(B)/nsxd
-	NSXD_HTTP_BASE=37000 NSXD_PEER_BASE=38000 NSXD_MON_BASE=38100 \
+	NSXD_HTTP_BASE=13000 NSXD_PEER_BASE=14000 NSXD_MON_BASE=14100 \
 	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
@@ -179,10 +179,10 @@ msg: deps $(B)/test_msg $(B)/test_msg-asan
 # passwordless sudo for iptables; without, they are skipped and said so).
 experiments: deps $(B)/nsxd $(B)/nsxctl
 	@if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then \
-	    NSXD_HTTP_BASE=48000 NSXD_PEER_BASE=49000 scripts/experiment.sh local all; \
+	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local all; \
 	else \
 	    echo "experiments: no root or passwordless sudo, partitions SKIPPED"; \
-	    NSXD_HTTP_BASE=48000 NSXD_PEER_BASE=49000 scripts/experiment.sh local \
+	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local \
 	        leader-stop leader-kill leader-pause limits; \
 	fi
 

@@ -21,9 +21,9 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export NSXD_BIN=${1:-$here/build/nsxd}
 export NSXD_DATA=$(mktemp -d /tmp/nsxd-compact.XXXXXX)
-export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-58000}
-export NSXD_PEER_BASE=${NSXD_PEER_BASE:-59000}
-export NSXD_MON_BASE=${NSXD_MON_BASE:-59100}
+export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-22000}
+export NSXD_PEER_BASE=${NSXD_PEER_BASE:-23000}
+export NSXD_MON_BASE=${NSXD_MON_BASE:-23100}
 every=${COMPACT_ENTRIES:-2000}
 trail=${COMPACT_TRAILING:-200}
 share=${SHARE:-5000} # writes per wrk thread (4 threads) per run

@@ -12,8 +12,8 @@
 #
 #   tests/cluster/http_security_test.sh [NSXD_BINARY]
 #
-# Ports: NSXD_HTTP_BASE (33000), NSXD_PEER_BASE (34000), NSXD_MON_BASE
-# (34100). Each check prints PASS or FAIL; the script exits non-zero on any
+# Ports: NSXD_HTTP_BASE (11000), NSXD_PEER_BASE (12000), NSXD_MON_BASE
+# (12100). Each check prints PASS or FAIL; the script exits non-zero on any
 # FAIL and stops every node it started (only those: by the PIDs it
 # recorded). Every wait is bounded.
 set -uo pipefail
@@ -22,8 +22,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 export NSXD_BIN=${1:-$here/build/nsxd}
 root=$(mktemp -d /tmp/nsxd-sec-test.XXXXXX)
 export NSXD_DATA=$root/open
-export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-33000}
-export NSXD_PEER_BASE=${NSXD_PEER_BASE:-34000}
+export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-11000}
+export NSXD_PEER_BASE=${NSXD_PEER_BASE:-12000}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-$((NSXD_PEER_BASE + 100))}
 lc="$here/deploy/local-cluster.sh"
 ctl="$here/build/nsxctl"

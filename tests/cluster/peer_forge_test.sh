@@ -14,9 +14,9 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export NSXD_BIN=${1:-$here/build/nsxd}
-export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-43000}
-export NSXD_PEER_BASE=${NSXD_PEER_BASE:-44000}
-export NSXD_MON_BASE=${NSXD_MON_BASE:-44100}
+export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-15000}
+export NSXD_PEER_BASE=${NSXD_PEER_BASE:-16000}
+export NSXD_MON_BASE=${NSXD_MON_BASE:-16100}
 lc="$here/deploy/local-cluster.sh"
 forge=$here/build/peer_forge
 nsxctl=$here/build/nsxctl

@@ -1403,7 +1403,7 @@ main (void)
     zsys_handler_set (NULL);
     mg_init_library (0);
     int pid = (int)getpid ();
-    s_port = 20000 + pid % 15000 * 3;
+    s_port = 20000 + pid % 4000 * 3; /* below the ephemeral range (32768) */
     s_port_single = s_port + 1;
     s_port_closed = s_port + 2;
     snprintf (s_api, sizeof s_api, "inproc://nsxd-%d-api", pid);

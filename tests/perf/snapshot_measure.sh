@@ -17,7 +17,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 writes=${1:-1000000}
 export NSXD_BIN=${NSXD_BIN:-$here/build/nsxd}
-export NSXD_HTTP_BASE=38000 NSXD_PEER_BASE=39000 NSXD_MON_BASE=39100
+export NSXD_HTTP_BASE=30000 NSXD_PEER_BASE=31000 NSXD_MON_BASE=31100
 lc="$here/deploy/local-cluster.sh"
 url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
 metric() { curl -sS -m 5 "$(url "$1")/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
