@@ -160,11 +160,9 @@ s_req_fields (const msgpack_object *o, msg_api_req_t *req)
         return -1;
     req->stale = f[6].via.boolean;
     if (f[7].type == MSGPACK_OBJECT_STR) {
-        if (f[7].via.str.size >= RAFT_ADDR_MAX ||
-            memchr (f[7].via.str.ptr, 0, f[7].via.str.size))
+        if (!msg_str_clean (&f[7], RAFT_ADDR_MAX))
             return -1;
-        memcpy (req->peer, f[7].via.str.ptr, f[7].via.str.size);
-        req->peer[f[7].via.str.size] = 0;
+        msg_str_copy (req->peer, &f[7]);
     } else if (f[7].type != MSGPACK_OBJECT_NIL) {
         return -1;
     }

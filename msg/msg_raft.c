@@ -123,11 +123,9 @@ s_unpack_entry (const msgpack_object *o, raft_entry_t *e)
             raft_server_t *s = &c.servers[i];
             if (!msg_get_uint (&sf[0], &s->id) || s->id == 0 ||
                 !msg_get_bool (&sf[1], &s->voter) ||
-                sf[2].type != MSGPACK_OBJECT_STR ||
-                sf[2].via.str.size >= RAFT_ADDR_MAX ||
-                memchr (sf[2].via.str.ptr, 0, sf[2].via.str.size))
+                !msg_str_clean (&sf[2], RAFT_ADDR_MAX))
                 return -1;
-            memcpy (s->addr, sf[2].via.str.ptr, sf[2].via.str.size);
+            msg_str_copy (s->addr, &sf[2]);
             for (uint32_t k = 0; k < i; k++)
                 if (c.servers[k].id == s->id)
                     return -1; /* one entry per server */

@@ -431,11 +431,13 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
         return m->value ? 0 : -1;
     case MSG_STORE_ERROR:
         /* A C string: refuse embedded NULs rather than cut the text. */
-        if (n != 3 || f[2].type != MSGPACK_OBJECT_STR ||
-            memchr (f[2].via.str.ptr, 0, f[2].via.str.size))
+        if (n != 3 || !msg_str_clean (&f[2], SIZE_MAX))
             return -1;
-        m->error = strndup (f[2].via.str.ptr, f[2].via.str.size);
-        return m->error ? 0 : -1;
+        m->error = malloc (f[2].via.str.size + 1);
+        if (!m->error)
+            return -1;
+        msg_str_copy (m->error, &f[2]);
+        return 0;
     }
     return -1;
 }

@@ -3,6 +3,8 @@
 */
 #include "msg_util.h"
 
+#include <string.h>
+
 bool
 msg_sizes_plausible (const uint8_t *p, size_t len)
 {
@@ -127,4 +129,20 @@ msg_pack_bool (msgpack_packer *pk, bool v)
         msgpack_pack_true (pk);
     else
         msgpack_pack_false (pk);
+}
+
+bool
+msg_str_clean (const msgpack_object *o, size_t max)
+{
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size < max &&
+           (o->via.str.size == 0 ||
+            !memchr (o->via.str.ptr, 0, o->via.str.size));
+}
+
+void
+msg_str_copy (char *dst, const msgpack_object *o)
+{
+    if (o->via.str.size)
+        memcpy (dst, o->via.str.ptr, o->via.str.size);
+    dst[o->via.str.size] = 0;
 }

@@ -24,4 +24,11 @@ bool msg_get_uint (const msgpack_object *o, uint64_t *v);
 bool msg_get_bool (const msgpack_object *o, bool *v);
 void msg_pack_bool (msgpack_packer *pk, bool v);
 
+/* A string that can become a C string of fewer than max bytes: type STR,
+   size < max, no NUL inside. (An empty string's pointer may be NULL, which
+   memchr and memcpy must not see, even with size 0.) */
+bool msg_str_clean (const msgpack_object *o, size_t max);
+/* Copy such a string into dst (at least size + 1 bytes), NUL-terminated. */
+void msg_str_copy (char *dst, const msgpack_object *o);
+
 #endif
