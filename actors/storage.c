@@ -14,11 +14,14 @@
                      Writes must be numbered 1, 2, 3... (as raft_ready
                      numbers them): a gap means a write was lost, and is
                      an error, since "persisted" would vouch for it
-        apply        the KV changes and the new applied index in one batch
-                     (no sync), then "applied" with a result per NORMAL entry
+        apply        the KV changes and the new applied index, staged in the
+                     group's synced batch (see "Durable in order" below),
+                     then "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
         compact      record the log's new base and delete the entries up to
                      it, in one synced batch (no answer)
+        get, compact and snap_read first commit what the group staged
+        before them, so each sees every apply that arrived before it.
       PAIR, out:
         boot         first, once: hard state, applied index, the whole log
         persisted, applied, value  as above
@@ -33,18 +36,31 @@
       applied, and the size of the database directory (read every second).
 
     Ordering: messages are handled in arrival order, except that the log
-    writes of a group are committed first, in one batch. Writes touch only
-    the log and hard state ('l', 'h'), applies and gets only the KV data
-    and applied index ('k', 'a'); and the raft core hands out an entry to
-    apply only once it is durable locally, so an apply never waits for a
-    write in its own group. Every apply is written to LevelDB before the
-    next message is looked at, so a get sees every apply that arrived
-    before it.
+    writes of a group are staged first. Writes touch only the log and hard
+    state ('l', 'h'), applies and gets only the KV data and applied index
+    ('k', 'a'); and the raft core hands out an entry to apply only once it
+    is durable locally, so an apply never waits for a write in its own
+    group. The group's writes and the applies up to the next get, compact
+    or snap_read go into ONE LevelDB batch written with sync; "persisted"
+    and then the "applied" replies leave once it is durable.
 
-    Why apply does not sync: the entries it applies are already durable in
-    the log, and the KV changes and the applied index go in one atomic
-    batch, so after a crash the two agree and the raft core re-applies
-    from the applied index.
+    Durable in order (issue 13): every write that changes the log, the
+    hard state, the applied index or the KV data is synced, so after a
+    power cut the database is one LevelDB really had. Applies used to be
+    written without sync, on the assumption that the next synced write
+    makes them durable; that holds only within one write-ahead log file:
+    LevelDB closes the old file without fsync when it switches memtables
+    (DBImpl::MakeRoomForWrite), so a later synced apply or compaction
+    could survive an earlier lost apply (applied index past data that is
+    not there, or below the log's base). Folding the applies into the
+    group's synced batch costs one fsync only for a group that holds
+    applies and no write (README, "Durability": make bench before and
+    after). The staging deletes at chunk 0 of a snapshot transfer are
+    synced for the same reason (stale staged keys would be installed).
+    Not synced, on purpose: deleting an old generation once the switch
+    away from it is durable (losing it leaves unread keys, never wrong
+    data). -DNSXD_PLANTED_BUG=1 (apply_nosync) restores the unsynced
+    apply, for make powercut-teeth.
 
     Malformed messages on the PAIR are dropped, counted and logged. Replies
     are queued and sent without blocking: a bound PAIR with no peer yet
@@ -63,6 +79,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* -DNSXD_PLANTED_BUG=1 (apply_nosync): each apply is written in its own
+   batch without sync, as before issue 13, which a power cut after a
+   memtable switch turns into a replica whose applied index claims data it
+   does not hold. tests/cluster/powercut_test.sh must catch it (make
+   powercut-teeth). 0: no bug. */
+#ifndef NSXD_PLANTED_BUG
+#define NSXD_PLANTED_BUG 0
+#endif
+#define S_BUG_APPLY_NOSYNC (NSXD_PLANTED_BUG == 1)
 
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
@@ -87,9 +113,11 @@ typedef struct {
     zsock_t *pipe;            /* actor command pipe */
     zsock_t *pair;            /* to the raft actor; NULL if bind failed */
     store_t *store;           /* NULL if the database could not be opened */
-    store_batch_t *log_batch; /* a group's writes */
-    store_batch_t *kv_batch;  /* one apply */
+    store_batch_t *log_batch; /* a group's writes and applies (synced) */
+    store_batch_t *kv_batch;  /* compaction; an apply under apply_nosync */
     zhashx_t *overlay;        /* apply: keys changed earlier in the batch */
+    zlist_t *held;            /* zframe_t *: "applied" replies waiting for
+                                 the batch to be durable */
     kv_shared_t *shared;      /* where the store is published, or NULL */
     zlist_t *outbox;          /* zframe_t *: replies not yet sent */
     msg_store_t *group;       /* S_GROUP_MAX decoded messages */
@@ -98,8 +126,17 @@ typedef struct {
     raft_index_t applied;     /* applied index, as stored */
     raft_term_t applied_term; /* its term (0: unknown, an older database) */
     uint64_t last_seq;        /* seq of the last write staged */
-    uint64_t dropped;         /* malformed messages dropped */
-    zsock_t *mon;             /* PUSH to the monitor, or NULL */
+    /* what log_batch holds and is not yet written */
+    struct {
+        bool writes;          /* writes: "persisted" seq follows */
+        uint64_t seq;         /* the last write's seq */
+        uint64_t entries;     /* log entries written */
+        raft_index_t last;    /* the last log index once written */
+        raft_index_t applied; /* the applied index once written */
+        raft_term_t applied_term;
+    } staged;
+    uint64_t dropped; /* malformed messages dropped */
+    zsock_t *mon;     /* PUSH to the monitor, or NULL */
     int64_t slow_fsync_us;
     int64_t disk_checked; /* zclock_mono () of the last size reading */
     int64_t slow_logged;  /* zclock_mono () of the last slow-fsync log */
@@ -179,16 +216,25 @@ s_self_flush (self_t *self)
     }
 }
 
-static void
-s_self_send (self_t *self, const msg_store_t *m)
+static zframe_t *
+s_encode (const msg_store_t *m)
 {
     zmsg_t *zm = msg_store_encode (m);
     if (!zm) {
         log_error ("storage: cannot encode a reply (kind %d)", (int)m->kind);
-        return;
+        return NULL;
     }
     zframe_t *f = zmsg_pop (zm);
     zmsg_destroy (&zm);
+    return f;
+}
+
+static void
+s_self_send (self_t *self, const msg_store_t *m)
+{
+    zframe_t *f = s_encode (m);
+    if (!f)
+        return;
     if (!self->pair) {
         zframe_destroy (&f);
         return;
@@ -314,6 +360,12 @@ s_self_destroy (self_t **self_p)
     store_batch_destroy (&self->log_batch);
     store_batch_destroy (&self->kv_batch);
     zhashx_destroy (&self->overlay);
+    if (self->held) {
+        zframe_t *f;
+        while ((f = zlist_pop (self->held)))
+            zframe_destroy (&f);
+        zlist_destroy (&self->held);
+    }
     if (self->outbox) {
         zframe_t *f;
         while ((f = zlist_pop (self->outbox)))
@@ -343,8 +395,9 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
     self->log_batch = store_batch_new ();
     self->kv_batch = store_batch_new ();
     self->overlay = zhashx_new ();
+    self->held = zlist_new ();
     if (!self->outbox || !self->group || !self->log_batch || !self->kv_batch ||
-        !self->overlay) {
+        !self->overlay || !self->held) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -490,7 +543,10 @@ s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
     if (c->chunk == 0) {
         /* A new copy: whatever an earlier transfer staged goes first. */
         int64_t n;
-        while ((n = store_delete_gen (self->store, gen + 1, 100000, &err)) > 0)
+        /* Synced: lost after the synced chunks that follow, they would
+           leave stale keys in the copy that is installed. */
+        while ((n = store_delete_gen (self->store, gen + 1, 100000, true,
+                                      &err)) > 0)
             ;
         if (n < 0) {
             s_self_fail (self, "clearing the staging area: %s", err);
@@ -534,36 +590,32 @@ s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
     return true;
 }
 
-/* Every write of the group in one synced batch, then one "persisted". */
-static void
-s_self_write_group (self_t *self, size_t n)
+/* Write what log_batch holds (the group's writes and the applies staged
+   so far) in one synced LevelDB write, then "persisted" and the held
+   "applied" replies, in that order. False if the write failed (the actor
+   has failed). */
+static bool
+s_self_commit (self_t *self)
 {
-    bool any = false;
-    uint64_t seq = 0, entries = 0;
-    raft_index_t last = self->last_index;
-    store_batch_clear (self->log_batch);
-    for (size_t i = 0; i < n; i++) {
-        const msg_store_t *w = &self->group[i];
-        if (w->kind != MSG_STORE_WRITE)
-            continue;
-        if (!s_self_stage_write (self, w, &last))
-            return;
-        any = true;
-        seq = w->seq;
-        entries += w->n_entries;
-    }
-    if (!any)
-        return;
+    if (self->failed)
+        return false;
+    bool writes = self->staged.writes;
+    bool applies = self->staged.applied != self->applied;
+    if (!writes && !applies && !zlist_size (self->held))
+        return true;
     char *err = NULL;
     if (store_batch_size (self->log_batch) > 0) {
         int64_t start = zclock_usecs ();
         if (store_write (self->store, self->log_batch, true, &err) != 0) {
             s_self_fail (self, "log write failed: %s", err);
             free (err);
-            return;
+            return false;
         }
-        s_self_timed_fsync (self, zclock_usecs () - start, entries);
+        s_self_timed_fsync (self, zclock_usecs () - start,
+                            self->staged.entries);
     }
+    store_batch_clear (self->log_batch);
+    zhashx_purge (self->overlay);
     if (self->install.pending) {
         /* The staged copy is the KV data now; the old one goes when idle. */
         uint64_t old = store_gen (self->store);
@@ -577,10 +629,56 @@ s_self_write_group (self_t *self, size_t n)
         log_info ("storage: installed the snapshot at %llu (generation %llu)",
                   (unsigned long long)self->applied,
                   (unsigned long long)(old + 1));
+    } else if (applies) {
+        metrics_add (METRICS_APPLIED_ENTRIES,
+                     self->staged.applied - self->applied);
+        self->applied = self->staged.applied;
+        self->applied_term = self->staged.applied_term;
     }
-    self->last_index = last;
-    msg_store_t m = {.kind = MSG_STORE_PERSISTED, .seq = seq};
-    s_self_send (self, &m);
+    self->last_index = self->staged.last;
+    if (writes) {
+        msg_store_t m = {.kind = MSG_STORE_PERSISTED, .seq = self->staged.seq};
+        s_self_send (self, &m);
+    }
+    zframe_t *f;
+    while ((f = zlist_pop (self->held))) {
+        if (self->pair)
+            zlist_append (self->outbox, f);
+        else
+            zframe_destroy (&f);
+    }
+    s_self_flush (self);
+    self->staged.writes = false;
+    self->staged.entries = 0;
+    self->staged.applied = self->applied;
+    self->staged.applied_term = self->applied_term;
+    return true;
+}
+
+/* Stage every write of the group in log_batch (committed with the applies
+   that follow, or at once if the group installs a snapshot, whose switch
+   of generation the applies after it must see). */
+static void
+s_self_stage_writes (self_t *self, size_t n)
+{
+    store_batch_clear (self->log_batch);
+    self->staged.writes = false;
+    self->staged.entries = 0;
+    self->staged.last = self->last_index;
+    self->staged.applied = self->applied;
+    self->staged.applied_term = self->applied_term;
+    for (size_t i = 0; i < n; i++) {
+        const msg_store_t *w = &self->group[i];
+        if (w->kind != MSG_STORE_WRITE)
+            continue;
+        if (!s_self_stage_write (self, w, &self->staged.last))
+            return;
+        self->staged.writes = true;
+        self->staged.seq = w->seq;
+        self->staged.entries += w->n_entries;
+    }
+    if (self->install.pending || S_BUG_APPLY_NOSYNC)
+        s_self_commit (self);
 }
 
 /* The log's new base: record it and delete the entries up to it, in one
@@ -748,8 +846,8 @@ s_self_housekeeping (self_t *self)
             s_session_close (self, i);
     if (self->n_cleanup && self->store) {
         char *err = NULL;
-        int64_t n =
-            store_delete_gen (self->store, self->cleanup_gen[0], 20000, &err);
+        int64_t n = store_delete_gen (self->store, self->cleanup_gen[0], 20000,
+                                      false, &err);
         if (n < 0) {
             log_warn ("storage: deleting old data: %s", err);
             free (err);
@@ -781,6 +879,9 @@ s_self_existed (self_t *self, raft_buf_t *key)
     return found;
 }
 
+/* Stage one apply in log_batch; its "applied" reply is held until the
+   batch is durable (s_self_commit). Under apply_nosync, written at once
+   without sync instead. */
 static void
 s_self_apply (self_t *self, const msg_store_t *m)
 {
@@ -791,12 +892,15 @@ s_self_apply (self_t *self, const msg_store_t *m)
         return;
     }
     size_t n_results = 0;
-    raft_index_t applied = self->applied;
-    raft_term_t applied_term = self->applied_term;
+    raft_index_t applied = self->staged.applied;
+    raft_term_t applied_term = self->staged.applied_term;
     const raft_entry_t *conf = NULL; /* the last CONF entry applied */
-    store_batch_clear (self->kv_batch);
-    store_batch_set_gen (self->kv_batch, store_gen (self->store));
-    zhashx_purge (self->overlay);
+    store_batch_t *b = S_BUG_APPLY_NOSYNC ? self->kv_batch : self->log_batch;
+    if (S_BUG_APPLY_NOSYNC) {
+        store_batch_clear (b);
+        zhashx_purge (self->overlay);
+    }
+    store_batch_set_gen (b, store_gen (self->store));
     for (size_t i = 0; i < m->n_entries; i++) {
         const raft_entry_t *e = &m->entries[i];
         if (e->index <= applied) {
@@ -836,12 +940,11 @@ s_self_apply (self_t *self, const msg_store_t *m)
             }
             existed = had;
             if (cmd.op == MSG_KV_PUT) {
-                store_batch_put_kv (self->kv_batch, cmd.key->data, cmd.key->len,
+                store_batch_put_kv (b, cmd.key->data, cmd.key->len,
                                     cmd.value->data, cmd.value->len);
                 zhashx_update (self->overlay, cmd.key, &s_present);
             } else {
-                store_batch_del_kv (self->kv_batch, cmd.key->data,
-                                    cmd.key->len);
+                store_batch_del_kv (b, cmd.key->data, cmd.key->len);
                 zhashx_update (self->overlay, cmd.key, &s_absent);
             }
             msg_kv_clear (&cmd);
@@ -849,11 +952,10 @@ s_self_apply (self_t *self, const msg_store_t *m)
         results[n_results++] =
             (msg_apply_result_t){.index = e->index, .existed = existed};
     }
-    zhashx_purge (self->overlay);
-    if (applied != self->applied) {
-        store_batch_put_applied (self->kv_batch, applied, applied_term);
+    if (applied != self->staged.applied) {
+        store_batch_put_applied (b, applied, applied_term);
         /* what a snapshot of this state needs: the configuration here */
-        if (conf && store_batch_put_conf (self->kv_batch, conf) != 0) {
+        if (conf && store_batch_put_conf (b, conf) != 0) {
             s_self_fail (self,
                          "apply: entry %llu is a malformed "
                          "configuration",
@@ -861,8 +963,17 @@ s_self_apply (self_t *self, const msg_store_t *m)
             free (results);
             return;
         }
+        self->staged.applied = applied;
+        self->staged.applied_term = applied_term;
+    }
+    msg_store_t r = {.kind = MSG_STORE_APPLIED,
+                     .applied = applied,
+                     .results = results,
+                     .n_results = n_results};
+    if (S_BUG_APPLY_NOSYNC) {
         char *err = NULL;
-        if (store_write (self->store, self->kv_batch, false, &err) != 0) {
+        if (store_batch_size (b) &&
+            store_write (self->store, b, false, &err) != 0) {
             s_self_fail (self, "apply write failed: %s", err);
             free (err);
             free (results);
@@ -871,12 +982,12 @@ s_self_apply (self_t *self, const msg_store_t *m)
         metrics_add (METRICS_APPLIED_ENTRIES, applied - self->applied);
         self->applied = applied;
         self->applied_term = applied_term;
+        s_self_send (self, &r);
+    } else {
+        zframe_t *f = s_encode (&r);
+        if (f)
+            zlist_append (self->held, f);
     }
-    msg_store_t r = {.kind = MSG_STORE_APPLIED,
-                     .applied = applied,
-                     .results = results,
-                     .n_results = n_results};
-    s_self_send (self, &r);
     free (results);
 }
 
@@ -956,17 +1067,26 @@ s_self_handle_pair (self_t *self)
         zmsg_destroy (&zm);
     } while (taken < S_GROUP_MAX && (zsock_events (self->pair) & ZMQ_POLLIN));
 
-    s_self_write_group (self, n);
+    s_self_stage_writes (self, n);
     for (size_t i = 0; i < n && !self->failed; i++) {
-        if (self->group[i].kind == MSG_STORE_APPLY)
+        msg_store_kind_t kind = self->group[i].kind;
+        if (kind == MSG_STORE_APPLY) {
             s_self_apply (self, &self->group[i]);
-        else if (self->group[i].kind == MSG_STORE_GET)
+            continue;
+        }
+        /* the others see every apply before them, durable */
+        if ((kind == MSG_STORE_GET || kind == MSG_STORE_COMPACT ||
+             kind == MSG_STORE_SNAP_READ) &&
+            !s_self_commit (self))
+            break;
+        if (kind == MSG_STORE_GET)
             s_self_get (self, &self->group[i]);
-        else if (self->group[i].kind == MSG_STORE_COMPACT)
+        else if (kind == MSG_STORE_COMPACT)
             s_self_compact (self, &self->group[i]);
-        else if (self->group[i].kind == MSG_STORE_SNAP_READ)
+        else if (kind == MSG_STORE_SNAP_READ)
             s_self_snap_read (self, &self->group[i]);
     }
+    s_self_commit (self);
     for (size_t i = 0; i < n; i++)
         msg_store_clear (&self->group[i]);
 }

@@ -842,7 +842,8 @@ store_set_gen (store_t *self, uint64_t gen)
 }
 
 int64_t
-store_delete_gen (store_t *self, uint64_t gen, size_t max, char **err)
+store_delete_gen (store_t *self, uint64_t gen, size_t max, bool sync,
+                  char **err)
 {
     char prefix[9];
     size_t plen = s_gen_prefix (prefix, gen);
@@ -862,7 +863,8 @@ store_delete_gen (store_t *self, uint64_t gen, size_t max, char **err)
     leveldb_iter_get_error (it, &ldb_err);
     leveldb_iter_destroy (it);
     if (!ldb_err && n)
-        leveldb_write (self->db, self->write, wb, &ldb_err);
+        leveldb_write (self->db, sync ? self->write_sync : self->write, wb,
+                       &ldb_err);
     leveldb_writebatch_destroy (wb);
     if (ldb_err)
         return s_ldb_err (err, "deleting an old generation", ldb_err);

@@ -101,9 +101,10 @@ void store_batch_put_gen (store_batch_t *self, uint64_t gen);
 /* The generation reads see; set it after a write that changed 'g'. */
 uint64_t store_gen (const store_t *self);
 void store_set_gen (store_t *self, uint64_t gen);
-/* Delete up to max keys of generation gen (not synced): how many, 0 once
-   none is left, -1 on error. */
-int64_t store_delete_gen (store_t *self, uint64_t gen, size_t max, char **err);
+/* Delete up to max keys of generation gen (synced if sync): how many, 0
+   once none is left, -1 on error. */
+int64_t store_delete_gen (store_t *self, uint64_t gen, size_t max, bool sync,
+                          char **err);
 
 /* A point-in-time copy of the KV data (a LevelDB snapshot), to send to a
    follower: its applied index, term and configuration (a CONF entry, one
