@@ -8,6 +8,8 @@
 #include "log.h"
 #include "msg_api.h"
 
+#include <sodium.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +228,37 @@ s_health (http_req_t *c)
     return http_reply_json (c, (int)status, body, NULL);
 }
 
+/* GET /debug/digest: {"applied", "keys", "digest"} of the KV data at one
+   instant (store_digest), computed here in the worker: a full scan must
+   not hold up the raft or storage actor. For tests and operators: two
+   replicas at the same applied index must show the same digest. Admin
+   only, since it reads every key. */
+static int
+s_debug_digest (http_req_t *c)
+{
+    store_t *st = c->self->args.shared
+                      ? atomic_load_explicit (&c->self->args.shared->store,
+                                              memory_order_acquire)
+                      : NULL;
+    if (!st)
+        return http_reply_error (c, 503, "unavailable", "no data open yet");
+    raft_index_t applied = 0;
+    uint64_t keys = 0;
+    uint8_t d[STORE_DIGEST_BYTES];
+    char hex[2 * STORE_DIGEST_BYTES + 1], *err = NULL;
+    if (store_digest (st, &applied, &keys, d, &err) != 0) {
+        log_error ("http: digest: %s", err);
+        free (err);
+        return http_reply_error (c, 500, "internal", "digest failed");
+    }
+    sodium_bin2hex (hex, sizeof hex, d, sizeof d);
+    json_t *b = json_pack ("{s:I, s:I, s:s}", "applied", (json_int_t)applied,
+                           "keys", (json_int_t)keys, "digest", hex);
+    if (!b)
+        return http_reply_error (c, 500, "internal", "out of memory");
+    return http_reply_json (c, 200, b, NULL);
+}
+
 /* Rendered here, in the worker: a scrape must not wait on the raft
    actor (metrics.h). */
 static int
@@ -346,6 +379,7 @@ static const s_route_t s_routes[] = {
     {"/raft/join", "POST", s_raft_join, HTTP_ACCESS_ADMIN},
     {"/raft/remove", "POST", s_raft_remove, HTTP_ACCESS_ADMIN},
     {"/metrics", "GET", s_metrics, HTTP_ACCESS_HEALTH},
+    {"/debug/digest", "GET", s_debug_digest, HTTP_ACCESS_ADMIN},
 };
 
 /* Access first (before any body is read), then the handler. */

@@ -56,6 +56,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 #define S_FORMAT_VERSION "1"
@@ -973,6 +974,65 @@ store_snap_close (store_snap_t **sn_p)
     leveldb_release_snapshot (sn->store->db, sn->snap);
     free (sn);
     *sn_p = NULL;
+}
+
+int
+store_digest (store_t *self, raft_index_t *applied, uint64_t *keys,
+              uint8_t digest[STORE_DIGEST_BYTES], char **err)
+{
+    const leveldb_snapshot_t *snap = leveldb_create_snapshot (self->db);
+    leveldb_readoptions_t *ro = leveldb_readoptions_create ();
+    leveldb_readoptions_set_verify_checksums (ro, 1);
+    leveldb_readoptions_set_fill_cache (ro, 0);
+    leveldb_readoptions_set_snapshot (ro, snap);
+    /* the generation and applied index of the same instant as the pairs */
+    const char kg = S_KEY_GEN, ka = S_KEY_APPLIED;
+    char *ldb_err = NULL, *v;
+    size_t len;
+    uint64_t gen = 0;
+    *applied = 0;
+    *keys = 0;
+    v = leveldb_get (self->db, ro, &kg, 1, &len, &ldb_err);
+    if (v && len == 8)
+        gen = s_get_be64 (v);
+    leveldb_free (v);
+    v = ldb_err ? NULL : leveldb_get (self->db, ro, &ka, 1, &len, &ldb_err);
+    if (v && len >= 8)
+        *applied = s_get_be64 (v);
+    leveldb_free (v);
+    crypto_generichash_state h;
+    crypto_generichash_init (&h, NULL, 0, STORE_DIGEST_BYTES);
+    char prefix[9];
+    size_t plen = s_gen_prefix (prefix, gen);
+    leveldb_iterator_t *it =
+        ldb_err ? NULL : leveldb_create_iterator (self->db, ro);
+    if (it) {
+        for (leveldb_iter_seek (it, prefix, plen); leveldb_iter_valid (it);
+             leveldb_iter_next (it)) {
+            size_t kl, vl;
+            const char *k = leveldb_iter_key (it, &kl);
+            if (kl < plen || memcmp (k, prefix, plen) != 0)
+                break;
+            const char *val = leveldb_iter_value (it, &vl);
+            char n[8];
+            s_put_be64 (n, kl - plen);
+            crypto_generichash_update (&h, (const uint8_t *)n, 8);
+            crypto_generichash_update (&h, (const uint8_t *)k + plen,
+                                       kl - plen);
+            s_put_be64 (n, vl);
+            crypto_generichash_update (&h, (const uint8_t *)n, 8);
+            crypto_generichash_update (&h, (const uint8_t *)val, vl);
+            (*keys)++;
+        }
+        leveldb_iter_get_error (it, &ldb_err);
+        leveldb_iter_destroy (it);
+    }
+    crypto_generichash_final (&h, digest, STORE_DIGEST_BYTES);
+    leveldb_readoptions_destroy (ro);
+    leveldb_release_snapshot (self->db, snap);
+    if (ldb_err)
+        return s_ldb_err (err, "digest", ldb_err);
+    return 0;
 }
 
 int

@@ -120,6 +120,16 @@ int store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
 void store_snap_advance (store_snap_t *sn);
 void store_snap_close (store_snap_t **sn_p);
 
+/* A digest of the KV data at one instant (a LevelDB snapshot): the
+   applied index there, the number of keys, and BLAKE2b-256 (libsodium's
+   crypto_generichash) over every pair in key order, each as key length
+   (uint64 big-endian), key, value length (uint64 big-endian), value.
+   Two replicas at the same applied index must have the same digest.
+   Safe from any thread while the owner writes (reads only). */
+#define STORE_DIGEST_BYTES 32
+int store_digest (store_t *self, raft_index_t *applied, uint64_t *keys,
+                  uint8_t digest[STORE_DIGEST_BYTES], char **err);
+
 /* Write the batch atomically; with sync, durable (fsync) before returning.
    The batch is left as it was (clear it to reuse it). */
 int store_write (store_t *self, store_batch_t *batch, bool sync, char **err);
