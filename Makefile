@@ -50,6 +50,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8
 
+.PHONY: powercut powercut-shim powercut-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build
 
@@ -162,7 +163,7 @@ promtool:
 
 # Real processes on loopback, then the same under ASan+UBSan.
 cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/peer_forge $(B)/promcheck \
-         $(B)/trickle $(B)/slow_resolver.so
+         $(B)/trickle $(B)/slow_resolver.so $(PC_TOOLS)
 	tests/cluster/cluster_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 	tests/cluster/peer_forge_test.sh $(B)/nsxd
@@ -170,6 +171,33 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	tests/cluster/http_security_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=13000 NSXD_PEER_BASE=14000 NSXD_MON_BASE=14100 \
 	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
+	tests/powercut/shim_test.sh $(B)
+	tests/cluster/powercut_test.sh $(B)/nsxd
+
+# Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
+# test, the load; `make powercut CUTS=200` is the long run (make test runs
+# CUTS=4); `make powercut-teeth`: the apply_nosync build must be caught.
+PC_TOOLS := $(B)/pcshim.so $(B)/pc_rollback $(B)/pc_load $(B)/shim_test
+CUTS ?= 200
+$(B)/pcshim.so: tests/powercut/pcshim.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) -shared -fPIC $< -o $@ -ldl -lpthread
+$(B)/pc_rollback: tests/powercut/pc_rollback.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) $< -o $@
+$(B)/shim_test: tests/powercut/shim_test.c | $(B)
+	$(CC) $(WARN) $(CFLAGS) $< -o $@
+$(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c http/client.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Ihttp $< http/client.c http/resolve.c http/tls.c -ljansson -lssl -lcrypto -lpthread -o $@
+$(B)/nsxd-bug-apply_nosync: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=1 $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
+powercut-shim: $(PC_TOOLS)
+	tests/powercut/shim_test.sh $(B)
+
+powercut: deps $(B)/nsxd $(PC_TOOLS)
+	CUTS=$(CUTS) tests/cluster/powercut_test.sh $(B)/nsxd
+
+powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(PC_TOOLS)
+	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_nosync
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

@@ -51,11 +51,15 @@ run)
 cut)
     [ $# = 1 ] || usage
     kill -KILL "$1" 2>/dev/null || true
+    # Gone: no such process, or a zombie nobody reaped yet. Not while
+    # its other threads still run (the leader shows Z first): one of them
+    # could still complete a write after the rollback.
     for _ in $(seq 100); do
         kill -0 "$1" 2>/dev/null || exit 0
-        # a zombie of ours is gone for this purpose
-        [ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ] && exit 0
-        sleep 0.1
+        st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
+        tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
+        [ "$st" = Z ] && [ "$tasks" -le 1 ] && exit 0
+        sleep 0.05
     done
     echo "pc.sh: $1 still alive after SIGKILL" >&2
     exit 1
