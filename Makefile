@@ -187,8 +187,11 @@ $(B)/shim_test: tests/powercut/shim_test.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) $< -o $@
 $(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c http/client.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Ihttp $< http/client.c http/resolve.c http/tls.c -ljansson -lssl -lcrypto -lpthread -o $@
-$(B)/nsxd-bug-apply_nosync: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=1 $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+# name:number of the planted storage bugs (actors/storage.c)
+PC_BUGS := apply_nosync:1 apply_no_copy:2
+$(B)/nsxd-bug-%: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(PC_BUGS)))) \
+	    $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 powercut-shim: $(PC_TOOLS)
 	tests/powercut/shim_test.sh $(B)
@@ -196,8 +199,9 @@ powercut-shim: $(PC_TOOLS)
 powercut: deps $(B)/nsxd $(PC_TOOLS)
 	CUTS=$(CUTS) tests/cluster/powercut_test.sh $(B)/nsxd
 
-powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(PC_TOOLS)
+powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(B)/nsxd-bug-apply_no_copy $(PC_TOOLS)
 	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_nosync
+	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_no_copy
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

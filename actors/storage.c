@@ -15,8 +15,8 @@
                      numbers them): a gap means a write was lost, and is
                      an error, since "persisted" would vouch for it
         apply        the KV changes and the new applied index, staged in the
-                     group's synced batch (see "Durable in order" below),
-                     then "applied" with a result per NORMAL entry
+                     group's batch (see "Durable in order" below), then
+                     "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
         compact      record the log's new base and delete the entries up to
                      it, in one synced batch (no answer)
@@ -41,26 +41,41 @@
     ('k', 'a'); and the raft core hands out an entry to apply only once it
     is durable locally, so an apply never waits for a write in its own
     group. The group's writes and the applies up to the next get, compact
-    or snap_read go into ONE LevelDB batch written with sync; "persisted"
-    and then the "applied" replies leave once it is durable.
+    or snap_read go into ONE LevelDB batch; "persisted" and then the
+    "applied" replies leave once it is written.
 
-    Durable in order (issue 13): every write that changes the log, the
-    hard state, the applied index or the KV data is synced, so after a
-    power cut the database is one LevelDB really had. Applies used to be
-    written without sync, on the assumption that the next synced write
-    makes them durable; that holds only within one write-ahead log file:
-    LevelDB closes the old file without fsync when it switches memtables
-    (DBImpl::MakeRoomForWrite), so a later synced apply or compaction
-    could survive an earlier lost apply (applied index past data that is
-    not there, or below the log's base). Folding the applies into the
-    group's synced batch costs one fsync only for a group that holds
-    applies and no write (README, "Durability": make bench before and
-    after). The staging deletes at chunk 0 of a snapshot transfer are
-    synced for the same reason (stale staged keys would be installed).
-    Not synced, on purpose: deleting an old generation once the switch
-    away from it is durable (losing it leaves unread keys, never wrong
-    data). -DNSXD_PLANTED_BUG=1 (apply_nosync) restores the unsynced
-    apply, for make powercut-teeth.
+    Durable in order (issue 13): after a power cut the database must be
+    one this node really had: applied data, applied index, log, base and
+    hard state agreeing. Applies used to be written without sync, on the
+    assumption that the next synced write makes them durable; that holds
+    only within one write-ahead log file: LevelDB closes the old file
+    without fsync when it switches memtables (DBImpl::MakeRoomForWrite),
+    so a later apply or compaction could become durable while an earlier
+    apply was lost (applied index past data that is not there, or below
+    the log's base). The rule now: no write is synced unless every apply
+    before it is in it or durable already.
+    - A batch with writes (or a snapshot switch) is synced, applies
+      included: one fsync covers both.
+    - A batch of applies alone is written without sync if no earlier
+      apply is still unsynced (the entries are durable in the log, and a
+      lost apply is re-applied from it: applied index and data go
+      together). A copy is kept ('unsynced') and written again at the
+      front of the next synced write (s_self_write_synced), which makes
+      it durable wherever LevelDB left the first copy. A second batch of
+      applies alone while one is unsynced is synced, so that no later
+      apply can reach the disk, even by the kernel's own write-back,
+      while an earlier one has not.
+    - Compaction is synced through s_self_write_synced too.
+    - The staging deletes at chunk 0 of a snapshot transfer are synced:
+      lost after the synced chunks that follow, stale keys from an older
+      transfer would be installed.
+    - Not synced, on purpose: deleting an old generation once the switch
+      away from it is durable (losing it leaves unread keys, never wrong
+      data).
+    Cost: no fsync more than before for a group with writes; applies
+    written twice when they come alone (README, "Durability", make bench
+    before and after). -DNSXD_PLANTED_BUG=1 (apply_nosync) restores the
+    unsynced apply without the copy, for make powercut-teeth.
 
     Malformed messages on the PAIR are dropped, counted and logged. Replies
     are queued and sent without blocking: a bound PAIR with no peer yet
@@ -89,6 +104,10 @@
 #define NSXD_PLANTED_BUG 0
 #endif
 #define S_BUG_APPLY_NOSYNC (NSXD_PLANTED_BUG == 1)
+/* -DNSXD_PLANTED_BUG=2 (apply_no_copy): applies that come alone are
+   written without sync but their copy is not written again with the next
+   synced write: the same loss, through the new path. */
+#define S_BUG_APPLY_NO_COPY (NSXD_PLANTED_BUG == 2)
 
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
@@ -115,6 +134,8 @@ typedef struct {
     store_t *store;           /* NULL if the database could not be opened */
     store_batch_t *log_batch; /* a group's writes and applies (synced) */
     store_batch_t *kv_batch;  /* compaction; an apply under apply_nosync */
+    store_batch_t *unsynced;  /* a copy of the applies written without
+                                 sync since the last synced write */
     zhashx_t *overlay;        /* apply: keys changed earlier in the batch */
     zlist_t *held;            /* zframe_t *: "applied" replies waiting for
                                  the batch to be durable */
@@ -359,6 +380,7 @@ s_self_destroy (self_t **self_p)
     store_close (&self->store);
     store_batch_destroy (&self->log_batch);
     store_batch_destroy (&self->kv_batch);
+    store_batch_destroy (&self->unsynced);
     zhashx_destroy (&self->overlay);
     if (self->held) {
         zframe_t *f;
@@ -394,10 +416,11 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
     self->group = calloc (S_GROUP_MAX, sizeof *self->group);
     self->log_batch = store_batch_new ();
     self->kv_batch = store_batch_new ();
+    self->unsynced = store_batch_new ();
     self->overlay = zhashx_new ();
     self->held = zlist_new ();
     if (!self->outbox || !self->group || !self->log_batch || !self->kv_batch ||
-        !self->overlay || !self->held) {
+        !self->unsynced || !self->overlay || !self->held) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -590,6 +613,24 @@ s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
     return true;
 }
 
+/* Write b with sync, preceded by a copy of the applies written without
+   sync since the last synced write: whatever this write makes durable,
+   every apply before it is durable too, even one left unsynced in the
+   write-ahead log file LevelDB switched away from (see the top). */
+static int
+s_self_write_synced (self_t *self, store_batch_t *b, char **err)
+{
+    store_batch_t *w = b;
+    if (store_batch_size (self->unsynced) > 0) {
+        store_batch_append (self->unsynced, b);
+        w = self->unsynced;
+    }
+    int rc = store_write (self->store, w, true, err);
+    if (rc == 0)
+        store_batch_clear (self->unsynced);
+    return rc;
+}
+
 /* Write what log_batch holds (the group's writes and the applies staged
    so far) in one synced LevelDB write, then "persisted" and the held
    "applied" replies, in that order. False if the write failed (the actor
@@ -604,9 +645,22 @@ s_self_commit (self_t *self)
     if (!writes && !applies && !zlist_size (self->held))
         return true;
     char *err = NULL;
-    if (store_batch_size (self->log_batch) > 0) {
+    /* Applies alone, none unsynced before them: written without sync
+       and kept, to be written again in front of the next synced write;
+       otherwise one synced write. */
+    bool alone = !writes && !self->install.pending &&
+                 store_batch_size (self->unsynced) == 0;
+    if (alone && store_batch_size (self->log_batch) > 0) {
+        if (store_write (self->store, self->log_batch, false, &err) != 0) {
+            s_self_fail (self, "apply write failed: %s", err);
+            free (err);
+            return false;
+        }
+        if (!S_BUG_APPLY_NO_COPY)
+            store_batch_append (self->unsynced, self->log_batch);
+    } else if (store_batch_size (self->log_batch) > 0) {
         int64_t start = zclock_usecs ();
-        if (store_write (self->store, self->log_batch, true, &err) != 0) {
+        if (s_self_write_synced (self, self->log_batch, &err) != 0) {
             s_self_fail (self, "log write failed: %s", err);
             free (err);
             return false;
@@ -683,8 +737,9 @@ s_self_stage_writes (self_t *self, size_t n)
 
 /* The log's new base: record it and delete the entries up to it, in one
    synced batch. Only applied entries may go (the core compacts up to its
-   applied index, which it learned from us), and the applies before it are
-   in LevelDB's log already, so this sync makes them durable too. */
+   applied index, which it learned from us); an apply still unsynced goes
+   in front of it (s_self_write_synced), so the base never gets ahead of
+   the durable applied index. */
 static void
 s_self_compact (self_t *self, const msg_store_t *m)
 {
@@ -708,7 +763,7 @@ s_self_compact (self_t *self, const msg_store_t *m)
     for (raft_index_t i = self->base_index + 1; i <= index; i++)
         store_batch_del_entry (self->kv_batch, i);
     char *err = NULL;
-    if (store_write (self->store, self->kv_batch, true, &err) != 0) {
+    if (s_self_write_synced (self, self->kv_batch, &err) != 0) {
         s_self_fail (self, "compaction write failed: %s", err);
         free (err);
         return;

@@ -706,6 +706,13 @@ store_batch_clear (store_batch_t *self)
     self->n = 0;
 }
 
+void
+store_batch_append (store_batch_t *dst, const store_batch_t *src)
+{
+    leveldb_writebatch_append (dst->wb, src->wb);
+    dst->n += src->n;
+}
+
 size_t
 store_batch_size (const store_batch_t *self)
 {

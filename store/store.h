@@ -73,6 +73,8 @@ int store_read_kv (store_t *self, const void *key, size_t key_len,
 store_batch_t *store_batch_new (void);
 void store_batch_destroy (store_batch_t **self_p);
 void store_batch_clear (store_batch_t *self);
+/* Append src's operations to dst (after dst's own). */
+void store_batch_append (store_batch_t *dst, const store_batch_t *src);
 /* How many operations the batch holds. */
 size_t store_batch_size (const store_batch_t *self);
 
