@@ -9,6 +9,8 @@
 #       risk), rolls back and restarts it again. At the end every
 #       replica shows the same digest (GET /debug/digest) at the same
 #       applied index, and a replica that refuses to start fails the test;
+#       every second random cut keeps a random part of each file's
+#       unsynced tail instead of none (PC_KEEP_SEED, pc_rollback.c);
 #   (b) the whole cluster is cut at once, ALL_CUTS times, during the
 #       load: after rollback and restart, every acknowledged write (of
 #       the whole run) reads back with its value, and the digests agree.
@@ -89,14 +91,14 @@ restart() {
         return 1
     fi
 }
-cut_and_rollback() {   # id
+cut_and_rollback() {   # id [keep seed: keep part of the unsynced tails]
     local p i
     p=$(pid_of "$1")
     "$pc" cut "$p" || { fail "cut n$1"; return 1; }
     # local-cluster.sh counts a zombie as running: wait for its reaping
     for ((i = 0; i < 100; i++)); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
     local out rc
-    out=$("$pc" rollback "$NSXD_DATA/n$1" 2>&1); rc=$?
+    out=$(PC_KEEP_SEED=${2:-} "$pc" rollback "$NSXD_DATA/n$1" 2>&1); rc=$?
     echo "  n$1: $out"
     [ $rc = 0 ] || { fail "rollback n$1 (exit $rc)"; return 1; }
 }
@@ -124,8 +126,11 @@ start_load a
 for ((c = 1; c <= cuts; c++)); do
     v=$((RANDOM % 3 + 1))
     sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
-    echo "cut $c: n$v at a random moment"
-    cut_and_rollback "$v" || break
+    # every other one keeps a random part of the unsynced data
+    keep=""
+    [ $((c % 2)) = 0 ] && keep=$RANDOM
+    echo "cut $c: n$v at a random moment${keep:+, keeping part of the unsynced data (seed $keep)}"
+    cut_and_rollback "$v" "$keep" || break
     delay=$((1000 + RANDOM % 15000))
     restart "$v" PC_CUT_NEWLOG=2 PC_CUT_DELAY_US=$delay || break
     # armed: it cuts itself $delay us after its next memtable switch; if
@@ -158,7 +163,9 @@ for ((c = 1; c <= all_cuts && fails == 0; c++)); do
     sleep "$((RANDOM % 4 + 2)).$((RANDOM % 10))"
     echo "whole-cluster cut $c"
     for v in 1 2 3; do kill -KILL "$(pid_of "$v")" 2>/dev/null; done
-    for v in 1 2 3; do cut_and_rollback "$v" || break; done
+    keep=""
+    [ $((c % 2)) = 0 ] && keep=$RANDOM
+    for v in 1 2 3; do cut_and_rollback "$v" "$keep" || break; done
     # nothing can be acknowledged once every node is down
     stop_load
     for v in 1 2 3; do restart "$v" || break; done

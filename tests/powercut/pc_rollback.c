@@ -9,6 +9,13 @@
     file the journal does not know (created during the run and never
     synced) is truncated to 0. JOURNAL is then renamed JOURNAL.prev, so
     that the next run starts from a new baseline.
+    With PC_KEEP_SEED=N in the environment, each file instead keeps a
+    random part of its unsynced tail (seeded by N), as when the kernel
+    wrote some dirty pages back before the cut: per file, any prefix
+    between its durable length and its current size. The default (keep
+    nothing unsynced) is the harshest outcome; this one is also possible,
+    and is what defeats "a later unsynced write never reaches the disk
+    before an earlier one" (a torn record is LevelDB's to drop).
     Exit: 0 done; 1 usage or I/O error; 2 the run broke the model (a write
     below a durable length, a file shorter than its durable length): the
     files are still rolled back, but the run proves nothing.
@@ -30,7 +37,8 @@ typedef struct {
 static s_file_t *s_files;
 static size_t s_n, s_cap;
 static int s_broken;
-static unsigned s_truncated, s_emptied, s_kept;
+static unsigned s_truncated, s_emptied, s_kept, s_partial;
+static int s_keep_random;
 
 static s_file_t *
 s_find (const char *path, int add)
@@ -146,6 +154,12 @@ s_walk (const char *dir)
             s_broken = 1;
             continue;
         }
+        if (s_keep_random && st.st_size > keep) {
+            long long extra = random () % (st.st_size - keep + 1);
+            keep += extra;
+            if (extra && keep < st.st_size)
+                s_partial++;
+        }
         if (st.st_size == keep) {
             s_kept++;
             continue;
@@ -183,6 +197,11 @@ main (int argc, char **argv)
                  strerror (errno));
         return 1;
     }
+    const char *seed = getenv ("PC_KEEP_SEED");
+    if (seed && *seed) {
+        s_keep_random = 1;
+        srandom ((unsigned)strtoul (seed, NULL, 10));
+    }
     s_replay (j);
     fclose (j);
     if (s_walk (root) != 0)
@@ -194,7 +213,8 @@ main (int argc, char **argv)
                  strerror (errno));
         return 1;
     }
-    printf ("pc_rollback: %s: %u files cut short, %u emptied, %u intact\n",
-            root, s_truncated, s_emptied, s_kept);
+    printf ("pc_rollback: %s: %u files cut short (%u keeping part of their "
+            "unsynced tail), %u emptied, %u intact\n",
+            root, s_truncated, s_partial, s_emptied, s_kept);
     return s_broken ? 2 : 0;
 }

@@ -25,6 +25,10 @@
       give for each file independently, and exactly the one that breaks
       "a later synced write makes an earlier unsynced one durable" across
       two files (LevelDB's memtable switch, PLATFORM-NOTES.md).
+      pc_rollback can also keep a random part of each file's unsynced
+      tail (PC_KEEP_SEED): dirty pages the kernel wrote back before the
+      cut, which is how a later unsynced write can survive an earlier
+      one.
     - Files are append-only: content is modelled by a durable length,
       which is right for LevelDB (it appends to its log, table and
       manifest files and never overwrites them; CURRENT is written whole
