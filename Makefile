@@ -170,6 +170,9 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	tests/cluster/http_security_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=13000 NSXD_PEER_BASE=14000 NSXD_MON_BASE=14100 \
 	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
+	tests/cluster/identity_test.sh $(B)/nsxd
+	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
+	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg
