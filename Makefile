@@ -173,6 +173,9 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	    tests/cluster/http_security_test.sh $(B)/nsxd-asan
 	tests/powercut/shim_test.sh $(B)
 	tests/cluster/powercut_test.sh $(B)/nsxd
+	tests/cluster/identity_test.sh $(B)/nsxd
+	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
+	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 
 # Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
 # test, the load; `make powercut CUTS=200` is the long run (make test runs

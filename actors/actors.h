@@ -18,6 +18,7 @@
 #include "peer_keys.h"
 #include "raft.h"
 #include "store.h"
+#include "store_identity.h"
 
 #include <czmq.h>
 #include <openssl/ssl.h>
@@ -126,6 +127,8 @@ typedef struct {
     bool peer_auth; /* the transport authenticates peers: a message whose
                        `from` is not the member its link authenticated is
                        dropped */
+    const store_identity_t *identity; /* the data directory's; NULL: none
+                                         (tests): every entry is us */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

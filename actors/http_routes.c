@@ -313,6 +313,13 @@ s_raft_join (http_req_t *c)
         json_decref (health);
         return http_reply_json (c, 409, b, NULL);
     }
+    /* The leader's own cluster id: a server of another cluster is not
+       let in (README, "Identity"). */
+    char own_cluster[HTTP_JOIN_ID_LEN] = "";
+    const char *oc = json_string_value (
+        json_object_get (json_object_get (health, "identity"), "cluster_id"));
+    if (oc)
+        snprintf (own_cluster, sizeof own_cluster, "%s", oc);
     json_decref (health);
 
     int fetch_ms = c->self->args.timeout_ms < S_JOIN_FETCH_MAX_MS
@@ -320,8 +327,10 @@ s_raft_join (http_req_t *c)
                        : S_JOIN_FETCH_MAX_MS;
     raft_id_t id = 0;
     char peer_addr[RAFT_ADDR_MAX], why[192];
-    if (http_join_fetch (c->self->args.tls_client, j.peer, fetch_ms, &id,
-                         peer_addr, sizeof peer_addr, why, sizeof why) != 0) {
+    char dir_id[HTTP_JOIN_ID_LEN], cluster_id[HTTP_JOIN_ID_LEN];
+    if (http_join_fetch_identity (c->self->args.tls_client, j.peer, fetch_ms,
+                                  &id, peer_addr, sizeof peer_addr, dir_id,
+                                  cluster_id, why, sizeof why) != 0) {
         log_warn ("http: join %s: %s", j.peer, why);
         json_t *b = json_error_body ("peer_unreachable", NULL);
         json_object_set_new (b, "peer", json_string (j.peer));
@@ -335,11 +344,22 @@ s_raft_join (http_req_t *c)
                   (unsigned long long)j.id, j.peer, (unsigned long long)id);
         return http_reply_error (c, 400, "bad_request", detail);
     }
+    if (*cluster_id && *own_cluster && strcmp (cluster_id, own_cluster)) {
+        char detail[512];
+        snprintf (detail, sizeof detail,
+                  "%s's data directory belongs to cluster %s, this is "
+                  "cluster %s",
+                  j.peer, cluster_id, own_cluster);
+        log_warn ("http: join %s refused: %s", j.peer, detail);
+        return http_reply_error (c, 409, "other_cluster", detail);
+    }
     msg_api_req_t req = {.op = MSG_API_JOIN, .id = id};
-    /* The configuration keeps both addresses in one slot: "<peer endpoint>
-       <http address>" (split on the first space by the raft actor). */
-    if ((size_t)snprintf (req.peer, sizeof req.peer, "%s %s", peer_addr,
-                          j.peer) >= sizeof req.peer)
+    /* The configuration keeps both addresses and the directory id in one
+       slot: "<peer endpoint> <http address>[ <directory id>]" (split on
+       spaces by the raft actor; store_identity.h). */
+    if ((size_t)snprintf (req.peer, sizeof req.peer, "%s %s%s%s", peer_addr,
+                          j.peer, *dir_id ? " " : "",
+                          dir_id) >= sizeof req.peer)
         return http_reply_error (c, 400, "bad_request",
                                  "peer addresses too long");
     return s_call (c, &req);

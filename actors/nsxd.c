@@ -70,11 +70,11 @@ s_mkdirs (const char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        if (mkdir (buf, 0755) != 0 && errno != EEXIST)
+        if (mkdir (buf, 0700) != 0 && errno != EEXIST)
             return -1;
         *p = '/';
     }
-    return mkdir (buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+    return mkdir (buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
 }
 
 /*  ---------------------------------------------------------------------
@@ -109,14 +109,49 @@ s_post_join (const char *target, const nsxd_config_t *c,
         j ? json_string_value (json_object_get (j, "leader")) : NULL;
     if (leader)
         snprintf (next, next_len, "%s", leader);
+    /* A refusal that is not "ask the leader" (409 not_leader) nor about
+       credentials (logged above) says why: reused_id, other_cluster... */
+    if (r.status >= 400 && r.status < 500 && r.status != 401 &&
+        r.status != 403 && !leader)
+        log_warn ("join through %s refused (%d): %s", target, r.status,
+                  r.body ? r.body : "");
     json_decref (j);
     int status = r.status;
     http_client_resp_free (&r);
     return status;
 }
 
-static void
-s_join (const nsxd_config_t *c, SSL_CTX *tls)
+/* After a join: record the cluster's id (the leader's /health) in the
+   data directory. -1 if the directory belongs to another cluster. */
+static int
+s_learn_cluster (const char *target, const nsxd_config_t *c,
+                 const http_client_opts_t *opts, store_identity_t *ident)
+{
+    http_client_resp_t r =
+        http_client_request (opts, target, "GET", "/health", NULL, 5000);
+    json_t *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
+    const char *cl = json_string_value (
+        json_object_get (json_object_get (j, "identity"), "cluster_id"));
+    int rc = 0;
+    char *err = NULL;
+    if (!cl)
+        log_warn ("join: %s reports no cluster id (an older nsxd?); this "
+                  "directory's stays unknown",
+                  target);
+    else if (store_identity_set_cluster (c->data_dir, ident, cl, &err) != 0) {
+        log_error ("join: %s", err);
+        rc = -1;
+    } else
+        log_info ("join: data directory %s belongs to cluster %s", c->data_dir,
+                  cl);
+    free (err);
+    json_decref (j);
+    http_client_resp_free (&r);
+    return rc;
+}
+
+static int
+s_join (const nsxd_config_t *c, SSL_CTX *tls, store_identity_t *ident)
 {
     char target[256], next[256];
     http_client_opts_t opts = {.tls = tls,
@@ -126,7 +161,7 @@ s_join (const nsxd_config_t *c, SSL_CTX *tls)
         int status = s_post_join (target, c, &opts, next, sizeof next);
         if (status == 200) {
             log_info ("joined the cluster through %s", target);
-            return;
+            return s_learn_cluster (target, c, &opts, ident);
         }
         if (status == 409 && next[0]) {
             snprintf (target, sizeof target, "%s", next);
@@ -139,6 +174,7 @@ s_join (const nsxd_config_t *c, SSL_CTX *tls)
         for (int i = 0; i < 10 && !s_stop; i++)
             zclock_sleep (100);
     }
+    return 0;
 }
 
 /*  ---------------------------------------------------------------------
@@ -147,6 +183,11 @@ s_join (const nsxd_config_t *c, SSL_CTX *tls)
 int
 main (int argc, char **argv)
 {
+    /* Everything nsxd creates -- the data directory, LevelDB's tables, log
+       and manifest, IDENTITY -- is the owner's alone: values are private
+       data. LevelDB creates its files 0644 & ~umask, so the umask is what
+       makes them 0600 (store_open fixes older files and the directory). */
+    umask (077);
     nsxd_config_t c;
     if (nsxd_config_parse (argc, argv, &c) != 0)
         return 2;
@@ -248,6 +289,27 @@ main (int argc, char **argv)
                  strerror (errno));
         return 1;
     }
+    /* Which node and cluster the directory belongs to, before anything
+       reads it (README, "Identity"). */
+    static store_identity_t ident;
+    {
+        char cluster_id[STORE_ID_HEX];
+        if (have_bootstrap)
+            store_identity_cluster_of (&bootstrap, cluster_id);
+        char *err = NULL;
+        if (store_identity_open (c.data_dir, c.id, have_bootstrap,
+                                 have_bootstrap ? cluster_id : NULL, &ident,
+                                 &err) != 0) {
+            fprintf (stderr, "nsxd: %s\n", err ? err : "out of memory");
+            free (err);
+            return 1;
+        }
+        log_info ("data directory %s: node %llu, cluster %s, directory %s "
+                  "(%s)",
+                  c.data_dir, (unsigned long long)ident.node_id,
+                  *ident.cluster_id ? ident.cluster_id : "not yet known",
+                  ident.dir_id, store_origin_name (ident.origin));
+    }
 
     /* Our own shutdown sequence instead of czmq's interrupt handling. */
     zsys_handler_set (NULL);
@@ -281,7 +343,8 @@ main (int argc, char **argv)
                             .compact_entries = (uint64_t)c.compact_entries,
                             .compact_trailing = (uint64_t)c.compact_trailing,
                             .compact_bytes = (uint64_t)c.compact_mib << 20,
-                            .peer_auth = keys != NULL};
+                            .peer_auth = keys != NULL,
+                            .identity = &ident};
     static kv_shared_t kv_shared;
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .shared = &kv_shared,
@@ -361,9 +424,12 @@ main (int argc, char **argv)
         rc = 1;
         s_stop = 1;
     }
-    if (!s_stop && *c.join)
-        s_join (&c, tls_client);
-    else if (!*c.cluster)
+    if (!s_stop && *c.join) {
+        if (s_join (&c, tls_client, &ident) != 0) {
+            rc = 1;
+            s_stop = 1;
+        }
+    } else if (!*c.cluster)
         log_info ("no --cluster or --join: a new server waits to be added "
                   "(POST /raft/join {\"peer\": \"%s\"} on the leader)",
                   c.http_advertise);

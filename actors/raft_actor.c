@@ -106,10 +106,23 @@ static void
 s_split_addr (const char *addr, char *peer, size_t peer_len, char *http,
               size_t http_len)
 {
+    /* "<peer> <http>[ <directory id>]" (store_identity.h) */
     const char *sp = strchr (addr, ' ');
     size_t n = sp ? (size_t)(sp - addr) : strlen (addr);
     snprintf (peer, peer_len, "%.*s", (int)n, addr);
-    snprintf (http, http_len, "%s", sp ? sp + 1 : "");
+    const char *h = sp ? sp + 1 : "";
+    const char *end = strchr (h, ' ');
+    snprintf (http, http_len, "%.*s",
+              (int)(end ? (size_t)(end - h) : strlen (h)), h);
+}
+
+/* raft_options_t.self_check: is this configuration entry this data
+   directory's server? (store_identity_is_self) */
+static bool
+s_self_check (void *ctx, const raft_server_t *s)
+{
+    const store_identity_t *id = ctx;
+    return !id || store_identity_is_self (id, s);
 }
 
 /* The leader's HTTP address, or NULL while unknown. */
@@ -155,6 +168,17 @@ s_reply_error (self_t *self, zframe_t *identity, uint64_t req_id,
     } else {
         msg_body_error (&buf, code);
     }
+    s_send_reply (self, identity, req_id, status, &buf);
+    msgpack_sbuffer_destroy (&buf);
+}
+
+static void
+s_reply_error_detail (self_t *self, zframe_t *identity, uint64_t req_id,
+                      unsigned status, const char *code, const char *detail)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msg_body_error_detail (&buf, code, detail);
     s_send_reply (self, identity, req_id, status, &buf);
     msgpack_sbuffer_destroy (&buf);
 }
@@ -407,10 +431,12 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
         const raft_server_t *s = &conf->servers[i];
         s_split_addr (s->addr, peers[i], RAFT_ADDR_MAX, https[i],
                       RAFT_ADDR_MAX);
-        members[i] = (msg_health_member_t){.id = s->id,
-                                           .peer_addr = peers[i],
-                                           .http_addr = https[i],
-                                           .voter = s->voter};
+        members[i] =
+            (msg_health_member_t){.id = s->id,
+                                  .peer_addr = peers[i],
+                                  .http_addr = https[i],
+                                  .voter = s->voter,
+                                  .dir_id = store_identity_tag (s->addr)};
         /* On the leader: each one's match index, its own durable log. */
         for (size_t k = 0; k < n_prs; k++)
             if (prs[k].id == s->id) {
@@ -438,6 +464,14 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
                       .uptime_s =
                           (uint64_t)(zclock_mono () - self->started) / 1000,
                       .dropped_msgs = st.dropped_msgs + self->dropped_in};
+    const store_identity_t *ident = self->args.identity;
+    if (ident) {
+        const raft_server_t *me = raft_conf_get (conf, self->args.id);
+        h.cluster_id = ident->cluster_id;
+        h.dir_id = ident->dir_id;
+        h.origin = store_origin_name (ident->origin);
+        h.voting = me && me->voter && store_identity_is_self (ident, me);
+    }
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     msg_body_health (&buf, &h);
@@ -537,6 +571,42 @@ s_conf_reply (self_t *self, zframe_t *identity, uint64_t req_id, int rc)
     }
 }
 
+/* A voter's place belongs to the data directory that cast its votes and
+   acknowledged its entries (README, "Identity"): a join for a voter's id
+   from another directory -- a wiped disk, a copy -- is refused, never
+   taken as an address change, since the cluster would count the votes of
+   a server that forgot them. A founding member's directory was never
+   recorded, so a founder cannot move address by /raft/join either: the
+   cluster cannot tell it from a wiped one. (A learner's place may be
+   taken: a learner does not vote, and its acknowledgements count towards
+   nothing.) True if refused (the reply is sent). */
+static bool
+s_refuse_other_incarnation (self_t *self, zframe_t *identity,
+                            const msg_api_req_t *req, const raft_server_t *s)
+{
+    const char *was = store_identity_tag (s->addr);
+    const char *now = store_identity_tag (req->peer);
+    if (was && now && strcmp (was, now) == 0)
+        return false; /* the same directory at a new address */
+    char detail[768];
+    snprintf (detail, sizeof detail,
+              "server %llu is a voter whose data directory is %s; the server "
+              "asking has directory %s, so it is not the server that cast "
+              "that member's votes and holds the entries it acknowledged, "
+              "and cannot take its place. If server %llu lost its data: "
+              "remove it (nsxctl remove), then join again with an empty "
+              "directory (it joins as a learner and is promoted once caught "
+              "up). If it kept its data, start it on that directory",
+              (unsigned long long)s->id,
+              was ? was : "not recorded (a founding member)",
+              now ? now : "unknown (an older nsxd)", (unsigned long long)s->id);
+    log_warn ("raft: join of server %llu (%s) refused: %s",
+              (unsigned long long)req->id, req->peer, detail);
+    s_reply_error_detail (self, identity, req->req_id, 409, "reused_id",
+                          detail);
+    return true;
+}
+
 static void
 s_join (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
@@ -549,6 +619,9 @@ s_join (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     const raft_server_t *s = raft_conf_get (raft_conf (self->r), req->id);
     raft_index_t index = 0;
     int rc;
+    if (s && s->voter && strcmp (s->addr, req->peer) != 0 &&
+        s_refuse_other_incarnation (self, *identity, req, s))
+        return;
     if (s && s->voter && strcmp (s->addr, req->peer) == 0) {
         /* Already a voter with this address: nothing to do. */
         s_req_t *q = s_req_add (self, identity, req, S_WAIT_CONF);
@@ -879,6 +952,8 @@ s_on_boot (self_t *self, msg_store_t *m)
     o.rand_ctx = &self->rng;
     o.trace = s_trace;
     o.trace_ctx = self;
+    o.self_check = s_self_check;
+    o.self_ctx = (void *)self->args.identity;
     raft_boot_t b = {.hs = m->hs,
                      .entries = m->entries,
                      .n_entries = m->n_entries,

@@ -7,11 +7,33 @@
 #include <stdio.h>
 #include <string.h>
 
+/* s is 32 lowercase hex digits */
+static bool
+s_hex_id (const char *s)
+{
+    return s && strlen (s) == HTTP_JOIN_ID_LEN - 1 &&
+           strspn (s, "0123456789abcdef") == HTTP_JOIN_ID_LEN - 1;
+}
+
 int
 http_join_fetch (SSL_CTX *tls, const char *peer, int timeout_ms, raft_id_t *id,
                  char *peer_addr, size_t peer_addr_len, char *why,
                  size_t why_len)
 {
+    char dir_id[HTTP_JOIN_ID_LEN], cluster_id[HTTP_JOIN_ID_LEN];
+    return http_join_fetch_identity (tls, peer, timeout_ms, id, peer_addr,
+                                     peer_addr_len, dir_id, cluster_id, why,
+                                     why_len);
+}
+
+int
+http_join_fetch_identity (SSL_CTX *tls, const char *peer, int timeout_ms,
+                          raft_id_t *id, char *peer_addr, size_t peer_addr_len,
+                          char dir_id[HTTP_JOIN_ID_LEN],
+                          char cluster_id[HTTP_JOIN_ID_LEN], char *why,
+                          size_t why_len)
+{
+    dir_id[0] = cluster_id[0] = 0;
     http_client_opts_t opts = {.tls = tls,
                                .max_response = HTTP_JOIN_FETCH_MAX_BYTES};
     http_client_resp_t r =
@@ -30,6 +52,16 @@ http_join_fetch (SSL_CTX *tls, const char *peer, int timeout_ms, raft_id_t *id,
         *id = (raft_id_t)json_integer_value (jid);
         snprintf (peer_addr, peer_addr_len, "%s", pa);
         rc = 0;
+        /* Anything but well-formed ids counts as absent: the leader then
+           treats the server as one of unknown directory. */
+        json_t *ident = json_object_get (j, "identity");
+        const char *d = json_string_value (json_object_get (ident, "dir_id"));
+        const char *cl =
+            json_string_value (json_object_get (ident, "cluster_id"));
+        if (s_hex_id (d))
+            snprintf (dir_id, HTTP_JOIN_ID_LEN, "%s", d);
+        if (s_hex_id (cl))
+            snprintf (cluster_id, HTTP_JOIN_ID_LEN, "%s", cl);
     } else {
         snprintf (why, why_len, "its /health has no \"id\" and \"peer_addr\"");
     }

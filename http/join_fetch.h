@@ -27,4 +27,15 @@ int http_join_fetch (SSL_CTX *tls, const char *peer, int timeout_ms,
                      raft_id_t *id, char *peer_addr, size_t peer_addr_len,
                      char *why, size_t why_len);
 
+/* The same, plus the data directory's identity from "identity" (README):
+   dir_id and cluster_id get its 32-hex-digit ids, or "" when absent (an
+   older nsxd; a server that has not learnt its cluster). */
+#define HTTP_JOIN_ID_LEN 33
+int http_join_fetch_identity (SSL_CTX *tls, const char *peer, int timeout_ms,
+                              raft_id_t *id, char *peer_addr,
+                              size_t peer_addr_len,
+                              char dir_id[HTTP_JOIN_ID_LEN],
+                              char cluster_id[HTTP_JOIN_ID_LEN], char *why,
+                              size_t why_len);
+
 #endif

@@ -86,6 +86,9 @@ void msg_body_written (msgpack_sbuffer *buf, const raft_buf_t *key,
 void msg_body_value (msgpack_sbuffer *buf, const raft_buf_t *key,
                      const raft_buf_t *value, bool stale);
 void msg_body_conf (msgpack_sbuffer *buf, raft_id_t id, raft_index_t index);
+/* {"error": code, "detail": detail} */
+void msg_body_error_detail (msgpack_sbuffer *buf, const char *code,
+                            const char *detail);
 
 typedef struct {
     raft_id_t id;
@@ -94,6 +97,8 @@ typedef struct {
     bool voter;
     bool has_match; /* on the leader */
     raft_index_t match;
+    const char *dir_id; /* the directory id it was added with, NULL: none
+                           recorded (a founding member) */
 } msg_health_member_t;
 
 typedef struct {
@@ -108,6 +113,11 @@ typedef struct {
     size_t n_members;
     uint64_t uptime_s;
     uint64_t dropped_msgs;
+    /* the data directory's identity (store_identity.h); cluster_id NULL:
+       no "identity" object. "" renders as null (not learnt yet). */
+    const char *cluster_id, *dir_id, *origin;
+    bool voting; /* the configuration lists this directory's server: it
+                    may vote (raft_options_t.self_check) */
 } msg_health_t;
 
 void msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h);

@@ -131,11 +131,24 @@ msg_body_conf (msgpack_sbuffer *buf, raft_id_t id, raft_index_t index)
 }
 
 void
+msg_body_error_detail (msgpack_sbuffer *buf, const char *code,
+                       const char *detail)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_map (&pk, 2);
+    s_str (&pk, "error");
+    s_str (&pk, code);
+    s_str (&pk, "detail");
+    s_str (&pk, detail);
+}
+
+void
 msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 13);
+    msgpack_pack_map (&pk, h->cluster_id ? 14 : 13);
     s_uint (&pk, "id", h->id);
     s_str (&pk, "role");
     s_str (&pk, h->role);
@@ -158,8 +171,10 @@ msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h)
     msgpack_pack_array (&pk, h->n_members);
     for (size_t i = 0; i < h->n_members; i++) {
         const msg_health_member_t *m = &h->members[i];
-        msgpack_pack_map (&pk, m->has_match ? 5 : 4);
+        msgpack_pack_map (&pk, m->has_match ? 6 : 5);
         s_uint (&pk, "id", m->id);
+        s_str (&pk, "dir_id");
+        s_str_or_nil (&pk, m->dir_id);
         s_str (&pk, "peer_addr");
         s_str (&pk, m->peer_addr);
         s_str (&pk, "http_addr");
@@ -171,4 +186,17 @@ msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h)
     }
     s_uint (&pk, "uptime_s", h->uptime_s);
     s_uint (&pk, "dropped_msgs", h->dropped_msgs);
+    if (h->cluster_id) {
+        s_str (&pk, "identity");
+        msgpack_pack_map (&pk, 5);
+        s_str (&pk, "cluster_id");
+        s_str_or_nil (&pk, *h->cluster_id ? h->cluster_id : NULL);
+        s_uint (&pk, "node_id", h->id);
+        s_str (&pk, "dir_id");
+        s_str_or_nil (&pk, h->dir_id);
+        s_str (&pk, "origin");
+        s_str_or_nil (&pk, h->origin);
+        s_str (&pk, "voting");
+        s_bool (&pk, h->voting);
+    }
 }

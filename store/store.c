@@ -57,7 +57,9 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define S_FORMAT_VERSION "1"
 #define S_KEY_VERSION 'v'
@@ -277,7 +279,7 @@ s_mkdir_p (const char *path)
             continue;
         char saved = *c;
         *c = '\0';
-        if (mkdir (p, 0755) != 0 && errno != EEXIST)
+        if (mkdir (p, 0700) != 0 && errno != EEXIST)
             rc = -1;
         *c = saved;
         if (saved == '\0')
@@ -285,6 +287,179 @@ s_mkdir_p (const char *path)
     }
     free (p);
     return rc;
+}
+
+/* chmod the directory 0700 and its regular files 0600. */
+static int
+s_make_private (const char *path, char **err)
+{
+    if (chmod (path, 0700) != 0) {
+        s_set_err (err, "cannot chmod 0700 %s: %s", path, strerror (errno));
+        return -1;
+    }
+    DIR *d = opendir (path);
+    if (!d) {
+        s_set_err (err, "cannot read %s: %s", path, strerror (errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir (d)) && rc == 0) {
+        struct stat st;
+        if (fstatat (dirfd (d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG (st.st_mode) && (st.st_mode & 077) &&
+            fchmodat (dirfd (d), e->d_name, 0600, 0) != 0) {
+            s_set_err (err, "cannot chmod 0600 %s/%s: %s", path, e->d_name,
+                       strerror (errno));
+            rc = -1;
+        }
+    }
+    closedir (d);
+    return rc;
+}
+
+/* The table numbers that LevelDB's RepairDB reports as corrupted in the
+   info log at log_path ("Table #8: ... Corruption: ..."), as file names,
+   appended to out. */
+static void
+s_bad_tables_from_log (const char *log_path, const char *dir, char *out,
+                       size_t out_len)
+{
+    FILE *f = fopen (log_path, "r");
+    if (!f)
+        return;
+    char line[1024];
+    while (fgets (line, sizeof line, f)) {
+        const char *t = strstr (line, "Table #");
+        unsigned long long n;
+        if (!t || !strstr (line, "Corruption") ||
+            sscanf (t, "Table #%llu", &n) != 1)
+            continue;
+        char name[64];
+        snprintf (name, sizeof name, "%06llu.ldb", n);
+        if (strstr (out, name))
+            continue;
+        size_t used = strlen (out);
+        snprintf (out + used, out_len - used, "%s%s/%s", used ? ", " : "", dir,
+                  name);
+    }
+    fclose (f);
+}
+
+/* Remove dir and what is in it: files and, depth times over,
+   directories (RepairDB moves what it cannot use into lost/). */
+static void
+s_rm_dir (const char *dir, int depth)
+{
+    DIR *d = opendir (dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir (d))) {
+            if (!strcmp (e->d_name, ".") || !strcmp (e->d_name, ".."))
+                continue;
+            if (unlinkat (dirfd (d), e->d_name, 0) == 0 || depth == 0)
+                continue;
+            char *sub = NULL;
+            if (asprintf (&sub, "%s/%s", dir, e->d_name) >= 0)
+                s_rm_dir (sub, depth - 1);
+            free (sub);
+        }
+        closedir (d);
+    }
+    rmdir (dir);
+}
+
+/* Which table files of dir are corrupted: LevelDB's C API reports
+   "block checksum mismatch" without the file, so each table is checked by
+   LevelDB's own RepairDB, with paranoid checks, on hard links of the
+   tables in a scratch directory inside dir (the originals are not
+   touched: RepairDB writes new files and renames them over the links).
+   Only on the error path. */
+static void
+s_find_bad_tables (const char *dir, char *out, size_t out_len)
+{
+    char *tmp = NULL;
+    if (asprintf (&tmp, "%s/verify.XXXXXX", dir) < 0)
+        return;
+    if (!mkdtemp (tmp)) {
+        free (tmp);
+        return;
+    }
+    DIR *d = opendir (dir);
+    size_t n = 0;
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir (d))) {
+            size_t l = strlen (e->d_name);
+            if (l > 4 && (strcmp (e->d_name + l - 4, ".ldb") == 0 ||
+                          strcmp (e->d_name + l - 4, ".sst") == 0)) {
+                char *from = NULL, *to = NULL;
+                if (asprintf (&from, "%s/%s", dir, e->d_name) >= 0 &&
+                    asprintf (&to, "%s/%s", tmp, e->d_name) >= 0 &&
+                    link (from, to) == 0)
+                    n++;
+                free (from);
+                free (to);
+            }
+        }
+        closedir (d);
+    }
+    if (n) {
+        leveldb_options_t *o = leveldb_options_create ();
+        leveldb_options_set_paranoid_checks (o, 1);
+        char *ldb_err = NULL;
+        leveldb_repair_db (o, tmp, &ldb_err);
+        leveldb_free (ldb_err);
+        leveldb_options_destroy (o);
+        char *log = NULL;
+        if (asprintf (&log, "%s/LOG", tmp) >= 0)
+            s_bad_tables_from_log (log, dir, out, out_len);
+        free (log);
+    }
+    s_rm_dir (tmp, 2);
+    free (tmp);
+}
+
+/* LevelDB's corruption errors do not name the file ("checksum mismatch",
+   "block checksum mismatch"): for one, add the files at fault -- a
+   write-ahead log or manifest named by LevelDB's own LOG in the
+   directory ("<file>: dropping N bytes; Corruption: ..."), and the tables
+   s_find_bad_tables finds -- and where the recovery is written up. */
+static void
+s_name_corrupt_file (const char *dir, char **err)
+{
+    if (!err || !*err || !strstr (*err, "Corruption"))
+        return;
+    char files[1024] = "";
+    char *log = NULL;
+    FILE *f = asprintf (&log, "%s/LOG", dir) >= 0 ? fopen (log, "r") : NULL;
+    free (log);
+    char line[1024];
+    while (f && fgets (line, sizeof line, f)) {
+        /* "<date> <thread> <path>: dropping N bytes; Corruption: ..." */
+        char *drop = strstr (line, ": dropping ");
+        if (!drop || !strstr (drop, "Corruption"))
+            continue;
+        *drop = 0;
+        char *path = strrchr (line, ' ');
+        path = path ? path + 1 : line;
+        size_t used = strlen (files);
+        if (!strstr (files, path) && used + strlen (path) + 3 < sizeof files)
+            snprintf (files + used, sizeof files - used, "%s%.512s",
+                      used ? ", " : "", path);
+    }
+    if (f)
+        fclose (f);
+    s_find_bad_tables (dir, files, sizeof files);
+    char *was = *err;
+    *err = NULL; /* s_set_err frees *err */
+    s_set_err (err,
+               "%s: the database in %s is corrupted (%s): this node must not "
+               "serve from it; README, \"Recovering a corrupted node\": "
+               "remove the member, wipe the directory, start it empty and "
+               "join",
+               was, dir, *files ? files : "file not identified");
+    free (was);
 }
 
 /*  ---------------------------------------------------------------------
@@ -313,11 +488,16 @@ store_open (const char *path, char **err)
     leveldb_options_set_create_if_missing (self->options, 1);
     leveldb_options_set_write_buffer_size (self->options, S_WRITE_BUFFER);
     leveldb_options_set_cache (self->options, self->cache);
-    /* paranoid_checks stays off: with it LevelDB refuses to open after a
-       crash left a torn record at the end of its write-ahead log, which
-       is the normal result of a crash during an unacknowledged write.
-       Reads verify block checksums instead (below), so corruption in the
-       tables surfaces as an error rather than as wrong data. */
+    /* paranoid_checks: a corrupted record in the write-ahead log or the
+       manifest stops the open instead of being dropped silently (LevelDB
+       1.23 skips and logs it without), and a corrupted block met by a
+       compaction stops writes instead of being lost from the merged
+       table. A crash in the middle of a write does not trip it: a record
+       cut short at the end of the log is treated as the end
+       (log::Reader, kEof), only a complete record with a bad checksum is
+       corruption. Reads verify block checksums too (below). Cost:
+       README, "Identity, permissions, corruption". */
+    leveldb_options_set_paranoid_checks (self->options, 1);
 
     self->read = leveldb_readoptions_create ();
     leveldb_readoptions_set_verify_checksums (self->read, 1);
@@ -329,10 +509,17 @@ store_open (const char *path, char **err)
     self->write_sync = leveldb_writeoptions_create ();
     leveldb_writeoptions_set_sync (self->write_sync, 1);
 
+    /* 0700 and 0600 even for a directory made by an older nsxd (new
+       files get 0600 from nsxd's umask). */
+    if (s_make_private (path, err) != 0) {
+        store_close (&self);
+        return NULL;
+    }
     char *ldb_err = NULL;
     self->db = leveldb_open (self->options, path, &ldb_err);
     if (!self->db || ldb_err) {
         s_ldb_err (err, "open", ldb_err);
+        s_name_corrupt_file (path, err);
         store_close (&self);
         return NULL;
     }
@@ -454,8 +641,37 @@ s_load_log (store_t *self, store_state_t *st, char **err)
     return rc;
 }
 
+/* Read every record once, checking every block's checksum: corruption
+   anywhere (a KV value no one has read yet included) stops the start
+   instead of surfacing later, or never. Skips the block cache. */
+static int
+s_verify_all (store_t *self, char **err)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->scan);
+    for (leveldb_iter_seek_to_first (it); leveldb_iter_valid (it);
+         leveldb_iter_next (it))
+        ;
+    char *ldb_err = NULL;
+    leveldb_iter_get_error (it, &ldb_err);
+    leveldb_iter_destroy (it);
+    return ldb_err ? s_ldb_err (err, "verify", ldb_err) : 0;
+}
+
+static int s_load (store_t *self, store_state_t *st, char **err);
+
 int
 store_load (store_t *self, store_state_t *st, char **err)
+{
+    memset (st, 0, sizeof *st);
+    if (s_verify_all (self, err) != 0 || s_load (self, st, err) != 0) {
+        s_name_corrupt_file (self->path, err);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_load (store_t *self, store_state_t *st, char **err)
 {
     memset (st, 0, sizeof *st);
     char *val = NULL;

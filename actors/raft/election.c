@@ -174,6 +174,10 @@ raft_recv_vote (raft_t *r, const raft_msg_t *m)
        future term is hypothetical and binds nothing (§9.6). */
     bool can_vote = r->vote == m->from || (r->vote == 0 && r->leader == 0) ||
                     (pre && m->term > r->term);
+    /* Not itself (raft.h, self_check): a wiped server must not vote as its
+       old self, whose votedFor and acknowledged entries it has lost. */
+    if (!raft_is_self (r))
+        can_vote = false;
     raft_msg_t resp = {.type = pre ? RAFT_MSG_PREVOTE_RESP : RAFT_MSG_VOTE_RESP,
                        .to = m->from};
     if (can_vote && s_log_up_to_date (r, m->prev_index, m->prev_term)) {
@@ -213,7 +217,8 @@ raft_recv_timeout_now (raft_t *r, const raft_msg_t *m)
     /* §3.10: the target of a leadership transfer starts an election at once,
        skipping pre-vote; its requests carry the transfer flag so voters do
        not refuse them for having a leader. */
-    if (r->role == RAFT_LEADER || !raft_is_voter (r, r->id))
+    if (r->role == RAFT_LEADER || !raft_is_voter (r, r->id) ||
+        !raft_is_self (r))
         return;
     raft_campaign (r, false, true);
 }
@@ -231,6 +236,8 @@ raft_recv_timeout_now (raft_t *r, const raft_msg_t *m)
 static bool
 s_may_stand (const raft_t *r)
 {
+    if (!raft_is_self (r))
+        return false; /* an earlier incarnation's place (raft.h) */
     if (raft_is_voter (r, r->id))
         return true;
     if (r->conf_index == 0 || r->conf_index <= r->commit)

@@ -226,6 +226,15 @@ raft_is_voter (const raft_t *r, raft_id_t id)
     return s && s->voter;
 }
 
+bool
+raft_is_self (const raft_t *r)
+{
+    if (!r->opts.self_check)
+        return true;
+    return r->opts.self_check (r->opts.self_ctx,
+                               raft_conf_get (&r->conf, r->id));
+}
+
 uint32_t
 raft_quorum (const raft_t *r)
 {

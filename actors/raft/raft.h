@@ -274,6 +274,21 @@ typedef struct {
     void *rand_ctx;
     void (*trace) (void *ctx, const raft_event_t *ev); /* optional */
     void *trace_ctx;
+    /* Optional: is s (this server's entry in the configuration in effect,
+       NULL when the configuration does not list this server) this server
+       as it is now? The caller stores an incarnation in addr (nsxd: the
+       data directory's id) and answers false for an entry written for an
+       earlier incarnation, e.g. before the server's disk was wiped. A
+       server that is not itself in the configuration neither votes
+       (votes and pre-votes are refused), nor stands, nor obeys TimeoutNow;
+       it still accepts entries and acknowledges them once durable, since
+       an acknowledgement says only what it now holds. A server that lost
+       its log and its votedFor would otherwise vote as its old self and
+       could elect a leader that lacks an entry it had acknowledged (the
+       Leader Completeness argument of §3.6.3 assumes voters keep what
+       they acknowledged, §3.8). NULL: always itself. */
+    bool (*self_check) (void *ctx, const raft_server_t *s);
+    void *self_ctx;
 } raft_options_t;
 
 /* Defaults: election 10, heartbeat 1, 256 entries, 1 MiB, 64 inflight,

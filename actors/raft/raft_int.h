@@ -240,6 +240,9 @@ void raft_emit (raft_t *r, raft_event_type_t type, uint64_t a, uint64_t b);
    ack_index > 0, also once log[1..ack_index] is. Takes over m's entries. */
 void raft_send (raft_t *r, raft_msg_t *m, raft_index_t ack_index);
 bool raft_is_voter (const raft_t *r, raft_id_t id);
+/* raft_options_t.self_check on the configuration in effect: false when
+   this server must not vote or stand as the id it has (raft.h). */
+bool raft_is_self (const raft_t *r);
 uint32_t raft_quorum (const raft_t *r);
 void raft_set_hard_state (raft_t *r, raft_term_t term, raft_id_t vote);
 /* Append one entry to the local log (any role); applies configurations. */

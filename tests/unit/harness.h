@@ -52,6 +52,7 @@ void suite_replication (void);
 void suite_membership_read (void);
 void suite_misc (void);
 void suite_snapshot (void);
+void suite_identity (void);
 
 /*  ---------------------------------------------------------------------
     Options, configurations, boot states                                 */

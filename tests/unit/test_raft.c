@@ -449,5 +449,6 @@ main (void)
     suite_membership_read ();
     suite_misc ();
     suite_snapshot ();
+    suite_identity ();
     return h_report ();
 }
