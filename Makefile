@@ -9,6 +9,11 @@
 #   make teeth      each planted-bug build must be caught by the simulator
 #   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_S seconds
 #   make fuzz-teeth the cluster harness must catch the planted term wedge
+#   make jepsen     DURATION seconds (default 60) of concurrent clients and
+#                   faults on a local cluster, the history checked for
+#                   linearizability (tests/jepsen/); make jepsen-ci is make
+#                   test's minute of it, make jepsen-teeth must catch the
+#                   planted stale read
 #   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
 #                   timed, so never part of make test)
 #   make format     clang-format every C file
