@@ -159,6 +159,10 @@ start=$(date +%s.%N)
 [ -n "$(leader)" ] || { echo "jepsen: no leader within 3 s"; exit 1; }
 log "cluster up: $bin, ports $NSXD_HTTP_BASE/$NSXD_PEER_BASE, nemesis $nemesis, seed $seed"
 
+# from here on, nemesis.log's times are the history's (ns since the
+# workload started, there in s), give or take the workload's start-up
+start=$(date +%s.%N)
+log "workload started: times from here on are the history's"
 "$here/build/jepsen-workload" --endpoints "$(http_of 1),$(http_of 2),$(http_of 3)" \
     --out "$out/history.jsonl" --clients "$clients" --duration "$duration" \
     --readers "$readers" --timeout-ms "$timeout_ms" \
@@ -238,7 +242,9 @@ cat "$out/check.txt"
 case $rc in 0) got=linearizable ;; 1) got=violation ;; *) got=unknown ;; esac
 if [ "$expect" = violation ] && [ "$got" = violation ]; then
     first=$(sed -n 's/.*first stuck operation invoked at \([0-9.]*\) s.*/\1/p' "$out/check.txt")
-    echo "jepsen: the planted bug was caught (first violating operation invoked at $first s; see $out/nemesis.log)"
+    fault=$(awk -v f="$first" '/isolated|kill -9|SIGSTOP|power cut|joined|removed/ {
+                t = substr($1, 2) + 0; if (t <= f) last = t } END { if (last != "") print last }' "$out/nemesis.log")
+    echo "jepsen: the planted bug was caught: the first operation that cannot be linearized was invoked at $first s${fault:+, $(awk -v f="$first" -v t="$fault" 'BEGIN {printf "%.2f", f - t}') s after the fault that began at $fault s} (see $out/nemesis.log, $out/check.txt)"
 fi
 echo "jepsen: verdict $got, expected $expect ($faults faults; $out)"
 [ "$got" = "$expect" ]
