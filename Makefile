@@ -9,6 +9,11 @@
 #   make teeth      each planted-bug build must be caught by the simulator
 #   make fuzz       each libFuzzer harness (tests/fuzz/) for FUZZ_S seconds
 #   make fuzz-teeth the cluster harness must catch the planted term wedge
+#   make jepsen     DURATION seconds (default 60) of concurrent clients and
+#                   faults on a local cluster, the history checked for
+#                   linearizability (tests/jepsen/); make jepsen-ci is make
+#                   test's minute of it, make jepsen-teeth must catch the
+#                   planted stale read
 #   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
 #                   timed, so never part of make test)
 #   make format     clang-format every C file
@@ -52,7 +57,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 
 .PHONY: powercut powercut-shim powercut-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
-        fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build
+        fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
@@ -122,6 +127,23 @@ $(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
 
 $(B)/nsxd-asan: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
+# End-to-end linearizability (tests/jepsen/): the checker, its test, the
+# workload, and the node with a planted stale-read bug (actors/raft_actor.c,
+# NSXD_PLANTED_BUG).
+JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/history.c
+$(B)/jepsen-check: tests/jepsen/check_main.c $(JEPSEN_LIN) tests/jepsen/linearize.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Itests/jepsen $< $(JEPSEN_LIN) -ljansson -lsodium -o $@
+
+$(B)/test_linearize: tests/jepsen/test_linearize.c $(JEPSEN_LIN) tests/jepsen/linearize.h | $(B)
+	$(CC) $(WARN) $(SAN) -Itests/jepsen $< $(JEPSEN_LIN) -ljansson -lsodium -o $@
+
+JEPSEN_CLIENT := http/client.c http/resolve.c http/tls.c
+$(B)/jepsen-workload: tests/jepsen/workload.c $(JEPSEN_CLIENT) http/client.h | $(B)
+	$(CC) $(WARN) $(CFLAGS) -Ihttp $< $(JEPSEN_CLIENT) -ljansson -lssl -lcrypto -lpthread -o $@
+
+$(B)/nsxd-bug-stale-read: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
+	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=1 $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 # The metrics registry alone, and the strict exposition checker.
 PROMCHECK := tests/node/promcheck.c tests/node/promcheck.h
@@ -311,7 +333,32 @@ fuzz-teeth: deps $(addprefix $(B)/fuzz/bug-,$(foreach b,$(FUZZ_BUGS),$(firstword
 	    tests/fuzz/fuzz.sh teeth $(B)/fuzz/bug-$$b $(FUZZ_TEETH_S) $$b || rc=1; \
 	done; exit $$rc
 
-test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth fuzz-ci
+# The checker on histories of known verdict (under ASan+UBSan).
+jepsen-unit: deps $(B)/test_linearize
+	$(B)/test_linearize
+
+# A 3-node cluster under concurrent clients and a nemesis (kill -9,
+# SIGSTOP, partitions, membership changes, power cut when its harness is
+# there), the history checked (tests/jepsen/jepsen.sh). Partitions need
+# root or passwordless sudo (iptables); without, they are skipped and said
+# so. Ports: NSXD_HTTP_BASE/NSXD_PEER_BASE (default 17000/17100).
+DURATION ?= 60
+JEPSEN_CI_S ?= 45
+JEPSEN_TEETH_S ?= 60
+JEPSEN_BINS := $(B)/nsxd $(B)/nsxctl $(B)/jepsen-workload $(B)/jepsen-check
+jepsen: deps $(JEPSEN_BINS)
+	tests/jepsen/jepsen.sh --duration $(DURATION)
+
+jepsen-ci: deps jepsen-unit $(JEPSEN_BINS)
+	tests/jepsen/jepsen.sh --duration $(JEPSEN_CI_S)
+
+# The node built with the planted stale read, the leader isolated again
+# and again: the checker must report the violation.
+jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read
+	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-stale-read --nemesis partition-leader \
+	    --duration $(JEPSEN_TEETH_S) --expect violation
+
+test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth jepsen-ci fuzz-ci
 	@echo "make test: all passed"
 
 bench: deps $(B)/nsxd

@@ -515,12 +515,50 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     metrics_add (METRICS_PROPOSALS_PENDING, 1);
 }
 
+/*  Planted node bugs, for the end-to-end linearizability test (make
+    jepsen-teeth, tests/jepsen/): build with -DNSXD_PLANTED_BUG=N to show
+    that the workload and its checker catch what the simulator cannot (the
+    simulator runs the core, not this actor). A normal build has none
+    (NSXD_PLANTED_BUG is 0). The core's own are RAFT_PLANTED_BUG
+    (raft/raft_int.h).
+      1 stale_read  a node that believes it leads answers a linearizable
+                    read from its local state at once: no ReadIndex round
+                    (§6.4) and no check that a majority was heard lately
+                    (s_refuse_unless_leader). A leader cut off by a
+                    partition believes it leads until check-quorum steps it
+                    down (§6.2: one to two election timeouts) while the
+                    majority elects another leader that commits writes; its
+                    reads meanwhile are stale.                           */
+#ifndef NSXD_PLANTED_BUG
+#define NSXD_PLANTED_BUG 0
+#endif
+#define NSXD_BUG_STALE_READ 1
+#define NSXD_BUG(name) (NSXD_PLANTED_BUG == NSXD_BUG_##name)
+
 /* A linearizable read (ReadIndex, §6.4): a GET, answered with the value
    once confirmed, or a read barrier (MSG_API_READ) for an HTTP worker that
    reads the KV data itself (actors.h, kv_shared_t), answered 200 {}. */
 static void
 s_read_index (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
+    if (NSXD_BUG (STALE_READ)) {
+        raft_status_t st;
+        raft_status (self->r, &st);
+        if (st.role == RAFT_LEADER && req->op == MSG_API_READ) {
+            msgpack_sbuffer buf;
+            msgpack_sbuffer_init (&buf);
+            msg_body_empty (&buf);
+            s_send_reply (self, *identity, req->req_id, 200, &buf);
+            msgpack_sbuffer_destroy (&buf);
+            return;
+        }
+        if (st.role == RAFT_LEADER) {
+            s_req_t *q = s_req_add (self, identity, req, S_WAIT_VALUE);
+            q->ctx = ++self->next_ctx;
+            s_store_get (self, q->ctx, q->key);
+            return;
+        }
+    }
     if (s_refuse_unless_leader (self, *identity, req->req_id))
         return;
     uint64_t ctx = ++self->next_ctx;
