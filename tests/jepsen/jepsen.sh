@@ -9,7 +9,8 @@
 #                          [--expect linearizable|violation]
 #
 # --nemesis: comma-separated kinds, taken in turn (default
-# kill,pause,partition,member,powercut):
+# member,kill,partition,pause,member,powercut: a join early in each cycle
+# and its removal later):
 #   kill              kill -9 a random node, restart it after the hold
 #   pause             SIGSTOP a random node, SIGCONT after the hold
 #   partition         cut a random node's peer links both ways (iptables)
@@ -43,7 +44,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 duration=60
 bin=$here/build/nsxd
-nemesis=kill,pause,partition,member,powercut
+nemesis=member,kill,partition,pause,member,powercut
 clients=8
 readers=3
 timeout_ms=1000
