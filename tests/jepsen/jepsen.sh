@@ -9,7 +9,8 @@
 #                          [--expect linearizable|violation]
 #
 # --nemesis: comma-separated kinds, taken in turn (default
-# kill,pause,partition,member,powercut):
+# member,kill,partition,pause,member,powercut: a join early in each cycle
+# and its removal later):
 #   kill              kill -9 a random node, restart it after the hold
 #   pause             SIGSTOP a random node, SIGCONT after the hold
 #   partition         cut a random node's peer links both ways (iptables)
@@ -35,7 +36,8 @@
 #
 # Ports: NSXD_HTTP_BASE (17000), NSXD_PEER_BASE (17100), NSXD_MON_BASE
 # (peer base + 100). Output: DIR (default build/jepsen/run-<time>) holds
-# history.jsonl, nemesis.log, check.txt, the nodes' logs and data.
+# history.jsonl, nemesis.log, check.txt, the nodes' logs, and their data
+# when the verdict was not the expected one.
 # Exit: 0 when the verdict is the one --expect names (default
 # linearizable), 1 otherwise.
 set -uo pipefail
@@ -43,7 +45,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 duration=60
 bin=$here/build/nsxd
-nemesis=kill,pause,partition,member,powercut
+nemesis=member,kill,partition,pause,member,powercut
 clients=8
 readers=3
 timeout_ms=1000
@@ -247,4 +249,7 @@ if [ "$expect" = violation ] && [ "$got" = violation ]; then
     echo "jepsen: the planted bug was caught: the first operation that cannot be linearized was invoked at $first s${fault:+, $(awk -v f="$first" -v t="$fault" 'BEGIN {printf "%.2f", f - t}') s after the fault that began at $fault s} (see $out/nemesis.log, $out/check.txt)"
 fi
 echo "jepsen: verdict $got, expected $expect ($faults faults; $out)"
+# the nodes' data only matters to a run that went wrong; the history, the
+# reports and the logs stay
+[ "$got" = "$expect" ] && rm -rf "$NSXD_DATA"
 [ "$got" = "$expect" ]
