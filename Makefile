@@ -142,9 +142,6 @@ JEPSEN_CLIENT := http/client.c http/resolve.c http/tls.c
 $(B)/jepsen-workload: tests/jepsen/workload.c $(JEPSEN_CLIENT) http/client.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Ihttp $< $(JEPSEN_CLIENT) -ljansson -lssl -lcrypto -lpthread -o $@
 
-$(B)/nsxd-bug-stale-read: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=1 $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
-
 # The metrics registry alone, and the strict exposition checker.
 PROMCHECK := tests/node/promcheck.c tests/node/promcheck.h
 $(B)/test_metrics: tests/node/test_metrics.c $(PROMCHECK) actors/metrics.c actors/metrics.h $(CORE_SRC) $(CORE_HDR) | $(B)
@@ -212,10 +209,12 @@ $(B)/shim_test: tests/powercut/shim_test.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) $< -o $@
 $(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c http/client.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Ihttp $< http/client.c http/resolve.c http/tls.c -ljansson -lssl -lcrypto -lpthread -o $@
-# name:number of the planted storage bugs (actors/storage.c)
-PC_BUGS := apply_nosync:1 apply_no_copy:2
+# name:number of the planted node bugs, one numbering for the whole node:
+# the storage ones (actors/storage.c, caught by powercut-teeth) and the read
+# path's (actors/raft_actor.c, caught by jepsen-teeth). build/nsxd-bug-NAME.
+NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3
 $(B)/nsxd-bug-%: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(PC_BUGS)))) \
+	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(NODE_BUGS)))) \
 	    $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
 powercut-shim: $(PC_TOOLS)

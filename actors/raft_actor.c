@@ -520,8 +520,9 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
     that the workload and its checker catch what the simulator cannot (the
     simulator runs the core, not this actor). A normal build has none
     (NSXD_PLANTED_BUG is 0). The core's own are RAFT_PLANTED_BUG
-    (raft/raft_int.h).
-      1 stale_read  a node that believes it leads answers a linearizable
+    (raft/raft_int.h); the numbering is shared with storage.c's (Makefile,
+    NODE_BUGS).
+      3 stale_read  a node that believes it leads answers a linearizable
                     read from its local state at once: no ReadIndex round
                     (§6.4) and no check that a majority was heard lately
                     (s_refuse_unless_leader). A leader cut off by a
@@ -532,7 +533,7 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 #ifndef NSXD_PLANTED_BUG
 #define NSXD_PLANTED_BUG 0
 #endif
-#define NSXD_BUG_STALE_READ 1
+#define NSXD_BUG_STALE_READ 3
 #define NSXD_BUG(name) (NSXD_PLANTED_BUG == NSXD_BUG_##name)
 
 /* A linearizable read (ReadIndex, §6.4): a GET, answered with the value
