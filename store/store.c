@@ -57,6 +57,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #define S_FORMAT_VERSION "1"
 #define S_KEY_VERSION 'v'
@@ -376,6 +377,21 @@ store_disk_bytes (store_t *self)
     }
     closedir (d);
     return total;
+}
+
+uint64_t
+store_fs_free (store_t *self)
+{
+    struct statvfs vfs;
+    if (!self || !self->path || statvfs (self->path, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+}
+
+void
+store_compact_all (store_t *self)
+{
+    leveldb_compact_range (self->db, NULL, 0, NULL, 0);
 }
 
 /*  ---------------------------------------------------------------------

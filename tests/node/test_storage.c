@@ -118,17 +118,29 @@ s_send_raw (s_node_t *n, const void *data, size_t len)
     zmsg_send (&zm, n->pair);
 }
 
-/* 0 and *m (clear it), or -1 on timeout or a malformed reply. */
+/* How many "usage" reports s_recv passed over, and the last one. */
+static size_t s_usage_seen;
+static uint64_t s_usage_bytes;
+
+/* 0 and *m (clear it), or -1 on timeout or a malformed reply. "usage"
+   comes unasked (after writes, at most every S_USAGE_MS): noted and
+   skipped, so that each test sees the replies it asked for. */
 static int
 s_recv (s_node_t *n, msg_store_t *m)
 {
-    memset (m, 0, sizeof *m);
-    zmsg_t *zm = zmsg_recv (n->pair);
-    if (!zm)
-        return -1;
-    int rc = msg_store_decode (zm, m);
-    zmsg_destroy (&zm);
-    return rc;
+    for (;;) {
+        memset (m, 0, sizeof *m);
+        zmsg_t *zm = zmsg_recv (n->pair);
+        if (!zm)
+            return -1;
+        int rc = msg_store_decode (zm, m);
+        zmsg_destroy (&zm);
+        if (rc != 0 || m->kind != MSG_STORE_USAGE)
+            return rc;
+        s_usage_seen++;
+        s_usage_bytes = m->db_bytes;
+        msg_store_clear (m);
+    }
 }
 
 static bool
@@ -1005,6 +1017,7 @@ test_codec (void)
         {.kind = MSG_STORE_VALUE, .req_id = 9, .found = true, .value = key},
         {.kind = MSG_STORE_VALUE, .req_id = 10, .found = false},
         {.kind = MSG_STORE_ERROR, .error = text},
+        {.kind = MSG_STORE_USAGE, .db_bytes = 4194304, .fs_free = UINT64_MAX},
     };
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         const msg_store_t *m = &ms[i];
@@ -1015,7 +1028,8 @@ test_codec (void)
                d.hs_changed == m->hs_changed && d.hs.term == m->hs.term &&
                d.hs.vote == m->hs.vote && d.applied == m->applied &&
                d.req_id == m->req_id && d.found == m->found &&
-               d.n_entries == m->n_entries && d.n_results == m->n_results);
+               d.n_entries == m->n_entries && d.n_results == m->n_results &&
+               d.db_bytes == m->db_bytes && d.fs_free == m->fs_free);
         for (size_t k = 0; k < d.n_entries && k < m->n_entries; k++)
             CHECK (s_entry_equal (&d.entries[k], &m->entries[k]));
         for (size_t k = 0; k < d.n_results && k < m->n_results; k++)
