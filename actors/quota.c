@@ -33,6 +33,16 @@ quota_update (quota_t *q, uint64_t used, uint64_t fs_free)
     return 0;
 }
 
+int
+quota_raise (quota_t *q)
+{
+    if (!q->bytes || q->alarm)
+        return 0;
+    q->alarm = true;
+    q->alarms++;
+    return 1;
+}
+
 bool
 quota_admit (const quota_t *q, uint64_t grow)
 {

@@ -42,6 +42,10 @@ uint64_t quota_clear_bytes (uint64_t bytes);
    quota_clear_bytes (bytes). */
 int quota_update (quota_t *q, uint64_t used, uint64_t fs_free);
 
+/* Raise the alarm (no quota: nothing): a write was refused because it
+   would not fit, as etcd does. 1 if it was off. */
+int quota_raise (quota_t *q);
+
 /* May a write that adds about `grow` bytes be proposed? Not during the
    alarm, nor when it would clearly take the database past the quota
    (used + grow > bytes). Always with no quota, and before the first

@@ -511,6 +511,21 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
                       2 * ((uint64_t)cmd.key->len + cmd.value->len) +
                           S_ENTRY_OVERHEAD)) {
         metrics_add (METRICS_WRITES_REFUSED_NOSPACE, 1);
+        /* Refused because it would not fit: the alarm is on from here (as
+           etcd raises NOSPACE), so that every 507 shows in /health and
+           the next writes are not let through one by one as they fit. */
+        if (quota_raise (&self->quota)) {
+            metrics_set (METRICS_ALARM_NOSPACE, 1);
+            log_warn (
+                "raft: NOSPACE alarm: a PUT of %zu bytes would take "
+                "the database (%llu bytes) past the quota (%llu); "
+                "writes are refused (507) until compaction brings it "
+                "under %llu",
+                cmd.key->len + cmd.value->len,
+                (unsigned long long)self->quota.used,
+                (unsigned long long)self->quota.bytes,
+                (unsigned long long)quota_clear_bytes (self->quota.bytes));
+        }
         s_reply_error (self, *identity, req->req_id, 507, "no_space");
         return;
     }

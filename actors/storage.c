@@ -653,6 +653,8 @@ static void
 s_session_close (self_t *self, size_t i)
 {
     store_snap_close (&self->sending[i].snap);
+    /* the copy pinned what was deleted since: a compaction may drop it now */
+    storage_space_freed (self->space);
     raft_buf_unref (self->sending[i].conf.data);
     raft_buf_unref (self->sending[i].last);
     memset (&self->sending[i], 0, sizeof self->sending[i]);

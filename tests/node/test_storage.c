@@ -642,8 +642,13 @@ test_quota (void)
     CHECK (quota_update (&q, 899, 0) == -1 && !q.alarm);
     CHECK (quota_admit (&q, 1) && q.used == 899);
     CHECK (quota_update (&q, 2000, 0) == 1 && q.alarms == 2);
+    CHECK (quota_raise (&q) == 0 && q.alarms == 2); /* already on */
+    CHECK (quota_update (&q, 100, 0) == -1);
+    CHECK (quota_raise (&q) == 1 && q.alarm && !quota_admit (&q, 0));
+    CHECK (quota_update (&q, 100, 0) == -1 && !q.alarm);
     quota_init (&q, 0);
     CHECK (quota_update (&q, UINT64_MAX, 0) == 0 && !q.alarm);
+    CHECK (quota_raise (&q) == 0 && !q.alarm);
     CHECK (quota_admit (&q, UINT64_MAX));
 }
 
