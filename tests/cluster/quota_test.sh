@@ -206,6 +206,8 @@ part_a() {
     check "the 20 kept keys read back" test "$(lost "$L" "$root/kept-a")" = 0
     check "a deleted key is gone" test "$(get "$L" "k$first")" = MISSING
     "$lc" stop >/dev/null
+    check "no sanitizer report or assertion in any node's log" \
+        test -z "$(grep -lE 'AddressSanitizer|runtime error|Assertion' "$NSXD_DATA"/n*.log)"
 }
 
 part_b() {
