@@ -187,6 +187,7 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	NSXD_HTTP_BASE=28000 NSXD_PEER_BASE=29000 tests/cluster/cluster_test.sh $(B)/nsxd-asan
 	tests/cluster/peer_forge_test.sh $(B)/nsxd
 	tests/cluster/compact_test.sh $(B)/nsxd
+	tests/cluster/quota_test.sh $(B)/nsxd
 	tests/cluster/http_security_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=13000 NSXD_PEER_BASE=14000 NSXD_MON_BASE=14100 \
 	    tests/cluster/http_security_test.sh $(B)/nsxd-asan

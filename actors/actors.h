@@ -50,10 +50,12 @@ typedef struct {
     const char *endpoint;
     const raft_conf_t *bootstrap;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
-    int slow_fsync_ms;   /* a synced write this slow is traced and logged
+    int slow_fsync_ms;    /* a synced write this slow is traced and logged
                             ("slow_fsync"); 0: every one is traced (to
                             watch group commit), none logged */
-    kv_shared_t *shared; /* where to publish the store, or NULL */
+    kv_shared_t *shared;  /* where to publish the store, or NULL */
+    uint64_t quota_bytes; /* --quota-bytes: near it, deleted data's space
+                             is given back by a full compaction (0: none) */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -124,11 +126,12 @@ typedef struct {
     uint64_t compact_trailing;    /* applied entries kept in the log */
     uint64_t compact_bytes;       /* also compact at this much entry data
                                      in the log (0: by count only) */
-    bool peer_auth; /* the transport authenticates peers: a message whose
+    bool peer_auth;       /* the transport authenticates peers: a message whose
                        `from` is not the member its link authenticated is
                        dropped */
     const store_identity_t *identity; /* the data directory's; NULL: none
                                          (tests): every entry is us */
+    uint64_t quota_bytes; /* space quota (actors/quota.h); 0: none */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

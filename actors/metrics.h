@@ -51,12 +51,17 @@ typedef enum {
     METRICS_COMPACTIONS,          /* raft actor: log compactions */
     METRICS_PEER_HANDSHAKES_REFUSED,    /* zap: peer port, no valid key */
     METRICS_MONITOR_HANDSHAKES_REFUSED, /* zap: monitoring socket */
-    METRICS_PEER_MSGS_FORGED,      /* raft actor: `from` is not the member the
+    METRICS_PEER_MSGS_FORGED,       /* raft actor: `from` is not the member the
                                      link authenticated */
-    METRICS_PEER_CONNS_REFUSED,    /* transport: over the connection limit */
-    METRICS_MONITOR_CONNS_REFUSED, /* monitor: over the subscriber limit */
-    METRICS_PEER_CONNS_CUT,        /* transport: held an unfinished message */
-    METRICS_MONITOR_CONNS_CUT,     /* monitor: the same */
+    METRICS_PEER_CONNS_REFUSED,     /* transport: over the connection limit */
+    METRICS_MONITOR_CONNS_REFUSED,  /* monitor: over the subscriber limit */
+    METRICS_PEER_CONNS_CUT,         /* transport: held an unfinished message */
+    METRICS_MONITOR_CONNS_CUT,      /* monitor: the same */
+    METRICS_QUOTA_BYTES,            /* gauge, raft actor: --quota-bytes */
+    METRICS_DB_SIZE_BYTES,          /* gauge, raft actor: what the quota is
+                                      held against (storage's last "usage") */
+    METRICS_ALARM_NOSPACE,          /* gauge, raft actor: 1 while over quota */
+    METRICS_WRITES_REFUSED_NOSPACE, /* raft actor: 507 no_space answers */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

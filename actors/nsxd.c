@@ -343,6 +343,7 @@ main (int argc, char **argv)
                             .compact_entries = (uint64_t)c.compact_entries,
                             .compact_trailing = (uint64_t)c.compact_trailing,
                             .compact_bytes = (uint64_t)c.compact_mib << 20,
+                            .quota_bytes = (uint64_t)c.quota_bytes,
                             .peer_auth = keys != NULL,
                             .identity = &ident};
     static kv_shared_t kv_shared;
@@ -351,7 +352,8 @@ main (int argc, char **argv)
                               .endpoint = ep_storage,
                               .bootstrap = have_bootstrap ? &bootstrap : NULL,
                               .monitor_endpoint = ep_monitor,
-                              .slow_fsync_ms = c.slow_fsync_ms};
+                              .slow_fsync_ms = c.slow_fsync_ms,
+                              .quota_bytes = (uint64_t)c.quota_bytes};
     char source_ip[64];
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds

@@ -81,6 +81,13 @@ s_usage (FILE *out)
         "                          that of applied entries (NSXD_COMPACT_MIB,\n"
         "                          32; 0 = by count only): the log is in\n"
         "                          memory, and large values would fill it\n"
+        "  --quota-bytes N         space quota (NSXD_QUOTA_BYTES, 2147483648 "
+        "=\n"
+        "                          2 GiB, as etcd's; 0 = none): once the\n"
+        "                          database's files take N bytes, the leader\n"
+        "                          answers PUTs 507 no_space (reads and\n"
+        "                          deletes go on) until compaction brings\n"
+        "                          them under 90% of N\n"
         "\n"
         "Security (README, \"Security\"):\n"
         "  --auth-file FILE        bearer tokens with roles read, write, "
@@ -212,7 +219,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[34] = {
+    const char *v[35] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -243,6 +250,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_INSECURE_PEERS", "0"),                             /* 31 */
         s_env ("NSXD_PEER_MAX_CONNS", "64"),                            /* 32 */
         s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),                   /* 33 */
+        s_env ("NSXD_QUOTA_BYTES", "2147483648"),                       /* 34 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -279,6 +287,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"insecure-peers", no_argument, 0, 31},
         {"peer-max-conns", required_argument, 0, 32},
         {"monitor-max-subscribers", required_argument, 0, 33},
+        {"quota-bytes", required_argument, 0, 34},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -337,6 +346,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"--request-read-ms", v[29], 100, 3600000, &n},
         {"--peer-max-conns", v[32], 1, 100000, &n},
         {"--monitor-max-subscribers", v[33], 1, 100000, &n},
+        {"--quota-bytes", v[34], 0, 1L << 50, &c->quota_bytes},
     };
     int *ints[] = {&c->election_ms,
                    &c->heartbeat_ms,
@@ -351,7 +361,8 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
                    NULL,
                    &c->read_ms,
                    &c->peer_max_conns,
-                   &c->monitor_max_subscribers};
+                   &c->monitor_max_subscribers,
+                   NULL};
     _Static_assert(sizeof ints / sizeof ints[0] == sizeof nums / sizeof nums[0],
                    "one ints[] entry per nums[] entry");
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {

@@ -31,6 +31,7 @@ typedef struct {
     long compact_entries;
     long compact_trailing;
     long compact_mib;
+    long quota_bytes; /* 0: no quota */
     char auth_file[1024];
     bool auth_health;
     bool open_admin;

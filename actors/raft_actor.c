@@ -9,6 +9,7 @@
       storage     <- msg_store "boot"        first: the durable state
       (PAIR)      -> "write" / "apply" / "get"
                   <- "persisted" / "applied" / "value" / "error"
+                  <- "usage" (unasked): disk usage, for the space quota
       transport   -> "peers" (on configuration changes) / "send"
       (PAIR)      <- "recv" (decoded with msg_raft_decode; dropped unless
                      its from is the member the link authenticated, when
@@ -23,6 +24,15 @@
 
     Client requests wait in a table until their outcome is known or their
     deadline passes (503 timeout; a write that timed out may still commit).
+
+    Space quota (actors/quota.h): the leader refuses a PUT with 507
+    no_space before proposing it while its own database is over the quota
+    (or the PUT would clearly take it there); DELETE, reads and membership
+    changes go on. Each node holds its own alarm against its own disk: all
+    replicas hold the same KV data and compact their logs alike, so the
+    leader's size stands for theirs; a follower whose disk runs out anyway
+    stops (fail-stop) and says so in its log, and its /health shows the
+    alarm first (README, "Space quota").
 */
 #include "actors.h"
 #include "log.h"
@@ -32,6 +42,7 @@
 #include "msg_raft.h"
 #include "msg_store.h"
 #include "msg_transport.h"
+#include "quota.h"
 
 #include <msgpack.h>
 #include <string.h>
@@ -85,6 +96,19 @@ typedef struct {
     uint64_t forged; /* messages whose from is not their link's member */
     bool failed;
     zsock_t *mon; /* PUSH to the monitor actor, or NULL */
+    quota_t quota;
+    int64_t alarm_compacted; /* zclock_mono () of the last compaction
+                                forced by the alarm */
+    /* the last snapshot installed from a leader (for /health): pending
+       until its write is persisted */
+    struct {
+        bool pending, valid;
+        uint64_t seq;
+        raft_index_t index;
+        raft_term_t term;
+        raft_id_t from;
+        uint64_t at_ms;
+    } snap;
 } self_t;
 
 /*  ---------------------------------------------------------------------
@@ -449,21 +473,36 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
         }
     }
     char http[RAFT_ADDR_MAX];
-    msg_health_t h = {.id = self->args.id,
-                      .role = raft_role_name (st.role),
-                      .term = st.term,
-                      .leader = s_leader_http (self, http, sizeof http),
-                      .leader_id = st.leader,
-                      .commit = st.commit,
-                      .applied = st.applied,
-                      .last_index = st.last_index,
-                      .peer_addr = self->args.peer_advertise,
-                      .http_addr = self->args.http_advertise,
-                      .members = members,
-                      .n_members = conf->n,
-                      .uptime_s =
-                          (uint64_t)(zclock_mono () - self->started) / 1000,
-                      .dropped_msgs = st.dropped_msgs + self->dropped_in};
+    msg_health_t h = {
+        .id = self->args.id,
+        .role = raft_role_name (st.role),
+        .term = st.term,
+        .leader = s_leader_http (self, http, sizeof http),
+        .leader_id = st.leader,
+        .commit = st.commit,
+        .applied = st.applied,
+        .last_index = st.last_index,
+        .peer_addr = self->args.peer_advertise,
+        .http_addr = self->args.http_advertise,
+        .members = members,
+        .n_members = conf->n,
+        .uptime_s = (uint64_t)(zclock_mono () - self->started) / 1000,
+        .dropped_msgs = st.dropped_msgs + self->dropped_in,
+        .base_index = st.base_index,
+        .base_term = st.base_term,
+        .log_entries = st.last_index - st.base_index,
+        .log_bytes = st.log_bytes,
+        .has_snapshot = self->snap.valid,
+        .snap_index = self->snap.index,
+        .snap_term = self->snap.term,
+        .snap_from = self->snap.from,
+        .snap_at_ms = self->snap.at_ms,
+        .quota_bytes = self->quota.bytes,
+        .quota_known = self->quota.known,
+        .quota_used = self->quota.used,
+        .quota_clear_below = quota_clear_bytes (self->quota.bytes),
+        .fs_free = self->quota.fs_free,
+        .alarm = self->quota.alarm};
     const store_identity_t *ident = self->args.identity;
     if (ident) {
         const raft_server_t *me = raft_conf_get (conf, self->args.id);
@@ -479,6 +518,10 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
     msgpack_sbuffer_destroy (&buf);
 }
 
+/* What a PUT costs on disk besides its key and value, about: the entry's
+   header and the LevelDB keys, twice (log and KV data). */
+#define S_ENTRY_OVERHEAD 64
+
 static void
 s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
@@ -493,6 +536,31 @@ s_propose_kv (self_t *self, zframe_t **identity, const msg_api_req_t *req)
                     .value = req->value};
     if (cmd.op == MSG_KV_PUT && !cmd.value) {
         s_reply_error (self, *identity, req->req_id, 400, "bad_request");
+        return;
+    }
+    /* A PUT grows the log by its entry and the KV data by its pair; a
+       DELETE is let through, since it is how space comes back. */
+    if (cmd.op == MSG_KV_PUT &&
+        !quota_admit (&self->quota,
+                      2 * ((uint64_t)cmd.key->len + cmd.value->len) +
+                          S_ENTRY_OVERHEAD)) {
+        metrics_add (METRICS_WRITES_REFUSED_NOSPACE, 1);
+        /* Refused because it would not fit: the alarm is on from here (as
+           etcd raises NOSPACE), so that every 507 shows in /health and
+           the next writes are not let through one by one as they fit. */
+        if (quota_raise (&self->quota)) {
+            metrics_set (METRICS_ALARM_NOSPACE, 1);
+            log_warn (
+                "raft: NOSPACE alarm: a PUT of %zu bytes would take "
+                "the database (%llu bytes) past the quota (%llu); "
+                "writes are refused (507) until compaction brings it "
+                "under %llu",
+                cmd.key->len + cmd.value->len,
+                (unsigned long long)self->quota.used,
+                (unsigned long long)self->quota.bytes,
+                (unsigned long long)quota_clear_bytes (self->quota.bytes));
+        }
+        s_reply_error (self, *identity, req->req_id, 507, "no_space");
         return;
     }
     raft_buf_t *data = msg_kv_encode (&cmd);
@@ -786,10 +854,14 @@ static void s_publish_metrics (self_t *self);
      before the next compaction, so large values do not compact at every
      write; and at most every S_MEM_COMPACT_MS, for when unapplied entries
      alone hold that much and each turn could free only a few).
+   - under the space alarm: every applied entry but the compact_trailing
+     most recent ones, at most every S_ALARM_COMPACT_MS, so that the log
+     gives its share of the space back without waiting for the count.
    The state machine in LevelDB is the snapshot, so nothing is copied:
    storage records the new base and deletes the entries in one synced
    batch. */
 #define S_MEM_COMPACT_MS 100
+#define S_ALARM_COMPACT_MS 1000
 
 static void
 s_maybe_compact (self_t *self)
@@ -802,6 +874,12 @@ s_maybe_compact (self_t *self)
         st.applied - keep - st.base_index >= self->args.compact_entries)
         to = st.applied - keep;
     int64_t now = zclock_mono ();
+    if (self->quota.alarm && st.applied > keep &&
+        st.applied - keep > st.base_index &&
+        now - self->alarm_compacted >= S_ALARM_COMPACT_MS) {
+        to = st.applied - keep;
+        self->alarm_compacted = now;
+    }
     if (self->args.compact_bytes && st.log_bytes >= self->args.compact_bytes &&
         st.applied > st.base_index &&
         now - self->mem_compacted >= S_MEM_COMPACT_MS) {
@@ -851,8 +929,16 @@ s_drive (self_t *self)
             if (rd.snapshot) {
                 w.has_snap = true;
                 w.snap = *rd.snapshot;
-                if (rd.snapshot->done)
+                if (rd.snapshot->done) {
                     metrics_add (METRICS_SNAPSHOTS_INSTALLED, 1);
+                    raft_status_t st;
+                    raft_status (self->r, &st);
+                    self->snap.pending = true;
+                    self->snap.seq = rd.seq;
+                    self->snap.index = rd.snapshot->index;
+                    self->snap.term = rd.snapshot->term;
+                    self->snap.from = st.leader;
+                }
             }
             s_store_send (self, &w);
         }
@@ -1068,6 +1154,27 @@ s_on_value (self_t *self, msg_store_t *m)
     }
 }
 
+/* A disk usage reading from storage: the quota's alarm follows it. */
+static void
+s_on_usage (self_t *self, const msg_store_t *m)
+{
+    int change = quota_update (&self->quota, m->db_bytes, m->fs_free);
+    metrics_set (METRICS_DB_SIZE_BYTES, m->db_bytes);
+    metrics_set (METRICS_ALARM_NOSPACE, self->quota.alarm);
+    if (change > 0)
+        log_warn ("raft: NOSPACE alarm: the database takes %llu bytes, "
+                  "quota %llu; writes are refused (507) until compaction "
+                  "brings it under %llu",
+                  (unsigned long long)m->db_bytes,
+                  (unsigned long long)self->quota.bytes,
+                  (unsigned long long)quota_clear_bytes (self->quota.bytes));
+    else if (change < 0)
+        log_info ("raft: NOSPACE alarm cleared: the database takes %llu "
+                  "bytes, quota %llu",
+                  (unsigned long long)m->db_bytes,
+                  (unsigned long long)self->quota.bytes);
+}
+
 static void
 s_on_storage (self_t *self, zmsg_t *zm)
 {
@@ -1083,7 +1190,15 @@ s_on_storage (self_t *self, zmsg_t *zm)
         self->failed = true;
     } else if (self->r) {
         switch (m.kind) {
-        case MSG_STORE_PERSISTED: raft_persisted (self->r, m.seq); break;
+        case MSG_STORE_PERSISTED:
+            if (self->snap.pending && m.seq >= self->snap.seq) {
+                self->snap.pending = false;
+                self->snap.valid = true;
+                self->snap.at_ms = (uint64_t)zclock_time ();
+            }
+            raft_persisted (self->r, m.seq);
+            break;
+        case MSG_STORE_USAGE: s_on_usage (self, &m); break;
         case MSG_STORE_APPLIED: s_on_applied (self, &m); break;
         case MSG_STORE_VALUE: s_on_value (self, &m); break;
         case MSG_STORE_SNAP_CHUNK: s_on_snap_chunk (self, &m); break;
@@ -1299,6 +1414,9 @@ raft_actor (zsock_t *pipe, void *args)
     if (!self->rng)
         self->rng = 1;
     self->last_role = RAFT_FOLLOWER;
+    quota_init (&self->quota, self->args.quota_bytes);
+    metrics_set (METRICS_QUOTA_BYTES, self->args.quota_bytes);
+    metrics_set (METRICS_ALARM_NOSPACE, 0);
     if (self->args.monitor_endpoint)
         self->mon = monitor_push_new (self->args.monitor_endpoint);
     /* Storage and transport bind their PAIRs; we bind the API ROUTER that

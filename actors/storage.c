@@ -32,8 +32,15 @@
       monitor (PUSH to args->monitor_endpoint, never blocking), out:
         slow_fsync   a = microseconds, b = entries, for a synced write
                      slower than args->slow_fsync_ms (msg/msg_trace.h)
+      PAIR, out, unasked:
+        usage        what the database takes on disk and what the file
+                     system has left (actors/storage_space.h): after
+                     writes at most every 100 ms, idle every second, when
+                     the reading changed. Near the quota, a full LevelDB
+                     compaction runs in its own thread once data was
+                     deleted, so that the space comes back
       /metrics (actors/metrics.h): the fsync histogram, entries synced and
-      applied, and the size of the database directory (read every second).
+      applied, and the size of the database directory (as "usage").
 
     Ordering: messages are handled in arrival order, except that the log
     writes of a group are staged first. Writes touch only the log and hard
@@ -87,6 +94,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "msg_store.h"
+#include "storage_space.h"
 #include "store.h"
 
 #include <errno.h>
@@ -112,8 +120,6 @@
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
 #define S_GROUP_MAX 1024
-/* How often the size of the database directory is read for /metrics. */
-#define S_DISK_CHECK_MS 1000
 
 /* A point-in-time copy being sent to one peer. */
 typedef struct {
@@ -159,9 +165,10 @@ typedef struct {
     uint64_t dropped; /* malformed messages dropped */
     zsock_t *mon;     /* PUSH to the monitor, or NULL */
     int64_t slow_fsync_us;
-    int64_t disk_checked; /* zclock_mono () of the last size reading */
-    int64_t slow_logged;  /* zclock_mono () of the last slow-fsync log */
-    bool failed;          /* "error" sent: idle until $TERM */
+    storage_space_t *space; /* disk usage and the quota's compactions */
+    uint64_t quota_bytes;   /* --quota-bytes (0: none) */
+    int64_t slow_logged;    /* zclock_mono () of the last slow-fsync log */
+    bool failed;            /* "error" sent: idle until $TERM */
     /* InstallSnapshot, follower side: an install staged in the current
        group, made effective once its write is durable */
     struct {
@@ -344,6 +351,12 @@ s_self_open (self_t *self, const storage_args_t *args)
         st.n_entries ? st.entries[st.n_entries - 1].index : st.base.index;
     self->applied = st.applied;
     self->applied_term = st.applied_term;
+    self->space = storage_space_new (self->store, self->quota_bytes);
+    if (!self->space) {
+        s_self_fail (self, "out of memory at start");
+        store_state_clear (&st);
+        return;
+    }
     log_info ("storage: opened %s: term %llu, vote %llu, %zu log entries "
               "(last %llu), applied %llu",
               args->data_dir, (unsigned long long)st.hs.term,
@@ -374,6 +387,8 @@ s_self_destroy (self_t **self_p)
     for (size_t i = 0; i < RAFT_MAX_SERVERS; i++)
         if (self->sending[i].peer)
             s_session_close (self, i);
+    /* a compaction in its thread uses the store: done before it closes */
+    storage_space_destroy (&self->space);
     if (self->shared)
         atomic_store_explicit (&self->shared->store, NULL,
                                memory_order_release);
@@ -408,6 +423,7 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
     if (!self)
         return NULL;
     self->pipe = pipe;
+    self->quota_bytes = args->quota_bytes;
     self->slow_fsync_us =
         1000 * (int64_t)(args->slow_fsync_ms > 0 ? args->slow_fsync_ms : 0);
     if (args->monitor_endpoint)
@@ -667,6 +683,7 @@ s_self_commit (self_t *self)
         }
         s_self_timed_fsync (self, zclock_usecs () - start,
                             self->staged.entries);
+        storage_space_wrote (self->space);
     }
     store_batch_clear (self->log_batch);
     zhashx_purge (self->overlay);
@@ -680,6 +697,7 @@ s_self_commit (self_t *self)
         self->install.pending = false;
         if (self->n_cleanup < 2)
             self->cleanup_gen[self->n_cleanup++] = old;
+        storage_space_freed (self->space);
         log_info ("storage: installed the snapshot at %llu (generation %llu)",
                   (unsigned long long)self->applied,
                   (unsigned long long)(old + 1));
@@ -770,6 +788,7 @@ s_self_compact (self_t *self, const msg_store_t *m)
     }
     log_debug ("storage: log compacted up to %llu", (unsigned long long)index);
     self->base_index = index;
+    storage_space_freed (self->space);
 }
 
 /*  ---------------------------------------------------------------------
@@ -787,6 +806,8 @@ static void
 s_session_close (self_t *self, size_t i)
 {
     store_snap_close (&self->sending[i].snap);
+    /* the copy pinned what was deleted since: a compaction may drop it now */
+    storage_space_freed (self->space);
     raft_buf_unref (self->sending[i].conf.data);
     raft_buf_unref (self->sending[i].last);
     memset (&self->sending[i], 0, sizeof self->sending[i]);
@@ -911,6 +932,8 @@ s_self_housekeeping (self_t *self)
             self->cleanup_gen[0] = self->cleanup_gen[1];
             self->n_cleanup--;
         }
+        if (n > 0)
+            storage_space_freed (self->space);
     }
 }
 
@@ -994,6 +1017,9 @@ s_self_apply (self_t *self, const msg_store_t *m)
                 return;
             }
             existed = had;
+            /* an overwrite or a delete leaves garbage for a compaction */
+            if (existed)
+                storage_space_freed (self->space);
             if (cmd.op == MSG_KV_PUT) {
                 store_batch_put_kv (b, cmd.key->data, cmd.key->len,
                                     cmd.value->data, cmd.value->len);
@@ -1035,6 +1061,7 @@ s_self_apply (self_t *self, const msg_store_t *m)
             return;
         }
         metrics_add (METRICS_APPLIED_ENTRIES, applied - self->applied);
+        storage_space_wrote (self->space);
         self->applied = applied;
         self->applied_term = applied_term;
         s_self_send (self, &r);
@@ -1173,20 +1200,26 @@ storage_actor (zsock_t *pipe, void *args)
             n_items = 2;
         }
         int64_t now = zclock_mono ();
-        if (self->store && now - self->disk_checked >= S_DISK_CHECK_MS) {
-            metrics_set (METRICS_LEVELDB_BYTES, store_disk_bytes (self->store));
-            self->disk_checked = now;
+        uint64_t db, fs;
+        if (self->space && !self->failed &&
+            storage_space_poll (self->space, now, &db, &fs)) {
+            metrics_set (METRICS_LEVELDB_BYTES, db);
+            msg_store_t u = {
+                .kind = MSG_STORE_USAGE, .db_bytes = db, .fs_free = fs};
+            s_self_send (self, &u);
         }
+        int wait = self->space ? storage_space_wait_ms (self->space, now) : -1;
         /* Old generations are deleted in steps while nothing else waits. */
-        int rc =
-            zmq_poll (items, n_items, self->n_cleanup ? 5 : S_DISK_CHECK_MS);
+        if (self->n_cleanup && (wait < 0 || wait > 5))
+            wait = 5;
+        int rc = zmq_poll (items, n_items, wait);
         if (rc == -1) {
             if (errno == EINTR)
                 continue; /* main owns shutdown: we end on $TERM only */
             log_error ("storage: poll failed: %s", zmq_strerror (errno));
             break;
         }
-        if (rc == 0)
+        if (rc == 0 && !self->failed)
             s_self_housekeeping (self);
         if (items[0].revents & ZMQ_POLLIN)
             s_self_handle_pipe (self);

@@ -118,6 +118,24 @@ typedef struct {
     const char *cluster_id, *dir_id, *origin;
     bool voting; /* the configuration lists this directory's server: it
                     may vote (raft_options_t.self_check) */
+    /* "log": the log's base (the snapshot it starts after, §5.1) and what
+       it holds past it: entries, and the bytes of their data in memory */
+    raft_index_t base_index;
+    raft_term_t base_term;
+    uint64_t log_entries, log_bytes;
+    /* "last_snapshot_installed": from a leader, since this process
+       started; null when none */
+    bool has_snapshot;
+    raft_index_t snap_index;
+    raft_term_t snap_term;
+    raft_id_t snap_from; /* the leader that sent it (0: unknown) */
+    uint64_t snap_at_ms; /* wall clock, Unix milliseconds */
+    /* "quota" (actors/quota.h): used and fs_free are null until the
+       storage actor's first reading; fs_free also when statvfs failed */
+    uint64_t quota_bytes; /* 0: no quota */
+    bool quota_known;
+    uint64_t quota_used, quota_clear_below, fs_free;
+    bool alarm;
 } msg_health_t;
 
 void msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h);

@@ -148,7 +148,7 @@ msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, h->cluster_id ? 14 : 13);
+    msgpack_pack_map (&pk, h->cluster_id ? 17 : 16);
     s_uint (&pk, "id", h->id);
     s_str (&pk, "role");
     s_str (&pk, h->role);
@@ -199,4 +199,40 @@ msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h)
         s_str (&pk, "voting");
         s_bool (&pk, h->voting);
     }
+    s_str (&pk, "log");
+    msgpack_pack_map (&pk, 4);
+    s_uint (&pk, "base_index", h->base_index);
+    s_uint (&pk, "base_term", h->base_term);
+    s_uint (&pk, "entries", h->log_entries);
+    s_uint (&pk, "bytes", h->log_bytes);
+    s_str (&pk, "last_snapshot_installed");
+    if (h->has_snapshot) {
+        msgpack_pack_map (&pk, 4);
+        s_uint (&pk, "index", h->snap_index);
+        s_uint (&pk, "term", h->snap_term);
+        s_str (&pk, "from");
+        if (h->snap_from)
+            msgpack_pack_uint64 (&pk, h->snap_from);
+        else
+            msgpack_pack_nil (&pk);
+        s_uint (&pk, "at_unix_ms", h->snap_at_ms);
+    } else {
+        msgpack_pack_nil (&pk);
+    }
+    s_str (&pk, "quota");
+    msgpack_pack_map (&pk, 5);
+    s_uint (&pk, "bytes", h->quota_bytes);
+    s_str (&pk, "used");
+    if (h->quota_known)
+        msgpack_pack_uint64 (&pk, h->quota_used);
+    else
+        msgpack_pack_nil (&pk);
+    s_uint (&pk, "clear_below", h->quota_clear_below);
+    s_str (&pk, "alarm");
+    s_bool (&pk, h->alarm);
+    s_str (&pk, "fs_free");
+    if (h->quota_known && h->fs_free != UINT64_MAX)
+        msgpack_pack_uint64 (&pk, h->fs_free);
+    else
+        msgpack_pack_nil (&pk);
 }

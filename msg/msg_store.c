@@ -36,8 +36,9 @@ static const char *s_kind_names[] = {
     [MSG_STORE_COMPACT] = "compact",
     [MSG_STORE_SNAP_READ] = "snap_read",
     [MSG_STORE_SNAP_CHUNK] = "snap_chunk",
+    [MSG_STORE_USAGE] = "usage",
 };
-#define S_KIND_MAX MSG_STORE_SNAP_CHUNK
+#define S_KIND_MAX MSG_STORE_USAGE
 
 /*  ---------------------------------------------------------------------
     Encoding                                                             */
@@ -81,7 +82,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         [MSG_STORE_PERSISTED] = 3,   [MSG_STORE_APPLIED] = 4,
         [MSG_STORE_VALUE] = 5,       [MSG_STORE_ERROR] = 3,
         [MSG_STORE_COMPACT] = 3,     [MSG_STORE_SNAP_READ] = 8,
-        [MSG_STORE_SNAP_CHUNK] = 10,
+        [MSG_STORE_SNAP_CHUNK] = 10, [MSG_STORE_USAGE] = 4,
     };
     if (m->kind < MSG_STORE_WRITE || m->kind > S_KIND_MAX)
         return -1;
@@ -156,6 +157,10 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
             return -1;
         return s_pack_entries (pk, buf, &m->base, 1);
     case MSG_STORE_PERSISTED: msgpack_pack_uint64 (pk, m->seq); return 0;
+    case MSG_STORE_USAGE:
+        msgpack_pack_uint64 (pk, m->db_bytes);
+        msgpack_pack_uint64 (pk, m->fs_free);
+        return 0;
     case MSG_STORE_APPLIED:
         if (m->n_results && !m->results)
             return -1;
@@ -415,6 +420,11 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
         return s_unpack_base (&f[2], m, false);
     case MSG_STORE_PERSISTED:
         if (n != 3 || !msg_get_uint (&f[2], &m->seq))
+            return -1;
+        return 0;
+    case MSG_STORE_USAGE:
+        if (n != 4 || !msg_get_uint (&f[2], &m->db_bytes) ||
+            !msg_get_uint (&f[3], &m->fs_free))
             return -1;
         return 0;
     case MSG_STORE_APPLIED:

@@ -56,6 +56,12 @@
               ok false: no such copy (any more); nothing to send.
         [1, "error", text: str]
               storage failed (disk full, corruption): the node must stop.
+        [1, "usage", db_bytes: uint, fs_free: uint]
+              what the database's files take on disk, and what the file
+              system holding them has left for us (statvfs f_bavail *
+              f_frsize); sent when it changed, sampled at most every
+              S_USAGE_MS after writes and compactions (storage.c). The
+              raft actor holds the space quota against db_bytes.
 
     entry is msg_raft.h's entry encoding.
 
@@ -85,6 +91,7 @@ typedef enum {
     MSG_STORE_COMPACT,
     MSG_STORE_SNAP_READ,
     MSG_STORE_SNAP_CHUNK,
+    MSG_STORE_USAGE,
 } msg_store_kind_t;
 
 typedef struct {
@@ -120,6 +127,7 @@ typedef struct {
     /* write: a chunk to stage, the follower's side */
     bool has_snap;
     raft_snapshot_chunk_t snap; /* data: one ref when decoded */
+    uint64_t db_bytes, fs_free; /* usage */
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */

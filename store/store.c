@@ -36,6 +36,11 @@
                                         the configuration there; absent:
                                         the log starts at index 1
 
+        0x00, 0xff           (1 byte)   never present: store_compact_all
+                                        puts and deletes both in one batch,
+                                        so that the table LevelDB flushes
+                                        spans every key (see there)
+
     Indexes are big-endian so that LevelDB's bytewise order is numeric
     order: iterating from "l" visits the log in index order. KV keys are
     arbitrary bytes (NUL included): the prefix is the only framing needed
@@ -60,6 +65,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 
 #define S_FORMAT_VERSION "1"
 #define S_KEY_VERSION 'v'
@@ -71,6 +77,8 @@
 #define S_KEY_KV_GEN 'K'
 #define S_KEY_GEN 'g'
 #define S_KEY_CONF 'c'
+#define S_KEY_COMPACT_LO 0x00
+#define S_KEY_COMPACT_HI 0xff
 
 /* The memtable: LevelDB buffers this much of the write-ahead log in memory
    before writing a level-0 table (and holds up to twice this while one is
@@ -564,6 +572,38 @@ store_disk_bytes (store_t *self)
     }
     closedir (d);
     return total;
+}
+
+uint64_t
+store_fs_free (store_t *self)
+{
+    struct statvfs vfs;
+    if (!self || !self->path || statvfs (self->path, &vfs) != 0)
+        return UINT64_MAX;
+    return (uint64_t)vfs.f_bavail * (uint64_t)vfs.f_frsize;
+}
+
+void
+store_compact_all (store_t *self)
+{
+    /* leveldb_compact_range compacts each level into the next down to the
+       deepest level holding data, which it never rewrites by itself: what
+       reached it while a snapshot pinned it (a copy for InstallSnapshot)
+       would stay there. A table that spans every key makes each step
+       take every file of the level below, the last one included. */
+    static const char lo = S_KEY_COMPACT_LO, hi = (char)S_KEY_COMPACT_HI;
+    leveldb_writebatch_t *wb = leveldb_writebatch_create ();
+    leveldb_writebatch_put (wb, &lo, 1, "", 0);
+    leveldb_writebatch_put (wb, &hi, 1, "", 0);
+    leveldb_writebatch_delete (wb, &lo, 1);
+    leveldb_writebatch_delete (wb, &hi, 1);
+    char *ldb_err = NULL;
+    leveldb_write (self->db, self->write, wb, &ldb_err);
+    leveldb_writebatch_destroy (wb);
+    /* a failed write (a full disk) is the owner's to see at its next
+       write; the compaction just does less */
+    leveldb_free (ldb_err);
+    leveldb_compact_range (self->db, NULL, 0, NULL, 0);
 }
 
 /*  ---------------------------------------------------------------------

@@ -30,6 +30,18 @@ void store_close (store_t **self_p);
    manifest): what the database costs on disk. 0 if it cannot be read. */
 uint64_t store_disk_bytes (store_t *self);
 
+/* Bytes the file system holding the database has left for an unprivileged
+   writer (statvfs: f_bavail * f_frsize); UINT64_MAX if it cannot be read. */
+uint64_t store_fs_free (store_t *self);
+
+/* Compact the whole key range down to the last level, so that deleted keys
+   and overwritten values give their space back (LevelDB otherwise keeps
+   tombstones until a compaction happens to reach them). Blocks for as long
+   as it rewrites the data (seconds per GiB). Unlike every other function
+   here, safe from another thread while the owner goes on writing (LevelDB
+   serialises it with its own background work). */
+void store_compact_all (store_t *self);
+
 /* What the database holds, as read at start. */
 typedef struct {
     bool fresh;            /* no format version: a brand-new database */

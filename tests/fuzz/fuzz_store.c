@@ -56,7 +56,8 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
         a->chunk != b->chunk || a->snap_index != b->snap_index ||
         a->snap_term != b->snap_term || a->msg_term != b->msg_term ||
         a->msg_commit != b->msg_commit || a->ok != b->ok ||
-        a->done != b->done || a->has_snap != b->has_snap)
+        a->done != b->done || a->has_snap != b->has_snap ||
+        a->db_bytes != b->db_bytes || a->fs_free != b->fs_free)
         return false;
     for (size_t i = 0; i < a->n_entries; i++)
         if (!s_entry_eq (&a->entries[i], &b->entries[i]))
@@ -314,6 +315,7 @@ fuzz_seeds (void)
          .value = put.value},
         {.kind = MSG_STORE_VALUE, .req_id = 9},
         {.kind = MSG_STORE_ERROR, .error = "disk full"},
+        {.kind = MSG_STORE_USAGE, .db_bytes = 4194304, .fs_free = 1u << 30},
         {.kind = MSG_STORE_COMPACT, .base = base},
         {.kind = MSG_STORE_SNAP_READ,
          .peer = 2,
