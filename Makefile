@@ -343,13 +343,13 @@ jepsen-unit: deps $(B)/test_linearize
 # root or passwordless sudo (iptables); without, they are skipped and said
 # so. Ports: NSXD_HTTP_BASE/NSXD_PEER_BASE (default 17000/17100).
 DURATION ?= 60
-JEPSEN_CI_S ?= 45
+JEPSEN_CI_S ?= 60
 JEPSEN_TEETH_S ?= 60
 JEPSEN_BINS := $(B)/nsxd $(B)/nsxctl $(B)/jepsen-workload $(B)/jepsen-check
-jepsen: deps $(JEPSEN_BINS)
+jepsen: deps $(JEPSEN_BINS) $(PC_TOOLS)
 	tests/jepsen/jepsen.sh --duration $(DURATION)
 
-jepsen-ci: deps jepsen-unit $(JEPSEN_BINS)
+jepsen-ci: deps jepsen-unit $(JEPSEN_BINS) $(PC_TOOLS)
 	tests/jepsen/jepsen.sh --duration $(JEPSEN_CI_S)
 
 # The node built with the planted stale read, the leader isolated again

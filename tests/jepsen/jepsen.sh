@@ -9,7 +9,7 @@
 #                          [--expect linearizable|violation]
 #
 # --nemesis: comma-separated kinds, taken in turn (default
-# member,kill,partition,pause,member,powercut: a join early in each cycle
+# member,kill,partition,pause,powercut,member: a join early in each cycle
 # and its removal later):
 #   kill              kill -9 a random node, restart it after the hold
 #   pause             SIGSTOP a random node, SIGCONT after the hold
@@ -17,10 +17,11 @@
 #   partition-leader  the same, always the leader (make jepsen-teeth)
 #   member            join a new node (ids 4, 5, ...); the next time,
 #                     remove it (POST /raft/remove) and stop it
-#   powercut          tests/powercut/nemesis.sh cut ID, when that harness
-#                     exists (it must leave node ID stopped as a power cut
-#                     would: unsynced writes lost); then restart ID.
-#                     Without it: SKIPPED, said once.
+#   powercut          tests/powercut/nemesis.sh cut ID: SIGKILL and roll
+#                     node ID's files back to what was durable (every node
+#                     then runs under the power-cut shim, tests/powercut/);
+#                     restart it after the hold. Without the shim built:
+#                     SKIPPED, said once.
 # The workload: --clients (8) clients doing GET/PUT/DELETE and following
 # leader hints, --readers (3) read-only clients pinned one per node, a
 # client timeout of --timeout-ms (1000; the node's own deadline is 2 s, so
@@ -45,7 +46,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 duration=60
 bin=$here/build/nsxd
-nemesis=member,kill,partition,pause,member,powercut
+nemesis=member,kill,partition,pause,powercut,member
 clients=8
 readers=3
 timeout_ms=1000
@@ -81,6 +82,15 @@ rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 export NSXD_DATA=$out/data NSXD_BIN=$bin
+# the powercut nemesis needs every node under the power-cut shim
+# (tests/powercut/: nsxd-pc runs $PC_NSXD with pcshim.so preloaded)
+case ,$nemesis, in
+*,powercut,*)
+    if [ -x "$here/tests/powercut/nemesis.sh" ] && [ -e "$here/build/pcshim.so" ] &&
+        [ -x "$here/build/pc_rollback" ]; then
+        export NSXD_BIN=$here/tests/powercut/nsxd-pc PC_NSXD=$bin PC_BUILD=$here/build
+    fi ;;
+esac
 cluster=$here/deploy/local-cluster.sh
 nsxctl=$here/build/nsxctl
 chain=NSXD-JEPSEN
@@ -221,11 +231,14 @@ while [ "$(date +%s)" -lt "$deadline" ] && kill -0 "$workload_pid" 2>/dev/null; 
             fi
         fi ;;
     powercut)
-        if [ ! -x "$here/tests/powercut/nemesis.sh" ]; then
-            skip_once powercut "no tests/powercut/nemesis.sh (the power-cut harness, item 2)"; continue
+        if [ "$NSXD_BIN" = "$bin" ]; then
+            skip_once powercut "no power-cut shim (make build/pcshim.so build/pc_rollback)"; continue
         fi
         id=$(pick); log "power cut n$id"
-        "$here/tests/powercut/nemesis.sh" cut "$id" >>"$out/nemesis.log" 2>&1; sleep "$hold"
+        if ! "$here/tests/powercut/nemesis.sh" cut "$id" >>"$out/nemesis.log" 2>&1; then
+            log "power cut n$id: the cut or the rollback failed (above)"; exit 1
+        fi
+        sleep "$hold"
         "$cluster" restart "$id" >/dev/null 2>&1; log "restarted n$id"; faults=$((faults + 1)) ;;
     *) log "unknown nemesis $kind"; exit 2 ;;
     esac
