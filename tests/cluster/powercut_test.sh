@@ -28,7 +28,8 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 export PC_BUILD=${PC_BUILD:-$here/build}
 export PC_NSXD=${1:-$here/build/nsxd}
 export NSXD_BIN=$here/tests/powercut/nsxd-pc
-export NSXD_DATA=$(mktemp -d /tmp/nsxd-powercut.XXXXXX)
+mkdir -p "$here/build"
+export NSXD_DATA=$(mktemp -d "$here/build/powercut.XXXXXX")
 export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-10000}
 export NSXD_PEER_BASE=${NSXD_PEER_BASE:-10100}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-10200}
@@ -73,8 +74,8 @@ pid_of() { cat "$NSXD_DATA/n$1.pid" 2>/dev/null; }
 alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 digest() { curl -sS -m 20 "$(url "$1")/debug/digest" 2>/dev/null | jq -r '"\(.applied) \(.keys) \(.digest)"' 2>/dev/null; }
 
-start_load() {   # prefix
-    "$load" put "$endpoints" 3600 8 "$vbytes" "$1" "$NSXD_DATA/acked" \
+start_load() {   # prefix [writers (8)]
+    "$load" put "$endpoints" 3600 "${2:-8}" "$vbytes" "$1" "$NSXD_DATA/acked" \
         >>"$NSXD_DATA/load.out" 2>&1 &
     load_pid=$!
 }
@@ -125,11 +126,17 @@ start_load a
 # (a) one node at a time
 for ((c = 1; c <= cuts; c++)); do
     v=$((RANDOM % 3 + 1))
+    # one writer or eight, at random: alone, each apply on the leader
+    # comes without a write (the path that copies it into the next
+    # synced write); with eight, applies and writes share batches
+    writers=$((RANDOM % 2 ? 8 : 1))
+    stop_load
+    start_load "a$c" "$writers"
     sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
     # every other one keeps a random part of the unsynced data
     keep=""
     [ $((c % 2)) = 0 ] && keep=$RANDOM
-    echo "cut $c: n$v at a random moment${keep:+, keeping part of the unsynced data (seed $keep)}"
+    echo "cut $c: n$v at a random moment ($writers writers)${keep:+, keeping part of the unsynced data (seed $keep)}"
     cut_and_rollback "$v" "$keep" || break
     delay=$((1000 + RANDOM % 15000))
     restart "$v" PC_CUT_NEWLOG=2 PC_CUT_DELAY_US=$delay || break
@@ -147,7 +154,6 @@ for ((c = 1; c <= cuts; c++)); do
             fail "(a) replicas differ after $((2 * c)) single-node cuts (seed $seed)"
             break
         fi
-        start_load "a$c"
     fi
 done
 sleep 2

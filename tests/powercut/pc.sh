@@ -10,7 +10,7 @@
 #           --cut-newlog K --cut-delay-us D   D us after the K-th new
 #                                             LevelDB log file (*.log)
 #           --cut-sync N                      right after the N-th sync
-#   pc.sh cut PID          the cut: SIGKILL, and wait (10 s at most) until
+#   pc.sh cut PID          the cut: SIGKILL, and wait (30 s at most) until
 #                          the process is gone (then roll back)
 #   pc.sh rollback DIR     leave in DIR only what was durable (pc_rollback);
 #                          exit 2 if the run broke the shim's model
@@ -54,7 +54,8 @@ cut)
     # Gone: no such process, or a zombie nobody reaped yet. Not while
     # its other threads still run (the leader shows Z first): one of them
     # could still complete a write after the rollback.
-    for _ in $(seq 100); do
+    # (30 s: a process in the middle of an fsync dies when it returns)
+    for _ in $(seq 600); do
         kill -0 "$1" 2>/dev/null || exit 0
         st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
         tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)
