@@ -61,6 +61,7 @@ stop_load() {
     fi
 }
 cleanup() {
+    [ "$BASHPID" = "$$" ] || return 0 # only the test's own shell
     stop_load
     "$lc" stop >/dev/null 2>&1
     if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
@@ -75,8 +76,9 @@ alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; 
 digest() { curl -sS -m 20 "$(url "$1")/debug/digest" 2>/dev/null | jq -r '"\(.applied) \(.keys) \(.digest)"' 2>/dev/null; }
 
 start_load() {   # prefix [writers (8)]
-    "$load" put "$endpoints" 3600 "${2:-8}" "$vbytes" "$1" "$NSXD_DATA/acked" \
-        >>"$NSXD_DATA/load.out" 2>&1 &
+    # exec: a subshell that stayed would run the EXIT trap when killed
+    (trap - EXIT; exec "$load" put "$endpoints" 3600 "${2:-8}" "$vbytes" "$1" \
+        "$NSXD_DATA/acked") >>"$NSXD_DATA/load.out" 2>&1 &
     load_pid=$!
 }
 
