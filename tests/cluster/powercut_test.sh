@@ -2,11 +2,12 @@
 # Power cuts on real processes (issue 13): every node runs under the
 # power-cut shim (tests/powercut/pcshim.c: at a cut, each file keeps only
 # what was synced), under a write load of unique keys (pc_load).
-#   (a) one node at a time is cut CUTS times: each round cuts a random
-#       node at a random moment, rolls its files back and restarts it,
-#       then restarts it armed to cut itself a few ms after its next
-#       LevelDB memtable switch (the moment an unsynced apply is at
-#       risk), rolls back and restarts it again. At the end every
+#   (a) one node at a time is cut CUTS times: each round runs one writer
+#       or eight, cuts a node (the leader with one writer, where applies
+#       come alone) at a random moment, rolls its files back and restarts
+#       it, then arms a node (pc.sh arm) to cut itself a few ms after its
+#       next LevelDB memtable switch (the moment an unsynced apply is at
+#       risk), rolls back and restarts it. At the end every
 #       replica shows the same digest (GET /debug/digest) at the same
 #       applied index, and a replica that refuses to start fails the test;
 #       every second random cut keeps a random part of each file's
@@ -19,7 +20,8 @@
 #
 #   tests/cluster/powercut_test.sh [NSXD_BINARY]
 #   CUTS (4), ALL_CUTS (2), SEED (random; printed), CHECK_EACH (0; 1:
-#   compare the digests after every round of (a)), NSXD_HTTP_BASE (10000),
+#   compare the digests after every round of (a)), PC_SLOW_TABLE_US
+#   (50000: each table sync waits that long), NSXD_HTTP_BASE (10000),
 #   NSXD_PEER_BASE (10100), NSXD_MON_BASE (10200), PC_BUILD (build/)
 # Exit 0 all PASS, 1 some FAIL. Stops only the processes it started.
 set -uo pipefail
@@ -28,13 +30,18 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 export PC_BUILD=${PC_BUILD:-$here/build}
 export PC_NSXD=${1:-$here/build/nsxd}
 export NSXD_BIN=$here/tests/powercut/nsxd-pc
-export NSXD_DATA=$(mktemp -d /tmp/nsxd-powercut.XXXXXX)
+mkdir -p "$here/build"
+export NSXD_DATA=$(mktemp -d "$here/build/powercut.XXXXXX")
 export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-10000}
 export NSXD_PEER_BASE=${NSXD_PEER_BASE:-10100}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-10200}
 # compaction often, so that cuts also land around compactions and a cut
 # follower may need a snapshot
 export NSXD_EXTRA_ARGS=${NSXD_EXTRA_ARGS:---compact-entries 3000 --compact-trailing 500}
+# a slow disk for LevelDB's tables (pcshim.c): the window after a
+# memtable switch, while the old log's content is durable nowhere yet,
+# lasts at least this long
+export PC_SLOW_TABLE_US=${PC_SLOW_TABLE_US:-50000}
 cuts=${CUTS:-4}
 all_cuts=${ALL_CUTS:-2}
 seed=${SEED:-$RANDOM}
@@ -60,6 +67,7 @@ stop_load() {
     fi
 }
 cleanup() {
+    [ "$BASHPID" = "$$" ] || return 0 # only the test's own shell
     stop_load
     "$lc" stop >/dev/null 2>&1
     if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
@@ -71,11 +79,20 @@ url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
 endpoints="127.0.0.1:$((NSXD_HTTP_BASE + 1)),127.0.0.1:$((NSXD_HTTP_BASE + 2)),127.0.0.1:$((NSXD_HTTP_BASE + 3))"
 pid_of() { cat "$NSXD_DATA/n$1.pid" 2>/dev/null; }
 alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+leader() {   # the node that says it leads, or a random one
+    local n
+    for n in 1 2 3; do
+        [ "$(curl -sS -m 2 "$(url "$n")/health" 2>/dev/null | jq -r .role 2>/dev/null)" = leader ] &&
+            { echo "$n"; return; }
+    done
+    echo $((RANDOM % 3 + 1))
+}
 digest() { curl -sS -m 20 "$(url "$1")/debug/digest" 2>/dev/null | jq -r '"\(.applied) \(.keys) \(.digest)"' 2>/dev/null; }
 
-start_load() {   # prefix
-    "$load" put "$endpoints" 3600 8 "$vbytes" "$1" "$NSXD_DATA/acked" \
-        >>"$NSXD_DATA/load.out" 2>&1 &
+start_load() {   # prefix [writers (8)]
+    # exec: a subshell that stayed would run the EXIT trap when killed
+    (trap - EXIT; exec "$load" put "$endpoints" 3600 "${2:-8}" "$vbytes" "$1" \
+        "$NSXD_DATA/acked") >>"$NSXD_DATA/load.out" 2>&1 &
     load_pid=$!
 }
 
@@ -124,17 +141,27 @@ start_load a
 
 # (a) one node at a time
 for ((c = 1; c <= cuts; c++)); do
-    v=$((RANDOM % 3 + 1))
+    # one writer or eight, at random: with one, each apply on the leader
+    # comes without a write (the path that copies it into the next
+    # synced write), so the leader is cut; with eight, applies and
+    # writes share batches, and any node is
+    writers=$((RANDOM % 2 ? 8 : 1))
+    if [ "$writers" = 1 ]; then v=$(leader); else v=$((RANDOM % 3 + 1)); fi
+    stop_load
+    start_load "a$c" "$writers"
     sleep "$((RANDOM % 3 + 1)).$((RANDOM % 10))"
     # every other one keeps a random part of the unsynced data
     keep=""
     [ $((c % 2)) = 0 ] && keep=$RANDOM
-    echo "cut $c: n$v at a random moment${keep:+, keeping part of the unsynced data (seed $keep)}"
+    echo "cut $c: n$v at a random moment ($writers writers)${keep:+, keeping part of the unsynced data (seed $keep)}"
     cut_and_rollback "$v" "$keep" || break
+    restart "$v" || break
+    # the chosen moment: arm a node (the leader with one writer) to cut
+    # itself $delay us after its next memtable switch; if the load does
+    # not fill a memtable in 30 s, we cut it ourselves
+    if [ "$writers" = 1 ]; then v=$(leader); else v=$((RANDOM % 3 + 1)); fi
     delay=$((1000 + RANDOM % 15000))
-    restart "$v" PC_CUT_NEWLOG=2 PC_CUT_DELAY_US=$delay || break
-    # armed: it cuts itself $delay us after its next memtable switch; if
-    # the load does not fill a memtable in 30 s, we cut it ourselves
+    "$pc" arm "$NSXD_DATA/n$v" "$delay" || { fail "arm n$v"; break; }
     for ((i = 0; i < 300; i++)); do alive "$v" || break; sleep 0.1; done
     if alive "$v"; then echo "cut $c: n$v, no memtable switch in 30 s: cut now"
     else echo "cut $c: n$v cut itself ${delay} us after a memtable switch"; fi
@@ -147,7 +174,6 @@ for ((c = 1; c <= cuts; c++)); do
             fail "(a) replicas differ after $((2 * c)) single-node cuts (seed $seed)"
             break
         fi
-        start_load "a$c"
     fi
 done
 sleep 2

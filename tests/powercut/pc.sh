@@ -10,7 +10,10 @@
 #           --cut-newlog K --cut-delay-us D   D us after the K-th new
 #                                             LevelDB log file (*.log)
 #           --cut-sync N                      right after the N-th sync
-#   pc.sh cut PID          the cut: SIGKILL, and wait (10 s at most) until
+#   pc.sh arm DIR D        arm the process running on DIR: it cuts itself
+#                          D us after its next new LevelDB log file (the
+#                          next memtable switch)
+#   pc.sh cut PID          the cut: SIGKILL, and wait (30 s at most) until
 #                          the process is gone (then roll back)
 #   pc.sh rollback DIR     leave in DIR only what was durable (pc_rollback);
 #                          exit 2 if the run broke the shim's model
@@ -26,7 +29,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PC_BUILD:-$here/build}
 case $build in /*) ;; *) build=$(pwd)/$build ;; esac
 
-usage() { sed -n '2,24p' "$0" >&2; exit 2; }
+usage() { sed -n "2,28p" "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 cmd=$1; shift
 case $cmd in
@@ -45,8 +48,15 @@ run)
     shift
     [ $# -ge 1 ] || usage
     mkdir -p "$dir" "$dir.pc"
-    export PC_ROOT=$dir PC_JOURNAL=$dir.pc/journal
+    rm -f "$dir.pc/arm"
+    export PC_ROOT=$dir PC_JOURNAL=$dir.pc/journal PC_ARM=$dir.pc/arm
     LD_PRELOAD=$build/pcshim.so exec "$@"
+    ;;
+arm)
+    [ $# = 2 ] || usage
+    dir=${1%/}
+    [ -d "$dir.pc" ] || { echo "pc.sh: $dir is not run under the shim" >&2; exit 1; }
+    echo "$2" >"$dir.pc/arm.tmp" && mv "$dir.pc/arm.tmp" "$dir.pc/arm"
     ;;
 cut)
     [ $# = 1 ] || usage
@@ -54,7 +64,8 @@ cut)
     # Gone: no such process, or a zombie nobody reaped yet. Not while
     # its other threads still run (the leader shows Z first): one of them
     # could still complete a write after the rollback.
-    for _ in $(seq 100); do
+    # (30 s: a process in the middle of an fsync dies when it returns)
+    for _ in $(seq 600); do
         kill -0 "$1" 2>/dev/null || exit 0
         st=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null)
         tasks=$(ls "/proc/$1/task" 2>/dev/null | wc -l)

@@ -14,6 +14,14 @@
                   unsynced tail is at risk
       PC_CUT_SYNC=N  (optional) SIGKILL ourselves right after the N-th
                   fsync/fdatasync under PC_ROOT has returned
+      PC_SLOW_TABLE_US=D  (optional) sleep D us before each sync of a
+                  LevelDB table (*.ldb): a slow disk, so that the moments
+                  after a memtable switch while the old log's content is
+                  durable nowhere yet (until its table and the manifest
+                  are synced) last long enough for a cut to land in them
+      PC_ARM=FILE (optional) at each new *.log, if FILE exists: read a
+                  delay D (microseconds) from it, delete it, and SIGKILL
+                  ourselves D us later: arms a running process (pc.sh arm)
 
     The model (what a power cut may leave):
     - Content, per file: a file keeps exactly the bytes it had at its
@@ -71,6 +79,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +106,8 @@ static size_t s_n_files;
 static unsigned char s_fd_kind[S_MAX_FD];
 static long s_cut_newlog, s_cut_sync;
 static long s_cut_delay_us;
+static char s_arm[PATH_MAX];
+static long s_slow_table_us;
 static atomic_long s_newlogs, s_syncs;
 
 static ssize_t (*s_write) (int, const void *, size_t);
@@ -274,6 +285,10 @@ s_init (void)
         s_cut_delay_us = atol (v);
     if ((v = getenv ("PC_CUT_SYNC")))
         s_cut_sync = atol (v);
+    if ((v = getenv ("PC_SLOW_TABLE_US")))
+        s_slow_table_us = atol (v);
+    if ((v = getenv ("PC_ARM")))
+        snprintf (s_arm, sizeof s_arm, "%s", v);
     pthread_mutex_lock (&s_lock);
     s_baseline (s_root);
     pthread_mutex_unlock (&s_lock);
@@ -282,9 +297,8 @@ s_init (void)
 static void *
 s_cutter (void *arg)
 {
-    (void)arg;
-    struct timespec ts = {s_cut_delay_us / 1000000,
-                          (s_cut_delay_us % 1000000) * 1000};
+    long us = (long)(intptr_t)arg;
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
     nanosleep (&ts, NULL);
     kill (getpid (), SIGKILL);
     return NULL;
@@ -309,11 +323,23 @@ s_opened (int fd, const char *name, int flags)
     }
     pthread_mutex_unlock (&s_lock);
     size_t pl = strlen (path);
-    if ((flags & O_CREAT) && pl > 4 && strcmp (path + pl - 4, ".log") == 0 &&
-        s_cut_newlog > 0 &&
-        atomic_fetch_add (&s_newlogs, 1) + 1 == s_cut_newlog) {
+    if (!(flags & O_CREAT) || pl <= 4 || strcmp (path + pl - 4, ".log") != 0)
+        return fd;
+    long delay = -1;
+    if (s_cut_newlog > 0 &&
+        atomic_fetch_add (&s_newlogs, 1) + 1 == s_cut_newlog)
+        delay = s_cut_delay_us;
+    int afd = s_arm[0] ? s_open (s_arm, O_RDONLY | O_CLOEXEC) : -1;
+    if (afd >= 0) {
+        char buf[32] = "";
+        ssize_t n = read (afd, buf, sizeof buf - 1);
+        s_close (afd);
+        s_unlink (s_arm);
+        delay = n > 0 ? atol (buf) : 0;
+    }
+    if (delay >= 0) {
         pthread_t t;
-        if (pthread_create (&t, NULL, s_cutter, NULL) == 0)
+        if (pthread_create (&t, NULL, s_cutter, (void *)(intptr_t)delay) == 0)
             pthread_detach (t);
     }
     return fd;
@@ -411,6 +437,12 @@ s_sync (int fd, int (*real) (int))
     struct stat st;
     bool ours = s_root_len && s_fd_ours (fd, path) && fstat (fd, &st) == 0 &&
                 S_ISREG (st.st_mode);
+    size_t pl = ours ? strlen (path) : 0;
+    if (s_slow_table_us > 0 && pl > 4 && strcmp (path + pl - 4, ".ldb") == 0) {
+        struct timespec ts = {s_slow_table_us / 1000000,
+                              (s_slow_table_us % 1000000) * 1000};
+        nanosleep (&ts, NULL);
+    }
     int rc = real (fd);
     if (rc != 0 || !ours)
         return rc;
