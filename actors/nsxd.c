@@ -178,6 +178,55 @@ s_join (const nsxd_config_t *c, SSL_CTX *tls, store_identity_t *ident)
 }
 
 /*  ---------------------------------------------------------------------
+    A founder on an empty directory: is its cluster already running?     */
+
+/* No IDENTITY and no LevelDB database (CURRENT) in dir. */
+static bool
+s_dir_fresh (const char *dir)
+{
+    char p[1100];
+    snprintf (p, sizeof p, "%s/IDENTITY", dir);
+    if (access (p, F_OK) == 0)
+        return false;
+    snprintf (p, sizeof p, "%s/CURRENT", dir);
+    return access (p, F_OK) != 0;
+}
+
+/* Ask the other founders' /health (1 s each): does one of them report
+   this cluster past its bootstrap entry (commit > 1)? Then an empty
+   directory here is not a founder's first start but, most likely, a
+   founder's wiped disk (README, "Identity"). Unreachable or unreadable
+   answers count as no. */
+static bool
+s_cluster_running (const raft_conf_t *boot, raft_id_t self,
+                   const char *cluster_id, SSL_CTX *tls, char *why,
+                   size_t why_len)
+{
+    http_client_opts_t opts = {.tls = tls};
+    for (uint32_t i = 0; i < boot->n; i++) {
+        const char *sp = strchr (boot->servers[i].addr, ' ');
+        if (boot->servers[i].id == self || !sp)
+            continue;
+        http_client_resp_t r =
+            http_client_request (&opts, sp + 1, "GET", "/health", NULL, 1000);
+        json_t *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
+        const char *cl = json_string_value (
+            json_object_get (json_object_get (j, "identity"), "cluster_id"));
+        json_int_t commit = json_integer_value (json_object_get (j, "commit"));
+        bool running = cl && strcmp (cl, cluster_id) == 0 && commit > 1;
+        if (running)
+            snprintf (why, why_len, "node %llu (%s) reports commit %lld",
+                      (unsigned long long)boot->servers[i].id, sp + 1,
+                      (long long)commit);
+        json_decref (j);
+        http_client_resp_free (&r);
+        if (running)
+            return true;
+    }
+    return false;
+}
+
+/*  ---------------------------------------------------------------------
     main                                                                 */
 
 int
@@ -296,10 +345,34 @@ main (int argc, char **argv)
         char cluster_id[STORE_ID_HEX];
         if (have_bootstrap)
             store_identity_cluster_of (&bootstrap, cluster_id);
+        /* A founder's wiped disk restarted with its original --cluster
+           would bootstrap a founder's directory and be taken for the old
+           one. If the cluster is already running, start as a server that
+           waits to be added instead: no bootstrap entry, a directory of
+           origin "join", so it does not vote as the founder (self_check)
+           until it is removed and joins again. */
+        bool running = false;
+        char why[256] = "";
+        if (have_bootstrap && s_dir_fresh (c.data_dir) &&
+            s_cluster_running (&bootstrap, c.id, cluster_id, tls_client, why,
+                               sizeof why)) {
+            running = true;
+            have_bootstrap = false;
+            log_warn ("data directory %s is empty but cluster %s is already "
+                      "running (%s): not bootstrapping. If this server lost "
+                      "its data, it must not vote as node %llu: it starts "
+                      "without a vote; remove it (nsxctl remove --id %llu) "
+                      "and let it join (README, \"Recovering a corrupted "
+                      "node\")",
+                      c.data_dir, cluster_id, why, (unsigned long long)c.id,
+                      (unsigned long long)c.id);
+        }
         char *err = NULL;
         if (store_identity_open (c.data_dir, c.id, have_bootstrap,
                                  have_bootstrap ? cluster_id : NULL, &ident,
-                                 &err) != 0) {
+                                 &err) != 0 ||
+            (running && store_identity_set_cluster (c.data_dir, &ident,
+                                                    cluster_id, &err) != 0)) {
             fprintf (stderr, "nsxd: %s\n", err ? err : "out of memory");
             free (err);
             return 1;

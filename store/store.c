@@ -110,6 +110,10 @@ struct store {
        so no read sees a generation that is being switched away from and
        then deleted. */
     pthread_rwlock_t gen_lock;
+    /* the damaged files a read found (s_name_corrupt_once), under the
+       lock: reads come from several threads */
+    pthread_mutex_t corrupt_lock;
+    char *corrupt_note;
 };
 
 struct store_batch {
@@ -470,6 +474,32 @@ s_name_corrupt_file (const char *dir, char **err)
     free (was);
 }
 
+/* The same for a read while the node runs (any thread): the tables are
+   searched the first time only, and later errors name the same files, so
+   a client retrying a damaged key does not rescan the database. */
+static void
+s_name_corrupt_once (store_t *self, char **err)
+{
+    if (!err || !*err || !strstr (*err, "Corruption"))
+        return;
+    pthread_mutex_lock (&self->corrupt_lock);
+    if (!self->corrupt_note) {
+        /* a running node reads tables only: its log is in the memtable */
+        char files[1024] = "";
+        s_find_bad_tables (self->path, files, sizeof files);
+        self->corrupt_note = strdup (*files ? files : "file not identified");
+    }
+    char *was = *err;
+    *err = NULL;
+    s_set_err (err,
+               "%s: the database in %s is corrupted (%s): this node must not "
+               "serve from it; README, \"Recovering a corrupted node\"",
+               was, self->path,
+               self->corrupt_note ? self->corrupt_note : "out of memory");
+    free (was);
+    pthread_mutex_unlock (&self->corrupt_lock);
+}
+
 /*  ---------------------------------------------------------------------
     Open and close                                                       */
 
@@ -491,6 +521,7 @@ store_open (const char *path, char **err)
     }
     self->path = strdup (path);
     pthread_rwlock_init (&self->gen_lock, NULL);
+    pthread_mutex_init (&self->corrupt_lock, NULL);
     self->options = leveldb_options_create ();
     self->cache = leveldb_cache_create_lru (S_BLOCK_CACHE);
     leveldb_options_set_create_if_missing (self->options, 1);
@@ -543,6 +574,8 @@ store_close (store_t **self_p)
     if (self->db)
         leveldb_close (self->db);
     pthread_rwlock_destroy (&self->gen_lock);
+    pthread_mutex_destroy (&self->corrupt_lock);
+    free (self->corrupt_note);
     leveldb_options_destroy (self->options);
     leveldb_cache_destroy (self->cache);
     leveldb_readoptions_destroy (self->read);
@@ -912,7 +945,10 @@ store_get_kv (store_t *self, const void *key, size_t key_len,
     size_t klen;
     char *k =
         s_kv_key (&self->keybuf, &self->keycap, self->gen, key, key_len, &klen);
-    return s_get_kv_at (self, k, klen, value, err);
+    int rc = s_get_kv_at (self, k, klen, value, err);
+    if (rc < 0)
+        s_name_corrupt_once (self, err);
+    return rc;
 }
 
 int
@@ -927,6 +963,8 @@ store_read_kv (store_t *self, const void *key, size_t key_len,
     int rc = s_get_kv_at (self, k, klen, value, err);
     pthread_rwlock_unlock (&self->gen_lock);
     free (buf);
+    if (rc < 0)
+        s_name_corrupt_once (self, err);
     return rc;
 }
 

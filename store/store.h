@@ -21,8 +21,12 @@ typedef struct store store_t;
 typedef struct store_batch store_batch_t;
 
 /* Open the database in directory path, creating the directory (and its
-   parents) and the database if missing. NULL and *err on failure, e.g.
-   when another process holds the database's lock. */
+   parents) and the database if missing; the directory is made 0700 and
+   its files 0600 (new files get their mode from the process's umask:
+   nsxd's is 077). LevelDB's paranoid checks are on: a corrupted log or
+   manifest record fails the open. NULL and *err on failure, e.g. when
+   another process holds the database's lock; a corruption error names
+   the damaged file(s) and the recovery (README). */
 store_t *store_open (const char *path, char **err);
 void store_close (store_t **self_p);
 
@@ -57,7 +61,9 @@ typedef struct {
     uint64_t gen;              /* the KV data's generation */
 } store_state_t;
 
-/* Read everything durable. Refuses (-1) a database that is not nsxd's
+/* Read everything durable. First reads every record once with block
+   checksums verified, so a corrupted table anywhere fails the start (the
+   error names the file). Refuses (-1) a database that is not nsxd's
    format 1, and one whose log is not contiguous or disagrees with its keys.
    Release with store_state_clear. */
 int store_load (store_t *self, store_state_t *st, char **err);

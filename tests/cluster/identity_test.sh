@@ -15,7 +15,10 @@
 #   - a flipped byte in a table file, then in the write-ahead log, of a
 #     stopped node: it refuses to start, naming the file; README's
 #     procedure (remove, wipe, start empty, join) brings back 3 healthy
-#     members holding every acknowledged write.
+#     members holding every acknowledged write;
+#   - a founder wiped and restarted with its original --cluster does not
+#     bootstrap (the cluster is running): it does not vote until removed
+#     and joined again.
 #
 #   tests/cluster/identity_test.sh [NSXD_BINARY]
 #
@@ -232,6 +235,18 @@ check "recovered: 3 voters, each voting" voters_healthy
 holds_abc() { caught_up 3 && all_keys_on 3 a 20 && all_keys_on 3 b 30 && all_keys_on 3 c 10; }
 check "recovered: node 3 holds every acknowledged write" holds_abc
 check "recovered: E is there" test "$(curl -sS -m 2 "http://$(http_of 3)/kv/get?key=E&stale=true" | jq -r .value)" = committed-on-1-and-3
+# --- a wiped founder restarted with its original --cluster ---------------
+"$lc" stop 3 >/dev/null
+rm -rf "$NSXD_DATA/n3"
+"$lc" restart 3 >/dev/null # --cluster, as local-cluster.sh restarts founders
+check "a wiped founder restarted with --cluster does not bootstrap" \
+    grep -q "not bootstrapping" "$NSXD_DATA/n3.log"
+check "  ... and does not vote as node 3" \
+    test "$(hfield 3 .identity.origin)/$(hfield 3 .identity.voting)" = join/false
+ctl remove --id 3 >/dev/null
+code=$(curl -sS -m 10 -o "$NSXD_DATA/join.out" -w '%{http_code}' -X POST "http://$(http_of "$(leader_of 1 2)")/raft/join" \
+    -d "{\"peer\":\"$(http_of 3)\"}")
+check "  ... until removed and joined: 3 voters, each voting" voters_healthy
 check "still private after all that: 0700 and 0600" perms_private
 
 echo "identity_test: $fails failure(s)"

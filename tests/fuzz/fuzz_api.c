@@ -169,8 +169,9 @@ fuzz_seeds (void)
         s_seed (msg_api_req_encode (&q));
     }
     msg_health_member_t members[2] = {
-        {1, "tcp://h1:9000", "h1:8000", true, true, 9},
-        {2, "tcp://h2:9000", "h2:8000", false, false, 0}};
+        {1, "tcp://h1:9000", "h1:8000", true, true, 9,
+         "0123456789abcdef0123456789abcdef"},
+        {2, "tcp://h2:9000", "h2:8000", false, false, 0, NULL}};
     msg_health_t h = {.id = 1,
                       .role = "leader",
                       .term = 3,
@@ -183,7 +184,11 @@ fuzz_seeds (void)
                       .http_addr = "h1:8000",
                       .members = members,
                       .n_members = 2,
-                      .uptime_s = 5};
+                      .uptime_s = 5,
+                      .cluster_id = "fedcba9876543210fedcba9876543210",
+                      .dir_id = "0123456789abcdef0123456789abcdef",
+                      .origin = "join",
+                      .voting = true};
     for (int kind = 0; kind < 8; kind++) {
         msgpack_sbuffer b;
         msgpack_sbuffer_init (&b);

@@ -9,7 +9,7 @@
 #
 #   tests/perf/paranoid_measure.sh BIN_WITH BIN_WITHOUT [ROUNDS]
 #
-# Environment: KEYS (50000), DURATION (10). Ports: NSXD_HTTP_BASE (10700),
+# Environment: KEYS (50000), DURATION (10), REVERSE (0). Ports: NSXD_HTTP_BASE (10700),
 # NSXD_PEER_BASE (10800), NSXD_MON_BASE (10900). Prints one line per run:
 #   label round put_rps get_rps restart_ms
 # Stops only the processes it started (deploy/local-cluster.sh's PID files).
@@ -72,7 +72,14 @@ one() { # label binary round
     echo "$label $round put=$put get=$get restart_ms=$ms db_mib=$mib"
 }
 
+# REVERSE=1 runs "without" first in each round: a machine whose load
+# drifts favours whichever arm runs second.
 for ((r = 1; r <= rounds; r++)); do
-    one with "$with" "$r"
-    one without "$without" "$r"
+    if [ "${REVERSE:-0}" = 1 ]; then
+        one without "$without" "$r"
+        one with "$with" "$r"
+    else
+        one with "$with" "$r"
+        one without "$without" "$r"
+    fi
 done
