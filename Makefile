@@ -212,11 +212,18 @@ $(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c h
 	$(CC) $(WARN) $(CFLAGS) -Ihttp $< http/client.c http/resolve.c http/tls.c -ljansson -lssl -lcrypto -lpthread -o $@
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (actors/storage.c, caught by powercut-teeth) and the read
-# path's (actors/raft_actor.c, caught by jepsen-teeth). build/nsxd-bug-NAME.
-NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3
+# path's (actors/raft_actor.c, caught by jepsen-teeth), the identity and
+# corruption ones (raft_actor.c, store/store.c: identity-teeth).
+# build/nsxd-bug-NAME.
+NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
 $(B)/nsxd-bug-%: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(NODE_BUGS)))) \
 	    $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
+# identity_test.sh must fail the check each planted bug breaks: the wiped
+# server votes as its old self (E lost), the damaged log is accepted.
+identity-teeth: deps $(B)/nsxd-bug-no_self_check $(B)/nsxd-bug-no_paranoid $(B)/nsxctl
+	tests/cluster/identity_teeth.sh $(B)
 
 powercut-shim: $(PC_TOOLS)
 	tests/powercut/shim_test.sh $(B)

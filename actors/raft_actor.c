@@ -146,7 +146,16 @@ static bool
 s_self_check (void *ctx, const raft_server_t *s)
 {
     const store_identity_t *id = ctx;
+#if NSXD_PLANTED_BUG == 4
+    /* -DNSXD_PLANTED_BUG=4 (no_self_check, make identity-teeth): every
+       entry under our id is us, the wiped server votes as its old self
+       and identity_test.sh's entry E is lost */
+    (void)id;
+    (void)s;
+    return true;
+#else
     return !id || store_identity_is_self (id, s);
+#endif
 }
 
 /* The leader's HTTP address, or NULL while unknown. */
