@@ -181,6 +181,9 @@ promtool:
 	@deploy/deps.sh promtool
 
 # Real processes on loopback, then the same under ASan+UBSan.
+# (defined before its first use: make expands a rule's prerequisites as it
+# reads the rule)
+PC_TOOLS := $(B)/pcshim.so $(B)/pc_rollback $(B)/pc_load $(B)/shim_test
 cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(B)/peer_forge $(B)/promcheck \
          $(B)/trickle $(B)/slow_resolver.so $(PC_TOOLS)
 	tests/cluster/cluster_test.sh $(B)/nsxd
@@ -200,7 +203,6 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 # Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
 # test, the load; `make powercut CUTS=200` is the long run (make test runs
 # CUTS=4); `make powercut-teeth`: the apply_nosync build must be caught.
-PC_TOOLS := $(B)/pcshim.so $(B)/pc_rollback $(B)/pc_load $(B)/shim_test
 CUTS ?= 200
 $(B)/pcshim.so: tests/powercut/pcshim.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) -shared -fPIC $< -o $@ -ldl -lpthread

@@ -13,6 +13,9 @@ t=$(mktemp -d "${TMPDIR:-/tmp}/pcshim.XXXXXX")
 trap 'rm -rf "$t"' EXIT
 fail=0
 export PC_BUILD=$b
+for f in pcshim.so pc_rollback shim_test; do
+    [ -x "$b/$f" ] || [ -e "$b/$f" ] || { echo "FAIL shim: $b/$f is missing (make $b/$f)"; exit 1; }
+done
 
 setup() {   # dir
     rm -rf "$1" "$1.pc"; mkdir -p "$1"
