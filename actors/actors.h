@@ -126,7 +126,7 @@ typedef struct {
     uint64_t compact_trailing;    /* applied entries kept in the log */
     uint64_t compact_bytes;       /* also compact at this much entry data
                                      in the log (0: by count only) */
-    bool peer_auth;       /* the transport authenticates peers: a message whose
+    bool peer_auth; /* the transport authenticates peers: a message whose
                        `from` is not the member its link authenticated is
                        dropped */
     const store_identity_t *identity; /* the data directory's; NULL: none
