@@ -7,7 +7,7 @@
                   -> "DONE"                  then answers (within 3 election
                                              timeouts at most)
       storage     <- msg_store "boot"        first: the durable state
-      (PAIR)      -> "write" / "apply" / "get"
+      (PAIR)      -> "write" / "apply" (up to an index) / "get"
                   <- "persisted" / "applied" / "value" / "error"
                   <- "usage" (unasked): disk usage, for the space quota
       transport   -> "peers" (on configuration changes) / "send"
@@ -971,9 +971,11 @@ s_drive (self_t *self)
                     }
                 }
             }
+            /* storage holds the entries it wrote: only the index goes */
+            const raft_entry_t *last = &rd.committed[rd.n_committed - 1];
             msg_store_t a = {.kind = MSG_STORE_APPLY,
-                             .entries = (raft_entry_t *)rd.committed,
-                             .n_entries = rd.n_committed};
+                             .applied = last->index,
+                             .applied_term = last->term};
             s_store_send (self, &a);
         }
         for (size_t k = 0; k < rd.n_reads; k++) {

@@ -148,6 +148,12 @@ typedef struct {
     kv_shared_t *shared;      /* where the store is published, or NULL */
     zlist_t *outbox;          /* zframe_t *: replies not yet sent */
     msg_store_t *group;       /* S_GROUP_MAX decoded messages */
+    /* The log entries written and not yet applied, in index order (one
+       ref each): "apply" names an index, and the entries are taken from
+       here rather than sent a second time (issue 14). Bounded by what the
+       core holds uncommitted or unapplied, which it also keeps in memory. */
+    raft_entry_t *tail;
+    size_t tail_n, tail_cap;
     raft_index_t last_index;  /* last stored log index */
     raft_index_t base_index;  /* the log's base: entries start after it */
     raft_index_t applied;     /* applied index, as stored */
@@ -222,6 +228,61 @@ s_key_hash (const void *key)
     for (size_t i = 0; i < k->len; i++)
         h = (h ^ k->data[i]) * 1099511628211ULL;
     return (size_t)h;
+}
+
+/*  ---------------------------------------------------------------------
+    The tail: entries written, not applied yet                           */
+
+/* Entry idx of the tail, or NULL. */
+static const raft_entry_t *
+s_tail_at (const self_t *self, raft_index_t idx)
+{
+    if (!self->tail_n || idx < self->tail[0].index)
+        return NULL;
+    size_t i = (size_t)(idx - self->tail[0].index);
+    return i < self->tail_n ? &self->tail[i] : NULL;
+}
+
+/* Drop every entry with index >= idx (a write replaces them). */
+static void
+s_tail_cut_from (self_t *self, raft_index_t idx)
+{
+    while (self->tail_n && self->tail[self->tail_n - 1].index >= idx)
+        raft_buf_unref (self->tail[--self->tail_n].data);
+}
+
+/* Drop every entry with index <= idx (applied, or under a snapshot). */
+static void
+s_tail_cut_upto (self_t *self, raft_index_t idx)
+{
+    size_t n = 0;
+    while (n < self->tail_n && self->tail[n].index <= idx)
+        raft_buf_unref (self->tail[n++].data);
+    if (!n)
+        return;
+    memmove (self->tail, self->tail + n,
+             (self->tail_n - n) * sizeof *self->tail);
+    self->tail_n -= n;
+}
+
+/* Append e (one more ref); false if out of memory or not contiguous. */
+static bool
+s_tail_push (self_t *self, const raft_entry_t *e)
+{
+    if (self->tail_n && e->index != self->tail[self->tail_n - 1].index + 1)
+        return false;
+    if (self->tail_n == self->tail_cap) {
+        size_t cap = self->tail_cap ? 2 * self->tail_cap : 64;
+        raft_entry_t *t = realloc (self->tail, cap * sizeof *t);
+        if (!t)
+            return false;
+        self->tail = t;
+        self->tail_cap = cap;
+    }
+    self->tail[self->tail_n] = *e;
+    raft_buf_ref (e->data);
+    self->tail_n++;
+    return true;
 }
 
 /*  ---------------------------------------------------------------------
@@ -351,6 +412,13 @@ s_self_open (self_t *self, const storage_args_t *args)
         st.n_entries ? st.entries[st.n_entries - 1].index : st.base.index;
     self->applied = st.applied;
     self->applied_term = st.applied_term;
+    for (size_t i = 0; i < st.n_entries; i++)
+        if (st.entries[i].index > st.applied &&
+            !s_tail_push (self, &st.entries[i])) {
+            s_self_fail (self, "out of memory at start");
+            store_state_clear (&st);
+            return;
+        }
     self->space = storage_space_new (self->store, self->quota_bytes);
     if (!self->space) {
         s_self_fail (self, "out of memory at start");
@@ -396,6 +464,8 @@ s_self_destroy (self_t **self_p)
     store_batch_destroy (&self->log_batch);
     store_batch_destroy (&self->kv_batch);
     store_batch_destroy (&self->unsynced);
+    s_tail_cut_from (self, 0);
+    free (self->tail);
     zhashx_destroy (&self->overlay);
     if (self->held) {
         zframe_t *f;
@@ -527,13 +597,20 @@ s_self_stage_write (self_t *self, const msg_store_t *w, raft_index_t *last)
            entry from entries[0].index on, then store the entries. */
         for (raft_index_t idx = first; idx <= *last; idx++)
             store_batch_del_entry (self->log_batch, idx);
-        for (size_t i = 0; i < w->n_entries; i++)
+        s_tail_cut_from (self, first);
+        for (size_t i = 0; i < w->n_entries; i++) {
             if (store_batch_put_entry (self->log_batch, &w->entries[i]) != 0) {
                 s_self_fail (self, "write %llu: entry %llu cannot be encoded",
                              (unsigned long long)w->seq,
                              (unsigned long long)w->entries[i].index);
                 return false;
             }
+            if (!s_tail_push (self, &w->entries[i])) {
+                s_self_fail (self, "write %llu: out of memory",
+                             (unsigned long long)w->seq);
+                return false;
+            }
+        }
         *last = w->entries[w->n_entries - 1].index;
     }
     if (w->hs_changed)
@@ -623,6 +700,10 @@ s_self_stage_snap (self_t *self, const raft_snapshot_chunk_t *c,
         store_batch_del_entry (self->log_batch, i);
     if (!c->keep_tail || *last < c->index)
         *last = c->index;
+    if (c->keep_tail)
+        s_tail_cut_upto (self, c->index);
+    else
+        s_tail_cut_from (self, 0);
     self->install.pending = true;
     self->install.index = c->index;
     self->install.term = c->term;
@@ -957,16 +1038,41 @@ s_self_existed (self_t *self, raft_buf_t *key)
     return found;
 }
 
-/* Stage one apply in log_batch; its "applied" reply is held until the
-   batch is durable (s_self_commit). Under apply_nosync, written at once
-   without sync instead. */
+/* Stage the applies up to m->applied in log_batch, from the tail; the
+   "applied" reply is held until the batch is durable (s_self_commit).
+   Under apply_nosync, written at once without sync instead. */
 static void
 s_self_apply (self_t *self, const msg_store_t *m)
 {
+    raft_index_t from = self->staged.applied + 1;
+    size_t n_entries = 0;
+    if (m->applied < from) {
+        /* Harmless (never applied twice), but the raft actor should not
+           ask again, so say so; the answer is the applied index as is. */
+        log_warn ("storage: apply up to %llu: already applied (%llu)",
+                  (unsigned long long)m->applied,
+                  (unsigned long long)self->staged.applied);
+    } else {
+        const raft_entry_t *upto = s_tail_at (self, m->applied);
+        if (!s_tail_at (self, from) || !upto || upto->term != m->applied_term) {
+            /* Applying what we do not hold, or another entry than the
+               core committed, would make this replica differ. */
+            s_self_fail (
+                self,
+                "apply up to %llu (term %llu): not an entry written here "
+                "(%zu held from %llu, applied %llu)",
+                (unsigned long long)m->applied,
+                (unsigned long long)m->applied_term, self->tail_n,
+                (unsigned long long)(self->tail_n ? self->tail[0].index : 0),
+                (unsigned long long)self->staged.applied);
+            return;
+        }
+        n_entries = (size_t)(m->applied - from + 1);
+    }
     msg_apply_result_t *results =
-        calloc (m->n_entries ? m->n_entries : 1, sizeof *results);
+        calloc (n_entries ? n_entries : 1, sizeof *results);
     if (!results) {
-        s_self_fail (self, "out of memory applying %zu entries", m->n_entries);
+        s_self_fail (self, "out of memory applying %zu entries", n_entries);
         return;
     }
     size_t n_results = 0;
@@ -979,23 +1085,8 @@ s_self_apply (self_t *self, const msg_store_t *m)
         zhashx_purge (self->overlay);
     }
     store_batch_set_gen (b, store_gen (self->store));
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const raft_entry_t *e = &m->entries[i];
-        if (e->index <= applied) {
-            /* Harmless (never applied twice), but the raft actor should
-               not resend it, so say so. */
-            log_warn ("storage: entry %llu already applied, skipped",
-                      (unsigned long long)e->index);
-            continue;
-        }
-        if (e->index != applied + 1) {
-            /* Applying past a gap would lose a committed command. */
-            s_self_fail (self, "apply: entry %llu follows applied %llu",
-                         (unsigned long long)e->index,
-                         (unsigned long long)applied);
-            free (results);
-            return;
-        }
+    for (raft_index_t idx = from; idx < from + n_entries; idx++) {
+        const raft_entry_t *e = s_tail_at (self, idx);
         applied = e->index;
         applied_term = e->term;
         if (e->type == RAFT_ENTRY_CONF)
@@ -1071,6 +1162,8 @@ s_self_apply (self_t *self, const msg_store_t *m)
             zlist_append (self->held, f);
     }
     free (results);
+    /* staged (LevelDB's batch holds copies): the entries' work is done */
+    s_tail_cut_upto (self, applied);
 }
 
 static void

@@ -77,7 +77,7 @@ static int
 s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
 {
     static const uint32_t fields[] = {
-        [MSG_STORE_WRITE] = 8,       [MSG_STORE_APPLY] = 3,
+        [MSG_STORE_WRITE] = 8,       [MSG_STORE_APPLY] = 4,
         [MSG_STORE_GET] = 4,         [MSG_STORE_BOOT] = 7,
         [MSG_STORE_PERSISTED] = 3,   [MSG_STORE_APPLIED] = 4,
         [MSG_STORE_VALUE] = 5,       [MSG_STORE_ERROR] = 3,
@@ -140,7 +140,9 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msgpack_pack_uint64 (pk, m->msg_commit);
         return 0;
     case MSG_STORE_APPLY:
-        return s_pack_entries (pk, buf, m->entries, m->n_entries);
+        msgpack_pack_uint64 (pk, m->applied);
+        msgpack_pack_uint64 (pk, m->applied_term);
+        return 0;
     case MSG_STORE_GET:
         msgpack_pack_uint64 (pk, m->req_id);
         s_pack_buf (pk, m->key);
@@ -399,9 +401,10 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
         m->value = s_buf (&f[6]);
         return m->value ? 0 : -1;
     case MSG_STORE_APPLY:
-        if (n != 3)
+        if (n != 4 || !msg_get_uint (&f[2], &m->applied) ||
+            !msg_get_uint (&f[3], &m->applied_term) || m->applied == 0)
             return -1;
-        return s_unpack_entries (&f[2], m);
+        return 0;
     case MSG_STORE_GET:
         if (n != 4 || !msg_get_uint (&f[2], &m->req_id))
             return -1;

@@ -17,9 +17,14 @@
               every stored entry with index >= entries[0].index); durable
               (sync) before the answer. Writes waiting together are
               committed in one LevelDB batch (group commit).
-        [1, "apply", [entry, ...]]
-              apply committed entries to the KV data, in order; the KV
-              change and the applied index go in one batch.
+        [1, "apply", index: uint, term: uint]
+              apply the committed entries up to index (whose term is
+              term) to the KV data, in order, from the log entries storage
+              itself wrote (it keeps the ones not applied yet in memory):
+              the entries do not travel twice. The KV change and the
+              applied index go in one batch. An index storage does not
+              hold, or a term that differs from its entry's, means the two
+              actors disagree about the log: storage reports "error".
         [1, "get", req_id: uint, key: bin]
               read a key from the KV data as applied so far.
         [1, "snap_read", peer: uint, chunk: uint, index: uint, term: uint,
@@ -104,9 +109,10 @@ typedef struct {
     uint64_t seq;          /* write, persisted */
     bool hs_changed;       /* write */
     raft_hard_state_t hs;  /* write, boot */
-    raft_entry_t *entries; /* write, apply, boot: one ref each */
+    raft_entry_t *entries; /* write, boot: one ref each */
     size_t n_entries;
-    raft_index_t applied;        /* boot, applied */
+    raft_index_t applied;        /* boot, applied, apply (up to) */
+    raft_term_t applied_term;    /* apply: the term of entry applied */
     msg_apply_result_t *results; /* applied */
     size_t n_results;
     uint64_t req_id;   /* get, value */

@@ -296,7 +296,7 @@ fuzz_seeds (void)
                   .chunk = 0,
                   .done = true,
                   .data = raft_buf_new (snap.data, snap.size)}},
-        {.kind = MSG_STORE_APPLY, .entries = entries, .n_entries = 3},
+        {.kind = MSG_STORE_APPLY, .applied = 3, .applied_term = 2},
         {.kind = MSG_STORE_GET, .req_id = 9, .key = put.key},
         {.kind = MSG_STORE_BOOT,
          .hs = {2, 1},

@@ -465,7 +465,7 @@ test_apply (void)
     CHECK (s_write (&n, 1, false, 0, 0, &es[1], 11));
     msg_store_clear (&boot);
 
-    msg_store_t a = {.kind = MSG_STORE_APPLY, .entries = es, .n_entries = 8};
+    msg_store_t a = {.kind = MSG_STORE_APPLY, .applied = 8, .applied_term = 2};
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 8);
@@ -474,8 +474,7 @@ test_apply (void)
     CHECK (s_results_are (&r, expect1, 6));
     msg_store_clear (&r);
 
-    a.entries = &es[8];
-    a.n_entries = 2;
+    a.applied = 10;
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     msg_apply_result_t expect2[] = {{9, true}, {10, false}};
@@ -485,8 +484,7 @@ test_apply (void)
     CHECK (s_get_is (&n, 2, "b", "y"));
 
     /* A get sent right behind an apply sees it. */
-    a.entries = &es[10];
-    a.n_entries = 2;
+    a.applied = 12;
     s_send (&n, &a);
     s_get (&n, 3, "c");
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
@@ -497,8 +495,7 @@ test_apply (void)
            r.value->data[0] == 'z');
     msg_store_clear (&r);
 
-    /* An empty apply answers with the applied index as it is. */
-    a.n_entries = 0;
+    /* Applying up to the applied index answers with it as it is. */
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 12 && r.n_results == 0);
@@ -513,13 +510,34 @@ test_apply (void)
     CHECK (s_get_is (&n, 6, "", "empty key"));
     CHECK (s_get_is (&n, 7, "a", NULL));
     /* Entries already applied are skipped, not applied twice. */
-    a.entries = &es[8];
-    a.n_entries = 1;
+    a.applied = 9;
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 12 && r.n_results == 0);
     msg_store_clear (&r);
+    /* Storage applies only entries it wrote, and only the ones the core
+       committed: an index past its log, or a term that is not its
+       entry's, is a disagreement about the log, and the node stops. */
+    raft_entry_t more = s_kv_entry (3, 13, MSG_KV_PUT, "d", "w");
+    CHECK (s_write (&n, 1, false, 0, 0, &more, 1));
+    a.applied = 13;
+    a.applied_term = 2; /* entry 13 is of term 3 */
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "not an entry written here"));
+    msg_store_clear (&r);
     s_stop (&n);
+    CHECK (s_boot (&n, s_dir ("apply"), &conf, &boot));
+    CHECK (boot.applied == 12 && boot.n_entries == 13);
+    msg_store_clear (&boot);
+    a.applied = 14; /* past the log */
+    a.applied_term = 3;
+    s_send (&n, &a);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "not an entry written here"));
+    msg_store_clear (&r);
+    s_stop (&n);
+    raft_buf_unref (more.data);
     for (size_t i = 0; i < 12; i++)
         raft_buf_unref (es[i].data);
 }
@@ -580,14 +598,13 @@ test_compact (void)
     raft_entry_t *es = s_entries (2, 2, 10); /* 2..11: k2=v2 ... */
     CHECK (s_write (&n, 1, true, 2, 1, es, 10));
     /* apply the bootstrap entry (1), then 2..9 */
-    msg_store_t a = {
-        .kind = MSG_STORE_APPLY, .entries = boot.entries, .n_entries = 1};
+    msg_store_t a = {.kind = MSG_STORE_APPLY, .applied = 1, .applied_term = 1};
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     msg_store_clear (&r);
     msg_store_clear (&boot);
-    a.entries = es;
-    a.n_entries = 8;
+    a.applied = 9;
+    a.applied_term = 2;
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 9);
@@ -744,14 +761,13 @@ test_snapshot (void)
     CHECK (s_boot (&a, s_dir ("snap-leader"), &conf, &boot));
     raft_entry_t *es = s_entries (2, 2, 10); /* k2..k11 */
     CHECK (s_write (&a, 1, true, 2, 1, es, 10));
-    msg_store_t ap = {
-        .kind = MSG_STORE_APPLY, .entries = boot.entries, .n_entries = 1};
+    msg_store_t ap = {.kind = MSG_STORE_APPLY, .applied = 1, .applied_term = 1};
     s_send (&a, &ap);
     CHECK (s_recv_kind (&a, &r, MSG_STORE_APPLIED));
     msg_store_clear (&r);
     msg_store_clear (&boot);
-    ap.entries = es;
-    ap.n_entries = 10;
+    ap.applied = 11;
+    ap.applied_term = 2;
     s_send (&a, &ap);
     CHECK (s_recv_kind (&a, &r, MSG_STORE_APPLIED));
     msg_store_clear (&r);
@@ -1117,7 +1133,7 @@ test_codec (void)
          .hs = {3, 7},
          .entries = es,
          .n_entries = 3},
-        {.kind = MSG_STORE_APPLY, .entries = es, .n_entries = 3},
+        {.kind = MSG_STORE_APPLY, .applied = 3, .applied_term = 2},
         {.kind = MSG_STORE_GET, .req_id = 12345678901ULL, .key = key},
         {.kind = MSG_STORE_BOOT,
          .hs = {4, 1},
@@ -1149,9 +1165,10 @@ test_codec (void)
         CHECK (d.kind == m->kind && d.seq == m->seq &&
                d.hs_changed == m->hs_changed && d.hs.term == m->hs.term &&
                d.hs.vote == m->hs.vote && d.applied == m->applied &&
-               d.req_id == m->req_id && d.found == m->found &&
-               d.n_entries == m->n_entries && d.n_results == m->n_results &&
-               d.db_bytes == m->db_bytes && d.fs_free == m->fs_free);
+               d.applied_term == m->applied_term && d.req_id == m->req_id &&
+               d.found == m->found && d.n_entries == m->n_entries &&
+               d.n_results == m->n_results && d.db_bytes == m->db_bytes &&
+               d.fs_free == m->fs_free);
         for (size_t k = 0; k < d.n_entries && k < m->n_entries; k++)
             CHECK (s_entry_equal (&d.entries[k], &m->entries[k]));
         for (size_t k = 0; k < d.n_results && k < m->n_results; k++)
@@ -1196,8 +1213,10 @@ test_codec (void)
             "\x95\x01\xa5value\x01\xc2\xc4\x01v")}, /* not found + value */
         {S_BYTES ("\x93\x01\xa5"
                   "error\xa2\x61\x00")}, /* NUL in text */
+        {S_BYTES ("\x94\x01\xa5"
+                  "apply\x00\x01")}, /* apply up to index 0 */
         {S_BYTES ("\x93\x01\xa5"
-                  "apply\x91\x94\x01\x01\x07\xc0")}, /* entry type 7 */
+                  "apply\x05")}, /* no term */
         {S_BYTES ("\x94\x01\xa7"
                   "applied\x01\x91\x92\x01\x01")}, /* existed not bool */
         {S_BYTES ("\x94\x01\xa7"
@@ -1215,11 +1234,12 @@ test_codec (void)
         CHECK (msg_store_decode (zm, &d) == -1);
         zmsg_destroy (&zm);
     }
-    /* the bad-entry line is well-formed but for its entry */
+    /* the bad apply lines are well-formed but for their index and term */
     zm = zmsg_new ();
-    zmsg_addmem (zm, S_BYTES ("\x93\x01\xa5"
-                              "apply\x91\x94\x01\x01\x01\xc0"));
-    CHECK (msg_store_decode (zm, &d) == 0 && d.n_entries == 1);
+    zmsg_addmem (zm, S_BYTES ("\x94\x01\xa5"
+                              "apply\x05\x01"));
+    CHECK (msg_store_decode (zm, &d) == 0 && d.applied == 5 &&
+           d.applied_term == 1);
     msg_store_clear (&d);
     zmsg_destroy (&zm);
 
