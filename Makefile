@@ -53,7 +53,7 @@ BUG_SEEDS ?= 2000
 # name:number of each planted bug (actors/raft/raft_int.h)
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
-        no_behind_probe:7 snap_stale:8
+        no_behind_probe:7 snap_stale:8 async_early:10
 
 .PHONY: powercut powercut-shim powercut-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \

@@ -344,6 +344,9 @@ s_free_out (raft_t *r)
     for (size_t i = 0; i < r->out_msgs.n; i++)
         raft_msg_clear (&r->out_msgs.v[i]);
     r->out_msgs.n = 0;
+    for (size_t i = 0; i < r->out_after.n; i++)
+        raft_msg_clear (&r->out_after.v[i].msg);
+    r->out_after.n = 0;
     for (size_t i = 0; i < r->out_entries.n; i++)
         raft_buf_unref (r->out_entries.v[i].data);
     r->out_entries.n = 0;
@@ -374,6 +377,7 @@ raft_destroy (raft_t **self_p)
     free (r->reads.v);
     free (r->held.v);
     free (r->out_msgs.v);
+    free (r->out_after.v);
     free (r->out_entries.v);
     free (r->out_committed.v);
     free (r->out_reads.v);
@@ -458,6 +462,52 @@ s_release_held (raft_t *r)
             r->held.v[keep++] = *h;
     }
     r->held.n = keep;
+}
+
+/* opts.async_sends: hand every message still held out in out_after, with
+   the write it waits for. Called once this batch's write (if any) is
+   numbered, so every entry of the log has been handed out to persist by
+   write last_seq or earlier: an acknowledgement waits for last_seq (the
+   last write in flight; group commit makes that no later in practice),
+   a message made after a hard state change for the write carrying it.
+   Acknowledgements to the same leader in the same term are merged, as in
+   s_coalesce_ack. */
+static void
+s_hand_out_held (raft_t *r)
+{
+    for (size_t i = 0; i < r->held.n; i++) {
+        raft_held_t *h = &r->held.v[i];
+        raft_after_t a = {.seq = h->wait_seq, .msg = h->msg};
+        if (h->wait_index) {
+            a.seq = r->last_seq;
+            a.index = h->wait_index;
+            a.term = h->wait_term;
+        }
+#if RAFT_BUG(ASYNC_EARLY)
+        a.seq = 0; /* "durable already", no condition: sent at once */
+        a.index = 0;
+#endif
+        bool merged = false;
+        if (a.msg.type == RAFT_MSG_APPEND_RESP && !a.msg.reject) {
+            for (size_t k = 0; k < r->out_after.n && !merged; k++) {
+                raft_after_t *o = &r->out_after.v[k];
+                if (o->msg.type != RAFT_MSG_APPEND_RESP || o->msg.reject ||
+                    o->msg.to != a.msg.to || o->msg.term != a.msg.term ||
+                    o->seq != a.seq)
+                    continue;
+                if (a.msg.index > o->msg.index) {
+                    o->msg.index = a.msg.index;
+                    o->index = a.index;
+                    o->term = a.term;
+                }
+                raft_msg_clear (&a.msg);
+                merged = true;
+            }
+        }
+        if (!merged)
+            RAFT_VEC_PUSH (r->out_after, a);
+    }
+    r->held.n = 0;
 }
 
 /*  ---------------------------------------------------------------------
@@ -702,10 +752,14 @@ raft_ready (raft_t *r, raft_ready_t *rd)
         rd->n_entries = r->out_entries.n;
     }
 
-    /* 2. What to send. */
+    /* 2. What to send: now, and (async_sends) once durable. */
     s_release_held (r);
+    if (r->opts.async_sends)
+        s_hand_out_held (r);
     rd->msgs = r->out_msgs.v;
     rd->n_msgs = r->out_msgs.n;
+    rd->after = r->out_after.v;
+    rd->n_after = r->out_after.n;
 
     /* 3. What to apply: committed and durable here, each entry once. */
     raft_index_t upto = r->commit < r->persisted ? r->commit : r->persisted;
@@ -724,7 +778,8 @@ raft_ready (raft_t *r, raft_ready_t *rd)
     rd->reads = r->out_reads.v;
     rd->n_reads = r->out_reads.n;
 
-    return rd->seq || rd->n_msgs || rd->n_committed || rd->n_reads;
+    return rd->seq || rd->n_msgs || rd->n_after || rd->n_committed ||
+           rd->n_reads;
 }
 
 void

@@ -28,7 +28,9 @@
     it wrong: a message that depends on state not yet durable (any message
     after a term or vote change, a follower's acknowledgement of entries) is
     held inside the core and only appears in rd.msgs after raft_persisted ()
-    reported the write that made it true. The leader's own AppendEntries go
+    reported the write that made it true (or, with opts.async_sends, in
+    rd.after with the write it waits for, for the caller's storage to send
+    once that write is durable). The leader's own AppendEntries go
     out at once (§10.2.1: the leader may write its log in parallel with
     replication) but its own log counts toward a majority only once durable.
 
@@ -289,6 +291,15 @@ typedef struct {
        they acknowledged, §3.8). NULL: always itself. */
     bool (*self_check) (void *ctx, const raft_server_t *s);
     void *self_ctx;
+    /* The caller's storage sends what waits on durability (etcd-io/raft's
+       AsyncStorageWrites): instead of holding a message until
+       raft_persisted () and handing it out in rd.msgs, the core hands it
+       out at once in rd.after with the write it waits for, and the
+       caller's storage sends it once that write is durable, without a
+       hand-off back to the thread driving the core (a follower's
+       acknowledgement leaves right after its fsync). false: rd.after
+       stays empty. */
+    bool async_sends;
 } raft_options_t;
 
 /* Defaults: election 10, heartbeat 1, 256 entries, 1 MiB, 64 inflight,
@@ -411,6 +422,14 @@ typedef struct {
     bool keep_tail;
 } raft_snapshot_chunk_t;
 
+/* A message to send once a write is durable (raft_ready_t.after). */
+typedef struct {
+    uint64_t seq;
+    raft_index_t index;
+    raft_term_t term;
+    raft_msg_t msg;
+} raft_after_t;
+
 typedef struct {
     /* 1. Persist, asynchronously, in seq order; then raft_persisted (seq).
        seq == 0: nothing to persist. First the snapshot chunk, if any; then
@@ -426,6 +445,14 @@ typedef struct {
     /* 2. Send. */
     const raft_msg_t *msgs;
     size_t n_msgs;
+    /* 2b. With opts.async_sends: send each after write after[i].seq (and
+       every one before it) is durable, and only if the log entry at
+       after[i].index still has term after[i].term then (index 0: no such
+       condition; an entry since replaced by a newer leader's must not be
+       vouched for). Never before: a vote or an acknowledgement sent
+       early could elect a leader that lacks a committed entry. */
+    const raft_after_t *after;
+    size_t n_after;
 
     /* 3. Apply, in order, exactly once; then raft_applied (). */
     const raft_entry_t *committed;

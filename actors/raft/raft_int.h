@@ -33,6 +33,7 @@
 #define RAFT_BUG_NO_BEHIND_PROBE     7 /* never re-probe an idle lagging peer */
 #define RAFT_BUG_SNAP_STALE          8 /* install a snapshot already covered */
 #define RAFT_BUG_TERM_WEDGE          9 /* take any term up to RAFT_TERM_MAX */
+#define RAFT_BUG_ASYNC_EARLY        10 /* async_sends: ack without waiting */
 /* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 
@@ -204,6 +205,7 @@ struct raft {
     /* Outputs */
     RAFT_VEC (raft_held_t) held;
     RAFT_VEC (raft_msg_t) out_msgs;
+    RAFT_VEC (raft_after_t) out_after; /* opts.async_sends */
     RAFT_VEC (raft_entry_t) out_entries;
     RAFT_VEC (raft_entry_t) out_committed;
     RAFT_VEC (raft_read_t) out_reads;

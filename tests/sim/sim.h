@@ -60,6 +60,9 @@ typedef struct {
     bool has_snap;
     raft_snapshot_chunk_t snap; /* data: one ref */
     uint64_t done_at;
+    /* async_sends: messages to send once this write is durable */
+    raft_after_t *after; /* msg owned (sim_msg_free'd fields) */
+    size_t n_after;
 } sim_write_t;
 
 typedef struct {

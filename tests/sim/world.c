@@ -141,6 +141,9 @@ sim_node_boot (sim_t *s, sim_node_t *n)
     o.trace_ctx = s;
     o.max_batch_entries = 4u << (2 * (s->seed % 3)); /* 4, 16, 64 */
     o.max_inflight = 2 + (uint32_t)(s->seed % 5);
+    /* Half the seeds: the caller's storage sends what waits on
+       durability (raft_options_t.async_sends), as nsxd does. */
+    o.async_sends = (s->seed >> 1) & 1;
     raft_boot_t b = {.hs = n->disk_hs,
                      .base_index = n->disk_base,
                      .base_term = n->disk_base_term,
@@ -185,6 +188,9 @@ s_writes_clear (sim_node_t *n)
         free (n->writes[i].entries);
         if (n->writes[i].has_snap)
             raft_buf_unref (n->writes[i].snap.data);
+        for (size_t k = 0; k < n->writes[i].n_after; k++)
+            raft_msg_clear (&n->writes[i].after[k].msg);
+        free (n->writes[i].after);
     }
     n->n_writes = 0;
 }
@@ -451,6 +457,45 @@ s_net_send (sim_t *s, const raft_msg_t *msg)
 }
 
 /*  ---------------------------------------------------------------------
+    async_sends: what the core handed out to send once durable          */
+
+/* Send a (its write is durable now) if the entry it vouches for is
+   still on disk with its term; as nsxd's storage actor does. */
+static void
+s_after_now (sim_t *s, sim_node_t *n, const raft_after_t *a)
+{
+    if (a->index) {
+        const raft_entry_t *e = sim_disk_entry (n, a->index);
+        if (a->index > n->disk_base && (!e || e->term != a->term))
+            return; /* replaced since, or gone: never vouched for */
+    }
+    s_net_send (s, &a->msg);
+}
+
+/* Keep a with the write it waits for, or send it if that is durable. */
+static void
+s_send_after (sim_t *s, sim_node_t *n, const raft_after_t *a)
+{
+    for (size_t i = 0; i < n->n_writes; i++) {
+        sim_write_t *w = &n->writes[i];
+        if (w->seq != a->seq)
+            continue;
+        raft_after_t *v = realloc (w->after, (w->n_after + 1) * sizeof *v);
+        if (!v)
+            abort ();
+        w->after = v;
+        w->after[w->n_after] = *a;
+        raft_msg_t *cp = s_msg_copy (&a->msg);
+        w->after[w->n_after].msg = *cp;
+        free (cp); /* its fields now belong to the copy in w->after */
+        w->n_after++;
+        return;
+    }
+    /* not in flight: durable already (or a planted bug says so) */
+    s_after_now (s, n, a);
+}
+
+/*  ---------------------------------------------------------------------
     Processing a node's batch                                           */
 
 static bool
@@ -531,6 +576,8 @@ sim_process (sim_t *s, sim_node_t *n)
                 w->entries[i] = rd.entries[i];
                 raft_buf_ref (w->entries[i].data);
             }
+            w->after = NULL;
+            w->n_after = 0;
             w->has_snap = rd.snapshot != NULL;
             if (w->has_snap) {
                 w->snap = *rd.snapshot;
@@ -548,6 +595,8 @@ sim_process (sim_t *s, sim_node_t *n)
         }
         for (size_t i = 0; i < rd.n_msgs; i++)
             s_net_send (s, &rd.msgs[i]);
+        for (size_t i = 0; i < rd.n_after; i++)
+            s_send_after (s, n, &rd.after[i]);
         for (size_t i = 0; i < rd.n_committed; i++)
             if (!s_apply (s, n, &rd.committed[i]))
                 return false;
@@ -607,5 +656,10 @@ sim_persist_one (sim_t *s, sim_node_t *n)
         raft_buf_unref (w.entries[i].data);
     free (w.entries);
     s->cur_node = n->id;
+    for (size_t i = 0; i < w.n_after; i++) {
+        s_after_now (s, n, &w.after[i]);
+        raft_msg_clear (&w.after[i].msg);
+    }
+    free (w.after);
     raft_persisted (n->r, w.seq);
 }

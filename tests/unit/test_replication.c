@@ -264,6 +264,54 @@ test_append_ack_held_until_persisted (void)
     raft_destroy (&r);
 }
 
+/* With async_sends the same acknowledgement is handed out at once, in
+   rd.after, naming the write it waits for and the entry it vouches for
+   (for the caller's storage to send after its fsync), and never in
+   rd.msgs; a vote after a term change waits for the write carrying it. */
+static void
+test_async_sends (void)
+{
+    raft_options_t o;
+    h_opts (&o, 2);
+    o.async_sends = true;
+    raft_conf_t c = h_conf (3, 0);
+    raft_t *r = h_boot (&o, &c, 2, 0, NULL, 0, 0);
+    const raft_term_t ents[] = {2, 2};
+    raft_msg_t m = h_append (1, 2, 2, 1, 1, 0, ents, 2);
+    h_step_clear (r, &m);
+    raft_ready_t rd;
+    CHECK (raft_ready (r, &rd));
+    CHECK (rd.seq != 0 && rd.n_entries == 2 && rd.n_msgs == 0);
+    CHECK (rd.n_after == 1);
+    CHECK (rd.after[0].seq == rd.seq && rd.after[0].index == 3 &&
+           rd.after[0].term == 2);
+    CHECK (rd.after[0].msg.type == RAFT_MSG_APPEND_RESP &&
+           rd.after[0].msg.to == 1 && !rd.after[0].msg.reject &&
+           rd.after[0].msg.index == 3);
+    uint64_t seq = rd.seq;
+    /* handed out once: nothing more, and nothing when the write is done */
+    CHECK (!raft_ready (r, &rd));
+    raft_persisted (r, seq);
+    CHECK (h_st (r).persisted == 3);
+    CHECK (!raft_ready (r, &rd) || (rd.n_msgs == 0 && rd.n_after == 0));
+    /* a vote in a new term: after the hard state's write */
+    raft_msg_t v = {.type = RAFT_MSG_VOTE,
+                    .from = 3,
+                    .to = 2,
+                    .term = 3,
+                    .prev_index = 3,
+                    .prev_term = 2,
+                    .transfer = true}; /* past the leader lease */
+    h_step_clear (r, &v);
+    CHECK (raft_ready (r, &rd));
+    CHECK (rd.seq == seq + 1 && rd.hs_changed && rd.hs.vote == 3);
+    CHECK (rd.n_msgs == 0 && rd.n_after == 1 && rd.after[0].seq == rd.seq &&
+           rd.after[0].index == 0 &&
+           rd.after[0].msg.type == RAFT_MSG_VOTE_RESP &&
+           !rd.after[0].msg.reject);
+    raft_destroy (&r);
+}
+
 /* Pipelined AppendEntries made durable by one write are acknowledged with
    one message, carrying the highest index (the acknowledgements of one
    term are cumulative), so a follower's answers do not grow with the
@@ -859,6 +907,7 @@ suite_replication (void)
     H_RUN (test_append_commit_rule);
     H_RUN (test_append_acks_coalesced);
     H_RUN (test_append_ack_held_until_persisted);
+    H_RUN (test_async_sends);
     H_RUN (test_append_ack_of_replaced_entries_dropped);
     H_RUN (test_follower_applies_durable_only);
     H_RUN (test_leader_replicates_proposal);
