@@ -50,12 +50,15 @@ typedef struct {
     const char *endpoint;
     const raft_conf_t *bootstrap;
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
-    int slow_fsync_ms;    /* a synced write this slow is traced and logged
+    int slow_fsync_ms;         /* a synced write this slow is traced and logged
                             ("slow_fsync"); 0: every one is traced (to
                             watch group commit), none logged */
-    kv_shared_t *shared;  /* where to publish the store, or NULL */
-    uint64_t quota_bytes; /* --quota-bytes: near it, deleted data's space
+    kv_shared_t *shared;       /* where to publish the store, or NULL */
+    uint64_t quota_bytes;      /* --quota-bytes: near it, deleted data's space
                              is given back by a full compaction (0: none) */
+    const char *send_endpoint; /* the transport's PULL for "send": where
+                                  "after" messages go once durable; NULL:
+                                  none ("after" stops the node) */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -73,6 +76,9 @@ typedef struct {
     peer_keys_t *keys;  /* CURVE on every link (peer_keys.h), or NULL:
                            --insecure-peers, nothing authenticated */
     int max_conns;      /* inbound connections open at once, at most */
+    const char *send_endpoint; /* PULL bound here: "send" from the storage
+                                  actor (what waits on durability); NULL:
+                                  none */
 } transport_args_t;
 void transport_actor (zsock_t *pipe, void *args);
 
@@ -132,6 +138,8 @@ typedef struct {
     const store_identity_t *identity; /* the data directory's; NULL: none
                                          (tests): every entry is us */
     uint64_t quota_bytes; /* space quota (actors/quota.h); 0: none */
+    bool async_sends;     /* storage sends what waits on durability (it has a
+                         send_endpoint): raft_options_t.async_sends */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

@@ -394,7 +394,9 @@ main (int argc, char **argv)
     sigaction (SIGTERM, &sa, NULL);
     mg_init_library (0);
 
-    char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64];
+    char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
+        ep_send[64];
+    snprintf (ep_send, sizeof ep_send, "inproc://nsxd-%d-send", (int)getpid ());
     snprintf (ep_monitor, sizeof ep_monitor, "inproc://nsxd-%d-monitor",
               (int)getpid ());
     snprintf (ep_storage, sizeof ep_storage, "inproc://nsxd-%d-storage",
@@ -418,7 +420,8 @@ main (int argc, char **argv)
                             .compact_bytes = (uint64_t)c.compact_mib << 20,
                             .quota_bytes = (uint64_t)c.quota_bytes,
                             .peer_auth = keys != NULL,
-                            .identity = &ident};
+                            .identity = &ident,
+                            .async_sends = true};
     static kv_shared_t kv_shared;
     storage_args_t sa_args = {.data_dir = c.data_dir,
                               .shared = &kv_shared,
@@ -426,7 +429,8 @@ main (int argc, char **argv)
                               .bootstrap = have_bootstrap ? &bootstrap : NULL,
                               .monitor_endpoint = ep_monitor,
                               .slow_fsync_ms = c.slow_fsync_ms,
-                              .quota_bytes = (uint64_t)c.quota_bytes};
+                              .quota_bytes = (uint64_t)c.quota_bytes,
+                              .send_endpoint = ep_send};
     char source_ip[64];
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds
@@ -440,7 +444,8 @@ main (int argc, char **argv)
         .source = s_source_ip (c.peer_listen, source_ip, sizeof source_ip),
         .max_msg = (size_t)c.max_body * 2 + (64 << 10),
         .keys = keys,
-        .max_conns = c.peer_max_conns};
+        .max_conns = c.peer_max_conns,
+        .send_endpoint = ep_send};
     http_args_t ha = {.listen = c.http_listen,
                       .api_endpoint = ep_api,
                       .threads = c.http_threads,

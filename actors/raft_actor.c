@@ -8,6 +8,9 @@
                                              timeouts at most)
       storage     <- msg_store "boot"        first: the durable state
       (PAIR)      -> "write" / "apply" (up to an index) / "get"
+                  -> "after": votes and acknowledgements the core hands
+                     out to send once durable (args.async_sends); storage
+                     sends them to the transport itself after its fsync
                   <- "persisted" / "applied" / "value" / "error"
                   <- "usage" (unasked): disk usage, for the space quota
       transport   -> "peers" (on configuration changes) / "send"
@@ -328,6 +331,44 @@ s_send_encoded (self_t *self, const raft_msg_t *m)
             zmsg_send (&zm, self->transport);
     }
     msgpack_sbuffer_destroy (&buf);
+}
+
+/* What the core handed out to send once durable (rd.after): encoded here,
+   sent by storage after its fsync (msg_store.h "after"). */
+static void
+s_send_after (self_t *self, const raft_after_t *after, size_t n)
+{
+    msg_after_t *v = calloc (n, sizeof *v);
+    msg_store_t m = {.kind = MSG_STORE_AFTER, .after = v, .n_after = 0};
+    for (size_t i = 0; v && i < n; i++) {
+        m.seq = after[i].seq > m.seq ? after[i].seq : m.seq;
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init (&buf);
+        zmsg_t *zm = NULL;
+        if (msg_raft_encode (&buf, &after[i].msg) == 0) {
+            msg_transport_t t = {.kind = MSG_TRANSPORT_SEND,
+                                 .to = after[i].msg.to,
+                                 .payload = (uint8_t *)buf.data,
+                                 .payload_len = buf.size};
+            zm = msg_transport_encode (&t);
+        }
+        msgpack_sbuffer_destroy (&buf);
+        if (!zm)
+            continue; /* a message that cannot be encoded is not sent */
+        v[m.n_after] = (msg_after_t){.index = after[i].index,
+                                     .term = after[i].term,
+                                     .frame = zmsg_pop (zm)};
+        zmsg_destroy (&zm);
+        if (v[m.n_after].frame)
+            m.n_after++;
+    }
+    if (m.n_after)
+        s_store_send (self, &m);
+    else if (n)
+        log_error ("raft: cannot encode %zu messages to send once durable", n);
+    for (size_t i = 0; i < m.n_after; i++)
+        zframe_destroy (&v[i].frame);
+    free (v);
 }
 
 /* The core's messages to peers. An InstallSnapshot chunk leaves without
@@ -953,6 +994,8 @@ s_drive (self_t *self)
         }
         for (size_t i = 0; i < rd.n_msgs; i++)
             s_send_msg (self, &rd.msgs[i]);
+        if (rd.n_after)
+            s_send_after (self, rd.after, rd.n_after);
         if (rd.n_committed) {
             /* Note which pending proposals made it, and which were lost
                (another entry committed at their index). */
@@ -1089,6 +1132,7 @@ s_on_boot (self_t *self, msg_store_t *m)
     o.trace = s_trace;
     o.trace_ctx = self;
     o.self_check = s_self_check;
+    o.async_sends = self->args.async_sends;
     o.self_ctx = (void *)self->args.identity;
     raft_boot_t b = {.hs = m->hs,
                      .entries = m->entries,

@@ -20,6 +20,11 @@
         get          read the KV data as applied so far, then "value"
         compact      record the log's new base and delete the entries up to
                      it, in one synced batch (no answer)
+        after        messages to send once every write before them is
+                     durable (raft_options_t.async_sends): forwarded to the
+                     transport (PUSH to args->send_endpoint) once the group
+                     is committed, each only if the log entry it vouches
+                     for is still ours (msg_store.h)
         get, compact and snap_read first commit what the group staged
         before them, so each sees every apply that arrived before it.
       PAIR, out:
@@ -137,6 +142,8 @@ typedef struct {
 typedef struct {
     zsock_t *pipe;            /* actor command pipe */
     zsock_t *pair;            /* to the raft actor; NULL if bind failed */
+    zsock_t *send;            /* PUSH to the transport's PULL ("after"
+                                 messages), or NULL: none configured */
     store_t *store;           /* NULL if the database could not be opened */
     store_batch_t *log_batch; /* a group's writes and applies (synced) */
     store_batch_t *kv_batch;  /* compaction; an apply under apply_nosync */
@@ -481,6 +488,7 @@ s_self_destroy (self_t **self_p)
     }
     free (self->group);
     zsock_destroy (&self->pair);
+    zsock_destroy (&self->send);
     zsock_destroy (&self->mon);
     free (self);
     *self_p = NULL;
@@ -536,6 +544,19 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
         /* Nobody to tell: main sees the raft actor never boot. */
         self->failed = true;
         return self;
+    }
+    if (args->send_endpoint) {
+        /* Connecting first is fine over inproc (ZeroMQ 4). No high-water
+           mark: what goes here is bounded by the raft actor's writes, and
+           a dropped acknowledgement would cost a retry, not safety. */
+        self->send = zsock_new (ZMQ_PUSH);
+        if (self->send) {
+            zsock_set_sndhwm (self->send, 0);
+            if (zsock_connect (self->send, "%s", args->send_endpoint) == -1)
+                zsock_destroy (&self->send);
+        }
+        if (!self->send)
+            log_error ("storage: cannot connect to %s", args->send_endpoint);
     }
     s_self_open (self, args);
     return self;
@@ -1187,6 +1208,48 @@ s_self_get (self_t *self, const msg_store_t *m)
 }
 
 /*  ---------------------------------------------------------------------
+    Sending what waited on durability ("after")                          */
+
+/* m arrived after write m->seq: false (and failed) if that write never
+   came, since then nothing would make the messages true. */
+static bool
+s_self_check_after (self_t *self, const msg_store_t *m)
+{
+    if (!self->send) {
+        s_self_fail (self, "\"after\" without a transport to send to");
+        return false;
+    }
+    if (m->seq > self->last_seq) {
+        s_self_fail (self, "\"after\" write %llu, but the last write is %llu",
+                     (unsigned long long)m->seq,
+                     (unsigned long long)self->last_seq);
+        return false;
+    }
+    return true;
+}
+
+/* Everything before m is durable now (the group is committed): send its
+   messages whose entry is still ours. An acknowledgement of an entry a
+   newer leader's write has since replaced (in this same group) vouches
+   for an entry this server no longer has: dropped, as the core drops a
+   held one (raft.c, s_release_held). An entry at or below the applied
+   index is committed and never changes. */
+static void
+s_self_send_after (self_t *self, msg_store_t *m)
+{
+    for (size_t i = 0; i < m->n_after; i++) {
+        msg_after_t *a = &m->after[i];
+        if (a->index > self->applied) {
+            const raft_entry_t *e = s_tail_at (self, a->index);
+            if (!e || e->term != a->term)
+                continue;
+        }
+        if (zframe_send (&a->frame, self->send, ZFRAME_DONTWAIT) != 0)
+            zframe_destroy (&a->frame); /* lost: Raft retries */
+    }
+}
+
+/*  ---------------------------------------------------------------------
     Handlers                                                             */
 
 static void
@@ -1229,7 +1292,8 @@ s_self_handle_pair (self_t *self)
             log_warn ("storage: malformed message dropped (%llu so far)",
                       (unsigned long long)self->dropped);
         } else if (m->kind != MSG_STORE_WRITE && m->kind != MSG_STORE_APPLY &&
-                   m->kind != MSG_STORE_GET && m->kind != MSG_STORE_COMPACT &&
+                   m->kind != MSG_STORE_AFTER && m->kind != MSG_STORE_GET &&
+                   m->kind != MSG_STORE_COMPACT &&
                    m->kind != MSG_STORE_SNAP_READ) {
             self->dropped++;
             log_warn ("storage: unexpected message kind %d dropped (%llu so "
@@ -1249,6 +1313,10 @@ s_self_handle_pair (self_t *self)
             s_self_apply (self, &self->group[i]);
             continue;
         }
+        if (kind == MSG_STORE_AFTER) {
+            s_self_check_after (self, &self->group[i]);
+            continue;
+        }
         /* the others see every apply before them, durable */
         if ((kind == MSG_STORE_GET || kind == MSG_STORE_COMPACT ||
              kind == MSG_STORE_SNAP_READ) &&
@@ -1261,7 +1329,11 @@ s_self_handle_pair (self_t *self)
         else if (kind == MSG_STORE_SNAP_READ)
             s_self_snap_read (self, &self->group[i]);
     }
-    s_self_commit (self);
+    /* the group is durable: what waited on it may go */
+    if (s_self_commit (self))
+        for (size_t i = 0; i < n; i++)
+            if (self->group[i].kind == MSG_STORE_AFTER)
+                s_self_send_after (self, &self->group[i]);
     for (size_t i = 0; i < n; i++)
         msg_store_clear (&self->group[i]);
 }

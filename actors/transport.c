@@ -21,6 +21,12 @@
     pipe for it (or asks "STATUS"; zsock_wait skips the "FAILED"). A failed
     actor keeps running, so that "$TERM" and "STATUS" still work.
 
+    PULL (bound on args->send_endpoint; the storage actor connects):
+        storage -> transport: [1, "send", to, payload] only: a vote or an
+        acknowledgement the raft core handed out to send once durable,
+        which storage forwards right after its fsync (msg_store.h
+        "after"), one hand-off fewer than through the raft actor.
+
     PAIR (bound on args->endpoint; the raft actor connects), one zframe
     per message, msg/msg_transport.h:
         raft -> transport:  [1, "peers", ...], [1, "send", to, payload]
@@ -135,9 +141,10 @@ typedef struct {
 } counters_t;
 
 struct self {
-    zsock_t *pipe;   /* actor pipe, to main */
-    zsock_t *raft;   /* PAIR to the raft actor */
-    zsock_t *router; /* inbound peer traffic; NULL if the bind failed */
+    zsock_t *pipe;         /* actor pipe, to main */
+    zsock_t *raft;         /* PAIR to the raft actor */
+    zsock_t *from_storage; /* PULL: "send" from storage, or NULL */
+    zsock_t *router;       /* inbound peer traffic; NULL if the bind failed */
     zloop_t *loop;
     bool terminated;
     int status; /* 0 or S_STATUS_* */
@@ -146,6 +153,7 @@ struct self {
     char identity[24]; /* id in decimal: our DEALERs' identity */
     char source[64];   /* local IP our DEALERs connect from, "" for any */
     char *endpoint;
+    char *send_endpoint; /* from_storage's, or NULL */
     char *listen;
     int queue_max;
     size_t max_msg;
@@ -472,6 +480,33 @@ s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
     return 0;
 }
 
+/* "send" from the storage actor: what the core handed out to send once
+   durable (msg_store.h "after"), forwarded by storage after its fsync.
+   Only "send" is accepted here. */
+static int
+s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
+{
+    (void)loop;
+    self_t *self = arg;
+    for (int i = 0; i < S_BATCH; i++) {
+        zmsg_t *zm = zmsg_recv (sock); /* RCVTIMEO 0: NULL when drained */
+        if (!zm)
+            break;
+        msg_transport_t m;
+        if (msg_transport_decode (zm, &m) < 0) {
+            self->count.raft_malformed++;
+        } else {
+            if (m.kind == MSG_TRANSPORT_SEND)
+                s_send (self, &m);
+            else
+                self->count.raft_malformed++;
+            msg_transport_clear (&m);
+        }
+        zmsg_destroy (&zm);
+    }
+    return 0;
+}
+
 /* The member the zap actor authenticated for the connection a message
    came on (its ZAP user id, in decimal), or 0. */
 static raft_id_t
@@ -748,7 +783,13 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     self->max_conns = args->max_conns > 0 ? (size_t)args->max_conns : 64;
     self->loop = zloop_new ();
     self->raft = zsock_new (ZMQ_PAIR);
-    if (!self->endpoint || !self->listen || !self->loop || !self->raft) {
+    if (args->send_endpoint) {
+        self->send_endpoint = strdup (args->send_endpoint);
+        self->from_storage = zsock_new (ZMQ_PULL);
+    }
+    if (!self->endpoint || !self->listen || !self->loop || !self->raft ||
+        (args->send_endpoint &&
+         (!self->send_endpoint || !self->from_storage))) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -761,6 +802,18 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
         zsock_destroy (&self->raft);
         self->status = S_STATUS_NO_ENDPOINT;
     }
+    if (self->from_storage) {
+        zsock_set_rcvtimeo (self->from_storage, 0);
+        zsock_set_rcvhwm (self->from_storage, 0); /* bounded by the raft
+                                                     actor's writes */
+        if (zsock_bind (self->from_storage, "%s", self->send_endpoint) == -1) {
+            log_error ("transport: cannot bind '%s': %s", self->send_endpoint,
+                       zmq_strerror (zmq_errno ()));
+            zsock_destroy (&self->from_storage);
+            if (!self->status)
+                self->status = S_STATUS_NO_ENDPOINT;
+        }
+    }
     self->router = s_router_new (self);
     if (!self->router && !self->status)
         self->status = S_STATUS_NO_LISTEN;
@@ -768,6 +821,8 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     zloop_reader (self->loop, pipe, s_handle_pipe, self);
     if (self->raft)
         zloop_reader (self->loop, self->raft, s_handle_raft, self);
+    if (self->from_storage)
+        zloop_reader (self->loop, self->from_storage, s_handle_storage, self);
     if (self->router) {
         zloop_reader (self->loop, self->router, s_handle_router, self);
         /* A connection may hold a frame in progress (max_msg) and whole
@@ -809,6 +864,11 @@ s_self_destroy (self_t **self_p)
         zsock_unbind (self->raft, "%s", self->endpoint);
         zsock_destroy (&self->raft);
     }
+    if (self->from_storage) {
+        zsock_unbind (self->from_storage, "%s", self->send_endpoint);
+        zsock_destroy (&self->from_storage);
+    }
+    free (self->send_endpoint);
     free (self->endpoint);
     free (self->listen);
     free (self);

@@ -37,8 +37,9 @@ static const char *s_kind_names[] = {
     [MSG_STORE_SNAP_READ] = "snap_read",
     [MSG_STORE_SNAP_CHUNK] = "snap_chunk",
     [MSG_STORE_USAGE] = "usage",
+    [MSG_STORE_AFTER] = "after",
 };
-#define S_KIND_MAX MSG_STORE_USAGE
+#define S_KIND_MAX MSG_STORE_AFTER
 
 /*  ---------------------------------------------------------------------
     Encoding                                                             */
@@ -83,6 +84,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         [MSG_STORE_VALUE] = 5,       [MSG_STORE_ERROR] = 3,
         [MSG_STORE_COMPACT] = 3,     [MSG_STORE_SNAP_READ] = 8,
         [MSG_STORE_SNAP_CHUNK] = 10, [MSG_STORE_USAGE] = 4,
+        [MSG_STORE_AFTER] = 4,
     };
     if (m->kind < MSG_STORE_WRITE || m->kind > S_KIND_MAX)
         return -1;
@@ -138,6 +140,19 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msg_pack_bool (pk, m->done);
         msgpack_pack_uint64 (pk, m->msg_term);
         msgpack_pack_uint64 (pk, m->msg_commit);
+        return 0;
+    case MSG_STORE_AFTER:
+        if (m->n_after && !m->after)
+            return -1;
+        msgpack_pack_uint64 (pk, m->seq);
+        msgpack_pack_array (pk, m->n_after);
+        for (size_t i = 0; i < m->n_after; i++) {
+            if (!m->after[i].frame)
+                return -1;
+            msgpack_pack_array (pk, 2);
+            msgpack_pack_uint64 (pk, m->after[i].index);
+            msgpack_pack_uint64 (pk, m->after[i].term);
+        }
         return 0;
     case MSG_STORE_APPLY:
         msgpack_pack_uint64 (pk, m->applied);
@@ -198,6 +213,14 @@ msg_store_encode (const msg_store_t *m)
         zm = zmsg_new ();
         if (zm && zmsg_addmem (zm, buf.data, buf.size) != 0)
             zmsg_destroy (&zm);
+        for (size_t i = 0; zm && m->kind == MSG_STORE_AFTER && i < m->n_after;
+             i++) {
+            zframe_t *f = zframe_dup (m->after[i].frame);
+            if (!f || zmsg_append (zm, &f) != 0) {
+                zframe_destroy (&f);
+                zmsg_destroy (&zm);
+            }
+        }
     }
     msgpack_sbuffer_destroy (&buf);
     return zm;
@@ -400,6 +423,26 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
             return -1; /* a chunk names its copy; a refusal does not */
         m->value = s_buf (&f[6]);
         return m->value ? 0 : -1;
+    case MSG_STORE_AFTER: {
+        if (n != 4 || !msg_get_uint (&f[2], &m->seq) ||
+            f[3].type != MSGPACK_OBJECT_ARRAY)
+            return -1;
+        size_t k = f[3].via.array.size;
+        if (k == 0)
+            return -1; /* nothing to send: never sent */
+        m->after = calloc (k, sizeof *m->after);
+        if (!m->after)
+            return -1;
+        m->n_after = k;
+        for (size_t i = 0; i < k; i++) {
+            const msgpack_object *c = &f[3].via.array.ptr[i];
+            if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 2 ||
+                !msg_get_uint (&c->via.array.ptr[0], &m->after[i].index) ||
+                !msg_get_uint (&c->via.array.ptr[1], &m->after[i].term))
+                return -1;
+        }
+        return 0;
+    }
     case MSG_STORE_APPLY:
         if (n != 4 || !msg_get_uint (&f[2], &m->applied) ||
             !msg_get_uint (&f[3], &m->applied_term) || m->applied == 0)
@@ -459,16 +502,25 @@ int
 msg_store_decode (zmsg_t *zm, msg_store_t *m)
 {
     memset (m, 0, sizeof *m);
-    if (!zm || zmsg_size (zm) != 1)
+    if (!zm || zmsg_size (zm) < 1)
         return -1;
     zframe_t *frame = zmsg_first (zm);
     msgpack_unpacked u;
     if (!msg_unpack_one (&u, zframe_data (frame), zframe_size (frame)))
         return -1;
     int rc = s_unpack_msg (&u.data, m);
+    msgpack_unpacked_destroy (&u);
+    /* one frame, but "after": one more per message it carries */
+    if (rc == 0 &&
+        zmsg_size (zm) != 1 + (m->kind == MSG_STORE_AFTER ? m->n_after : 0))
+        rc = -1;
+    for (size_t i = 0; rc == 0 && i < m->n_after; i++) {
+        zframe_t *f = zmsg_next (zm);
+        if (!f || zframe_size (f) == 0 || !(m->after[i].frame = zframe_dup (f)))
+            rc = -1;
+    }
     if (rc < 0)
         msg_store_clear (m);
-    msgpack_unpacked_destroy (&u);
     return rc;
 }
 
@@ -485,6 +537,9 @@ msg_store_clear (msg_store_t *m)
     raft_buf_unref (m->base.data);
     if (m->has_snap)
         raft_buf_unref (m->snap.data);
+    for (size_t i = 0; m->after && i < m->n_after; i++)
+        zframe_destroy (&m->after[i].frame);
+    free (m->after);
     memset (m, 0, sizeof *m);
 }
 

@@ -32,6 +32,18 @@
               the next chunk of the copy being sent to peer (chunk 0: take
               a new copy; index and term: the copy's, for chunk > 0).
               msg_term and msg_commit come back as they are.
+        [1, "after", seq: uint, [[index: uint, term: uint], ...]]
+            + one more frame per pair: a msg_transport.h "send", encoded
+              messages the raft core handed out to send once write seq is
+              durable (raft_ready_t.after, raft_options_t.async_sends):
+              votes after a hard state change, a follower's
+              acknowledgements. Storage forwards each frame as it is to
+              the transport (PUSH to its "-send" PULL) once everything
+              before it is durable, and only if its log entry at index
+              still has that term (index 0: no condition); so a follower's
+              acknowledgement leaves right after its fsync, without a
+              hand-off back to the raft actor. The only multi-frame
+              message.
         [1, "compact", [base]]
               the log's new base (raft_compact): in one synced batch,
               record base and delete every stored entry up to its index.
@@ -97,7 +109,15 @@ typedef enum {
     MSG_STORE_SNAP_READ,
     MSG_STORE_SNAP_CHUNK,
     MSG_STORE_USAGE,
+    MSG_STORE_AFTER,
 } msg_store_kind_t;
+
+/* "after": one message to send once durable, and its condition. */
+typedef struct {
+    raft_index_t index; /* 0: none; else the entry there must have term */
+    raft_term_t term;
+    zframe_t *frame; /* a msg_transport.h "send", encoded (owned) */
+} msg_after_t;
 
 typedef struct {
     raft_index_t index;
@@ -134,6 +154,8 @@ typedef struct {
     bool has_snap;
     raft_snapshot_chunk_t snap; /* data: one ref when decoded */
     uint64_t db_bytes, fs_free; /* usage */
+    msg_after_t *after;         /* after (malloc'ed; frames owned) */
+    size_t n_after;
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */
