@@ -344,23 +344,16 @@ s_send_after (self_t *self, const raft_after_t *after, size_t n)
         m.seq = after[i].seq > m.seq ? after[i].seq : m.seq;
         msgpack_sbuffer buf;
         msgpack_sbuffer_init (&buf);
-        zmsg_t *zm = NULL;
-        if (msg_raft_encode (&buf, &after[i].msg) == 0) {
-            msg_transport_t t = {.kind = MSG_TRANSPORT_SEND,
-                                 .to = after[i].msg.to,
-                                 .payload = (uint8_t *)buf.data,
-                                 .payload_len = buf.size};
-            zm = msg_transport_encode (&t);
-        }
+        zframe_t *f = msg_raft_encode (&buf, &after[i].msg) == 0
+                          ? zframe_new (buf.data, buf.size)
+                          : NULL;
         msgpack_sbuffer_destroy (&buf);
-        if (!zm)
+        if (!f)
             continue; /* a message that cannot be encoded is not sent */
-        v[m.n_after] = (msg_after_t){.index = after[i].index,
-                                     .term = after[i].term,
-                                     .frame = zmsg_pop (zm)};
-        zmsg_destroy (&zm);
-        if (v[m.n_after].frame)
-            m.n_after++;
+        v[m.n_after++] = (msg_after_t){.index = after[i].index,
+                                       .term = after[i].term,
+                                       .to = after[i].msg.to,
+                                       .frame = f};
     }
     if (m.n_after)
         s_store_send (self, &m);

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "msg_transport.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -400,7 +401,12 @@ storage_send_after (storage_t *self, msg_store_t *m)
             if (!e || e->term != a->term)
                 continue;
         }
-        if (zframe_send (&a->frame, self->send, ZFRAME_DONTWAIT) != 0)
-            zframe_destroy (&a->frame); /* lost: Raft retries */
+        /* a transport "send": its header, then the payload as it is */
+        zframe_t *h = msg_transport_header (MSG_TRANSPORT_SEND, a->to);
+        if (h &&
+            zframe_send (&h, self->send, ZFRAME_MORE | ZFRAME_DONTWAIT) == 0)
+            zframe_send (&a->frame, self->send, ZFRAME_DONTWAIT);
+        zframe_destroy (&h); /* unsent: lost, Raft retries */
+        zframe_destroy (&a->frame);
     }
 }

@@ -22,15 +22,17 @@
     actor keeps running, so that "$TERM" and "STATUS" still work.
 
     PULL (bound on args->send_endpoint; the storage actor connects):
-        storage -> transport: [1, "send", to, payload] only: a vote or an
+        storage -> transport: [1, "send", to] + payload only: a vote or an
         acknowledgement the raft core handed out to send once durable,
         which storage forwards right after its fsync (msg_store.h
         "after"), one hand-off fewer than through the raft actor.
 
     PAIR (bound on args->endpoint; the raft actor connects), one zframe
     per message, msg/msg_transport.h:
-        raft -> transport:  [1, "peers", ...], [1, "send", to, payload]
-        transport -> raft:  [1, "recv", from, payload], [1, "link", id, up]
+        raft -> transport:  [1, "peers", ...], [1, "send", to] + payload
+        transport -> raft:  [1, "recv", from] + payload, [1, "link", id, up]
+        The payload travels as its own frame, moved from socket to socket
+        without a copy.
         `from` in "recv" is the member the link authenticated (0 with
         --insecure-peers): the raft actor drops a message whose own `from`
         differs.
@@ -176,25 +178,26 @@ static int s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg);
 
 /* Encode m and send it to the raft actor without blocking. */
 static void
-s_to_raft (self_t *self, const msg_transport_t *m)
+s_to_raft (self_t *self, raft_id_t from, zmq_msg_t *payload)
 {
     if (!self->raft) {
         self->count.in_dropped++; /* the PAIR could not bind */
         return;
     }
-    zmsg_t *zm = msg_transport_encode (m);
-    if (!zm) {
-        /* only out of memory: we encode nothing the codec refuses */
-        self->count.in_dropped++;
+    zframe_t *header = msg_transport_header (MSG_TRANSPORT_RECV, from);
+    if (!header) {
+        self->count.in_dropped++; /* only out of memory */
         return;
     }
-    zframe_t *frame = zmsg_pop (zm);
-    zmsg_destroy (&zm);
-    /* zframe_send destroys the frame, sent or not; destroy again in case a
-       czmq version keeps it on failure (NULL is a no-op). */
-    if (zframe_send (&frame, self->raft, ZFRAME_DONTWAIT) != 0)
+    /* "recv" header, then the payload moved as it came (no copy). The
+       parts of one message are queued together: once the first is taken,
+       the second is. */
+    void *h = zsock_resolve (self->raft);
+    if (zframe_send (&header, self->raft, ZFRAME_MORE | ZFRAME_DONTWAIT) != 0)
         self->count.in_dropped++;
-    zframe_destroy (&frame);
+    else if (zmq_msg_send (payload, h, ZMQ_DONTWAIT) < 0)
+        self->count.in_dropped++;
+    zframe_destroy (&header);
 }
 
 static void
@@ -206,7 +209,12 @@ s_send_link (self_t *self, peer_t *peer, bool up)
     log_info ("transport: link to n%" PRIu64 " (%s) %s", peer->id,
               peer->endpoint, up ? "up" : "down");
     msg_transport_t m = {.kind = MSG_TRANSPORT_LINK, .to = peer->id, .up = up};
-    s_to_raft (self, &m);
+    zmsg_t *zm = self->raft ? msg_transport_encode (&m) : NULL;
+    zframe_t *f = zm ? zmsg_pop (zm) : NULL; /* "link" is one frame */
+    if (!f || zframe_send (&f, self->raft, ZFRAME_DONTWAIT) != 0)
+        self->count.in_dropped++;
+    zframe_destroy (&f);
+    zmsg_destroy (&zm);
 }
 
 /*  libzmq allocates a frame from the size its header declares before
@@ -376,50 +384,38 @@ s_set_peers (self_t *self, const msg_peer_t *list, size_t n)
     }
 }
 
+/* Hand the payload (zm's second frame, a decoded "send") to the peer's
+   DEALER, moved, not copied. */
 static void
-s_free_payload (void *data, void *hint)
+s_send (self_t *self, raft_id_t to, zmsg_t *zm)
 {
-    (void)hint;
-    free (data);
-}
-
-/* Hand the payload to the peer's DEALER, taking ownership of m->payload. */
-static void
-s_send (self_t *self, msg_transport_t *m)
-{
-    peer_t *peer = s_peer_lookup (self, m->to);
+    zframe_t *payload = zmsg_last (zm);
+    zmsg_remove (zm, payload);
+    peer_t *peer = s_peer_lookup (self, to);
     if (!peer) {
         /* No link of our own to that server (we do not know its endpoint,
            e.g. we are joining and have no configuration yet): answer over
            the connection it opened to our ROUTER, whose identity is its id.
            ROUTER_MANDATORY makes an unknown identity fail at once. */
         char identity[32];
-        snprintf (identity, sizeof identity, "%" PRIu64, m->to);
+        snprintf (identity, sizeof identity, "%" PRIu64, to);
         void *h = self->router ? zsock_resolve (self->router) : NULL;
         if (!h ||
             zmq_send (h, identity, strlen (identity),
                       ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zmq_send (h, m->payload, m->payload_len, ZMQ_DONTWAIT) < 0)
+            zframe_send (&payload, self->router, ZFRAME_DONTWAIT) != 0)
             self->count.out_unknown++;
         else
             self->count.out_sent++;
+        zframe_destroy (&payload); /* NULL once sent */
         return;
     }
-    /* Zero-copy: libzmq frees the payload once it is written (or
-       dropped). */
-    zmq_msg_t msg;
-    if (zmq_msg_init_data (&msg, m->payload, m->payload_len, s_free_payload,
-                           NULL) != 0)
-        return; /* m->payload still ours: the caller frees it */
-    m->payload = NULL;
-    m->payload_len = 0;
-    if (zmq_msg_send (&msg, zsock_resolve (peer->dealer), ZMQ_DONTWAIT) < 0) {
-        /* EAGAIN: not connected (ZMQ_IMMEDIATE) or queue full (SNDHWM) */
-        zmq_msg_close (&msg);
+    /* EAGAIN: not connected (ZMQ_IMMEDIATE) or queue full (SNDHWM) */
+    if (zframe_send (&payload, peer->dealer, ZFRAME_DONTWAIT) != 0)
         self->count.out_dropped++;
-    } else {
+    else
         self->count.out_sent++;
-    }
+    zframe_destroy (&payload);
 }
 
 /*  ---------------------------------------------------------------------
@@ -470,7 +466,7 @@ s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
                sees a freed peer. */
             s_set_peers (self, m.peers, m.n_peers);
         } else if (m.kind == MSG_TRANSPORT_SEND) {
-            s_send (self, &m);
+            s_send (self, m.to, zm);
         } else {
             self->count.raft_malformed++; /* "recv"/"link" go the other way */
         }
@@ -497,7 +493,7 @@ s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
             self->count.raft_malformed++;
         } else {
             if (m.kind == MSG_TRANSPORT_SEND)
-                s_send (self, &m);
+                s_send (self, m.to, zm);
             else
                 self->count.raft_malformed++;
             msg_transport_clear (&m);
@@ -562,11 +558,7 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
             (self->keys && (from = s_user_id (&payload)) == 0)) {
             self->count.in_malformed++;
         } else {
-            msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
-                                 .from = from,
-                                 .payload = zmq_msg_data (&payload),
-                                 .payload_len = size};
-            s_to_raft (self, &m);
+            s_to_raft (self, from, &payload);
             self->count.in_accepted++;
         }
         zmq_msg_close (&payload);
@@ -602,11 +594,7 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
                 more = zmq_msg_more (&part);
             }
         } else {
-            msg_transport_t m = {.kind = MSG_TRANSPORT_RECV,
-                                 .from = self->keys ? peer->id : 0,
-                                 .payload = zmq_msg_data (&part),
-                                 .payload_len = size};
-            s_to_raft (self, &m);
+            s_to_raft (self, self->keys ? peer->id : 0, &part);
             self->count.in_accepted++;
         }
         zmq_msg_close (&part);

@@ -149,9 +149,12 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         for (size_t i = 0; i < m->n_after; i++) {
             if (!m->after[i].frame)
                 return -1;
-            msgpack_pack_array (pk, 2);
+            if (!m->after[i].to || !zframe_size (m->after[i].frame))
+                return -1;
+            msgpack_pack_array (pk, 3);
             msgpack_pack_uint64 (pk, m->after[i].index);
             msgpack_pack_uint64 (pk, m->after[i].term);
+            msgpack_pack_uint64 (pk, m->after[i].to);
         }
         return 0;
     case MSG_STORE_APPLY:
@@ -436,9 +439,11 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
         m->n_after = k;
         for (size_t i = 0; i < k; i++) {
             const msgpack_object *c = &f[3].via.array.ptr[i];
-            if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 2 ||
+            if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 3 ||
                 !msg_get_uint (&c->via.array.ptr[0], &m->after[i].index) ||
-                !msg_get_uint (&c->via.array.ptr[1], &m->after[i].term))
+                !msg_get_uint (&c->via.array.ptr[1], &m->after[i].term) ||
+                !msg_get_uint (&c->via.array.ptr[2], &m->after[i].to) ||
+                m->after[i].to == 0)
                 return -1;
         }
         return 0;

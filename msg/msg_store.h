@@ -32,8 +32,9 @@
               the next chunk of the copy being sent to peer (chunk 0: take
               a new copy; index and term: the copy's, for chunk > 0).
               msg_term and msg_commit come back as they are.
-        [1, "after", seq: uint, [[index: uint, term: uint], ...]]
-            + one more frame per pair: a msg_transport.h "send", encoded
+        [1, "after", seq: uint, [[index: uint, term: uint, to: uint], ...]]
+            + one more frame per triple: the payload of a msg_transport.h
+              "send" to `to` (a msg_raft.h message)
               messages the raft core handed out to send once write seq is
               durable (raft_ready_t.after, raft_options_t.async_sends):
               votes after a hard state change, a follower's
@@ -116,7 +117,8 @@ typedef enum {
 typedef struct {
     raft_index_t index; /* 0: none; else the entry there must have term */
     raft_term_t term;
-    zframe_t *frame; /* a msg_transport.h "send", encoded (owned) */
+    raft_id_t to;    /* the peer */
+    zframe_t *frame; /* the payload, a msg_raft.h message (owned) */
 } msg_after_t;
 
 typedef struct {

@@ -1,6 +1,9 @@
 /*  msg_transport.c -- see msg_transport.h for the messages.
 
-    Wire format, version 1: one zframe holding one msgpack array.
+    Wire format, version 1: one zframe holding one msgpack array; "send"
+    and "recv" add a second frame, the payload, as it is (a msg_raft.h
+    message), so that it is never re-wrapped: the transport hands it to a
+    peer's socket and from a peer's socket without a copy.
 
       [1, "peers", [[id, endpoint], ...]]
           1          positive fixint (the version)
@@ -11,19 +14,19 @@
             id       uint, not 0 ("none"), unique in the list
             endpoint str, 1 to MSG_ENDPOINT_MAX - 1 bytes, no NUL inside
                      (it becomes a NUL-terminated C string)
-      [1, "send", to, payload]
+      [1, "send", to] + payload frame
           to         uint, not 0
-          payload    bin, at least 1 byte (a msg_raft.h message is never
+          payload    at least 1 byte (a msg_raft.h message is never
                      empty; ZeroMQ peers never see an empty payload)
-      [1, "recv", from, payload]
+      [1, "recv", from] + payload frame
           from       uint, 0 when the link is not authenticated
-          payload    bin, at least 1 byte
+          payload    at least 1 byte
       [1, "link", id, up]
           id         uint, not 0
           up         bool
 
     "uint" is any msgpack positive integer. Decoding refuses anything else:
-    more than one frame, trailing bytes, another version or kind, an element
+    another number of frames, an empty payload, trailing bytes, another version or kind, an element
     of the wrong type, an array of the wrong length. The encoder applies the
     same rules, so whatever it produces decodes.
 */
@@ -89,11 +92,6 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t len)
     return msgpack_pack_str (pk, len) | msgpack_pack_str_body (pk, s, len);
 }
 
-static int
-s_pack_bin (msgpack_packer *pk, const uint8_t *data, size_t len)
-{
-    return msgpack_pack_bin (pk, len) | msgpack_pack_bin_body (pk, data, len);
-}
 
 zmsg_t *
 msg_transport_encode (const msg_transport_t *m)
@@ -140,24 +138,22 @@ msg_transport_encode (const msg_transport_t *m)
         }
         break;
     case MSG_TRANSPORT_SEND:
+    case MSG_TRANSPORT_RECV:
+        rc |= msgpack_pack_array (&pk, 3);
+        rc |= msgpack_pack_uint8 (&pk, S_VERSION);
+        rc |= s_pack_str (&pk, kind, strlen (kind));
+        rc |= msgpack_pack_uint64 (
+            &pk, m->kind == MSG_TRANSPORT_SEND ? m->to : m->from);
+        break;
     case MSG_TRANSPORT_LINK:
         rc |= msgpack_pack_array (&pk, 4);
         rc |= msgpack_pack_uint8 (&pk, S_VERSION);
         rc |= s_pack_str (&pk, kind, strlen (kind));
         rc |= msgpack_pack_uint64 (&pk, m->to);
-        if (m->kind == MSG_TRANSPORT_SEND)
-            rc |= s_pack_bin (&pk, m->payload, m->payload_len);
-        else if (m->up)
+        if (m->up)
             rc |= msgpack_pack_true (&pk);
         else
             rc |= msgpack_pack_false (&pk);
-        break;
-    case MSG_TRANSPORT_RECV:
-        rc |= msgpack_pack_array (&pk, 4);
-        rc |= msgpack_pack_uint8 (&pk, S_VERSION);
-        rc |= s_pack_str (&pk, kind, strlen (kind));
-        rc |= msgpack_pack_uint64 (&pk, m->from);
-        rc |= s_pack_bin (&pk, m->payload, m->payload_len);
         break;
     }
     zmsg_t *zm = NULL;
@@ -165,9 +161,34 @@ msg_transport_encode (const msg_transport_t *m)
         zm = zmsg_new ();
         if (zm && zmsg_addmem (zm, buf.data, buf.size) != 0)
             zmsg_destroy (&zm);
+        if (zm &&
+            (m->kind == MSG_TRANSPORT_SEND || m->kind == MSG_TRANSPORT_RECV) &&
+            zmsg_addmem (zm, m->payload, m->payload_len) != 0)
+            zmsg_destroy (&zm);
     }
     msgpack_sbuffer_destroy (&buf);
     return zm;
+}
+
+zframe_t *
+msg_transport_header (msg_transport_kind_t kind, raft_id_t id)
+{
+    if (kind != MSG_TRANSPORT_SEND && kind != MSG_TRANSPORT_RECV)
+        return NULL;
+    if (kind == MSG_TRANSPORT_SEND && id == 0)
+        return NULL;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
+    const char *name = s_kind_names[kind];
+    int rc = msgpack_pack_array (&pk, 3);
+    rc |= msgpack_pack_uint8 (&pk, S_VERSION);
+    rc |= s_pack_str (&pk, name, strlen (name));
+    rc |= msgpack_pack_uint64 (&pk, id);
+    zframe_t *f = rc == 0 ? zframe_new (buf.data, buf.size) : NULL;
+    msgpack_sbuffer_destroy (&buf);
+    return f;
 }
 
 /*  ---------------------------------------------------------------------
@@ -191,20 +212,6 @@ s_kind (const msgpack_object *o)
             memcmp (o->via.str.ptr, s_kind_names[k], len) == 0)
             return (msg_transport_kind_t)k;
     }
-    return 0;
-}
-
-/* A copy of a non-empty bin object into m->payload. */
-static int
-s_payload (const msgpack_object *o, msg_transport_t *m)
-{
-    if (o->type != MSGPACK_OBJECT_BIN || o->via.bin.size == 0)
-        return -1;
-    m->payload = malloc (o->via.bin.size);
-    if (!m->payload)
-        return -1;
-    memcpy (m->payload, o->via.bin.ptr, o->via.bin.size);
-    m->payload_len = o->via.bin.size;
     return 0;
 }
 
@@ -253,14 +260,9 @@ s_decode (const msgpack_object *o, msg_transport_t *m)
         if (size != 3)
             return -1;
         return s_peers (&f[2], m);
-    case MSG_TRANSPORT_SEND:
-        if (size != 4 || !s_id (&f[2], &m->to))
-            return -1;
-        return s_payload (&f[3], m);
+    case MSG_TRANSPORT_SEND: return size == 3 && s_id (&f[2], &m->to) ? 0 : -1;
     case MSG_TRANSPORT_RECV:
-        if (size != 4 || !msg_get_uint (&f[2], &m->from))
-            return -1;
-        return s_payload (&f[3], m);
+        return size == 3 && msg_get_uint (&f[2], &m->from) ? 0 : -1;
     case MSG_TRANSPORT_LINK:
         if (size != 4 || !s_id (&f[2], &m->to) ||
             f[3].type != MSGPACK_OBJECT_BOOLEAN)
@@ -275,7 +277,7 @@ int
 msg_transport_decode (zmsg_t *zm, msg_transport_t *m)
 {
     memset (m, 0, sizeof *m);
-    if (!zm || zmsg_size (zm) != 1)
+    if (!zm || zmsg_size (zm) < 1 || zmsg_size (zm) > 2)
         return -1;
     zframe_t *frame = zmsg_first (zm);
     msgpack_unpacked u;
@@ -283,6 +285,18 @@ msg_transport_decode (zmsg_t *zm, msg_transport_t *m)
         return -1;
     int rc = s_decode (&u.data, m);
     msgpack_unpacked_destroy (&u);
+    bool carries =
+        m->kind == MSG_TRANSPORT_SEND || m->kind == MSG_TRANSPORT_RECV;
+    if (rc == 0 && zmsg_size (zm) != (carries ? 2u : 1u))
+        rc = -1;
+    if (rc == 0 && carries) {
+        /* borrowed: valid while zm is */
+        zframe_t *p = zmsg_next (zm);
+        m->payload = zframe_data (p);
+        m->payload_len = zframe_size (p);
+        if (m->payload_len == 0)
+            rc = -1;
+    }
     if (rc < 0)
         msg_transport_clear (m);
     return rc;
@@ -294,6 +308,5 @@ msg_transport_clear (msg_transport_t *m)
     if (!m)
         return;
     free (m->peers);
-    free (m->payload);
-    memset (m, 0, sizeof *m);
+    memset (m, 0, sizeof *m); /* the payload is borrowed */
 }

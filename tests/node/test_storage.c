@@ -17,6 +17,7 @@
 #include "msg_raft.h"
 #include "msg_trace.h"
 #include "msg_store.h"
+#include "msg_transport.h"
 #include "quota.h"
 #include "storage_space.h"
 
@@ -86,13 +87,18 @@ typedef struct {
     zsock_t *pair; /* what the raft actor would hold */
 } s_node_t;
 
+/* The transport's PULL for "after", when a test binds one; else NULL. */
+static const char *s_send_ep;
+
 static void
 s_start (s_node_t *n, const char *dir, const raft_conf_t *bootstrap)
 {
     char ep[64];
     snprintf (ep, sizeof ep, "inproc://test-storage-%d", ++s_endpoints);
-    storage_args_t args = {
-        .data_dir = dir, .endpoint = ep, .bootstrap = bootstrap};
+    storage_args_t args = {.data_dir = dir,
+                           .endpoint = ep,
+                           .bootstrap = bootstrap,
+                           .send_endpoint = s_send_ep};
     n->actor = zactor_new (storage_actor, &args);
     n->pair = zsock_new (ZMQ_PAIR);
     zsock_set_rcvtimeo (n->pair, 10000);
@@ -1041,6 +1047,107 @@ test_open_failure (void)
 
 /* The raft actor may connect before the storage actor binds (inproc
    allows it): boot still arrives. */
+/* "after": what the core hands out to send once durable goes to the
+   transport from storage once everything before it is durable, as a
+   transport "send" (header, then the payload as it is); an
+   acknowledgement of an entry replaced since is dropped; an "after" for
+   a write that never came stops the node. */
+static bool
+s_pull_send (zsock_t *pull, raft_id_t to, const char *payload)
+{
+    zmsg_t *zm = zmsg_recv (pull);
+    msg_transport_t t;
+    bool ok = zm && msg_transport_decode (zm, &t) == 0 &&
+              t.kind == MSG_TRANSPORT_SEND && t.to == to &&
+              t.payload_len == strlen (payload) &&
+              memcmp (t.payload, payload, t.payload_len) == 0;
+    if (zm && ok)
+        msg_transport_clear (&t);
+    zmsg_destroy (&zm);
+    return ok;
+}
+
+static msg_store_t
+s_after (uint64_t seq, size_t n, const msg_after_t *items)
+{
+    msg_store_t m = {.kind = MSG_STORE_AFTER, .seq = seq, .n_after = n};
+    m.after = calloc (n, sizeof *m.after);
+    for (size_t i = 0; i < n; i++)
+        m.after[i] = items[i];
+    return m;
+}
+
+static void
+test_after (void)
+{
+    raft_conf_t conf = s_conf ();
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvtimeo (pull, 5000);
+    CHECK (zsock_bind (pull, "inproc://test-storage-after") == 0);
+    s_send_ep = "inproc://test-storage-after";
+    s_node_t n;
+    msg_store_t boot, r;
+    CHECK (s_boot (&n, s_dir ("after"), &conf, &boot));
+    msg_store_clear (&boot);
+    raft_entry_t *es = s_entries (2, 2, 2); /* 2, 3 of term 2 */
+    msg_store_t w = {.kind = MSG_STORE_WRITE,
+                     .seq = 1,
+                     .hs_changed = true,
+                     .hs = {2, 1},
+                     .entries = es,
+                     .n_entries = 2};
+    msg_after_t a1[] = {
+        {.index = 3, .term = 2, .to = 5, .frame = zframe_new ("ack3", 4)}};
+    msg_store_t af = s_after (1, 1, a1);
+    s_send (&n, &w);
+    s_send (&n, &af);
+    msg_store_clear (&af);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_PERSISTED) && r.seq == 1);
+    msg_store_clear (&r);
+    CHECK (s_pull_send (pull, 5, "ack3"));
+
+    /* entry 3 replaced by a newer leader's (term 3) in the same group:
+       the acknowledgement of the old one is dropped, the vote goes */
+    raft_entry_t e3 = s_kv_entry (3, 3, MSG_KV_PUT, "x", "y");
+    msg_store_t w2 = {.kind = MSG_STORE_WRITE,
+                      .seq = 2,
+                      .hs_changed = true,
+                      .hs = {3, 0},
+                      .entries = &e3,
+                      .n_entries = 1};
+    msg_after_t a2[] = {
+        {.index = 3, .term = 2, .to = 5, .frame = zframe_new ("stale", 5)},
+        {.index = 0, .term = 0, .to = 6, .frame = zframe_new ("vote", 4)},
+        {.index = 3, .term = 3, .to = 7, .frame = zframe_new ("ack3t3", 6)}};
+    af = s_after (2, 3, a2);
+    s_send (&n, &w2);
+    s_send (&n, &af);
+    msg_store_clear (&af);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_PERSISTED) && r.seq == 2);
+    msg_store_clear (&r);
+    CHECK (s_pull_send (pull, 6, "vote"));
+    CHECK (s_pull_send (pull, 7, "ack3t3"));
+
+    /* an "after" for write 9, which never came: the node stops */
+    msg_after_t a3[] = {
+        {.index = 0, .term = 0, .to = 5, .frame = zframe_new ("x", 1)}};
+    af = s_after (9, 1, a3);
+    s_send (&n, &af);
+    msg_store_clear (&af);
+    CHECK (s_recv_kind (&n, &r, MSG_STORE_ERROR));
+    CHECK (r.error && strstr (r.error, "write 9"));
+    msg_store_clear (&r);
+    zsock_set_rcvtimeo (pull, 300);
+    zmsg_t *none = zmsg_recv (pull);
+    CHECK (none == NULL); /* "stale" and "x" never left */
+    zmsg_destroy (&none);
+    s_stop (&n);
+    s_send_ep = NULL;
+    raft_buf_unref (e3.data);
+    s_entries_free (es, 2);
+    zsock_destroy (&pull);
+}
+
 static void
 test_connect_first (void)
 {
@@ -1498,6 +1605,7 @@ main (void)
         {"test_refused_write", test_refused_write},
         {"test_open_failure", test_open_failure},
         {"test_connect_first", test_connect_first},
+        {"test_after", test_after},
         {"test_codec", test_codec},
         {"test_kv_codec", test_kv_codec},
         {"test_identity", test_identity},
