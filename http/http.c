@@ -86,7 +86,8 @@
     args->read_ms after the worker began waiting for the request
     (init_connection, or the end of the previous request on a keep-alive
     connection). The read loop checks that between reads, and this actor
-    checks every S_WATCH_MS for a worker still reading past it (s_watch):
+    checks every S_WATCH_MS for a worker still reading past it
+    (http_body_watch):
     it finds the connection's socket by its addresses
     (http/socket_find.h) and shuts down its reading side, which wakes the
     worker; it answers 408 and closes. That bounds each slow client, but
@@ -100,28 +101,27 @@
     pool -- a per-address connection limit in front (iptables connlimit, a
     proxy) is the remedy civetweb leaves us.
 
-    Files: this one (the actor, civetweb's callbacks, the watch),
-    http_routes.c (access, handlers, the raft actor), http_reply.c (bodies
-    in, JSON out); http_int.h between them.
-
-    /raft/join asks the raft actor first (the health op: role and leader),
-    answers 409 not_leader without fetching anything on a follower, then
-    asks the NEW server for its identity (http/join_fetch.h: its /health,
-    over TLS when we serve TLS, name lookup included in the deadline,
-    min (args->timeout_ms, 2 s)), then asks the raft actor to add it.
+    Files (http_int.h between them), one concern each:
+      http.c            the actor: civetweb's start and stop, its options,
+                        access settings, the loop that runs the watch
+      http_callbacks.c  civetweb's callbacks: a worker's sockets, a
+                        request's start, end and log line
+      http_routes.c     the route table, access, /health, /metrics,
+                        /debug/digest
+      http_kv.c         /kv/put, /kv/get, /kv/delete
+      http_members.c    /raft/join, /raft/remove
+      http_ask.c        a question to the raft actor and its typed answer
+      http_render.c     each kind of typed answer as its JSON body
+      http_reply.c      JSON replies out, civetweb's refusals
+      http_body.c       bodies in, within the deadline; the watch
 */
 #include "http_int.h"
-#include "json.h"
 #include "log.h"
-#include "monitor.h"
-#include "socket_find.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 /* civetweb: a header block larger than this is refused (413). */
 #define S_MAX_REQUEST_SIZE "16384"
@@ -134,171 +134,7 @@
 #define S_WATCH_MS 50
 
 /*  ---------------------------------------------------------------------
-    civetweb callbacks                                                   */
-
-/* Copy s for a log line, control bytes replaced: paths are the client's. */
-static void
-s_printable (char *dst, size_t dst_len, const char *s)
-{
-    size_t i = 0;
-    for (; s && s[i] && i + 1 < dst_len; i++)
-        dst[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-    dst[i] = 0;
-}
-
-/* Every request that civetweb parsed comes here first; returning the
-   status tells civetweb the request is handled. */
-static int
-s_begin_request (struct mg_connection *conn)
-{
-    int64_t start = zclock_usecs ();
-    http_worker_t *w = mg_get_thread_pointer (conn);
-    http_req_t c = {.self = mg_get_user_data (mg_get_context (conn)),
-                    .conn = conn,
-                    .ri = mg_get_request_info (conn),
-                    .dealer = w ? w->dealer : NULL,
-                    .w = w};
-    c.read_deadline =
-        (w ? w->wait_start : zclock_mono ()) + c.self->access.read_ms;
-    int status = http_route (&c);
-    int64_t usecs = zclock_usecs () - start;
-    metrics_http (c.route, status, (uint64_t)usecs);
-    char path[120];
-    s_printable (path, sizeof path, c.ri->local_uri);
-    if (w && w->mon) {
-        msg_trace_ev_t ev;
-        monitor_push (w->mon,
-                      msg_trace_ev_set (&ev, "http", 0, (uint64_t)usecs, 0,
-                                        "%.12s %s %d", c.ri->request_method,
-                                        path, status));
-    }
-    log_debug ("http: %s %s %d %.1f ms%s%s", c.ri->request_method, path, status,
-               (double)usecs / 1000.0, c.who ? " token " : "",
-               c.who ? c.who : "");
-    return status;
-}
-
-/* The request deadline counts from when the worker begins waiting for a
-   request: here for a connection's first (after the TLS handshake, which
-   civetweb bounds by request_timeout_ms itself)... */
-static int
-s_init_connection (const struct mg_connection *conn, void **conn_data)
-{
-    (void)conn_data;
-    http_worker_t *w = mg_get_thread_pointer (conn);
-    if (w)
-        w->wait_start = zclock_mono ();
-    return 0;
-}
-
-/* ... and at the end of the previous one for the next request on a
-   keep-alive connection (idle time counts; civetweb drops a connection
-   idle for keep_alive_timeout_ms anyway). */
-static void
-s_end_request (const struct mg_connection *conn, int status)
-{
-    (void)status;
-    http_worker_t *w = mg_get_thread_pointer (conn);
-    if (w)
-        w->wait_start = zclock_mono ();
-}
-
-static int
-s_log_message (const struct mg_connection *conn, const char *message)
-{
-    (void)conn;
-    log_warn ("http: civetweb: %s", message);
-    return 1;
-}
-
-/* Each worker thread's own DEALER to the raft actor. */
-static void *
-s_init_thread (const struct mg_context *ctx, int thread_type)
-{
-    if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
-        return NULL;
-    http_self_t *self = mg_get_user_data (ctx);
-    http_worker_t *w = calloc (1, sizeof *w);
-    if (!w)
-        return NULL;
-    w->wait_start = zclock_mono ();
-    w->dealer = zsock_new (ZMQ_DEALER);
-    if (w->dealer) {
-        zsock_set_linger (w->dealer, 0);
-        /* Never block a worker on a stuck raft actor: a full queue fails
-           the send, which the client sees as 503. */
-        zsock_set_sndtimeo (w->dealer, self->args.timeout_ms);
-        if (zsock_connect (w->dealer, "%s", self->args.api_endpoint) != 0)
-            zsock_destroy (&w->dealer);
-    }
-    if (!w->dealer)
-        log_error ("http: worker cannot connect to %s",
-                   self->args.api_endpoint);
-    if (self->args.monitor_endpoint)
-        w->mon = monitor_push_new (self->args.monitor_endpoint);
-    pthread_mutex_lock (&self->watch_mutex);
-    if (self->n_workers < self->max_workers)
-        self->workers[self->n_workers++] = w;
-    pthread_mutex_unlock (&self->watch_mutex);
-    return w;
-}
-
-static void
-s_exit_thread (const struct mg_context *ctx, int thread_type, void *ptr)
-{
-    (void)thread_type;
-    http_worker_t *w = ptr;
-    if (!w)
-        return;
-    http_self_t *self = mg_get_user_data (ctx);
-    pthread_mutex_lock (&self->watch_mutex);
-    for (size_t i = 0; i < self->n_workers; i++)
-        if (self->workers[i] == w)
-            self->workers[i] = self->workers[--self->n_workers];
-    pthread_mutex_unlock (&self->watch_mutex);
-    zsock_destroy (&w->dealer);
-    zsock_destroy (&w->mon);
-    free (w);
-}
-
-/* HTTPS: civetweb takes our context as it is (TLS 1.2+, the certificate
-   and key main loaded: http/tls.h) and, seeing 1, does not free it. */
-static int
-s_external_ssl_ctx (void **ssl_ctx, void *user_data)
-{
-    http_self_t *self = user_data;
-    *ssl_ctx = self->args.tls_server;
-    return 1;
-}
-
-/*  ---------------------------------------------------------------------
     The actor                                                            */
-
-/* Cut off every body still arriving past its request's deadline: shut
-   down the reading side of its connection, which wakes its worker in
-   mg_read (); the worker answers 408 (writing still works) and closes. */
-static void
-s_watch (http_self_t *self)
-{
-    int64_t now = zclock_mono ();
-    pthread_mutex_lock (&self->watch_mutex);
-    for (size_t i = 0; i < self->n_workers; i++) {
-        http_worker_t *w = self->workers[i];
-        if (!w->body_deadline || w->cut || now < w->body_deadline)
-            continue;
-        /* The worker is inside its read loop, so the connection is open
-           and its descriptor cannot be reused while we hold the mutex. */
-        int fd = http_socket_find (w->peer, w->peer_port, w->local_port);
-        if (fd >= 0)
-            shutdown (fd, SHUT_RD);
-        else
-            log_warn ("http: cannot find the connection from %s:%d to cut "
-                      "it off",
-                      w->peer, w->peer_port);
-        w->cut = true;
-    }
-    pthread_mutex_unlock (&self->watch_mutex);
-}
 
 /* Access settings and /health's view of them; each weakened one logged. */
 static void
@@ -371,16 +207,7 @@ http_actor (zsock_t *pipe, void *args)
         NULL};
     /* clang-format on */
     struct mg_callbacks callbacks;
-    memset (&callbacks, 0, sizeof callbacks);
-    callbacks.begin_request = s_begin_request;
-    callbacks.end_request = s_end_request;
-    callbacks.init_connection = s_init_connection;
-    callbacks.http_error = http_reply_civetweb_error;
-    callbacks.log_message = s_log_message;
-    callbacks.init_thread = s_init_thread;
-    callbacks.exit_thread = s_exit_thread;
-    if (self->args.tls_server)
-        callbacks.external_ssl_ctx = s_external_ssl_ctx;
+    http_callbacks_set (&callbacks, self->args.tls_server != NULL);
     char err[256] = "";
     struct mg_error_data error = {.text = err, .text_buffer_size = sizeof err};
     struct mg_init_data init = {.callbacks = &callbacks,
@@ -420,7 +247,7 @@ http_actor (zsock_t *pipe, void *args)
             break;
         }
         if (self->ctx)
-            s_watch (self);
+            http_body_watch (self);
     }
     zpoller_destroy (&poller);
     if (self->ctx)

@@ -1,14 +1,6 @@
-/*  http_int.h -- what the files of the http actor share (actors/http.c
-    says how it works): the actor's state, each worker thread's, one
-    request's, and the functions that cross files:
-
-      http.c         the actor: civetweb start and stop, its callbacks, the
-                     deadline watch, access settings
-      http_routes.c  the routes: access check, handlers, asking the raft
-                     actor
-      http_reply.c   a request's bytes: its body read within the deadline
-                     and a body slot; JSON replies and civetweb's own
-                     refusals
+/*  http_int.h -- what the files of the http actor share (http.c says how
+    it works and lists the files): the actor's state, each worker
+    thread's, one request's, and the functions that cross files.
 */
 #ifndef HTTP_INT_H_INCLUDED
 #define HTTP_INT_H_INCLUDED
@@ -17,6 +9,7 @@
 #include "actors.h"
 #include "admission.h"
 #include "metrics.h"
+#include "msg_api.h"
 #include "parse.h"
 
 #include <civetweb.h>
@@ -65,9 +58,31 @@ typedef struct {
     const char *who; /* the token's name, for logs, or NULL */
 } http_req_t;
 
+/* http_callbacks.c: civetweb's callbacks, external_ssl_ctx when tls. */
+void http_callbacks_set (struct mg_callbacks *callbacks, bool tls);
+
 /* http_routes.c: serve the request (access, then its route's handler);
    returns the status sent. */
 int http_route (http_req_t *c);
+
+/* The handlers (http_kv.c, http_members.c): each returns the status
+   sent. */
+int http_kv_put (http_req_t *c);
+int http_kv_get (http_req_t *c);
+int http_kv_delete (http_req_t *c);
+int http_raft_join (http_req_t *c);
+int http_raft_remove (http_req_t *c);
+
+/* http_ask.c: send req (its req_id is set here) to the raft actor and wait
+   for the reply carrying that req_id: 0 with *rep (the caller clears it
+   with msg_api_rep_clear), or the status of the error already sent to the
+   client (*rep then holds nothing). Takes req's buffers. */
+int http_ask (http_req_t *c, msg_api_req_t *req, msg_api_rep_t *rep);
+/* Send rep's status and its body (http_render_rep); returns the status
+   sent. */
+int http_reply_rep (http_req_t *c, const msg_api_rep_t *rep);
+/* http_ask, then http_reply_rep. */
+int http_call (http_req_t *c, msg_api_req_t *req);
 
 /* http_reply.c: send status and body (which this takes), with extra header
    lines ("Name: value\r\n"..., or NULL); returns status. */
@@ -77,13 +92,18 @@ int http_reply_json (http_req_t *c, int status, json_t *body,
 int http_reply_error (http_req_t *c, int status, const char *error,
                       const char *detail);
 int http_reply_parse_error (http_req_t *c, const http_parse_err_t *err);
-/* The whole body (README, "Slow clients" in http.c): 0 with a malloc'ed,
-   NUL-terminated *out, or the status of the error reply already sent. */
-int http_read_body (http_req_t *c, char **out, size_t *out_len);
 /* Whether the request carries a body (read or not). */
 bool http_has_body (const http_req_t *c);
 /* civetweb's http_error callback: its refusals as JSON. */
 int http_reply_civetweb_error (struct mg_connection *conn, int status,
                                const char *errmsg);
+
+/* http_body.c: the whole body (README, "Slow clients" in http.c): 0 with
+   a malloc'ed, NUL-terminated *out, or the status of the error reply
+   already sent. */
+int http_read_body (http_req_t *c, char **out, size_t *out_len);
+/* Cut off the bodies still arriving past their deadline (the actor, every
+   S_WATCH_MS). */
+void http_body_watch (http_self_t *self);
 
 #endif
