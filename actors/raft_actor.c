@@ -15,7 +15,7 @@
                      its from is the member the link authenticated, when
                      args.peer_auth) / "link"
       api         <- msg_api "req" from each HTTP worker's DEALER
-      (ROUTER)    -> msg_api "rep": status and a msgpack map body
+      (ROUTER)    -> msg_api "rep": status and a typed reply (msg_api.h)
 
     Every handler ends by draining the core's Ready batches (s_drive): the
     writes go to storage (one per batch; storage commits the batches that

@@ -41,8 +41,9 @@
       POST   /raft/remove  {"peer": "node4:8000"} or {"id": 4}  admin
       GET    /metrics      Prometheus text, rendered here from the
                            registry (actors/metrics.h)          open*
-    (* read with --auth-health.) The raft actor's status and body map go
-    back as they are. Errors made here are JSON too:
+    (* read with --auth-health.) The raft actor's status goes back as it
+    is, its typed reply rendered here (http_render.h). Errors made here
+    are JSON too:
       400 {"error": "bad_request", "detail": "..."}   http/parse.h
       401 {"error": "unauthorized", "detail"} + WWW-Authenticate: Bearer
       403 {"error": "forbidden", "detail"}            http/access.h
