@@ -40,8 +40,8 @@ MSG_HDR  := $(wildcard msg/*.h)
 MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
 # pkg-config file).
-NODE_SRC := $(filter-out actors/nsxd.c actors/nsxd_config.c actors/trace_client.c,$(wildcard actors/*.c)) $(MSG_SRC) \
-            $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c,$(wildcard http/*.c))
+NODE_SRC := $(filter-out actors/nsxd.c actors/nsxd_config.c,$(wildcard actors/*.c)) $(MSG_SRC) \
+            $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c http/trace_client.c,$(wildcard http/*.c))
 NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
             $(wildcard http/*.h)
 NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
@@ -106,9 +106,9 @@ $(B)/nsxd-tls/libcrypto.so: http/tls_compat.c | $(B)
 $(B)/nsxd: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
 	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
 
-NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c actors/trace_client.c \
+NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c http/trace_client.c \
               actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h actors/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
+$(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h http/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -ljansson \
 	    -lssl -lcrypto -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
 
@@ -151,7 +151,7 @@ $(B)/promcheck: tests/node/promcheck_main.c $(PROMCHECK) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Itests/node $< tests/node/promcheck.c -lm -o $@
 
 $(B)/test_%: tests/node/test_%.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) actors/trace_client.c $(CORE_SRC) $(NODE_LIB) -o $@
+	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) http/trace_client.c $(CORE_SRC) $(NODE_LIB) -o $@
 
 $(B) $(B)/core:
 	mkdir -p $@
@@ -299,9 +299,9 @@ MSG_CORE  := msg/msg_raft.c msg/msg_store.c msg/msg_util.c $(CORE_SRC)
 FUZZ_raft_msg  := $(MSG_CORE)
 FUZZ_store     := $(MSG_CORE)
 FUZZ_transport := msg/msg_transport.c $(MSG_CORE)
-FUZZ_api       := msg/msg_api.c msg/msg_api_body.c http/json.c $(MSG_CORE)
+FUZZ_api       := msg/msg_api.c msg/msg_api_health.c http/http_render.c http/json.c $(MSG_CORE)
 FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
-FUZZ_json      := http/json.c msg/msg_api_body.c $(MSG_CORE)
+FUZZ_json      := http/json.c http/http_render.c $(MSG_CORE)
 FUZZ_cluster   := tests/fuzz/forge.c tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
 FUZZ_http      := http/parse.c http/json.c $(MSG_CORE)
 FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

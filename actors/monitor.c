@@ -13,7 +13,7 @@
                   published, dropped, malformed (see counters_t).
         start-up: signal 0 once both sockets are bound. If the PULL or the
                   PUB cannot bind: signal 1, then "FAILED" on the pipe (as
-                  actors/http.c does: zactor_new swallows the signal's
+                  http/http.c does: zactor_new swallows the signal's
                   status, so main watches the pipe for "FAILED"); the
                   actor then only answers "STATS" and waits for "$TERM".
 

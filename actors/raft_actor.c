@@ -18,7 +18,7 @@
                      its from is the member the link authenticated, when
                      args.peer_auth) / "link"
       api         <- msg_api "req" from each HTTP worker's DEALER
-      (ROUTER)    -> msg_api "rep": status and a msgpack map body
+      (ROUTER)    -> msg_api "rep": status and a typed reply (msg_api.h)
 
     Every handler ends by draining the core's Ready batches (s_drive): the
     writes go to storage (one per batch; storage commits the batches that
@@ -180,10 +180,9 @@ s_leader_http (self_t *self, char *http, size_t len)
     Replies                                                              */
 
 static void
-s_send_reply (self_t *self, zframe_t *identity, uint64_t req_id,
-              unsigned status, msgpack_sbuffer *body)
+s_send_reply (self_t *self, zframe_t *identity, const msg_api_rep_t *r)
 {
-    zmsg_t *rep = msg_api_rep_encode (req_id, status, body->data, body->size);
+    zmsg_t *rep = msg_api_rep_encode (r);
     if (!rep)
         return;
     zframe_t *id = zframe_dup (identity);
@@ -196,27 +195,67 @@ static void
 s_reply_error (self_t *self, zframe_t *identity, uint64_t req_id,
                unsigned status, const char *code)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
+    msg_api_rep_t r = {.req_id = req_id,
+                       .status = status,
+                       .kind = MSG_API_REP_ERROR,
+                       .code = code};
+    char http[RAFT_ADDR_MAX];
     if (strcmp (code, "not_leader") == 0) {
-        char http[RAFT_ADDR_MAX];
-        msg_body_not_leader (&buf, s_leader_http (self, http, sizeof http));
-    } else {
-        msg_body_error (&buf, code);
+        r.has_leader = true;
+        r.leader = s_leader_http (self, http, sizeof http);
     }
-    s_send_reply (self, identity, req_id, status, &buf);
-    msgpack_sbuffer_destroy (&buf);
+    s_send_reply (self, identity, &r);
 }
 
 static void
 s_reply_error_detail (self_t *self, zframe_t *identity, uint64_t req_id,
                       unsigned status, const char *code, const char *detail)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msg_body_error_detail (&buf, code, detail);
-    s_send_reply (self, identity, req_id, status, &buf);
-    msgpack_sbuffer_destroy (&buf);
+    msg_api_rep_t r = {.req_id = req_id,
+                       .status = status,
+                       .kind = MSG_API_REP_ERROR,
+                       .code = code,
+                       .detail = detail};
+    s_send_reply (self, identity, &r);
+}
+
+/* 200 {}: a read barrier passed. */
+static void
+s_reply_empty (self_t *self, zframe_t *identity, uint64_t req_id)
+{
+    msg_api_rep_t r = {
+        .req_id = req_id, .status = 200, .kind = MSG_API_REP_EMPTY};
+    s_send_reply (self, identity, &r);
+}
+
+/* A PUT or DELETE applied: flag is whether a PUT created the key, or a
+   DELETE found it. */
+static void
+s_reply_written (self_t *self, zframe_t *identity, uint64_t req_id,
+                 raft_buf_t *key, raft_index_t index, bool is_delete, bool flag)
+{
+    msg_api_rep_t r = {.req_id = req_id,
+                       .status = 200,
+                       .kind = MSG_API_REP_WRITTEN,
+                       .key = key,
+                       .index = index,
+                       .is_delete = is_delete,
+                       .flag = flag};
+    s_send_reply (self, identity, &r);
+}
+
+/* A GET's answer: 200 with the value, 404 without (value NULL). */
+static void
+s_reply_value (self_t *self, zframe_t *identity, uint64_t req_id,
+               raft_buf_t *key, raft_buf_t *value, bool stale)
+{
+    msg_api_rep_t r = {.req_id = req_id,
+                       .status = value ? 200 : 404,
+                       .kind = MSG_API_REP_VALUE,
+                       .key = key,
+                       .value = value,
+                       .stale = stale};
+    s_send_reply (self, identity, &r);
 }
 
 static void
@@ -554,11 +593,11 @@ s_reply_health (self_t *self, zframe_t *identity, uint64_t req_id)
         h.origin = store_origin_name (ident->origin);
         h.voting = me && me->voter && store_identity_is_self (ident, me);
     }
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msg_body_health (&buf, &h);
-    s_send_reply (self, identity, req_id, 200, &buf);
-    msgpack_sbuffer_destroy (&buf);
+    msg_api_rep_t r = {.req_id = req_id,
+                       .status = 200,
+                       .kind = MSG_API_REP_HEALTH,
+                       .health = &h};
+    s_send_reply (self, identity, &r);
 }
 
 /* What a PUT costs on disk besides its key and value, about: the entry's
@@ -657,11 +696,7 @@ s_read_index (self_t *self, zframe_t **identity, const msg_api_req_t *req)
         raft_status_t st;
         raft_status (self->r, &st);
         if (st.role == RAFT_LEADER && req->op == MSG_API_READ) {
-            msgpack_sbuffer buf;
-            msgpack_sbuffer_init (&buf);
-            msg_body_empty (&buf);
-            s_send_reply (self, *identity, req->req_id, 200, &buf);
-            msgpack_sbuffer_destroy (&buf);
+            s_reply_empty (self, *identity, req->req_id);
             return;
         }
         if (st.role == RAFT_LEADER) {
@@ -827,11 +862,12 @@ s_remove (self_t *self, zframe_t **identity, const msg_api_req_t *req)
 static void
 s_conf_done (self_t *self, s_req_t *q)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msg_body_conf (&buf, q->id, q->index);
-    s_send_reply (self, q->identity, q->req_id, 200, &buf);
-    msgpack_sbuffer_destroy (&buf);
+    msg_api_rep_t r = {.req_id = q->req_id,
+                       .status = 200,
+                       .kind = MSG_API_REP_CONF,
+                       .id = q->id,
+                       .index = q->index};
+    s_send_reply (self, q->identity, &r);
 }
 
 /*  ---------------------------------------------------------------------
@@ -1020,11 +1056,7 @@ s_drive (self_t *self)
                 if (q->wait != S_WAIT_READ || q->ctx != rd.reads[k].ctx)
                     continue;
                 if (rd.reads[k].ok && q->op == MSG_API_READ) {
-                    msgpack_sbuffer buf;
-                    msgpack_sbuffer_init (&buf);
-                    msg_body_empty (&buf);
-                    s_send_reply (self, q->identity, q->req_id, 200, &buf);
-                    msgpack_sbuffer_destroy (&buf);
+                    s_reply_empty (self, q->identity, q->req_id);
                     s_req_drop (self, i);
                 } else if (rd.reads[k].ok) {
                     q->wait = S_WAIT_VALUE;
@@ -1169,15 +1201,11 @@ s_on_applied (self_t *self, msg_store_t *m)
             if (q->wait != S_WAIT_APPLY || q->index != m->results[k].index ||
                 !q->committed)
                 continue;
-            msgpack_sbuffer buf;
-            msgpack_sbuffer_init (&buf);
             bool is_delete = q->op == MSG_API_DELETE;
             /* DELETE says whether the key existed; PUT whether it is new */
-            msg_body_written (&buf, q->key, q->index, is_delete,
-                              is_delete ? m->results[k].existed
-                                        : !m->results[k].existed);
-            s_send_reply (self, q->identity, q->req_id, 200, &buf);
-            msgpack_sbuffer_destroy (&buf);
+            s_reply_written (
+                self, q->identity, q->req_id, q->key, q->index, is_delete,
+                is_delete ? m->results[k].existed : !m->results[k].existed);
             q->acked = true;
             s_req_drop (self, i);
             break;
@@ -1192,11 +1220,8 @@ s_on_value (self_t *self, msg_store_t *m)
         s_req_t *q = &self->reqs[i];
         if (q->wait != S_WAIT_VALUE || q->ctx != m->req_id)
             continue;
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msg_body_value (&buf, q->key, m->found ? m->value : NULL, q->stale);
-        s_send_reply (self, q->identity, q->req_id, m->found ? 200 : 404, &buf);
-        msgpack_sbuffer_destroy (&buf);
+        s_reply_value (self, q->identity, q->req_id, q->key,
+                       m->found ? m->value : NULL, q->stale);
         s_req_drop (self, i);
         return;
     }

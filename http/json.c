@@ -2,7 +2,6 @@
 */
 #include "json.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,92 +91,6 @@ json_string_lossy (const void *data, size_t len)
     json_t *s = json_stringn ((const char *)out, n_out);
     free (out);
     return s;
-}
-
-/*  ---------------------------------------------------------------------
-    msgpack -> JSON                                                      */
-
-static json_t *
-s_from (const msgpack_object *o, int depth)
-{
-    if (depth > JSON_MSGPACK_MAX_DEPTH)
-        return NULL;
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL: return json_null ();
-    case MSGPACK_OBJECT_BOOLEAN: return json_boolean (o->via.boolean);
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        if (o->via.u64 > (uint64_t)INT64_MAX)
-            return json_real ((double)o->via.u64);
-        return json_integer ((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer ((json_int_t)o->via.i64);
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        /* jansson refuses NaN and infinities, as JSON has no way to say
-           them; null keeps the rest of the body. */
-        if (!isfinite (o->via.f64))
-            return json_null ();
-        return json_real (o->via.f64);
-    case MSGPACK_OBJECT_STR:
-        return json_string_lossy (o->via.str.ptr, o->via.str.size);
-    case MSGPACK_OBJECT_BIN:
-        return json_string_lossy (o->via.bin.ptr, o->via.bin.size);
-    case MSGPACK_OBJECT_ARRAY: {
-        json_t *a = json_array ();
-        for (uint32_t i = 0; a && i < o->via.array.size; i++) {
-            json_t *v = s_from (&o->via.array.ptr[i], depth + 1);
-            if (!v || json_array_append_new (a, v) != 0)
-                json_decref (a), a = NULL;
-        }
-        return a;
-    }
-    case MSGPACK_OBJECT_MAP: {
-        json_t *m = json_object ();
-        for (uint32_t i = 0; m && i < o->via.map.size; i++) {
-            const msgpack_object_kv *kv = &o->via.map.ptr[i];
-            json_t *k = NULL;
-            if (kv->key.type == MSGPACK_OBJECT_STR)
-                k = json_string_lossy (kv->key.via.str.ptr,
-                                       kv->key.via.str.size);
-            else if (kv->key.type == MSGPACK_OBJECT_BIN)
-                k = json_string_lossy (kv->key.via.bin.ptr,
-                                       kv->key.via.bin.size);
-            json_t *v = k ? s_from (&kv->val, depth + 1) : NULL;
-            /* jansson keys are C strings: keep the key's bytes, NULs
-               included, with json_object_setn_new. */
-            if (!v || json_object_setn_new (m, json_string_value (k),
-                                            json_string_length (k), v) != 0) {
-                json_decref (m);
-                m = NULL;
-            }
-            json_decref (k);
-        }
-        return m;
-    }
-    default: return NULL; /* ext: nothing in JSON means that */
-    }
-}
-
-json_t *
-json_from_msgpack (const msgpack_object *o)
-{
-    return o ? s_from (o, 0) : NULL;
-}
-
-json_t *
-json_from_msgpack_bytes (const void *data, size_t len)
-{
-    if (!data || len == 0)
-        return NULL;
-    msgpack_unpacked u;
-    msgpack_unpacked_init (&u);
-    size_t off = 0;
-    json_t *j = NULL;
-    if (msgpack_unpack_next (&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS &&
-        off == len)
-        j = s_from (&u.data, 0);
-    msgpack_unpacked_destroy (&u);
-    return j;
 }
 
 /*  ---------------------------------------------------------------------

@@ -2,7 +2,7 @@
     connections, found by its addresses.
 
     civetweb 1.15 does not hand a request handler its connection's socket,
-    and its mg_read () has no overall time limit (actors/http.c, "Slow
+    and its mg_read () has no overall time limit (http/http.c, "Slow
     clients"): a connection still sending its body when the request's
     deadline passes is found here and its reading side shut down, which
     wakes the worker blocked in mg_read (). Linux only (/proc/self/fd);

@@ -7,8 +7,21 @@
                  (fixarray of 9; req_id and id as msgpack uints of any
                  width; op a str; key and value bin or nil; stale a bool;
                  peer a str shorter than RAFT_ADDR_MAX without NUL, or nil)
-      reply    = 95 01 a3 "rep" req_id status body
-                 (fixarray of 5; status a uint in 100..599; body one map)
+      reply    = 9n 01 a3 "rep" req_id status kind fields...
+                 (fixarray of n = 5 + the kind's fields; status a uint in
+                 100..599; kind a str; then, by kind:
+                   "empty"    nothing                               (n = 5)
+                   "error"    code: str of 1..MSG_API_CODE_MAX bytes,
+                              detail: str up to MSG_API_DETAIL_MAX or nil,
+                              has_leader: bool, leader: str < RAFT_ADDR_MAX
+                              or nil                                (n = 9)
+                   "written"  key: bin or nil, index: uint, deleted: bool,
+                              flag: bool                            (n = 9)
+                   "value"    key: bin or nil, value: bin or nil, stale:
+                              bool                                  (n = 8)
+                   "conf"     id: uint, index: uint                 (n = 7)
+                   "health"   one array, msg_api_health.c           (n = 6)
+                 strings hold no NUL: the decoder hands out C strings)
 
     Nothing decoded here is trusted: the decoders check the frame count,
     the version, the kind, every field's type and every length, and
@@ -201,43 +214,154 @@ msg_api_req_clear (msg_api_req_t *req)
 /*  ---------------------------------------------------------------------
     Replies                                                              */
 
-/* body must be exactly one msgpack map. */
+static const char *s_kind_names[] = {
+    [MSG_API_REP_EMPTY] = "empty",     [MSG_API_REP_ERROR] = "error",
+    [MSG_API_REP_WRITTEN] = "written", [MSG_API_REP_VALUE] = "value",
+    [MSG_API_REP_CONF] = "conf",       [MSG_API_REP_HEALTH] = "health",
+};
+#define S_KIND_MAX MSG_API_REP_HEALTH
+/* The array's length for each kind (see the top). */
+static const uint32_t s_kind_fields[] = {
+    [MSG_API_REP_EMPTY] = 5, [MSG_API_REP_ERROR] = 9, [MSG_API_REP_WRITTEN] = 9,
+    [MSG_API_REP_VALUE] = 8, [MSG_API_REP_CONF] = 7,  [MSG_API_REP_HEALTH] = 6,
+};
+
+/* A string the decoder takes: no NUL, shorter than max. */
 static bool
-s_body_is_map (const void *body, size_t body_len)
+s_str_ok (const char *s, size_t max)
 {
-    msgpack_unpacked u;
-    if (!msg_unpack_one (&u, body, body_len))
-        return false;
-    bool ok = u.data.type == MSGPACK_OBJECT_MAP;
-    msgpack_unpacked_destroy (&u);
-    return ok;
+    return s && strnlen (s, max) < max;
+}
+
+static void
+s_pack_cstr_or_nil (msgpack_packer *pk, const char *s)
+{
+    if (s)
+        s_pack_str (pk, s, strlen (s));
+    else
+        msgpack_pack_nil (pk);
 }
 
 zmsg_t *
-msg_api_rep_encode (uint64_t req_id, unsigned status, const void *body,
-                    size_t body_len)
+msg_api_rep_encode (const msg_api_rep_t *rep)
 {
-    static const uint8_t empty_map = 0x80;
-    if (!body || body_len == 0) {
-        body = &empty_map;
-        body_len = 1;
-    }
-    /* Refuse here what the decoder would refuse, so that a bad reply shows
-       up as an error at its source rather than as a timeout. */
-    if (status < 100 || status > 599 || !s_body_is_map (body, body_len))
+    if (!rep || rep->kind < MSG_API_REP_EMPTY || rep->kind > S_KIND_MAX ||
+        rep->status < 100 || rep->status > 599)
+        return NULL;
+    if (rep->kind == MSG_API_REP_ERROR &&
+        (!s_str_ok (rep->code, MSG_API_CODE_MAX + 1) || !*rep->code ||
+         (rep->detail && !s_str_ok (rep->detail, MSG_API_DETAIL_MAX + 1)) ||
+         (rep->leader && !s_str_ok (rep->leader, RAFT_ADDR_MAX))))
+        return NULL;
+    if ((rep->kind == MSG_API_REP_WRITTEN || rep->kind == MSG_API_REP_VALUE) &&
+        ((rep->key && rep->key->len > MSG_API_MAX_DATA) ||
+         (rep->value && rep->value->len > MSG_API_MAX_DATA)))
+        return NULL;
+    if (rep->kind == MSG_API_REP_HEALTH && !rep->health)
         return NULL;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 5);
+    msgpack_pack_array (&pk, s_kind_fields[rep->kind]);
     msgpack_pack_uint8 (&pk, MSG_API_VERSION);
     s_pack_str (&pk, "rep", 3);
-    msgpack_pack_uint64 (&pk, req_id);
-    msgpack_pack_unsigned_int (&pk, status);
-    /* The body is already msgpack: append its bytes as they are. */
-    msgpack_sbuffer_write (&buf, body, body_len);
+    msgpack_pack_uint64 (&pk, rep->req_id);
+    msgpack_pack_unsigned_int (&pk, rep->status);
+    const char *kind = s_kind_names[rep->kind];
+    s_pack_str (&pk, kind, strlen (kind));
+    switch (rep->kind) {
+    case MSG_API_REP_EMPTY: break;
+    case MSG_API_REP_ERROR:
+        s_pack_str (&pk, rep->code, strlen (rep->code));
+        s_pack_cstr_or_nil (&pk, rep->detail);
+        msg_pack_bool (&pk, rep->has_leader);
+        s_pack_cstr_or_nil (&pk, rep->leader);
+        break;
+    case MSG_API_REP_WRITTEN:
+        s_pack_buf (&pk, rep->key);
+        msgpack_pack_uint64 (&pk, rep->index);
+        msg_pack_bool (&pk, rep->is_delete);
+        msg_pack_bool (&pk, rep->flag);
+        break;
+    case MSG_API_REP_VALUE:
+        s_pack_buf (&pk, rep->key);
+        s_pack_buf (&pk, rep->value);
+        msg_pack_bool (&pk, rep->stale);
+        break;
+    case MSG_API_REP_CONF:
+        msgpack_pack_uint64 (&pk, rep->id);
+        msgpack_pack_uint64 (&pk, rep->index);
+        break;
+    case MSG_API_REP_HEALTH: msg_api_health_pack (&pk, rep->health); break;
+    }
     return s_zmsg_from (&buf);
+}
+
+/* A str of fewer than max bytes without NUL -> a malloc'ed C string; nil
+   -> NULL when nil_ok. False on anything else. */
+static bool
+s_cstr (const msgpack_object *o, size_t max, bool nil_ok, const char **out)
+{
+    *out = NULL;
+    if (o->type == MSGPACK_OBJECT_NIL)
+        return nil_ok;
+    if (!msg_str_clean (o, max))
+        return false;
+    char *s = malloc (o->via.str.size + 1);
+    if (!s)
+        return false;
+    msg_str_copy (s, o);
+    *out = s;
+    return true;
+}
+
+static int
+s_rep_fields (const msgpack_object *o, msg_api_rep_t *rep)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 5)
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    uint64_t status;
+    for (int k = MSG_API_REP_EMPTY; k <= S_KIND_MAX; k++)
+        if (s_str_is (&f[4], s_kind_names[k]))
+            rep->kind = (msg_api_rep_kind_t)k;
+    if (rep->kind == 0 || !s_header (o, s_kind_fields[rep->kind], "rep") ||
+        !msg_get_uint (&f[2], &rep->req_id) || !msg_get_uint (&f[3], &status) ||
+        status < 100 || status > 599)
+        return -1;
+    rep->status = (unsigned)status;
+    switch (rep->kind) {
+    case MSG_API_REP_EMPTY: return 0;
+    case MSG_API_REP_ERROR:
+        if (!s_cstr (&f[5], MSG_API_CODE_MAX + 1, false, &rep->code) ||
+            !*rep->code ||
+            !s_cstr (&f[6], MSG_API_DETAIL_MAX + 1, true, &rep->detail) ||
+            !msg_get_bool (&f[7], &rep->has_leader) ||
+            !s_cstr (&f[8], RAFT_ADDR_MAX, true, &rep->leader))
+            return -1;
+        return 0;
+    case MSG_API_REP_WRITTEN:
+        return s_buf (&f[5], &rep->key) && msg_get_uint (&f[6], &rep->index) &&
+                       msg_get_bool (&f[7], &rep->is_delete) &&
+                       msg_get_bool (&f[8], &rep->flag)
+                   ? 0
+                   : -1;
+    case MSG_API_REP_VALUE:
+        return s_buf (&f[5], &rep->key) && s_buf (&f[6], &rep->value) &&
+                       msg_get_bool (&f[7], &rep->stale)
+                   ? 0
+                   : -1;
+    case MSG_API_REP_CONF:
+        return msg_get_uint (&f[5], &rep->id) &&
+                       msg_get_uint (&f[6], &rep->index)
+                   ? 0
+                   : -1;
+    case MSG_API_REP_HEALTH:
+        rep->health = msg_api_health_unpack (&f[5]);
+        return rep->health ? 0 : -1;
+    }
+    return -1;
 }
 
 int
@@ -250,27 +374,7 @@ msg_api_rep_decode (zmsg_t *zm, msg_api_rep_t *rep)
     msgpack_unpacked u;
     if (!msg_unpack_one (&u, zframe_data (frame), zframe_size (frame)))
         return -1;
-    int rc = -1;
-    uint64_t status;
-    const msgpack_object *f = s_header (&u.data, 5, "rep");
-    if (f && msg_get_uint (&f[2], &rep->req_id) &&
-        msg_get_uint (&f[3], &status) && status >= 100 && status <= 599 &&
-        f[4].type == MSGPACK_OBJECT_MAP) {
-        /* Re-encode the body map to hand out its own bytes: msgpack-c
-           keeps no offsets into the input. */
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init (&buf);
-        msgpack_packer pk;
-        msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-        if (msgpack_pack_object (&pk, f[4]) == 0 && buf.size > 0 &&
-            (rep->body = malloc (buf.size)) != NULL) {
-            memcpy (rep->body, buf.data, buf.size);
-            rep->body_len = buf.size;
-            rep->status = (unsigned)status;
-            rc = 0;
-        }
-        msgpack_sbuffer_destroy (&buf);
-    }
+    int rc = s_rep_fields (&u.data, rep);
     msgpack_unpacked_destroy (&u);
     if (rc < 0)
         msg_api_rep_clear (rep);
@@ -282,6 +386,11 @@ msg_api_rep_clear (msg_api_rep_t *rep)
 {
     if (!rep)
         return;
-    free (rep->body);
+    free ((char *)rep->code);
+    free ((char *)rep->detail);
+    free ((char *)rep->leader);
+    raft_buf_unref (rep->key);
+    raft_buf_unref (rep->value);
+    free ((msg_health_t *)rep->health);
     memset (rep, 0, sizeof *rep);
 }

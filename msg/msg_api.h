@@ -14,10 +14,22 @@
               from the new server's /health). For "remove": id.
 
       raft -> http
-        [1, "rep", req_id: uint, status: uint, body]
-              status is the HTTP status; body is a msgpack map that the HTTP
-              side renders as the JSON response body as it is (nil -> null,
-              bin and str -> string, ints, bools, arrays and maps).
+        [1, "rep", req_id: uint, status: uint, kind: str, fields...]
+              status is the HTTP status; kind and its fields are a typed
+              reply (msg_api_rep_t), which the HTTP side renders as JSON
+              itself, one function per kind (http/http_render.h):
+                "empty"    -                              {}
+                "error"    code: str, detail: str|nil,    {"error"[, "detail"]
+                           has_leader: bool,               [, "leader"]}
+                           leader: str|nil
+                "written"  key: bin|nil, index: uint,     {"ok", "key",
+                           deleted: bool, flag: bool       "index", "created"
+                                                           | "deleted"}
+                "value"    key: bin|nil, value: bin|nil   {"key", "value"} or
+                           (nil: not found), stale: bool  {"error": "not_found",
+                                                           "key"}[, "stale"]
+                "conf"     id: uint, index: uint          {"ok", "id", "index"}
+                "health"   one array (msg_api_health.c)   msg_health_t
 */
 #ifndef MSG_API_H_INCLUDED
 #define MSG_API_H_INCLUDED
@@ -48,48 +60,57 @@ typedef struct {
     raft_id_t id;
 } msg_api_req_t;
 
-typedef struct {
-    uint64_t req_id;
-    unsigned status;
-    uint8_t *body; /* msgpack map (malloc'ed) */
-    size_t body_len;
-} msg_api_rep_t;
-
 /* Decoders never destroy zm; it stays the caller's. */
 zmsg_t *msg_api_req_encode (const msg_api_req_t *req);
 int msg_api_req_decode (zmsg_t *zm, msg_api_req_t *req);
 void msg_api_req_clear (msg_api_req_t *req);
 
-/* body: msgpack bytes of a map, copied. */
-zmsg_t *msg_api_rep_encode (uint64_t req_id, unsigned status, const void *body,
-                            size_t body_len);
+/*  Replies: one kind each, with its fields (see the top for the JSON the
+    HTTP side makes of each; README, "The HTTP API"). */
+typedef enum {
+    MSG_API_REP_EMPTY = 1, /* a read barrier's answer */
+    MSG_API_REP_ERROR,
+    MSG_API_REP_WRITTEN, /* a PUT or DELETE applied */
+    MSG_API_REP_VALUE,   /* a GET's answer, found or not */
+    MSG_API_REP_CONF,    /* a configuration change committed */
+    MSG_API_REP_HEALTH,
+} msg_api_rep_kind_t;
+
+/* Longest error code and detail a reply carries (NUL excluded). */
+#define MSG_API_CODE_MAX 64
+#define MSG_API_DETAIL_MAX 2048
+
+typedef struct msg_health msg_health_t;
+
+/* A reply. The encoder reads only the fields of rep->kind and borrows its
+   pointers; the decoder fills them with its own copies, which
+   msg_api_rep_clear releases. */
+typedef struct {
+    uint64_t req_id;
+    unsigned status; /* 100..599 */
+    msg_api_rep_kind_t kind;
+    /* ERROR: code, detail (NULL: none), and for not_leader the leader's
+       HTTP address (has_leader; leader NULL: unknown, rendered null) */
+    const char *code, *detail, *leader;
+    bool has_leader;
+    /* WRITTEN, VALUE: the key (NULL renders as ""); VALUE: the value,
+       NULL: not found */
+    raft_buf_t *key, *value;
+    raft_index_t index; /* WRITTEN, CONF */
+    bool is_delete;     /* WRITTEN: a DELETE ("deleted") or a PUT */
+    bool flag;          /* WRITTEN: PUT created the key / DELETE found it */
+    bool stale;         /* VALUE: a local read */
+    raft_id_t id;       /* CONF */
+    const msg_health_t *health; /* HEALTH */
+} msg_api_rep_t;
+
+/* NULL if rep is not one the decoder would accept (kind, status, field
+   sizes): a bad reply shows up at its source rather than as a timeout. */
+zmsg_t *msg_api_rep_encode (const msg_api_rep_t *rep);
 int msg_api_rep_decode (zmsg_t *zm, msg_api_rep_t *rep);
 void msg_api_rep_clear (msg_api_rep_t *rep);
 
-/*  Reply bodies (msg_api_body.c). Each writes one msgpack map into buf,
-    which the caller has initialised; keys and values are the JSON the
-    client sees (README, "The HTTP API"):
-
-      empty        {} (a read barrier's answer)
-      error        {"error": code}
-      not_leader   {"error": "not_leader", "leader": "host:port" | null}
-      written      {"ok": true, "key", "index", "created" | "deleted": bool}
-      value        {"key", "value"} or {"error": "not_found", "key"},
-                   plus "stale": true for local reads
-      conf         {"ok": true, "id", "index"}
-      health       see msg_health_t                                      */
-void msg_body_empty (msgpack_sbuffer *buf);
-void msg_body_error (msgpack_sbuffer *buf, const char *code);
-void msg_body_not_leader (msgpack_sbuffer *buf, const char *leader);
-void msg_body_written (msgpack_sbuffer *buf, const raft_buf_t *key,
-                       raft_index_t index, bool is_delete, bool flag);
-void msg_body_value (msgpack_sbuffer *buf, const raft_buf_t *key,
-                     const raft_buf_t *value, bool stale);
-void msg_body_conf (msgpack_sbuffer *buf, raft_id_t id, raft_index_t index);
-/* {"error": code, "detail": detail} */
-void msg_body_error_detail (msgpack_sbuffer *buf, const char *code,
-                            const char *detail);
-
+/*  The health reply: this server's view (msg_api_health.c). */
 typedef struct {
     raft_id_t id;
     const char *peer_addr;
@@ -101,7 +122,7 @@ typedef struct {
                            recorded (a founding member) */
 } msg_health_member_t;
 
-typedef struct {
+struct msg_health {
     raft_id_t id;
     const char *role;
     raft_term_t term;
@@ -136,8 +157,12 @@ typedef struct {
     bool quota_known;
     uint64_t quota_used, quota_clear_below, fs_free;
     bool alarm;
-} msg_health_t;
+};
 
-void msg_body_health (msgpack_sbuffer *buf, const msg_health_t *h);
+/* For msg_api.c: the health fields as one msgpack array, and back. The
+   decoder returns one malloc'ed block (free () it) holding the struct,
+   its members and its strings, or NULL if o is not such an array. */
+void msg_api_health_pack (msgpack_packer *pk, const msg_health_t *h);
+msg_health_t *msg_api_health_unpack (const msgpack_object *o);
 
 #endif

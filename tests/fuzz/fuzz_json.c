@@ -1,7 +1,6 @@
-/*  fuzz_json.c -- the JSON rendering of http/json.c on arbitrary bytes:
-    what a GET renders from whatever bytes are stored under a key, and what
-    the HTTP worker renders from any reply body. Every input is used four
-    ways:
+/*  fuzz_json.c -- the JSON rendering of http/json.c and http_render.c on
+    arbitrary bytes: what a GET renders from whatever bytes are stored
+    under a key. Every input is used three ways:
 
       UTF-8        json_utf8_valid agrees with jansson's own check (an
                    independent implementation of RFC 3629: json_stringn
@@ -12,22 +11,16 @@
                    at most 3 bytes out per byte in, and rendering the
                    result again changes nothing;
       GET          the input split into key and value (the first byte
-                   says where) rendered as a GET does (msg_body_value,
-                   json_from_msgpack_bytes, json_body_text, actors/http.c):
+                   says where) rendered as a GET does (http_render_value,
+                   json_body_text, http/http_kv.c):
                    an object whose "key" and "value" are the lossy strings
                    of the bytes (exactly the bytes when they are UTF-8),
                    plus "stale": true when asked; its text ASCII, and
-                   parsing it back gives the same object;
-      msgpack      the input as a reply body (json_from_msgpack_bytes, under
-                   its REQUIRES: sizes pre-checked as msg_api_rep_decode
-                   does): nothing, or a value whose text parses back to an
-                   equal value (where jansson can read it at all: a NUL in
-                   an object key it writes but does not read back).
+                   parsing it back gives the same object.
 */
 #include "fuzz.h"
+#include "http_render.h"
 #include "json.h"
-#include "msg_api.h"
-#include "msg_util.h"
 
 static bool
 s_ascii (const char *text, size_t len)
@@ -112,11 +105,7 @@ s_fuzz_get (const uint8_t *data, size_t size)
     raft_buf_t *value = raft_buf_new (data + 1 + klen, size - 1 - klen);
     for (int found = 0; found < 2; found++) {
         bool stale = (data[0] & 1) != 0;
-        msgpack_sbuffer b;
-        msgpack_sbuffer_init (&b);
-        msg_body_value (&b, key, found ? value : NULL, stale);
-        json_t *body = json_from_msgpack_bytes (b.data, b.size);
-        msgpack_sbuffer_destroy (&b);
+        json_t *body = http_render_value (key, found ? value : NULL, stale);
         FUZZ_CHECK (json_is_object (body));
         FUZZ_CHECK (json_object_size (body) == 2u + stale);
         FUZZ_CHECK (
@@ -137,28 +126,16 @@ s_fuzz_get (const uint8_t *data, size_t size)
     raft_buf_unref (value);
 }
 
-static void
-s_fuzz_msgpack (const uint8_t *data, size_t size)
-{
-    if (size == 0 || !msg_sizes_plausible (data, size))
-        return;
-    json_t *v = json_from_msgpack_bytes (data, size);
-    if (v)
-        s_check_text (v);
-    json_decref (v);
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     s_fuzz_utf8 (data, size);
     s_fuzz_get (data, size);
-    s_fuzz_msgpack (data, size);
     return 0;
 }
 
 /*  ---------------------------------------------------------------------
-    Seeds: UTF-8 of every length, broken sequences, reply bodies         */
+    Seeds: UTF-8 of every length, broken sequences                   */
 
 void
 fuzz_seeds (void)
@@ -172,33 +149,4 @@ fuzz_seeds (void)
     };
     for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
         fuzz_seed (strings[i], strlen (strings[i]) + (i == 3));
-    raft_buf_t *key = raft_buf_new ("k", 1);
-    raft_buf_t *value = raft_buf_new ("v\xff", 2);
-    msgpack_sbuffer b;
-    msgpack_sbuffer_init (&b);
-    msg_body_value (&b, key, value, true);
-    fuzz_seed (b.data, b.size);
-    msgpack_sbuffer_destroy (&b);
-    msgpack_sbuffer_init (&b);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &b, msgpack_sbuffer_write);
-    msgpack_pack_map (&pk, 6);
-    msgpack_pack_str_with_body (&pk, "n", 1);
-    msgpack_pack_uint64 (&pk, UINT64_MAX);
-    msgpack_pack_str_with_body (&pk, "i", 1);
-    msgpack_pack_int64 (&pk, INT64_MIN);
-    msgpack_pack_str_with_body (&pk, "f", 1);
-    msgpack_pack_double (&pk, 0.1);
-    msgpack_pack_bin_with_body (&pk, "b\0", 2);
-    msgpack_pack_array (&pk, 2);
-    msgpack_pack_nil (&pk);
-    msgpack_pack_true (&pk);
-    msgpack_pack_str_with_body (&pk, "m", 1);
-    msgpack_pack_map (&pk, 0);
-    msgpack_pack_str_with_body (&pk, "e", 1);
-    msgpack_pack_ext_with_body (&pk, "x", 1, 1);
-    fuzz_seed (b.data, b.size);
-    msgpack_sbuffer_destroy (&b);
-    raft_buf_unref (key);
-    raft_buf_unref (value);
 }

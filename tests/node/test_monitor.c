@@ -1,6 +1,6 @@
 /*  test_monitor.c -- the monitor actor (actors/monitor.c), the trace codec
     (msg/msg_trace.c) and the subscriber behind `nsxctl trace`
-    (actors/trace_client.c).
+    (http/trace_client.c).
 
     Monitor actors run in this process, each publishing on
     tcp://127.0.0.1:<port> (4 ports per run in 20000-21999, derived from

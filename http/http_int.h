@@ -1,0 +1,109 @@
+/*  http_int.h -- what the files of the http actor share (http.c says how
+    it works and lists the files): the actor's state, each worker
+    thread's, one request's, and the functions that cross files.
+*/
+#ifndef HTTP_INT_H_INCLUDED
+#define HTTP_INT_H_INCLUDED
+
+#include "access.h"
+#include "actors.h"
+#include "admission.h"
+#include "metrics.h"
+#include "msg_api.h"
+#include "parse.h"
+
+#include <civetweb.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* What init_thread gives each worker thread. */
+typedef struct {
+    zsock_t *dealer;
+    zsock_t *mon;       /* PUSH to the monitor (one per worker), or NULL */
+    int64_t wait_start; /* zclock_mono () when this worker began waiting
+                           for its connection's next request */
+    /* While it reads a body (under watch_mutex): the deadline (0: not
+       reading one), the connection's addresses, and whether the actor cut
+       it off (http.c, s_watch). */
+    int64_t body_deadline;
+    char peer[48];
+    int peer_port, local_port;
+    bool cut;
+} http_worker_t;
+
+typedef struct {
+    http_args_t args;
+    struct mg_context *ctx;
+    atomic_uint_fast64_t next_req_id;
+    http_access_t access;
+    json_t *security;         /* /health's "security" (copied per request) */
+    http_admission_t *bodies; /* slots for bodies being read */
+    pthread_mutex_t watch_mutex;
+    http_worker_t **workers; /* every worker thread's, for the watch */
+    size_t n_workers, max_workers;
+} http_self_t;
+
+/* One request being served. */
+typedef struct {
+    http_self_t *self;
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    zsock_t *dealer;
+    http_worker_t *w;      /* this worker's, or NULL */
+    bool body_read;        /* the whole request body was consumed */
+    bool close;            /* close the connection after the reply */
+    int64_t read_deadline; /* zclock_mono () by which the body must be in */
+    metrics_route_t route;
+    const char *who; /* the token's name, for logs, or NULL */
+} http_req_t;
+
+/* http_callbacks.c: civetweb's callbacks, external_ssl_ctx when tls. */
+void http_callbacks_set (struct mg_callbacks *callbacks, bool tls);
+
+/* http_routes.c: serve the request (access, then its route's handler);
+   returns the status sent. */
+int http_route (http_req_t *c);
+
+/* The handlers (http_kv.c, http_members.c): each returns the status
+   sent. */
+int http_kv_put (http_req_t *c);
+int http_kv_get (http_req_t *c);
+int http_kv_delete (http_req_t *c);
+int http_raft_join (http_req_t *c);
+int http_raft_remove (http_req_t *c);
+
+/* http_ask.c: send req (its req_id is set here) to the raft actor and wait
+   for the reply carrying that req_id: 0 with *rep (the caller clears it
+   with msg_api_rep_clear), or the status of the error already sent to the
+   client (*rep then holds nothing). Takes req's buffers. */
+int http_ask (http_req_t *c, msg_api_req_t *req, msg_api_rep_t *rep);
+/* Send rep's status and its body (http_render_rep); returns the status
+   sent. */
+int http_reply_rep (http_req_t *c, const msg_api_rep_t *rep);
+/* http_ask, then http_reply_rep. */
+int http_call (http_req_t *c, msg_api_req_t *req);
+
+/* http_reply.c: send status and body (which this takes), with extra header
+   lines ("Name: value\r\n"..., or NULL); returns status. */
+int http_reply_json (http_req_t *c, int status, json_t *body,
+                     const char *extra);
+/* {"error": error[, "detail": detail]}; returns status. */
+int http_reply_error (http_req_t *c, int status, const char *error,
+                      const char *detail);
+int http_reply_parse_error (http_req_t *c, const http_parse_err_t *err);
+/* Whether the request carries a body (read or not). */
+bool http_has_body (const http_req_t *c);
+/* civetweb's http_error callback: its refusals as JSON. */
+int http_reply_civetweb_error (struct mg_connection *conn, int status,
+                               const char *errmsg);
+
+/* http_body.c: the whole body (README, "Slow clients" in http.c): 0 with
+   a malloc'ed, NUL-terminated *out, or the status of the error reply
+   already sent. */
+int http_read_body (http_req_t *c, char **out, size_t *out_len);
+/* Cut off the bodies still arriving past their deadline (the actor, every
+   S_WATCH_MS). */
+void http_body_watch (http_self_t *self);
+
+#endif

@@ -1,0 +1,113 @@
+/*  http_kv.c -- the key-value routes: POST /kv/put, GET /kv/get, DELETE
+    /kv/delete. Writes go to the raft actor; a GET reads the KV data here,
+    in the worker, once the raft actor says it may (s_get_local).
+*/
+#include "http_int.h"
+#include "http_render.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static http_parse_limits_t
+s_limits (const http_req_t *c)
+{
+    return (http_parse_limits_t){.max_key = c->self->args.max_key,
+                                 .max_value = c->self->args.max_value};
+}
+
+/* The body through a parser of http/parse.h: 0 with *out filled, or the
+   status of the reply sent. */
+typedef int (*s_kv_parser_t) (const void *body, size_t len,
+                              const http_parse_limits_t *lim,
+                              http_parse_kv_t *out, http_parse_err_t *err);
+
+static int
+s_kv_write (http_req_t *c, s_kv_parser_t parse, msg_api_op_t op)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int st = http_read_body (c, &body, &len);
+    if (st)
+        return st;
+    http_parse_limits_t lim = s_limits (c);
+    http_parse_kv_t kv;
+    http_parse_err_t err;
+    int rc = parse (body, len, &lim, &kv, &err);
+    free (body);
+    if (rc != 0)
+        return http_reply_parse_error (c, &err);
+    msg_api_req_t req = {.op = op, .key = kv.key, .value = kv.value};
+    return http_call (c, &req);
+}
+
+int
+http_kv_put (http_req_t *c)
+{
+    return s_kv_write (c, http_parse_put, MSG_API_PUT);
+}
+
+int
+http_kv_delete (http_req_t *c)
+{
+    return s_kv_write (c, http_parse_delete, MSG_API_DELETE);
+}
+
+/* GET with the KV data at hand (args.shared): a stale read is a local
+   LevelDB lookup; a linearizable one first asks the raft actor for a read
+   barrier (ReadIndex, §6.4: answered once this node is confirmed leader
+   and has applied up to the read index), then looks up locally, which
+   sees at least everything applied up to there. Either way no storage
+   actor round trip, and the body is the one the raft actor's value reply
+   renders to (http_render_value). */
+static int
+s_get_local (http_req_t *c, store_t *st, msg_api_req_t *req)
+{
+    if (!req->stale) {
+        msg_api_req_t barrier = {.op = MSG_API_READ};
+        msg_api_rep_t rep;
+        int rc = http_ask (c, &barrier, &rep);
+        if (!rc && rep.status != 200)
+            rc = http_reply_rep (c, &rep);
+        msg_api_rep_clear (&rep);
+        if (rc) {
+            msg_api_req_clear (req);
+            return rc;
+        }
+    }
+    raft_buf_t *value = NULL;
+    char *err = NULL;
+    int found = store_read_kv (st, req->key->data, req->key->len, &value, &err);
+    if (found < 0) {
+        log_error ("http: read failed: %s", err);
+        free (err);
+        msg_api_req_clear (req);
+        return http_reply_error (c, 500, "internal", "read failed");
+    }
+    json_t *body =
+        http_render_value (req->key, found ? value : NULL, req->stale);
+    raft_buf_unref (value);
+    msg_api_req_clear (req);
+    if (!body)
+        return http_reply_error (c, 500, "internal", "out of memory");
+    return http_reply_json (c, found ? 200 : 404, body, NULL);
+}
+
+int
+http_kv_get (http_req_t *c)
+{
+    const char *qs = c->ri->query_string ? c->ri->query_string : "";
+    http_parse_limits_t lim = s_limits (c);
+    http_parse_kv_t kv;
+    http_parse_err_t err;
+    if (http_parse_get_query (qs, strlen (qs), &lim, &kv, &err) != 0)
+        return http_reply_parse_error (c, &err);
+    msg_api_req_t req = {.op = MSG_API_GET, .key = kv.key, .stale = kv.stale};
+    store_t *st = c->self->args.shared
+                      ? atomic_load_explicit (&c->self->args.shared->store,
+                                              memory_order_acquire)
+                      : NULL;
+    if (st)
+        return s_get_local (c, st, &req);
+    return http_call (c, &req);
+}

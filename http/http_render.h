@@ -1,0 +1,39 @@
+/*  http_render.h -- the raft actor's typed replies (msg/msg_api.h) as the
+    JSON bodies clients see, one function per kind (README, "The HTTP
+    API"). Keys come in the order shown; jansson keeps insertion order and
+    json_body_text (json.h) gives the prototype's spacing. Keys and values
+    are bytes inside the node: rendered with json_string_lossy (invalid
+    UTF-8 becomes U+FFFD). Each returns a new object, or NULL when out of
+    memory.
+*/
+#ifndef HTTP_RENDER_H_INCLUDED
+#define HTTP_RENDER_H_INCLUDED
+
+#include "msg_api.h"
+
+#include <jansson.h>
+
+/* {} */
+json_t *http_render_empty (void);
+/* {"error": code[, "detail": detail][, "leader": leader or null]} */
+json_t *http_render_error (const char *code, const char *detail,
+                           bool has_leader, const char *leader);
+/* {"ok": true, "key", "index", "created" | "deleted": flag} */
+json_t *http_render_written (const raft_buf_t *key, raft_index_t index,
+                             bool is_delete, bool flag);
+/* {"key", "value"} or {"error": "not_found", "key"} (value NULL), plus
+   "stale": true for a local read */
+json_t *http_render_value (const raft_buf_t *key, const raft_buf_t *value,
+                           bool stale);
+/* {"ok": true, "id", "index"} */
+json_t *http_render_conf (raft_id_t id, raft_index_t index);
+/* {"id", "role", "term", "leader", "leader_id", "commit", "applied",
+    "last_index", "peer_addr", "http_addr", "members": [...], "uptime_s",
+    "dropped_msgs"[, "identity"], "log", "last_snapshot_installed",
+    "quota"} (README, "/health") */
+json_t *http_render_health (const msg_health_t *h);
+
+/* The body of any reply, by its kind. */
+json_t *http_render_rep (const msg_api_rep_t *rep);
+
+#endif
