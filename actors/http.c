@@ -218,6 +218,7 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
         return NULL;
     http_self_t *self = mg_get_user_data (ctx);
+    node_ctx_bind (self->node); /* this worker acts for our node */
     http_worker_t *w = calloc (1, sizeof *w);
     if (!w)
         return NULL;
@@ -333,6 +334,7 @@ http_actor (zsock_t *pipe, void *args)
     http_self_t *self = calloc (1, sizeof *self);
     assert (self);
     self->args = *(const http_args_t *)args;
+    self->node = node_ctx_current ();
     atomic_init (&self->next_req_id, 1);
     /* jansson seeds its hash function on first use; do it here, before
        the workers race to it. */
