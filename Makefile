@@ -150,6 +150,11 @@ $(B)/test_metrics: tests/node/test_metrics.c $(PROMCHECK) actors/metrics.c actor
 $(B)/promcheck: tests/node/promcheck_main.c $(PROMCHECK) | $(B)
 	$(CC) $(WARN) $(CFLAGS) -Itests/node $< tests/node/promcheck.c -lm -o $@
 
+# Three nodes in one process: the node is started from flags, as nsxd's
+# main does (nsxd_config.c).
+$(B)/test_inproc_cluster: tests/node/test_inproc_cluster.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
+	$(CC) $(WARN) $(SAN) $(NODE_INC) $< actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+
 $(B)/test_%: tests/node/test_%.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
 	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) http/trace_client.c $(CORE_SRC) $(NODE_LIB) -o $@
 
@@ -166,7 +171,7 @@ run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
 node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security
+      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster
 	$(B)/test_security
 	$(B)/test_storage
 	$(B)/test_transport
@@ -174,6 +179,7 @@ node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(
 	$(B)/test_http
 	$(B)/test_monitor
 	$(B)/test_metrics
+	$(B)/test_inproc_cluster
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.

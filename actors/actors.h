@@ -9,7 +9,9 @@
                                             [raft] PAIR <--> PAIR [transport]
         peers --tcp DEALER--> ROUTER [transport] --tcp DEALER--> peers
 
-    Endpoints are unique per process: "inproc://nsxd-<pid>-<name>".
+    Endpoints are unique per node: "inproc://nsxd-<pid>-<node>-<name>"
+    (node.c), so that several nodes can run in one process. The skeleton
+    every actor follows, and how they start and fail: actor.h.
 */
 #ifndef ACTORS_H_INCLUDED
 #define ACTORS_H_INCLUDED
@@ -33,12 +35,14 @@ typedef struct {
     _Atomic (store_t *) store;
 } kv_shared_t;
 
-/* zap.c: the ZAP handler, deciding CURVE handshakes by keys (see
-   peer_keys.h). Start it before any socket that serves CURVE: without a
-   handler, libzmq lets every client in. */
-typedef struct {
-    peer_keys_t *keys;
-} zap_args_t;
+/* zap.c: the process's ZAP handler, deciding CURVE handshakes by the
+   keys of every node that registered (see peer_keys.h). A node registers
+   before any of its sockets serves CURVE (without a handler, libzmq lets
+   every client in), and unregisters after they are closed; keys must
+   stay valid until then. zap_register starts the actor with the first
+   keys: 0, or -1 if it cannot (logged). */
+int zap_register (peer_keys_t *keys);
+void zap_unregister (peer_keys_t *keys);
 void zap_actor (zsock_t *pipe, void *args);
 
 /* storage.c: LevelDB holds the Raft log, the hard state, the KV data and

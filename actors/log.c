@@ -7,20 +7,27 @@
 #include <stdio.h>
 #include <time.h>
 
-static uint64_t s_node_id;
-static log_level_t s_min_level = LOG_LEVEL_INFO;
+static log_ctx_t s_default = {.min_level = LOG_LEVEL_INFO};
+static _Thread_local const log_ctx_t *s_bound;
 
 void
 log_init (uint64_t node_id, log_level_t min_level)
 {
-    s_node_id = node_id;
-    s_min_level = min_level;
+    s_default.node_id = node_id;
+    s_default.min_level = min_level;
+}
+
+void
+log_bind (const log_ctx_t *ctx)
+{
+    s_bound = ctx;
 }
 
 void
 log_msg (log_level_t level, const char *fmt, ...)
 {
-    if (level < s_min_level)
+    const log_ctx_t *ctx = s_bound ? s_bound : &s_default;
+    if (level < ctx->min_level)
         return;
     static const char *names[] = {"DEBUG", "INFO ", "WARN ", "ERROR"};
     struct timespec ts;
@@ -35,5 +42,5 @@ log_msg (log_level_t level, const char *fmt, ...)
     fprintf (stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s n%llu %s\n",
              tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
              tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, names[level],
-             (unsigned long long)s_node_id, msg);
+             (unsigned long long)ctx->node_id, msg);
 }

@@ -35,13 +35,49 @@ static const char *s_route_names[METRICS_N_ROUTES] = {
     "/kv/put",    "/kv/get",      "/kv/delete", "/health",
     "/raft/join", "/raft/remove", "/metrics",   "other"};
 
-static struct {
+struct metrics {
     atomic_uint_fast64_t scalar[METRICS_N_SCALARS];
     s_hist_t http[METRICS_N_ROUTES][S_CODES + 1];
     s_hist_t fsync;
     pthread_mutex_t lock;
     metrics_raft_t raft; /* under lock */
-} s_reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
+};
+
+/* The process default, for threads bound to no node (tests, tools), and
+   the registry this thread writes to and renders (metrics_bind). */
+static metrics_t s_default = {.lock = PTHREAD_MUTEX_INITIALIZER};
+static _Thread_local metrics_t *s_bound;
+
+static inline metrics_t *
+s_reg (void)
+{
+    return s_bound ? s_bound : &s_default;
+}
+
+metrics_t *
+metrics_new (void)
+{
+    metrics_t *self = calloc (1, sizeof *self);
+    if (self)
+        pthread_mutex_init (&self->lock, NULL);
+    return self;
+}
+
+void
+metrics_destroy (metrics_t **self_p)
+{
+    if (!*self_p)
+        return;
+    pthread_mutex_destroy (&(*self_p)->lock);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+void
+metrics_bind (metrics_t *reg)
+{
+    s_bound = reg;
+}
 
 static time_t s_start_time;
 
@@ -58,30 +94,32 @@ void
 metrics_add (metrics_scalar_t m, uint64_t n)
 {
     if (m < METRICS_N_SCALARS)
-        atomic_fetch_add_explicit (&s_reg.scalar[m], n, memory_order_relaxed);
+        atomic_fetch_add_explicit (&s_reg ()->scalar[m], n,
+                                   memory_order_relaxed);
 }
 
 void
 metrics_set (metrics_scalar_t m, uint64_t v)
 {
     if (m < METRICS_N_SCALARS)
-        atomic_store_explicit (&s_reg.scalar[m], v, memory_order_relaxed);
+        atomic_store_explicit (&s_reg ()->scalar[m], v, memory_order_relaxed);
 }
 
 uint64_t
 metrics_get (metrics_scalar_t m)
 {
-    return m < METRICS_N_SCALARS
-               ? atomic_load_explicit (&s_reg.scalar[m], memory_order_relaxed)
-               : 0;
+    return m < METRICS_N_SCALARS ? atomic_load_explicit (&s_reg ()->scalar[m],
+                                                         memory_order_relaxed)
+                                 : 0;
 }
 
 void
 metrics_raft_set (const metrics_raft_t *r)
 {
-    pthread_mutex_lock (&s_reg.lock);
-    s_reg.raft = *r;
-    pthread_mutex_unlock (&s_reg.lock);
+    metrics_t *reg = s_reg ();
+    pthread_mutex_lock (&reg->lock);
+    reg->raft = *r;
+    pthread_mutex_unlock (&reg->lock);
 }
 
 static void
@@ -117,27 +155,28 @@ metrics_http (metrics_route_t route, int status, uint64_t usecs)
     size_t c = 0;
     while (c < S_CODES && s_codes[c] != status)
         c++;
-    s_observe (&s_reg.http[route][c], usecs);
+    s_observe (&s_reg ()->http[route][c], usecs);
 }
 
 void
 metrics_fsync (uint64_t usecs, uint64_t entries)
 {
-    s_observe (&s_reg.fsync, usecs);
+    s_observe (&s_reg ()->fsync, usecs);
     metrics_add (METRICS_FSYNC_ENTRIES, entries);
 }
 
 void
 metrics_reset (void)
 {
+    metrics_t *reg = s_reg ();
     for (size_t i = 0; i < METRICS_N_SCALARS; i++)
-        atomic_store (&s_reg.scalar[i], 0);
+        atomic_store (&reg->scalar[i], 0);
     /* Plain stores would do as well; tests call this while quiet. */
-    memset (s_reg.http, 0, sizeof s_reg.http);
-    memset (&s_reg.fsync, 0, sizeof s_reg.fsync);
-    pthread_mutex_lock (&s_reg.lock);
-    memset (&s_reg.raft, 0, sizeof s_reg.raft);
-    pthread_mutex_unlock (&s_reg.lock);
+    memset (reg->http, 0, sizeof reg->http);
+    memset (&reg->fsync, 0, sizeof reg->fsync);
+    pthread_mutex_lock (&reg->lock);
+    memset (&reg->raft, 0, sizeof reg->raft);
+    pthread_mutex_unlock (&reg->lock);
 }
 
 /*  ---------------------------------------------------------------------
@@ -228,9 +267,10 @@ static void
 s_render_raft (FILE *f)
 {
     metrics_raft_t r;
-    pthread_mutex_lock (&s_reg.lock);
-    r = s_reg.raft;
-    pthread_mutex_unlock (&s_reg.lock);
+    metrics_t *reg = s_reg ();
+    pthread_mutex_lock (&reg->lock);
+    r = reg->raft;
+    pthread_mutex_unlock (&reg->lock);
 
     s_one (f, "nsxd_node_id", "gauge", "This server's Raft id.", r.id);
     s_family (f, "nsxd_raft_role", "gauge",
@@ -388,9 +428,10 @@ s_render_counters (FILE *f)
 static void
 s_render_histograms (FILE *f)
 {
+    metrics_t *reg = s_reg ();
     s_family (f, "nsxd_storage_fsync_duration_seconds", "histogram",
               "Time of each synced LevelDB write (one per group commit).");
-    s_hist_samples (f, "nsxd_storage_fsync_duration_seconds", "", &s_reg.fsync);
+    s_hist_samples (f, "nsxd_storage_fsync_duration_seconds", "", &reg->fsync);
 
     /* Only the (route, code) pairs seen, so a scrape stays short. */
     s_family (f, "nsxd_http_requests_total", "counter",
@@ -398,7 +439,7 @@ s_render_histograms (FILE *f)
     char labels[96], code[16];
     for (size_t r = 0; r < METRICS_N_ROUTES; r++)
         for (size_t c = 0; c <= S_CODES; c++) {
-            uint64_t n = s_hist_total (&s_reg.http[r][c]);
+            uint64_t n = s_hist_total (&reg->http[r][c]);
             if (!n)
                 continue;
             s_code_label (code, sizeof code, c);
@@ -412,13 +453,13 @@ s_render_histograms (FILE *f)
               "status.");
     for (size_t r = 0; r < METRICS_N_ROUTES; r++)
         for (size_t c = 0; c <= S_CODES; c++) {
-            if (!s_hist_total (&s_reg.http[r][c]))
+            if (!s_hist_total (&reg->http[r][c]))
                 continue;
             s_code_label (code, sizeof code, c);
             snprintf (labels, sizeof labels, "route=\"%s\",code=\"%s\"",
                       s_route_names[r], code);
             s_hist_samples (f, "nsxd_http_request_duration_seconds", labels,
-                            &s_reg.http[r][c]);
+                            &reg->http[r][c]);
         }
 }
 

@@ -1,7 +1,10 @@
 /*  metrics.h -- the node's metrics, rendered in Prometheus' text format
     (version 0.0.4) by GET /metrics.
 
-    One registry per process, in shared memory rather than behind an actor:
+    One registry per node (node_ctx.h: each thread writes to, and renders,
+    the registry of the node it is bound to with metrics_bind; a thread
+    bound to none uses the process default), in shared memory rather than
+    behind an actor:
     a scrape must answer while the raft actor is busy or stuck (that is when
     an operator looks), and counting must cost an atomic add on the hot
     paths, not a message per HTTP request. The rule that keeps it simple:
@@ -101,6 +104,14 @@ typedef struct {
     } peers[RAFT_MAX_SERVERS];
 } metrics_raft_t;
 
+/* A registry, for one node. */
+typedef struct metrics metrics_t;
+metrics_t *metrics_new (void);
+void metrics_destroy (metrics_t **self_p);
+/* This thread writes to and renders reg from now on (NULL: the process
+   default). reg must outlive the binding. */
+void metrics_bind (metrics_t *reg);
+
 void metrics_add (metrics_scalar_t m, uint64_t n);
 void metrics_set (metrics_scalar_t m, uint64_t v);
 uint64_t metrics_get (metrics_scalar_t m);
@@ -117,7 +128,7 @@ void metrics_fsync (uint64_t usecs, uint64_t entries);
    NULL on out of memory. Safe from any thread. */
 char *metrics_render (size_t *len);
 
-/* Forget everything (tests). */
+/* Forget everything in this thread's registry (tests). */
 void metrics_reset (void);
 
 #endif

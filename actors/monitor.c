@@ -7,15 +7,13 @@
 
     Protocol
     --------
-    pipe (zactor, from main):
+    pipe (zactor, from main; the skeleton and its contract: actor.h):
+        start-up  signal 0 once both sockets are bound; if the PULL or the
+                  PUB cannot bind, signal 1 after logging why, and then
+                  wait for "$TERM" only.
         "$TERM"   end the actor.
         "STATS"   answered with zstr_sendf (pipe, "%llu %llu %llu") of
                   published, dropped, malformed (see counters_t).
-        start-up: signal 0 once both sockets are bound. If the PULL or the
-                  PUB cannot bind: signal 1, then "FAILED" on the pipe (as
-                  http/http.c does: zactor_new swallows the signal's
-                  status, so main watches the pipe for "FAILED"); the
-                  actor then only answers "STATS" and waits for "$TERM".
 
     PULL (bound on args->endpoint; each actor connects a PUSH with
     monitor_push_new): one frame per event, [1, kind, term, a, b, text].
@@ -58,6 +56,7 @@
     events this actor itself failed to hand to libzmq.
 */
 #include "monitor.h"
+#include "actor.h"
 #include "conn_limit.h"
 #include "log.h"
 #include "metrics.h"
@@ -67,9 +66,25 @@
 #include <stdatomic.h>
 #include <time.h>
 
-/* Topics subscribed on every monitor of the process (XPUB reports the
-   first subscription and the last unsubscription of each topic). */
-static atomic_int s_listeners;
+/* Topics subscribed on the monitor of a node (XPUB reports the first
+   subscription and the last unsubscription of each topic): per node
+   (node_ctx.h), so that a node nobody watches sends nothing even when
+   another node of the same process is watched. Each thread counts on the
+   counter it is bound to (monitor_bind), or on the process default. */
+static atomic_int s_default_listeners;
+static _Thread_local atomic_int *s_bound;
+
+static inline atomic_int *
+s_listeners (void)
+{
+    return s_bound ? s_bound : &s_default_listeners;
+}
+
+void
+monitor_bind (atomic_int *listeners)
+{
+    s_bound = listeners;
+}
 
 #define S_DEFAULT_HWM 10000 /* PUB messages queued per subscriber */
 #define S_PULL_HWM 10000    /* events queued towards the monitor */
@@ -95,9 +110,8 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *pull; /* NULL if the bind failed */
     zsock_t *pub;  /* NULL if the bind failed */
-    zpoller_t *poller;
-    bool terminated;
-    bool failed;
+    zloop_t *loop;
+    int status; /* 0, or 1: a socket could not bind */
     raft_id_t id;
     uint64_t seq; /* last seq given */
     counters_t count;
@@ -106,6 +120,12 @@ typedef struct {
     int topics; /* this monitor's share of s_listeners */
     conn_limit_t *limit;
 } self_t;
+
+static int s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
+static int s_handle_pull (zloop_t *loop, zsock_t *pull, void *arg);
+static int s_handle_subscription (zloop_t *loop, zsock_t *pub, void *arg);
+static int s_handle_limit (zloop_t *loop, zsock_t *reader, void *arg);
+static int s_handle_check (zloop_t *loop, int timer_id, void *arg);
 
 static uint64_t
 s_clock_us (clockid_t clock)
@@ -149,27 +169,34 @@ s_self_new (zsock_t *pipe, const monitor_args_t *args)
             zsock_destroy (&self->pub);
         }
     }
-    self->failed = !self->pull || !self->pub;
-    if (self->failed) {
+    self->status = !self->pull || !self->pub ? 1 : 0;
+    if (self->status) {
         /* Half a monitor would still take events and publish nothing:
            keep neither socket, so that a retry can bind both. */
         zsock_destroy (&self->pull);
         zsock_destroy (&self->pub);
+        return self;
     }
-    self->poller = zpoller_new (pipe, NULL);
-    if (self->pull)
-        zpoller_add (self->poller, self->pull);
-    if (self->pub)
-        zpoller_add (self->poller, self->pub);
-    if (!self->failed && args->listen && args->listen[0]) {
+    self->loop = zloop_new ();
+    if (!self->loop) {
+        self->status = ACTOR_NO_MEMORY;
+        return self;
+    }
+    zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
+    zloop_reader (self->loop, self->pull, s_handle_pull, self);
+    zloop_reader (self->loop, self->pub, s_handle_subscription, self);
+    if (args->listen && args->listen[0]) {
         log_info ("monitor: publishing trace events on %s%s", args->listen,
                   args->keys ? " (CURVE: subscribers need the trace key)"
                              : " to anyone (--insecure-peers)");
         self->limit = conn_limit_new (
             self->pub, args->max_subscribers > 0 ? args->max_subscribers : 16,
             S_MAX_HELD, "monitor");
-        if (self->limit)
-            zpoller_add (self->poller, conn_limit_reader (self->limit));
+        if (self->limit) {
+            zloop_reader (self->loop, conn_limit_reader (self->limit),
+                          s_handle_limit, self);
+            zloop_timer (self->loop, S_CHECK_MS, 0, s_handle_check, self);
+        }
     }
     return self;
 }
@@ -180,11 +207,11 @@ s_self_destroy (self_t **self_p)
     self_t *self = *self_p;
     if (!self)
         return;
-    zpoller_destroy (&self->poller);
+    zloop_destroy (&self->loop);
     conn_limit_destroy (&self->limit);
     zsock_destroy (&self->pull);
     zsock_destroy (&self->pub);
-    atomic_fetch_sub (&s_listeners, self->topics);
+    atomic_fetch_sub (s_listeners (), self->topics);
     free (self);
     *self_p = NULL;
 }
@@ -236,9 +263,11 @@ s_report (self_t *self)
     self->last_report_ms = now;
 }
 
-static void
-s_handle_pull (self_t *self)
+static int
+s_handle_pull (zloop_t *loop, zsock_t *pull, void *arg)
 {
+    (void)loop, (void)pull;
+    self_t *self = arg;
     for (int i = 0; i < S_BATCH; i++) {
         zmsg_t *zm = zmsg_recv_nowait (self->pull);
         if (!zm)
@@ -251,34 +280,35 @@ s_handle_pull (self_t *self)
         zmsg_destroy (&zm);
     }
     s_report (self);
+    return 0;
 }
 
-static void
-s_handle_pipe (self_t *self)
+static int
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
-    char *cmd = zstr_recv (self->pipe);
-    if (!cmd) {
-        /* EINTR (a signal): main decides when to stop, with $TERM */
-        if (errno != EINTR)
-            self->terminated = true;
-        return;
-    }
-    if (streq (cmd, "$TERM"))
-        self->terminated = true;
-    else if (streq (cmd, "STATS"))
-        zstr_sendf (self->pipe, "%llu %llu %llu",
+    (void)loop;
+    self_t *self = arg;
+    char *cmd = zstr_recv (pipe);
+    if (!cmd)
+        return 0; /* EINTR (a signal): main decides when to stop */
+    bool term = streq (cmd, "$TERM");
+    if (streq (cmd, "STATS"))
+        zstr_sendf (pipe, "%llu %llu %llu",
                     (unsigned long long)self->count.published,
                     (unsigned long long)self->count.dropped,
                     (unsigned long long)self->count.malformed);
-    else
+    else if (!term)
         log_warn ("monitor: unknown command '%s' on the pipe", cmd);
     zstr_free (&cmd);
+    return term ? -1 : 0;
 }
 
 /* XPUB: one frame per (un)subscription, 1 or 0 then the topic. */
-static void
-s_handle_subscription (self_t *self)
+static int
+s_handle_subscription (zloop_t *loop, zsock_t *pub, void *arg)
 {
+    (void)loop, (void)pub;
+    self_t *self = arg;
     for (int i = 0; i < S_BATCH; i++) {
         zmq_msg_t m;
         zmq_msg_init (&m);
@@ -294,66 +324,59 @@ s_handle_subscription (self_t *self)
             int delta = d[0] == 1 ? 1 : -1;
             if (self->topics + delta >= 0) {
                 self->topics += delta;
-                atomic_fetch_add (&s_listeners, delta);
+                atomic_fetch_add (s_listeners (), delta);
             }
         }
         zmq_msg_close (&m);
     }
+    return 0;
+}
+
+static int
+s_handle_limit (zloop_t *loop, zsock_t *reader, void *arg)
+{
+    (void)loop, (void)reader;
+    self_t *self = arg;
+    size_t refused = 0, failed = 0;
+    conn_limit_handle (self->limit, &refused, &failed);
+    if (refused)
+        metrics_add (METRICS_MONITOR_CONNS_REFUSED, refused);
+    if (failed)
+        metrics_add (METRICS_MONITOR_HANDSHAKES_REFUSED, failed);
+    return 0;
+}
+
+static int
+s_handle_check (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    self_t *self = arg;
+    size_t cut = conn_limit_check (self->limit);
+    if (cut)
+        metrics_add (METRICS_MONITOR_CONNS_CUT, cut);
+    return 0;
 }
 
 void
 monitor_listeners_add (int n)
 {
-    atomic_fetch_add (&s_listeners, n);
+    atomic_fetch_add (s_listeners (), n);
 }
 
 bool
 monitor_listened (void)
 {
-    return atomic_load_explicit (&s_listeners, memory_order_relaxed) > 0;
+    return atomic_load_explicit (s_listeners (), memory_order_relaxed) > 0;
 }
 
 void
 monitor_actor (zsock_t *pipe, void *args)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "monitor");
     self_t *self = s_self_new (pipe, (const monitor_args_t *)args);
-    if (self->failed) {
-        zsock_signal (pipe, 1);
-        zstr_send (pipe, "FAILED");
-    } else {
-        zsock_signal (pipe, 0);
+    if (actor_ready (pipe, self->status) == 0) {
         msg_trace_ev_t up;
         s_publish (self, msg_trace_ev_set (&up, "monitor", 0, 0, 0, "up"));
-    }
-    int64_t next_check = zclock_mono () + S_CHECK_MS;
-    while (!self->terminated) {
-        void *which =
-            zpoller_wait (self->poller, self->limit ? S_CHECK_MS : -1);
-        if (self->limit && zclock_mono () >= next_check) {
-            size_t cut = conn_limit_check (self->limit);
-            if (cut)
-                metrics_add (METRICS_MONITOR_CONNS_CUT, cut);
-            next_check = zclock_mono () + S_CHECK_MS;
-        }
-        if (which == self->pipe)
-            s_handle_pipe (self);
-        else if (which && which == self->pull)
-            s_handle_pull (self);
-        else if (which && which == self->pub)
-            s_handle_subscription (self);
-        else if (which && self->limit &&
-                 which == conn_limit_reader (self->limit)) {
-            size_t refused = 0, failed = 0;
-            conn_limit_handle (self->limit, &refused, &failed);
-            if (refused)
-                metrics_add (METRICS_MONITOR_CONNS_REFUSED, refused);
-            if (failed)
-                metrics_add (METRICS_MONITOR_HANDSHAKES_REFUSED, failed);
-        } else if (!which && zmq_errno () == ETERM)
-            break; /* the context is going away */
-        /* else: EINTR (SIGCONT after a pause, ...): only $TERM ends us */
+        actor_run (self->loop);
     }
     s_self_destroy (&self);
 }

@@ -10,6 +10,7 @@
 #include "raft.h"
 
 #include <czmq.h>
+#include <stdatomic.h>
 
 typedef struct {
     raft_id_t id;         /* stamped on every event; not 0 */
@@ -36,10 +37,13 @@ zsock_t *monitor_push_new (const char *endpoint);
 /* Send ev without blocking: 0, or -1 if it was dropped (queue full, no
    monitor, ev invalid). push may be NULL (tracing off): -1. */
 int monitor_push (zsock_t *push, const msg_trace_ev_t *ev);
-/* Whether any monitor of this process has a subscriber: while none has,
-   monitor_push sends nothing (monitor.c), and callers may skip building
-   events. */
+/* Whether this thread's node's monitor has a subscriber: while it has
+   none, monitor_push sends nothing (monitor.c), and callers may skip
+   building events. */
 bool monitor_listened (void);
+/* The node's subscriber count this thread reads and (in the monitor
+   actor) writes from now on (node_ctx.h; NULL: the process default). */
+void monitor_bind (atomic_int *listeners);
 /* For a reader of the events without a monitor actor (a test's own PULL):
    count it as a listener (+1), and stop (-1). */
 void monitor_listeners_add (int n);

@@ -6,20 +6,15 @@
 
     Protocol
     --------
-    pipe (zactor, from main):
+    pipe (zactor, from main; the skeleton and its contract: actor.h):
+        start-up  signal 0 once both sockets are bound; otherwise, after
+                  logging why, S_STATUS_NO_LISTEN (1: the ROUTER could not
+                  bind args->listen), S_STATUS_NO_ENDPOINT (2: the PAIR
+                  could not bind args->endpoint) or ACTOR_NO_MEMORY.
         "$TERM"   end the actor.
-        "STATUS"  answered with zsock_signal (pipe, status): 0 when the actor
-                  is working, S_STATUS_NO_LISTEN (1) when the ROUTER could
-                  not bind args->listen, S_STATUS_NO_ENDPOINT (2) when the
-                  PAIR could not bind args->endpoint.
         "STATS"   answered with zsock_send (pipe, "8888888") of the counters
                   in_accepted, in_malformed, in_dropped, out_sent,
                   out_dropped, out_unknown, raft_malformed (see self_t).
-    zactor_new () reads and discards the status of the start-up signal
-    (which carries the same status), so a failed actor also sends "FAILED"
-    on its pipe right after it, as the other actors do: main watches the
-    pipe for it (or asks "STATUS"; zsock_wait skips the "FAILED"). A failed
-    actor keeps running, so that "$TERM" and "STATUS" still work.
 
     PULL (bound on args->send_endpoint; the storage actor connects):
         storage -> transport: [1, "send", to] + payload only: a vote or an
@@ -85,6 +80,7 @@
     Counted drops are reported at most once a second (S_REPORT_MS), so a
     flood of garbage cannot flood the log.
 */
+#include "actor.h"
 #include "actors.h"
 #include "conn_limit.h"
 #include "log.h"
@@ -422,18 +418,16 @@ s_send (self_t *self, raft_id_t to, zmsg_t *zm)
     Handlers                                                             */
 
 static int
-s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
     self_t *self = arg;
     zmsg_t *request = zmsg_recv (pipe);
     if (!request)
-        return -1; /* interrupted */
+        return 0; /* interrupted: actor_run restarts the loop */
     char *command = zmsg_popstr (request);
     if (command && streq (command, "$TERM"))
         self->terminated = true;
-    else if (command && streq (command, "STATUS"))
-        zsock_signal (pipe, (byte)self->status);
     else if (command && streq (command, "STATS"))
         zsock_send (pipe, "8888888", self->count.in_accepted,
                     self->count.in_malformed, self->count.in_dropped,
@@ -781,8 +775,6 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
         s_self_destroy (&self);
         return NULL;
     }
-    /* The loop ends on "$TERM" only: main decides the shutdown order. */
-    zloop_set_nonstop (self->loop, true);
     zsock_set_rcvtimeo (self->raft, 0); /* s_handle_raft reads until empty */
     if (zsock_bind (self->raft, "%s", self->endpoint) == -1) {
         log_error ("transport: cannot bind '%s': %s", self->endpoint,
@@ -806,7 +798,7 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     if (!self->router && !self->status)
         self->status = S_STATUS_NO_LISTEN;
 
-    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
     if (self->raft)
         zloop_reader (self->loop, self->raft, s_handle_raft, self);
     if (self->from_storage)
@@ -863,50 +855,18 @@ s_self_destroy (self_t **self_p)
     *self_p = NULL;
 }
 
-/* Only when out of memory at start: answer the pipe until "$TERM". */
-static void
-s_failed_actor (zsock_t *pipe)
-{
-    zsock_signal (pipe, S_STATUS_NO_ENDPOINT);
-    zstr_send (pipe, "FAILED");
-    char *command;
-    while ((command = zstr_recv (pipe))) {
-        bool term = streq (command, "$TERM");
-        if (streq (command, "STATUS"))
-            zsock_signal (pipe, S_STATUS_NO_ENDPOINT);
-        free (command);
-        if (term)
-            break;
-    }
-}
-
 void
 transport_actor (zsock_t *pipe, void *args)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "transport");
     const transport_args_t *a = args;
     assert (a && a->id != 0 && a->listen && a->endpoint);
     assert (a->queue_max > 0 && a->max_msg > 0);
     self_t *self = s_self_new (pipe, a);
-    if (!self) {
+    if (!self)
         log_error ("transport: out of memory at start");
-        s_failed_actor (pipe);
-        return;
-    }
-    zsock_signal (pipe, (byte)self->status);
-    if (self->status == 0)
+    if (actor_ready (pipe, self ? self->status : ACTOR_NO_MEMORY) == 0) {
         log_info ("transport: listening on %s", self->listen);
-    else
-        zstr_send (pipe, "FAILED"); /* main watches the pipe for this */
-
-    while (!self->terminated) {
-        if (zloop_start (self->loop) != 0)
-            break; /* a handler ended the loop ("$TERM") */
-        /* zmq_poll failed: a signal (EINTR) restarts the loop; anything
-           else is the context terminating. */
-        if (zmq_errno () != EINTR)
-            break;
+        actor_run (self->loop);
     }
     s_self_destroy (&self);
 }

@@ -170,6 +170,7 @@ http_actor (zsock_t *pipe, void *args)
     http_self_t *self = calloc (1, sizeof *self);
     assert (self);
     self->args = *(const http_args_t *)args;
+    self->node = node_ctx_current ();
     atomic_init (&self->next_req_id, 1);
     /* jansson seeds its hash function on first use; do it here, before
        the workers race to it. */

@@ -92,6 +92,7 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
         return NULL;
     http_self_t *self = mg_get_user_data (ctx);
+    node_ctx_bind (self->node); /* this worker acts for our node */
     http_worker_t *w = calloc (1, sizeof *w);
     if (!w)
         return NULL;

@@ -10,6 +10,7 @@
 #include "admission.h"
 #include "metrics.h"
 #include "msg_api.h"
+#include "node_ctx.h"
 #include "parse.h"
 
 #include <civetweb.h>
@@ -42,6 +43,7 @@ typedef struct {
     pthread_mutex_t watch_mutex;
     http_worker_t **workers; /* every worker thread's, for the watch */
     size_t n_workers, max_workers;
+    node_ctx_t *node; /* the actor thread's, bound by each worker */
 } http_self_t;
 
 /* One request being served. */

@@ -509,16 +509,16 @@ main (void)
     RUN (test_keys_map_to_members);
 
     /* one ZAP handler for the process, accepting both secrets */
-    zap_args_t za = {.keys = s_keys (0, S1 "\n" S2 "\n", 99)};
-    zactor_t *zap = zactor_new (zap_actor, &za);
+    peer_keys_t *zap_keys = s_keys (0, S1 "\n" S2 "\n", 99);
+    CHECK (zap_register (zap_keys) == 0);
     RUN (test_links_authenticated);
     RUN (test_strangers_refused);
     RUN (test_connection_limit);
     RUN (test_endless_multipart_cut);
     s_node_stop (&s_n1);
     s_node_stop (&s_n2);
-    zactor_destroy (&zap);
-    peer_keys_destroy (&za.keys);
+    zap_unregister (zap_keys);
+    peer_keys_destroy (&zap_keys);
 
     char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);

@@ -18,6 +18,7 @@
     hostile size header aborts the run. The two "Address already in use"
     errors in the output are the bind-failure test.
 */
+#include "actor.h"
 #include "actors.h"
 #include "log.h"
 #include "msg_transport.h"
@@ -72,8 +73,7 @@ typedef struct {
     zsock_t *raft;
     bool link[8];    /* last link state reported, by peer id */
     int link_events; /* link events seen */
-    bool said_failed;
-    zmsg_t *last; /* the last message s_next decoded (its payload) */
+    zmsg_t *last;    /* the last message s_next decoded (its payload) */
 } node_t;
 
 static node_t s_n1, s_n2;
@@ -99,23 +99,12 @@ s_node_start (node_t *n, raft_id_t id, int port, const char *endpoint)
                                  .endpoint = n->endpoint,
                                  .queue_max = S_QUEUE_MAX,
                                  .max_msg = S_MAX_MSG};
-    n->actor = zactor_new (transport_actor, &n->args);
-    /* A failed transport says "FAILED" first (what main watches for),
-       then answers STATUS with a signal. */
-    n->said_failed = false;
-    zstr_send (n->actor, "STATUS");
+    /* The one start-up handshake (actor.h): a failed transport is no
+       actor, and its status says why. */
     int status = -1;
-    zmsg_t *reply;
-    while (status < 0 && (reply = zmsg_recv (n->actor))) {
-        status = zmsg_signal (reply);
-        if (status < 0) {
-            char *text = zmsg_popstr (reply);
-            n->said_failed |= text && streq (text, "FAILED");
-            free (text);
-        }
-        zmsg_destroy (&reply);
-    }
-    CHECK (n->said_failed == (status != 0));
+    n->actor =
+        actor_start ("transport", transport_actor, &n->args, NULL, &status);
+    CHECK ((n->actor != NULL) == (status == 0));
     n->raft = zsock_new (ZMQ_PAIR);
     /* a transport that stops reading fails the test instead of hanging it */
     zsock_set_sndtimeo (n->raft, 2000);
@@ -1163,7 +1152,7 @@ main (void)
 
     CHECK (s_node_start (&s_n1, 1, s_base_port, NULL) == 0);
     CHECK (s_node_start (&s_n2, 2, s_base_port + 1, NULL) == 0);
-    s_run ("bind failure reported by STATUS", test_bind_failure);
+    s_run ("bind failure reported at start", test_bind_failure);
     s_run ("link up event", test_link_up);
     s_run ("send both ways", test_send_both_ways);
     s_run ("1000 each way, in order", test_thousand_each_way);
