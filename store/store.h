@@ -1,5 +1,6 @@
 /*  store.h -- nsxd's LevelDB storage: the Raft log, the hard state, the
-    applied index and the KV data, in one database (key scheme: store.c).
+    applied index and the KV data, in one database (the format on disk:
+    store_format.h; the files of store/: store_int.h).
 
     One store_t belongs to one thread (the storage actor). Every change goes
     through a store_batch_t written atomically by store_write, so that what
@@ -138,6 +139,10 @@ store_snap_t *store_snap_open (store_t *self, raft_index_t *index,
 int store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
                      const char **value, size_t *value_len);
 void store_snap_advance (store_snap_t *sn);
+/* Once store_snap_next returned 0: did the copy end because a read failed
+   (a damaged table) rather than because every pair was read? -1 and *err
+   then (the copy is incomplete and must not be sent as done), else 0. */
+int store_snap_error (store_snap_t *sn, char **err);
 void store_snap_close (store_snap_t **sn_p);
 
 /* A digest of the KV data at one instant (a LevelDB snapshot): the
