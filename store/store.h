@@ -139,9 +139,11 @@ store_snap_t *store_snap_open (store_t *self, raft_index_t *index,
 int store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
                      const char **value, size_t *value_len);
 void store_snap_advance (store_snap_t *sn);
-/* Once store_snap_next returned 0: did the copy end because a read failed
-   (a damaged table) rather than because every pair was read? -1 and *err
-   then (the copy is incomplete and must not be sent as done), else 0. */
+/* Has a read of the copy failed (a damaged table)? -1 and *err (naming
+   the file) then, else 0. LevelDB's iterator steps over a block it cannot
+   read and goes on, so store_snap_next does not stop there: a copy with
+   an error misses pairs and must not be sent. Check it after each chunk
+   and before the last is marked done. */
 int store_snap_error (store_snap_t *sn, char **err);
 void store_snap_close (store_snap_t **sn_p);
 
