@@ -27,9 +27,11 @@
                                           alone): written before the term
                                           was kept; term unknown
         'c'                    (1 byte)   the configuration in effect at
-                                          the applied index: a CONF entry
-                                          (msg_entry_encode) at the index
-                                          and term where it was decided
+                                          the applied index: the last CONF
+                                          entry applied, at its own index
+                                          and term, or an installed
+                                          snapshot's configuration at the
+                                          snapshot's (msg_entry_encode)
         'b'                    (1 byte)   the log's base after compaction
                                           (chapter 5): a CONF entry
                                           (msg_entry_encode) at the base's
@@ -80,7 +82,7 @@
         CONF entries, 'b' at an index >= 1.
     (5) The KV data is generation g ('g'). Keys of any other generation are
         never read: g + 1 is a snapshot being received (staged), lower ones
-        are left over from before the last switch and deleted while idle.
+        are garbage left from before a switch, for store_delete_gen.
     (6) The KV data, 'a' and 'c' change together: an apply's KV changes,
         its applied index and term and (for a CONF entry) its
         configuration go in one batch; so does the switch to a received
