@@ -165,10 +165,11 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_store $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
+node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
       $(B)/test_metrics $(B)/test_security
 	$(B)/test_security
 	$(B)/test_store
+	$(B)/test_store_snap
 	$(B)/test_storage
 	$(B)/test_transport
 	$(B)/test_peer_auth
