@@ -170,9 +170,11 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
+node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
       $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster
 	$(B)/test_security
+	$(B)/test_store
+	$(B)/test_store_snap
 	$(B)/test_storage
 	$(B)/test_transport
 	$(B)/test_peer_auth
@@ -221,7 +223,7 @@ $(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c h
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (actors/storage.c, caught by powercut-teeth) and the read
 # path's (actors/raft_actor.c, caught by jepsen-teeth), the identity and
-# corruption ones (raft_actor.c, store/store.c: identity-teeth).
+# corruption ones (raft_actor.c, store/store_int.h: identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
 $(B)/nsxd-bug-%: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)

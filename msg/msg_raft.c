@@ -221,3 +221,34 @@ msg_raft_decode (const void *data, size_t len, raft_msg_t *m)
     msgpack_unpacked_destroy (&u);
     return rc;
 }
+
+/*  ---------------------------------------------------------------------
+    The hard state (store/store_format.h, key 'h')                       */
+
+void
+msg_hs_encode (msgpack_sbuffer *buf, const raft_hard_state_t *hs)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint64 (&pk, hs->term);
+    msgpack_pack_uint64 (&pk, hs->vote);
+}
+
+int
+msg_hs_decode (const void *data, size_t len, raft_hard_state_t *hs)
+{
+    msgpack_unpacked u;
+    if (!msg_unpack_one (&u, data, len))
+        return -1;
+    const msgpack_object *o = &u.data;
+    raft_hard_state_t d;
+    bool ok = o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 2 &&
+              msg_get_uint (&o->via.array.ptr[0], &d.term) &&
+              msg_get_uint (&o->via.array.ptr[1], &d.vote);
+    msgpack_unpacked_destroy (&u);
+    if (!ok)
+        return -1;
+    *hs = d;
+    return 0;
+}

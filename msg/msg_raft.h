@@ -2,7 +2,8 @@
 
     msg/ is the one place nsxd encodes and decodes messages. This file
     covers what the consensus core exchanges with its peers (over the
-    DEALER/ROUTER links) and what the storage actor writes as log entries.
+    DEALER/ROUTER links) and what the store writes to disk: log entries and
+    the hard state (store/store_format.h).
     Nothing decoded here is trusted: every field is type- and range-checked,
     and anything malformed is refused with -1, never an assert.
 
@@ -19,6 +20,7 @@
       data     = bin                      for NORMAL entries (the command)
                | nil                      for NOOP entries
                | [ [ id: uint, voter: bool, addr: str ], ... ]   for CONF
+      hard state = [ term: uint, vote: uint ]      (on disk only, key 'h')
 
     A configuration travels field by field, never as the in-memory
     raft_conf_t, so that its bytes do not depend on the compiler's layout.
@@ -44,5 +46,12 @@ int msg_entry_encode (msgpack_sbuffer *buf, const raft_entry_t *e);
    on malformed input returns -1 and leaves nothing to release. */
 int msg_raft_decode (const void *data, size_t len, raft_msg_t *m);
 int msg_entry_decode (const void *data, size_t len, raft_entry_t *e);
+
+/* The hard state as the store keeps it. Encoding appends to buf (each
+   integer in its shortest msgpack form, so 3 to 19 bytes); decoding takes
+   exactly one [term, vote] that fills data: 0, or -1 (and *hs untouched)
+   on anything else. */
+void msg_hs_encode (msgpack_sbuffer *buf, const raft_hard_state_t *hs);
+int msg_hs_decode (const void *data, size_t len, raft_hard_state_t *hs);
 
 #endif

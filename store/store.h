@@ -1,5 +1,6 @@
 /*  store.h -- nsxd's LevelDB storage: the Raft log, the hard state, the
-    applied index and the KV data, in one database (key scheme: store.c).
+    applied index and the KV data, in one database (the format on disk:
+    store_format.h; the files of store/: store_int.h).
 
     One store_t belongs to one thread (the storage actor). Every change goes
     through a store_batch_t written atomically by store_write, so that what
@@ -138,6 +139,12 @@ store_snap_t *store_snap_open (store_t *self, raft_index_t *index,
 int store_snap_next (store_snap_t *sn, const char **key, size_t *key_len,
                      const char **value, size_t *value_len);
 void store_snap_advance (store_snap_t *sn);
+/* Has a read of the copy failed (a damaged table)? -1 and *err (naming
+   the file) then, else 0. LevelDB's iterator steps over a block it cannot
+   read and goes on, so store_snap_next does not stop there: a copy with
+   an error misses pairs and must not be sent. Check it after each chunk
+   and before the last is marked done. */
+int store_snap_error (store_snap_t *sn, char **err);
 void store_snap_close (store_snap_t **sn_p);
 
 /* A digest of the KV data at one instant (a LevelDB snapshot): the
