@@ -202,6 +202,10 @@ s_self_open (storage_t *self, const storage_args_t *args)
             store_state_clear (&st);
             return;
         }
+    /* Generations older than the current one are garbage: a restart may
+       have cut their deletion short (housekeeping goes on with them). */
+    for (uint64_t g = store_gen (self->store), k = 1; k <= 2 && g >= k; k++)
+        self->cleanup_gen[self->n_cleanup++] = g - k;
     self->space = storage_space_new (self->store, self->quota_bytes);
     if (!self->space) {
         storage_fail (self, "out of memory at start");
