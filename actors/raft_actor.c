@@ -41,6 +41,8 @@
 */
 #include "raft_actor_int.h"
 
+#include "actor.h"
+
 static uint64_t
 s_rand (void *ctx)
 {
@@ -191,10 +193,11 @@ s_on_boot (ra_self_t *self, msg_store_t *m)
     }
     self->r = raft_new (&o, &b);
     if (!self->r) {
-        log_error ("raft: the stored state is not a valid Raft state "
-                   "(term %llu, %zu entries, applied %llu); refusing to start",
-                   (unsigned long long)m->hs.term, m->n_entries,
-                   (unsigned long long)m->applied);
+        snprintf (self->fail_reason, sizeof self->fail_reason,
+                  "the stored state is not a valid Raft state (term %llu, "
+                  "%zu entries, applied %llu); refusing to start",
+                  (unsigned long long)m->hs.term, m->n_entries,
+                  (unsigned long long)m->applied);
         self->failed = true;
         return;
     }
@@ -280,7 +283,8 @@ s_on_storage (ra_self_t *self, zmsg_t *zm)
     if (m.kind == MSG_STORE_BOOT && !self->r) {
         s_on_boot (self, &m);
     } else if (m.kind == MSG_STORE_ERROR) {
-        log_error ("raft: storage failed: %s; stopping", m.error);
+        snprintf (self->fail_reason, sizeof self->fail_reason,
+                  "storage failed: %s; stopping", m.error);
         self->failed = true;
     } else if (self->r) {
         switch (m.kind) {
@@ -522,7 +526,7 @@ raft_actor (zsock_t *pipe, void *args)
         zsock_connect (self->transport, "%s", self->args.transport_endpoint) ||
         zsock_bind (self->api, "%s", self->args.api_endpoint) != 0) {
         log_error ("raft: cannot open the actor sockets");
-        zsock_signal (pipe, 1);
+        actor_ready (pipe, 1); /* waits for $TERM */
         goto done;
     }
     /* The readers drain their sockets (s_drain): recv must not block. */
@@ -536,16 +540,10 @@ raft_actor (zsock_t *pipe, void *args)
     zloop_reader (self->loop, self->api, s_handle_api, self);
     zloop_timer (self->loop, (size_t)self->args.heartbeat_ms, 0, s_handle_tick,
                  self);
-    zsock_signal (pipe, 0);
-    zloop_start (self->loop);
-    if (self->failed) {
-        /* Tell main, then wait for $TERM. */
-        zstr_send (pipe, "FAILED");
-        char *cmd;
-        while ((cmd = zstr_recv (pipe)) && !streq (cmd, "$TERM"))
-            zstr_free (&cmd);
-        zstr_free (&cmd);
-    }
+    if (actor_ready (pipe, 0) == 0)
+        actor_run (self->loop);
+    if (self->failed) /* tell main (actor.h), then wait for $TERM */
+        actor_fail (pipe, "raft: %s", self->fail_reason);
 done:
     for (size_t i = 0; i < self->n_reqs; i++) {
         ra_reply_error (self, self->reqs[i].identity, self->reqs[i].req_id, 503,

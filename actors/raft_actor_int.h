@@ -77,7 +77,8 @@ typedef struct {
     uint64_t dropped_in;
     uint64_t forged; /* messages whose from is not their link's member */
     bool failed;
-    zsock_t *mon; /* PUSH to the monitor actor, or NULL */
+    char fail_reason[600]; /* why, for "FAILED <reason>" (actor.h) */
+    zsock_t *mon;          /* PUSH to the monitor actor, or NULL */
     quota_t quota;
     int64_t alarm_compacted; /* zclock_mono () of the last compaction
                                 forced by the alarm */

@@ -56,6 +56,8 @@
 */
 #include "storage_int.h"
 
+#include "actor.h"
+
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
@@ -434,11 +436,15 @@ storage_actor (zsock_t *pipe, void *args)
     storage_t *self = s_self_new (pipe, args);
     if (!self) {
         log_error ("storage: out of memory at start");
-        return; /* czmq's actor shim signals the pipe for us */
+        actor_ready (pipe, ACTOR_NO_MEMORY); /* waits for $TERM */
+        return;
     }
-    /* Signalled once the database is open and "boot" (or "error") is
-       queued; it leaves as soon as the raft actor's PAIR is there. */
-    zsock_signal (pipe, 0);
+    /* Ready once the database is open and "boot" (or "error") is queued;
+       it leaves as soon as the raft actor's PAIR is there. A database
+       that cannot be opened is not a failed start: storage answers
+       "error" and the raft actor, which owns the node's verdict, reports
+       it (actor.h, "FAILED <reason>"). */
+    actor_ready (pipe, 0);
 
     while (!self->terminated) {
         zmq_pollitem_t items[2] = {

@@ -6,13 +6,11 @@
       pipe   <- "$TERM"                 stop: mg_stop (), which waits for
                                         every worker to finish its request
              -> signal 0                listening on args->listen
-             -> signal 1, "FAILED"      mg_start failed (address in use, bad
-                                        listen string); the actor then only
-                                        waits for "$TERM". czmq's zactor_new
-                                        swallows the signal's status, so main
-                                        must watch the pipe for "FAILED" (as
-                                        it does the raft actor's) and exit
-                                        with an error.
+             -> signal 1                mg_start failed (address in use, bad
+                                        listen string), logged; the actor
+                                        then only waits for "$TERM"
+                                        (actor.h: the one start-up
+                                        handshake; actor_start returns NULL)
       api    each civetweb worker thread has its own DEALER connected to
              args->api_endpoint (ZeroMQ sockets are not thread-safe; it is
              created in init_thread, closed in exit_thread):
@@ -117,6 +115,8 @@
       http_body.c       bodies in, within the deadline; the watch
 */
 #include "http_int.h"
+
+#include "actor.h"
 #include "log.h"
 
 #include <errno.h>
@@ -219,15 +219,15 @@ http_actor (zsock_t *pipe, void *args)
     if (!self->ctx) {
         log_error ("http: cannot serve on %s: %s", self->args.listen,
                    err[0] ? err : "mg_start failed");
-        zsock_signal (pipe, 1);
-        zstr_send (pipe, "FAILED");
+        actor_ready (pipe, 1); /* waits for $TERM (actor.h) */
+        goto done;
     } else {
         log_info ("http: listening on %s (%s, %s threads, tokens %s, "
                   "requests read within %d ms)",
                   self->args.listen, self->args.tls_server ? "https" : "http",
                   threads, self->args.auth ? "on" : "off",
                   self->access.read_ms);
-        zsock_signal (pipe, 0);
+        actor_ready (pipe, 0);
     }
 
     /* Only "$TERM" comes on the pipe; meanwhile, the watch. */
@@ -252,6 +252,7 @@ http_actor (zsock_t *pipe, void *args)
             http_body_watch (self);
     }
     zpoller_destroy (&poller);
+done:
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
     json_decref (self->security);
