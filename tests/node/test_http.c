@@ -19,6 +19,7 @@
     The client is raw POSIX sockets, so hostile input can be sent as is.
     One line per test; exit status 1 if any check failed.
 */
+#include "check.h"
 #include "actors.h"
 #include "json.h"
 #include "log.h"
@@ -35,17 +36,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-static int s_failures;
-static int s_test_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "  %s:%d: CHECK failed: %s\n", __FILE__,          \
-                     __LINE__, #expr);                                         \
-            s_test_failures++;                                                 \
-        }                                                                      \
-    } while (0)
 
 #define TIMEOUT_MS 1000
 /* headers and body within this (--request-read-ms) */
@@ -258,8 +248,7 @@ s_fake_raft (zsock_t *pipe, void *args)
         zframe_t *identity = zmsg_pop (zm);
         msg_api_req_t req;
         if (msg_api_req_decode (zm, &req) != 0) {
-            fprintf (stderr, "  fake raft: undecodable request\n");
-            s_failures++;
+            check_failed (__FILE__, __LINE__, "fake raft: undecodable request");
             zframe_destroy (&identity);
             zmsg_destroy (&zm);
             continue;
@@ -1382,21 +1371,10 @@ s_test_start_failure (void)
 /*  ---------------------------------------------------------------------
     main                                                                 */
 
-static void
-s_run (const char *name, void (*fn) (void))
-{
-    s_test_failures = 0;
-    int64_t t0 = zclock_mono ();
-    fn ();
-    printf ("%-4s %-28s %5lld ms\n", s_test_failures ? "FAIL" : "ok", name,
-            (long long)(zclock_mono () - t0));
-    fflush (stdout);
-    s_failures += s_test_failures;
-}
-
 int
 main (void)
 {
+    check_watchdog ("test_http", 120);
     log_init (1,
               getenv ("NSXD_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     zsys_init ();
@@ -1408,10 +1386,10 @@ main (void)
     s_port_closed = s_port + 2;
     snprintf (s_api, sizeof s_api, "inproc://nsxd-%d-api", pid);
 
-    s_run ("msg_api request round trip", s_test_api_req_roundtrip);
-    s_run ("msg_api request hostile", s_test_api_req_hostile);
-    s_run ("msg_api reply", s_test_api_rep);
-    s_run ("json", s_test_json);
+    check_run ("msg_api request round trip", s_test_api_req_roundtrip);
+    check_run ("msg_api request hostile", s_test_api_req_hostile);
+    check_run ("msg_api reply", s_test_api_rep);
+    check_run ("json", s_test_json);
 
     zactor_t *fake = zactor_new (s_fake_raft, NULL);
     char listen[32], listen1[32];
@@ -1439,24 +1417,24 @@ main (void)
         return 1;
     }
 
-    s_run ("put", s_test_put);
-    s_run ("get", s_test_get);
-    s_run ("reply types", s_test_types);
-    s_run ("delete, health", s_test_delete_health);
-    s_run ("join, remove", s_test_join_remove);
-    s_run ("400 bad_request", s_test_400);
-    s_run ("404 and 405", s_test_404_405);
-    s_run ("413 too_large", s_test_413);
-    s_run ("503 timeout", s_test_503);
-    s_run ("req_id matching", s_test_req_id_matching);
-    s_run ("keep-alive", s_test_keep_alive);
-    s_run ("hostile: 100 KB header", s_test_huge_header);
-    s_run ("hostile: 10 MB body", s_test_huge_body);
-    s_run ("hostile: slow body", s_test_slow_body);
-    s_run ("hostile: trickled body", s_test_trickle_body);
-    s_run ("hostile: garbage", s_test_garbage);
-    s_run ("concurrent clients", s_test_concurrent);
-    s_run ("start failure", s_test_start_failure);
+    check_run ("put", s_test_put);
+    check_run ("get", s_test_get);
+    check_run ("reply types", s_test_types);
+    check_run ("delete, health", s_test_delete_health);
+    check_run ("join, remove", s_test_join_remove);
+    check_run ("400 bad_request", s_test_400);
+    check_run ("404 and 405", s_test_404_405);
+    check_run ("413 too_large", s_test_413);
+    check_run ("503 timeout", s_test_503);
+    check_run ("req_id matching", s_test_req_id_matching);
+    check_run ("keep-alive", s_test_keep_alive);
+    check_run ("hostile: 100 KB header", s_test_huge_header);
+    check_run ("hostile: 10 MB body", s_test_huge_body);
+    check_run ("hostile: slow body", s_test_slow_body);
+    check_run ("hostile: trickled body", s_test_trickle_body);
+    check_run ("hostile: garbage", s_test_garbage);
+    check_run ("concurrent clients", s_test_concurrent);
+    check_run ("start failure", s_test_start_failure);
 
     /* zactor_destroy waits for the actor's last signal: no timeout. */
     zsock_set_rcvtimeo (http, -1);
@@ -1465,6 +1443,5 @@ main (void)
     zactor_destroy (&http1);
     zactor_destroy (&fake);
     mg_exit_library ();
-    printf ("%s\n", s_failures ? "FAILED" : "all passed");
-    return s_failures ? 1 : 0;
+    return check_report ();
 }
