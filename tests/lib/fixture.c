@@ -107,6 +107,7 @@ fixture_kv_put (kv_shared_t *shared, const char *key, const char *value)
     if (!st)
         return -1;
     store_batch_t *b = store_batch_new ();
+    store_batch_set_gen (b, store_gen (st)); /* the live KV data */
     if (value)
         store_batch_put_kv (b, key, strlen (key), value, strlen (value));
     else

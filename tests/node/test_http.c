@@ -7,19 +7,26 @@
     by op and key:
 
         health                 200 {"id": 7, "peer_addr": ..., ...}
-        put/get key "slow"     never answers (the 503 timeout)
-        get key "missing"      404 {"error": "not_found"}
-        get key "late"         answers after the HTTP side gave up
+        put key "slow"         never answers (the 503 timeout)
         put key "bogus"        first a reply with another req_id and a
                                garbage frame, then the real one
         put key "leader"       409 {"error": "not_leader", ...}
-        get key "types"        every msgpack type in the body
+        put key "types"        every msgpack type in the body
+        read (the barrier)     as s_barrier says: 200 {}, never, late (409
+                               after the HTTP side gave up), or 409
         other put/get/delete/join/remove: 200 echoing what arrived
+
+    GETs take production's path (nsxd.c): the KV data is a real store in a
+    scratch directory, published to the workers in a kv_shared_t, so a GET
+    asks the fake only for the read barrier (a stale one not even that)
+    and reads LevelDB itself. The fake counts what reaches it: no GET
+    should, but in the window before the store is open (tested too).
 
     The client is raw POSIX sockets, so hostile input can be sent as is.
     One line per test; exit status 1 if any check failed.
 */
 #include "check.h"
+#include "fixture.h"
 #include "actors.h"
 #include "json.h"
 #include "log.h"
@@ -50,6 +57,19 @@ static int s_port;        /* the main server: 8 workers */
 static int s_port_single; /* a second server with 1 worker */
 static int s_port_closed; /* nothing listens here */
 static char s_api[64];
+
+/* The KV data the workers read, as nsxd.c publishes it. */
+static kv_shared_t s_kv;
+/* How the fake answers read barriers (MSG_API_READ). */
+typedef enum {
+    S_BARRIER_OK,         /* 200 {}: confirmed leader, applied */
+    S_BARRIER_SILENT,     /* never: the 503 timeout */
+    S_BARRIER_LATE,       /* 409 {"late": true} after the deadline */
+    S_BARRIER_NOT_LEADER, /* 409 not_leader */
+} s_barrier_t;
+static _Atomic s_barrier_t s_barrier;
+/* What reached the fake. */
+static atomic_int s_fake_gets, s_fake_reads;
 
 /*  ---------------------------------------------------------------------
     The fake raft actor                                                  */
@@ -115,12 +135,19 @@ s_canned (const msg_api_req_t *req, msgpack_sbuffer *buf)
         s_pack_str (&pk, "leader");
         return 200;
     case MSG_API_GET:
-        if (s_key_is (req, "missing")) {
-            msgpack_pack_map (&pk, 1);
-            s_pack_str (&pk, "error");
-            s_pack_str (&pk, "not_found");
-            return 404;
-        }
+        atomic_fetch_add (&s_fake_gets, 1);
+        msgpack_pack_map (&pk, 3);
+        s_pack_str (&pk, "key");
+        s_pack_buf (&pk, req->key);
+        s_pack_str (&pk, "value");
+        s_pack_buf (&pk, req->key);
+        s_pack_str (&pk, "stale");
+        if (req->stale)
+            msgpack_pack_true (&pk);
+        else
+            msgpack_pack_false (&pk);
+        return 200;
+    case MSG_API_PUT:
         if (s_key_is (req, "types")) {
             msgpack_pack_map (&pk, 11);
             s_pack_str (&pk, "nil");
@@ -156,18 +183,6 @@ s_canned (const msg_api_req_t *req, msgpack_sbuffer *buf)
             msgpack_pack_double (&pk, NAN);
             return 200;
         }
-        msgpack_pack_map (&pk, 3);
-        s_pack_str (&pk, "key");
-        s_pack_buf (&pk, req->key);
-        s_pack_str (&pk, "value");
-        s_pack_buf (&pk, req->key);
-        s_pack_str (&pk, "stale");
-        if (req->stale)
-            msgpack_pack_true (&pk);
-        else
-            msgpack_pack_false (&pk);
-        return 200;
-    case MSG_API_PUT:
         if (s_key_is (req, "leader")) {
             msgpack_pack_map (&pk, 2);
             s_pack_str (&pk, "error");
@@ -191,7 +206,22 @@ s_canned (const msg_api_req_t *req, msgpack_sbuffer *buf)
         s_pack_str (&pk, "key");
         s_pack_buf (&pk, req->key);
         return 200;
-    case MSG_API_READ: msgpack_pack_map (&pk, 0); return 200;
+    case MSG_API_READ:
+        atomic_fetch_add (&s_fake_reads, 1);
+        switch (atomic_load (&s_barrier)) {
+        case S_BARRIER_SILENT: return 0;
+        case S_BARRIER_NOT_LEADER:
+            msgpack_pack_map (&pk, 2);
+            s_pack_str (&pk, "error");
+            s_pack_str (&pk, "not_leader");
+            s_pack_str (&pk, "leader");
+            s_pack_str (&pk, "node2:8000");
+            return 409;
+        case S_BARRIER_OK:
+        case S_BARRIER_LATE: break; /* late: answered in s_fake_raft */
+        }
+        msgpack_pack_map (&pk, 0);
+        return 200;
     case MSG_API_JOIN:
     case MSG_API_REMOVE:
         msgpack_pack_map (&pk, 3);
@@ -236,7 +266,8 @@ s_fake_raft (zsock_t *pipe, void *args)
             msgpack_pack_map (&pk, 1);
             s_pack_str (&pk, "late");
             msgpack_pack_true (&pk);
-            s_send_rep (router, delayed[i].identity, delayed[i].req_id, 200,
+            /* not 200: taken for the next request's barrier, it shows */
+            s_send_rep (router, delayed[i].identity, delayed[i].req_id, 409,
                         &b);
             msgpack_sbuffer_destroy (&b);
             zframe_destroy (&delayed[i].identity);
@@ -254,8 +285,9 @@ s_fake_raft (zsock_t *pipe, void *args)
             continue;
         }
         zmsg_destroy (&zm);
-        if (req.op == MSG_API_GET && s_key_is (&req, "late") &&
-            n_delayed < 16) {
+        if (req.op == MSG_API_READ &&
+            atomic_load (&s_barrier) == S_BARRIER_LATE && n_delayed < 16) {
+            atomic_fetch_add (&s_fake_reads, 1);
             delayed[n_delayed++] =
                 (s_delayed_t){identity, req.req_id, zclock_mono () + LATE_MS};
             msg_api_req_clear (&req);
@@ -815,8 +847,8 @@ s_test_get (void)
     s_resp_t r;
     CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
     CHECK (r.status == 200 && s_is_json (&r));
-    CHECK (s_jstr_is (&r, "key", "foo") &&
-           json_is_false (json_object_get (r.json, "stale")));
+    CHECK (s_jstr_is (&r, "key", "foo") && s_jstr_is (&r, "value", "foo") &&
+           !json_object_get (r.json, "stale"));
     s_resp_free (&r);
     /* URL-decoded, stale flag passed on. */
     CHECK (s_http (s_port, "GET", "/kv/get?key=a%20b%2Fc&stale=true", NULL,
@@ -830,11 +862,12 @@ s_test_get (void)
     CHECK (s_http (s_port, "GET", "/kv/get?key=x&stale=maybe", NULL, &r) == 0);
     CHECK (r.status == 400 && s_jstr_is (&r, "error", "bad_request"));
     s_resp_free (&r);
-    /* The raft actor's status and body pass through. */
+    /* Not in the store. */
     CHECK (s_http (s_port, "GET", "/kv/get?key=missing", NULL, &r) == 0);
     CHECK (r.status == 404 && s_is_json (&r) &&
-           s_body_is (&r, "{\"error\": \"not_found\"}"));
+           s_body_is (&r, "{\"error\": \"not_found\", \"key\": \"missing\"}"));
     s_resp_free (&r);
+    /* The raft actor's status and body pass through. */
     CHECK (s_http (s_port, "POST", "/kv/put",
                    "{\"key\": \"leader\", \"value\": \"x\"}", &r) == 0);
     CHECK (r.status == 409 &&
@@ -847,7 +880,8 @@ static void
 s_test_types (void)
 {
     s_resp_t r;
-    CHECK (s_http (s_port, "GET", "/kv/get?key=types", NULL, &r) == 0);
+    CHECK (s_http (s_port, "POST", "/kv/put",
+                   "{\"key\": \"types\", \"value\": \"x\"}", &r) == 0);
     CHECK (r.status == 200);
     CHECK (s_body_is (
         &r, "{\"nil\": null, \"t\": true, \"f\": false, \"neg\": -5, "
@@ -1088,7 +1122,9 @@ s_test_503 (void)
 {
     s_resp_t r;
     int64_t t0 = zclock_mono ();
-    CHECK (s_http (s_port, "GET", "/kv/get?key=slow", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_SILENT);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_OK);
     int64_t took = zclock_mono () - t0;
     CHECK (r.status == 503 && s_is_json (&r) &&
            s_body_is (&r, "{\"error\": \"timeout\"}"));
@@ -1108,7 +1144,9 @@ s_test_req_id_matching (void)
     s_resp_free (&r);
     /* One worker: the late answer to a timed-out request waits in its
        DEALER and must not be taken for the next request's answer. */
-    CHECK (s_http (s_port_single, "GET", "/kv/get?key=late", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_LATE);
+    CHECK (s_http (s_port_single, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_OK);
     CHECK (r.status == 503);
     s_resp_free (&r);
     zclock_sleep (LATE_MS - TIMEOUT_MS); /* the late reply is queued now */
@@ -1344,6 +1382,92 @@ s_test_concurrent (void)
     CHECK (wrong == 0);
 }
 
+static int
+s_reads (void)
+{
+    return atomic_load (&s_fake_reads);
+}
+
+static int
+s_gets (void)
+{
+    return atomic_load (&s_fake_gets);
+}
+
+/* A linearizable GET asks the raft actor for a read barrier, then reads
+   the store itself (what was written is seen); a stale one asks nothing;
+   a refused barrier's answer passes through; no GET reaches the raft
+   actor. */
+static void
+s_test_get_path (void)
+{
+    int gets = s_gets (), reads = s_reads ();
+    s_resp_t r;
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo"));
+    s_resp_free (&r);
+    CHECK_EQ (s_reads (), reads + 1);
+    CHECK (fixture_kv_put (&s_kv, "foo", "new") == 0);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "new"));
+    s_resp_free (&r);
+    CHECK (fixture_kv_put (&s_kv, "foo", "foo") == 0);
+    /* stale: a local read, no barrier */
+    reads = s_reads ();
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo&stale=true", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo") &&
+           json_is_true (json_object_get (r.json, "stale")));
+    s_resp_free (&r);
+    CHECK_EQ (s_reads (), reads);
+    /* not the leader: the barrier's answer, but stale reads still answer */
+    atomic_store (&s_barrier, S_BARRIER_NOT_LEADER);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 409 && s_jstr_is (&r, "error", "not_leader") &&
+           s_jstr_is (&r, "leader", "node2:8000") &&
+           !json_object_get (r.json, "value"));
+    s_resp_free (&r);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo&stale=1", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo"));
+    s_resp_free (&r);
+    atomic_store (&s_barrier, S_BARRIER_OK);
+    CHECK_EQ (s_gets (), gets);
+}
+
+/* Before the storage actor has published the store (start-up), a GET
+   goes to the raft actor whole, as production's does. */
+static void
+s_test_get_before_open (void)
+{
+    store_t *st = atomic_exchange (&s_kv.store, NULL);
+    int gets = s_gets ();
+    s_resp_t r;
+    CHECK (s_http (s_port, "GET", "/kv/get?key=zz", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "key", "zz"));
+    s_resp_free (&r);
+    CHECK_EQ (s_gets (), gets + 1);
+    atomic_store (&s_kv.store, st);
+}
+
+/* The keys the GETs of these tests read, each holding its own name. */
+static int
+s_kv_fill (void)
+{
+    static const char *keys[] = {"foo", "a b/c", "x", "ka", "after"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        rc |= fixture_kv_put (&s_kv, keys[i], keys[i]);
+    char key[MAX_KEY + 1];
+    memset (key, 'k', MAX_KEY);
+    key[MAX_KEY] = 0;
+    rc |= fixture_kv_put (&s_kv, key, key);
+    for (int c = 0; c < S_CLIENTS; c++)
+        for (int i = 0; i < S_PER_CLIENT; i++) {
+            snprintf (key, sizeof key, "c%d-%d", c, i);
+            rc |= fixture_kv_put (&s_kv, key, key);
+        }
+    return rc;
+}
+
 /* mg_start fails on a port in use: the actor says so on its pipe. */
 static void
 s_test_start_failure (void)
@@ -1385,6 +1509,9 @@ main (void)
     s_port_single = s_port + 1;
     s_port_closed = s_port + 2;
     snprintf (s_api, sizeof s_api, "inproc://nsxd-%d-api", pid);
+    if (!fixture_tmpdir ("test_http") ||
+        fixture_kv_open (&s_kv, fixture_path ("kv")) != 0 || s_kv_fill () != 0)
+        return 1;
 
     check_run ("msg_api request round trip", s_test_api_req_roundtrip);
     check_run ("msg_api request hostile", s_test_api_req_hostile);
@@ -1402,7 +1529,8 @@ main (void)
                         .read_ms = READ_MS,
                         .max_body = MAX_BODY,
                         .max_key = MAX_KEY,
-                        .max_value = MAX_VALUE};
+                        .max_value = MAX_VALUE,
+                        .shared = &s_kv};
     http_args_t args1 = args;
     args1.listen = listen1;
     args1.threads = 1;
@@ -1419,6 +1547,8 @@ main (void)
 
     check_run ("put", s_test_put);
     check_run ("get", s_test_get);
+    check_run ("get: barrier, then the store", s_test_get_path);
+    check_run ("get before the store is open", s_test_get_before_open);
     check_run ("reply types", s_test_types);
     check_run ("delete, health", s_test_delete_health);
     check_run ("join, remove", s_test_join_remove);
@@ -1443,5 +1573,7 @@ main (void)
     zactor_destroy (&http1);
     zactor_destroy (&fake);
     mg_exit_library ();
+    fixture_kv_close (&s_kv);
+    fixture_tmpdir_remove ();
     return check_report ();
 }
