@@ -135,7 +135,7 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth check sim-check teeth-check build-all
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -358,7 +358,7 @@ purity: deps $(CORE_OBJ)
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the
 # simulator, all from the obj-fuzz archives.
 FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.o,$^) $(filter %/libsim.a,$^) $(filter %/libnode.a,$^) \
-            $(filter %/libcore.a,$^) -lczmq -lzmq $(MSGPACK) -ljansson -lm -o $@
+            $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 $(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/tests/fuzz/forge.o $(B)/obj-fuzz/libsim.a \
                   $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz

@@ -61,6 +61,19 @@ fixture_endpoint (char *buf, size_t size, const char *name)
     return buf;
 }
 
+zsock_t *
+fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms)
+{
+    zsock_t *pair = zsock_new (ZMQ_PAIR);
+    if (!pair)
+        return NULL;
+    zsock_set_rcvtimeo (pair, rcvtimeo_ms);
+    zsock_set_sndtimeo (pair, sndtimeo_ms);
+    if (zsock_connect (pair, "%s", endpoint) != 0)
+        zsock_destroy (&pair);
+    return pair;
+}
+
 int
 fixture_storage_start (fixture_storage_t *f, const storage_args_t *args)
 {
@@ -72,11 +85,8 @@ fixture_storage_start (fixture_storage_t *f, const storage_args_t *args)
             fixture_endpoint (f->endpoint, sizeof f->endpoint, "storage");
     /* zactor_new returns once the actor signalled: args are read by then */
     f->actor = zactor_new (storage_actor, &a);
-    f->pair = zsock_new (ZMQ_PAIR);
-    if (!f->actor || !f->pair)
-        return -1;
-    zsock_set_rcvtimeo (f->pair, 10000);
-    return zsock_connect (f->pair, "%s", f->endpoint);
+    f->pair = fixture_pair (f->endpoint, 10000, -1);
+    return f->actor && f->pair ? 0 : -1;
 }
 
 void

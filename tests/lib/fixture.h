@@ -29,6 +29,11 @@ int fixture_rmtree (const char *path);
 /* "inproc://test-NAME-PID-N" into buf: unique within the process. */
 const char *fixture_endpoint (char *buf, size_t size, const char *name);
 
+/* A PAIR connected to an actor's endpoint, as the raft actor holds one:
+   receive and send timeouts in ms (-1: none), so that a test talking to a
+   dead or stuck actor fails instead of hanging. NULL on failure. */
+zsock_t *fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms);
+
 /* The storage actor and the PAIR connected to it (receive timeout
    10 s, so that a test waiting on a dead actor fails instead of
    hanging). args->endpoint is set by fixture_storage_start when NULL. */

@@ -88,9 +88,7 @@ s_node_start (node_t *n, raft_id_t id, int port, peer_keys_t *keys,
                                  .keys = keys,
                                  .max_conns = max_conns};
     n->actor = zactor_new (transport_actor, &n->args);
-    n->raft = zsock_new (ZMQ_PAIR);
-    zsock_set_sndtimeo (n->raft, 2000);
-    zsock_connect (n->raft, "%s", n->endpoint);
+    n->raft = fixture_pair (n->endpoint, -1, 2000);
 }
 
 static void

@@ -19,6 +19,7 @@
     errors in the output are the bind-failure test.
 */
 #include "check.h"
+#include "fixture.h"
 #include "rng.h"
 #include "actors.h"
 #include "log.h"
@@ -103,10 +104,8 @@ s_node_start (node_t *n, raft_id_t id, int port, const char *endpoint)
         zmsg_destroy (&reply);
     }
     CHECK (n->said_failed == (status != 0));
-    n->raft = zsock_new (ZMQ_PAIR);
     /* a transport that stops reading fails the test instead of hanging it */
-    zsock_set_sndtimeo (n->raft, 2000);
-    zsock_connect (n->raft, "%s", n->endpoint);
+    n->raft = fixture_pair (n->endpoint, -1, 2000);
     return status;
 }
 
