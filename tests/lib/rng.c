@@ -36,6 +36,12 @@ uint64_t
 rng_next (rng_t *r)
 {
     uint64_t x = r->s;
+    if (x == 0) {
+        /* a generator never seeded would give 0 forever: a test whose
+           random input is all zeros would pass for the wrong reason */
+        fprintf (stderr, "rng_next: generator not seeded (rng_seed)\n");
+        abort ();
+    }
     x ^= x >> 12;
     x ^= x << 25;
     x ^= x >> 27;

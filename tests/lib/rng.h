@@ -20,6 +20,7 @@ typedef struct {
 void rng_seed (rng_t *r, uint64_t seed);
 /* TEST_SEED if set (decimal or 0x hex), else `seed`; printed on stdout. */
 uint64_t rng_seed_from_env (rng_t *r, const char *name, uint64_t seed);
+/* Aborts if r was never seeded (its state 0 would give 0 forever). */
 uint64_t rng_next (rng_t *r);
 /* Uniform enough for tests in [0, n); n > 0. */
 uint64_t rng_below (rng_t *r, uint64_t n);

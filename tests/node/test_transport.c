@@ -1068,6 +1068,7 @@ int
 main (void)
 {
     check_watchdog ("test_transport", 60);
+    rng_seed_from_env (&s_rng, "test_transport", 0x9e3779b97f4a7c15ULL);
     log_init (0,
               getenv ("NSXD_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     zsys_init ();

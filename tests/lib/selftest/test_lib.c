@@ -4,11 +4,12 @@
     a child process, so this run's own report stays clean); the integer
     and string forms print both sides; the watchdog ends a hung child
     with status 2 and names its test; the generator replays its seed and
-    TEST_SEED overrides it.
+    TEST_SEED overrides it; an unseeded one aborts.
 */
 #include "check.h"
 #include "rng.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,19 @@ test_watchdog_fires (void)
 }
 
 static void
+s_unseeded (void)
+{
+    rng_t r = {0};
+    rng_next (&r);
+    exit (0);
+}
+
+static void
 test_rng_replays (void)
 {
+    char out[512];
+    CHECK_EQ (s_child (s_unseeded, out, sizeof out), 128 + SIGABRT);
+    CHECK (strstr (out, "not seeded"));
     rng_t a, b;
     rng_seed (&a, 42);
     rng_seed (&b, 42);
