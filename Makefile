@@ -141,8 +141,9 @@ LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libn
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
+# (checked once by make test and make check, not again by each suite)
 deps:
-	@deploy/deps.sh build
+	@[ -n "$(NSXD_DEPS_CHECKED)" ] || deploy/deps.sh build
 
 # The core alone, as a library (its objects are purity's input).
 CORE_OBJ := $(call objs,obj,$(CORE_SRC))
@@ -429,14 +430,14 @@ CHECK_BUG_SEEDS ?= 100
 # (no_noop_before_conf takes 593: left to make teeth).
 CHECK_BUGS ?= $(filter-out no_noop_before_conf,$(call bug_names,$(BUGS)))
 
-test:
+test: deps
 	@start=$$(date +%s); for t in $(TEST_ORDER); do \
-	    echo "== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; \
+	    echo "== make $$t"; $(MAKE) --no-print-directory NSXD_DEPS_CHECKED=1 $$t || exit 1; \
 	done; echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
-check:
+check: deps
 	@start=$$(date +%s); for t in $(CHECK_ORDER); do \
-	    echo "== make $$t"; $(MAKE) --no-print-directory $$t || exit 1; \
+	    echo "== make $$t"; $(MAKE) --no-print-directory NSXD_DEPS_CHECKED=1 $$t || exit 1; \
 	done; echo "make check: all passed in $$(( $$(date +%s) - start )) s"
 
 # make check's simulator: CHECK_SEEDS seeds, 10 under ASan+UBSan.
