@@ -360,8 +360,14 @@ purity: deps $(CORE_OBJ)
 # simulator, all from the obj-fuzz archives.
 FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.o,$^) $(filter %/libsim.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
-$(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/tests/fuzz/forge.o $(B)/obj-fuzz/libsim.a \
-                  $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
+$(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_LINK)
+
+# The cluster harness: the simulator's world (its own event queue) and the
+# message forger.
+$(B)/fuzz/fuzz_cluster: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                        $(B)/obj-fuzz/libsim.a $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_LINK)
 
