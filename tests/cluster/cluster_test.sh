@@ -186,13 +186,8 @@ check "writes go on with 2 of 3" test ${#acked[@]} -eq 41
 
 echo "== restart the old leader: it catches up"
 "$lc" restart "$L" >/dev/null
-ok=0
-for i in $(seq 1 50); do
-    req GET "$L" "/kv/get?key=k30&stale=true"
-    if [ "$status" = 200 ]; then ok=1; break; fi
-    sleep 0.1
-done
-check "restarted n$L has the writes made while it was down" test $ok = 1
+has_k30() { req GET "$L" "/kv/get?key=k30&stale=true"; [ "$status" = 200 ]; }
+check "restarted n$L has the writes made while it was down" wait_for 5 has_k30
 
 echo "== 2 of 3 down: no quorum"
 others=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L2$" | tr '\n' ' ')
@@ -214,13 +209,8 @@ check "no acknowledged write was lost" all_acked_readable "$L3"
 
 echo "== membership: join a 4th node, remove another"
 "$lc" join 4 >/dev/null
-ok=0
-for i in $(seq 1 100); do
-    req GET "$L3" /health
-    if [ "$(field '[.members[] | select(.id == 4 and .voter)] | length')" = 1 ]; then ok=1; break; fi
-    sleep 0.1
-done
-check "n4 joined and became a voter" test $ok = 1
+n4_voter() { [ "$(hfield "$L3" '[.members[] | select(.id == 4 and .voter)] | length')" = 1 ]; }
+check "n4 joined and became a voter" wait_for 10 n4_voter
 req POST "$L3" /raft/join "{\"peer\": \"127.0.0.1:$((NSXD_HTTP_BASE + 4))\"}"
 check "joining again is a no-op -> 200" test "$status" = 200
 victim=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L3$" | head -1)
@@ -265,7 +255,8 @@ check "every acknowledged write is still there" all_acked_readable "$L4"
 echo "== graceful stop"
 pid=$(cat "$NSXD_DATA/n$L4.pid")
 kill -TERM "$pid"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+wait_for 5 gone
 wait "$pid" 2>/dev/null
 check "SIGTERM: the leader exits" bash -c "! kill -0 $pid 2>/dev/null"
 grep -q "transferring leadership" "$NSXD_DATA/n$L4.log"
