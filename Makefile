@@ -2,8 +2,10 @@
 #
 #   make            build everything that exists so far
 #   make run        build and run a 3-node cluster on 127.0.0.1:8001-8003
-#   make test       unit tests (also under ASan+UBSan), the simulator at the
-#                   CI budget, the planted-bug checks, the core purity check
+#   make check      everyday work, under 2 minutes from a warm build: unit,
+#                   unit-asan, msg, purity, node, a short simulator run and
+#                   the planted core bugs on a small budget (no cluster)
+#   make test       everything, as CI runs it, fast suites first (TEST_ORDER)
 #   make sim        SEEDS seeds of the cluster simulator (default 2000), on
 #                   every core; `make sim SEED=s` replays one with a trace
 #   make teeth      each planted-bug build must be caught by the simulator
@@ -20,6 +22,11 @@
 #
 # Missing Debian packages are installed first (deploy/deps.sh).
 
+# Objects are kept (not removed as intermediates), and prerequisites may use
+# $$ (planted-bug numbers looked up from the stem).
+.SECONDARY:
+.SECONDEXPANSION:
+
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
@@ -28,24 +35,27 @@ SAN     := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=all
 B       := build
 
+# ---------------------------------------------------------------------
+# Sources, by directory (wildcards: a new file is picked up, a moved one
+# followed, with no edit here).
 CORE_SRC := $(wildcard actors/raft/*.c)
-CORE_HDR := $(wildcard actors/raft/*.h)
-CORE_OBJ := $(CORE_SRC:actors/raft/%.c=$(B)/core/%.o)
 SIM_SRC  := $(wildcard tests/sim/*.c)
-SIM_HDR  := $(wildcard tests/sim/*.h)
 UNIT_SRC := $(wildcard tests/unit/*.c)
-UNIT_HDR := $(wildcard tests/unit/*.h)
+TLIB_SRC := $(wildcard tests/lib/*.c)
 MSG_SRC  := $(wildcard msg/*.c)
-MSG_HDR  := $(wildcard msg/*.h)
 MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
-# The node: actors, messages, storage, HTTP (civetweb and LevelDB have no
-# pkg-config file).
-NODE_SRC := $(filter-out actors/nsxd.c actors/nsxd_config.c,$(wildcard actors/*.c)) $(MSG_SRC) \
-            $(wildcard store/*.c) $(filter-out http/nsxctl.c http/tls_compat.c http/trace_client.c,$(wildcard http/*.c))
-NODE_HDR := $(wildcard actors/*.h) $(MSG_HDR) $(wildcard store/*.h) \
-            $(wildcard http/*.h)
-NODE_INC := -Iactors -Iactors/raft -Imsg -Istore -Ihttp
-NODE_LIB := -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson -lssl -lcrypto -lsodium -lpthread
+# The node's library: every source of actors/, msg/, store/, http/ but the
+# programs' mains and the TLS shim (a shared object of its own). Binaries
+# link it as an archive, so each takes only the objects it needs (nsxctl
+# the client's, a node test the actors') and no list of files is kept.
+NODE_MAIN := actors/nsxd.c http/nsxctl.c http/tls_compat.c
+NODE_SRC := $(filter-out $(NODE_MAIN),$(wildcard actors/*.c msg/*.c store/*.c http/*.c))
+NODE_LIB := -Wl,--as-needed -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson \
+            -lssl -lcrypto -lsodium -lpthread -lm
+# Include paths: the core sees only itself (it must stay pure, tests/core);
+# everything else the node's directories, tests/lib and the simulator's.
+INC      := -Iactors -Iactors/raft -Imsg -Istore -Ihttp -Itests/lib -Itests/sim
+s_inc     = $(if $(filter actors/raft/%,$(1)),-Iactors/raft,$(INC))
 
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
@@ -54,43 +64,117 @@ BUG_SEEDS ?= 2000
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8 async_early:10
+# name:number of the planted node bugs, one numbering for the whole node:
+# the storage ones (caught by powercut-teeth), the read path's (caught by
+# jepsen-teeth), the identity and corruption ones (identity-teeth).
+# build/nsxd-bug-NAME.
+NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
+# the number of planted bug $(1) in list $(2)
+bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
+bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
 
-.PHONY: powercut powercut-shim powercut-teeth
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, see tests/fuzz/fuzz.h).
+FUZZ_CC   := clang
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+           -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_S    ?= 60
+FUZZ_CI_S ?= 15
+FUZZ_TEETH_S ?= 120
+FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+# name:number of the planted bugs only the cluster harness can catch (it
+# forges messages; the simulator cannot). FUZZ_BUGS="$(BUGS) term_wedge:9"
+# tries the simulator's too.
+FUZZ_BUGS ?= term_wedge:9
+
+# ---------------------------------------------------------------------
+# Objects: each source compiled once per flavour, by one pattern rule per
+# flavour, into $(B)/<flavour>/<its path>.o with its header dependencies
+# (-MMD -MP). Flavours:
+#   obj           $(CFLAGS)                      nsxd, nsxctl, sim, tools
+#   obj-asan      $(SAN)                         every test binary, nsxd-asan
+#   obj-fuzz      clang, libFuzzer + ASan/UBSan  tests/fuzz
+#   obj-raftbug-N $(CFLAGS) -DRAFT_PLANTED_BUG=N the core only (sim-bug-*)
+#   obj-fuzzbug-N the same with clang's fuzz flags (fuzz-teeth)
+#   obj-nodebug-N $(CFLAGS) -DNSXD_PLANTED_BUG=N only the node sources that
+#                 mention it (all of them if a header does): nsxd-bug-*
+# Each flavour also has libcore.a (the core), libnode.a (NODE_SRC),
+# libsim.a (the simulator without its main, for the cluster fuzzer) and
+# libtest.a (tests/lib).
+objs = $(patsubst %.c,$(B)/$(1)/%.o,$(2))
+
+# $(1) flavour directory, $(2) compiler, $(3) flags
+define FLAVOUR
+$(B)/$(1)/%.o: %.c
+	@mkdir -p $$(@D)
+	$(2) $$(WARN) $(3) $$(call s_inc,$$<) -MMD -MP -c $$< -o $$@
+$(B)/$(1)/libcore.a: $(call objs,$(1),$(CORE_SRC))
+	rm -f $$@ && ar rcs $$@ $$^
+$(B)/$(1)/libnode.a: $(call objs,$(1),$(NODE_SRC))
+	rm -f $$@ && ar rcs $$@ $$^
+$(B)/$(1)/libsim.a: $(call objs,$(1),$(filter-out tests/sim/sim.c,$(SIM_SRC)))
+	rm -f $$@ && ar rcs $$@ $$^
+$(B)/$(1)/libtest.a: $(call objs,$(1),$(TLIB_SRC))
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(eval $(call FLAVOUR,obj,$$(CC),$$(CFLAGS)))
+$(eval $(call FLAVOUR,obj-asan,$$(CC),$$(SAN)))
+$(eval $(call FLAVOUR,obj-fuzz,$$(FUZZ_CC),$$(FUZZ_CFLAGS)))
+$(foreach b,$(BUGS),$(eval $(call FLAVOUR,obj-raftbug-$(call bug_num,$(call bug_names,$(b)),$(BUGS)),$$(CC),$$(CFLAGS) -DRAFT_PLANTED_BUG=$(call bug_num,$(call bug_names,$(b)),$(BUGS)))))
+$(foreach b,$(FUZZ_BUGS),$(eval $(call FLAVOUR,obj-fuzzbug-$(call bug_num,$(call bug_names,$(b)),$(FUZZ_BUGS)),$$(FUZZ_CC),$$(FUZZ_CFLAGS) -DRAFT_PLANTED_BUG=$(call bug_num,$(call bug_names,$(b)),$(FUZZ_BUGS)))))
+$(foreach b,$(NODE_BUGS),$(eval $(call FLAVOUR,obj-nodebug-$(call bug_num,$(call bug_names,$(b)),$(NODE_BUGS)),$$(CC),$$(CFLAGS) -DNSXD_PLANTED_BUG=$(call bug_num,$(call bug_names,$(b)),$(NODE_BUGS)))))
+
+# The node sources a planted node bug changes: those that mention it, or
+# every one if a header does (its users could not be told apart).
+NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard actors/*.h msg/*.h store/*.h http/*.h) /dev/null),\
+                  $(NODE_SRC) actors/nsxd.c,\
+                  $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(NODE_SRC) actors/nsxd.c))
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Link lines: objects first, then the archives (tests/lib, node, core).
+LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
+            $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
+
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
 
+# (checked once by make test and make check, not again by each suite)
 deps:
-	@deploy/deps.sh build
+	@[ -n "$(NSXD_DEPS_CHECKED)" ] || deploy/deps.sh build
 
-$(B)/core/%.o: actors/raft/%.c $(CORE_HDR) | $(B)/core
-	$(CC) $(WARN) $(CFLAGS) -c $< -o $@
+# The core alone, as a library (its objects are purity's input).
+CORE_OBJ := $(call objs,obj,$(CORE_SRC))
+$(B)/libraftcore.a: $(B)/obj/libcore.a
+	cp $< $@
 
-$(B)/libraftcore.a: $(CORE_OBJ)
-	rm -f $@ && ar rcs $@ $^
+$(B)/sim: $(call objs,obj,$(SIM_SRC)) $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/sim: $(SIM_SRC) $(SIM_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Itests/sim $(SIM_SRC) $(CORE_SRC) -o $@
+$(B)/sim-asan: $(call objs,obj-asan,$(SIM_SRC)) $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
-$(B)/sim-asan: $(SIM_SRC) $(SIM_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors/raft -Itests/sim $(SIM_SRC) $(CORE_SRC) -o $@
+$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/sim-bug-%: $(SIM_SRC) $(SIM_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -DRAFT_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(BUGS)))) \
-	    -Iactors/raft -Itests/sim $(SIM_SRC) $(CORE_SRC) -o $@
+$(B)/test_raft: $(call objs,obj,$(UNIT_SRC)) $(B)/obj/libtest.a $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/test_raft: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Itests/unit $(UNIT_SRC) $(CORE_SRC) -o $@
+# tests/lib's own test (each helper shown failing), under ASan+UBSan.
+$(B)/test_lib: $(B)/obj-asan/tests/lib/selftest/test_lib.o $(B)/obj-asan/libtest.a
+	$(call LINK_NODE,$(SAN))
 
-$(B)/test_raft-asan: $(UNIT_SRC) $(UNIT_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors/raft -Itests/unit $(UNIT_SRC) $(CORE_SRC) -o $@
+$(B)/test_raft-asan: $(call objs,obj-asan,$(UNIT_SRC)) $(B)/obj-asan/libtest.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
-$(B)/test_msg: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
+$(B)/test_msg: $(B)/obj/tests/msg/test_msg.o $(B)/obj/libtest.a $(B)/obj/libnode.a $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/test_msg-asan: tests/msg/test_msg.c msg/msg_raft.c msg/msg_raft.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors/raft -Imsg tests/msg/test_msg.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC) $(MSGPACK) -o $@
+$(B)/test_msg-asan: $(B)/obj-asan/tests/msg/test_msg.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+                    $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
 # What lets Debian 12's civetweb serve HTTPS with OpenSSL 3 (see
 # http/tls_compat.c); nsxd loads them from nsxd-tls/ next to itself.
@@ -103,65 +187,59 @@ $(B)/nsxd-tls/libcrypto.so: http/tls_compat.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) -shared -fPIC -DNSXD_TLS_COMPAT_CRYPTO -Wl,-soname,libcrypto.so $< -o $@ \
 	    -Wl,--no-as-needed -lcrypto
 
-$(B)/nsxd: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+$(B)/nsxd: $(B)/obj/actors/nsxd.o $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
+	$(call LINK_NODE,$(CFLAGS))
 
-NSXCTL_SRC := http/nsxctl.c http/client.c http/resolve.c http/tls.c http/trace_client.c \
-              actors/peer_keys.c msg/msg_trace.c msg/msg_util.c
-$(B)/nsxctl: $(NSXCTL_SRC) http/client.h http/resolve.h http/tls.h http/trace_client.h actors/peer_keys.h msg/msg_trace.h msg/msg_util.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg -Ihttp $(NSXCTL_SRC) -ljansson \
-	    -lssl -lcrypto -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
+$(B)/nsxd-asan: $(B)/obj-asan/actors/nsxd.o $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a $(TLS_COMPAT)
+	$(call LINK_NODE,$(SAN))
 
-$(B)/peer_garbage: tests/cluster/peer_garbage.c msg/msg_raft.c actors/peer_keys.c $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
+# A planted node bug: the objects that mention it rebuilt with it, linked
+# before the archive, whose members of the same files are then not taken.
+$(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(filter-out actors/nsxd.c,$$(NODE_BUG_SRC))) \
+                 $$(call objs,$$(if $$(filter actors/nsxd.c,$$(NODE_BUG_SRC)),obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),obj),actors/nsxd.c) \
+                 $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/peer_forge: tests/cluster/peer_forge.c msg/msg_raft.c actors/peer_keys.c actors/peer_keys.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Iactors -Iactors/raft -Imsg $< msg/msg_raft.c msg/msg_util.c actors/peer_keys.c $(CORE_SRC) -lczmq -lzmq $(MSGPACK) -lsodium -lpthread -o $@
+$(B)/nsxctl: $(B)/obj/http/nsxctl.o $(B)/obj/libnode.a $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/trickle: tests/cluster/trickle.c | $(B)
-	$(CC) $(WARN) $(CFLAGS) $< -lpthread -o $@
+$(B)/peer_garbage $(B)/peer_forge $(B)/trickle: $(B)/%: $(B)/obj/tests/cluster/%.o $(B)/obj/libnode.a $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
 
 # A name server that never answers, for *.slow.invalid (test only).
 $(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
 	$(CC) -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE $(CFLAGS) -shared -fPIC $< -o $@
 
-$(B)/nsxd-asan: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
-
 # End-to-end linearizability (tests/jepsen/): the checker, its test, the
-# workload, and the node with a planted stale-read bug (actors/raft_actor.c,
-# NSXD_PLANTED_BUG).
+# workload, and the node with a planted stale-read bug (NSXD_PLANTED_BUG).
 JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/history.c
-$(B)/jepsen-check: tests/jepsen/check_main.c $(JEPSEN_LIN) tests/jepsen/linearize.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Itests/jepsen $< $(JEPSEN_LIN) -ljansson -lsodium -o $@
+$(B)/jepsen-check: $(call objs,obj,tests/jepsen/check_main.c $(JEPSEN_LIN))
+	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/test_linearize: tests/jepsen/test_linearize.c $(JEPSEN_LIN) tests/jepsen/linearize.h | $(B)
-	$(CC) $(WARN) $(SAN) -Itests/jepsen $< $(JEPSEN_LIN) -ljansson -lsodium -o $@
+$(B)/test_linearize: $(call objs,obj-asan,tests/jepsen/test_linearize.c $(JEPSEN_LIN)) $(B)/obj-asan/libtest.a
+	$(call LINK_NODE,$(SAN))
 
-JEPSEN_CLIENT := http/client.c http/resolve.c http/tls.c
-$(B)/jepsen-workload: tests/jepsen/workload.c $(JEPSEN_CLIENT) http/client.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Ihttp $< $(JEPSEN_CLIENT) -ljansson -lssl -lcrypto -lpthread -o $@
+$(B)/jepsen-workload: $(B)/obj/tests/jepsen/workload.o $(B)/obj/libnode.a
+	$(call LINK_NODE,$(CFLAGS))
 
 # The metrics registry alone, and the strict exposition checker.
-PROMCHECK := tests/node/promcheck.c tests/node/promcheck.h
-$(B)/test_metrics: tests/node/test_metrics.c $(PROMCHECK) actors/metrics.c actors/metrics.h $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) -Iactors -Iactors/raft -Itests/node $< tests/node/promcheck.c actors/metrics.c $(CORE_SRC) -lpthread -lm -o $@
+$(B)/test_metrics: $(call objs,obj-asan,tests/node/test_metrics.c tests/node/promcheck.c) \
+                   $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
-$(B)/promcheck: tests/node/promcheck_main.c $(PROMCHECK) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Itests/node $< tests/node/promcheck.c -lm -o $@
+$(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck.c)
+	$(call LINK_NODE,$(CFLAGS))
 
-# Three nodes in one process: the node is started from flags, as nsxd's
-# main does (nsxd_config.c).
-$(B)/test_inproc_cluster: tests/node/test_inproc_cluster.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) $< actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+# Each node test: its file, tests/lib and the node, under ASan+UBSan.
+$(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+             $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
-$(B)/test_%: tests/node/test_%.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) | $(B)
-	$(CC) $(WARN) $(SAN) $(NODE_INC) $< $(NODE_SRC) http/trace_client.c $(CORE_SRC) $(NODE_LIB) -o $@
-
-$(B) $(B)/core:
+$(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_raft
+unit: deps $(B)/test_lib $(B)/test_raft
+	$(B)/test_lib
 	$(B)/test_raft
 
 unit-asan: deps $(B)/test_raft-asan
@@ -214,21 +292,8 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 CUTS ?= 200
 $(B)/pcshim.so: tests/powercut/pcshim.c | $(B)
 	$(CC) $(WARN) $(CFLAGS) -shared -fPIC $< -o $@ -ldl -lpthread
-$(B)/pc_rollback: tests/powercut/pc_rollback.c | $(B)
-	$(CC) $(WARN) $(CFLAGS) $< -o $@
-$(B)/shim_test: tests/powercut/shim_test.c | $(B)
-	$(CC) $(WARN) $(CFLAGS) $< -o $@
-$(B)/pc_load: tests/powercut/pc_load.c http/client.c http/resolve.c http/tls.c http/client.h | $(B)
-	$(CC) $(WARN) $(CFLAGS) -Ihttp $< http/client.c http/resolve.c http/tls.c -ljansson -lssl -lcrypto -lpthread -o $@
-# name:number of the planted node bugs, one numbering for the whole node:
-# the storage ones (actors/storage.c, caught by powercut-teeth) and the read
-# path's (actors/raft_actor.c, caught by jepsen-teeth), the identity and
-# corruption ones (raft_actor.c, store/store_int.h: identity-teeth).
-# build/nsxd-bug-NAME.
-NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
-$(B)/nsxd-bug-%: actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(NODE_HDR) $(CORE_SRC) $(CORE_HDR) $(TLS_COMPAT) | $(B)
-	$(CC) $(WARN) $(CFLAGS) -DNSXD_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(NODE_BUGS)))) \
-	    $(NODE_INC) actors/nsxd.c actors/nsxd_config.c $(NODE_SRC) $(CORE_SRC) $(NODE_LIB) -o $@
+$(B)/pc_rollback $(B)/shim_test $(B)/pc_load: $(B)/%: $(B)/obj/tests/powercut/%.o $(B)/obj/libnode.a
+	$(call LINK_NODE,$(CFLAGS))
 
 # identity_test.sh must fail the check each planted bug breaks: the wiped
 # server votes as its old self (E lost), the damaged log is accepted.
@@ -293,41 +358,26 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 purity: deps $(CORE_OBJ)
 	tests/core/purity.sh $(CORE_OBJ)
 
-# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, see tests/fuzz/fuzz.h): each
-# is one file plus one line here naming what it links besides the file.
-FUZZ_CC   := clang
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
-           -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_INC  := -Iactors/raft -Imsg -Ihttp -Itests/sim -Itests/fuzz
-FUZZ_LIB  := -lczmq -lzmq $(MSGPACK) -ljansson -lm
-FUZZ_S    ?= 60
-FUZZ_CI_S ?= 15
-FUZZ_TEETH_S ?= 120
-MSG_CORE  := msg/msg_raft.c msg/msg_store.c msg/msg_util.c $(CORE_SRC)
-FUZZ_raft_msg  := $(MSG_CORE)
-FUZZ_store     := $(MSG_CORE)
-FUZZ_transport := msg/msg_transport.c $(MSG_CORE)
-FUZZ_api       := msg/msg_api.c msg/msg_api_health.c http/http_render.c http/json.c $(MSG_CORE)
-FUZZ_trace     := msg/msg_trace.c msg/msg_util.c
-FUZZ_json      := http/json.c http/http_render.c $(MSG_CORE)
-FUZZ_cluster   := tests/fuzz/forge.c tests/sim/world.c tests/sim/check.c msg/msg_raft.c msg/msg_util.c $(CORE_SRC)
-FUZZ_http      := http/parse.c http/json.c $(MSG_CORE)
-FUZZERS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-# name:number of the planted bugs only the cluster harness can catch (it
-# forges messages; the simulator cannot). FUZZ_BUGS="$(BUGS) term_wedge:9"
-# tries the simulator's too.
-FUZZ_BUGS ?= term_wedge:9
-
-.SECONDEXPANSION:
-$(B)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $$(FUZZ_$$*) $(MSG_HDR) $(CORE_HDR) $(SIM_HDR) http/json.h
+# libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
+# tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the
+# simulator, all from the obj-fuzz archives.
+FUZZ_LINK = $(FUZZ_CC) $(FUZZ_CFLAGS) $(filter %.o,$^) $(filter %/libsim.a,$^) $(filter %/libnode.a,$^) \
+            $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
+$(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz
-	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) $< $(FUZZ_$*) $(FUZZ_LIB) -o $@
+	$(FUZZ_LINK)
 
-$(B)/fuzz/bug-%: tests/fuzz/fuzz_cluster.c $(wildcard tests/fuzz/*.h) $(FUZZ_cluster) $(CORE_HDR) $(SIM_HDR)
+# The cluster harness: the simulator's world (its own event queue) and the
+# message forger.
+$(B)/fuzz/fuzz_cluster: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                        $(B)/obj-fuzz/libsim.a $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz
-	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) $(FUZZ_INC) \
-	    -DRAFT_PLANTED_BUG=$(lastword $(subst :, ,$(filter $*:%,$(FUZZ_BUGS)))) \
-	    $< $(FUZZ_cluster) $(FUZZ_LIB) -o $@
+	$(FUZZ_LINK)
+
+$(B)/fuzz/bug-%: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o $(B)/obj-fuzz/libsim.a \
+                 $(B)/obj-fuzz/libnode.a $$(B)/obj-fuzzbug-$$(call bug_num,$$*,$$(FUZZ_BUGS))/libcore.a
+	@mkdir -p $(B)/fuzz
+	$(FUZZ_LINK)
 
 fuzz-build: deps $(addprefix $(B)/fuzz/fuzz_,$(FUZZERS))
 
@@ -375,8 +425,38 @@ jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read
 	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-stale-read --nemesis partition-leader \
 	    --duration $(JEPSEN_TEETH_S) --expect violation
 
-test: unit unit-asan msg node cluster experiments containers purity sim-ci teeth jepsen-ci fuzz-ci
-	@echo "make test: all passed"
+# make test: everything, one suite after another (several share fixed
+# ports, so never two at once, even under -j: each sub-make builds in
+# parallel, the suites run in this order), fastest first so that a broken
+# core fails within seconds.
+TEST_ORDER := all unit unit-asan msg purity node sim-ci teeth fuzz-ci \
+              cluster jepsen-ci experiments containers
+# make check: all of it but the cluster, container and long suites.
+CHECK_ORDER := unit unit-asan msg purity node sim-check teeth-check
+CHECK_SEEDS ?= 100
+CHECK_BUG_SEEDS ?= 100
+# The planted core bugs the simulator catches within CHECK_BUG_SEEDS seeds
+# (no_noop_before_conf takes 593: left to make teeth).
+CHECK_BUGS ?= $(filter-out no_noop_before_conf,$(call bug_names,$(BUGS)))
+
+test: deps
+	@start=$$(date +%s); for t in $(TEST_ORDER); do \
+	    echo "== make $$t"; $(MAKE) --no-print-directory NSXD_DEPS_CHECKED=1 $$t || exit 1; \
+	done; echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+
+check: deps
+	@start=$$(date +%s); for t in $(CHECK_ORDER); do \
+	    echo "== make $$t"; $(MAKE) --no-print-directory NSXD_DEPS_CHECKED=1 $$t || exit 1; \
+	done; echo "make check: all passed in $$(( $$(date +%s) - start )) s"
+
+# make check's simulator: CHECK_SEEDS seeds, 10 under ASan+UBSan.
+sim-check: deps $(B)/sim $(B)/sim-asan
+	tests/sim/run-seeds.sh $(B)/sim $(CHECK_SEEDS)
+	tests/sim/run-seeds.sh $(B)/sim-asan 10 100001
+
+# make check's teeth: CHECK_BUGS, each within CHECK_BUG_SEEDS seeds.
+teeth-check: deps $(addprefix $(B)/sim-bug-,$(CHECK_BUGS))
+	tests/sim/teeth.sh $(B) $(CHECK_BUG_SEEDS) $(CHECK_BUGS)
 
 bench: deps $(B)/nsxd
 	@deploy/deps.sh etcd

@@ -22,6 +22,7 @@
 # iptables rules on the containers' addresses in DOCKER-USER).
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/tests/lib/lib.sh"
 kind=${1:-}; shift || true
 [ "$kind" = local ] || [ "$kind" = compose ] || { sed -n '2,21p' "$0"; exit 2; }
 [ $# -gt 0 ] || set -- all
@@ -39,7 +40,6 @@ project=nsxdexp
 if docker compose version >/dev/null 2>&1; then dc=(docker compose -p $project); else dc=(docker-compose -p $project); fi
 
 http_port() { echo $((NSXD_HTTP_BASE + $1)); }
-endpoints() { echo "127.0.0.1:$(http_port 1),127.0.0.1:$(http_port 2),127.0.0.1:$(http_port 3)"; }
 
 c_up() {
     if [ "$kind" = local ]; then
@@ -114,16 +114,8 @@ c_heal() {
 # -------------------------------------------------------------------------
 # Observing
 
-health() { curl -fsS -m 2 "127.0.0.1:$(http_port "$1")/health" 2>/dev/null; }
-role() { health "$1" | jq -r .role 2>/dev/null; }
-term() { health "$1" | jq -r .term 2>/dev/null; }
-leader_among() {   # N... -> the node that reports being leader, waiting 10 s
-    local i n
-    for ((i = 0; i < 100; i++)); do
-        for n in "$@"; do [ "$(role "$n")" = leader ] && { echo "$n"; return; }; done
-        sleep 0.1
-    done
-}
+role() { hfield "$1" .role; }
+term() { hfield "$1" .term; }
 others() { echo 1 2 3 | tr ' ' '\n' | grep -v "^$1$" | tr '\n' ' '; }
 put() {   # N key value -> HTTP status
     curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$(http_port "$1")/kv/put" \
@@ -142,7 +134,6 @@ get() {   # N query -> body
     curl -sS -m 5 "127.0.0.1:$(http_port "$1")/kv/get?$2" 2>/dev/null
 }
 
-fails=0
 say() { echo "  $*"; }
 expect() { echo "  expect: $*"; }
 verdict() {   # description, test...
@@ -156,7 +147,7 @@ verdict() {   # description, test...
 read_back() {   # key -> value on stdout, or nothing
     local i out rc
     for ((i = 0; i < 50; i++)); do
-        out=$("$ctl" --endpoints "$(endpoints)" --timeout 2000 get "$1" 2>/dev/null); rc=$?
+        out=$("$ctl" --endpoints "$(eps)" --timeout 2000 get "$1" 2>/dev/null); rc=$?
         [ $rc -ne 3 ] && { echo "$out"; return; }
         sleep 0.2
     done
@@ -168,7 +159,7 @@ wl_start() {
         i=0 parent=$$
         while kill -0 "$parent" 2>/dev/null; do   # ends with the experiment
             i=$((i + 1))
-            "$ctl" --endpoints "$(endpoints)" --timeout 3000 put "wl-$i" "v$i" >/dev/null 2>&1 && echo "wl-$i v$i" >>"$acked"
+            "$ctl" --endpoints "$(eps)" --timeout 3000 put "wl-$i" "v$i" >/dev/null 2>&1 && echo "wl-$i v$i" >>"$acked"
             sleep 0.05
         done
     ) &
@@ -191,7 +182,7 @@ wl_stop_and_check() {
 
 exp_leader_loss() {   # how: stop|kill|pause
     local how=$1 L L2 t0 t1
-    L=$(leader_among 1 2 3)
+    L=$(leader_of 1 2 3)
     say "leader is node$L; now: $how it"
     expect "the other two elect a new leader within 2 s; writes go on; nothing acknowledged is lost"
     # kill and pause: the clock starts when the leader is gone. stop: from
@@ -203,7 +194,7 @@ exp_leader_loss() {   # how: stop|kill|pause
     else
         c_do "$how" "$L"; t0=$(date +%s%N)
     fi
-    L2=$(leader_among $(others "$L")); t1=$(date +%s%N)
+    L2=$(leader_of $(others "$L")); t1=$(date +%s%N)
     [ -n "$doer" ] && wait $doer
     verdict "node$L2 leads after $(( (t1 - t0) / 1000000 )) ms" test -n "$L2" -a $(( (t1 - t0) / 1000000 )) -lt 2000
     sleep 1
@@ -221,7 +212,7 @@ exp_leader_loss() {   # how: stop|kill|pause
 
 exp_limits() {
     local L F1 F2
-    L=$(leader_among 1 2 3); set -- $(others "$L"); F1=$1; F2=$2
+    L=$(leader_of 1 2 3); set -- $(others "$L"); F1=$1; F2=$2
     say "stop node$F1: 2 of 3 up"
     expect "writes and linearizable reads work"
     c_do stop "$F1"
@@ -241,18 +232,18 @@ exp_limits() {
     say "heal: start both again"
     expect "a leader again; every acknowledged write present"
     c_do start "$F1"; c_do start "$F2"
-    local L2; L2=$(leader_among 1 2 3)
+    local L2; L2=$(leader_of 1 2 3)
     verdict "node$L2 leads" test -n "$L2"
     verdict "the write made with 2 of 3 is there" test "$(read_back two-of-three)" = yes
 }
 
 exp_partition() {
     local L L2 L3 T F st i ok
-    L=$(leader_among 1 2 3)
+    L=$(leader_of 1 2 3)
     say "cut node$L (the leader) off from both followers"
     expect "node$L stops acknowledging writes; the other two elect a new leader"
     c_isolate "$L"
-    L2=$(leader_among $(others "$L"))
+    L2=$(leader_of $(others "$L"))
     verdict "the majority side elects node$L2" test -n "$L2"
     st=$(put_local "$L" "to-old-leader" x)
     verdict "the old leader does not acknowledge a write sent to it (got $st)" test "$st" != 200
@@ -278,13 +269,13 @@ exp_partition() {
     c_cut "$F" "$L2"
     sleep 3
     verdict "the rule bites: $(dropped) packets dropped" test "$(dropped)" -gt 0
-    L3=$(leader_among 1 2 3)
+    L3=$(leader_of 1 2 3)
     verdict "node$L3 leads" test -n "$L3"
     verdict "a write is acknowledged" test "$(put "${L3:-$L2}" one-way yes)" = 200
     say "heal"
     c_heal
     sleep 2
-    verdict "a leader after healing" test -n "$(leader_among 1 2 3)"
+    verdict "a leader after healing" test -n "$(leader_of 1 2 3)"
 }
 
 trap 'c_down; exit 1' INT TERM
@@ -292,7 +283,7 @@ for e in "$@"; do
     echo "== $kind: $e"
     fails_before=$fails
     c_up
-    if ! leader_among 1 2 3 >/dev/null; then echo "  FAIL the cluster did not start"; fails=$((fails + 1)); c_down; continue; fi
+    if ! leader_of 1 2 3 >/dev/null; then echo "  FAIL the cluster did not start"; fails=$((fails + 1)); c_down; continue; fi
     wl_start
     case $e in
     leader-stop) exp_leader_loss stop ;;

@@ -19,43 +19,8 @@ export NSXD_EXTRA_ARGS=${NSXD_EXTRA_ARGS:-"--request-timeout-ms 2000"}
 export NSXCTL_SECRET_FILE=$NSXD_DATA/cluster.key
 lc="$here/deploy/local-cluster.sh"
 garbage=${PEER_GARBAGE:-$here/build/peer_garbage}
-fails=0
-
-cleanup() {
-    "$lc" stop >/dev/null 2>&1
-    if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() {   # description, command...
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
-# req METHOD NODE PATH [BODY] -> sets $status and $body
-req() {
-    local out
-    out=$(curl -sS -m 10 -o /dev/stdout -w '\n%{http_code}' -X "$1" \
-        -H 'Content-Type: application/json' ${4:+-d "$4"} "$(url "$2")$3" 2>/dev/null)
-    status=${out##*$'\n'}
-    body=${out%$'\n'*}
-}
-field() { jq -r "$1" <<<"$body" 2>/dev/null; }
-
-leader_id() {   # the id the cluster agrees is leader, or empty (waits 10 s)
-    local i id n
-    for ((i = 0; i < 100; i++)); do
-        for n in "$@"; do
-            req GET "$n" /health
-            id=$(field '.leader_id // empty')
-            if [ -n "$id" ] && [ "$(field .role)" = leader ]; then echo "$id"; return; fi
-        done
-        sleep 0.1
-    done
-}
+. "$here/tests/lib/lib.sh"
+trap 'lib_cleanup_cluster "$NSXD_DATA"' EXIT
 
 acked=()   # keys whose writes were acknowledged
 write() {   # node key value -> 0 if acknowledged
@@ -68,8 +33,7 @@ all_acked_readable() {   # (any node): every acknowledged write, read back
     # still settle after a fault: retry while the cluster is unavailable
     # (exit 3); only "not found" or a wrong value means the write is lost.
     local kv k v i got rc eps
-    eps=127.0.0.1:$((NSXD_HTTP_BASE + 1)),127.0.0.1:$((NSXD_HTTP_BASE + 2))
-    eps+=,127.0.0.1:$((NSXD_HTTP_BASE + 3)),127.0.0.1:$((NSXD_HTTP_BASE + 4))
+    eps=$(eps 1 2 3 4)
     for kv in "${acked[@]}"; do
         k=${kv%%=*}; v=${kv#*=}
         for ((i = 0; i < 50; i++)); do
@@ -86,7 +50,7 @@ all_acked_readable() {   # (any node): every acknowledged write, read back
 
 echo "== starting 3 nodes ($NSXD_BIN)"
 "$lc" start 3 || { fail "cluster starts"; exit 1; }
-L=$(leader_id 1 2 3)
+L=$(leader_of 1 2 3)
 check "a leader is elected (n$L)" test -n "$L"
 F=$(( L % 3 + 1 ))
 
@@ -198,7 +162,7 @@ pid=$(cat "$NSXD_DATA/n$L.pid")
 t0=$(date +%s%N)
 kill -9 "$pid"
 rest=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L$" | tr '\n' ' ')
-L2=$(leader_id $rest)
+L2=$(leader_of $rest)
 t1=$(date +%s%N)
 ms=$(( (t1 - t0) / 1000000 ))
 check "a new leader (n$L2) within 2 s (took $ms ms)" test -n "$L2" -a "$ms" -lt 2000
@@ -222,13 +186,8 @@ check "writes go on with 2 of 3" test ${#acked[@]} -eq 41
 
 echo "== restart the old leader: it catches up"
 "$lc" restart "$L" >/dev/null
-ok=0
-for i in $(seq 1 50); do
-    req GET "$L" "/kv/get?key=k30&stale=true"
-    if [ "$status" = 200 ]; then ok=1; break; fi
-    sleep 0.1
-done
-check "restarted n$L has the writes made while it was down" test $ok = 1
+has_k30() { req GET "$L" "/kv/get?key=k30&stale=true"; [ "$status" = 200 ]; }
+check "restarted n$L has the writes made while it was down" wait_for 5 has_k30
 
 echo "== 2 of 3 down: no quorum"
 others=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L2$" | tr '\n' ' ')
@@ -244,19 +203,14 @@ check "a linearizable read with 1 of 3 up -> 503" test "$status" = 503
 req GET "$L2" '/kv/get?key=k1&stale=true'
 check "a stale read still answers" test "$status:$(field .stale)" = "200:true"
 for n in $others; do "$lc" restart "$n" >/dev/null; done
-L3=$(leader_id 1 2 3)
+L3=$(leader_of 1 2 3)
 check "after recovery there is a leader (n$L3)" test -n "$L3"
 check "no acknowledged write was lost" all_acked_readable "$L3"
 
 echo "== membership: join a 4th node, remove another"
 "$lc" join 4 >/dev/null
-ok=0
-for i in $(seq 1 100); do
-    req GET "$L3" /health
-    if [ "$(field '[.members[] | select(.id == 4 and .voter)] | length')" = 1 ]; then ok=1; break; fi
-    sleep 0.1
-done
-check "n4 joined and became a voter" test $ok = 1
+n4_voter() { [ "$(hfield "$L3" '[.members[] | select(.id == 4 and .voter)] | length')" = 1 ]; }
+check "n4 joined and became a voter" wait_for 10 n4_voter
 req POST "$L3" /raft/join "{\"peer\": \"127.0.0.1:$((NSXD_HTTP_BASE + 4))\"}"
 check "joining again is a no-op -> 200" test "$status" = 200
 victim=$(echo 1 2 3 | tr ' ' '\n' | grep -v "^$L3$" | head -1)
@@ -292,7 +246,7 @@ for n in $members; do
 done
 check "every node is still up after hostile traffic ($up of 3)" test $up -eq 3
 [ $up -eq 3 ] || "$lc" status
-L4=$(leader_id $members)
+L4=$(leader_of $members)
 check "the cluster still has a leader" test -n "$L4"
 write "$L4" after-garbage yes
 check "and still acknowledges writes" test "$status" = 200
@@ -301,7 +255,8 @@ check "every acknowledged write is still there" all_acked_readable "$L4"
 echo "== graceful stop"
 pid=$(cat "$NSXD_DATA/n$L4.pid")
 kill -TERM "$pid"
-for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+gone() { ! kill -0 "$pid" 2>/dev/null; }
+wait_for 5 gone
 wait "$pid" 2>/dev/null
 check "SIGTERM: the leader exits" bash -c "! kill -0 $pid 2>/dev/null"
 grep -q "transferring leadership" "$NSXD_DATA/n$L4.log"
@@ -312,6 +267,4 @@ echo "== every node stops cleanly; no sanitizer report in any log"
 reports=$(grep -l -E "AddressSanitizer|LeakSanitizer|runtime error:" "$NSXD_DATA"/n*.log 2>/dev/null)
 check "no ASan/UBSan/LSan report${reports:+ (see $reports)}" test -z "$reports"
 
-echo
-if [ $fails -eq 0 ]; then echo "cluster_test: all passed"; else echo "cluster_test: $fails FAILED"; fi
-exit $(( fails > 0 ))
+lib_summary cluster_test

@@ -29,31 +29,9 @@ trail=${COMPACT_TRAILING:-200}
 share=${SHARE:-5000} # writes per wrk thread (4 threads) per run
 export NSXD_EXTRA_ARGS="--compact-entries $every --compact-trailing $trail"
 lc="$here/deploy/local-cluster.sh"
-fails=0
-
-cleanup() {
-    "$lc" stop >/dev/null 2>&1
-    if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
-}
-trap cleanup EXIT
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() {
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
-metric() { curl -sS -m 5 "$(url "$1")/metrics" | awk -v s="$2" '$1 == s { print $2 }'; }
-commit_of() { curl -sS -m 5 "$(url "$1")/health" 2>/dev/null | jq -r '.commit // 0'; }
-leader() {
-    local i n
-    for ((i = 0; i < 100; i++)); do
-        for n in 1 2 3; do
-            [ "$(metric "$n" nsxd_raft_is_leader)" = 1 ] && { echo "$n"; return; }
-        done
-        sleep 0.1
-    done
-}
+. "$here/tests/lib/lib.sh"
+trap 'lib_cleanup_cluster "$NSXD_DATA"' EXIT
+commit_of() { hfield "$1" '.commit // 0'; }
 
 # bulk_put NODE PREFIX: 4 x $share unique writes through wrk; returns once
 # they are all committed and the commit index is still (wrk's threads
@@ -101,7 +79,7 @@ wrong() {
 
 echo "== 3 nodes, compacting every $every entries, keeping $trail"
 "$lc" start 3 >/dev/null || { fail "cluster starts"; exit 1; }
-L=$(leader)
+L=$(leader_of)
 check "a leader (n$L)" test -n "$L"
 F=$(( L % 3 + 1 ))
 
@@ -170,7 +148,7 @@ echo "== compaction by memory: 16 KiB values, --compact-mib 1, count rule off"
 export NSXD_DATA=$NSXD_DATA/mib
 export NSXD_EXTRA_ARGS="--compact-entries 0 --compact-mib 1"
 "$lc" start 3 >/dev/null
-L=$(leader)
+L=$(leader_of)
 wrk -t2 -c8 -d4s -s "$here/tests/perf/bench/nsxd.lua" "$(url "$L")" -- put 500 16384 \
     >"$NSXD_DATA/wrk-mib.out" 2>&1
 sleep 1
@@ -187,6 +165,4 @@ code=$(curl -sS -m 10 -o /dev/null -w '%{http_code}' "$(url "$L")/kv/get?key=big
 v=$(curl -sS -m 10 "$(url "$L")/kv/get?key=big" | jq -r '.value | length')
 check "values read back ($code, ${v:-?} bytes)" test "$code" = 200 -a "${v:-0}" = 16384
 
-echo
-if [ $fails -eq 0 ]; then echo "compact_test: all passed"; else echo "compact_test: $fails FAILED"; fi
-exit $(( fails > 0 ))
+lib_summary compact_test

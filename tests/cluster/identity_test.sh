@@ -34,35 +34,12 @@ export NSXD_PEER_BASE=${NSXD_PEER_BASE:-10800}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-10900}
 lc="$here/deploy/local-cluster.sh"
 nsxctl="$here/build/nsxctl"
-fails=0
-
-cleanup() {
-    "$lc" stop >/dev/null 2>&1
-    if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
-}
-trap cleanup EXIT
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() {
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. "$here/tests/lib/lib.sh"
+trap 'lib_cleanup_cluster "$NSXD_DATA"' EXIT
 http_of() { echo "127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
 peer_of() { echo "tcp://127.0.0.$((10 + $1)):$((NSXD_PEER_BASE + $1))"; }
 spec() { local s="" i; for i in 1 2 3; do s+="${s:+,}$i=$(peer_of $i)@$(http_of $i)"; done; echo "$s"; }
-health() { curl -sS -m 2 "http://$(http_of "$1")/health" 2>/dev/null; }
-hfield() { health "$1" | jq -r "$2" 2>/dev/null; }
 ctl() { "$nsxctl" --endpoints "$(http_of 1),$(http_of 2),$(http_of 3)" --timeout 3000 "$@"; }
-leader_of() { # id of the leader some node reports, within 10 s, or ""
-    local i n l
-    for ((i = 0; i < 50; i++)); do
-        for n in "$@"; do
-            l=$(hfield "$n" 'select(.role == "leader") | .id')
-            [ -n "$l" ] && { echo "$l"; return; }
-        done
-        sleep 0.2
-    done
-}
 # start_raw ID ARGS...: nsxd by hand, its PID in the script's
 # PID file (so "local-cluster.sh stop" stops it too)
 start_raw() {

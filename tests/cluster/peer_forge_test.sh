@@ -20,12 +20,8 @@ export NSXD_MON_BASE=${NSXD_MON_BASE:-16100}
 lc="$here/deploy/local-cluster.sh"
 forge=$here/build/peer_forge
 nsxctl=$here/build/nsxctl
-fails=0
+. "$here/tests/lib/lib.sh"
 data_dirs=()
-
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
 cleanup() {
     "$lc" stop >/dev/null 2>&1
@@ -36,27 +32,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
 peer() { echo "tcp://127.0.0.$((10 + $1)):$((NSXD_PEER_BASE + $1))"; }
-eps() { echo "127.0.0.1:$((NSXD_HTTP_BASE + 1)),127.0.0.1:$((NSXD_HTTP_BASE + 2)),127.0.0.1:$((NSXD_HTTP_BASE + 3))"; }
-health() { curl -s -m 2 "$(url "$1")/health"; }
 metric() {   # node, metric line prefix -> value (0 if absent)
     local v
     v=$(curl -s -m 2 "$(url "$1")/metrics" | awk -v m="$2" 'index($0, m " ") == 1 { print $2 }')
     echo "${v:-0}"
-}
-
-leader_id() {   # the id a node names as leader while one says it leads (10 s)
-    local i n h
-    for ((i = 0; i < 100; i++)); do
-        for n in 1 2 3; do
-            h=$(health "$n")
-            if [ "$(jq -r '.role // empty' <<<"$h" 2>/dev/null)" = leader ]; then
-                jq -r .id <<<"$h"; return
-            fi
-        done
-        sleep 0.1
-    done
 }
 
 acked=()
@@ -110,10 +90,10 @@ attack() {   # label, peer_forge options...: at every node, in parallel
 }
 elect_after_kill() {   # kill -9 the leader; a new one within 3 s; restart it
     local old new i
-    old=$(leader_id)
+    old=$(leader_of)
     "$lc" kill "$old" >/dev/null
     for ((i = 0; i < 30; i++)); do
-        new=$(leader_id)
+        new=$(leader_of)
         [ -n "$new" ] && [ "$new" != "$old" ] && break
         sleep 0.1
     done
@@ -126,7 +106,7 @@ start_cluster() {   # label
     NSXD_DATA=$(mktemp -d "/tmp/nsxd-forge-$1.XXXXXX")
     data_dirs+=("$NSXD_DATA")
     "$lc" start 3 >/dev/null
-    [ -n "$(leader_id)" ]
+    [ -n "$(leader_of)" ]
 }
 
 # --- 1. the default: CURVE peer links ---------------------------------------
@@ -190,5 +170,4 @@ check "writes go on (${#acked[@]} acknowledged)" test "${#acked[@]}" -ge 20
 check "every acknowledged write reads back" all_acked_readable
 unset NSXD_INSECURE
 
-if [ $fails -eq 0 ]; then echo "peer_forge_test: all passed"; else echo "peer_forge_test: $fails FAILED"; fi
-exit $((fails > 0))
+lib_summary peer_forge_test

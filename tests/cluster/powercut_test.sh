@@ -50,7 +50,7 @@ lc=$here/deploy/local-cluster.sh
 pc=$here/tests/powercut/pc.sh
 load=$PC_BUILD/pc_load
 vbytes=1000
-fails=0
+. "$here/tests/lib/lib.sh"
 load_pid=""
 echo "powercut: seed $seed, $cuts single cuts (x2), $all_cuts whole-cluster cuts, data in $NSXD_DATA"
 
@@ -73,16 +73,13 @@ cleanup() {
     if [ $fails -eq 0 ]; then rm -rf "$NSXD_DATA"; else echo "logs kept in $NSXD_DATA"; fi
 }
 trap cleanup EXIT
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
-endpoints="127.0.0.1:$((NSXD_HTTP_BASE + 1)),127.0.0.1:$((NSXD_HTTP_BASE + 2)),127.0.0.1:$((NSXD_HTTP_BASE + 3))"
+endpoints=$(eps 1 2 3)
 pid_of() { cat "$NSXD_DATA/n$1.pid" 2>/dev/null; }
 alive() { local p; p=$(pid_of "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 leader() {   # the node that says it leads, or a random one
     local n
     for n in 1 2 3; do
-        [ "$(curl -sS -m 2 "$(url "$n")/health" 2>/dev/null | jq -r .role 2>/dev/null)" = leader ] &&
+        [ "$(hfield "$n" .role)" = leader ] &&
             { echo "$n"; return; }
     done
     echo $((RANDOM % 3 + 1))

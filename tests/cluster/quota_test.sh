@@ -31,7 +31,7 @@ parts=${QUOTA_PARTS:-a b}
 quota=${QUOTA_BYTES:-4194304}
 lc="$here/deploy/local-cluster.sh"
 root=$(mktemp -d /tmp/nsxd-quota.XXXXXX)
-fails=0
+. "$here/tests/lib/lib.sh"
 mounted=()
 
 cleanup() {
@@ -41,24 +41,6 @@ cleanup() {
     if [ $fails -eq 0 ]; then rm -rf "$root"; else echo "logs kept in $root"; fi
 }
 trap cleanup EXIT
-pass() { echo "PASS $*"; }
-fail() { echo "FAIL $*"; fails=$((fails + 1)); }
-check() {
-    local what=$1; shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
-}
-url() { echo "http://127.0.0.1:$((NSXD_HTTP_BASE + $1))"; }
-metric() { curl -sS -m 5 "$(url "$1")/metrics" 2>/dev/null | awk -v s="$2" '$1 == s { print $2 }'; }
-health() { curl -sS -m 5 "$(url "$1")/health" 2>/dev/null; }
-leader() {
-    local i n
-    for ((i = 0; i < 100; i++)); do
-        for n in 1 2 3; do
-            [ "$(metric "$n" nsxd_raft_is_leader)" = 1 ] && { echo "$n"; return; }
-        done
-        sleep 0.1
-    done
-}
 # put NODE KEY VALUE: prints the HTTP status, the body in $root/body
 put() {
     curl -sS -m 5 -o "$root/body" -w '%{http_code}' -X POST "$(url "$1")/kv/put" \
@@ -120,7 +102,7 @@ part_a() {
     export NSXD_EXTRA_ARGS="--quota-bytes $quota --compact-entries 100 --compact-trailing 20"
     echo "== (a) 3 nodes, --quota-bytes $quota, $vsize-byte values"
     "$lc" start 3 >/dev/null || { fail "cluster starts"; return; }
-    local i L; L=$(leader)
+    local i L; L=$(leader_of)
     check "a leader (n$L)" test -n "$L"
     [ -n "$L" ] || return
     check "/metrics: nsxd_quota_bytes $quota" test "$(metric "$L" nsxd_quota_bytes)" = "$quota"
@@ -240,7 +222,7 @@ part_b() {
         mounted+=("$NSXD_DATA/n$n")
     done
     "$lc" start 3 >/dev/null || { fail "cluster starts"; return; }
-    local L; L=$(leader)
+    local L; L=$(leader_of)
     check "a leader (n$L)" test -n "$L"
     [ -n "$L" ] || return
     : >"$root/acked-b"
@@ -291,7 +273,7 @@ part_b() {
     echo "== free space: grow every tmpfs to 64 MiB, restart"
     for n in 1 2 3; do mount -o remount,size=64m "$NSXD_DATA/n$n" || fail "grow n$n's tmpfs"; done
     "$lc" start 3 >/dev/null || { fail "cluster restarts"; return; }
-    L=$(leader)
+    L=$(leader_of)
     check "a leader again (n$L)" test -n "$L"
     [ -n "$L" ] || return
     check "every one of the $n_acked acknowledged writes reads back" test "$(lost "$L" "$root/acked-b")" = 0
@@ -301,5 +283,4 @@ part_b() {
 }
 
 for p in $parts; do "part_$p"; done
-[ $fails -eq 0 ] && echo "quota_test: all PASS" || echo "quota_test: $fails FAIL"
-[ $fails -eq 0 ]
+lib_summary quota_test

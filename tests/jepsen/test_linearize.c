@@ -6,13 +6,14 @@
     malformed history files that must be refused with a line number.
     Each rejection's explanation is printed.
 */
+#include "check.h"
 #include "linearize.h"
+#include "rng.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int failures;
 
 #define OK LIN_OK
 #define FAIL LIN_FAIL
@@ -51,7 +52,7 @@ s_run (const char *name, const lin_op_t *ops, size_t n, lin_verdict_t want,
     lin_verdict_t v = lin_check (&h, &opts, &res);
     if (v != want) {
         printf ("FAIL %s: verdict %d, want %d\n", name, v, want);
-        failures++;
+        check_failed (__FILE__, __LINE__, "see the FAIL line above");
         /* say why, for an unexpected rejection */
         opts.report = stdout;
         lin_check (&h, &opts, &res);
@@ -137,14 +138,11 @@ s_hand_written (void)
 
 /* ---- generated histories ---------------------------------------------- */
 
-static uint64_t rng = 88172645463325252ULL;
+static rng_t s_rng; /* seeded in main: TEST_SEED replays a run */
 static uint64_t
 s_rand (void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return rng_next (&s_rng);
 }
 
 typedef struct {
@@ -316,8 +314,7 @@ s_bad_input (void)
     char path[] = "/tmp/test_linearize_XXXXXX";
     int fd = mkstemp (path);
     if (fd < 0) {
-        perror ("mkstemp");
-        failures++;
+        check_failed (__FILE__, __LINE__, "mkstemp: %s", strerror (errno));
         return;
     }
     close (fd);
@@ -335,7 +332,7 @@ s_bad_input (void)
         if (rc == 0 || !strstr (err, ":3: ")) {
             printf ("FAIL bad input %zu accepted or without its line: %s\n", i,
                     err);
-            failures++;
+            check_failed (__FILE__, __LINE__, "see the FAIL line above");
         } else {
             printf ("ok   bad input refused: %s\n", strstr (err, ":3: ") + 1);
         }
@@ -346,7 +343,7 @@ s_bad_input (void)
     char err[512];
     if (lin_history_load (&h, "/nonexistent/history", err, sizeof err) == 0) {
         printf ("FAIL a missing file was accepted\n");
-        failures++;
+        check_failed (__FILE__, __LINE__, "see the FAIL line above");
     }
     lin_history_free (&h);
 }
@@ -354,11 +351,13 @@ s_bad_input (void)
 int
 main (void)
 {
+    check_watchdog ("test_linearize", 300);
+    rng_seed_from_env (&s_rng, "test_linearize", 88172645463325252ULL);
     s_hand_written ();
     s_generated ();
     s_bad_input ();
-    if (failures) {
-        printf ("test_linearize: %d FAILED\n", failures);
+    if (check_failures ()) {
+        printf ("test_linearize: %d FAILED\n", check_failures ());
         return 1;
     }
     printf ("test_linearize: all passed\n");

@@ -6,31 +6,19 @@
     wrong versions and types, bad configurations. Malformed input must be
     refused with -1 and leak nothing (the test also runs under ASan).
 */
+#include "check.h"
+#include "rng.h"
 #include "msg_raft.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
-static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
+static rng_t s_rng; /* seeded in main: TEST_SEED replays a run */
 static uint64_t
 s_rand (void)
 {
-    /* xorshift64*: deterministic, so a failure replays */
-    s_state ^= s_state >> 12;
-    s_state ^= s_state << 25;
-    s_state ^= s_state >> 27;
-    return s_state * 2685821657736338717ULL;
+    return rng_next (&s_rng);
 }
 
 static raft_buf_t *
@@ -374,24 +362,13 @@ test_hard_state (void)
 int
 main (void)
 {
-    struct {
-        const char *name;
-        void (*fn) (void);
-    } tests[] = {{"test_round_trip", test_round_trip},
-                 {"test_entry_round_trip", test_entry_round_trip},
-                 {"test_truncation", test_truncation},
-                 {"test_mutations", test_mutations},
-                 {"test_hostile", test_hostile},
-                 {"test_hard_state", test_hard_state}};
-    int failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = s_failures;
-        tests[i].fn ();
-        bool ok = s_failures == before;
-        failed += !ok;
-        printf ("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-    }
-    printf ("%zu passed, %d failed\n", sizeof tests / sizeof tests[0] - failed,
-            failed);
-    return failed ? 1 : 0;
+    check_watchdog ("test_msg", 60);
+    rng_seed_from_env (&s_rng, "test_msg", 0x9e3779b97f4a7c15ULL);
+    CHECK_RUN (test_round_trip);
+    CHECK_RUN (test_entry_round_trip);
+    CHECK_RUN (test_truncation);
+    CHECK_RUN (test_mutations);
+    CHECK_RUN (test_hostile);
+    CHECK_RUN (test_hard_state);
+    return check_report ();
 }

@@ -7,20 +7,30 @@
     chosen by op and key:
 
         health                 200 health: id 7, peer_addr, role leader
-        put/get key "slow"     never answers (the 503 timeout)
-        get key "missing"      404 value, not found
-        get key "late"         answers after the HTTP side gave up
+        put key "slow"         never answers (the 503 timeout)
         put key "bogus"        first a reply with another req_id and a
                                garbage frame, then the real one
         put key "leader"       409 error not_leader, leader node2:8000
-        other get              200 value: the key as its own value
+        read (the barrier)     as s_barrier says: 200 empty, never, late
+                               (409 after the HTTP side gave up), or 409
+                               not_leader
+        get                    (only before the store is open) 200
+                               value: the key as its own value
         other put/delete       200 written, index = the value's length
         join/remove            200 conf (id, index 42); the request is
                                kept for the test to look at (s_last)
 
+    GETs take production's path (nsxd.c): the KV data is a real store in a
+    scratch directory, published to the workers in a kv_shared_t, so a GET
+    asks the fake only for the read barrier (a stale one not even that)
+    and reads LevelDB itself. The fake counts what reaches it: no GET
+    should, but in the window before the store is open (tested too).
+
     The client is raw POSIX sockets, so hostile input can be sent as is.
     One line per test; exit status 1 if any check failed.
 */
+#include "check.h"
+#include "fixture.h"
 #include "actors.h"
 #include "actor.h"
 #include "http_render.h"
@@ -40,17 +50,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int s_failures;
-static int s_test_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "  %s:%d: CHECK failed: %s\n", __FILE__,          \
-                     __LINE__, #expr);                                         \
-            s_test_failures++;                                                 \
-        }                                                                      \
-    } while (0)
-
 #define TIMEOUT_MS 1000
 /* headers and body within this (--request-read-ms) */
 #define READ_MS 1000
@@ -64,6 +63,19 @@ static int s_port;        /* the main server: 8 workers */
 static int s_port_single; /* a second server with 1 worker */
 static int s_port_closed; /* nothing listens here */
 static char s_api[64];
+
+/* The KV data the workers read, as nsxd.c publishes it. */
+static kv_shared_t s_kv;
+/* How the fake answers read barriers (MSG_API_READ). */
+typedef enum {
+    S_BARRIER_OK,         /* 200 {}: confirmed leader, applied */
+    S_BARRIER_SILENT,     /* never: the 503 timeout */
+    S_BARRIER_LATE,       /* 409 {"late": true} after the deadline */
+    S_BARRIER_NOT_LEADER, /* 409 not_leader */
+} s_barrier_t;
+static _Atomic s_barrier_t s_barrier;
+/* What reached the fake. */
+static atomic_int s_fake_gets, s_fake_reads;
 
 /*  ---------------------------------------------------------------------
     The fake raft actor                                                  */
@@ -135,13 +147,11 @@ s_canned (const msg_api_req_t *req, msg_api_rep_t *rep, msg_health_t *h)
         rep->health = h;
         return true;
     case MSG_API_GET:
+        atomic_fetch_add (&s_fake_gets, 1);
         rep->kind = MSG_API_REP_VALUE;
         rep->key = req->key;
         rep->stale = req->stale;
-        if (s_key_is (req, "missing"))
-            rep->status = 404;
-        else
-            rep->value = req->key;
+        rep->value = req->key;
         return true;
     case MSG_API_PUT:
         if (s_key_is (req, "leader")) {
@@ -160,7 +170,22 @@ s_canned (const msg_api_req_t *req, msg_api_rep_t *rep, msg_health_t *h)
         rep->is_delete = req->op == MSG_API_DELETE;
         rep->flag = true;
         return true;
-    case MSG_API_READ: rep->kind = MSG_API_REP_EMPTY; return true;
+    case MSG_API_READ:
+        atomic_fetch_add (&s_fake_reads, 1);
+        switch (atomic_load (&s_barrier)) {
+        case S_BARRIER_SILENT: return false;
+        case S_BARRIER_NOT_LEADER:
+            rep->status = 409;
+            rep->kind = MSG_API_REP_ERROR;
+            rep->code = "not_leader";
+            rep->has_leader = true;
+            rep->leader = "node2:8000";
+            return true;
+        case S_BARRIER_OK:
+        case S_BARRIER_LATE: break; /* late: answered in s_fake_raft */
+        }
+        rep->kind = MSG_API_REP_EMPTY;
+        return true;
     case MSG_API_JOIN:
     case MSG_API_REMOVE:
         pthread_mutex_lock (&s_last_mutex);
@@ -199,14 +224,12 @@ s_fake_raft (zsock_t *pipe, void *args)
                 i++;
                 continue;
             }
-            raft_buf_t *late = raft_buf_new ("late", 4);
+            /* not 200: taken for the next request's barrier, it shows */
             msg_api_rep_t lr = {.req_id = delayed[i].req_id,
-                                .status = 200,
-                                .kind = MSG_API_REP_VALUE,
-                                .key = late,
-                                .value = late};
+                                .status = 409,
+                                .kind = MSG_API_REP_ERROR,
+                                .code = "late"};
             s_send_rep (router, delayed[i].identity, &lr);
-            raft_buf_unref (late);
             zframe_destroy (&delayed[i].identity);
             delayed[i] = delayed[--n_delayed];
         }
@@ -216,15 +239,15 @@ s_fake_raft (zsock_t *pipe, void *args)
         zframe_t *identity = zmsg_pop (zm);
         msg_api_req_t req;
         if (msg_api_req_decode (zm, &req) != 0) {
-            fprintf (stderr, "  fake raft: undecodable request\n");
-            s_failures++;
+            check_failed (__FILE__, __LINE__, "fake raft: undecodable request");
             zframe_destroy (&identity);
             zmsg_destroy (&zm);
             continue;
         }
         zmsg_destroy (&zm);
-        if (req.op == MSG_API_GET && s_key_is (&req, "late") &&
-            n_delayed < 16) {
+        if (req.op == MSG_API_READ &&
+            atomic_load (&s_barrier) == S_BARRIER_LATE && n_delayed < 16) {
+            atomic_fetch_add (&s_fake_reads, 1);
             delayed[n_delayed++] =
                 (s_delayed_t){identity, req.req_id, zclock_mono () + LATE_MS};
             msg_api_req_clear (&req);
@@ -1060,7 +1083,8 @@ s_test_get (void)
     s_resp_t r;
     CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
     CHECK (r.status == 200 && s_is_json (&r));
-    CHECK (s_body_is (&r, "{\"key\": \"foo\", \"value\": \"foo\"}"));
+    CHECK (s_jstr_is (&r, "key", "foo") && s_jstr_is (&r, "value", "foo") &&
+           !json_object_get (r.json, "stale"));
     s_resp_free (&r);
     /* URL-decoded, stale flag passed on. */
     CHECK (s_http (s_port, "GET", "/kv/get?key=a%20b%2Fc&stale=true", NULL,
@@ -1074,11 +1098,12 @@ s_test_get (void)
     CHECK (s_http (s_port, "GET", "/kv/get?key=x&stale=maybe", NULL, &r) == 0);
     CHECK (r.status == 400 && s_jstr_is (&r, "error", "bad_request"));
     s_resp_free (&r);
-    /* The raft actor's status and typed reply, rendered. */
+    /* Not in the store. */
     CHECK (s_http (s_port, "GET", "/kv/get?key=missing", NULL, &r) == 0);
     CHECK (r.status == 404 && s_is_json (&r) &&
            s_body_is (&r, "{\"error\": \"not_found\", \"key\": \"missing\"}"));
     s_resp_free (&r);
+    /* The raft actor's status and body pass through. */
     CHECK (s_http (s_port, "POST", "/kv/put",
                    "{\"key\": \"leader\", \"value\": \"x\"}", &r) == 0);
     CHECK (r.status == 409 &&
@@ -1320,7 +1345,9 @@ s_test_503 (void)
 {
     s_resp_t r;
     int64_t t0 = zclock_mono ();
-    CHECK (s_http (s_port, "GET", "/kv/get?key=slow", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_SILENT);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_OK);
     int64_t took = zclock_mono () - t0;
     CHECK (r.status == 503 && s_is_json (&r) &&
            s_body_is (&r, "{\"error\": \"timeout\"}"));
@@ -1340,7 +1367,9 @@ s_test_req_id_matching (void)
     s_resp_free (&r);
     /* One worker: the late answer to a timed-out request waits in its
        DEALER and must not be taken for the next request's answer. */
-    CHECK (s_http (s_port_single, "GET", "/kv/get?key=late", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_LATE);
+    CHECK (s_http (s_port_single, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    atomic_store (&s_barrier, S_BARRIER_OK);
     CHECK (r.status == 503);
     s_resp_free (&r);
     zclock_sleep (LATE_MS - TIMEOUT_MS); /* the late reply is queued now */
@@ -1575,6 +1604,92 @@ s_test_concurrent (void)
     CHECK (wrong == 0);
 }
 
+static int
+s_reads (void)
+{
+    return atomic_load (&s_fake_reads);
+}
+
+static int
+s_gets (void)
+{
+    return atomic_load (&s_fake_gets);
+}
+
+/* A linearizable GET asks the raft actor for a read barrier, then reads
+   the store itself (what was written is seen); a stale one asks nothing;
+   a refused barrier's answer passes through; no GET reaches the raft
+   actor. */
+static void
+s_test_get_path (void)
+{
+    int gets = s_gets (), reads = s_reads ();
+    s_resp_t r;
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo"));
+    s_resp_free (&r);
+    CHECK_EQ (s_reads (), reads + 1);
+    CHECK (fixture_kv_put (&s_kv, "foo", "new") == 0);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "new"));
+    s_resp_free (&r);
+    CHECK (fixture_kv_put (&s_kv, "foo", "foo") == 0);
+    /* stale: a local read, no barrier */
+    reads = s_reads ();
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo&stale=true", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo") &&
+           json_is_true (json_object_get (r.json, "stale")));
+    s_resp_free (&r);
+    CHECK_EQ (s_reads (), reads);
+    /* not the leader: the barrier's answer, but stale reads still answer */
+    atomic_store (&s_barrier, S_BARRIER_NOT_LEADER);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo", NULL, &r) == 0);
+    CHECK (r.status == 409 && s_jstr_is (&r, "error", "not_leader") &&
+           s_jstr_is (&r, "leader", "node2:8000") &&
+           !json_object_get (r.json, "value"));
+    s_resp_free (&r);
+    CHECK (s_http (s_port, "GET", "/kv/get?key=foo&stale=1", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "value", "foo"));
+    s_resp_free (&r);
+    atomic_store (&s_barrier, S_BARRIER_OK);
+    CHECK_EQ (s_gets (), gets);
+}
+
+/* Before the storage actor has published the store (start-up), a GET
+   goes to the raft actor whole, as production's does. */
+static void
+s_test_get_before_open (void)
+{
+    store_t *st = atomic_exchange (&s_kv.store, NULL);
+    int gets = s_gets ();
+    s_resp_t r;
+    CHECK (s_http (s_port, "GET", "/kv/get?key=zz", NULL, &r) == 0);
+    CHECK (r.status == 200 && s_jstr_is (&r, "key", "zz"));
+    s_resp_free (&r);
+    CHECK_EQ (s_gets (), gets + 1);
+    atomic_store (&s_kv.store, st);
+}
+
+/* The keys the GETs of these tests read, each holding its own name. */
+static int
+s_kv_fill (void)
+{
+    static const char *keys[] = {"foo", "a b/c", "x", "ka", "after"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        rc |= fixture_kv_put (&s_kv, keys[i], keys[i]);
+    char key[MAX_KEY + 1];
+    memset (key, 'k', MAX_KEY);
+    key[MAX_KEY] = 0;
+    rc |= fixture_kv_put (&s_kv, key, key);
+    for (int c = 0; c < S_CLIENTS; c++)
+        for (int i = 0; i < S_PER_CLIENT; i++) {
+            snprintf (key, sizeof key, "c%d-%d", c, i);
+            rc |= fixture_kv_put (&s_kv, key, key);
+        }
+    return rc;
+}
+
 /* mg_start fails on a port in use: the actor says so on its pipe. */
 static void
 s_test_start_failure (void)
@@ -1598,21 +1713,10 @@ s_test_start_failure (void)
 /*  ---------------------------------------------------------------------
     main                                                                 */
 
-static void
-s_run (const char *name, void (*fn) (void))
-{
-    s_test_failures = 0;
-    int64_t t0 = zclock_mono ();
-    fn ();
-    printf ("%-4s %-28s %5lld ms\n", s_test_failures ? "FAIL" : "ok", name,
-            (long long)(zclock_mono () - t0));
-    fflush (stdout);
-    s_failures += s_test_failures;
-}
-
 int
 main (void)
 {
+    check_watchdog ("test_http", 120);
     log_init (1,
               getenv ("NSXD_TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     zsys_init ();
@@ -1623,12 +1727,15 @@ main (void)
     s_port_single = s_port + 1;
     s_port_closed = s_port + 2;
     snprintf (s_api, sizeof s_api, "inproc://nsxd-%d-api", pid);
+    if (!fixture_tmpdir ("test_http") ||
+        fixture_kv_open (&s_kv, fixture_path ("kv")) != 0 || s_kv_fill () != 0)
+        return 1;
 
-    s_run ("msg_api request round trip", s_test_api_req_roundtrip);
-    s_run ("msg_api request hostile", s_test_api_req_hostile);
-    s_run ("msg_api reply", s_test_api_rep);
-    s_run ("json", s_test_json);
-    s_run ("reply kinds rendered", s_test_render);
+    check_run ("msg_api request round trip", s_test_api_req_roundtrip);
+    check_run ("msg_api request hostile", s_test_api_req_hostile);
+    check_run ("msg_api reply", s_test_api_rep);
+    check_run ("json", s_test_json);
+    check_run ("reply kinds rendered", s_test_render);
 
     zactor_t *fake = zactor_new (s_fake_raft, NULL);
     char listen[32], listen1[32];
@@ -1641,7 +1748,8 @@ main (void)
                         .read_ms = READ_MS,
                         .max_body = MAX_BODY,
                         .max_key = MAX_KEY,
-                        .max_value = MAX_VALUE};
+                        .max_value = MAX_VALUE,
+                        .shared = &s_kv};
     http_args_t args1 = args;
     args1.listen = listen1;
     args1.threads = 1;
@@ -1652,23 +1760,25 @@ main (void)
         return 1;
     }
 
-    s_run ("put", s_test_put);
-    s_run ("get", s_test_get);
-    s_run ("delete, health", s_test_delete_health);
-    s_run ("join, remove", s_test_join_remove);
-    s_run ("400 bad_request", s_test_400);
-    s_run ("404 and 405", s_test_404_405);
-    s_run ("413 too_large", s_test_413);
-    s_run ("503 timeout", s_test_503);
-    s_run ("req_id matching", s_test_req_id_matching);
-    s_run ("keep-alive", s_test_keep_alive);
-    s_run ("hostile: 100 KB header", s_test_huge_header);
-    s_run ("hostile: 10 MB body", s_test_huge_body);
-    s_run ("hostile: slow body", s_test_slow_body);
-    s_run ("hostile: trickled body", s_test_trickle_body);
-    s_run ("hostile: garbage", s_test_garbage);
-    s_run ("concurrent clients", s_test_concurrent);
-    s_run ("start failure", s_test_start_failure);
+    check_run ("put", s_test_put);
+    check_run ("get", s_test_get);
+    check_run ("get: barrier, then the store", s_test_get_path);
+    check_run ("get before the store is open", s_test_get_before_open);
+    check_run ("delete, health", s_test_delete_health);
+    check_run ("join, remove", s_test_join_remove);
+    check_run ("400 bad_request", s_test_400);
+    check_run ("404 and 405", s_test_404_405);
+    check_run ("413 too_large", s_test_413);
+    check_run ("503 timeout", s_test_503);
+    check_run ("req_id matching", s_test_req_id_matching);
+    check_run ("keep-alive", s_test_keep_alive);
+    check_run ("hostile: 100 KB header", s_test_huge_header);
+    check_run ("hostile: 10 MB body", s_test_huge_body);
+    check_run ("hostile: slow body", s_test_slow_body);
+    check_run ("hostile: trickled body", s_test_trickle_body);
+    check_run ("hostile: garbage", s_test_garbage);
+    check_run ("concurrent clients", s_test_concurrent);
+    check_run ("start failure", s_test_start_failure);
 
     /* zactor_destroy waits for the actor's last signal: no timeout. */
     zsock_set_rcvtimeo (http, -1);
@@ -1677,6 +1787,7 @@ main (void)
     zactor_destroy (&http1);
     zactor_destroy (&fake);
     mg_exit_library ();
-    printf ("%s\n", s_failures ? "FAILED" : "all passed");
-    return s_failures ? 1 : 0;
+    fixture_kv_close (&s_kv);
+    fixture_tmpdir_remove ();
+    return check_report ();
 }

@@ -15,6 +15,7 @@
 
     One line per test; exit status non-zero on any failure.
 */
+#include "check.h"
 #include "metrics.h"
 #include "promcheck.h"
 
@@ -25,16 +26,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
 /* PASS or FAIL for one test, by whether it added failures. */
 static void s_result (int before, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
@@ -43,7 +34,7 @@ s_result (int before, const char *fmt, ...)
 {
     va_list ap;
     va_start (ap, fmt);
-    printf ("%s ", s_failures == before ? "PASS" : "FAIL");
+    printf ("%s ", check_failures () == before ? "PASS" : "FAIL");
     vprintf (fmt, ap);
     va_end (ap);
 }
@@ -149,7 +140,7 @@ s_replace (const char *text, const char *from, const char *to)
 static void
 test_checker_teeth (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     char err[512] = "";
     bool ok = s_valid (s_good, err, sizeof err);
     if (!ok)
@@ -173,9 +164,8 @@ test_checker_teeth (void)
             if (getenv ("PROMCHECK_VERBOSE"))
                 printf ("  %-26s -> %s\n", s_plants[i].what, err);
         } else {
-            fprintf (stderr, "  planted fault not caught: %s\n",
-                     s_plants[i].what);
-            s_failures++;
+            check_failed (__FILE__, __LINE__, "planted fault not caught: %s",
+                          s_plants[i].what);
         }
         free (bad);
     }
@@ -199,8 +189,8 @@ s_render_checked (const char *when)
     CHECK (strlen (text) == len);
     char err[512];
     if (promcheck (text, len, err, sizeof err) != 0) {
-        fprintf (stderr, "  rendering %s is invalid: %s\n", when, err);
-        s_failures++;
+        check_failed (__FILE__, __LINE__, "rendering %s is invalid: %s", when,
+                      err);
     }
     return text;
 }
@@ -208,7 +198,7 @@ s_render_checked (const char *when)
 static void
 test_empty (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     metrics_reset ();
     char *t = s_render_checked ("when empty");
     CHECK (t && s_value (t, "nsxd_raft_term") == 0);
@@ -225,7 +215,7 @@ test_empty (void)
 static void
 test_buckets (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     metrics_reset ();
     /* bounds are 100, 250, 500, 1000 ... us: 100 is in le=0.0001, 101 is
        not; 20 s is only in +Inf */
@@ -275,7 +265,7 @@ test_buckets (void)
 static void
 test_raft_gauges (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     metrics_reset ();
     metrics_raft_t r = {.id = 2,
                         .valid = true,
@@ -342,7 +332,7 @@ s_scrape (void *arg)
 static void
 test_concurrent (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     metrics_reset ();
     pthread_t th[S_THREADS], scraper;
     int bad = 0;
@@ -371,7 +361,7 @@ test_concurrent (void)
 static void
 test_promtool (void)
 {
-    int before = s_failures;
+    int before = check_failures ();
     const char *tool = NULL;
     if (access ("build/tools/promtool", X_OK) == 0)
         tool = "build/tools/promtool";
@@ -412,14 +402,15 @@ test_promtool (void)
 int
 main (void)
 {
+    check_watchdog ("test_metrics", 120);
     test_checker_teeth ();
     test_empty ();
     test_buckets ();
     test_raft_gauges ();
     test_concurrent ();
     test_promtool ();
-    if (s_failures) {
-        printf ("FAILED: %d check(s)\n", s_failures);
+    if (check_failures ()) {
+        printf ("FAILED: %d check(s)\n", check_failures ());
         return 1;
     }
     printf ("all metrics tests passed\n");

@@ -19,6 +19,7 @@
     the bind-failure test.
 */
 #include "actor.h"
+#include "check.h"
 #include "log.h"
 #include "monitor.h"
 #include "msg_trace.h"
@@ -31,16 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
 
 static int s_base_port;
 
@@ -681,7 +672,7 @@ s_client_run (bool json)
     zactor_destroy (&pusher);
     fclose (out);
     s_check_timeline (text, json);
-    if (s_failures && getenv ("NSXD_TEST_VERBOSE"))
+    if (check_failures () && getenv ("NSXD_TEST_VERBOSE"))
         fprintf (stderr, "%s", text);
     free (text);
 }
@@ -709,59 +700,33 @@ test_client_bad_endpoint (void)
 /*  ---------------------------------------------------------------------
     Main                                                                 */
 
-static void
-s_run (const char *name, void (*fn) (void))
-{
-    int before = s_failures;
-    int64_t t0 = zclock_mono ();
-    fn ();
-    printf ("%-36s %s (%d ms)\n", name, s_failures == before ? "ok" : "FAIL",
-            (int)(zclock_mono () - t0));
-    fflush (stdout);
-}
-
-static void
-s_watchdog (int sig)
-{
-    (void)sig;
-    const char msg[] = "test_monitor: watchdog: hung for 30 s\n";
-    if (write (2, msg, sizeof msg - 1) < 0)
-        _exit (2);
-    _exit (2);
-}
-
 int
 main (void)
 {
-    signal (SIGALRM, s_watchdog);
-    alarm (30);
+    check_watchdog ("test_monitor", 30);
     log_init (0,
               getenv ("NSXD_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     zsys_init ();
     s_base_port = 20000 + (int)(getpid () % 500) * 4; /* 4 ports each */
 
-    s_run ("codec round trip and rendering", test_codec_roundtrip);
-    s_run ("codec refuses every truncation", test_codec_truncation);
-    s_run ("codec refuses hostile input", test_codec_hostile);
+    check_run ("codec round trip and rendering", test_codec_roundtrip);
+    check_run ("codec refuses every truncation", test_codec_truncation);
+    check_run ("codec refuses hostile input", test_codec_hostile);
 
     s_mon_start (&s_m1, 1, s_base_port, 0);
     s_mon_start (&s_m2, 2, s_base_port + 1, 0);
-    s_run ("monitor up event", test_up_event);
-    s_run ("fields, seq 1..n, topics", test_fields_and_seq);
-    s_run ("kind filtering", test_kind_filter);
-    s_run ("flood, no subscriber", test_flood_no_subscriber);
-    s_run ("flood, subscriber never reads", test_flood_stuck_subscriber);
-    s_run ("malformed events dropped", test_malformed_dropped);
-    s_run ("bind failure", test_bind_failure);
-    s_run ("trace client: merged timeline", test_client_text);
-    s_run ("trace client: json", test_client_json);
-    s_run ("trace client: bad endpoint", test_client_bad_endpoint);
+    check_run ("monitor up event", test_up_event);
+    check_run ("fields, seq 1..n, topics", test_fields_and_seq);
+    check_run ("kind filtering", test_kind_filter);
+    check_run ("flood, no subscriber", test_flood_no_subscriber);
+    check_run ("flood, subscriber never reads", test_flood_stuck_subscriber);
+    check_run ("malformed events dropped", test_malformed_dropped);
+    check_run ("bind failure", test_bind_failure);
+    check_run ("trace client: merged timeline", test_client_text);
+    check_run ("trace client: json", test_client_json);
+    check_run ("trace client: bad endpoint", test_client_bad_endpoint);
     s_mon_stop (&s_m1);
     s_mon_stop (&s_m2);
 
-    if (s_failures)
-        printf ("%d check(s) failed\n", s_failures);
-    else
-        printf ("all monitor tests passed\n");
-    return s_failures ? 1 : 0;
+    return check_report ();
 }

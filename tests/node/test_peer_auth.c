@@ -16,6 +16,8 @@
     One line per test; exit status non-zero on any failure; a watchdog ends
     a hung run after 60 s. Runs under ASan+UBSan.
 */
+#include "check.h"
+#include "fixture.h"
 #include "actors.h"
 #include "conn_limit.h"
 #include "log.h"
@@ -33,16 +35,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
 
 static char s_dir[64];
 static int s_port;
@@ -96,9 +88,7 @@ s_node_start (node_t *n, raft_id_t id, int port, peer_keys_t *keys,
                                  .keys = keys,
                                  .max_conns = max_conns};
     n->actor = zactor_new (transport_actor, &n->args);
-    n->raft = zsock_new (ZMQ_PAIR);
-    zsock_set_sndtimeo (n->raft, 2000);
-    zsock_connect (n->raft, "%s", n->endpoint);
+    n->raft = fixture_pair (n->endpoint, -1, 2000);
 }
 
 static void
@@ -476,54 +466,33 @@ test_endless_multipart_cut (void)
     s_node_stop (&n3);
 }
 
-static void
-s_watchdog (int sig)
-{
-    (void)sig;
-    fprintf (stderr, "test_peer_auth: hung for 60 s\n");
-    _exit (1);
-}
-
-#define RUN(fn)                                                                \
-    do {                                                                       \
-        int before = s_failures;                                               \
-        int64_t t0 = zclock_mono ();                                           \
-        fn ();                                                                 \
-        printf ("%-36s %s (%lld ms)\n", #fn,                                   \
-                s_failures == before ? "ok" : "FAIL",                          \
-                (long long)(zclock_mono () - t0));                             \
-    } while (0)
-
 int
 main (void)
 {
-    signal (SIGALRM, s_watchdog);
-    alarm (60);
+    check_watchdog ("test_peer_auth", 60);
     zsys_handler_set (NULL);
     log_init (0, LOG_LEVEL_WARN);
     s_port = 20000 + (int)(getpid () % 250) * 4;
-    snprintf (s_dir, sizeof s_dir, "/tmp/test-peer-auth-%d", (int)getpid ());
-    mkdir (s_dir, 0700);
+    const char *root = fixture_tmpdir ("test_peer_auth");
+    if (!root)
+        return 1;
+    snprintf (s_dir, sizeof s_dir, "%s", root);
 
-    RUN (test_secret_file_rules);
-    RUN (test_keys_map_to_members);
+    CHECK_RUN (test_secret_file_rules);
+    CHECK_RUN (test_keys_map_to_members);
 
     /* one ZAP handler for the process, accepting both secrets */
     peer_keys_t *zap_keys = s_keys (0, S1 "\n" S2 "\n", 99);
     CHECK (zap_register (zap_keys) == 0);
-    RUN (test_links_authenticated);
-    RUN (test_strangers_refused);
-    RUN (test_connection_limit);
-    RUN (test_endless_multipart_cut);
+    CHECK_RUN (test_links_authenticated);
+    CHECK_RUN (test_strangers_refused);
+    CHECK_RUN (test_connection_limit);
+    CHECK_RUN (test_endless_multipart_cut);
     s_node_stop (&s_n1);
     s_node_stop (&s_n2);
     zap_unregister (zap_keys);
     peer_keys_destroy (&zap_keys);
 
-    char cmd[128];
-    snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
-    if (system (cmd) != 0)
-        fprintf (stderr, "could not remove %s\n", s_dir);
-    printf ("%s\n", s_failures ? "FAILED" : "all peer auth tests passed");
-    return s_failures ? 1 : 0;
+    fixture_tmpdir_remove ();
+    return check_report ();
 }

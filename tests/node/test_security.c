@@ -7,6 +7,7 @@
 
     One line per test; exit status 1 if any check failed.
 */
+#include "check.h"
 #include "access.h"
 #include "admission.h"
 #include "auth.h"
@@ -18,17 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int s_failures;
-static int s_test_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "  %s:%d: CHECK failed: %s\n", __FILE__,          \
-                     __LINE__, #expr);                                         \
-            s_test_failures++;                                                 \
-        }                                                                      \
-    } while (0)
 
 #define T_ADMIN "admin0123456789abcdef0123456789"
 #define T_WRITE "write0123456789abcdef0123456789"
@@ -425,26 +415,17 @@ s_test_hostile (void)
     http_auth_destroy (&auth);
 }
 
-static void
-s_run (const char *name, void (*fn) (void))
-{
-    s_test_failures = 0;
-    fn ();
-    printf ("%-4s %s\n", s_test_failures ? "FAIL" : "ok", name);
-    s_failures += s_test_failures;
-}
-
 int
 main (void)
 {
+    check_watchdog ("test_security", 120);
     json_object_seed (1);
-    s_run ("token file", s_test_token_file);
-    s_run ("bearer header", s_test_bearer);
-    s_run ("access policy", s_test_access);
-    s_run ("request parsing", s_test_parse);
-    s_run ("body slots", s_test_admission);
-    s_run ("client endpoints", s_test_endpoint);
-    s_run ("hostile input (20,000)", s_test_hostile);
-    printf ("%s\n", s_failures ? "FAILED" : "all security tests passed");
-    return s_failures ? 1 : 0;
+    check_run ("token file", s_test_token_file);
+    check_run ("bearer header", s_test_bearer);
+    check_run ("access policy", s_test_access);
+    check_run ("request parsing", s_test_parse);
+    check_run ("body slots", s_test_admission);
+    check_run ("client endpoints", s_test_endpoint);
+    check_run ("hostile input (20,000)", s_test_hostile);
+    return check_report ();
 }

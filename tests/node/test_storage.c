@@ -10,6 +10,9 @@
     One line per test; exit status 1 if any CHECK failed. Runs under
     ASan+UBSan with leak checking.
 */
+#include "check.h"
+#include "fixture.h"
+#include "rng.h"
 #include "actors.h"
 #include "monitor.h"
 #include "log.h"
@@ -22,49 +25,29 @@
 #include "storage_space.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
 /* a string literal's bytes and length, NUL terminator excluded */
 #define S_BYTES(lit) lit, sizeof (lit) - 1
-
-static char s_root[64];
-static int s_endpoints;
 
 /*  ---------------------------------------------------------------------
     Helpers                                                              */
 
-static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
+static rng_t s_rng; /* seeded in main: TEST_SEED replays a run */
 static uint64_t
 s_rand (void)
 {
-    /* xorshift64*: deterministic, so a failure replays */
-    s_state ^= s_state >> 12;
-    s_state ^= s_state << 25;
-    s_state ^= s_state >> 27;
-    return s_state * 2685821657736338717ULL;
+    return rng_next (&s_rng);
 }
 
 static const char *
 s_dir (const char *name)
 {
-    static char path[256];
-    snprintf (path, sizeof path, "%s/%s", s_root, name);
-    return path;
+    return fixture_path (name);
 }
 
 static raft_conf_t
@@ -82,10 +65,8 @@ s_conf (void)
     return c;
 }
 
-typedef struct {
-    zactor_t *actor;
-    zsock_t *pair; /* what the raft actor would hold */
-} s_node_t;
+/* the actor, and the PAIR the raft actor would hold */
+typedef fixture_storage_t s_node_t;
 
 /* The transport's PULL for "after", when a test binds one; else NULL. */
 static const char *s_send_ep;
@@ -93,23 +74,15 @@ static const char *s_send_ep;
 static void
 s_start (s_node_t *n, const char *dir, const raft_conf_t *bootstrap)
 {
-    char ep[64];
-    snprintf (ep, sizeof ep, "inproc://test-storage-%d", ++s_endpoints);
-    storage_args_t args = {.data_dir = dir,
-                           .endpoint = ep,
-                           .bootstrap = bootstrap,
-                           .send_endpoint = s_send_ep};
-    n->actor = zactor_new (storage_actor, &args);
-    n->pair = zsock_new (ZMQ_PAIR);
-    zsock_set_rcvtimeo (n->pair, 10000);
-    zsock_connect (n->pair, "%s", ep);
+    storage_args_t args = {
+        .data_dir = dir, .bootstrap = bootstrap, .send_endpoint = s_send_ep};
+    CHECK (fixture_storage_start (n, &args) == 0);
 }
 
 static void
 s_stop (s_node_t *n)
 {
-    zsock_destroy (&n->pair);
-    zactor_destroy (&n->actor);
+    fixture_storage_stop (n);
 }
 
 static void
@@ -879,24 +852,18 @@ static void
 test_fsync_trace (void)
 {
     raft_conf_t conf = s_conf ();
-    char ep[64], mon_ep[64];
-    snprintf (ep, sizeof ep, "inproc://test-storage-%d", ++s_endpoints);
-    snprintf (mon_ep, sizeof mon_ep, "inproc://test-storage-mon-%d",
-              s_endpoints);
+    char mon_ep[96];
+    fixture_endpoint (mon_ep, sizeof mon_ep, "storage-mon");
     zsock_t *pull = zsock_new_pull (mon_ep);
     CHECK (pull);
     zsock_set_rcvtimeo (pull, 10000);
     monitor_listeners_add (1); /* events are sent only to a listener */
     storage_args_t args = {.data_dir = s_dir ("fsync-trace"),
-                           .endpoint = ep,
                            .bootstrap = &conf,
                            .monitor_endpoint = mon_ep,
                            .slow_fsync_ms = 0};
     s_node_t n;
-    n.actor = zactor_new (storage_actor, &args);
-    n.pair = zsock_new (ZMQ_PAIR);
-    zsock_set_rcvtimeo (n.pair, 10000);
-    zsock_connect (n.pair, "%s", ep);
+    CHECK (fixture_storage_start (&n, &args) == 0);
     msg_store_t boot;
     CHECK (s_recv_kind (&n, &boot, MSG_STORE_BOOT));
     msg_store_clear (&boot);
@@ -1421,15 +1388,6 @@ test_kv_codec (void)
 /*  ---------------------------------------------------------------------
     Main                                                                 */
 
-static int
-s_remove (const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove (path);
-}
-
 /* store_identity: written once (0600), read back, refused under another
    node id or another founding cluster; a joiner learns its cluster once;
    whose configuration entries are ours. */
@@ -1437,7 +1395,7 @@ static void
 test_identity (void)
 {
     char dir[128];
-    snprintf (dir, sizeof dir, "%s/identity", s_root);
+    snprintf (dir, sizeof dir, "%s", fixture_path ("identity"));
     CHECK (mkdir (dir, 0700) == 0);
     store_identity_t a, b;
     char *err = NULL;
@@ -1495,7 +1453,7 @@ static void
 test_corrupt_kv_block (void)
 {
     char dir[128];
-    snprintf (dir, sizeof dir, "%s/corrupt", s_root);
+    snprintf (dir, sizeof dir, "%s", fixture_path ("corrupt"));
     char *err = NULL;
     store_t *st = store_open (dir, &err);
     CHECK (st != NULL);
@@ -1579,11 +1537,9 @@ main (void)
 {
     log_init (0, (log_level_t)(LOG_LEVEL_ERROR +
                                1)); /* the tests provoke warnings on purpose */
-    snprintf (s_root, sizeof s_root, "/tmp/test_storage.XXXXXX");
-    if (!mkdtemp (s_root)) {
-        perror ("mkdtemp");
+    check_watchdog ("test_storage", 120);
+    if (!fixture_tmpdir ("test_storage"))
         return 1;
-    }
     struct {
         const char *name;
         void (*fn) (void);
@@ -1611,17 +1567,9 @@ main (void)
         {"test_identity", test_identity},
         {"test_corrupt_kv_block", test_corrupt_kv_block},
     };
-    int failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = s_failures;
-        tests[i].fn ();
-        bool ok = s_failures == before;
-        failed += !ok;
-        printf ("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-        fflush (stdout);
-    }
-    nftw (s_root, s_remove, 16, FTW_DEPTH | FTW_PHYS);
-    printf ("%zu passed, %d failed\n", sizeof tests / sizeof tests[0] - failed,
-            failed);
-    return failed ? 1 : 0;
+    rng_seed_from_env (&s_rng, "test_storage", 0x9e3779b97f4a7c15ULL);
+    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
+        check_run (tests[i].name, tests[i].fn);
+    fixture_tmpdir_remove ();
+    return check_report ();
 }

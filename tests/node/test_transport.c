@@ -19,6 +19,9 @@
     errors in the output are the bind-failure test.
 */
 #include "actor.h"
+#include "check.h"
+#include "fixture.h"
+#include "rng.h"
 #include "actors.h"
 #include "log.h"
 #include "msg_transport.h"
@@ -35,25 +38,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
-static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
+static rng_t s_rng; /* seeded in main: TEST_SEED replays a run */
 static uint64_t
 s_rand (void)
 {
-    /* xorshift64*: deterministic, so a failure replays */
-    s_state ^= s_state >> 12;
-    s_state ^= s_state << 25;
-    s_state ^= s_state >> 27;
-    return s_state * 2685821657736338717ULL;
+    return rng_next (&s_rng);
 }
 
 #define S_QUEUE_MAX 1024
@@ -107,8 +96,7 @@ s_node_start (node_t *n, raft_id_t id, int port, const char *endpoint)
     CHECK ((n->actor != NULL) == (status == 0));
     n->raft = zsock_new (ZMQ_PAIR);
     /* a transport that stops reading fails the test instead of hanging it */
-    zsock_set_sndtimeo (n->raft, 2000);
-    zsock_connect (n->raft, "%s", n->endpoint);
+    n->raft = fixture_pair (n->endpoint, -1, 2000);
     return status;
 }
 
@@ -1113,63 +1101,37 @@ test_peer_restart (void)
 /*  ---------------------------------------------------------------------
     Runner                                                               */
 
-static void
-s_run (const char *name, void (*fn) (void))
-{
-    int before = s_failures;
-    int64_t start = zclock_mono ();
-    fn ();
-    printf ("%-36s %s (%d ms)\n", name, s_failures == before ? "ok" : "FAIL",
-            (int)(zclock_mono () - start));
-    fflush (stdout);
-}
-
-/* A transport that blocks (the defect these tests look for) would also
-   block zactor_destroy: end the run instead of hanging CI. */
-static void
-s_watchdog (int sig)
-{
-    (void)sig;
-    static const char text[] = "test_transport: timed out after 60 s\n";
-    if (write (STDERR_FILENO, text, sizeof text - 1) < 0)
-        _exit (2);
-    _exit (2);
-}
-
 int
 main (void)
 {
-    signal (SIGALRM, s_watchdog);
-    alarm (60);
+    check_watchdog ("test_transport", 60);
+    rng_seed_from_env (&s_rng, "test_transport", 0x9e3779b97f4a7c15ULL);
     log_init (0,
               getenv ("NSXD_TEST_VERBOSE") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERROR);
     zsys_init ();
     s_base_port = 19000 + (int)(getpid () % 125) * 8; /* 8 ports each */
 
-    s_run ("codec round trip", test_codec_roundtrip);
-    s_run ("codec refuses every truncation", test_codec_truncation);
-    s_run ("codec refuses hostile input", test_codec_hostile);
+    check_run ("codec round trip", test_codec_roundtrip);
+    check_run ("codec refuses every truncation", test_codec_truncation);
+    check_run ("codec refuses hostile input", test_codec_hostile);
 
     CHECK (s_node_start (&s_n1, 1, s_base_port, NULL) == 0);
     CHECK (s_node_start (&s_n2, 2, s_base_port + 1, NULL) == 0);
-    s_run ("bind failure reported at start", test_bind_failure);
-    s_run ("link up event", test_link_up);
-    s_run ("send both ways", test_send_both_ways);
-    s_run ("1000 each way, in order", test_thousand_each_way);
-    s_run ("unreachable peer does not block", test_unreachable_does_not_block);
-    s_run ("slow peer does not block", test_slow_peer_does_not_block);
-    s_run ("garbage answers on a DEALER dropped", test_dealer_garbage);
-    s_run ("huge frame header on a DEALER", test_dealer_huge_frame);
-    s_run ("raft actor garbage dropped", test_raft_garbage);
-    s_run ("router garbage dropped", test_router_garbage);
-    s_run ("removed peer gets nothing", test_remove_peer);
-    s_run ("restarted peer gets messages", test_peer_restart);
+    check_run ("bind failure reported at start", test_bind_failure);
+    check_run ("link up event", test_link_up);
+    check_run ("send both ways", test_send_both_ways);
+    check_run ("1000 each way, in order", test_thousand_each_way);
+    check_run ("unreachable peer does not block",
+               test_unreachable_does_not_block);
+    check_run ("slow peer does not block", test_slow_peer_does_not_block);
+    check_run ("garbage answers on a DEALER dropped", test_dealer_garbage);
+    check_run ("huge frame header on a DEALER", test_dealer_huge_frame);
+    check_run ("raft actor garbage dropped", test_raft_garbage);
+    check_run ("router garbage dropped", test_router_garbage);
+    check_run ("removed peer gets nothing", test_remove_peer);
+    check_run ("restarted peer gets messages", test_peer_restart);
     s_node_stop (&s_n1);
     s_node_stop (&s_n2);
 
-    if (s_failures)
-        printf ("%d check(s) failed\n", s_failures);
-    else
-        printf ("all transport tests passed\n");
-    return s_failures ? 1 : 0;
+    return check_report ();
 }

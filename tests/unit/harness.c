@@ -7,43 +7,6 @@
 #include <string.h>
 
 /*  ---------------------------------------------------------------------
-    Checks and the runner                                                */
-
-static int s_test_failures; /* failed CHECKs in the running test */
-static int s_passed;
-static int s_failed;
-
-void
-h_check_failed (const char *file, int line, const char *expr)
-{
-    fprintf (stderr, "%s:%d: CHECK failed: %s\n", file, line, expr);
-    s_test_failures++;
-}
-
-void
-h_run (const char *name, void (*fn) (void))
-{
-    s_test_failures = 0;
-    fn ();
-    if (s_test_failures) {
-        s_failed++;
-        printf ("FAIL %s (%d failed checks)", name, s_test_failures);
-        printf ("\n");
-    } else {
-        s_passed++;
-        printf ("ok   %s\n", name);
-    }
-    fflush (stdout);
-}
-
-int
-h_report (void)
-{
-    printf ("%d passed, %d failed\n", s_passed, s_failed);
-    return s_failed ? 1 : 0;
-}
-
-/*  ---------------------------------------------------------------------
     Options, configurations, boot states                                 */
 
 uint64_t
@@ -57,18 +20,6 @@ uint64_t
 h_rand_fixed (void *ctx)
 {
     return *(uint64_t *)ctx;
-}
-
-uint64_t
-h_rand_xorshift (void *ctx)
-{
-    uint64_t *s = ctx;
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *s = x;
-    return x;
 }
 
 void

@@ -5,8 +5,8 @@
     report writes durable with raft_persisted () and look at raft_status ().
 
     What is here:
-      * CHECK (expr): records a failure (file:line and the expression) and
-        goes on; h_run () runs one test and prints one line for it.
+      * CHECK (expr) and the runner: tests/lib/check.h; H_RUN (fn) runs one
+        test and prints one line for it.
       * Options and boot states: deterministic randomness, clusters whose
         servers are 1..n with addresses "n1".."nN", logs given as terms.
       * h_batch_t: a copy of what raft_ready () handed out (messages deep
@@ -22,7 +22,9 @@
 #ifndef HARNESS_H_INCLUDED
 #define HARNESS_H_INCLUDED
 
+#include "check.h"
 #include "raft.h"
+#include "rng.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,20 +33,8 @@
 /*  ---------------------------------------------------------------------
     Checks and the runner                                                */
 
-void h_check_failed (const char *file, int line, const char *expr);
-
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr))                                                           \
-            h_check_failed (__FILE__, __LINE__, #expr);                        \
-    } while (0)
-
-/* Run one test: prints "ok   name" or "FAIL name". */
-void h_run (const char *name, void (*fn) (void));
-#define H_RUN(fn) h_run (#fn, fn)
-
-/* Print the closing line ("N passed, N failed"); the process exit code. */
-int h_report (void);
+/* CHECK, the runner and the watchdog are tests/lib/check.h's. */
+#define H_RUN(fn) check_run (#fn, fn)
 
 /* The suites, one per file. */
 void suite_election (void);
@@ -59,11 +49,9 @@ void suite_identity (void);
 
 /* Generators for raft_options_t.rand. h_rand_zero makes every randomized
    election timeout exactly election_ticks. h_rand_fixed returns
-   *(uint64_t *) ctx. h_rand_xorshift steps the xorshift64 state at ctx
-   (which must not be 0). */
+   *(uint64_t *) ctx. A real generator: tests/lib/rng.h's rng_callback. */
 uint64_t h_rand_zero (void *ctx);
 uint64_t h_rand_fixed (void *ctx);
-uint64_t h_rand_xorshift (void *ctx);
 
 /* raft_options_default () with id and rand = h_rand_zero. */
 void h_opts (raft_options_t *o, raft_id_t id);

@@ -90,13 +90,13 @@ test_election_timeout_randomized (void)
     raft_destroy (&r);
 
     /* With a real generator the timeouts spread over the interval. */
-    uint64_t state;
-    o.rand = h_rand_xorshift;
+    rng_t state;
+    o.rand = rng_callback;
     o.rand_ctx = &state;
     bool seen[20] = {false};
     int distinct = 0;
     for (uint64_t seed = 1; seed <= 64; seed++) {
-        state = seed * 0x9E3779B97F4A7C15ull;
+        rng_seed (&state, seed * 0x9E3779B97F4A7C15ull);
         uint32_t t = s_ticks_to_campaign (&o);
         CHECK (t >= 10 && t < 20);
         if (t < 20 && !seen[t]) {

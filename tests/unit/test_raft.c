@@ -444,11 +444,12 @@ suite_misc (void)
 int
 main (void)
 {
+    check_watchdog ("test_raft", 120);
     suite_election ();
     suite_replication ();
     suite_membership_read ();
     suite_misc ();
     suite_snapshot ();
     suite_identity ();
-    return h_report ();
+    return check_report ();
 }

@@ -1,0 +1,57 @@
+/*  fixture.h -- start-up helpers the node tests share: a scratch
+    directory removed at the end, unique inproc endpoints, a storage
+    actor on a directory with the PAIR the raft actor would hold, and
+    the KV data published to HTTP workers as nsxd.c does (kv_shared_t).
+
+        const char *root = fixture_tmpdir ("test_storage");
+        fixture_storage_t s;
+        fixture_storage_start (&s, &(storage_args_t){.data_dir = dir});
+        ... talk to s.pair ...
+        fixture_storage_stop (&s);
+        fixture_tmpdir_remove ();
+*/
+#ifndef FIXTURE_H_INCLUDED
+#define FIXTURE_H_INCLUDED
+
+#include "actors.h"
+
+#include <stddef.h>
+
+/* A fresh /tmp/NAME.XXXXXX (mkdtemp), or NULL with the reason on stderr.
+   One per process; fixture_tmpdir_remove deletes it and all it holds. */
+const char *fixture_tmpdir (const char *name);
+void fixture_tmpdir_remove (void);
+/* "ROOT/NAME" in a static buffer (valid until the next call). */
+const char *fixture_path (const char *name);
+/* Remove a tree (nftw, depth first); 0 or -1. */
+int fixture_rmtree (const char *path);
+
+/* "inproc://test-NAME-PID-N" into buf: unique within the process. */
+const char *fixture_endpoint (char *buf, size_t size, const char *name);
+
+/* A PAIR connected to an actor's endpoint, as the raft actor holds one:
+   receive and send timeouts in ms (-1: none), so that a test talking to a
+   dead or stuck actor fails instead of hanging. NULL on failure. */
+zsock_t *fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms);
+
+/* The storage actor and the PAIR connected to it (receive timeout
+   10 s, so that a test waiting on a dead actor fails instead of
+   hanging). args->endpoint is set by fixture_storage_start when NULL. */
+typedef struct {
+    zactor_t *actor;
+    zsock_t *pair;
+    char endpoint[96];
+} fixture_storage_t;
+int fixture_storage_start (fixture_storage_t *f, const storage_args_t *args);
+void fixture_storage_stop (fixture_storage_t *f);
+
+/* The KV data of a store opened on `dir`, published in *shared as the
+   storage actor does once it is open (HTTP workers then serve GETs from
+   it, after the read barrier for a linearizable one). 0 or -1. */
+int fixture_kv_open (kv_shared_t *shared, const char *dir);
+/* Write key=value (value NULL: delete), synced. 0 or -1. */
+int fixture_kv_put (kv_shared_t *shared, const char *key, const char *value);
+/* Unpublish, then close. */
+void fixture_kv_close (kv_shared_t *shared);
+
+#endif
