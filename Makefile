@@ -434,7 +434,7 @@ TEST_ORDER := all unit unit-asan msg purity node sim-ci teeth fuzz-ci \
 # make check: all of it but the cluster, container and long suites.
 CHECK_ORDER := unit unit-asan msg purity node sim-check teeth-check
 CHECK_SEEDS ?= 100
-CHECK_BUG_SEEDS ?= 100
+CHECK_BUG_SEEDS ?= 300
 # The planted core bugs the simulator catches within CHECK_BUG_SEEDS seeds
 # (no_noop_before_conf takes 593: left to make teeth).
 CHECK_BUGS ?= $(filter-out no_noop_before_conf,$(call bug_names,$(BUGS)))
