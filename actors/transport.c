@@ -79,102 +79,14 @@
 
     Counted drops are reported at most once a second (S_REPORT_MS), so a
     flood of garbage cannot flood the log.
+
+    The actor's other files: transport_int.h.
 */
-#include "actor.h"
-#include "actors.h"
-#include "conn_limit.h"
-#include "log.h"
-#include "metrics.h"
-#include "msg_transport.h"
-
-#include <assert.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define S_STATUS_NO_LISTEN 1
-#define S_STATUS_NO_ENDPOINT 2
-
-#define S_BATCH 256      /* messages read per socket per loop turn */
-#define S_REPORT_MS 1000 /* drop counters reported at most this often */
-/* The DEALERs' monitor sockets are read on this timer, not as readers:
-   every reader costs two system calls per socket at every loop turn
-   (zmq_poll asks each socket for ZMQ_EVENTS), and link events are only
-   traced. */
-#define S_LINK_POLL_MS 50
-#define S_RECONNECT_MS 100   /* first reconnect delay to a peer, */
-#define S_RECONNECT_MAX 1000 /* doubling up to this */
-/* A SYN that is dropped (iptables DROP, a dead host) is retried after 1 s,
-   not after the kernel's ~2 minutes. */
-#define S_CONNECT_TIMEOUT 1000
-#define S_HEARTBEAT_IVL 1000     /* ZMTP PING every second, */
-#define S_HEARTBEAT_TIMEOUT 3000 /* link down after 3 s without traffic */
-#define S_HANDSHAKE_MS 3000      /* a connection must finish its handshake */
-#define S_HELD_CHECK_MS 50       /* conn_limit_check: unfinished messages */
-/* Handshakes that failed in a row before a DEALER tries the next secret. */
-#define S_KEY_FAILURES 3
-
-typedef struct self self_t;
-
-typedef struct {
-    self_t *self; /* owner, for the monitor handler */
-    raft_id_t id;
-    char endpoint[MSG_ENDPOINT_MAX];
-    zsock_t *dealer;
-    zsock_t *monitor; /* reads the DEALER's monitor events; may be NULL */
-    bool up;
-    size_t secret; /* the secret line its keys come from (peer_keys.h) */
-    int failures;  /* handshakes failed since it was last up */
-} peer_t;
-
-typedef struct {
-    uint64_t in_accepted;    /* payloads forwarded to the raft actor */
-    uint64_t in_malformed;   /* bad framing or size on the ROUTER */
-    uint64_t in_dropped;     /* raft actor's queue full: "recv"/"link" lost */
-    uint64_t out_sent;       /* payloads queued to a peer */
-    uint64_t out_dropped;    /* peer not connected or its queue full */
-    uint64_t out_unknown;    /* "send" to a peer not in the peer set */
-    uint64_t raft_malformed; /* undecodable messages from the raft actor */
-} counters_t;
-
-struct self {
-    zsock_t *pipe;         /* actor pipe, to main */
-    zsock_t *raft;         /* PAIR to the raft actor */
-    zsock_t *from_storage; /* PULL: "send" from storage, or NULL */
-    zsock_t *router;       /* inbound peer traffic; NULL if the bind failed */
-    zloop_t *loop;
-    bool terminated;
-    int status; /* 0 or S_STATUS_* */
-
-    raft_id_t id;
-    char identity[24]; /* id in decimal: our DEALERs' identity */
-    char source[64];   /* local IP our DEALERs connect from, "" for any */
-    char *endpoint;
-    char *send_endpoint; /* from_storage's, or NULL */
-    char *listen;
-    int queue_max;
-    size_t max_msg;
-    peer_keys_t *keys;   /* NULL: --insecure-peers */
-    conn_limit_t *limit; /* on the ROUTER; NULL if it cannot be watched */
-    size_t max_conns;
-
-    peer_t *peers[RAFT_MAX_SERVERS];
-    size_t n_peers;
-    unsigned monitor_seq; /* makes monitor endpoints unique */
-
-    counters_t count;
-    counters_t reported; /* counters at the last report */
-};
-
-static int s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg);
-
-/*  ---------------------------------------------------------------------
-    To the raft actor                                                    */
+#include "transport_int.h"
 
 /* Encode m and send it to the raft actor without blocking. */
-static void
-s_to_raft (self_t *self, raft_id_t from, zmq_msg_t *payload)
+void
+transport_to_raft (transport_t *self, raft_id_t from, zmq_msg_t *payload)
 {
     if (!self->raft) {
         self->count.in_dropped++; /* the PAIR could not bind */
@@ -196,232 +108,11 @@ s_to_raft (self_t *self, raft_id_t from, zmq_msg_t *payload)
     zframe_destroy (&header);
 }
 
-static void
-s_send_link (self_t *self, peer_t *peer, bool up)
-{
-    if (peer->up == up)
-        return;
-    peer->up = up;
-    log_info ("transport: link to n%" PRIu64 " (%s) %s", peer->id,
-              peer->endpoint, up ? "up" : "down");
-    msg_transport_t m = {.kind = MSG_TRANSPORT_LINK, .to = peer->id, .up = up};
-    zmsg_t *zm = self->raft ? msg_transport_encode (&m) : NULL;
-    zframe_t *f = zm ? zmsg_pop (zm) : NULL; /* "link" is one frame */
-    if (!f || zframe_send (&f, self->raft, ZFRAME_DONTWAIT) != 0)
-        self->count.in_dropped++;
-    zframe_destroy (&f);
-    zmsg_destroy (&zm);
-}
-
-/*  libzmq allocates a frame from the size its header declares before
-    reading the body, so without a limit 9 bytes from anyone who can reach
-    the port ask for up to 2^63 bytes. With ZMQ_MAXMSGSIZE an oversize
-    frame makes libzmq drop the connection before that allocation. */
-static void
-s_set_maxmsgsize (zsock_t *sock, size_t max_msg)
-{
-    int64_t max = max_msg > INT64_MAX ? INT64_MAX : (int64_t)max_msg;
-    zmq_setsockopt (zsock_resolve (sock), ZMQ_MAXMSGSIZE, &max, sizeof max);
-}
-
-/*  ---------------------------------------------------------------------
-    Peers                                                                */
-
-static peer_t *
-s_peer_lookup (self_t *self, raft_id_t id)
-{
-    for (size_t i = 0; i < self->n_peers; i++)
-        if (self->peers[i]->id == id)
-            return self->peers[i];
-    return NULL;
-}
-
-/* Destroy a peer's sockets; report its link down if it was up. */
-static void
-s_peer_destroy (self_t *self, peer_t **peer_p, bool report)
-{
-    peer_t *peer = *peer_p;
-    if (!peer)
-        return;
-    if (peer->monitor) {
-        /* Stop monitoring before closing the reader. We never ask for
-           ZMQ_EVENT_MONITOR_STOPPED, so stopping sends nothing. */
-        zmq_socket_monitor (zsock_resolve (peer->dealer), NULL, 0);
-        zsock_destroy (&peer->monitor);
-    }
-    if (peer->dealer)
-        zloop_reader_end (self->loop, peer->dealer);
-    zsock_destroy (&peer->dealer);
-    if (report)
-        s_send_link (self, peer, false);
-    free (peer);
-    *peer_p = NULL;
-}
-
-static peer_t *
-s_peer_new (self_t *self, const msg_peer_t *mp, size_t secret)
-{
-    peer_t *peer = calloc (1, sizeof *peer);
-    if (!peer)
-        return NULL;
-    peer->self = self;
-    peer->id = mp->id;
-    peer->secret = secret;
-    memcpy (peer->endpoint, mp->endpoint, sizeof peer->endpoint);
-    peer->dealer = zsock_new (ZMQ_DEALER);
-    if (!peer->dealer) {
-        free (peer);
-        return NULL;
-    }
-    zsock_t *d = peer->dealer;
-    zsock_set_identity (d, self->identity);
-    zsock_set_sndhwm (d, self->queue_max); /* bounded per-peer queue */
-    zsock_set_immediate (d, 1); /* no queueing to a peer not connected */
-    zsock_set_linger (d, 0);    /* closing never waits for a dead peer */
-    zsock_set_reconnect_ivl (d, S_RECONNECT_MS);
-    zsock_set_reconnect_ivl_max (d, S_RECONNECT_MAX);
-    zsock_set_connect_timeout (d, S_CONNECT_TIMEOUT);
-    zsock_set_heartbeat_ivl (d, S_HEARTBEAT_IVL);
-    zsock_set_heartbeat_timeout (d, S_HEARTBEAT_TIMEOUT);
-    /* The DEALER also receives (s_handle_dealer): the same guards as the
-       ROUTER against whatever answers at that endpoint. */
-    zsock_set_rcvhwm (d, self->queue_max);
-    s_set_maxmsgsize (d, self->max_msg);
-    if (self->keys) {
-        peer_keys_connect_peer (self->keys, d, peer->id, secret);
-        zsock_set_handshake_ivl (d, S_HANDSHAKE_MS);
-    }
-
-    /* Connect the monitor reader before the DEALER connects, so that no
-       event is emitted with nobody to receive it. libzmq sends monitor
-       events from its I/O thread with a blocking send, so the reader must
-       be drained: every S_LINK_POLL_MS (s_handle_links); its queue holds
-       1000 events, far more than a link makes in that time. */
-    char mon_endpoint[96];
-    snprintf (mon_endpoint, sizeof mon_endpoint,
-              "inproc://nsxd-transport-%p-mon-%u", (void *)self,
-              self->monitor_seq++);
-    if (zmq_socket_monitor (zsock_resolve (d), mon_endpoint,
-                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
-                                ZMQ_EVENT_DISCONNECTED |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                                ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
-        peer->monitor = zsock_new (ZMQ_PAIR);
-        if (peer->monitor)
-            zsock_set_rcvtimeo (peer->monitor, 0);
-        if (!peer->monitor ||
-            zsock_connect (peer->monitor, "%s", mon_endpoint) != 0) {
-            zmq_socket_monitor (zsock_resolve (d), NULL, 0);
-            zsock_destroy (&peer->monitor);
-        }
-    }
-    if (!peer->monitor)
-        log_warn ("transport: no link events for n%" PRIu64 ": %s", peer->id,
-                  zmq_strerror (zmq_errno ()));
-
-    /* "tcp://SRC:0;HOST:PORT" makes the connection start from SRC. */
-    int rc = self->source[0] && strncmp (peer->endpoint, "tcp://", 6) == 0
-                 ? zsock_connect (d, "tcp://%s:0;%s", self->source,
-                                  peer->endpoint + 6)
-                 : zsock_connect (d, "%s", peer->endpoint);
-    if (rc != 0) {
-        log_warn ("transport: cannot connect to n%" PRIu64 " at '%s': %s",
-                  peer->id, peer->endpoint, zmq_strerror (zmq_errno ()));
-        s_peer_destroy (self, &peer, false);
-        return NULL;
-    }
-    /* A peer may answer on this connection (through its ROUTER) when it
-       does not know our endpoint yet: a server that is joining. */
-    zloop_reader (self->loop, d, s_handle_dealer, peer);
-    log_info ("transport: peer n%" PRIu64 " at %s", peer->id, peer->endpoint);
-    return peer;
-}
-
-/* Make the peer set exactly `list` (minus this node). */
-static void
-s_set_peers (self_t *self, const msg_peer_t *list, size_t n)
-{
-    /* Close the links to peers no longer listed or whose endpoint
-       changed. */
-    size_t kept = 0;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        peer_t *peer = self->peers[i];
-        const msg_peer_t *want = NULL;
-        for (size_t k = 0; k < n && !want; k++)
-            if (list[k].id == peer->id)
-                want = &list[k];
-        if (want && streq (want->endpoint, peer->endpoint))
-            self->peers[kept++] = peer;
-        else
-            s_peer_destroy (self, &peer, true);
-    }
-    self->n_peers = kept;
-
-    /* Open links to new peers. The codec allows at most RAFT_MAX_SERVERS
-       distinct ids, so the array cannot overflow. */
-    for (size_t k = 0; k < n; k++) {
-        if (list[k].id == self->id) {
-            log_warn ("transport: peer list names this node (n%" PRIu64
-                      "); ignored",
-                      self->id);
-            continue;
-        }
-        if (s_peer_lookup (self, list[k].id))
-            continue;
-        assert (self->n_peers < RAFT_MAX_SERVERS);
-        /* The zap actor must know every member's key, whatever its id. */
-        if (self->keys)
-            peer_keys_learn (self->keys, list[k].id);
-        peer_t *peer = s_peer_new (self, &list[k], 0);
-        if (peer)
-            self->peers[self->n_peers++] = peer;
-        /* else: a later "peers" retries; meanwhile sends count unknown */
-    }
-}
-
-/* Hand the payload (zm's second frame, a decoded "send") to the peer's
-   DEALER, moved, not copied. */
-static void
-s_send (self_t *self, raft_id_t to, zmsg_t *zm)
-{
-    zframe_t *payload = zmsg_last (zm);
-    zmsg_remove (zm, payload);
-    peer_t *peer = s_peer_lookup (self, to);
-    if (!peer) {
-        /* No link of our own to that server (we do not know its endpoint,
-           e.g. we are joining and have no configuration yet): answer over
-           the connection it opened to our ROUTER, whose identity is its id.
-           ROUTER_MANDATORY makes an unknown identity fail at once. */
-        char identity[32];
-        snprintf (identity, sizeof identity, "%" PRIu64, to);
-        void *h = self->router ? zsock_resolve (self->router) : NULL;
-        if (!h ||
-            zmq_send (h, identity, strlen (identity),
-                      ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-            zframe_send (&payload, self->router, ZFRAME_DONTWAIT) != 0)
-            self->count.out_unknown++;
-        else
-            self->count.out_sent++;
-        zframe_destroy (&payload); /* NULL once sent */
-        return;
-    }
-    /* EAGAIN: not connected (ZMQ_IMMEDIATE) or queue full (SNDHWM) */
-    if (zframe_send (&payload, peer->dealer, ZFRAME_DONTWAIT) != 0)
-        self->count.out_dropped++;
-    else
-        self->count.out_sent++;
-    zframe_destroy (&payload);
-}
-
-/*  ---------------------------------------------------------------------
-    Handlers                                                             */
-
 static int
 s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
-    self_t *self = arg;
+    transport_t *self = arg;
     zmsg_t *request = zmsg_recv (pipe);
     if (!request)
         return 0; /* interrupted: actor_run restarts the loop */
@@ -446,7 +137,7 @@ static int
 s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
 {
     (void)loop;
-    self_t *self = arg;
+    transport_t *self = arg;
     for (int i = 0; i < S_BATCH; i++) {
         zmsg_t *zm = zmsg_recv (raft); /* RCVTIMEO 0: NULL when drained */
         if (!zm)
@@ -458,9 +149,9 @@ s_handle_raft (zloop_t *loop, zsock_t *raft, void *arg)
             /* This adds and removes monitor readers; zloop rebuilds its
                poll set before it calls another handler, so no handler
                sees a freed peer. */
-            s_set_peers (self, m.peers, m.n_peers);
+            transport_set_peers (self, m.peers, m.n_peers);
         } else if (m.kind == MSG_TRANSPORT_SEND) {
-            s_send (self, m.to, zm);
+            transport_send (self, m.to, zm);
         } else {
             self->count.raft_malformed++; /* "recv"/"link" go the other way */
         }
@@ -477,7 +168,7 @@ static int
 s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
-    self_t *self = arg;
+    transport_t *self = arg;
     for (int i = 0; i < S_BATCH; i++) {
         zmsg_t *zm = zmsg_recv (sock); /* RCVTIMEO 0: NULL when drained */
         if (!zm)
@@ -487,7 +178,7 @@ s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
             self->count.raft_malformed++;
         } else {
             if (m.kind == MSG_TRANSPORT_SEND)
-                s_send (self, m.to, zm);
+                transport_send (self, m.to, zm);
             else
                 self->count.raft_malformed++;
             msg_transport_clear (&m);
@@ -517,7 +208,7 @@ static int
 s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
 {
     (void)loop;
-    self_t *self = arg;
+    transport_t *self = arg;
     void *handle = zsock_resolve (router);
     for (int i = 0; i < S_BATCH; i++) {
         zmq_msg_t part, payload;
@@ -552,106 +243,10 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
             (self->keys && (from = s_user_id (&payload)) == 0)) {
             self->count.in_malformed++;
         } else {
-            s_to_raft (self, from, &payload);
+            transport_to_raft (self, from, &payload);
             self->count.in_accepted++;
         }
         zmq_msg_close (&payload);
-    }
-    return 0;
-}
-
-/* A peer answered on our own DEALER (see s_send): one frame, the payload.
-   With keys, CURVE checked the server's key: it is from that peer. */
-static int
-s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
-{
-    (void)loop;
-    peer_t *peer = arg;
-    self_t *self = peer->self;
-    void *handle = zsock_resolve (dealer);
-    for (int i = 0; i < S_BATCH; i++) {
-        zmq_msg_t part;
-        zmq_msg_init (&part);
-        if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close (&part);
-            break;
-        }
-        bool more = zmq_msg_more (&part);
-        size_t size = zmq_msg_size (&part);
-        if (more || size == 0 || size > self->max_msg) {
-            self->count.in_malformed++;
-            while (more) { /* drop the rest of a multi-frame message */
-                zmq_msg_close (&part);
-                zmq_msg_init (&part);
-                if (zmq_msg_recv (&part, handle, ZMQ_DONTWAIT) < 0)
-                    break;
-                more = zmq_msg_more (&part);
-            }
-        } else {
-            s_to_raft (self, self->keys ? peer->id : 0, &part);
-            self->count.in_accepted++;
-        }
-        zmq_msg_close (&part);
-    }
-    return 0;
-}
-
-/* Reconnect peers[i] with the keys of the next secret line (a rotation is
-   under way and it serves a key of another line). */
-static void
-s_peer_next_secret (self_t *self, size_t i)
-{
-    peer_t *old = self->peers[i];
-    msg_peer_t mp = {.id = old->id};
-    memcpy (mp.endpoint, old->endpoint, sizeof mp.endpoint);
-    size_t next = (old->secret + 1) % peer_keys_secrets (self->keys);
-    log_info ("transport: n%" PRIu64 " refuses our keys of secret %zu; "
-              "trying secret %zu",
-              old->id, old->secret + 1, next + 1);
-    s_peer_destroy (self, &self->peers[i], true);
-    self->peers[i] = s_peer_new (self, &mp, next);
-    if (!self->peers[i]) /* a later "peers" retries */
-        self->peers[i] = self->peers[--self->n_peers];
-}
-
-/*  The DEALERs' monitor events: two frames, [event: uint16, value:
-    uint32] in host byte order, then the endpoint (libzmq's version 1
-    format). Read every S_LINK_POLL_MS. */
-static int
-s_handle_links (zloop_t *loop, int timer_id, void *arg)
-{
-    (void)loop, (void)timer_id;
-    self_t *self = arg;
-    for (size_t i = 0; i < self->n_peers; i++) {
-        peer_t *peer = self->peers[i];
-        for (int k = 0; peer->monitor && k < S_BATCH; k++) {
-            zmsg_t *zm = zmsg_recv (peer->monitor); /* RCVTIMEO 0 */
-            if (!zm)
-                break;
-            zframe_t *frame = zmsg_first (zm);
-            if (frame && zframe_size (frame) == 6) {
-                uint16_t event;
-                memcpy (&event, zframe_data (frame), sizeof event);
-                if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
-                    peer->failures = 0;
-                    s_send_link (self, peer, true);
-                } else if (event == ZMQ_EVENT_DISCONNECTED) {
-                    /* A connection that ends before its handshake
-                       succeeded: the server refused our keys (a peer
-                       with a key of another secret line refuses, or
-                       cannot read, our HELLO). */
-                    if (!peer->up)
-                        peer->failures++;
-                    s_send_link (self, peer, false);
-                } else {
-                    peer->failures++; /* HANDSHAKE_FAILED_* */
-                }
-            }
-            zmsg_destroy (&zm);
-        }
-        if (self->keys && peer_keys_secrets (self->keys) > 1 &&
-            peer->failures >= S_KEY_FAILURES)
-            s_peer_next_secret (self, i);
     }
     return 0;
 }
@@ -660,7 +255,7 @@ static int
 s_handle_limit (zloop_t *loop, zsock_t *reader, void *arg)
 {
     (void)loop, (void)reader;
-    self_t *self = arg;
+    transport_t *self = arg;
     size_t refused = 0, failed = 0;
     conn_limit_handle (self->limit, &refused, &failed);
     if (refused)
@@ -674,7 +269,7 @@ static int
 s_handle_held (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop, (void)timer_id;
-    self_t *self = arg;
+    transport_t *self = arg;
     size_t cut = conn_limit_check (self->limit);
     if (cut)
         metrics_add (METRICS_PEER_CONNS_CUT, cut);
@@ -687,7 +282,7 @@ s_handle_report (zloop_t *loop, int timer_id, void *arg)
 {
     (void)loop;
     (void)timer_id;
-    self_t *self = arg;
+    transport_t *self = arg;
     counters_t *c = &self->count, *r = &self->reported;
     if (c->in_malformed != r->in_malformed ||
         c->raft_malformed != r->raft_malformed)
@@ -712,11 +307,8 @@ s_handle_report (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-/*  ---------------------------------------------------------------------
-    Lifecycle                                                            */
-
 static zsock_t *
-s_router_new (self_t *self)
+s_router_new (transport_t *self)
 {
     zsock_t *router = zsock_new (ZMQ_ROUTER);
     if (!router)
@@ -726,7 +318,7 @@ s_router_new (self_t *self)
     /* Per-connection receive queue; when full, libzmq stops reading that
        connection and the peer's own bounded queue drops. */
     zsock_set_rcvhwm (router, self->queue_max);
-    s_set_maxmsgsize (router, self->max_msg);
+    transport_set_maxmsgsize (router, self->max_msg);
     zsock_set_linger (router, 0);
     /* Drop inbound connections from peers that died without a FIN. */
     zsock_set_heartbeat_ivl (router, S_HEARTBEAT_IVL);
@@ -744,12 +336,12 @@ s_router_new (self_t *self)
     return router;
 }
 
-static void s_self_destroy (self_t **self_p);
+static void s_self_destroy (transport_t **self_p);
 
-static self_t *
+static transport_t *
 s_self_new (zsock_t *pipe, const transport_args_t *args)
 {
-    self_t *self = calloc (1, sizeof *self);
+    transport_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->pipe = pipe;
@@ -820,20 +412,20 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
                       "no limit on them");
     }
     zloop_timer (self->loop, S_REPORT_MS, 0, s_handle_report, self);
-    zloop_timer (self->loop, S_LINK_POLL_MS, 0, s_handle_links, self);
+    zloop_timer (self->loop, S_LINK_POLL_MS, 0, transport_handle_links, self);
     if (self->limit)
         zloop_timer (self->loop, S_HELD_CHECK_MS, 0, s_handle_held, self);
     return self;
 }
 
 static void
-s_self_destroy (self_t **self_p)
+s_self_destroy (transport_t **self_p)
 {
-    self_t *self = *self_p;
+    transport_t *self = *self_p;
     if (!self)
         return;
     for (size_t i = 0; i < self->n_peers; i++)
-        s_peer_destroy (self, &self->peers[i], false);
+        transport_peer_destroy (self, &self->peers[i], false);
     zloop_destroy (&self->loop);
     conn_limit_destroy (&self->limit);
     zsock_destroy (&self->router);
@@ -861,7 +453,7 @@ transport_actor (zsock_t *pipe, void *args)
     const transport_args_t *a = args;
     assert (a && a->id != 0 && a->listen && a->endpoint);
     assert (a->queue_max > 0 && a->max_msg > 0);
-    self_t *self = s_self_new (pipe, a);
+    transport_t *self = s_self_new (pipe, a);
     if (!self)
         log_error ("transport: out of memory at start");
     if (actor_ready (pipe, self ? self->status : ACTOR_NO_MEMORY) == 0) {
