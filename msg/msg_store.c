@@ -22,7 +22,6 @@
 #include <string.h>
 
 #define MSG_STORE_VERSION 1
-#define MSG_KV_VERSION 1
 
 static const char *s_kind_names[] = {
     [MSG_STORE_WRITE] = "write",
@@ -43,23 +42,6 @@ static const char *s_kind_names[] = {
 
 /*  ---------------------------------------------------------------------
     Encoding                                                             */
-
-static void
-s_pack_cstr (msgpack_packer *pk, const char *s)
-{
-    size_t len = strlen (s);
-    msgpack_pack_str (pk, len);
-    msgpack_pack_str_body (pk, s, len);
-}
-
-/* A NULL buffer travels as an empty bin: the format has no nil here. */
-static void
-s_pack_buf (msgpack_packer *pk, const raft_buf_t *b)
-{
-    msgpack_pack_bin (pk, b ? b->len : 0);
-    if (b && b->len)
-        msgpack_pack_bin_body (pk, b->data, b->len);
-}
 
 static int
 s_pack_entries (msgpack_packer *pk, msgpack_sbuffer *buf,
@@ -90,7 +72,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         return -1;
     msgpack_pack_array (pk, fields[m->kind]);
     msgpack_pack_uint8 (pk, MSG_STORE_VERSION);
-    s_pack_cstr (pk, s_kind_names[m->kind]);
+    msg_pack_cstr (pk, s_kind_names[m->kind]);
     switch (m->kind) {
     case MSG_STORE_WRITE:
         msgpack_pack_uint64 (pk, m->seq);
@@ -115,7 +97,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
             msgpack_pack_uint64 (pk, m->snap.index);
             msgpack_pack_uint64 (pk, m->snap.term);
             msgpack_pack_uint64 (pk, m->snap.chunk);
-            s_pack_buf (pk, m->snap.data);
+            msg_pack_buf (pk, m->snap.data);
             msg_pack_bool (pk, m->snap.done);
             msg_pack_bool (pk, m->snap.keep_tail);
             int rc = s_pack_entries (pk, buf, &ce, 1);
@@ -136,7 +118,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msg_pack_bool (pk, m->ok);
         if (s_pack_entries (pk, buf, &m->base, m->base.index ? 1 : 0) < 0)
             return -1;
-        s_pack_buf (pk, m->value);
+        msg_pack_buf (pk, m->value);
         msg_pack_bool (pk, m->done);
         msgpack_pack_uint64 (pk, m->msg_term);
         msgpack_pack_uint64 (pk, m->msg_commit);
@@ -163,7 +145,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         return 0;
     case MSG_STORE_GET:
         msgpack_pack_uint64 (pk, m->req_id);
-        s_pack_buf (pk, m->key);
+        msg_pack_buf (pk, m->key);
         return 0;
     case MSG_STORE_BOOT:
         msgpack_pack_uint64 (pk, m->hs.term);
@@ -197,9 +179,11 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
            the decoder can insist on it. */
         msgpack_pack_uint64 (pk, m->req_id);
         msg_pack_bool (pk, m->found);
-        s_pack_buf (pk, m->found ? m->value : NULL);
+        msg_pack_buf (pk, m->found ? m->value : NULL);
         return 0;
-    case MSG_STORE_ERROR: s_pack_cstr (pk, m->error ? m->error : ""); return 0;
+    case MSG_STORE_ERROR:
+        msg_pack_cstr (pk, m->error ? m->error : "");
+        return 0;
     }
     return -1;
 }
@@ -229,48 +213,8 @@ msg_store_encode (const msg_store_t *m)
     return zm;
 }
 
-raft_buf_t *
-msg_kv_encode (const msg_kv_t *cmd)
-{
-    /* A command without its key (or a PUT without its value) is the
-       caller's bug; refuse rather than invent an empty one. */
-    if ((cmd->op != MSG_KV_PUT && cmd->op != MSG_KV_DEL) || !cmd->key ||
-        (cmd->op == MSG_KV_PUT && !cmd->value))
-        return NULL;
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, cmd->op == MSG_KV_PUT ? 4 : 3);
-    msgpack_pack_uint8 (&pk, MSG_KV_VERSION);
-    s_pack_cstr (&pk, cmd->op == MSG_KV_PUT ? "put" : "del");
-    s_pack_buf (&pk, cmd->key);
-    if (cmd->op == MSG_KV_PUT)
-        s_pack_buf (&pk, cmd->value);
-    raft_buf_t *b = raft_buf_new (buf.data, buf.size);
-    msgpack_sbuffer_destroy (&buf);
-    return b;
-}
-
 /*  ---------------------------------------------------------------------
     Decoding                                                             */
-
-static bool
-s_str_is (const msgpack_object *o, const char *s)
-{
-    size_t len = strlen (s);
-    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
-           memcmp (o->via.str.ptr, s, len) == 0;
-}
-
-/* A bin field as a new buffer (NULL on a type error or no memory). */
-static raft_buf_t *
-s_buf (const msgpack_object *o)
-{
-    if (o->type != MSGPACK_OBJECT_BIN)
-        return NULL;
-    return raft_buf_new (o->via.bin.ptr, o->via.bin.size);
-}
 
 /* Checks the version and returns the kind, or 0 if there is none. */
 static msg_store_kind_t
@@ -282,7 +226,7 @@ s_kind (const msgpack_object *o)
         version != MSG_STORE_VERSION)
         return 0;
     for (int k = MSG_STORE_WRITE; k <= S_KIND_MAX; k++)
-        if (s_str_is (&o->via.array.ptr[1], s_kind_names[k]))
+        if (msg_str_is (&o->via.array.ptr[1], s_kind_names[k]))
             return (msg_store_kind_t)k;
     return 0;
 }
@@ -358,7 +302,7 @@ s_unpack_snap (const msgpack_object *o, msg_store_t *m)
     msg_store_clear (&t);
     if (!ok || c->index == 0)
         return -1;
-    c->data = s_buf (&f[3]);
+    c->data = msg_buf_of (&f[3]);
     if (!c->data)
         return -1;
     m->has_snap = true;
@@ -424,7 +368,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
             return -1;
         if (m->ok != (m->base.index != 0))
             return -1; /* a chunk names its copy; a refusal does not */
-        m->value = s_buf (&f[6]);
+        m->value = msg_buf_of (&f[6]);
         return m->value ? 0 : -1;
     case MSG_STORE_AFTER: {
         if (n != 4 || !msg_get_uint (&f[2], &m->seq) ||
@@ -456,7 +400,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     case MSG_STORE_GET:
         if (n != 4 || !msg_get_uint (&f[2], &m->req_id))
             return -1;
-        m->key = s_buf (&f[3]);
+        m->key = msg_buf_of (&f[3]);
         return m->key ? 0 : -1;
     case MSG_STORE_BOOT:
         if (n != 7 || !msg_get_uint (&f[2], &m->hs.term) ||
@@ -488,7 +432,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
             return -1;
         if (!m->found)
             return f[4].via.bin.size == 0 ? 0 : -1;
-        m->value = s_buf (&f[4]);
+        m->value = msg_buf_of (&f[4]);
         return m->value ? 0 : -1;
     case MSG_STORE_ERROR:
         /* A C string: refuse embedded NULs rather than cut the text. */
@@ -546,106 +490,4 @@ msg_store_clear (msg_store_t *m)
         zframe_destroy (&m->after[i].frame);
     free (m->after);
     memset (m, 0, sizeof *m);
-}
-
-int
-msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd)
-{
-    memset (cmd, 0, sizeof *cmd);
-    msgpack_unpacked u;
-    if (!msg_unpack_one (&u, data, len))
-        return -1;
-    const msgpack_object *o = &u.data;
-    uint64_t version;
-    int rc = -1;
-    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 3 &&
-        msg_get_uint (&o->via.array.ptr[0], &version) &&
-        version == MSG_KV_VERSION) {
-        const msgpack_object *f = o->via.array.ptr;
-        if (o->via.array.size == 4 && s_str_is (&f[1], "put")) {
-            cmd->op = MSG_KV_PUT;
-            cmd->key = s_buf (&f[2]);
-            cmd->value = s_buf (&f[3]);
-            rc = cmd->key && cmd->value ? 0 : -1;
-        } else if (o->via.array.size == 3 && s_str_is (&f[1], "del")) {
-            cmd->op = MSG_KV_DEL;
-            cmd->key = s_buf (&f[2]);
-            rc = cmd->key ? 0 : -1;
-        }
-    }
-    if (rc < 0)
-        msg_kv_clear (cmd);
-    msgpack_unpacked_destroy (&u);
-    return rc;
-}
-
-void
-msg_kv_clear (msg_kv_t *cmd)
-{
-    raft_buf_unref (cmd->key);
-    raft_buf_unref (cmd->value);
-    memset (cmd, 0, sizeof *cmd);
-}
-
-/*  ---------------------------------------------------------------------
-    Snapshot data                                                        */
-
-void
-msg_snap_pack_begin (msgpack_sbuffer *buf, size_t n_pairs)
-{
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 2 * n_pairs);
-}
-
-void
-msg_snap_pack_pair (msgpack_sbuffer *buf, const void *key, size_t key_len,
-                    const void *value, size_t value_len)
-{
-    msgpack_packer pk;
-    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
-    msgpack_pack_bin (&pk, key_len);
-    msgpack_pack_bin_body (&pk, key, key_len);
-    msgpack_pack_bin (&pk, value_len);
-    msgpack_pack_bin_body (&pk, value, value_len);
-}
-
-int
-msg_snap_unpack (const void *data, size_t len,
-                 int (*fn) (void *ctx, const void *key, size_t key_len,
-                            const void *value, size_t value_len),
-                 void *ctx)
-{
-    msgpack_unpacked u;
-    if (!msg_unpack_one (&u, data, len))
-        return -1;
-    const msgpack_object *o = &u.data;
-    int rc = 0;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2)
-        rc = -1;
-    for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i += 2) {
-        const msgpack_object *k = &o->via.array.ptr[i];
-        const msgpack_object *v = &o->via.array.ptr[i + 1];
-        if (k->type != MSGPACK_OBJECT_BIN || v->type != MSGPACK_OBJECT_BIN)
-            rc = -1;
-        else if (fn (ctx, k->via.bin.ptr, k->via.bin.size, v->via.bin.ptr,
-                     v->via.bin.size) != 0)
-            rc = -1;
-    }
-    msgpack_unpacked_destroy (&u);
-    return rc;
-}
-
-static int
-s_snap_pair_ok (void *ctx, const void *key, size_t key_len, const void *value,
-                size_t value_len)
-{
-    (void)ctx, (void)key, (void)key_len, (void)value, (void)value_len;
-    return 0;
-}
-
-bool
-msg_snap_valid (const void *data, size_t len)
-{
-    return data && msg_snap_unpack (data, len, s_snap_pair_ok, NULL) == 0;
 }

@@ -92,7 +92,6 @@ s_pack_str (msgpack_packer *pk, const char *s, size_t len)
     return msgpack_pack_str (pk, len) | msgpack_pack_str_body (pk, s, len);
 }
 
-
 zmsg_t *
 msg_transport_encode (const msg_transport_t *m)
 {

@@ -146,3 +146,35 @@ msg_str_copy (char *dst, const msgpack_object *o)
         memcpy (dst, o->via.str.ptr, o->via.str.size);
     dst[o->via.str.size] = 0;
 }
+
+void
+msg_pack_cstr (msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen (s);
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, s, len);
+}
+
+void
+msg_pack_buf (msgpack_packer *pk, const raft_buf_t *b)
+{
+    msgpack_pack_bin (pk, b ? b->len : 0);
+    if (b && b->len)
+        msgpack_pack_bin_body (pk, b->data, b->len);
+}
+
+bool
+msg_str_is (const msgpack_object *o, const char *s)
+{
+    size_t len = strlen (s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == len &&
+           memcmp (o->via.str.ptr, s, len) == 0;
+}
+
+raft_buf_t *
+msg_buf_of (const msgpack_object *o)
+{
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return NULL;
+    return raft_buf_new (o->via.bin.ptr, o->via.bin.size);
+}

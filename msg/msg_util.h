@@ -3,6 +3,8 @@
 #ifndef MSG_UTIL_H_INCLUDED
 #define MSG_UTIL_H_INCLUDED
 
+#include "raft.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,5 +32,15 @@ void msg_pack_bool (msgpack_packer *pk, bool v);
 bool msg_str_clean (const msgpack_object *o, size_t max);
 /* Copy such a string into dst (at least size + 1 bytes), NUL-terminated. */
 void msg_str_copy (char *dst, const msgpack_object *o);
+
+/* A str of s. */
+void msg_pack_cstr (msgpack_packer *pk, const char *s);
+/* A bin of b; a NULL buffer travels as an empty bin (the formats have no
+   nil there). */
+void msg_pack_buf (msgpack_packer *pk, const raft_buf_t *b);
+/* o is the str s. */
+bool msg_str_is (const msgpack_object *o, const char *s);
+/* A bin as a new buffer (NULL on a type error or no memory). */
+raft_buf_t *msg_buf_of (const msgpack_object *o);
 
 #endif
