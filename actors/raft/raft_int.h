@@ -308,4 +308,7 @@ void raft_read_on_applied (raft_t *r);
 void raft_read_fail_all (raft_t *r);
 void raft_read_start_round (raft_t *r);
 
+/* ready.c: release what the last batch handed out (raft_destroy too). */
+void raft_free_out (raft_t *r);
+
 #endif
