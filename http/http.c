@@ -162,6 +162,30 @@ s_security_init (http_self_t *self)
     self->bodies = http_admission_new (total, total / 2);
 }
 
+/* "$TERM" ends the loop; nothing else is expected on the pipe. */
+static int
+s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+{
+    (void)loop, (void)arg;
+    char *cmd = zstr_recv (pipe);
+    bool term = !cmd || streq (cmd, "$TERM");
+    if (!term)
+        log_warn ("http: unknown pipe command '%s'", cmd);
+    zstr_free (&cmd);
+    return term ? -1 : 0;
+}
+
+/* The watch over bodies arriving too slowly (http_body.c). */
+static int
+s_handle_watch (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    http_self_t *self = arg;
+    if (self->ctx)
+        http_body_watch (self);
+    return 0;
+}
+
 void
 http_actor (zsock_t *pipe, void *args)
 {
@@ -230,28 +254,14 @@ http_actor (zsock_t *pipe, void *args)
         actor_ready (pipe, 0);
     }
 
-    /* Only "$TERM" comes on the pipe; meanwhile, the watch. */
-    zpoller_t *poller = zpoller_new (pipe, NULL);
-    assert (poller);
-    /* a signal is main's to handle: it decides when to stop, with $TERM */
-    zpoller_set_nonstop (poller, true);
-    while (true) {
-        void *which = zpoller_wait (poller, S_WATCH_MS);
-        if (which == pipe) {
-            char *cmd = zstr_recv (pipe);
-            if (!cmd && errno != EINTR)
-                break; /* the context is going away */
-            bool term = cmd && streq (cmd, "$TERM");
-            zstr_free (&cmd);
-            if (term)
-                break;
-        } else if (!which && errno == ETERM) {
-            break;
-        }
-        if (self->ctx)
-            http_body_watch (self);
-    }
-    zpoller_destroy (&poller);
+    /* The skeleton's loop (actor.h): only "$TERM" comes on the pipe;
+       meanwhile, the watch on a timer. */
+    zloop_t *loop = zloop_new ();
+    assert (loop);
+    zloop_reader (loop, pipe, s_handle_pipe, self);
+    zloop_timer (loop, S_WATCH_MS, 0, s_handle_watch, self);
+    actor_run (loop);
+    zloop_destroy (&loop);
 done:
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
