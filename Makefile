@@ -63,7 +63,7 @@ BUG_SEEDS ?= 2000
 # name:number of each planted bug (actors/raft/raft_int.h)
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
-        no_behind_probe:7 snap_stale:8 async_early:10
+        no_behind_probe:7 snap_stale:8 async_early:10 follower_read_local:11
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).

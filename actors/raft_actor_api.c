@@ -171,7 +171,11 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
 
 /* A linearizable read (ReadIndex, §6.4): a GET, answered with the value
    once confirmed, or a read barrier (MSG_API_READ) for an HTTP worker that
-   reads the KV data itself (actors.h, kv_shared_t), answered 200 {}. */
+   reads the KV data itself (actors.h, kv_shared_t), answered 200 {}. On a
+   follower that knows its leader the core asks the leader for the read
+   index and answers once this node has applied that far (§6.4; read.c),
+   so a GET is linearizable on every node; without a leader: 409
+   not_leader (or 503 no_quorum), as before. */
 void
 ra_read_index (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
@@ -186,6 +190,16 @@ ra_read_index (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
             ra_req_t *q = ra_req_add (self, identity, req, RA_WAIT_VALUE);
             q->ctx = ++self->next_ctx;
             ra_store_get (self, q->ctx, q->key);
+            return;
+        }
+    }
+    raft_status_t st;
+    raft_status (self->r, &st);
+    if (st.role == RAFT_FOLLOWER && st.leader != 0) {
+        uint64_t ctx = ++self->next_ctx;
+        if (raft_read_index (self->r, ctx) == RAFT_OK) {
+            ra_req_t *q = ra_req_add (self, identity, req, RA_WAIT_READ_FWD);
+            q->ctx = ctx;
             return;
         }
     }

@@ -32,6 +32,8 @@
 typedef enum {
     RA_WAIT_APPLY = 1, /* proposal: until applied (or lost) */
     RA_WAIT_READ,      /* ReadIndex: until confirmed */
+    RA_WAIT_READ_FWD,  /* a follower's ReadIndex: the core answers it, ok or
+                          not, whatever the roles do meanwhile (read.c) */
     RA_WAIT_VALUE,     /* storage get */
     RA_WAIT_CONF,      /* configuration entry: until committed */
     RA_WAIT_CATCH_UP,  /* join: learner added, waiting to promote */

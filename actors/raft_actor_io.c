@@ -205,7 +205,8 @@ ra_drive (ra_self_t *self)
         for (size_t k = 0; k < rd.n_reads; k++) {
             for (size_t i = 0; i < self->n_reqs; i++) {
                 ra_req_t *q = &self->reqs[i];
-                if (q->wait != RA_WAIT_READ || q->ctx != rd.reads[k].ctx)
+                if ((q->wait != RA_WAIT_READ && q->wait != RA_WAIT_READ_FWD) ||
+                    q->ctx != rd.reads[k].ctx)
                     continue;
                 if (rd.reads[k].ok && q->op == MSG_API_READ) {
                     ra_reply_empty (self, q->identity, q->req_id);

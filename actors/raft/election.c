@@ -28,6 +28,9 @@ s_set_role (raft_t *r, raft_role_t role, raft_id_t leader)
             raft_emit (r, RAFT_EV_TRANSFER, r->transfer_target, 0);
         r->transfer_target = 0;
         r->need_flush = false;
+    } else if (r->role != RAFT_LEADER && changed) {
+        /* A read sent to the leader we had is answered by it alone. */
+        raft_read_fail_forwarded (r);
     }
     r->role = role;
     r->leader = leader;
@@ -38,8 +41,11 @@ s_set_role (raft_t *r, raft_role_t role, raft_id_t leader)
 void
 raft_become_follower (raft_t *r, raft_term_t term, raft_id_t leader)
 {
-    if (term > r->term)
+    if (term > r->term) {
+        if (r->role != RAFT_LEADER)
+            raft_read_fail_forwarded (r); /* asked in an older term */
         raft_set_hard_state (r, term, 0);
+    }
     s_set_role (r, RAFT_FOLLOWER, leader);
     raft_reset_timeout (r);
 }

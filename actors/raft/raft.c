@@ -153,8 +153,13 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
     bool response =
         m->type == RAFT_MSG_APPEND_RESP || m->type == RAFT_MSG_VOTE_RESP ||
         m->type == RAFT_MSG_PREVOTE_RESP ||
-        m->type == RAFT_MSG_HEARTBEAT_RESP || m->type == RAFT_MSG_SNAPSHOT_RESP;
-    if (response && !raft_conf_get (&r->conf, m->from))
+        m->type == RAFT_MSG_HEARTBEAT_RESP ||
+        m->type == RAFT_MSG_SNAPSHOT_RESP ||
+        m->type == RAFT_MSG_READ_INDEX_RESP;
+    /* A read index is served to members only (a stranger could otherwise
+       queue reads on the leader). */
+    if ((response || m->type == RAFT_MSG_READ_INDEX) &&
+        !raft_conf_get (&r->conf, m->from))
         return false;
     /* Terms and indexes far beyond any real cluster's are garbage: a term
        near 2^64 would overflow term + 1 at the next election. */
@@ -272,6 +277,10 @@ raft_step (raft_t *r, const raft_msg_t *m)
             break;
         case RAFT_MSG_VOTE: resp.type = RAFT_MSG_VOTE_RESP; break;
         case RAFT_MSG_PREVOTE: resp.type = RAFT_MSG_PREVOTE_RESP; break;
+        case RAFT_MSG_READ_INDEX:
+            resp.type = RAFT_MSG_READ_INDEX_RESP;
+            resp.ctx = m->ctx;
+            break;
         default: return;
         }
         raft_send (r, &resp, 0);
@@ -290,6 +299,8 @@ raft_step (raft_t *r, const raft_msg_t *m)
     case RAFT_MSG_TIMEOUT_NOW: raft_recv_timeout_now (r, m); break;
     case RAFT_MSG_SNAPSHOT: raft_recv_snapshot (r, m); break;
     case RAFT_MSG_SNAPSHOT_RESP: raft_recv_snapshot_resp (r, m); break;
+    case RAFT_MSG_READ_INDEX: raft_recv_read_index (r, m); break;
+    case RAFT_MSG_READ_INDEX_RESP: raft_recv_read_index_resp (r, m); break;
     default: r->dropped++; break;
     }
 }
@@ -302,6 +313,8 @@ raft_tick (raft_t *r)
         raft_tick_leader (r);
     else
         raft_tick_election (r);
+    if (r->reads.n && r->role == RAFT_FOLLOWER)
+        raft_read_tick (r);
 }
 
 int

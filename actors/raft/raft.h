@@ -163,6 +163,9 @@ typedef enum {
     RAFT_MSG_TIMEOUT_NOW,    /* §3.10: start an election now */
     RAFT_MSG_SNAPSHOT,       /* §5.3 InstallSnapshot, one chunk */
     RAFT_MSG_SNAPSHOT_RESP,  /* acknowledges a chunk */
+    RAFT_MSG_READ_INDEX,     /* §6.4: a follower asks the leader for a read
+                                index (ctx: the follower's read) */
+    RAFT_MSG_READ_INDEX_RESP, /* the read index (index), or reject */
     RAFT_MSG_TYPE_MAX
 } raft_msg_type_t;
 
@@ -196,6 +199,9 @@ typedef struct {
     bool transfer;
 
     /* HEARTBEAT/HEARTBEAT_RESP: ReadIndex round number, echoed (§6.4).
+       READ_INDEX/READ_INDEX_RESP: the follower's read, echoed; the
+       response's index is the read index, reject says the leader could not
+       serve it (not the leader, or lost leadership first).
        SNAPSHOT: the chunk number, from 0. SNAPSHOT_RESP: the next chunk
        wanted. */
     uint64_t ctx;
@@ -349,7 +355,14 @@ int raft_propose (raft_t *r, raft_buf_t *data, raft_index_t *index,
 /* Linearizable read (§6.4). ctx is the caller's id for the read; it comes
    back in raft_ready_t.reads once the leader has confirmed its leadership
    with a heartbeat round taken after the request and applied up to the read
-   index; or with ok=false if leadership is lost first. */
+   index; or with ok=false if leadership is lost first.
+   On a follower that knows its leader, the read is sent to the leader
+   (RAFT_MSG_READ_INDEX), which runs the same steps and answers with its
+   read index; the read comes back once this follower has applied up to
+   it, or with ok=false if the leader refuses or the term or leader
+   changes first. A lost request or answer is not retried: the caller's
+   deadline covers it. RAFT_ERR_NOT_LEADER when no leader is known (or
+   while a candidate). */
 int raft_read_index (raft_t *r, uint64_t ctx);
 
 /* Membership changes, one server at a time (§4.1-4.3), leader only. Each

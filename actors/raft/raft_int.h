@@ -34,6 +34,7 @@
 #define RAFT_BUG_SNAP_STALE          8 /* install a snapshot already covered */
 #define RAFT_BUG_TERM_WEDGE          9 /* take any term up to RAFT_TERM_MAX */
 #define RAFT_BUG_ASYNC_EARLY        10 /* async_sends: ack without waiting */
+#define RAFT_BUG_FOLLOWER_READ_LOCAL 11 /* follower read at its own commit */
 /* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 
@@ -136,6 +137,7 @@ typedef enum {
     RAFT_READ_WAIT_COMMIT = 0, /* §6.4 step 1: own-term entry not committed */
     RAFT_READ_WAIT_ROUND,      /* step 3: heartbeat round not confirmed */
     RAFT_READ_WAIT_APPLY,      /* step 4: applied < read index */
+    RAFT_READ_WAIT_LEADER,     /* a follower's: asked the leader, no answer */
 } raft_read_state_t;
 
 typedef struct {
@@ -143,7 +145,15 @@ typedef struct {
     raft_index_t index;
     uint64_t round;
     raft_read_state_t state;
+    /* On the leader: the follower that asked (RAFT_MSG_READ_INDEX), 0 for
+       its own reads; it gets the read index once confirmed, not waiting
+       for the leader's own apply. */
+    raft_id_t from;
+    uint64_t asked; /* a follower's: r->now when it asked the leader */
 } raft_read_req_t;
+
+/* Reads the leader holds for followers at once; more are refused. */
+#define RAFT_MAX_REMOTE_READS 4096
 
 #define RAFT_VEC(type)                                                         \
     struct {                                                                   \
@@ -306,6 +316,10 @@ void raft_read_on_commit (raft_t *r);
 void raft_read_confirm (raft_t *r);
 void raft_read_on_applied (raft_t *r);
 void raft_read_fail_all (raft_t *r);
+void raft_read_fail_forwarded (raft_t *r);
+void raft_read_tick (raft_t *r);
+void raft_recv_read_index (raft_t *r, const raft_msg_t *m);
+void raft_recv_read_index_resp (raft_t *r, const raft_msg_t *m);
 void raft_read_start_round (raft_t *r);
 
 /* ready.c: release what the last batch handed out (raft_destroy too). */

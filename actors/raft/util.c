@@ -89,7 +89,9 @@ raft_msg_type_name (raft_msg_type_t type)
                                   "heartbeat_resp",
                                   "timeout_now",
                                   "snapshot",
-                                  "snapshot_resp"};
+                                  "snapshot_resp",
+                                  "read_index",
+                                  "read_index_resp"};
     return type > 0 && type < RAFT_MSG_TYPE_MAX ? names[type] : "?";
 }
 

@@ -66,7 +66,8 @@ req POST "$F" /kv/put '{"key": "x", "value": "y"}'
 check "PUT on a follower -> 409 naming the leader" \
     test "$status:$(field .error):$(field .leader)" = "409:not_leader:127.0.0.1:$((NSXD_HTTP_BASE + L))"
 req GET "$F" '/kv/get?key=foo'
-check "GET on a follower -> 409" test "$status" = 409
+check "GET on a follower -> 200, linearizable (read index from the leader)" \
+    test "$status:$(field .value):$(field .stale)" = "200:bar:null"
 sleep 0.3
 req GET "$F" '/kv/get?key=foo&stale=true'
 check "stale GET on a follower -> 200, says stale" test "$status:$(field .value):$(field .stale)" = "200:bar:true"

@@ -435,13 +435,16 @@ s_run (uint64_t seed, int nodes, bool verbose)
     if (verbose || !ok) {
         printf (
             "seed %llu: %d nodes, %llu events, %.1f ms virtual, %llu "
-            "elections, %llu writes acked, %llu reads, %llu crashes, %llu "
+            "elections, %llu writes acked, %llu reads (%llu on followers), %llu "
+            "crashes, %llu "
             "partitions, %llu conf changes, %llu compactions, %llu "
             "snapshot chunks, %llu installs, committed %llu\n",
             (unsigned long long)seed, s->n_initial,
             (unsigned long long)s->events, s->now / 1000.0,
             (unsigned long long)s->n_elections, (unsigned long long)s->n_acked,
-            (unsigned long long)s->n_reads_ok, (unsigned long long)s->n_crashes,
+            (unsigned long long)s->n_reads_ok,
+            (unsigned long long)s->n_follower_reads_ok,
+            (unsigned long long)s->n_crashes,
             (unsigned long long)s->n_partitions,
             (unsigned long long)s->n_conf_changes,
             (unsigned long long)s->n_compactions,

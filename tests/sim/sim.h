@@ -144,6 +144,7 @@ typedef struct {
 
     /* statistics */
     uint64_t n_acked, n_reads_ok, n_elections, n_crashes, n_partitions;
+    uint64_t n_follower_reads_ok; /* of n_reads_ok: served by a follower */
     uint64_t n_conf_changes, n_transfers, n_msgs;
     uint64_t n_compactions, n_installs, n_chunks;
 

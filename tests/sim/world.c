@@ -611,6 +611,10 @@ sim_process (sim_t *s, sim_node_t *n)
                         !sim_check_read (s, n, &n->reads[k], rd.reads[i].index))
                         return false;
                     s->n_reads_ok++;
+                    raft_status_t st;
+                    raft_status (n->r, &st);
+                    if (st.role != RAFT_LEADER)
+                        s->n_follower_reads_ok++;
                 }
                 n->reads[k] = n->reads[--n->n_reads];
                 break;

@@ -43,6 +43,7 @@ void suite_membership_read (void);
 void suite_misc (void);
 void suite_snapshot (void);
 void suite_identity (void);
+void suite_follower_read (void);
 
 /*  ---------------------------------------------------------------------
     Options, configurations, boot states                                 */

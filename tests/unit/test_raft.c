@@ -451,5 +451,6 @@ main (void)
     suite_misc ();
     suite_snapshot ();
     suite_identity ();
+    suite_follower_read ();
     return check_report ();
 }
