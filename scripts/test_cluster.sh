@@ -54,9 +54,13 @@ out=$(curl -sS -m 5 -X POST "localhost:800$L/kv/put" -H 'Content-Type: applicati
     -d '{"key": "foo", "value": "bar"}')
 [ "$(jq -r .ok <<<"$out")" = true ] && pass "PUT foo=bar: $out" || fail "PUT: $out"
 F=$(( L % 3 + 1 ))
-out=$(curl -sS -m 5 "localhost:800$F/kv/get?key=foo")
-[ "$(jq -r .leader <<<"$out")" = "node$L:8000" ] && pass "a follower answers 409 naming the leader: $out" \
+out=$(curl -sS -m 5 -X POST "localhost:800$F/kv/put" -H 'Content-Type: application/json' \
+    -d '{"key": "foo", "value": "other"}')
+[ "$(jq -r .leader <<<"$out")" = "node$L:8000" ] && pass "a follower answers a write with 409 naming the leader: $out" \
     || fail "follower answer: $out"
+out=$(curl -sS -m 5 "localhost:800$F/kv/get?key=foo")
+[ "$(jq -r .value <<<"$out")" = bar ] && pass "a follower serves a linearizable GET (read index from the leader): $out" \
+    || fail "follower GET: $out"
 
 echo "4. stop the leader, a new one is elected"
 "${dc[@]}" stop "node$L" >/dev/null 2>&1
