@@ -6,8 +6,10 @@
 #   durability: fsync on), both on loopback, both preloaded with KEYS keys
 #   of 100-byte values. The same workloads go to each leader through wrk
 #   Lua scripts (tests/perf/bench/*.lua): put (overwrite a random key),
-#   get (linearizable), get_stale (nsxd ?stale=true, etcd serializable), at
-#   each concurrency, DURATION seconds each, nsxd and etcd interleaved.
+#   get (linearizable), get_all (linearizable, spread over all three
+#   nodes: one wrk per node with a third of the connections; followers ask
+#   the leader for a read index, as etcd's do), get_stale (nsxd
+#   ?stale=true, etcd serializable), at each concurrency, DURATION seconds each, nsxd and etcd interleaved.
 #   Prints one table (req/s, p50, p99, ratio, server CPU per request, peak
 #   RSS per node) and writes build/bench/latest.tsv:
 #     system op conc rps p50_ms p99_ms rss_mib
@@ -17,7 +19,7 @@
 #   and 64 KiB values and linearizable gets: build/bench/nsxd5.tsv.
 #
 # Environment: BENCH_DURATION (10), BENCH_CONCS ("1 16 64"),
-#   BENCH_OPS ("put get get_stale"), BENCH_KEYS (10000),
+#   BENCH_OPS ("put get get_all get_stale"), BENCH_KEYS (10000),
 #   BENCH_PART1 and BENCH_PART2 (1; 0 skips that part), BENCH_BIG_KEYS
 #   (1000000),
 #   NSXD_EXTRA_ARGS (passed to every nsxd).
@@ -32,7 +34,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 out=$here/build/bench
 dur=${BENCH_DURATION:-10}
 concs=${BENCH_CONCS:-"1 16 64"}
-ops=${BENCH_OPS:-"put get get_stale"}
+ops=${BENCH_OPS:-"put get get_all get_stale"}
 keys=${BENCH_KEYS:-10000}
 part1=${BENCH_PART1:-1}
 part2=${BENCH_PART2:-1}
@@ -161,6 +163,39 @@ run() {
     [ -n "$R_RPS" ] || { echo "bench: wrk failed: $o" >&2; R_RPS=0 R_P50=0 R_P99=0; }
 }
 
+# run_spread SYSTEM CONC VALUE_BYTES KEYS URLS... -- PIDS...: linearizable
+# GETs spread over every node (a follower asks the leader for a read
+# index, §6.4), one wrk per node with CONC/N connections (at least 1), at
+# once; sets what run sets: r/s and requests summed, p50 and p99 the
+# largest of the nodes' (a conservative merge), errors summed.
+run_spread() {
+    local sys=$1 conc=$2 vb=$3 n=$4; shift 4
+    local urls=() u
+    while [ "$1" != -- ]; do urls+=("$1"); shift; done; shift
+    local per=$(( conc / ${#urls[@]} )); [ "$per" -lt 1 ] && per=1
+    local t=2; [ "$per" -lt 2 ] && t=1
+    local c0 c1 i tmp; tmp=$(mktemp -d)
+    c0=$(cpu_ticks "$@")
+    for i in "${!urls[@]}"; do
+        wrk -t$t -c"$per" -d"${dur}s" --latency -s "$lua/$sys.lua" "${urls[$i]}" -- get "$n" "$vb" \
+            >"$tmp/$i" 2>&1 &
+    done
+    wait
+    c1=$(cpu_ticks "$@")
+    R_RPS=0 R_P50=0 R_P99=0 R_REQ=0 R_ERR=0
+    for i in "${!urls[@]}"; do
+        local o; o=$(cat "$tmp/$i")
+        R_RPS=$(awk -v a="$R_RPS" '/^Requests\/sec/ { printf "%.0f", a + $2 }' <<<"$o")
+        R_REQ=$(( R_REQ + $(awk '/requests in/ { print $1 }' <<<"$o") ))
+        R_ERR=$(( R_ERR + $(awk '/Non-2xx/ { e += $NF } /Socket errors/ { gsub(/,/, ""); e += $4 + $6 + $8 + $10 } END { print e + 0 }' <<<"$o") ))
+        R_P50=$(awk -v a="$R_P50" -v b="$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$o")")" 'BEGIN { print (b > a) ? b : a }')
+        R_P99=$(awk -v a="$R_P99" -v b="$(to_ms "$(awk '$1 == "99%" { print $2 }' <<<"$o")")" 'BEGIN { print (b > a) ? b : a }')
+    done
+    rm -rf "$tmp"
+    R_CPU=$(awk -v d=$((c1 - c0)) -v r="${R_REQ:-0}" -v hz="$hz" 'BEGIN { printf "%.1f", (r > 0) ? d * 1e6 / hz / r : 0 }')
+    R_RSS=$(peak_rss_mib "$@")
+}
+
 # --- part 1 -----------------------------------------------------------
 if [ "$part1" = 1 ]; then
 echo "== part 1: nsxd (3 nodes) and etcd $(etcd --version | awk '/etcd Version/ { print $3 }') (3 nodes), loopback, $(nproc) cores"
@@ -185,7 +220,11 @@ declare -A RES
 for op in $ops; do
     for c in $concs; do
         for sys in nsxd etcd; do
-            if [ $sys = nsxd ]; then run nsxd "$op" "$c" "$(nsxd_url "$NL")" 100 "$keys" "${NP[@]}"
+            if [ "$op" = get_all ] && [ $sys = nsxd ]; then
+                run_spread nsxd "$c" 100 "$keys" "$(nsxd_url 1)" "$(nsxd_url 2)" "$(nsxd_url 3)" -- "${NP[@]}"
+            elif [ "$op" = get_all ]; then
+                run_spread etcd "$c" 100 "$keys" "$(etcd_url 1)" "$(etcd_url 2)" "$(etcd_url 3)" -- "${EP[@]}"
+            elif [ $sys = nsxd ]; then run nsxd "$op" "$c" "$(nsxd_url "$NL")" 100 "$keys" "${NP[@]}"
             else run etcd "$op" "$c" "$(etcd_url "$EL")" 100 "$keys" "${EP[@]}"; fi
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' $sys "$op" "$c" "$R_RPS" "$R_P50" "$R_P99" "$R_RSS" >>"$tsv.tmp"
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' $sys "$op" "$c" "${R_REQ:-0}" "$R_CPU" "$R_ERR" >>"$cpu.tmp"
@@ -227,6 +266,7 @@ if has put 64; then
 fi
 has put 1 && target "PUT req/s at 1, nsxd/etcd" "$(ratio3 "$(f nsxd put,1 1)" "$(f etcd put,1 1)")" ">=" 1.5
 has get 64 && target "linearizable GET req/s at 64, nsxd/etcd" "$(ratio3 "$(f nsxd get,64 1)" "$(f etcd get,64 1)")" ">=" 4
+has get_all 64 && printf '  %-40s %6s\n' "(GET on all nodes at 64, nsxd/etcd)" "$(ratio3 "$(f nsxd get_all,64 1)" "$(f etcd get_all,64 1)")"
 target "peak RSS per node, nsxd/etcd" "$(ratio3 "$nrss" "$erss")" "<=" 0.2
 echo "wrote $tsv and $cpu"
 cleanup
