@@ -144,6 +144,8 @@ typedef struct {
     uint64_t quota_bytes; /* space quota (actors/quota.h); 0: none */
     bool async_sends;     /* storage sends what waits on durability (it has a
                          send_endpoint): raft_options_t.async_sends */
+    bool forward_writes;  /* a follower forwards writes to the leader unless
+                             the request says ?forward=false (else 409) */
 } raft_actor_args_t;
 void raft_actor (zsock_t *pipe, void *args);
 

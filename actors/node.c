@@ -292,7 +292,8 @@ s_args (node_t *self)
                             .quota_bytes = (uint64_t)c->quota_bytes,
                             .peer_auth = self->keys != NULL,
                             .identity = &self->ident,
-                            .async_sends = true};
+                            .async_sends = true,
+                            .forward_writes = c->forward_writes};
     self->sa = (storage_args_t){
         .data_dir = c->data_dir,
         .shared = &self->kv_shared,

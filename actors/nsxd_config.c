@@ -136,6 +136,13 @@ s_usage (FILE *out)
         "  --peer-max-conns N      inbound peer connections open at once\n"
         "                          (NSXD_PEER_MAX_CONNS, 64)\n"
         "  --monitor-max-subscribers N  (NSXD_MONITOR_MAX_SUBSCRIBERS, 16)\n"
+        "  --forward-writes        a follower forwards a write to the leader\n"
+        "                          and answers with its reply, unless the\n"
+        "                          request says ?forward=false "
+        "(NSXD_FORWARD_WRITES=1;\n"
+        "                          default: 409 not_leader naming the "
+        "leader,\n"
+        "                          unless ?forward=true)\n"
         "  --help\n",
         out);
 }
@@ -219,7 +226,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[35] = {
+    const char *v[36] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -251,6 +258,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_PEER_MAX_CONNS", "64"),                            /* 32 */
         s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),                   /* 33 */
         s_env ("NSXD_QUOTA_BYTES", "2147483648"),                       /* 34 */
+        s_env ("NSXD_FORWARD_WRITES", "0"),                             /* 35 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -288,6 +296,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"peer-max-conns", required_argument, 0, 32},
         {"monitor-max-subscribers", required_argument, 0, 33},
         {"quota-bytes", required_argument, 0, 34},
+        {"forward-writes", no_argument, 0, 35},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -387,7 +396,9 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         !s_parse_bool ("--open-admin (NSXD_OPEN_ADMIN)", v[23],
                        &c->open_admin) ||
         !s_parse_bool ("--insecure-peers (NSXD_INSECURE_PEERS)", v[31],
-                       &c->insecure_peers))
+                       &c->insecure_peers) ||
+        !s_parse_bool ("--forward-writes (NSXD_FORWARD_WRITES)", v[35],
+                       &c->forward_writes))
         return -1;
     snprintf (c->peer_secret_file, sizeof c->peer_secret_file, "%s", v[30]);
     if (c->insecure_peers == !!*c->peer_secret_file) {

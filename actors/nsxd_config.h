@@ -41,6 +41,7 @@ typedef struct {
     char join_token[HTTP_AUTH_MAX_TOKEN + 1];
     char peer_secret_file[1024];
     bool insecure_peers;
+    bool forward_writes;
     int peer_max_conns;
     int monitor_max_subscribers;
     int read_ms;

@@ -39,6 +39,7 @@
 
     The actor's other files: raft_actor_int.h.
 */
+#include "msg_forward.h"
 #include "raft_actor_int.h"
 
 #include "actor.h"
@@ -312,7 +313,10 @@ s_on_transport (ra_self_t *self, zmsg_t *zm)
     msg_transport_t t;
     if (msg_transport_decode (zm, &t) != 0)
         return;
-    if (t.kind == MSG_TRANSPORT_RECV && self->r) {
+    if (t.kind == MSG_TRANSPORT_RECV && self->r &&
+        msg_forward_is (t.payload, t.payload_len)) {
+        ra_forward_recv (self, t.from, t.payload, t.payload_len);
+    } else if (t.kind == MSG_TRANSPORT_RECV && self->r) {
         raft_msg_t m;
         int rc = msg_raft_decode (t.payload, t.payload_len, &m);
         /* A chunk's data goes to storage as it is: a malformed one is
@@ -371,23 +375,30 @@ s_on_api (ra_self_t *self, zmsg_t *zm)
         zframe_destroy (&identity);
         return;
     }
-    if (!self->r) {
+    if (!self->r)
         ra_reply_error (self, identity, req.req_id, 503, "starting");
-    } else {
-        switch (req.op) {
-        case MSG_API_HEALTH:
-            ra_reply_health (self, identity, req.req_id);
-            break;
-        case MSG_API_PUT:
-        case MSG_API_DELETE: ra_propose_kv (self, &identity, &req); break;
-        case MSG_API_GET: ra_get (self, &identity, &req); break;
-        case MSG_API_JOIN: ra_join (self, &identity, &req); break;
-        case MSG_API_REMOVE: ra_remove (self, &identity, &req); break;
-        case MSG_API_READ: ra_read_index (self, &identity, &req); break;
-        }
-    }
+    else
+        ra_api_dispatch (self, &identity, &req);
     zframe_destroy (&identity);
     msg_api_req_clear (&req);
+}
+
+void
+ra_api_dispatch (ra_self_t *self, zframe_t **identity, msg_api_req_t *req)
+{
+    if (ra_forward_wanted (self, req)) {
+        ra_forward_send (self, identity, req);
+        return;
+    }
+    switch (req->op) {
+    case MSG_API_HEALTH: ra_reply_health (self, *identity, req->req_id); break;
+    case MSG_API_PUT:
+    case MSG_API_DELETE: ra_propose_kv (self, identity, req); break;
+    case MSG_API_GET: ra_get (self, identity, req); break;
+    case MSG_API_JOIN: ra_join (self, identity, req); break;
+    case MSG_API_REMOVE: ra_remove (self, identity, req); break;
+    case MSG_API_READ: ra_read_index (self, identity, req); break;
+    }
 }
 
 /* Each reader takes every message already queued on its socket (up to

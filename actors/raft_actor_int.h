@@ -34,6 +34,8 @@ typedef enum {
     RA_WAIT_READ,      /* ReadIndex: until confirmed */
     RA_WAIT_READ_FWD,  /* a follower's ReadIndex: the core answers it, ok or
                           not, whatever the roles do meanwhile (read.c) */
+    RA_WAIT_FORWARD,   /* a write forwarded to the leader: its reply
+                          (raft_actor_forward.c) */
     RA_WAIT_VALUE,     /* storage get */
     RA_WAIT_CONF,      /* configuration entry: until committed */
     RA_WAIT_CATCH_UP,  /* join: learner added, waiting to promote */
@@ -95,6 +97,20 @@ typedef struct {
         uint64_t at_ms;
     } snap;
 } ra_self_t;
+
+/* raft_actor.c: run one API request (a worker's, or one forwarded) */
+void ra_api_dispatch (ra_self_t *self, zframe_t **identity,
+                      msg_api_req_t *req);
+
+/* raft_actor_forward.c */
+bool ra_forward_wanted (ra_self_t *self, const msg_api_req_t *req);
+void ra_forward_send (ra_self_t *self, zframe_t **identity,
+                      const msg_api_req_t *req);
+/* A reply for a forwarded request's identity goes back to its follower:
+   true when identity was one (rep sent or dropped, still the caller's). */
+bool ra_forward_reply (ra_self_t *self, zframe_t *identity, zmsg_t *rep);
+void ra_forward_recv (ra_self_t *self, raft_id_t link_from, const void *data,
+                      size_t len);
 
 /* raft_actor_requests.c */
 ra_req_t *ra_req_add (ra_self_t *self, zframe_t **identity,

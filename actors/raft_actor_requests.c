@@ -10,6 +10,10 @@ ra_send_reply (ra_self_t *self, zframe_t *identity, const msg_api_rep_t *r)
     zmsg_t *rep = msg_api_rep_encode (r);
     if (!rep)
         return;
+    if (ra_forward_reply (self, identity, rep)) {
+        zmsg_destroy (&rep);
+        return;
+    }
     zframe_t *id = zframe_dup (identity);
     zmsg_prepend (rep, &id);
     zmsg_send (&rep, self->api);

@@ -16,6 +16,28 @@ s_limits (const http_req_t *c)
                                  .max_value = c->self->args.max_value};
 }
 
+/* ?forward=true|false on a write (README, "The HTTP API"): whether a
+   follower forwards it to the leader or answers 409; absent: the node's
+   --forward-writes. 0, or the status of the 400 sent. */
+static int
+s_forward_param (http_req_t *c, msg_api_forward_t *out)
+{
+    *out = MSG_API_FORWARD_DEFAULT;
+    const char *qs = c->ri->query_string;
+    char v[8];
+    int n = qs ? mg_get_var (qs, strlen (qs), "forward", v, sizeof v) : -1;
+    if (n == -1)
+        return 0; /* absent */
+    if (n >= 0 && (strcmp (v, "true") == 0 || strcmp (v, "1") == 0))
+        *out = MSG_API_FORWARD_YES;
+    else if (n >= 0 && (strcmp (v, "false") == 0 || strcmp (v, "0") == 0))
+        *out = MSG_API_FORWARD_NO;
+    else
+        return http_reply_error (c, 400, "bad_request",
+                                 "forward must be true or false");
+    return 0;
+}
+
 /* The body through a parser of http/parse.h: 0 with *out filled, or the
    status of the reply sent. */
 typedef int (*s_kv_parser_t) (const void *body, size_t len,
@@ -30,6 +52,11 @@ s_kv_write (http_req_t *c, s_kv_parser_t parse, msg_api_op_t op)
     int st = http_read_body (c, &body, &len);
     if (st)
         return st;
+    msg_api_forward_t forward;
+    if ((st = s_forward_param (c, &forward)) != 0) {
+        free (body);
+        return st;
+    }
     http_parse_limits_t lim = s_limits (c);
     http_parse_kv_t kv;
     http_parse_err_t err;
@@ -37,7 +64,8 @@ s_kv_write (http_req_t *c, s_kv_parser_t parse, msg_api_op_t op)
     free (body);
     if (rc != 0)
         return http_reply_parse_error (c, &err);
-    msg_api_req_t req = {.op = op, .key = kv.key, .value = kv.value};
+    msg_api_req_t req = {
+        .op = op, .key = kv.key, .value = kv.value, .forward = forward};
     return http_call (c, &req);
 }
 

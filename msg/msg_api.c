@@ -3,10 +3,11 @@
     Byte by byte, each message is one zframe holding one msgpack array
     (the ROUTER's identity frame, when there is one, is the caller's):
 
-      request  = 99 01 a3 "req" req_id op key value stale peer id
-                 (fixarray of 9; req_id and id as msgpack uints of any
+      request  = 9a 01 a3 "req" req_id op key value stale peer id forward
+                 (fixarray of 10; req_id and id as msgpack uints of any
                  width; op a str; key and value bin or nil; stale a bool;
-                 peer a str shorter than RAFT_ADDR_MAX without NUL, or nil)
+                 peer a str shorter than RAFT_ADDR_MAX without NUL, or nil;
+                 forward a uint 0..2, msg_api_forward_t)
       reply    = 9n 01 a3 "rep" req_id status kind fields...
                  (fixarray of n = 5 + the kind's fields; status a uint in
                  100..599; kind a str; then, by kind:
@@ -138,7 +139,7 @@ msg_api_req_encode (const msg_api_req_t *req)
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 9);
+    msgpack_pack_array (&pk, 10);
     msgpack_pack_uint8 (&pk, MSG_API_VERSION);
     s_pack_str (&pk, "req", 3);
     msgpack_pack_uint64 (&pk, req->req_id);
@@ -155,13 +156,14 @@ msg_api_req_encode (const msg_api_req_t *req)
     else
         msgpack_pack_nil (&pk);
     msgpack_pack_uint64 (&pk, req->id);
+    msgpack_pack_uint8 (&pk, (uint8_t)req->forward);
     return s_zmsg_from (&buf);
 }
 
 static int
 s_req_fields (const msgpack_object *o, msg_api_req_t *req)
 {
-    const msgpack_object *f = s_header (o, 9, "req");
+    const msgpack_object *f = s_header (o, 10, "req");
     if (!f || !msg_get_uint (&f[2], &req->req_id) ||
         f[3].type != MSGPACK_OBJECT_STR)
         return -1;
@@ -179,8 +181,11 @@ s_req_fields (const msgpack_object *o, msg_api_req_t *req)
     } else if (f[7].type != MSGPACK_OBJECT_NIL) {
         return -1;
     }
-    if (!msg_get_uint (&f[8], &req->id))
+    uint64_t forward;
+    if (!msg_get_uint (&f[8], &req->id) || !msg_get_uint (&f[9], &forward) ||
+        forward > MSG_API_FORWARD_NO)
         return -1;
+    req->forward = (msg_api_forward_t)forward;
     return 0;
 }
 

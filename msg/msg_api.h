@@ -7,11 +7,14 @@
 
       http -> raft
         [1, "req", req_id: uint, op: str, key: bin|nil, value: bin|nil,
-            stale: bool, peer: str|nil, id: uint]
+            stale: bool, peer: str|nil, id: uint, forward: uint]
               op is one of "put", "get", "delete", "health", "join",
               "remove". For "join": peer is "<peer endpoint> <http addr>"
               of the new server and id its id (the HTTP side learned both
-              from the new server's /health). For "remove": id.
+              from the new server's /health). For "remove": id. forward
+              (a write on a follower): 0 the node's default
+              (--forward-writes), 1 forward it to the leader, 2 answer 409
+              not_leader (msg_forward.h carries it).
 
       raft -> http
         [1, "rep", req_id: uint, status: uint, kind: str, fields...]
@@ -50,6 +53,12 @@ typedef enum {
                      linearizable (ReadIndex confirmed, applied) */
 } msg_api_op_t;
 
+typedef enum {
+    MSG_API_FORWARD_DEFAULT = 0, /* the node's --forward-writes */
+    MSG_API_FORWARD_YES,         /* ?forward=true */
+    MSG_API_FORWARD_NO,          /* ?forward=false */
+} msg_api_forward_t;
+
 typedef struct {
     uint64_t req_id;
     msg_api_op_t op;
@@ -58,6 +67,7 @@ typedef struct {
     bool stale;
     char peer[RAFT_ADDR_MAX]; /* "" when absent */
     raft_id_t id;
+    msg_api_forward_t forward; /* a write reaching a follower */
 } msg_api_req_t;
 
 /* Decoders never destroy zm; it stays the caller's. */

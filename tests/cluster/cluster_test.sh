@@ -65,6 +65,13 @@ check "GET of a missing key -> 404 not_found" test "$status:$(field .error)" = "
 req POST "$F" /kv/put '{"key": "x", "value": "y"}'
 check "PUT on a follower -> 409 naming the leader" \
     test "$status:$(field .error):$(field .leader)" = "409:not_leader:127.0.0.1:$((NSXD_HTTP_BASE + L))"
+req POST "$F" '/kv/put?forward=true' '{"key": "fw", "value": "via-follower"}'
+check "PUT on a follower with ?forward=true -> 200, the leader's reply" \
+    test "$status:$(field .ok):$(field .key)" = "200:true:fw"
+req GET "$L" '/kv/get?key=fw'
+check "the forwarded PUT is on the leader" test "$status:$(field .value)" = "200:via-follower"
+req DELETE "$F" '/kv/delete?forward=yes-please' '{"key": "fw"}'
+check "?forward=yes-please -> 400 bad_request" test "$status:$(field .error)" = "400:bad_request"
 req GET "$F" '/kv/get?key=foo'
 check "GET on a follower -> 200, linearizable (read index from the leader)" \
     test "$status:$(field .value):$(field .stale)" = "200:bar:null"

@@ -14,7 +14,9 @@
         AppendEntries carrying a configuration that names only the forger,
         TimeoutNow, at small terms (1..50) and huge ones;
       - InstallSnapshot chunk 0 of 1,000,000 without data and with
-        malformed data (once stopped a node's storage).
+        malformed data (once stopped a node's storage);
+      - a forwarded write (msg_forward.h: PUT forged-fwd=x, as a follower
+        forwards one to its leader) and a forwarded reply.
     --wedge-only 1 sends only what tried to stop a node or every election
     (the huge terms and the malformed chunks): what --insecure-peers must
     survive. The rest, from a stranger who can forge any member, would
@@ -35,6 +37,8 @@
 
     Prints how many messages it sent. Exit 0 unless it could not start.
 */
+#include "msg_api.h"
+#include "msg_forward.h"
 #include "msg_raft.h"
 #include "peer_keys.h"
 
@@ -161,6 +165,31 @@ s_bad_chunks (zsock_t *d, raft_id_t from, raft_id_t to, raft_term_t term,
     raft_buf_unref (conf.data);
 }
 
+/* A write forwarded "from" a member (msg_forward.h), and a reply. */
+static void
+s_forwards (zsock_t *d, raft_id_t from, unsigned *sent)
+{
+    raft_buf_t *key = raft_buf_new ("forged-fwd", 10);
+    raft_buf_t *value = raft_buf_new ("x", 1);
+    msg_api_req_t req = {
+        .req_id = 1, .op = MSG_API_PUT, .key = key, .value = value};
+    zmsg_t *zm = msg_api_req_encode (&req);
+    zframe_t *fr = zm ? zmsg_first (zm) : NULL;
+    for (int reply = 0; fr && reply < 2; reply++) {
+        raft_buf_t *body = raft_buf_new (zframe_data (fr), zframe_size (fr));
+        msg_forward_t f = {
+            .reply = reply, .fwd_id = 1 + *sent, .from = from, .body = body};
+        raft_buf_t *p = msg_forward_encode (&f);
+        if (p && zmq_send (zsock_resolve (d), p->data, p->len, ZMQ_DONTWAIT) >= 0)
+            (*sent)++;
+        raft_buf_unref (p);
+        raft_buf_unref (body);
+    }
+    zmsg_destroy (&zm);
+    raft_buf_unref (key);
+    raft_buf_unref (value);
+}
+
 /* One round of every forged message, from each claimed id. */
 static void
 s_round (zsock_t *d, raft_id_t to, unsigned *sent, unsigned r)
@@ -168,8 +197,10 @@ s_round (zsock_t *d, raft_id_t to, unsigned *sent, unsigned r)
     raft_term_t small = 1 + r % 50;
     for (size_t f = 0; f < s_n_from; f++) {
         s_huge_terms (d, s_from[f], to, sent);
-        if (!s_wedge_only)
+        if (!s_wedge_only) {
             s_plausible (d, s_from[f], to, small, sent);
+            s_forwards (d, s_from[f], sent);
+        }
         s_bad_chunks (d, s_from[f], to, small, sent);
     }
 }

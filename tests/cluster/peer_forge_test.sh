@@ -129,6 +129,8 @@ check "handshakes without a valid key refused and counted ($refused)" test "$ref
 forged=$(( $(metric 1 nsxd_peer_messages_forged_total) + $(metric 2 nsxd_peer_messages_forged_total) +
            $(metric 3 nsxd_peer_messages_forged_total) ))
 check "a valid key claiming other members: dropped and counted ($forged)" test "$forged" -gt 100
+check "no forged forwarded write applied (forged-fwd absent)" \
+    test "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$((NSXD_HTTP_BASE + 1))/kv/get?key=forged-fwd&stale=true")" = 404
 write_some during 10
 check "a new leader within 3 s after kill -9 of the leader" elect_after_kill
 write_some after 10

@@ -8,6 +8,7 @@
 */
 #include "check.h"
 #include "rng.h"
+#include "msg_forward.h"
 #include "msg_raft.h"
 
 #include <stdio.h>
@@ -359,6 +360,65 @@ test_hard_state (void)
     msgpack_sbuffer_destroy (&buf);
 }
 
+/* msg_forward.h: a forwarded write and its reply round-trip; one byte
+   tells them from Raft messages; every truncation and wrong field is
+   refused. */
+static void
+test_forward (void)
+{
+    raft_buf_t *body = raft_buf_new ("\x9a\x01", 2);
+    for (int reply = 0; reply < 2; reply++) {
+        msg_forward_t f = {.reply = reply,
+                           .fwd_id = s_rand (),
+                           .from = 1 + s_rand () % 100,
+                           .body = body};
+        raft_buf_t *p = msg_forward_encode (&f);
+        CHECK (p && msg_forward_is (p->data, p->len));
+        msg_forward_t d;
+        CHECK (msg_forward_decode (p->data, p->len, &d) == 0);
+        CHECK (d.reply == f.reply && d.fwd_id == f.fwd_id &&
+               d.from == f.from && d.body && d.body->len == 2 &&
+               memcmp (d.body->data, "\x9a\x01", 2) == 0);
+        msg_forward_clear (&d);
+        for (size_t len = 0; len < p->len; len++)
+            CHECK (msg_forward_decode (p->data, len, &d) == -1 && !d.body);
+        raft_buf_unref (p);
+    }
+    /* a Raft message is not one, and does not decode as one */
+    raft_msg_t m = {.type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 3,
+                    .ctx = 9};
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    CHECK (msg_raft_encode (&buf, &m) == 0);
+    CHECK (!msg_forward_is (buf.data, buf.size));
+    msg_forward_t d;
+    CHECK (msg_forward_decode (buf.data, buf.size, &d) == -1);
+    raft_msg_t back;
+    CHECK (msg_raft_decode (buf.data, buf.size, &back) == 0 &&
+           back.type == RAFT_MSG_READ_INDEX && back.ctx == 9);
+    raft_msg_clear (&back);
+    msgpack_sbuffer_destroy (&buf);
+    const struct {
+        const char *b;
+        size_t n;
+    } bad[] = {
+        {"\x95\x02\xa3" "fwd\x01\x02\xc4\x01x", 11},  /* version */
+        {"\x95\x01\xa3" "fwx\x01\x02\xc4\x01x", 11},  /* kind */
+        {"\x95\x01\xa3" "fwd\x01\x00\xc4\x01x", 11},  /* from 0 */
+        {"\x95\x01\xa3" "fwd\x01\x02\xc4\x00", 10},   /* empty body */
+        {"\x95\x01\xa3" "fwd\x01\x02\xa1x", 10},       /* str body */
+        {"\x95\x01\xa3" "fwd\xa1x\x02\xc4\x01x", 12}, /* fwd_id str */
+        {"\x95\x01\xa3" "fwd\x01\x02\xc6\xff\xff\xff\xff", 13},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK (msg_forward_decode (bad[i].b, bad[i].n, &d) == -1);
+    CHECK (msg_forward_decode ("\x95\x01\xa3" "fwd\x01\x02\xc4\x01x", 11,
+                               &d) == 0 &&
+           !d.reply && d.fwd_id == 1 && d.from == 2);
+    msg_forward_clear (&d);
+    raft_buf_unref (body);
+}
+
 int
 main (void)
 {
@@ -370,5 +430,6 @@ main (void)
     CHECK_RUN (test_mutations);
     CHECK_RUN (test_hostile);
     CHECK_RUN (test_hard_state);
+    CHECK_RUN (test_forward);
     return check_report ();
 }
