@@ -1,6 +1,8 @@
 /*  storage_int.h -- the storage actor's state, shared by its files:
 
-      storage.c           the actor: start, the PAIR, the loop, replies
+      storage.c           the actor: its sockets, the loop, group commit,
+                          replies
+      storage_boot.c      the start: open, bootstrap, "boot"
       storage_log.c       group commit of the log, durable in order, the
                           tail of entries not applied yet, compaction, and
                           sending what waited on durability ("after")
@@ -100,7 +102,9 @@ typedef struct {
     size_t n_cleanup;
     /* InstallSnapshot, leader side: one copy being sent per peer */
     storage_session_t sending[RAFT_MAX_SERVERS];
-    bool terminated;
+    zloop_t *loop;     /* the actor's loop (actor.h) */
+    bool pair_watched; /* the PAIR is in the loop, polled for... */
+    bool pair_out;     /* ...POLLOUT (replies wait), else POLLIN */
 } storage_t;
 
 /* storage.c */
@@ -110,6 +114,9 @@ void storage_send (storage_t *self, const msg_store_t *m);
 /* Storage failed: tell the raft actor (the node must stop) and go idle. */
 void storage_fail (storage_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+/* storage_boot.c */
+void storage_open (storage_t *self, const storage_args_t *args);
 
 /* storage_log.c */
 const raft_entry_t *storage_tail_at (const storage_t *self, raft_index_t idx);
