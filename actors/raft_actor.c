@@ -464,7 +464,7 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
     ra_self_t *self = arg;
@@ -495,16 +495,19 @@ s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     return rc;
 }
 
-void
-raft_actor (zsock_t *pipe, void *args)
+/* Start-up statuses (actor.h): a socket could not be opened. */
+#define S_STATUS_NO_SOCKETS 1
+
+static void s_self_destroy (ra_self_t **self_p);
+
+static ra_self_t *
+s_self_new (zsock_t *pipe, const raft_actor_args_t *args)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "raft");
     ra_self_t *self = calloc (1, sizeof *self);
     if (!self)
-        abort ();
+        return NULL;
     self->pipe = pipe;
-    self->args = *(raft_actor_args_t *)args;
+    self->args = *args;
     self->started = zclock_mono ();
     self->rng = ((uint64_t)zclock_time () << 16) ^ (uint64_t)getpid () ^
                 (self->args.id * 0x9e3779b97f4a7c15ULL);
@@ -521,30 +524,38 @@ raft_actor (zsock_t *pipe, void *args)
     self->storage = zsock_new (ZMQ_PAIR);
     self->transport = zsock_new (ZMQ_PAIR);
     self->api = zsock_new (ZMQ_ROUTER);
-    if (!self->storage || !self->transport || !self->api ||
-        zsock_connect (self->storage, "%s", self->args.storage_endpoint) ||
+    self->loop = zloop_new ();
+    if (!self->storage || !self->transport || !self->api || !self->loop) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    if (zsock_connect (self->storage, "%s", self->args.storage_endpoint) ||
         zsock_connect (self->transport, "%s", self->args.transport_endpoint) ||
         zsock_bind (self->api, "%s", self->args.api_endpoint) != 0) {
         log_error ("raft: cannot open the actor sockets");
-        actor_ready (pipe, 1); /* waits for $TERM */
-        goto done;
+        self->status = S_STATUS_NO_SOCKETS;
+        return self;
     }
+    self->api_bound = true;
     /* The readers drain their sockets (s_drain): recv must not block. */
     zsock_set_rcvtimeo (self->storage, 0);
     zsock_set_rcvtimeo (self->transport, 0);
     zsock_set_rcvtimeo (self->api, 0);
-    self->loop = zloop_new ();
-    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
     zloop_reader (self->loop, self->storage, s_handle_storage, self);
     zloop_reader (self->loop, self->transport, s_handle_transport, self);
     zloop_reader (self->loop, self->api, s_handle_api, self);
     zloop_timer (self->loop, (size_t)self->args.heartbeat_ms, 0, s_handle_tick,
                  self);
-    if (actor_ready (pipe, 0) == 0)
-        actor_run (self->loop);
-    if (self->failed) /* tell main (actor.h), then wait for $TERM */
-        actor_fail (pipe, "raft: %s", self->fail_reason);
-done:
+    return self;
+}
+
+static void
+s_self_destroy (ra_self_t **self_p)
+{
+    ra_self_t *self = *self_p;
+    if (!self)
+        return;
     for (size_t i = 0; i < self->n_reqs; i++) {
         ra_reply_error (self, self->reqs[i].identity, self->reqs[i].req_id, 503,
                         "shutting_down");
@@ -555,7 +566,24 @@ done:
     zloop_destroy (&self->loop);
     zsock_destroy (&self->storage);
     zsock_destroy (&self->transport);
+    if (self->api_bound) /* frees the inproc name at once (actor.h) */
+        zsock_unbind (self->api, "%s", self->args.api_endpoint);
     zsock_destroy (&self->api);
     zsock_destroy (&self->mon);
     free (self);
+    *self_p = NULL;
+}
+
+void
+raft_actor (zsock_t *pipe, void *args)
+{
+    ra_self_t *self = s_self_new (pipe, args);
+    if (!self)
+        log_error ("raft: out of memory at start");
+    if (actor_ready (pipe, self ? self->status : ACTOR_NO_MEMORY) == 0) {
+        actor_run (self->loop);
+        if (self->failed) /* tell main (actor.h), then wait for $TERM */
+            actor_fail (pipe, "raft: %s", self->fail_reason);
+    }
+    s_self_destroy (&self);
 }

@@ -59,6 +59,8 @@ typedef struct {
     zsock_t *transport;
     zsock_t *api;
     zloop_t *loop;
+    int status;     /* start-up status (actor.h); 0: ready */
+    bool api_bound; /* unbound on the way out */
     raft_actor_args_t args;
     raft_t *r;
     uint64_t rng;
