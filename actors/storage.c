@@ -336,7 +336,9 @@ s_self_take_group (storage_t *self)
             continue;
         }
         if (kind == MSG_STORE_AFTER) {
-            storage_check_after (self, &self->group[i]);
+            if (storage_check_after (self, &self->group[i]) &&
+                S_BUG_AFTER_BEFORE_FSYNC)
+                storage_send_after (self, &self->group[i]);
             continue;
         }
         /* the others see every apply before them, durable */
@@ -352,7 +354,7 @@ s_self_take_group (storage_t *self)
             storage_snap_read (self, &self->group[i]);
     }
     /* the group is durable: what waited on it may go */
-    if (storage_commit (self))
+    if (storage_commit (self) && !S_BUG_AFTER_BEFORE_FSYNC)
         for (size_t i = 0; i < n; i++)
             if (self->group[i].kind == MSG_STORE_AFTER)
                 storage_send_after (self, &self->group[i]);

@@ -34,6 +34,12 @@
    written without sync but their copy is not written again with the next
    synced write: the same loss, through the new path. */
 #define S_BUG_APPLY_NO_COPY (NSXD_PLANTED_BUG == 2)
+/* -DNSXD_PLANTED_BUG=6 (after_before_fsync): the "after" messages (votes
+   and acknowledgements waiting on durability) are forwarded as their group
+   is read, before its fsync: a follower vouches for entries a power cut
+   can still take. tests/node/test_storage.c test_after_durable must catch
+   it (make powercut-teeth). */
+#define S_BUG_AFTER_BEFORE_FSYNC (NSXD_PLANTED_BUG == 6)
 
 /* A point-in-time copy being sent to one peer. */
 typedef struct {
