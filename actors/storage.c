@@ -59,9 +59,12 @@
     stages them, writes ONE synced batch, and only then sends what waited
     on durability. zloop costs no more than the zmq_poll loop it replaced:
     the same two items are polled, and its turn adds a walk over two
-    timers, well under a microsecond, where a turn's wake-up costs tens
-    (PUT latency at 1 and 64 connections measured before and after, the
-    same within the run-to-run scatter: see the commit).
+    timers, well under a microsecond, where a turn's wake-up costs tens.
+    Measured (2026-12-02, a shared 2-core VM): a "get" round trip to the
+    actor, no disk write, median 33 us with zloop and 32-47 us with the
+    old loop; PUT on a 3-node cluster (wrk, 10 s, medians of 9 runs,
+    interleaved), before -> after: -c1 207 -> 227 req/s, p50 3.8 -> 3.4
+    ms; -c64 2481 -> 3079 req/s, p99 89 -> 55 ms.
 
     The actor's other files: storage_int.h.
 */
