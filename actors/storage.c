@@ -15,7 +15,7 @@
                      numbers them): a gap means a write was lost, and is
                      an error, since "persisted" would vouch for it
         apply        the KV changes and the new applied index, staged in the
-                     group's batch (see "Durable in order" below), then
+                     group's batch (storage_log.c, "Durable in order"), then
                      "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
         compact      record the log's new base and delete the entries up to
