@@ -68,7 +68,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
-NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
+NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
+             after_before_fsync:6
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -200,6 +201,12 @@ $(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(
                  $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The storage node test against a planted node bug (powercut-teeth): the
+# bug's node objects, the test as it is.
+$(B)/test_storage-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(filter-out actors/nsxd.c,$$(NODE_BUG_SRC))) \
+                         $(B)/obj/tests/node/test_storage.o $(B)/obj/libtest.a $(B)/obj/libnode.a $(B)/obj/libcore.a
+	$(call LINK_NODE,$(CFLAGS))
+
 $(B)/nsxctl: $(B)/obj/http/nsxctl.o $(B)/obj/libnode.a $(B)/obj/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
@@ -306,9 +313,14 @@ powercut-shim: $(PC_TOOLS)
 powercut: deps $(B)/nsxd $(PC_TOOLS)
 	CUTS=$(CUTS) tests/cluster/powercut_test.sh $(B)/nsxd
 
-powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(B)/nsxd-bug-apply_no_copy $(PC_TOOLS)
+powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(B)/nsxd-bug-apply_no_copy $(PC_TOOLS) \
+                $(B)/test_storage-bug-after_before_fsync
 	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_nosync
 	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_no_copy
+	@# an acknowledgement sent before its fsync: test_after_durable must fail
+	@if $(B)/test_storage-bug-after_before_fsync | grep '^FAIL test_after_durable '; \
+	then echo "PASS after_before_fsync caught by test_storage's test_after_durable"; \
+	else echo "FAIL after_before_fsync not caught by test_after_durable"; exit 1; fi
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
 	$(B)/test_msg

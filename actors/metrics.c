@@ -1,55 +1,31 @@
-/*  metrics.c -- the metrics registry and its Prometheus text rendering
-    (see metrics.h for why it is shared memory and who writes what).
+/*  metrics.c -- the metrics registry: what each node's registry holds,
+    which one a thread writes to, and the writing (see metrics.h for why
+    it is shared memory and who writes what; metrics_render.c renders it
+    as Prometheus text).
 */
-#include "metrics.h"
+#include "metrics_int.h"
 
-#include <dirent.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
-/* Bucket upper bounds, microseconds: 100 us to 10 s, as Prometheus'
-   default buckets with two more below 5 ms (an fdatasync here takes about
-   0.1 ms; a loopback request a few hundred us). */
-static const uint64_t s_bounds[] = {
+const uint64_t metrics_bounds[METRICS_BUCKETS] = {
     100,   250,    500,    1000,   2500,    5000,    10000,   25000,
     50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
-#define S_BUCKETS (sizeof s_bounds / sizeof s_bounds[0])
 
-typedef struct {
-    atomic_uint_fast64_t bucket[S_BUCKETS + 1]; /* last: above every bound */
-    atomic_uint_fast64_t sum_us;
-} s_hist_t;
+const int metrics_codes[METRICS_CODES] = {200, 400, 404, 405, 408, 409,
+                                          413, 431, 500, 502, 503, 505};
 
-/* Statuses the node answers with; anything else is counted as "other". */
-static const int s_codes[] = {200, 400, 404, 405, 408, 409,
-                              413, 431, 500, 502, 503, 505};
-#define S_CODES (sizeof s_codes / sizeof s_codes[0])
-
-static const char *s_route_names[METRICS_N_ROUTES] = {
+const char *const metrics_route_names[METRICS_N_ROUTES] = {
     "/kv/put",    "/kv/get",      "/kv/delete", "/health",
     "/raft/join", "/raft/remove", "/metrics",   "other"};
-
-struct metrics {
-    atomic_uint_fast64_t scalar[METRICS_N_SCALARS];
-    s_hist_t http[METRICS_N_ROUTES][S_CODES + 1];
-    s_hist_t fsync;
-    pthread_mutex_t lock;
-    metrics_raft_t raft; /* under lock */
-};
 
 /* The process default, for threads bound to no node (tests, tools), and
    the registry this thread writes to and renders (metrics_bind). */
 static metrics_t s_default = {.lock = PTHREAD_MUTEX_INITIALIZER};
 static _Thread_local metrics_t *s_bound;
 
-static inline metrics_t *
-s_reg (void)
+metrics_t *
+metrics_current (void)
 {
     return s_bound ? s_bound : &s_default;
 }
@@ -79,14 +55,6 @@ metrics_bind (metrics_t *reg)
     s_bound = reg;
 }
 
-static time_t s_start_time;
-
-__attribute__ ((constructor)) static void
-s_note_start (void)
-{
-    s_start_time = time (NULL);
-}
-
 /*  ---------------------------------------------------------------------
     Writing                                                              */
 
@@ -94,7 +62,7 @@ void
 metrics_add (metrics_scalar_t m, uint64_t n)
 {
     if (m < METRICS_N_SCALARS)
-        atomic_fetch_add_explicit (&s_reg ()->scalar[m], n,
+        atomic_fetch_add_explicit (&metrics_current ()->scalar[m], n,
                                    memory_order_relaxed);
 }
 
@@ -102,31 +70,33 @@ void
 metrics_set (metrics_scalar_t m, uint64_t v)
 {
     if (m < METRICS_N_SCALARS)
-        atomic_store_explicit (&s_reg ()->scalar[m], v, memory_order_relaxed);
+        atomic_store_explicit (&metrics_current ()->scalar[m], v,
+                               memory_order_relaxed);
 }
 
 uint64_t
 metrics_get (metrics_scalar_t m)
 {
-    return m < METRICS_N_SCALARS ? atomic_load_explicit (&s_reg ()->scalar[m],
-                                                         memory_order_relaxed)
-                                 : 0;
+    return m < METRICS_N_SCALARS
+               ? atomic_load_explicit (&metrics_current ()->scalar[m],
+                                       memory_order_relaxed)
+               : 0;
 }
 
 void
 metrics_raft_set (const metrics_raft_t *r)
 {
-    metrics_t *reg = s_reg ();
+    metrics_t *reg = metrics_current ();
     pthread_mutex_lock (&reg->lock);
     reg->raft = *r;
     pthread_mutex_unlock (&reg->lock);
 }
 
 static void
-s_observe (s_hist_t *h, uint64_t usecs)
+s_observe (metrics_hist_t *h, uint64_t usecs)
 {
     size_t b = 0;
-    while (b < S_BUCKETS && usecs > s_bounds[b])
+    while (b < METRICS_BUCKETS && usecs > metrics_bounds[b])
         b++;
     atomic_fetch_add_explicit (&h->bucket[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit (&h->sum_us, usecs, memory_order_relaxed);
@@ -135,14 +105,14 @@ s_observe (s_hist_t *h, uint64_t usecs)
 const char *
 metrics_route_name (metrics_route_t route)
 {
-    return route < METRICS_N_ROUTES ? s_route_names[route] : "other";
+    return route < METRICS_N_ROUTES ? metrics_route_names[route] : "other";
 }
 
 metrics_route_t
 metrics_route_of (const char *path)
 {
     for (int r = 0; r < METRICS_ROUTE_OTHER; r++)
-        if (path && strcmp (path, s_route_names[r]) == 0)
+        if (path && strcmp (path, metrics_route_names[r]) == 0)
             return (metrics_route_t)r;
     return METRICS_ROUTE_OTHER;
 }
@@ -153,22 +123,22 @@ metrics_http (metrics_route_t route, int status, uint64_t usecs)
     if (route >= METRICS_N_ROUTES)
         route = METRICS_ROUTE_OTHER;
     size_t c = 0;
-    while (c < S_CODES && s_codes[c] != status)
+    while (c < METRICS_CODES && metrics_codes[c] != status)
         c++;
-    s_observe (&s_reg ()->http[route][c], usecs);
+    s_observe (&metrics_current ()->http[route][c], usecs);
 }
 
 void
 metrics_fsync (uint64_t usecs, uint64_t entries)
 {
-    s_observe (&s_reg ()->fsync, usecs);
+    s_observe (&metrics_current ()->fsync, usecs);
     metrics_add (METRICS_FSYNC_ENTRIES, entries);
 }
 
 void
 metrics_reset (void)
 {
-    metrics_t *reg = s_reg ();
+    metrics_t *reg = metrics_current ();
     for (size_t i = 0; i < METRICS_N_SCALARS; i++)
         atomic_store (&reg->scalar[i], 0);
     /* Plain stores would do as well; tests call this while quiet. */
@@ -177,354 +147,4 @@ metrics_reset (void)
     pthread_mutex_lock (&reg->lock);
     memset (&reg->raft, 0, sizeof reg->raft);
     pthread_mutex_unlock (&reg->lock);
-}
-
-/*  ---------------------------------------------------------------------
-    Rendering                                                            */
-
-static void
-s_family (FILE *f, const char *name, const char *type, const char *help)
-{
-    fprintf (f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
-s_sample (FILE *f, const char *name, uint64_t v)
-{
-    fprintf (f, "%s %llu\n", name, (unsigned long long)v);
-}
-
-static void
-s_one (FILE *f, const char *name, const char *type, const char *help,
-       uint64_t v)
-{
-    s_family (f, name, type, help);
-    s_sample (f, name, v);
-}
-
-/* Seconds from microseconds, as Prometheus floats ("0.00025", "2.5"). */
-static void
-s_seconds (char *buf, size_t len, uint64_t usecs)
-{
-    snprintf (buf, len, "%.6g", (double)usecs / 1e6);
-}
-
-/* The samples of one histogram; labels is "" or `key="v",...` (no
-   braces). Returns the total count. */
-static uint64_t
-s_hist_samples (FILE *f, const char *name, const char *labels,
-                const s_hist_t *h)
-{
-    uint64_t counts[S_BUCKETS + 1], total = 0;
-    for (size_t b = 0; b <= S_BUCKETS; b++) {
-        counts[b] = atomic_load_explicit (&h->bucket[b], memory_order_relaxed);
-        total += counts[b];
-    }
-    uint64_t sum = atomic_load_explicit (&h->sum_us, memory_order_relaxed);
-    const char *sep = *labels ? "," : "";
-    uint64_t cum = 0;
-    char le[32];
-    for (size_t b = 0; b < S_BUCKETS; b++) {
-        cum += counts[b];
-        s_seconds (le, sizeof le, s_bounds[b]);
-        fprintf (f, "%s_bucket{%s%sle=\"%s\"} %llu\n", name, labels, sep, le,
-                 (unsigned long long)cum);
-    }
-    fprintf (f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-             (unsigned long long)total);
-    char s[32];
-    s_seconds (s, sizeof s, sum);
-    if (*labels) {
-        fprintf (f, "%s_sum{%s} %s\n", name, labels, s);
-        fprintf (f, "%s_count{%s} %llu\n", name, labels,
-                 (unsigned long long)total);
-    } else {
-        fprintf (f, "%s_sum %s\n", name, s);
-        fprintf (f, "%s_count %llu\n", name, (unsigned long long)total);
-    }
-    return total;
-}
-
-static uint64_t
-s_hist_total (const s_hist_t *h)
-{
-    uint64_t total = 0;
-    for (size_t b = 0; b <= S_BUCKETS; b++)
-        total += atomic_load_explicit (&h->bucket[b], memory_order_relaxed);
-    return total;
-}
-
-static void
-s_code_label (char *buf, size_t len, size_t c)
-{
-    if (c < S_CODES)
-        snprintf (buf, len, "%d", s_codes[c]);
-    else
-        snprintf (buf, len, "other");
-}
-
-static void
-s_render_raft (FILE *f)
-{
-    metrics_raft_t r;
-    metrics_t *reg = s_reg ();
-    pthread_mutex_lock (&reg->lock);
-    r = reg->raft;
-    pthread_mutex_unlock (&reg->lock);
-
-    s_one (f, "nsxd_node_id", "gauge", "This server's Raft id.", r.id);
-    s_family (f, "nsxd_raft_role", "gauge",
-              "1 for the role this server is in, 0 for the others.");
-    static const raft_role_t roles[] = {RAFT_FOLLOWER, RAFT_PRECANDIDATE,
-                                        RAFT_CANDIDATE, RAFT_LEADER};
-    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
-        fprintf (f, "nsxd_raft_role{role=\"%s\"} %d\n",
-                 raft_role_name (roles[i]), r.valid && r.role == roles[i]);
-    s_one (f, "nsxd_raft_is_leader", "gauge", "1 if this server is the leader.",
-           r.valid && r.role == RAFT_LEADER);
-    s_one (f, "nsxd_raft_has_leader", "gauge",
-           "1 if this server knows a leader.", r.valid && r.leader != 0);
-    s_one (f, "nsxd_raft_leader_id", "gauge",
-           "The leader this server knows (0: none).", r.leader);
-    s_one (f, "nsxd_raft_term", "gauge", "Current term.", r.term);
-    s_one (f, "nsxd_raft_commit_index", "gauge",
-           "Highest log index known committed.", r.commit);
-    s_one (f, "nsxd_raft_applied_index", "gauge",
-           "Highest log index applied to the key-value data.", r.applied);
-    s_one (f, "nsxd_raft_last_log_index", "gauge", "Index of the last entry.",
-           r.last_index);
-    s_one (f, "nsxd_raft_log_base_index", "gauge",
-           "Index the log starts after (entries before it are compacted).",
-           r.base_index);
-    s_one (f, "nsxd_raft_log_bytes", "gauge",
-           "Bytes of entry data in the in-memory log.", r.log_bytes);
-    s_family (f, "nsxd_raft_members", "gauge",
-              "Servers in the configuration in effect, by kind.");
-    fprintf (f, "nsxd_raft_members{kind=\"voter\"} %u\n", r.voters);
-    fprintf (f, "nsxd_raft_members{kind=\"learner\"} %u\n", r.learners);
-    /* Per peer, on the leader only: an empty family elsewhere. */
-    s_family (f, "nsxd_raft_peer_match_index", "gauge",
-              "Leader only: highest index known replicated on each peer.");
-    for (size_t i = 0; i < r.n_peers; i++)
-        fprintf (f, "nsxd_raft_peer_match_index{peer=\"%llu\"} %llu\n",
-                 (unsigned long long)r.peers[i].id,
-                 (unsigned long long)r.peers[i].match);
-    s_family (f, "nsxd_raft_peer_lag_entries", "gauge",
-              "Leader only: entries each peer is behind the leader's log.");
-    for (size_t i = 0; i < r.n_peers; i++)
-        fprintf (f, "nsxd_raft_peer_lag_entries{peer=\"%llu\"} %llu\n",
-                 (unsigned long long)r.peers[i].id,
-                 (unsigned long long)(r.last_index > r.peers[i].match
-                                          ? r.last_index - r.peers[i].match
-                                          : 0));
-}
-
-/* The scalar metrics, in rendering order. Consecutive rows with the same
-   name are one family, told apart by their label. */
-static const struct {
-    const char *name, *type, *label, *help;
-    metrics_scalar_t m;
-} s_scalar_rows[] = {
-    {"nsxd_raft_proposals_committed_total", "counter", NULL,
-     "Writes this server proposed as leader and acknowledged.",
-     METRICS_PROPOSALS_COMMITTED},
-    {"nsxd_raft_proposals_failed_total", "counter", NULL,
-     "Writes proposed, then answered with an error (leadership lost, "
-     "timeout); they may still have committed.",
-     METRICS_PROPOSALS_FAILED},
-    {"nsxd_raft_proposals_pending", "gauge", NULL,
-     "Writes proposed and not answered yet.", METRICS_PROPOSALS_PENDING},
-    {"nsxd_raft_elections_started_total", "counter", "kind=\"prevote\"",
-     "Election rounds this server started (pre-vote: dissertation "
-     "section 9.6).",
-     METRICS_PREVOTES_STARTED},
-    {"nsxd_raft_elections_started_total", "counter", "kind=\"vote\"", NULL,
-     METRICS_ELECTIONS_STARTED},
-    {"nsxd_raft_elections_won_total", "counter", "kind=\"prevote\"",
-     "Election rounds this server won.", METRICS_PREVOTES_WON},
-    {"nsxd_raft_elections_won_total", "counter", "kind=\"vote\"", NULL,
-     METRICS_ELECTIONS_WON},
-    {"nsxd_raft_leader_changes_total", "counter", NULL,
-     "Times this server saw a new leader.", METRICS_LEADER_CHANGES},
-    {"nsxd_raft_read_index_rounds_total", "counter", NULL,
-     "ReadIndex rounds confirmed by a majority (leader).", METRICS_READ_ROUNDS},
-    {"nsxd_raft_peer_messages_dropped_total", "counter", NULL,
-     "Peer messages dropped as malformed or misaddressed.",
-     METRICS_PEER_MSGS_DROPPED},
-    {"nsxd_storage_fsync_entries_total", "counter", NULL,
-     "Log entries made durable (divide by the fsync count for the "
-     "group-commit batch size).",
-     METRICS_FSYNC_ENTRIES},
-    {"nsxd_storage_applied_entries_total", "counter", NULL,
-     "Log entries applied to the key-value data.", METRICS_APPLIED_ENTRIES},
-    {"nsxd_storage_leveldb_bytes", "gauge", NULL,
-     "Bytes of the files in the LevelDB directory (log and data).",
-     METRICS_LEVELDB_BYTES},
-    {"nsxd_raft_snapshot_chunks_sent_total", "counter", NULL,
-     "InstallSnapshot chunks sent to followers (chapter 5).",
-     METRICS_SNAPSHOT_CHUNKS_SENT},
-    {"nsxd_raft_snapshots_installed_total", "counter", NULL,
-     "Snapshots received from a leader and installed here.",
-     METRICS_SNAPSHOTS_INSTALLED},
-    {"nsxd_raft_log_compactions_total", "counter", NULL,
-     "Times this server compacted its log.", METRICS_COMPACTIONS},
-    {"nsxd_quota_bytes", "gauge", NULL,
-     "The space quota (--quota-bytes; 0: none).", METRICS_QUOTA_BYTES},
-    {"nsxd_db_size_bytes", "gauge", NULL,
-     "Bytes of the database held against the quota (its files on disk).",
-     METRICS_DB_SIZE_BYTES},
-    {"nsxd_alarm_nospace", "gauge", NULL,
-     "1 while the database is over its quota: writes are refused (507).",
-     METRICS_ALARM_NOSPACE},
-    {"nsxd_writes_refused_nospace_total", "counter", NULL,
-     "Writes refused with 507 no_space (over the quota), never proposed.",
-     METRICS_WRITES_REFUSED_NOSPACE},
-    {"nsxd_peer_handshakes_refused_total", "counter", "socket=\"peer\"",
-     "Handshakes refused: no valid CURVE key for this cluster, no "
-     "CURVE, not ZeroMQ, or too slow.",
-     METRICS_PEER_HANDSHAKES_REFUSED},
-    {"nsxd_peer_handshakes_refused_total", "counter", "socket=\"monitor\"",
-     NULL, METRICS_MONITOR_HANDSHAKES_REFUSED},
-    {"nsxd_peer_messages_forged_total", "counter", NULL,
-     "Peer messages dropped because their sender is not the member the "
-     "link authenticated.",
-     METRICS_PEER_MSGS_FORGED},
-    {"nsxd_peer_connections_refused_total", "counter", "socket=\"peer\"",
-     "Connections closed at once: the listening socket had its limit of "
-     "open connections.",
-     METRICS_PEER_CONNS_REFUSED},
-    {"nsxd_peer_connections_refused_total", "counter", "socket=\"monitor\"",
-     NULL, METRICS_MONITOR_CONNS_REFUSED},
-    {"nsxd_peer_connections_cut_total", "counter", "socket=\"peer\"",
-     "Connections shut down for holding more unfinished input than "
-     "allowed (an endless multipart message).",
-     METRICS_PEER_CONNS_CUT},
-    {"nsxd_peer_connections_cut_total", "counter", "socket=\"monitor\"", NULL,
-     METRICS_MONITOR_CONNS_CUT},
-    {"nsxd_trace_events_published_total", "counter", NULL,
-     "Trace events handed to the monitoring socket.", METRICS_TRACE_PUBLISHED},
-    {"nsxd_trace_events_dropped_total", "counter", NULL,
-     "Trace events dropped before the monitoring socket (a full "
-     "queue); a slow subscriber's own losses show as seq gaps.",
-     METRICS_TRACE_DROPPED},
-};
-
-static void
-s_render_counters (FILE *f)
-{
-    size_t n = sizeof s_scalar_rows / sizeof s_scalar_rows[0];
-    for (size_t i = 0; i < n; i++) {
-        const char *name = s_scalar_rows[i].name;
-        if (i == 0 || strcmp (name, s_scalar_rows[i - 1].name) != 0)
-            s_family (f, name, s_scalar_rows[i].type, s_scalar_rows[i].help);
-        unsigned long long v = metrics_get (s_scalar_rows[i].m);
-        if (s_scalar_rows[i].label)
-            fprintf (f, "%s{%s} %llu\n", name, s_scalar_rows[i].label, v);
-        else
-            fprintf (f, "%s %llu\n", name, v);
-    }
-}
-
-static void
-s_render_histograms (FILE *f)
-{
-    metrics_t *reg = s_reg ();
-    s_family (f, "nsxd_storage_fsync_duration_seconds", "histogram",
-              "Time of each synced LevelDB write (one per group commit).");
-    s_hist_samples (f, "nsxd_storage_fsync_duration_seconds", "", &reg->fsync);
-
-    /* Only the (route, code) pairs seen, so a scrape stays short. */
-    s_family (f, "nsxd_http_requests_total", "counter",
-              "HTTP requests answered, by route and status.");
-    char labels[96], code[16];
-    for (size_t r = 0; r < METRICS_N_ROUTES; r++)
-        for (size_t c = 0; c <= S_CODES; c++) {
-            uint64_t n = s_hist_total (&reg->http[r][c]);
-            if (!n)
-                continue;
-            s_code_label (code, sizeof code, c);
-            fprintf (f,
-                     "nsxd_http_requests_total{route=\"%s\",code=\"%s\"} "
-                     "%llu\n",
-                     s_route_names[r], code, (unsigned long long)n);
-        }
-    s_family (f, "nsxd_http_request_duration_seconds", "histogram",
-              "Time from a parsed request to its answer, by route and "
-              "status.");
-    for (size_t r = 0; r < METRICS_N_ROUTES; r++)
-        for (size_t c = 0; c <= S_CODES; c++) {
-            if (!s_hist_total (&reg->http[r][c]))
-                continue;
-            s_code_label (code, sizeof code, c);
-            snprintf (labels, sizeof labels, "route=\"%s\",code=\"%s\"",
-                      s_route_names[r], code);
-            s_hist_samples (f, "nsxd_http_request_duration_seconds", labels,
-                            &reg->http[r][c]);
-        }
-}
-
-/* The usual process_* metrics of Prometheus clients. */
-static void
-s_render_process (FILE *f)
-{
-    struct rusage ru;
-    if (getrusage (RUSAGE_SELF, &ru) == 0) {
-        double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-                     (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-        s_family (f, "process_cpu_seconds_total", "counter",
-                  "User and system CPU time spent, in seconds.");
-        fprintf (f, "process_cpu_seconds_total %.6f\n", cpu);
-    }
-    unsigned long long vsize = 0, rss = 0;
-    FILE *statm = fopen ("/proc/self/statm", "r");
-    if (statm) {
-        if (fscanf (statm, "%llu %llu", &vsize, &rss) == 2) {
-            unsigned long long page =
-                (unsigned long long)sysconf (_SC_PAGESIZE);
-            s_one (f, "process_resident_memory_bytes", "gauge",
-                   "Resident memory size in bytes.", rss * page);
-            s_one (f, "process_virtual_memory_bytes", "gauge",
-                   "Virtual memory size in bytes.", vsize * page);
-        }
-        fclose (statm);
-    }
-    DIR *d = opendir ("/proc/self/fd");
-    if (d) {
-        uint64_t n = 0;
-        struct dirent *e;
-        while ((e = readdir (d)))
-            if (e->d_name[0] != '.')
-                n++;
-        closedir (d);
-        s_one (f, "process_open_fds", "gauge", "Open file descriptors.",
-               n ? n - 1 : 0); /* not the one reading the directory */
-    }
-    struct rlimit rl;
-    if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-        s_one (f, "process_max_fds", "gauge",
-               "Maximum number of open file descriptors.", rl.rlim_cur);
-    s_one (f, "process_start_time_seconds", "gauge",
-           "Start time of the process since the Unix epoch, in seconds.",
-           (uint64_t)s_start_time);
-}
-
-char *
-metrics_render (size_t *len)
-{
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream (&buf, &size);
-    if (!f)
-        return NULL;
-    s_render_raft (f);
-    s_render_counters (f);
-    s_render_histograms (f);
-    s_render_process (f);
-    if (fclose (f) != 0) {
-        free (buf);
-        return NULL;
-    }
-    if (len)
-        *len = size;
-    return buf;
 }

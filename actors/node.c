@@ -1,61 +1,27 @@
 /*  node.c -- see node.h. What nsxd's main did, for one node among
     possibly several in the process: everything a node owns is in node_t
     or its actors, and its threads are bound to its context (node_ctx.h).
+    Its other files: node_int.h.
 */
-#include "node.h"
+#include "node_int.h"
+
 #include "actor.h"
-#include "actors.h"
-#include "auth.h"
 #include "log.h"
-#include "monitor.h"
 #include "node_join.h"
-#include "tls.h"
 
 #include <civetweb.h>
-#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* The actors, in start order (node.h says why). */
-enum { S_MONITOR, S_RAFT, S_STORAGE, S_TRANSPORT, S_HTTP, S_ACTORS };
 /* Stop order: no request comes in any more, then the raft actor stops
    asking storage and transport; storage closes LevelDB after every actor
    that could ask it something; the monitor last, to take their last
    events. */
-static const int s_stop_order[S_ACTORS] = {S_HTTP, S_RAFT, S_TRANSPORT,
-                                           S_STORAGE, S_MONITOR};
-static const char *s_names[S_ACTORS] = {"monitor", "raft", "storage",
-                                        "transport", "http"};
-
-struct node {
-    nsxd_config_t c;
-    raft_conf_t bootstrap;
-    bool have_bootstrap;
-    node_ctx_t *ctx;
-    http_auth_t *auth;
-    bool auth_loose;
-    SSL_CTX *tls_server, *tls_client;
-    peer_keys_t *keys;
-    bool zap_registered;
-    bool civetweb; /* mg_init_library called */
-    store_identity_t ident;
-    kv_shared_t kv_shared;
-    /* unique per node: "inproc://nsxd-<pid>-<seq>-<name>" */
-    char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
-        ep_send[64];
-    char source_ip[64];
-    /* the actors' arguments live as long as the actors */
-    monitor_args_t ma;
-    raft_actor_args_t ra;
-    storage_args_t sa;
-    transport_args_t ta;
-    http_args_t ha;
-    zactor_t *actors[S_ACTORS];
-    zpoller_t *poller;
-    bool failed;
-};
+static const int s_stop_order[NODE_ACTORS] = {
+    NODE_HTTP, NODE_RAFT, NODE_TRANSPORT, NODE_STORAGE, NODE_MONITOR};
+static const char *s_names[NODE_ACTORS] = {"monitor", "raft", "storage",
+                                           "transport", "http"};
 
 /* Nodes started in this process: makes endpoints unique, also across a
    restart whose old sockets libzmq has not reaped yet. */
@@ -83,22 +49,6 @@ s_source_ip (const char *listen, char *buf, size_t len)
     return buf;
 }
 
-static int
-s_mkdirs (const char *path)
-{
-    char buf[1024];
-    snprintf (buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir (buf, 0700) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir (buf, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 log_level_t
 node_log_level (const char *name)
 {
@@ -106,143 +56,6 @@ node_log_level (const char *name)
            : streq (name, "warn")  ? LOG_LEVEL_WARN
            : streq (name, "error") ? LOG_LEVEL_ERROR
                                    : LOG_LEVEL_INFO;
-}
-
-/*  ---------------------------------------------------------------------
-    Before anything starts                                               */
-
-/* Access and TLS settings are checked before anything starts: a node must
-   not come up on a half-understood access list or certificate. Then the
-   keys: a node that cannot authenticate its peers does not start (unless
-   told, loudly, to run without). 0, or -1 after a message. */
-static int
-s_settings (node_t *self)
-{
-    const nsxd_config_t *c = &self->c;
-    if (*c->auth_file) {
-        char err[256];
-        self->auth =
-            http_auth_load (c->auth_file, &self->auth_loose, err, sizeof err);
-        if (!self->auth) {
-            log_error ("--auth-file %s: %s", c->auth_file, err);
-            return -1;
-        }
-        log_info ("%zu tokens from %s", http_auth_count (self->auth),
-                  c->auth_file);
-        if (self->auth_loose)
-            log_warn ("--auth-file %s is readable by group or others "
-                      "(chmod 600 it)",
-                      c->auth_file);
-    }
-    if (*c->tls_cert) {
-        char err[320];
-        self->tls_server =
-            http_tls_server_ctx (c->tls_cert, c->tls_key, err, sizeof err);
-        self->tls_client =
-            self->tls_server
-                ? http_tls_client_ctx (*c->tls_ca ? c->tls_ca : NULL, err,
-                                       sizeof err)
-                : NULL;
-        if (self->tls_client && http_tls_compat_load (err, sizeof err) != 0) {
-            SSL_CTX_free (self->tls_client);
-            self->tls_client = NULL;
-        }
-        if (!self->tls_server || !self->tls_client) {
-            log_error ("TLS (--tls-cert %s, --tls-key %s%s%s): %s", c->tls_cert,
-                       c->tls_key, *c->tls_ca ? ", --tls-ca " : "", c->tls_ca,
-                       err);
-            return -1;
-        }
-        struct stat kst;
-        if (stat (c->tls_key, &kst) == 0 && (kst.st_mode & (S_IRWXG | S_IRWXO)))
-            log_warn ("--tls-key %s is readable by group or others (chmod "
-                      "600 it)",
-                      c->tls_key);
-    }
-    if (c->insecure_peers) {
-        log_warn ("--insecure-peers: peer links (%s) and the monitoring "
-                  "socket are neither authenticated nor encrypted; anyone "
-                  "who reaches them can act as a member of the cluster",
-                  c->peer_listen);
-        return 0;
-    }
-    char err[512];
-    self->keys = peer_keys_load (c->peer_secret_file, c->id, err, sizeof err);
-    if (!self->keys) {
-        log_error ("--peer-secret-file: %s", err);
-        return -1;
-    }
-    for (uint32_t i = 0; self->have_bootstrap && i < self->bootstrap.n; i++)
-        peer_keys_learn (self->keys, self->bootstrap.servers[i].id);
-    log_info ("peer links: CURVE, keys from %s (%zu secret%s)",
-              c->peer_secret_file, peer_keys_secrets (self->keys),
-              peer_keys_secrets (self->keys) > 1 ? "s" : "");
-    return 0;
-}
-
-/* No IDENTITY and no LevelDB database (CURRENT) in dir. */
-static bool
-s_dir_fresh (const char *dir)
-{
-    char p[1100];
-    snprintf (p, sizeof p, "%s/IDENTITY", dir);
-    if (access (p, F_OK) == 0)
-        return false;
-    snprintf (p, sizeof p, "%s/CURRENT", dir);
-    return access (p, F_OK) != 0;
-}
-
-/* Which node and cluster the directory belongs to, before anything reads
-   it (README, "Identity"). 0, or -1 after a message. */
-static int
-s_identity (node_t *self)
-{
-    const nsxd_config_t *c = &self->c;
-    if (s_mkdirs (c->data_dir) != 0) {
-        log_error ("cannot create %s: %s", c->data_dir, strerror (errno));
-        return -1;
-    }
-    char cluster_id[STORE_ID_HEX];
-    if (self->have_bootstrap)
-        store_identity_cluster_of (&self->bootstrap, cluster_id);
-    /* A founder's wiped disk restarted with its original --cluster would
-       bootstrap a founder's directory and be taken for the old one. If
-       the cluster is already running, start as a server that waits to be
-       added instead: no bootstrap entry, a directory of origin "join", so
-       it does not vote as the founder (self_check) until it is removed
-       and joins again. */
-    bool running = false;
-    char why[256] = "";
-    if (self->have_bootstrap && s_dir_fresh (c->data_dir) &&
-        node_join_cluster_running (&self->bootstrap, c->id, cluster_id,
-                                   self->tls_client, why, sizeof why)) {
-        running = true;
-        self->have_bootstrap = false;
-        log_warn ("data directory %s is empty but cluster %s is already "
-                  "running (%s): not bootstrapping. If this server lost "
-                  "its data, it must not vote as node %llu: it starts "
-                  "without a vote; remove it (nsxctl remove --id %llu) "
-                  "and let it join (README, \"Recovering a corrupted "
-                  "node\")",
-                  c->data_dir, cluster_id, why, (unsigned long long)c->id,
-                  (unsigned long long)c->id);
-    }
-    char *err = NULL;
-    if (store_identity_open (c->data_dir, c->id, self->have_bootstrap,
-                             self->have_bootstrap ? cluster_id : NULL,
-                             &self->ident, &err) != 0 ||
-        (running && store_identity_set_cluster (c->data_dir, &self->ident,
-                                                cluster_id, &err) != 0)) {
-        log_error ("%s", err ? err : "out of memory");
-        free (err);
-        return -1;
-    }
-    log_info ("data directory %s: node %llu, cluster %s, directory %s (%s)",
-              c->data_dir, (unsigned long long)self->ident.node_id,
-              *self->ident.cluster_id ? self->ident.cluster_id
-                                      : "not yet known",
-              self->ident.dir_id, store_origin_name (self->ident.origin));
-    return 0;
 }
 
 /*  ---------------------------------------------------------------------
@@ -356,18 +169,18 @@ s_start_actors (node_t *self)
     }
     mg_init_library (0); /* refcounted: one per node, node_stop exits */
     self->civetweb = true;
-    zactor_fn *fns[S_ACTORS] = {monitor_actor, raft_actor, storage_actor,
-                                transport_actor, http_actor};
-    void *args[S_ACTORS] = {&self->ma, &self->ra, &self->sa, &self->ta,
-                            &self->ha};
-    for (int i = 0; i < S_ACTORS; i++) {
+    zactor_fn *fns[NODE_ACTORS] = {monitor_actor, raft_actor, storage_actor,
+                                   transport_actor, http_actor};
+    void *args[NODE_ACTORS] = {&self->ma, &self->ra, &self->sa, &self->ta,
+                               &self->ha};
+    for (int i = 0; i < NODE_ACTORS; i++) {
         self->actors[i] =
             actor_start (s_names[i], fns[i], args[i], self->ctx, NULL);
         if (!self->actors[i])
             return -1;
     }
     self->poller = zpoller_new (NULL);
-    for (int i = 0; self->poller && i < S_ACTORS; i++)
+    for (int i = 0; self->poller && i < NODE_ACTORS; i++)
         zpoller_add (self->poller, self->actors[i]);
     return self->poller ? 0 : -1;
 }
@@ -396,7 +209,7 @@ node_start (const nsxd_config_t *c, const raft_conf_t *bootstrap,
     /* The caller's thread too speaks for the node while it starts it. */
     node_ctx_t *caller = node_ctx_current ();
     node_ctx_bind (self->ctx);
-    int rc = s_settings (self) != 0 ? 2 : s_identity (self) != 0 ? 1 : 0;
+    int rc = node_settings (self) != 0 ? 2 : node_identity (self) != 0 ? 1 : 0;
     if (rc == 0) {
         s_endpoints (self);
         s_args (self);
@@ -440,7 +253,7 @@ node_wait (node_t *self, int timeout_ms)
     if (!which)
         return 0; /* timeout, or a signal: the caller decides */
     int i = 0;
-    while (i < S_ACTORS && self->actors[i] != which)
+    while (i < NODE_ACTORS && self->actors[i] != which)
         i++;
     char *msg = zstr_recv (which);
     const char *reason = NULL;
@@ -448,7 +261,7 @@ node_wait (node_t *self, int timeout_ms)
         node_ctx_t *caller = node_ctx_current ();
         node_ctx_bind (self->ctx);
         log_error ("the %s actor failed%s%s; stopping",
-                   i < S_ACTORS ? s_names[i] : "?", *reason ? ": " : "",
+                   i < NODE_ACTORS ? s_names[i] : "?", *reason ? ": " : "",
                    reason);
         node_ctx_bind (caller);
         self->failed = true;
@@ -465,7 +278,7 @@ node_stop (node_t **self_p)
         return;
     node_ctx_t *caller = node_ctx_current ();
     node_ctx_bind (self->ctx);
-    zactor_t *raft = self->actors[S_RAFT];
+    zactor_t *raft = self->actors[NODE_RAFT];
     if (raft && !self->failed) {
         /* Hand leadership over before going (§3.10). */
         zstr_send (raft, "SHUTDOWN");
@@ -475,7 +288,7 @@ node_stop (node_t **self_p)
     }
     zpoller_destroy (&self->poller);
     log_info ("stopping");
-    for (int k = 0; k < S_ACTORS; k++) {
+    for (int k = 0; k < NODE_ACTORS; k++) {
         int i = s_stop_order[k];
         if (!self->actors[i])
             continue;

@@ -44,17 +44,6 @@
 
 #include "actor.h"
 
-static uint64_t
-s_rand (void *ctx)
-{
-    /* xorshift64*: the core's randomness, seeded per process in s_new */
-    uint64_t *x = ctx;
-    *x ^= *x >> 12;
-    *x ^= *x << 25;
-    *x ^= *x >> 27;
-    return *x * 2685821657736338717ULL;
-}
-
 /* The server's addr is "<peer endpoint> <http host:port>". */
 void
 ra_split_addr (const char *addr, char *peer, size_t peer_len, char *http,
@@ -70,24 +59,6 @@ ra_split_addr (const char *addr, char *peer, size_t peer_len, char *http,
               (int)(end ? (size_t)(end - h) : strlen (h)), h);
 }
 
-/* raft_options_t.self_check: is this configuration entry this data
-   directory's server? (store_identity_is_self) */
-static bool
-s_self_check (void *ctx, const raft_server_t *s)
-{
-    const store_identity_t *id = ctx;
-#if NSXD_PLANTED_BUG == 4
-    /* -DNSXD_PLANTED_BUG=4 (no_self_check, make identity-teeth): every
-       entry under our id is us, the wiped server votes as its old self
-       and identity_test.sh's entry E is lost */
-    (void)id;
-    (void)s;
-    return true;
-#else
-    return !id || store_identity_is_self (id, s);
-#endif
-}
-
 /* The leader's HTTP address, or NULL while unknown. */
 const char *
 ra_leader_http (ra_self_t *self, char *http, size_t len)
@@ -101,32 +72,6 @@ ra_leader_http (ra_self_t *self, char *http, size_t len)
     char peer[RAFT_ADDR_MAX];
     ra_split_addr (s->addr, peer, sizeof peer, http, len);
     return http;
-}
-
-/* The core's trace events: counted for /metrics, and sent to the
-   monitoring socket (never blocks). */
-static void
-s_trace (void *ctx, const raft_event_t *ev)
-{
-    ra_self_t *self = ctx;
-    raft_event_t e = *ev;
-    switch (e.type) {
-    case RAFT_EV_ELECTION_START:
-        metrics_add (e.a ? METRICS_PREVOTES_STARTED : METRICS_ELECTIONS_STARTED,
-                     1);
-        break;
-    case RAFT_EV_ELECTION_WON:
-        metrics_add (e.a ? METRICS_PREVOTES_WON : METRICS_ELECTIONS_WON, 1);
-        break;
-    case RAFT_EV_READ_ROUND: metrics_add (METRICS_READ_ROUNDS, 1); break;
-    case RAFT_EV_CONF:
-        if (self->r)
-            e.b = raft_conf (self->r)->n;
-        break;
-    default: break;
-    }
-    if (self->mon)
-        monitor_push_raft (self->mon, &e);
 }
 
 /* The gauges of /metrics, after every batch. */
@@ -163,148 +108,6 @@ ra_publish_metrics (ra_self_t *self)
     }
     metrics_raft_set (&m);
     metrics_set (METRICS_PEER_MSGS_DROPPED, st.dropped_msgs + self->dropped_in);
-}
-
-static void
-s_on_boot (ra_self_t *self, msg_store_t *m)
-{
-    raft_options_t o;
-    raft_options_default (&o);
-    o.id = self->args.id;
-    o.heartbeat_ticks = 1;
-    o.election_ticks =
-        (uint32_t)(self->args.election_ms / self->args.heartbeat_ms);
-    if (o.election_ticks < 2)
-        o.election_ticks = 2;
-    o.rand = s_rand;
-    o.rand_ctx = &self->rng;
-    o.trace = s_trace;
-    o.trace_ctx = self;
-    o.self_check = s_self_check;
-    o.async_sends = self->args.async_sends;
-    o.self_ctx = (void *)self->args.identity;
-    raft_boot_t b = {.hs = m->hs,
-                     .entries = m->entries,
-                     .n_entries = m->n_entries,
-                     .applied = m->applied};
-    if (m->base.index) {
-        b.base_index = m->base.index;
-        b.base_term = m->base.term;
-        b.base_conf = *raft_entry_conf (&m->base); /* checked by msg/ */
-    }
-    self->r = raft_new (&o, &b);
-    if (!self->r) {
-        snprintf (self->fail_reason, sizeof self->fail_reason,
-                  "the stored state is not a valid Raft state (term %llu, "
-                  "%zu entries, applied %llu); refusing to start",
-                  (unsigned long long)m->hs.term, m->n_entries,
-                  (unsigned long long)m->applied);
-        self->failed = true;
-        return;
-    }
-    log_info ("raft: booted with term %llu, vote %llu, %zu log entries, "
-              "applied %llu",
-              (unsigned long long)m->hs.term, (unsigned long long)m->hs.vote,
-              m->n_entries, (unsigned long long)m->applied);
-}
-
-static void
-s_on_applied (ra_self_t *self, msg_store_t *m)
-{
-    raft_status_t st;
-    raft_status (self->r, &st);
-    if (self->mon && m->applied > st.applied) {
-        msg_trace_ev_t ev;
-        monitor_push (self->mon,
-                      msg_trace_ev_set (&ev, "apply", st.term, st.applied + 1,
-                                        m->applied, NULL));
-    }
-    raft_applied (self->r, m->applied);
-    for (size_t k = 0; k < m->n_results; k++) {
-        for (size_t i = 0; i < self->n_reqs; i++) {
-            ra_req_t *q = &self->reqs[i];
-            if (q->wait != RA_WAIT_APPLY || q->index != m->results[k].index ||
-                !q->committed)
-                continue;
-            bool is_delete = q->op == MSG_API_DELETE;
-            /* DELETE says whether the key existed; PUT whether it is new */
-            ra_reply_written (
-                self, q->identity, q->req_id, q->key, q->index, is_delete,
-                is_delete ? m->results[k].existed : !m->results[k].existed);
-            q->acked = true;
-            ra_req_drop (self, i);
-            break;
-        }
-    }
-}
-
-static void
-s_on_value (ra_self_t *self, msg_store_t *m)
-{
-    for (size_t i = 0; i < self->n_reqs; i++) {
-        ra_req_t *q = &self->reqs[i];
-        if (q->wait != RA_WAIT_VALUE || q->ctx != m->req_id)
-            continue;
-        ra_reply_value (self, q->identity, q->req_id, q->key,
-                        m->found ? m->value : NULL, q->stale);
-        ra_req_drop (self, i);
-        return;
-    }
-}
-
-/* A disk usage reading from storage: the quota's alarm follows it. */
-static void
-s_on_usage (ra_self_t *self, const msg_store_t *m)
-{
-    int change = quota_update (&self->quota, m->db_bytes, m->fs_free);
-    metrics_set (METRICS_DB_SIZE_BYTES, m->db_bytes);
-    metrics_set (METRICS_ALARM_NOSPACE, self->quota.alarm);
-    if (change > 0)
-        log_warn ("raft: NOSPACE alarm: the database takes %llu bytes, "
-                  "quota %llu; writes are refused (507) until compaction "
-                  "brings it under %llu",
-                  (unsigned long long)m->db_bytes,
-                  (unsigned long long)self->quota.bytes,
-                  (unsigned long long)quota_clear_bytes (self->quota.bytes));
-    else if (change < 0)
-        log_info ("raft: NOSPACE alarm cleared: the database takes %llu "
-                  "bytes, quota %llu",
-                  (unsigned long long)m->db_bytes,
-                  (unsigned long long)self->quota.bytes);
-}
-
-static void
-s_on_storage (ra_self_t *self, zmsg_t *zm)
-{
-    msg_store_t m;
-    if (msg_store_decode (zm, &m) != 0) {
-        log_warn ("raft: malformed message from storage dropped");
-        return;
-    }
-    if (m.kind == MSG_STORE_BOOT && !self->r) {
-        s_on_boot (self, &m);
-    } else if (m.kind == MSG_STORE_ERROR) {
-        snprintf (self->fail_reason, sizeof self->fail_reason,
-                  "storage failed: %s; stopping", m.error);
-        self->failed = true;
-    } else if (self->r) {
-        switch (m.kind) {
-        case MSG_STORE_PERSISTED:
-            if (self->snap.pending && m.seq >= self->snap.seq) {
-                self->snap.pending = false;
-                self->snap.valid = true;
-                self->snap.at_ms = (uint64_t)zclock_time ();
-            }
-            raft_persisted (self->r, m.seq);
-            break;
-        case MSG_STORE_USAGE: s_on_usage (self, &m); break;
-        case MSG_STORE_APPLIED: s_on_applied (self, &m); break;
-        case MSG_STORE_VALUE: s_on_value (self, &m); break;
-        case MSG_STORE_SNAP_CHUNK: ra_on_snap_chunk (self, &m); break;
-        default: break;
-        }
-    }
-    msg_store_clear (&m);
 }
 
 static void
@@ -428,7 +231,7 @@ static int
 s_handle_storage (zloop_t *loop, zsock_t *sock, void *arg)
 {
     (void)loop;
-    return s_drain (arg, sock, s_on_storage);
+    return s_drain (arg, sock, ra_on_storage);
 }
 
 static int
@@ -475,7 +278,7 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
 }
 
 static int
-s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop;
     ra_self_t *self = arg;
@@ -506,16 +309,19 @@ s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
     return rc;
 }
 
-void
-raft_actor (zsock_t *pipe, void *args)
+/* Start-up statuses (actor.h): a socket could not be opened. */
+#define S_STATUS_NO_SOCKETS 1
+
+static void s_self_destroy (ra_self_t **self_p);
+
+static ra_self_t *
+s_self_new (zsock_t *pipe, const raft_actor_args_t *args)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "raft");
     ra_self_t *self = calloc (1, sizeof *self);
     if (!self)
-        abort ();
+        return NULL;
     self->pipe = pipe;
-    self->args = *(raft_actor_args_t *)args;
+    self->args = *args;
     self->started = zclock_mono ();
     self->rng = ((uint64_t)zclock_time () << 16) ^ (uint64_t)getpid () ^
                 (self->args.id * 0x9e3779b97f4a7c15ULL);
@@ -532,30 +338,38 @@ raft_actor (zsock_t *pipe, void *args)
     self->storage = zsock_new (ZMQ_PAIR);
     self->transport = zsock_new (ZMQ_PAIR);
     self->api = zsock_new (ZMQ_ROUTER);
-    if (!self->storage || !self->transport || !self->api ||
-        zsock_connect (self->storage, "%s", self->args.storage_endpoint) ||
+    self->loop = zloop_new ();
+    if (!self->storage || !self->transport || !self->api || !self->loop) {
+        s_self_destroy (&self);
+        return NULL;
+    }
+    if (zsock_connect (self->storage, "%s", self->args.storage_endpoint) ||
         zsock_connect (self->transport, "%s", self->args.transport_endpoint) ||
         zsock_bind (self->api, "%s", self->args.api_endpoint) != 0) {
         log_error ("raft: cannot open the actor sockets");
-        actor_ready (pipe, 1); /* waits for $TERM */
-        goto done;
+        self->status = S_STATUS_NO_SOCKETS;
+        return self;
     }
+    self->api_bound = true;
     /* The readers drain their sockets (s_drain): recv must not block. */
     zsock_set_rcvtimeo (self->storage, 0);
     zsock_set_rcvtimeo (self->transport, 0);
     zsock_set_rcvtimeo (self->api, 0);
-    self->loop = zloop_new ();
-    zloop_reader (self->loop, pipe, s_handle_pipe, self);
+    zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
     zloop_reader (self->loop, self->storage, s_handle_storage, self);
     zloop_reader (self->loop, self->transport, s_handle_transport, self);
     zloop_reader (self->loop, self->api, s_handle_api, self);
     zloop_timer (self->loop, (size_t)self->args.heartbeat_ms, 0, s_handle_tick,
                  self);
-    if (actor_ready (pipe, 0) == 0)
-        actor_run (self->loop);
-    if (self->failed) /* tell main (actor.h), then wait for $TERM */
-        actor_fail (pipe, "raft: %s", self->fail_reason);
-done:
+    return self;
+}
+
+static void
+s_self_destroy (ra_self_t **self_p)
+{
+    ra_self_t *self = *self_p;
+    if (!self)
+        return;
     for (size_t i = 0; i < self->n_reqs; i++) {
         ra_reply_error (self, self->reqs[i].identity, self->reqs[i].req_id, 503,
                         "shutting_down");
@@ -566,7 +380,24 @@ done:
     zloop_destroy (&self->loop);
     zsock_destroy (&self->storage);
     zsock_destroy (&self->transport);
+    if (self->api_bound) /* frees the inproc name at once (actor.h) */
+        zsock_unbind (self->api, "%s", self->args.api_endpoint);
     zsock_destroy (&self->api);
     zsock_destroy (&self->mon);
     free (self);
+    *self_p = NULL;
+}
+
+void
+raft_actor (zsock_t *pipe, void *args)
+{
+    ra_self_t *self = s_self_new (pipe, args);
+    if (!self)
+        log_error ("raft: out of memory at start");
+    if (actor_ready (pipe, self ? self->status : ACTOR_NO_MEMORY) == 0) {
+        actor_run (self->loop);
+        if (self->failed) /* tell main (actor.h), then wait for $TERM */
+            actor_fail (pipe, "raft: %s", self->fail_reason);
+    }
+    s_self_destroy (&self);
 }

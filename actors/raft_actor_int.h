@@ -1,6 +1,8 @@
 /*  raft_actor_int.h -- the raft actor's state, shared by its files:
 
       raft_actor.c           the actor: its sockets, timers and handlers
+      raft_actor_storage.c   what storage sends: boot (the core starts),
+                             persisted, applied, value, usage, error
       raft_actor_io.c        driving the core (ra_drive) and what goes to
                              storage and transport
       raft_actor_requests.c  the table of client requests waiting for an
@@ -63,6 +65,8 @@ typedef struct {
     zsock_t *transport;
     zsock_t *api;
     zloop_t *loop;
+    int status;     /* start-up status (actor.h); 0: ready */
+    bool api_bound; /* unbound on the way out */
     raft_actor_args_t args;
     raft_t *r;
     uint64_t rng;
@@ -156,6 +160,9 @@ void ra_heard_from (ra_self_t *self, raft_id_t id);
 
 /* raft_actor_compact.c */
 void ra_maybe_compact (ra_self_t *self);
+
+/* raft_actor_storage.c */
+void ra_on_storage (ra_self_t *self, zmsg_t *zm);
 
 /* raft_actor.c */
 const char *ra_leader_http (ra_self_t *self, char *http, size_t len);

@@ -15,7 +15,7 @@
                      numbers them): a gap means a write was lost, and is
                      an error, since "persisted" would vouch for it
         apply        the KV changes and the new applied index, staged in the
-                     group's batch (see "Durable in order" below), then
+                     group's batch (storage_log.c, "Durable in order"), then
                      "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
         compact      record the log's new base and delete the entries up to
@@ -52,6 +52,20 @@
     blocks a sender, and an actor never blocks on another (STYLE.md), so
     "boot" waits in the queue until the raft actor has connected.
 
+    The loop is the skeleton's (actor.h): actor_run's zloop, with the pipe
+    and the PAIR as its items and two timers, disk usage (s_handle_space)
+    and housekeeping (s_handle_idle). Group commit is the PAIR handler's
+    own: it takes every message already waiting (S_GROUP_MAX at most),
+    stages them, writes ONE synced batch, and only then sends what waited
+    on durability. zloop costs no more than the zmq_poll loop it replaced:
+    the same two items are polled, and its turn adds a walk over two
+    timers, well under a microsecond, where a turn's wake-up costs tens.
+    Measured (2026-12-02, a shared 2-core VM): a "get" round trip to the
+    actor, no disk write, median 33 us with zloop and 32-47 us with the
+    old loop; PUT on a 3-node cluster (wrk, 10 s, medians of 9 runs,
+    interleaved), before -> after: -c1 207 -> 227 req/s, p50 3.8 -> 3.4
+    ms; -c64 2481 -> 3079 req/s, p99 89 -> 55 ms.
+
     The actor's other files: storage_int.h.
 */
 #include "storage_int.h"
@@ -71,6 +85,16 @@
 /* At most this many messages are taken into one group: bounds the memory
    and the latency of one turn under a flood. */
 #define S_GROUP_MAX 1024
+/* Housekeeping's period while an old generation is being deleted (in
+   steps), and otherwise. */
+#define S_CLEANUP_MS 5
+#define S_IDLE_MS 1000
+
+static int s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg);
+static int s_handle_pair (zloop_t *loop, zmq_pollitem_t *item, void *arg);
+static int s_handle_space (zloop_t *loop, int timer_id, void *arg);
+static int s_handle_idle (zloop_t *loop, int timer_id, void *arg);
+static void s_self_watch_pair (storage_t *self);
 
 /*  ---------------------------------------------------------------------
     Sending                                                              */
@@ -136,104 +160,6 @@ storage_fail (storage_t *self, const char *fmt, ...)
     storage_send (self, &m);
 }
 
-/*  ---------------------------------------------------------------------
-    Start: open, bootstrap, boot                                         */
-
-/* Open the database, write the bootstrap state into a new one, queue
-   "boot". On failure, queue "error" instead. */
-static void
-s_self_open (storage_t *self, const storage_args_t *args)
-{
-    char *err = NULL;
-    self->store = store_open (args->data_dir, &err);
-    if (!self->store) {
-        storage_fail (self, "cannot open the database in %s: %s",
-                      args->data_dir ? args->data_dir : "(null)", err);
-        free (err);
-        return;
-    }
-    store_state_t st;
-    if (store_load (self->store, &st, &err) != 0) {
-        storage_fail (self, "cannot load %s: %s", args->data_dir, err);
-        free (err);
-        return;
-    }
-    if (st.fresh) {
-        /* A new database: stamp it, and for a founding server write the
-           bootstrap entry with term 1, as every founding server does, so
-           that Log Matching holds from the start (raft.h). A joining
-           server starts empty and learns the log from the leader. */
-        raft_hard_state_t hs = {0, 0};
-        raft_entry_t e = {0};
-        if (args->bootstrap) {
-            e = raft_bootstrap_entry (args->bootstrap);
-            hs.term = 1;
-            if (!raft_entry_conf (&e)) {
-                raft_buf_unref (e.data);
-                storage_fail (self, "the bootstrap configuration is invalid");
-                return;
-            }
-        }
-        int rc =
-            store_create (self->store, &hs, &e, args->bootstrap ? 1 : 0, &err);
-        raft_buf_unref (e.data);
-        if (rc != 0) {
-            storage_fail (self, "cannot initialise %s: %s", args->data_dir,
-                          err);
-            free (err);
-            return;
-        }
-        log_info ("storage: new database in %s%s", args->data_dir,
-                  args->bootstrap ? ", bootstrapped" : "");
-        /* Boot from what is on disk now, not from what we meant to write. */
-        if (store_load (self->store, &st, &err) != 0) {
-            storage_fail (self, "cannot load %s: %s", args->data_dir, err);
-            free (err);
-            return;
-        }
-    }
-    self->base_index = st.base.index;
-    self->last_index =
-        st.n_entries ? st.entries[st.n_entries - 1].index : st.base.index;
-    self->applied = st.applied;
-    self->applied_term = st.applied_term;
-    for (size_t i = 0; i < st.n_entries; i++)
-        if (st.entries[i].index > st.applied &&
-            !storage_tail_push (self, &st.entries[i])) {
-            storage_fail (self, "out of memory at start");
-            store_state_clear (&st);
-            return;
-        }
-    /* Generations older than the current one are garbage: a restart may
-       have cut their deletion short (housekeeping goes on with them). */
-    for (uint64_t g = store_gen (self->store), k = 1; k <= 2 && g >= k; k++)
-        self->cleanup_gen[self->n_cleanup++] = g - k;
-    self->space = storage_space_new (self->store, self->quota_bytes);
-    if (!self->space) {
-        storage_fail (self, "out of memory at start");
-        store_state_clear (&st);
-        return;
-    }
-    log_info ("storage: opened %s: term %llu, vote %llu, %zu log entries "
-              "(last %llu), applied %llu",
-              args->data_dir, (unsigned long long)st.hs.term,
-              (unsigned long long)st.hs.vote, st.n_entries,
-              (unsigned long long)self->last_index,
-              (unsigned long long)self->applied);
-    msg_store_t boot = {.kind = MSG_STORE_BOOT,
-                        .hs = st.hs,
-                        .applied = st.applied,
-                        .entries = st.entries,
-                        .n_entries = st.n_entries,
-                        .base = st.base};
-    storage_send (self, &boot);
-    store_state_clear (&st);
-    if (args->shared)
-        atomic_store_explicit (&args->shared->store, self->store,
-                               memory_order_release);
-    self->shared = args->shared;
-}
-
 static void
 s_self_destroy (storage_t **self_p)
 {
@@ -269,6 +195,7 @@ s_self_destroy (storage_t **self_p)
         zlist_destroy (&self->outbox);
     }
     free (self->group);
+    zloop_destroy (&self->loop);
     zsock_destroy (&self->pair);
     zsock_destroy (&self->send);
     zsock_destroy (&self->mon);
@@ -295,8 +222,10 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
     self->unsynced = store_batch_new ();
     self->overlay = storage_overlay_new ();
     self->held = zlist_new ();
+    self->loop = zloop_new ();
     if (!self->outbox || !self->group || !self->log_batch || !self->kv_batch ||
-        !self->unsynced || !self->overlay || !self->held) {
+        !self->unsynced || !self->overlay || !self->held || !self->loop ||
+        zloop_reader (self->loop, pipe, s_self_handle_pipe, self) != 0) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -335,36 +264,42 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
         if (!self->send)
             log_error ("storage: cannot connect to %s", args->send_endpoint);
     }
-    s_self_open (self, args);
+    storage_open (self, args);
+    s_self_watch_pair (self);
+    if (self->space)
+        zloop_timer (self->loop, STORAGE_SPACE_BUSY_MS, 0, s_handle_space,
+                     self);
+    zloop_timer (self->loop, self->n_cleanup ? S_CLEANUP_MS : S_IDLE_MS, 1,
+                 s_handle_idle, self);
     return self;
 }
 
 /*  ---------------------------------------------------------------------
     Handlers                                                             */
 
-static void
-s_self_handle_pipe (storage_t *self)
+static int
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
-    zmsg_t *msg = zmsg_recv (self->pipe);
-    if (!msg) {
-        self->terminated = true; /* interrupted */
-        return;
-    }
+    (void)loop;
+    storage_t *self = arg;
+    zmsg_t *msg = zmsg_recv (pipe);
+    if (!msg)
+        return 0; /* interrupted: actor_run restarts the loop */
     char *command = zmsg_popstr (msg);
-    if (command && streq (command, "$TERM"))
-        self->terminated = true;
-    else if (command && streq (command, "DROPPED"))
-        zsock_send (self->pipe, "8", self->dropped);
-    else
+    bool term = command && streq (command, "$TERM");
+    if (command && streq (command, "DROPPED"))
+        zsock_send (pipe, "8", self->dropped);
+    else if (!term)
         log_warn ("storage: unknown pipe command '%s'", command ? command : "");
     zstr_free (&command);
     zmsg_destroy (&msg);
+    return term ? -1 : 0;
 }
 
 /* Take the message that woke us and every other one already waiting,
    then handle them as one group. */
 static void
-s_self_handle_pair (storage_t *self)
+s_self_take_group (storage_t *self)
 {
     size_t n = 0, taken = 0;
     do {
@@ -404,7 +339,9 @@ s_self_handle_pair (storage_t *self)
             continue;
         }
         if (kind == MSG_STORE_AFTER) {
-            storage_check_after (self, &self->group[i]);
+            if (storage_check_after (self, &self->group[i]) &&
+                S_BUG_AFTER_BEFORE_FSYNC)
+                storage_send_after (self, &self->group[i]);
             continue;
         }
         /* the others see every apply before them, durable */
@@ -420,7 +357,7 @@ s_self_handle_pair (storage_t *self)
             storage_snap_read (self, &self->group[i]);
     }
     /* the group is durable: what waited on it may go */
-    if (storage_commit (self))
+    if (storage_commit (self) && !S_BUG_AFTER_BEFORE_FSYNC)
         for (size_t i = 0; i < n; i++)
             if (self->group[i].kind == MSG_STORE_AFTER)
                 storage_send_after (self, &self->group[i]);
@@ -428,68 +365,96 @@ s_self_handle_pair (storage_t *self)
         msg_store_clear (&self->group[i]);
 }
 
+/* Poll the PAIR for what we wait for: POLLOUT while replies wait in the
+   outbox (reading nothing more from the raft actor meanwhile: that is the
+   back-pressure that bounds the outbox), POLLIN otherwise. A zloop reader
+   polls for POLLIN only, hence a poller, swapped when the outbox fills or
+   empties (in practice: "boot", queued before the raft actor connects). */
+static void
+s_self_watch_pair (storage_t *self)
+{
+    if (!self->pair)
+        return;
+    bool out = zlist_size (self->outbox) > 0;
+    if (self->pair_watched && out == self->pair_out)
+        return;
+    zmq_pollitem_t item = {zsock_resolve (self->pair), 0,
+                           out ? ZMQ_POLLOUT : ZMQ_POLLIN, 0};
+    if (self->pair_watched)
+        zloop_poller_end (self->loop, &item);
+    self->pair_watched =
+        zloop_poller (self->loop, &item, s_handle_pair, self) == 0;
+    self->pair_out = out;
+    if (!self->pair_watched)
+        storage_fail (self, "cannot poll the raft actor's PAIR");
+}
+
+static int
+s_handle_pair (zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    storage_t *self = arg;
+    if (item->revents & ZMQ_POLLOUT)
+        storage_flush (self);
+    if (item->revents & ZMQ_POLLIN)
+        s_self_take_group (self);
+    s_self_watch_pair (self);
+    return 0;
+}
+
+/* Disk usage: storage_space_poll says whether a sample is due (at most
+   every STORAGE_SPACE_BUSY_MS after writes, every second when idle, at
+   once after a full compaction), so the timer runs at the shortest of
+   these. */
+static int
+s_handle_space (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop, (void)timer_id;
+    storage_t *self = arg;
+    uint64_t db, fs;
+    if (self->space && !self->failed &&
+        storage_space_poll (self->space, zclock_mono (), &db, &fs)) {
+        metrics_set (METRICS_LEVELDB_BYTES, db);
+        msg_store_t u = {
+            .kind = MSG_STORE_USAGE, .db_bytes = db, .fs_free = fs};
+        storage_send (self, &u);
+        s_self_watch_pair (self);
+    }
+    return 0;
+}
+
+/* Housekeeping (idle snapshot sessions, old generations deleted in
+   steps) runs only while nothing waits on the PAIR, so that it never
+   delays a write: every S_CLEANUP_MS while a generation is being
+   deleted, every S_IDLE_MS otherwise (a one-shot timer, re-armed). */
+static int
+s_handle_idle (zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    storage_t *self = arg;
+    if (!self->failed &&
+        !(self->pair && (zsock_events (self->pair) & ZMQ_POLLIN)))
+        storage_housekeeping (self);
+    if (zloop_timer (loop, self->n_cleanup ? S_CLEANUP_MS : S_IDLE_MS, 1,
+                     s_handle_idle, self) == -1)
+        log_error ("storage: cannot re-arm the housekeeping timer");
+    return 0;
+}
+
 void
 storage_actor (zsock_t *pipe, void *args)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "storage");
     storage_t *self = s_self_new (pipe, args);
-    if (!self) {
+    if (!self)
         log_error ("storage: out of memory at start");
-        actor_ready (pipe, ACTOR_NO_MEMORY); /* waits for $TERM */
-        return;
-    }
     /* Ready once the database is open and "boot" (or "error") is queued;
        it leaves as soon as the raft actor's PAIR is there. A database
        that cannot be opened is not a failed start: storage answers
        "error" and the raft actor, which owns the node's verdict, reports
        it (actor.h, "FAILED <reason>"). */
-    actor_ready (pipe, 0);
-
-    while (!self->terminated) {
-        zmq_pollitem_t items[2] = {
-            {zsock_resolve (self->pipe), 0, ZMQ_POLLIN, 0}};
-        int n_items = 1;
-        if (self->pair) {
-            /* While replies wait, read nothing more from the raft actor:
-               that is the back-pressure that bounds the outbox. */
-            short events = zlist_size (self->outbox) ? ZMQ_POLLOUT : ZMQ_POLLIN;
-            items[1] =
-                (zmq_pollitem_t){zsock_resolve (self->pair), 0, events, 0};
-            n_items = 2;
-        }
-        int64_t now = zclock_mono ();
-        uint64_t db, fs;
-        if (self->space && !self->failed &&
-            storage_space_poll (self->space, now, &db, &fs)) {
-            metrics_set (METRICS_LEVELDB_BYTES, db);
-            msg_store_t u = {
-                .kind = MSG_STORE_USAGE, .db_bytes = db, .fs_free = fs};
-            storage_send (self, &u);
-        }
-        int wait = self->space ? storage_space_wait_ms (self->space, now) : -1;
-        /* Old generations are deleted in steps while nothing else waits. */
-        if (self->n_cleanup && (wait < 0 || wait > 5))
-            wait = 5;
-        int rc = zmq_poll (items, n_items, wait);
-        if (rc == -1) {
-            if (errno == EINTR)
-                continue; /* main owns shutdown: we end on $TERM only */
-            log_error ("storage: poll failed: %s", zmq_strerror (errno));
-            break;
-        }
-        if (rc == 0 && !self->failed)
-            storage_housekeeping (self);
-        if (items[0].revents & ZMQ_POLLIN)
-            s_self_handle_pipe (self);
-        if (self->terminated || n_items < 2)
-            continue;
-        if (items[1].revents & ZMQ_POLLOUT)
-            storage_flush (self);
-        if (items[1].revents & ZMQ_POLLIN)
-            s_self_handle_pair (self);
-    }
-    if (self->dropped)
+    if (actor_ready (pipe, self ? 0 : ACTOR_NO_MEMORY) == 0)
+        actor_run (self->loop);
+    if (self && self->dropped)
         log_info ("storage: closing; %llu malformed messages were dropped",
                   (unsigned long long)self->dropped);
     s_self_destroy (&self);

@@ -1,6 +1,8 @@
 /*  storage_int.h -- the storage actor's state, shared by its files:
 
-      storage.c           the actor: start, the PAIR, the loop, replies
+      storage.c           the actor: its sockets, the loop, group commit,
+                          replies
+      storage_boot.c      the start: open, bootstrap, "boot"
       storage_log.c       group commit of the log, durable in order, the
                           tail of entries not applied yet, compaction, and
                           sending what waited on durability ("after")
@@ -32,6 +34,12 @@
    written without sync but their copy is not written again with the next
    synced write: the same loss, through the new path. */
 #define S_BUG_APPLY_NO_COPY (NSXD_PLANTED_BUG == 2)
+/* -DNSXD_PLANTED_BUG=6 (after_before_fsync): the "after" messages (votes
+   and acknowledgements waiting on durability) are forwarded as their group
+   is read, before its fsync: a follower vouches for entries a power cut
+   can still take. tests/node/test_storage.c test_after_durable must catch
+   it (make powercut-teeth). */
+#define S_BUG_AFTER_BEFORE_FSYNC (NSXD_PLANTED_BUG == 6)
 
 /* A point-in-time copy being sent to one peer. */
 typedef struct {
@@ -100,7 +108,9 @@ typedef struct {
     size_t n_cleanup;
     /* InstallSnapshot, leader side: one copy being sent per peer */
     storage_session_t sending[RAFT_MAX_SERVERS];
-    bool terminated;
+    zloop_t *loop;     /* the actor's loop (actor.h) */
+    bool pair_watched; /* the PAIR is in the loop, polled for... */
+    bool pair_out;     /* ...POLLOUT (replies wait), else POLLIN */
 } storage_t;
 
 /* storage.c */
@@ -110,6 +120,9 @@ void storage_send (storage_t *self, const msg_store_t *m);
 /* Storage failed: tell the raft actor (the node must stop) and go idle. */
 void storage_fail (storage_t *self, const char *fmt, ...)
     __attribute__ ((format (printf, 2, 3)));
+
+/* storage_boot.c */
+void storage_open (storage_t *self, const storage_args_t *args);
 
 /* storage_log.c */
 const raft_entry_t *storage_tail_at (const storage_t *self, raft_index_t idx);

@@ -31,7 +31,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#define STORAGE_SPACE_BUSY_MS 100
 #define STORAGE_SPACE_IDLE_MS 1000
 #define STORAGE_SPACE_COMPACT_GAP_MS 2000
 
@@ -115,15 +114,6 @@ static int64_t
 s_interval (const storage_space_t *self)
 {
     return self->wrote ? STORAGE_SPACE_BUSY_MS : STORAGE_SPACE_IDLE_MS;
-}
-
-int
-storage_space_wait_ms (const storage_space_t *self, int64_t now)
-{
-    int64_t due = self->sampled + s_interval (self) - now;
-    if (self->running)
-        due = due < STORAGE_SPACE_BUSY_MS ? due : STORAGE_SPACE_BUSY_MS;
-    return due < 0 ? 0 : (int)due;
 }
 
 uint64_t

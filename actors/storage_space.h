@@ -20,6 +20,10 @@
 
 typedef struct storage_space storage_space_t;
 
+/* The shortest time between two samples (after writes, or while a full
+   compaction runs): the storage actor polls this often. */
+#define STORAGE_SPACE_BUSY_MS 100
+
 /* quota_bytes: the node's --quota-bytes (0: none; no compaction is ever
    started for it). NULL on out of memory. */
 storage_space_t *storage_space_new (store_t *store, uint64_t quota_bytes);
@@ -38,8 +42,6 @@ void storage_space_freed (storage_space_t *self);
    Starts a full compaction when one is due (see storage_space.c). */
 bool storage_space_poll (storage_space_t *self, int64_t now, uint64_t *db_bytes,
                          uint64_t *fs_free);
-/* Milliseconds until the next sample is due (for the actor's poll). */
-int storage_space_wait_ms (const storage_space_t *self, int64_t now);
 
 /* Full compactions started so far (tests, logs). */
 uint64_t storage_space_compactions (const storage_space_t *self);

@@ -133,6 +133,8 @@
 #define S_SLICE_MAX_MS 1000
 /* How often the actor looks for bodies past their deadline. */
 #define S_WATCH_MS 50
+/* Start-up status (actor.h): civetweb cannot serve on args->listen. */
+#define S_STATUS_NO_LISTEN 1
 
 /*  ---------------------------------------------------------------------
     The actor                                                            */
@@ -164,7 +166,7 @@ s_security_init (http_self_t *self)
 
 /* "$TERM" ends the loop; nothing else is expected on the pipe. */
 static int
-s_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
+s_self_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
 {
     (void)loop, (void)arg;
     char *cmd = zstr_recv (pipe);
@@ -186,27 +188,10 @@ s_handle_watch (zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-void
-http_actor (zsock_t *pipe, void *args)
+/* Start civetweb on args->listen; false (logged) if it cannot serve. */
+static bool
+s_self_listen (http_self_t *self)
 {
-    /* named for top -H and perf (--sort comm) */
-    pthread_setname_np (pthread_self (), "http");
-    http_self_t *self = calloc (1, sizeof *self);
-    assert (self);
-    self->args = *(const http_args_t *)args;
-    self->node = node_ctx_current ();
-    atomic_init (&self->next_req_id, 1);
-    /* jansson seeds its hash function on first use; do it here, before
-       the workers race to it. */
-    json_object_seed (0);
-    s_security_init (self);
-    assert (self->bodies);
-    pthread_mutex_init (&self->watch_mutex, NULL);
-    self->max_workers =
-        (size_t)(self->args.threads > 0 ? self->args.threads : 1);
-    self->workers = calloc (self->max_workers, sizeof *self->workers);
-    assert (self->workers);
-
     char threads[16], timeout[16], listen[300];
     snprintf (threads, sizeof threads, "%d",
               self->args.threads > 0 ? self->args.threads : 1);
@@ -243,31 +228,72 @@ http_actor (zsock_t *pipe, void *args)
     if (!self->ctx) {
         log_error ("http: cannot serve on %s: %s", self->args.listen,
                    err[0] ? err : "mg_start failed");
-        actor_ready (pipe, 1); /* waits for $TERM (actor.h) */
-        goto done;
-    } else {
-        log_info ("http: listening on %s (%s, %s threads, tokens %s, "
-                  "requests read within %d ms)",
-                  self->args.listen, self->args.tls_server ? "https" : "http",
-                  threads, self->args.auth ? "on" : "off",
-                  self->access.read_ms);
-        actor_ready (pipe, 0);
+        return false;
     }
+    log_info ("http: listening on %s (%s, %s threads, tokens %s, "
+              "requests read within %d ms)",
+              self->args.listen, self->args.tls_server ? "https" : "http",
+              threads, self->args.auth ? "on" : "off", self->access.read_ms);
+    return true;
+}
 
+static void s_self_destroy (http_self_t **self_p);
+
+static http_self_t *
+s_self_new (zsock_t *pipe, const http_args_t *args)
+{
+    http_self_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->args = *args;
+    self->node = node_ctx_current ();
+    atomic_init (&self->next_req_id, 1);
+    /* jansson seeds its hash function on first use; do it here, before
+       the workers race to it. */
+    json_object_seed (0);
+    pthread_mutex_init (&self->watch_mutex, NULL);
+    s_security_init (self);
+    self->max_workers =
+        (size_t)(self->args.threads > 0 ? self->args.threads : 1);
+    self->workers = calloc (self->max_workers, sizeof *self->workers);
+    self->loop = zloop_new ();
+    if (!self->bodies || !self->workers || !self->loop) {
+        s_self_destroy (&self);
+        return NULL;
+    }
     /* The skeleton's loop (actor.h): only "$TERM" comes on the pipe;
        meanwhile, the watch on a timer. */
-    zloop_t *loop = zloop_new ();
-    assert (loop);
-    zloop_reader (loop, pipe, s_handle_pipe, self);
-    zloop_timer (loop, S_WATCH_MS, 0, s_handle_watch, self);
-    actor_run (loop);
-    zloop_destroy (&loop);
-done:
+    zloop_reader (self->loop, pipe, s_self_handle_pipe, self);
+    zloop_timer (self->loop, S_WATCH_MS, 0, s_handle_watch, self);
+    if (!s_self_listen (self))
+        self->status = S_STATUS_NO_LISTEN; /* waits for $TERM (actor.h) */
+    return self;
+}
+
+static void
+s_self_destroy (http_self_t **self_p)
+{
+    http_self_t *self = *self_p;
+    if (!self)
+        return;
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
+    zloop_destroy (&self->loop);
     json_decref (self->security);
     http_admission_destroy (&self->bodies);
     pthread_mutex_destroy (&self->watch_mutex);
     free (self->workers);
     free (self);
+    *self_p = NULL;
+}
+
+void
+http_actor (zsock_t *pipe, void *args)
+{
+    http_self_t *self = s_self_new (pipe, args);
+    if (!self)
+        log_error ("http: out of memory at start");
+    if (actor_ready (pipe, self ? self->status : ACTOR_NO_MEMORY) == 0)
+        actor_run (self->loop);
+    s_self_destroy (&self);
 }

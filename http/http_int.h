@@ -44,6 +44,8 @@ typedef struct {
     http_worker_t **workers; /* every worker thread's, for the watch */
     size_t n_workers, max_workers;
     node_ctx_t *node; /* the actor thread's, bound by each worker */
+    zloop_t *loop;    /* the actor's loop (actor.h): $TERM, the watch */
+    int status;       /* start-up status (actor.h); 0: listening */
 } http_self_t;
 
 /* One request being served. */

@@ -1115,6 +1115,82 @@ test_after (void)
     zsock_destroy (&pull);
 }
 
+/* An "after" message leaves only once the write it waits for is durable
+   (issue 14). Storage sends "persisted" right after the synced write and
+   the messages after that, from one thread: so by the time the transport
+   holds a message, its write's "persisted" is already queued on the PAIR,
+   and a read that does not wait must find it. Each round writes about
+   256 KiB (a synced write long enough for a message sent before it to be
+   seen early); the planted after_before_fsync (NSXD_PLANTED_BUG=6) sends
+   before the write and is caught here (make powercut-teeth). */
+#define S_DURABLE_ROUNDS 20
+#define S_DURABLE_ENTRIES 8
+#define S_DURABLE_VALUE (32 * 1024)
+
+static void
+test_after_durable (void)
+{
+    raft_conf_t conf = s_conf ();
+    zsock_t *pull = zsock_new (ZMQ_PULL);
+    zsock_set_rcvtimeo (pull, 5000);
+    CHECK (zsock_bind (pull, "inproc://test-storage-after-durable") == 0);
+    s_send_ep = "inproc://test-storage-after-durable";
+    s_node_t n;
+    msg_store_t boot, r;
+    CHECK (s_boot (&n, s_dir ("after_durable"), &conf, &boot));
+    msg_store_clear (&boot);
+    char *value = malloc (S_DURABLE_VALUE + 1);
+    CHECK (value != NULL);
+    memset (value, 'v', S_DURABLE_VALUE);
+    value[S_DURABLE_VALUE] = 0;
+    int timeout = zsock_rcvtimeo (n.pair);
+    size_t early = 0;
+    raft_index_t last = 1; /* the bootstrap entry */
+    for (uint64_t seq = 1; seq <= S_DURABLE_ROUNDS; seq++) {
+        raft_entry_t es[S_DURABLE_ENTRIES];
+        for (size_t i = 0; i < S_DURABLE_ENTRIES; i++)
+            es[i] = s_kv_entry (2, last + 1 + i, MSG_KV_PUT, "k", value);
+        last += S_DURABLE_ENTRIES;
+        msg_store_t w = {.kind = MSG_STORE_WRITE,
+                         .seq = seq,
+                         .hs_changed = seq == 1,
+                         .hs = {2, 1},
+                         .entries = es,
+                         .n_entries = S_DURABLE_ENTRIES};
+        msg_after_t a[] = {{.index = last,
+                            .term = 2,
+                            .to = 5,
+                            .frame = zframe_new ("ack", 3)}};
+        msg_store_t af = s_after (seq, 1, a);
+        s_send (&n, &w);
+        s_send (&n, &af);
+        msg_store_clear (&af);
+        for (size_t i = 0; i < S_DURABLE_ENTRIES; i++)
+            raft_buf_unref (es[i].data);
+        CHECK (s_pull_send (pull, 5, "ack"));
+        /* the acknowledgement is out: its write must be durable already */
+        zsock_set_rcvtimeo (n.pair, 0);
+        int rc = s_recv (&n, &r);
+        zsock_set_rcvtimeo (n.pair, timeout);
+        if (rc != 0) {
+            early++;
+            rc = s_recv (&n, &r); /* it comes later */
+        }
+        CHECK (rc == 0 && r.kind == MSG_STORE_PERSISTED && r.seq == seq);
+        msg_store_clear (&r);
+    }
+    if (early)
+        fprintf (stderr,
+                 "%zu of %d acknowledgements left before their write was "
+                 "durable\n",
+                 early, S_DURABLE_ROUNDS);
+    CHECK (early == 0);
+    free (value);
+    s_stop (&n);
+    s_send_ep = NULL;
+    zsock_destroy (&pull);
+}
+
 static void
 test_connect_first (void)
 {
@@ -1562,6 +1638,7 @@ main (void)
         {"test_open_failure", test_open_failure},
         {"test_connect_first", test_connect_first},
         {"test_after", test_after},
+        {"test_after_durable", test_after_durable},
         {"test_codec", test_codec},
         {"test_kv_codec", test_kv_codec},
         {"test_identity", test_identity},
