@@ -16,41 +16,17 @@ s_limits (const http_req_t *c)
                                  .max_value = c->self->args.max_value};
 }
 
-/* The body through a parser of http/parse.h: 0 with *out filled, or the
-   status of the reply sent. */
-typedef int (*s_kv_parser_t) (const void *body, size_t len,
-                              const http_parse_limits_t *lim,
-                              http_parse_kv_t *out, http_parse_err_t *err);
-
-static int
-s_kv_write (http_req_t *c, s_kv_parser_t parse, msg_api_op_t op)
-{
-    char *body = NULL;
-    size_t len = 0;
-    int st = http_read_body (c, &body, &len);
-    if (st)
-        return st;
-    http_parse_limits_t lim = s_limits (c);
-    http_parse_kv_t kv;
-    http_parse_err_t err;
-    int rc = parse (body, len, &lim, &kv, &err);
-    free (body);
-    if (rc != 0)
-        return http_reply_parse_error (c, &err);
-    msg_api_req_t req = {.op = op, .key = kv.key, .value = kv.value};
-    return http_call (c, &req);
-}
-
+/* PUT and DELETE, with or without their compares: http_txn.c. */
 int
 http_kv_put (http_req_t *c)
 {
-    return s_kv_write (c, http_parse_put, MSG_API_PUT);
+    return http_kv_write (c, true);
 }
 
 int
 http_kv_delete (http_req_t *c)
 {
-    return s_kv_write (c, http_parse_delete, MSG_API_DELETE);
+    return http_kv_write (c, false);
 }
 
 /* GET with the KV data at hand (args.shared): a stale read is a local
@@ -85,7 +61,7 @@ s_get_local (http_req_t *c, store_t *st, msg_api_req_t *req)
         return http_reply_error (c, 500, "internal", "read failed");
     }
     json_t *body =
-        http_render_value (req->key, found ? value : NULL, req->stale);
+        http_render_record (req->key, found ? value : NULL, req->stale);
     raft_buf_unref (value);
     msg_api_req_clear (req);
     if (!body)

@@ -60,12 +60,15 @@ typedef struct {
     raft_entry_t applied_conf; /* the configuration at applied (index 0:
                                   none recorded) */
     uint64_t gen;              /* the KV data's generation */
+    bool upgraded;           /* opened as format 1, upgraded to 2 now */
+    uint64_t upgraded_keys;  /* the KV records it rewrote */
 } store_state_t;
 
 /* Read everything durable. First reads every record once with block
    checksums verified, so a corrupted table anywhere fails the start (the
-   error names the file). Refuses (-1) a database that is not nsxd's
-   format 1, and one whose log is not contiguous or disagrees with its keys.
+   error names the file). Upgrades a format-1 database to format 2 (its
+   KV values become records, store_format.h) in one synced batch. Refuses
+   (-1) a database that is not nsxd's format 1 or 2, and one whose log is not contiguous or disagrees with its keys.
    Release with store_state_clear. */
 int store_load (store_t *self, store_state_t *st, char **err);
 void store_state_clear (store_state_t *st);
