@@ -230,6 +230,11 @@ $(B)/test_metrics: $(call objs,obj-asan,tests/node/test_metrics.c tests/node/pro
 $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck.c)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The KV state machine alone (store/kvsm.c), under ASan+UBSan.
+$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+                $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -238,9 +243,10 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm
 	$(B)/test_lib
 	$(B)/test_raft
+	$(B)/test_kvsm
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
