@@ -204,12 +204,12 @@ s_compare (json_t *j, size_t i, const http_parse_limits_t *lim, kvsm_cmp_t *c,
         return s_fail (err, 400, "missing field \"value\"%s", where);
     switch (c->target) {
     case KVSM_T_VALUE:
-        return s_buf (j, "value", where, lim->max_value, false, &c->value,
-                      err);
+        return s_buf (j, "value", where, lim->max_value, false, &c->value, err);
     case KVSM_T_EXISTS:
         if (!json_is_boolean (v))
-            return s_fail (err, 400, "compare[%zu]: \"value\" of exists "
-                                     "must be a boolean",
+            return s_fail (err, 400,
+                           "compare[%zu]: \"value\" of exists "
+                           "must be a boolean",
                            i);
         c->num = json_is_true (v);
         return 0;
@@ -237,17 +237,17 @@ s_op (json_t *j, const char *list, size_t i, const http_parse_limits_t *lim,
     else if ((a = json_object_get (j, "get")))
         d->op = KVSM_GET;
     else
-        return s_fail (err, 400, "%s[%zu]: unknown op (put, delete, get)",
-                       list, i);
+        return s_fail (err, 400, "%s[%zu]: unknown op (put, delete, get)", list,
+                       i);
     if (!json_is_object (a))
-        return s_fail (err, 400, "%s[%zu]: the op's argument must be an "
-                                 "object",
+        return s_fail (err, 400,
+                       "%s[%zu]: the op's argument must be an "
+                       "object",
                        list, i);
     if (s_buf (a, "key", where, lim->max_key, true, &d->key, err) != 0)
         return -1;
     if (d->op == KVSM_PUT)
-        return s_buf (a, "value", where, lim->max_value, false, &d->value,
-                      err);
+        return s_buf (a, "value", where, lim->max_value, false, &d->value, err);
     return 0;
 }
 

@@ -61,8 +61,8 @@ s_cmd_ok (const msg_kv_t *cmd, unsigned version)
     if (version == KVSM_CMD_V1)
         return (cmd->op == KVSM_PUT || cmd->op == KVSM_DEL) && cmd->key &&
                (cmd->op != KVSM_PUT || cmd->value) && cmd->n_cmps == 0;
-    if (cmd->n_cmps > KVSM_TXN_MAX_CMPS ||
-        cmd->n_success > KVSM_TXN_MAX_OPS || cmd->n_failure > KVSM_TXN_MAX_OPS)
+    if (cmd->n_cmps > KVSM_TXN_MAX_CMPS || cmd->n_success > KVSM_TXN_MAX_OPS ||
+        cmd->n_failure > KVSM_TXN_MAX_OPS)
         return false;
     for (size_t i = 0; i < cmd->n_cmps; i++) {
         const kvsm_cmp_t *c = &cmd->cmps[i];
@@ -78,8 +78,8 @@ s_cmd_ok (const msg_kv_t *cmd, unsigned version)
     case KVSM_TXN:
         for (size_t i = 0; i < cmd->n_success + cmd->n_failure; i++) {
             const kvsm_txn_op_t *o = &cmd->ops[i];
-            if (!o->key || (o->op != KVSM_PUT && o->op != KVSM_DEL &&
-                            o->op != KVSM_GET) ||
+            if (!o->key ||
+                (o->op != KVSM_PUT && o->op != KVSM_DEL && o->op != KVSM_GET) ||
                 (o->op == KVSM_PUT && !o->value))
                 return false;
         }

@@ -78,8 +78,7 @@ s_result (const msgpack_object *o, kvsm_result_t *res)
         !msg_get_uint (&f[1], &status) || status > KVSM_UNKNOWN_VERSION ||
         !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_TXN ||
         !msg_get_bool (&f[3], &res->succeeded) ||
-        f[4].type != MSGPACK_OBJECT_ARRAY ||
-        f[4].via.array.size > S_RESPS_MAX)
+        f[4].type != MSGPACK_OBJECT_ARRAY || f[4].via.array.size > S_RESPS_MAX)
         return -1;
     res->status = (kvsm_status_t)status;
     res->op = (kvsm_op_t)op;

@@ -188,9 +188,8 @@ s_put_meta (s_apply_t *a, bool found, const kvsm_meta_t *cur)
         mod = ++counter;
     }
     if (!found)
-        return (kvsm_meta_t){.create_index = a->index,
-                             .mod_index = mod,
-                             .version = 1};
+        return (kvsm_meta_t){
+            .create_index = a->index, .mod_index = mod, .version = 1};
     /* An existing record: its create index stays (0: unknown, from
        before versions); version counts the changes we know of. */
     return (kvsm_meta_t){.create_index = cur->create_index,
@@ -285,8 +284,8 @@ s_compares_hold (s_apply_t *a, const kvsm_cmd_t *cmd)
 }
 
 int
-kvsm_apply (const kvsm_view_t *view, raft_index_t index,
-            const kvsm_cmd_t *cmd, kvsm_result_t *res)
+kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
+            kvsm_result_t *res)
 {
     memset (res, 0, sizeof *res);
     res->op = cmd->op;
@@ -308,8 +307,7 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index,
         size_t from = success ? 0 : cmd->n_success;
         size_t n = success ? cmd->n_success : cmd->n_failure;
         for (size_t i = from; rc == 0 && i < from + n; i++)
-            rc = s_op (&a, cmd->ops[i].op, cmd->ops[i].key,
-                       cmd->ops[i].value);
+            rc = s_op (&a, cmd->ops[i].op, cmd->ops[i].key, cmd->ops[i].value);
     } else if (!res->succeeded) {
         /* The shorthands' 412 shows the record as it is. */
         res->status = KVSM_COMPARE_FAILED;

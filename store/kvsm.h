@@ -132,26 +132,26 @@ typedef struct {
 
 /* One op's answer, as the single-op replies show it. */
 typedef struct {
-    kvsm_op_t op;    /* PUT, DEL or GET */
-    raft_buf_t *key; /* one ref */
-    bool found;      /* PUT: the key existed before; DEL: it existed (and
+    kvsm_op_t op;      /* PUT, DEL or GET */
+    raft_buf_t *key;   /* one ref */
+    bool found;        /* PUT: the key existed before; DEL: it existed (and
                         is gone); GET: it exists */
-    kvsm_meta_t meta; /* PUT: the record after; DEL: the one deleted;
+    kvsm_meta_t meta;  /* PUT: the record after; DEL: the one deleted;
                          GET: the record */
     raft_buf_t *value; /* GET, found: one ref */
 } kvsm_resp_t;
 
 /* One key the entry changed (a per-apply effect: watches' events). */
 typedef struct {
-    raft_buf_t *key; /* one ref */
-    bool deleted;    /* else put */
-    bool existed;    /* the key existed before this change */
+    raft_buf_t *key;  /* one ref */
+    bool deleted;     /* else put */
+    bool existed;     /* the key existed before this change */
     kvsm_meta_t meta; /* after a put */
 } kvsm_change_t;
 
 typedef enum {
     KVSM_OK = 0,
-    KVSM_COMPARE_FAILED, /* a PUT or DEL whose compares did not hold:
+    KVSM_COMPARE_FAILED,  /* a PUT or DEL whose compares did not hold:
                             resps[0] is a GET of its key (the current
                             record, or not found); nothing changed */
     KVSM_UNKNOWN_VERSION, /* a command version this build does not know */
@@ -159,8 +159,8 @@ typedef enum {
 
 typedef struct {
     kvsm_status_t status;
-    kvsm_op_t op;    /* the command's: PUT, DEL or TXN */
-    bool succeeded;  /* every compare held (true without compares) */
+    kvsm_op_t op;       /* the command's: PUT, DEL or TXN */
+    bool succeeded;     /* every compare held (true without compares) */
     kvsm_resp_t *resps; /* PUT, DEL: one; TXN: one per op of the branch
                            taken */
     size_t n_resps;

@@ -22,8 +22,8 @@ store_upgrade_1 (store_t *self, uint64_t gen, uint64_t *keys, char **err)
     size_t plen = store_gen_prefix (prefix, gen);
     leveldb_iterator_t *it = leveldb_create_iterator (self->db, self->scan);
     int rc = 0;
-    for (leveldb_iter_seek (it, prefix, plen); rc == 0 && leveldb_iter_valid (it);
-         leveldb_iter_next (it)) {
+    for (leveldb_iter_seek (it, prefix, plen);
+         rc == 0 && leveldb_iter_valid (it); leveldb_iter_next (it)) {
         size_t kl, kvl, vl;
         const char *k = leveldb_iter_key (it, &kl), *kv;
         if (!store_kv_key_parse (k, kl, prefix, plen, &kv, &kvl))
@@ -32,8 +32,9 @@ store_upgrade_1 (store_t *self, uint64_t gen, uint64_t *keys, char **err)
         if (cap < STORE_REC_HEADER + vl) {
             char *nr = realloc (rec, STORE_REC_HEADER + vl);
             if (!nr) {
-                store_err_set (err, "upgrade: out of memory for a %zu-byte "
-                                    "value",
+                store_err_set (err,
+                               "upgrade: out of memory for a %zu-byte "
+                               "value",
                                vl);
                 rc = -1;
                 break;

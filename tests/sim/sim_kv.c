@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_KEYS 6       /* the workload's keys: k0..k5 */
-#define S_STR 12       /* key and value bytes, NUL included */
+#define S_KEYS 6 /* the workload's keys: k0..k5 */
+#define S_STR 12 /* key and value bytes, NUL included */
 #define S_CAP (S_KEYS + 2)
 
 typedef struct {
@@ -200,9 +200,9 @@ sim_kv_command (const sim_t *s, uint64_t op)
             s_rand_cmp (&r, &c.cmps[i], NULL);
         for (size_t i = 0; i < c.n_success + c.n_failure; i++) {
             kvsm_txn_op_t *o = &c.ops[i];
-            o->op = (kvsm_op_t)((r = s_mix (r)) % 3 == 0   ? KVSM_GET
-                                : (r >> 8) % 4 == 0 ? KVSM_DEL
-                                                     : KVSM_PUT);
+            o->op = (kvsm_op_t)((r = s_mix (r)) % 3 == 0 ? KVSM_GET
+                                : (r >> 8) % 4 == 0      ? KVSM_DEL
+                                                         : KVSM_PUT);
             o->key = s_key (&r);
             if (o->op == KVSM_PUT)
                 o->value = s_val (&r);
@@ -319,7 +319,8 @@ s_model_cmp (const kvsm_cmp_t *c, const s_map_t *m)
     int64_t a, b;
     if (c->target == KVSM_T_VALUE) {
         char want[S_STR] = {0};
-        memcpy (want, c->value->data, c->value->len < S_STR ? c->value->len : 0);
+        memcpy (want, c->value->data,
+                c->value->len < S_STR ? c->value->len : 0);
         a = strcmp (r->value, want);
         b = 0;
     } else {
@@ -343,9 +344,8 @@ s_model_cmp (const kvsm_cmp_t *c, const s_map_t *m)
 /* The model's op on m at index; what a GET (or the op) should answer in
    *want (found, meta, value). */
 static void
-s_model_op (s_map_t *m, raft_index_t index, kvsm_op_t op,
-            const raft_buf_t *key, const raft_buf_t *value, s_rec_t *want,
-            bool *found)
+s_model_op (s_map_t *m, raft_index_t index, kvsm_op_t op, const raft_buf_t *key,
+            const raft_buf_t *value, s_rec_t *want, bool *found)
 {
     s_rec_t *r = s_find (m, key->data, key->len);
     *found = r != NULL;
@@ -375,15 +375,16 @@ s_model_check (sim_t *s, sim_node_t *n, raft_index_t index,
     for (size_t i = 0; i < cmd->n_cmps; i++)
         hold = hold && s_model_cmp (&cmd->cmps[i], model);
     if (hold != res->succeeded)
-        return sim_fail (s, "KV state machine: node %llu, index %llu: the "
-                            "compares %s, the state machine says %s",
-                         (unsigned long long)n->id,
-                         (unsigned long long)index, hold ? "hold" : "fail",
+        return sim_fail (s,
+                         "KV state machine: node %llu, index %llu: the "
+                         "compares %s, the state machine says %s",
+                         (unsigned long long)n->id, (unsigned long long)index,
+                         hold ? "hold" : "fail",
                          res->succeeded ? "succeeded" : "failed");
     const kvsm_txn_op_t *ops = cmd->ops;
     size_t from = 0, count = 0;
-    kvsm_txn_op_t single = {.op = cmd->op, .key = cmd->key,
-                            .value = cmd->value};
+    kvsm_txn_op_t single = {
+        .op = cmd->op, .key = cmd->key, .value = cmd->value};
     if (cmd->op == KVSM_TXN) {
         from = hold ? 0 : cmd->n_success;
         count = hold ? cmd->n_success : cmd->n_failure;
@@ -394,10 +395,11 @@ s_model_check (sim_t *s, sim_node_t *n, raft_index_t index,
             single.op = KVSM_GET; /* 412: the record as it is */
     }
     if (res->n_resps != count)
-        return sim_fail (s, "KV state machine: node %llu, index %llu: %zu "
-                            "replies for %zu ops",
-                         (unsigned long long)n->id,
-                         (unsigned long long)index, res->n_resps, count);
+        return sim_fail (s,
+                         "KV state machine: node %llu, index %llu: %zu "
+                         "replies for %zu ops",
+                         (unsigned long long)n->id, (unsigned long long)index,
+                         res->n_resps, count);
     for (size_t i = 0; i < count; i++) {
         const kvsm_txn_op_t *o = &ops[from + i];
         const kvsm_resp_t *r = &res->resps[i];
@@ -411,9 +413,10 @@ s_model_check (sim_t *s, sim_node_t *n, raft_index_t index,
             ok = r->value && r->value->len == strlen (want.value) &&
                  memcmp (r->value->data, want.value, r->value->len) == 0;
         if (!ok)
-            return sim_fail (s, "KV state machine: node %llu, index %llu: "
-                                "reply %zu (%s of %s) differs from the "
-                                "model's (found %d, {%llu,%llu,%llu})",
+            return sim_fail (s,
+                             "KV state machine: node %llu, index %llu: "
+                             "reply %zu (%s of %s) differs from the "
+                             "model's (found %d, {%llu,%llu,%llu})",
                              (unsigned long long)n->id,
                              (unsigned long long)index, i,
                              o->op == KVSM_GET   ? "get"
@@ -443,8 +446,9 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
         if (me->map)
             me->map->refs++;
         else if (n->sm_applied && !s->unchecked)
-            return sim_fail (s, "KV state machine: node %llu at %llu: no "
-                                "map was saved for its state",
+            return sim_fail (s,
+                             "KV state machine: node %llu at %llu: no "
+                             "map was saved for its state",
                              (unsigned long long)n->id,
                              (unsigned long long)n->sm_applied);
         if (!me->map && !(me->map = calloc (1, sizeof *me->map)))
@@ -478,9 +482,10 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
         if (ok && !s->unchecked && !getenv ("SIM_KV_NO_MODEL"))
             ok = s_model_check (s, n, e->index, &cmd, &res, &model) &&
                  (s_map_eq (work, &model) ||
-                  sim_fail (s, "KV state machine: node %llu, index %llu: the "
-                               "data differs from the model's (a txn only "
-                               "in part, or wrong metadata)",
+                  sim_fail (s,
+                            "KV state machine: node %llu, index %llu: the "
+                            "data differs from the model's (a txn only "
+                            "in part, or wrong metadata)",
                             (unsigned long long)n->id,
                             (unsigned long long)e->index));
         kvsm_result_clear (&res);
@@ -496,8 +501,9 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
         char a[512], b[512];
         s_map_str (m, a, sizeof a);
         s_map_str (seen, b, sizeof b);
-        return sim_fail (s, "KV state machine: node %llu at index %llu has "
-                            "[%s], another replica had [%s]",
+        return sim_fail (s,
+                         "KV state machine: node %llu at index %llu has "
+                         "[%s], another replica had [%s]",
                          (unsigned long long)n->id,
                          (unsigned long long)e->index, a, b);
     }

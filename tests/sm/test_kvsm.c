@@ -205,8 +205,8 @@ static void
 test_unknown_version (void)
 {
     s_map_t m = {0};
-    kvsm_cmd_t c = {.version = 3, .op = KVSM_PUT, .key = s_b ("k"),
-                    .value = s_b ("v")};
+    kvsm_cmd_t c = {
+        .version = 3, .op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("v")};
     kvsm_view_t v = s_view (&m);
     kvsm_result_t res;
     CHECK_EQ (kvsm_apply (&v, 1, &c, &res), 0);
@@ -264,8 +264,7 @@ test_compares (void)
         bool got = kvsm_compare (&c, cases[i].found, &rec);
         if (got != cases[i].want)
             fprintf (stderr, "     case %zu: %s %s: got %d\n", i,
-                     kvsm_target_name (c.target), kvsm_cmp_op_name (c.op),
-                     got);
+                     kvsm_target_name (c.target), kvsm_cmp_op_name (c.op), got);
         CHECK (got == cases[i].want);
         raft_buf_unref (c.value);
     }
@@ -325,7 +324,8 @@ test_shorthands (void)
 static kvsm_txn_op_t
 s_op (kvsm_op_t op, const char *k, const char *v)
 {
-    return (kvsm_txn_op_t){.op = op, .key = s_b (k), .value = v ? s_b (v) : NULL};
+    return (kvsm_txn_op_t){
+        .op = op, .key = s_b (k), .value = v ? s_b (v) : NULL};
 }
 
 /* A lock: take it if nobody holds it, else read the holder. */
