@@ -369,8 +369,9 @@ sim-ci: deps $(B)/sim $(B)/sim-asan
 teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :, ,$(b)))))
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
-purity: deps $(CORE_OBJ)
-	tests/core/purity.sh $(CORE_OBJ)
+# the core, and the KV state machine (store/kvsm.c) with it
+purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o
+	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the
