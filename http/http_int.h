@@ -75,6 +75,8 @@ int http_kv_delete (http_req_t *c);
 /* http_txn.c: PUT (put) or DELETE with their compare shorthands; TXN */
 int http_kv_write (http_req_t *c, bool put);
 int http_kv_txn (http_req_t *c);
+/* http_range.c: GET /kv/range */
+int http_kv_range (http_req_t *c);
 int http_raft_join (http_req_t *c);
 int http_raft_remove (http_req_t *c);
 

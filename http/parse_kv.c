@@ -311,3 +311,164 @@ http_parse_txn (const void *body, size_t len, const http_parse_limits_t *lim,
         kvsm_cmd_clear (out);
     return rc;
 }
+
+/*  ---------------------------------------------------------------------
+    /kv/range                                                            */
+
+void
+http_parse_range_clear (http_parse_range_t *r)
+{
+    raft_buf_unref (r->start);
+    raft_buf_unref (r->end);
+    r->start = r->end = NULL;
+}
+
+/* name=true|1|false|0 into *v (absent: false). */
+static int
+s_qbool (const char *qs, size_t len, const char *name, bool *v,
+         http_parse_err_t *err)
+{
+    char *s;
+    size_t n;
+    int rc = http_parse_query_value (qs, len, name, 5, &s, &n);
+    *v = false;
+    if (rc == 0)
+        return 0;
+    if (rc == 1 && (strcmp (s, "true") == 0 || strcmp (s, "1") == 0))
+        *v = true;
+    else if (!(rc == 1 && (strcmp (s, "false") == 0 || strcmp (s, "0") == 0)))
+        rc = -2;
+    free (s);
+    return rc == -1   ? s_oom (err)
+           : rc == -2 ? s_fail (err, 400, "%s must be true or false", name)
+                      : 0;
+}
+
+/* name=... as a new buffer in *out (NULL when absent), at most max
+   bytes. */
+static int
+s_qbuf (const char *qs, size_t len, const char *name, size_t max,
+        raft_buf_t **out, http_parse_err_t *err)
+{
+    char *s;
+    size_t n;
+    int rc = http_parse_query_value (qs, len, name, max, &s, &n);
+    *out = NULL;
+    if (rc == -1)
+        return s_oom (err);
+    if (rc == -2)
+        return s_fail (err, 413, "%s is longer than %zu bytes", name, max);
+    if (rc == 0)
+        return 0;
+    if (!json_utf8_valid (s, n)) {
+        free (s);
+        return s_fail (err, 400, "%s is not valid UTF-8", name);
+    }
+    *out = raft_buf_new (s, n);
+    free (s);
+    return *out ? 0 : s_oom (err);
+}
+
+/* The first key after every key that starts with p: p with its last
+   byte below 0xff incremented and what follows cut; NULL (no end) when
+   every byte is 0xff or p is empty. */
+static raft_buf_t *
+s_prefix_end (const raft_buf_t *p, bool *none)
+{
+    size_t n = p->len;
+    while (n && p->data[n - 1] == 0xff)
+        n--;
+    *none = n == 0;
+    if (*none)
+        return NULL;
+    raft_buf_t *e = raft_buf_new (p->data, n);
+    if (e)
+        e->data[n - 1]++;
+    return e;
+}
+
+static int
+s_hexval (char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+}
+
+int
+http_parse_range_query (const char *qs, size_t len,
+                        const http_parse_limits_t *lim, http_parse_range_t *out,
+                        http_parse_err_t *err)
+{
+    memset (out, 0, sizeof *out);
+    out->limit = HTTP_RANGE_DEFAULT;
+    raft_buf_t *prefix = NULL, *token = NULL;
+    char *num = NULL;
+    size_t nlen;
+    int rc = s_qbuf (qs, len, "prefix", lim->max_key, &prefix, err);
+    if (rc == 0)
+        rc = s_qbuf (qs, len, "start", lim->max_key, &out->start, err);
+    if (rc == 0)
+        rc = s_qbuf (qs, len, "end", lim->max_key, &out->end, err);
+    /* the token: hex of a key (+ 1 byte), so twice as long */
+    if (rc == 0)
+        rc = s_qbuf (qs, len, "continue", 2 * lim->max_key + 2, &token, err);
+    if (rc == 0)
+        rc = s_qbool (qs, len, "keys_only", &out->keys_only, err);
+    if (rc == 0)
+        rc = s_qbool (qs, len, "stale", &out->stale, err);
+    if (rc == 0) {
+        int q = http_parse_query_value (qs, len, "limit", 8, &num, &nlen);
+        char *endp = NULL;
+        long v = q == 1 ? strtol (num, &endp, 10) : HTTP_RANGE_DEFAULT;
+        if (q == -1)
+            rc = s_oom (err);
+        else if (q != 0 &&
+                 (q == -2 || !nlen || *endp || v < 1 || v > HTTP_RANGE_MAX))
+            rc = s_fail (err, 400, "limit must be an integer in 1..%d",
+                         HTTP_RANGE_MAX);
+        else
+            out->limit = (size_t)v;
+    }
+    if (rc == 0 && prefix && (out->start || out->end))
+        rc = s_fail (err, 400, "give prefix, or start and end, not both");
+    else if (rc == 0 && !prefix && !out->start)
+        rc = s_fail (err, 400, "missing ?prefix= or ?start=");
+    else if (rc == 0 && prefix) {
+        bool none;
+        out->start = raft_buf_ref (prefix);
+        out->end = s_prefix_end (prefix, &none);
+        if (!out->end && !none)
+            rc = s_oom (err);
+    }
+    if (rc == 0 && token) {
+        /* go on from the key the token names, inside this range */
+        raft_buf_t *from = raft_buf_new (token->data, token->len / 2);
+        bool ok = from && token->len % 2 == 0;
+        for (size_t i = 0; ok && i < from->len; i++) {
+            int hi = s_hexval ((char)token->data[2 * i]);
+            int lo = s_hexval ((char)token->data[2 * i + 1]);
+            ok = hi >= 0 && lo >= 0;
+            if (ok)
+                from->data[i] = (uint8_t)(hi << 4 | lo);
+        }
+        size_t m =
+            ok && from->len < out->start->len ? from->len : out->start->len;
+        ok = ok && (memcmp (from->data, out->start->data, m) > 0 ||
+                    (memcmp (from->data, out->start->data, m) == 0 &&
+                     from->len >= out->start->len));
+        if (!ok) {
+            raft_buf_unref (from);
+            rc = s_fail (err, 400, "continue is not a token of this range");
+        } else {
+            raft_buf_unref (out->start);
+            out->start = from;
+        }
+    }
+    raft_buf_unref (prefix);
+    raft_buf_unref (token);
+    free (num);
+    if (rc != 0)
+        http_parse_range_clear (out);
+    return rc;
+}

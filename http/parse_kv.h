@@ -30,4 +30,21 @@ int http_parse_txn (const void *body, size_t len,
                     const http_parse_limits_t *lim, kvsm_cmd_t *out,
                     http_parse_err_t *err);
 
+/* GET /kv/range query: prefix=P, or start=S[&end=E] (E excluded; none:
+   to the last key), limit=N (1..HTTP_RANGE_MAX, default
+   HTTP_RANGE_DEFAULT), continue=T (the token of the page before: hex of
+   the key to go on from), keys_only and stale (true|1|false|0). */
+#define HTTP_RANGE_DEFAULT 100
+#define HTTP_RANGE_MAX 1000
+typedef struct {
+    raft_buf_t *start; /* where the page starts ("": the first key) */
+    raft_buf_t *end;   /* NULL: no end */
+    size_t limit;
+    bool keys_only, stale;
+} http_parse_range_t;
+void http_parse_range_clear (http_parse_range_t *r);
+int http_parse_range_query (const char *qs, size_t len,
+                            const http_parse_limits_t *lim,
+                            http_parse_range_t *out, http_parse_err_t *err);
+
 #endif

@@ -160,6 +160,19 @@ void store_snap_close (store_snap_t **sn_p);
 int store_digest (store_t *self, raft_index_t *applied, uint64_t *keys,
                   uint8_t digest[STORE_DIGEST_BYTES], char **err);
 
+/* A page of the KV data at one instant (a LevelDB snapshot): fn for each
+   record (key, and the stored record: store_format.h) with start <= key
+   < end (end NULL: no end), in key order, at most limit of them; the
+   applied index of that instant in *applied, and *more when records are
+   left past the page. fn returns 0, or -1 to stop (the range fails).
+   Safe from any thread while the owner writes (reads only). */
+typedef int (*store_range_fn_t) (void *ctx, const char *key, size_t key_len,
+                                 const char *rec, size_t rec_len);
+int store_range (store_t *self, const void *start, size_t start_len,
+                 const void *end, size_t end_len, size_t limit,
+                 raft_index_t *applied, bool *more, store_range_fn_t fn,
+                 void *ctx, char **err);
+
 /* Write the batch atomically; with sync, durable (fsync) before returning.
    The batch is left as it was (clear it to reuse it). */
 int store_write (store_t *self, store_batch_t *batch, bool sync, char **err);

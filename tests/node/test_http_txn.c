@@ -1,8 +1,9 @@
 /*  test_http_txn.c -- the state machine's HTTP API on a real node (issue
     15): versions in GET and write replies, the compare shorthands of PUT
     and DELETE (prev_value, prev_index, prev_exist) and their 412, POST
-    /kv/txn (both branches, gets after puts, atomicity), a lock and a
-    leader election among clients built from them, and every 400/413.
+    /kv/txn (both branches, gets after puts, atomicity), a lock among
+    clients built from them, GET /kv/range (prefix, start/end, pages and
+    their token, keys_only, stale), and every 400/413.
 
     One node, a cluster of one (it elects itself), started from flags as
     nsxd's main does, on a temporary directory. Ports, fixed: HTTP
@@ -365,6 +366,85 @@ test_errors (void)
     free (big);
 }
 
+/* The key of kvs[i] of a range reply. */
+static const char *
+s_kv_key (json_t *j, size_t i)
+{
+    return json_string_value (json_object_get (
+        json_array_get (json_object_get (j, "kvs"), i), "key"));
+}
+
+static void
+test_range (void)
+{
+    const char *keys[] = {"r/a", "r/b", "r/c", "r/d", "r/e", "s"};
+    for (size_t i = 0; i < 6; i++) {
+        char body[96];
+        snprintf (body, sizeof body, "{\"key\":\"%s\",\"value\":\"%zu\"}",
+                  keys[i], i);
+        CHECK_EQ (s_req ("POST", "/kv/put", body, NULL), 200);
+    }
+    json_t *j;
+    CHECK_EQ (s_req ("GET", "/kv/range?prefix=r/", NULL, &j), 200);
+    json_t *kv0 = json_array_get (json_object_get (j, "kvs"), 0);
+    CHECK (s_int (j, "count") == 5 &&
+           json_is_false (json_object_get (j, "more")) &&
+           json_is_null (json_object_get (j, "continue")) &&
+           s_int (j, "index") > 0 && s_str_is (kv0, "key", "r/a") &&
+           s_str_is (kv0, "value", "0") && s_int (kv0, "version") == 1 &&
+           s_int (kv0, "create_index") > 0);
+    json_decref (j);
+    /* pages of 2 through the token: every key once, in order */
+    char path[160] = "/kv/range?prefix=r/&limit=2";
+    const char *want[] = {"r/a", "r/b", "r/c", "r/d", "r/e"};
+    size_t seen = 0;
+    for (int page = 0; page < 5; page++) {
+        CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
+        for (size_t i = 0; i < (size_t)s_int (j, "count") && seen < 5;
+             i++, seen++) {
+            const char *k = s_kv_key (j, i);
+            CHECK (k && strcmp (k, want[seen]) == 0);
+        }
+        const char *t = json_string_value (json_object_get (j, "continue"));
+        bool more = json_is_true (json_object_get (j, "more"));
+        if (t)
+            snprintf (path, sizeof path,
+                      "/kv/range?prefix=r/&limit=2&continue=%s", t);
+        json_decref (j);
+        if (!more)
+            break;
+    }
+    CHECK_EQ (seen, 5);
+    /* start and end (end excluded), keys only, stale */
+    CHECK_EQ (
+        s_req ("GET", "/kv/range?start=r/b&end=r/d&keys_only=true", NULL, &j),
+        200);
+    CHECK (s_int (j, "count") == 2 && strcmp (s_kv_key (j, 0), "r/b") == 0 &&
+           !json_object_get (json_array_get (json_object_get (j, "kvs"), 0),
+                             "value"));
+    json_decref (j);
+    CHECK_EQ (s_req ("GET", "/kv/range?start=r/e&end=t&stale=true", NULL, &j), 200);
+    CHECK (s_int (j, "count") == 2 &&
+           json_is_true (json_object_get (j, "stale")));
+    json_decref (j);
+    const char *bad[] = {"/kv/range",
+                         "/kv/range?prefix=r/&start=a",
+                         "/kv/range?prefix=r/&limit=0",
+                         "/kv/range?prefix=r/&limit=1001",
+                         "/kv/range?prefix=r/&limit=x",
+                         "/kv/range?prefix=r/&keys_only=maybe",
+                         "/kv/range?prefix=r/&continue=zz",
+                         "/kv/range?prefix=r/&continue=00"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_EQ (s_req ("GET", bad[i], NULL, &j), 400);
+        CHECK (json_is_string (json_object_get (j, "detail")));
+        json_decref (j);
+    }
+    CHECK_EQ (s_req ("GET", "/kv/range?prefix=01234567890123456789", NULL, &j),
+              413);
+    json_decref (j);
+}
+
 int
 main (void)
 {
@@ -378,6 +458,7 @@ main (void)
     check_run ("prev_value, prev_index, prev_exist; 412", test_shorthands);
     check_run ("txn: a lock, both branches, gets after puts", test_txn);
     check_run ("bad input: 400, 413, 405", test_errors);
+    check_run ("range: prefix, pages, start/end, keys_only", test_range);
     node_stop (&s_node);
     fixture_tmpdir_remove ();
     return check_report ();
