@@ -262,7 +262,8 @@ run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
 node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster $(B)/test_http_txn
+      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster $(B)/test_http_txn \
+      $(B)/test_storage_kvsm
 	$(B)/test_security
 	$(B)/test_store
 	$(B)/test_store_snap
@@ -274,6 +275,7 @@ node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/
 	$(B)/test_metrics
 	$(B)/test_inproc_cluster
 	$(B)/test_http_txn
+	$(B)/test_storage_kvsm
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.
