@@ -277,7 +277,7 @@ http_parse_txn (const void *body, size_t len, const http_parse_limits_t *lim,
     json_t *o = s_object (body, len, err);
     if (!o)
         return -1;
-    json_t *cmps, *succ, *fail;
+    json_t *cmps = NULL, *succ = NULL, *fail = NULL;
     int rc = s_list (o, "compare", KVSM_TXN_MAX_CMPS, &cmps, err);
     if (rc == 0)
         rc = s_list (o, "success", KVSM_TXN_MAX_OPS, &succ, err);
