@@ -60,10 +60,12 @@ s_inc     = $(if $(filter actors/raft/%,$(1)),-Iactors/raft,$(INC))
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
 BUG_SEEDS ?= 2000
-# name:number of each planted bug (actors/raft/raft_int.h)
+# name:number of each planted bug (actors/raft/raft_int.h; 11 and 12 are
+# the KV state machine's, store/kvsm.c)
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
-        no_behind_probe:7 snap_stale:8 async_early:10 follower_read_local:11
+        no_behind_probe:7 snap_stale:8 async_early:10 \
+        txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
@@ -151,13 +153,18 @@ CORE_OBJ := $(call objs,obj,$(CORE_SRC))
 $(B)/libraftcore.a: $(B)/obj/libcore.a
 	cp $< $@
 
-$(B)/sim: $(call objs,obj,$(SIM_SRC)) $(B)/obj/libcore.a
+# The simulator runs the node's KV state machine (store/kvsm.c, with the
+# msg/ codecs of its commands) from libnode.a; a planted bug's build takes
+# kvsm.o of its flavour first (the state machine's bugs are numbered with
+# the core's).
+$(B)/sim: $(call objs,obj,$(SIM_SRC)) $(B)/obj/libnode.a $(B)/obj/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
-$(B)/sim-asan: $(call objs,obj-asan,$(SIM_SRC)) $(B)/obj-asan/libcore.a
+$(B)/sim-asan: $(call objs,obj-asan,$(SIM_SRC)) $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
-$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a
+$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/kvsm.o \
+                $(B)/obj/libnode.a $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
 $(B)/test_raft: $(call objs,obj,$(UNIT_SRC)) $(B)/obj/libtest.a $(B)/obj/libcore.a
@@ -237,6 +244,11 @@ $(B)/test_metrics: $(call objs,obj-asan,tests/node/test_metrics.c tests/node/pro
 $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck.c)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The KV state machine alone (store/kvsm.c), under ASan+UBSan.
+$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+                $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -245,9 +257,10 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm
 	$(B)/test_lib
 	$(B)/test_raft
+	$(B)/test_kvsm
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
@@ -256,7 +269,8 @@ run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
 node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster
+      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster $(B)/test_http_txn \
+      $(B)/test_storage_kvsm
 	$(B)/test_security
 	$(B)/test_store
 	$(B)/test_store_snap
@@ -267,6 +281,8 @@ node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/
 	$(B)/test_monitor
 	$(B)/test_metrics
 	$(B)/test_inproc_cluster
+	$(B)/test_http_txn
+	$(B)/test_storage_kvsm
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.
@@ -367,8 +383,9 @@ sim-ci: deps $(B)/sim $(B)/sim-asan
 teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :, ,$(b)))))
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
-purity: deps $(CORE_OBJ)
-	tests/core/purity.sh $(CORE_OBJ)
+# the core, and the KV state machine (store/kvsm.c) with it
+purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o
+	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the

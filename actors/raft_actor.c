@@ -196,7 +196,8 @@ ra_api_dispatch (ra_self_t *self, zframe_t **identity, msg_api_req_t *req)
     switch (req->op) {
     case MSG_API_HEALTH: ra_reply_health (self, *identity, req->req_id); break;
     case MSG_API_PUT:
-    case MSG_API_DELETE: ra_propose_kv (self, identity, req); break;
+    case MSG_API_DELETE:
+    case MSG_API_CMD: ra_propose_kv (self, identity, req); break;
     case MSG_API_GET: ra_get (self, identity, req); break;
     case MSG_API_JOIN: ra_join (self, identity, req); break;
     case MSG_API_REMOVE: ra_remove (self, identity, req); break;

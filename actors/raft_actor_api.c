@@ -87,28 +87,60 @@ ra_reply_health (ra_self_t *self, zframe_t *identity, uint64_t req_id)
    header and the LevelDB keys, twice (log and KV data). */
 #define S_ENTRY_OVERHEAD 64
 
+/* The bytes a command's puts add (keys and values): what the quota
+   admits. 0 for a command without puts (a delete is let through, since
+   it is how space comes back). */
+static uint64_t
+s_put_bytes (const msg_kv_t *cmd)
+{
+    if (cmd->op == MSG_KV_PUT)
+        return (uint64_t)cmd->key->len + cmd->value->len;
+    uint64_t n = 0;
+    for (size_t i = 0; cmd->op == MSG_KV_TXN &&
+                       i < cmd->n_success + cmd->n_failure;
+         i++)
+        if (cmd->ops[i].op == KVSM_PUT)
+            n += (uint64_t)cmd->ops[i].key->len + cmd->ops[i].value->len;
+    return n;
+}
+
 void
 ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
-    if (!req->key || req->key->len == 0) {
+    msg_kv_t cmd = {0};
+    bool encoded = req->op == MSG_API_CMD;
+    /* MSG_API_CMD: the HTTP side encoded the command (compares, a TXN);
+       decoded here only to check it and weigh it for the quota. */
+    if (encoded ? !req->value ||
+                      msg_kv_decode (req->value->data, req->value->len,
+                                     &cmd) != 0 ||
+                      cmd.version != KVSM_CMD_V2
+                : !req->key || req->key->len == 0) {
+        msg_kv_clear (&cmd);
         ra_reply_error (self, *identity, req->req_id, 400, "bad_request");
         return;
     }
-    if (ra_refuse_unless_leader (self, *identity, req->req_id))
-        return;
-    msg_kv_t cmd = {.op = req->op == MSG_API_PUT ? MSG_KV_PUT : MSG_KV_DEL,
-                    .key = req->key,
-                    .value = req->value};
-    if (cmd.op == MSG_KV_PUT && !cmd.value) {
-        ra_reply_error (self, *identity, req->req_id, 400, "bad_request");
+    if (ra_refuse_unless_leader (self, *identity, req->req_id)) {
+        msg_kv_clear (&cmd);
         return;
     }
+    if (!encoded) {
+        cmd = (msg_kv_t){.op = req->op == MSG_API_PUT ? MSG_KV_PUT
+                                                      : MSG_KV_DEL,
+                         .key = raft_buf_ref (req->key),
+                         .value = raft_buf_ref (req->value)};
+        if (cmd.op == MSG_KV_PUT && !cmd.value) {
+            msg_kv_clear (&cmd);
+            ra_reply_error (self, *identity, req->req_id, 400,
+                            "bad_request");
+            return;
+        }
+    }
+    uint64_t put_bytes = s_put_bytes (&cmd);
     /* A PUT grows the log by its entry and the KV data by its pair; a
        DELETE is let through, since it is how space comes back. */
-    if (cmd.op == MSG_KV_PUT &&
-        !quota_admit (&self->quota,
-                      2 * ((uint64_t)cmd.key->len + cmd.value->len) +
-                          S_ENTRY_OVERHEAD)) {
+    if (put_bytes &&
+        !quota_admit (&self->quota, 2 * put_bytes + S_ENTRY_OVERHEAD)) {
         metrics_add (METRICS_WRITES_REFUSED_NOSPACE, 1);
         /* Refused because it would not fit: the alarm is on from here (as
            etcd raises NOSPACE), so that every 507 shows in /health and
@@ -116,19 +148,22 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
         if (quota_raise (&self->quota)) {
             metrics_set (METRICS_ALARM_NOSPACE, 1);
             log_warn (
-                "raft: NOSPACE alarm: a PUT of %zu bytes would take "
+                "raft: NOSPACE alarm: a PUT of %llu bytes would take "
                 "the database (%llu bytes) past the quota (%llu); "
                 "writes are refused (507) until compaction brings it "
                 "under %llu",
-                cmd.key->len + cmd.value->len,
+                (unsigned long long)put_bytes,
                 (unsigned long long)self->quota.used,
                 (unsigned long long)self->quota.bytes,
                 (unsigned long long)quota_clear_bytes (self->quota.bytes));
         }
         ra_reply_error (self, *identity, req->req_id, 507, "no_space");
+        msg_kv_clear (&cmd);
         return;
     }
-    raft_buf_t *data = msg_kv_encode (&cmd);
+    raft_buf_t *data =
+        encoded ? raft_buf_ref (req->value) : msg_kv_encode (&cmd);
+    msg_kv_clear (&cmd);
     raft_index_t index;
     raft_term_t term;
     int rc =

@@ -125,6 +125,9 @@ void ra_reply_error (ra_self_t *self, zframe_t *identity, uint64_t req_id,
 void ra_reply_error_detail (ra_self_t *self, zframe_t *identity,
                             uint64_t req_id, unsigned status, const char *code,
                             const char *detail);
+/* A KV command applied: the state machine's result, as storage sent it. */
+void ra_reply_kv (ra_self_t *self, zframe_t *identity, uint64_t req_id,
+                  raft_index_t index, const msg_apply_result_t *r);
 void ra_reply_value (ra_self_t *self, zframe_t *identity, uint64_t req_id,
                      raft_buf_t *key, raft_buf_t *value, bool stale);
 void ra_reply_written (ra_self_t *self, zframe_t *identity, uint64_t req_id,

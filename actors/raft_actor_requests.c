@@ -74,6 +74,18 @@ ra_reply_written (ra_self_t *self, zframe_t *identity, uint64_t req_id,
     ra_send_reply (self, identity, &r);
 }
 
+void
+ra_reply_kv (ra_self_t *self, zframe_t *identity, uint64_t req_id,
+             raft_index_t index, const msg_apply_result_t *r)
+{
+    msg_api_rep_t rep = {.req_id = req_id,
+                         .status = r->status ? r->status : 200,
+                         .kind = MSG_API_REP_KV,
+                         .index = index,
+                         .value = r->result};
+    ra_send_reply (self, identity, &rep);
+}
+
 /* A GET's answer: 200 with the value, 404 without (value NULL). */
 void
 ra_reply_value (ra_self_t *self, zframe_t *identity, uint64_t req_id,

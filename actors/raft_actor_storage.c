@@ -122,10 +122,16 @@ s_on_applied (ra_self_t *self, msg_store_t *m)
                 !q->committed)
                 continue;
             bool is_delete = q->op == MSG_API_DELETE;
-            /* DELETE says whether the key existed; PUT whether it is new */
-            ra_reply_written (
-                self, q->identity, q->req_id, q->key, q->index, is_delete,
-                is_delete ? m->results[k].existed : !m->results[k].existed);
+            /* the state machine's result (versions, compares); else (a
+               malformed command) whether the key existed */
+            if (m->results[k].result)
+                ra_reply_kv (self, q->identity, q->req_id, q->index,
+                             &m->results[k]);
+            else
+                ra_reply_written (self, q->identity, q->req_id, q->key,
+                                  q->index, is_delete,
+                                  is_delete ? m->results[k].existed
+                                            : !m->results[k].existed);
             q->acked = true;
             ra_req_drop (self, i);
             break;

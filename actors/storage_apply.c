@@ -1,18 +1,24 @@
 /*  storage_apply.c -- the storage actor applies committed entries to the
     KV data (staged in the group's batch: storage_log.c) and answers gets.
-    See storage.c for the protocol.
+    What a command does is the state machine's (store/kvsm.h); this file
+    gives it its view of the data: the batch, and an overlay of the
+    records earlier entries of the batch wrote. See storage.c for the
+    protocol.
 */
 #include "storage_int.h"
 
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "store_format.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Overlay values: whether the key exists after the earlier entries. */
-static char s_present, s_absent;
+/* Overlay values: the record a key holds after the earlier entries of
+   the batch (a raft_buf_t *: header and value, as stored), or s_absent
+   once deleted. */
+static raft_buf_t s_absent;
 
 /*  ---------------------------------------------------------------------
     The overlay: raft_buf_t keys, compared by content                    */
@@ -28,6 +34,14 @@ s_key_free (void **key_p)
 {
     raft_buf_unref (*key_p);
     *key_p = NULL;
+}
+
+static void
+s_val_free (void **val_p)
+{
+    if (*val_p != &s_absent)
+        raft_buf_unref (*val_p);
+    *val_p = NULL;
 }
 
 static int
@@ -60,27 +74,166 @@ storage_overlay_new (void)
     zhashx_set_key_destructor (h, s_key_free);
     zhashx_set_key_comparator (h, s_key_cmp);
     zhashx_set_key_hasher (h, s_key_hash);
+    zhashx_set_destructor (h, s_val_free);
     return h;
 }
 
 /*  ---------------------------------------------------------------------
-    Apply and get                                                        */
+    The state machine's view (store/kvsm.h) over the batch and overlay  */
 
-/* Did key exist before this entry? Entries earlier in the same batch
-   count, so the overlay is asked before the database. 1, 0 or -1. */
+typedef struct {
+    storage_t *self;
+    store_batch_t *batch;
+} s_view_t;
+
+/* A stored record (rec, len bytes) as kvsm sees it: 1, or -1 (storage
+   failed: a record shorter than its header is damaged data). */
 static int
-s_self_existed (storage_t *self, raft_buf_t *key)
+s_rec_parse (storage_t *self, const raft_buf_t *key, const char *rec,
+             size_t len, kvsm_rec_t *out)
 {
-    const char *state = zhashx_lookup (self->overlay, key);
-    if (state)
-        return state == &s_present;
-    char *err = NULL;
-    int found = store_get_kv (self->store, key->data, key->len, NULL, &err);
-    if (found < 0) {
-        storage_fail (self, "read failed: %s", err);
-        free (err);
+    const char *val;
+    size_t vlen;
+    if (!store_rec_parse (rec, len, &out->meta.create_index,
+                          &out->meta.mod_index, &out->meta.version, &val,
+                          &vlen)) {
+        storage_fail (self, "the KV record of a %zu-byte key is damaged "
+                            "(%zu bytes, shorter than its header)",
+                      key->len, len);
+        return -1;
     }
+    out->value = raft_buf_new (val, vlen);
+    if (!out->value) {
+        storage_fail (self, "out of memory for a %zu-byte value", vlen);
+        return -1;
+    }
+    return 1;
+}
+
+/* Entries earlier in the same batch count, so the overlay is asked
+   before the database. */
+static int
+s_view_get (void *ctx, const raft_buf_t *key, kvsm_rec_t *rec)
+{
+    s_view_t *v = ctx;
+    const raft_buf_t *o = zhashx_lookup (v->self->overlay, key);
+    if (o)
+        return o == &s_absent
+                   ? 0
+                   : s_rec_parse (v->self, key, (const char *)o->data, o->len,
+                                  rec);
+    raft_buf_t *stored = NULL;
+    char *err = NULL;
+    int found =
+        store_get_kv (v->self->store, key->data, key->len, &stored, &err);
+    if (found < 0) {
+        storage_fail (v->self, "read failed: %s", err);
+        free (err);
+        return -1;
+    }
+    if (found)
+        found = s_rec_parse (v->self, key, (const char *)stored->data,
+                             stored->len, rec);
+    raft_buf_unref (stored);
     return found;
+}
+
+static int
+s_view_put (void *ctx, const raft_buf_t *key, const kvsm_meta_t *meta,
+            const raft_buf_t *value)
+{
+    s_view_t *v = ctx;
+    size_t len = STORE_REC_HEADER + value->len;
+    char *bytes = malloc (len);
+    raft_buf_t *rec = NULL;
+    if (bytes) {
+        store_rec_header (bytes, meta->create_index, meta->mod_index,
+                          meta->version);
+        if (value->len)
+            memcpy (bytes + STORE_REC_HEADER, value->data, value->len);
+        rec = raft_buf_new (bytes, len);
+        free (bytes);
+    }
+    if (!rec) {
+        storage_fail (v->self, "out of memory for a %zu-byte value",
+                      value->len);
+        return -1;
+    }
+    store_batch_put_kv (v->batch, key->data, key->len, rec->data, rec->len);
+    zhashx_update (v->self->overlay, (void *)key, rec); /* takes rec */
+    return 0;
+}
+
+static int
+s_view_del (void *ctx, const raft_buf_t *key)
+{
+    s_view_t *v = ctx;
+    store_batch_del_kv (v->batch, key->data, key->len);
+    zhashx_update (v->self->overlay, (void *)key, &s_absent);
+    return 0;
+}
+
+/* Apply one NORMAL entry through kvsm into *r; false if storage failed
+   (the node stops). */
+static bool
+s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
+               msg_apply_result_t *r)
+{
+    *r = (msg_apply_result_t){.index = e->index};
+    msg_kv_t cmd;
+    int rc = e->data ? msg_kv_decode (e->data->data, e->data->len, &cmd) : -1;
+    if (rc == -2) {
+        /* Skipping it would make this replica differ from the ones that
+           know it (an older build did skip, README "Upgrading"). */
+        storage_fail (self,
+                      "entry %llu holds a KV command of a newer version "
+                      "than this build knows: upgrade this node",
+                      (unsigned long long)e->index);
+        return false;
+    }
+    if (rc != 0) {
+        /* Every replica skips it the same way, so they stay equal. */
+        log_warn ("storage: entry %llu holds a malformed command; skipped",
+                  (unsigned long long)e->index);
+        return true;
+    }
+    s_view_t view = {.self = self, .batch = b};
+    kvsm_view_t kv = {.ctx = &view,
+                      .get = s_view_get,
+                      .put = s_view_put,
+                      .del = s_view_del};
+    kvsm_result_t res;
+    rc = kvsm_apply (&kv, e->index, &cmd, &res);
+    msg_kv_clear (&cmd);
+    if (rc != 0 || res.status == KVSM_UNKNOWN_VERSION) {
+        if (!self->failed)
+            storage_fail (self, "entry %llu: the state machine failed",
+                          (unsigned long long)e->index);
+        kvsm_result_clear (&res);
+        return false;
+    }
+    /* an overwrite or a delete leaves garbage for a compaction */
+    for (size_t i = 0; i < res.n_changes; i++)
+        if (res.changes[i].existed)
+            storage_space_freed (self->space);
+    r->existed = res.op != KVSM_TXN && res.n_resps && res.resps[0].found;
+    r->status = res.status == KVSM_COMPARE_FAILED ? 412 : 200;
+    r->result = msg_kv_result_encode (&res);
+    kvsm_result_clear (&res);
+    if (!r->result) {
+        storage_fail (self, "entry %llu: its result cannot be encoded",
+                      (unsigned long long)e->index);
+        return false;
+    }
+    return true;
+}
+
+static void
+s_results_free (msg_apply_result_t *results, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        raft_buf_unref (results[i].result);
+    free (results);
 }
 
 /* Stage the applies up to m->applied in log_batch, from the tail; the
@@ -139,36 +292,11 @@ storage_apply (storage_t *self, const msg_store_t *m)
             conf = e;
         if (e->type != RAFT_ENTRY_NORMAL)
             continue; /* NOOP and CONF only advance the applied index */
-        bool existed = false;
-        msg_kv_t cmd;
-        if (!e->data || msg_kv_decode (e->data->data, e->data->len, &cmd)) {
-            /* Every replica skips it the same way, so they stay equal. */
-            log_warn ("storage: entry %llu holds a malformed command; "
-                      "skipped",
-                      (unsigned long long)e->index);
-        } else {
-            int had = s_self_existed (self, cmd.key);
-            if (had < 0) {
-                msg_kv_clear (&cmd);
-                free (results);
-                return;
-            }
-            existed = had;
-            /* an overwrite or a delete leaves garbage for a compaction */
-            if (existed)
-                storage_space_freed (self->space);
-            if (cmd.op == MSG_KV_PUT) {
-                store_batch_put_kv (b, cmd.key->data, cmd.key->len,
-                                    cmd.value->data, cmd.value->len);
-                zhashx_update (self->overlay, cmd.key, &s_present);
-            } else {
-                store_batch_del_kv (b, cmd.key->data, cmd.key->len);
-                zhashx_update (self->overlay, cmd.key, &s_absent);
-            }
-            msg_kv_clear (&cmd);
+        if (!s_apply_entry (self, b, e, &results[n_results])) {
+            s_results_free (results, n_results);
+            return;
         }
-        results[n_results++] =
-            (msg_apply_result_t){.index = e->index, .existed = existed};
+        n_results++;
     }
     if (applied != self->staged.applied) {
         store_batch_put_applied (b, applied, applied_term);
@@ -178,7 +306,7 @@ storage_apply (storage_t *self, const msg_store_t *m)
                           "apply: entry %llu is a malformed "
                           "configuration",
                           (unsigned long long)conf->index);
-            free (results);
+            s_results_free (results, n_results);
             return;
         }
         self->staged.applied = applied;
@@ -194,7 +322,7 @@ storage_apply (storage_t *self, const msg_store_t *m)
             store_write (self->store, b, false, &err) != 0) {
             storage_fail (self, "apply write failed: %s", err);
             free (err);
-            free (results);
+            s_results_free (results, n_results);
             return;
         }
         metrics_add (METRICS_APPLIED_ENTRIES, applied - self->applied);
@@ -207,7 +335,7 @@ storage_apply (storage_t *self, const msg_store_t *m)
         if (f)
             zlist_append (self->held, f);
     }
-    free (results);
+    s_results_free (results, n_results);
     /* staged (LevelDB's batch holds copies): the entries' work is done */
     storage_tail_cut_upto (self, applied);
 }
@@ -223,6 +351,16 @@ storage_get (storage_t *self, const msg_store_t *m)
         storage_fail (self, "read failed: %s", err);
         free (err);
         return;
+    }
+    if (found == 1) {
+        /* the value alone: this path (no shared store) shows no metadata */
+        kvsm_rec_t rec = {0};
+        int ok = s_rec_parse (self, m->key, (const char *)value->data,
+                              value->len, &rec);
+        raft_buf_unref (value);
+        if (ok < 0)
+            return;
+        value = rec.value;
     }
     msg_store_t r = {.kind = MSG_STORE_VALUE,
                      .req_id = m->req_id,

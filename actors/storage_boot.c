@@ -27,6 +27,11 @@ storage_open (storage_t *self, const storage_args_t *args)
         free (err);
         return;
     }
+    if (st.upgraded)
+        log_info ("storage: upgraded the database from format 1 to 2: %llu "
+                  "KV values became records with an unknown history "
+                  "(store_format.h)",
+                  (unsigned long long)st.upgraded_keys);
     if (st.fresh) {
         /* A new database: stamp it, and for a founding server write the
            bootstrap entry with term 1, as every founding server does, so

@@ -8,16 +8,38 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "store_format.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* One chunk's pairs into the staging generation. */
+typedef struct {
+    store_batch_t *batch;
+    int version; /* of the chunk's data (msg_store.h) */
+} s_stage_t;
+
+/* One chunk's pairs into the staging generation: records as they come
+   (version 2); a leader before versions sends bare values (version 1),
+   which become records with metadata {0, 0, 0}, as its commands' writes
+   would here (store_format.h, "Upgrade"). */
 static int
 s_stage_pair (void *ctx, const void *key, size_t key_len, const void *value,
               size_t value_len)
 {
-    store_batch_put_kv ((store_batch_t *)ctx, key, key_len, value, value_len);
+    s_stage_t *st = ctx;
+    if (st->version >= MSG_SNAP_VERSION) {
+        store_batch_put_kv (st->batch, key, key_len, value, value_len);
+        return 0;
+    }
+    char *rec = malloc (STORE_REC_HEADER + value_len);
+    if (!rec)
+        return -1;
+    store_rec_header (rec, 0, 0, 0);
+    if (value_len)
+        memcpy (rec + STORE_REC_HEADER, value, value_len);
+    store_batch_put_kv (st->batch, key, key_len, rec,
+                        STORE_REC_HEADER + value_len);
+    free (rec);
     return 0;
 }
 
@@ -46,8 +68,12 @@ storage_stage_snap (storage_t *self, const raft_snapshot_chunk_t *c,
         }
     }
     store_batch_set_gen (self->log_batch, gen + 1);
-    if (!c->data || msg_snap_unpack (c->data->data, c->data->len, s_stage_pair,
-                                     self->log_batch) != 0) {
+    s_stage_t st = {.batch = self->log_batch,
+                    .version = c->data ? msg_snap_version (c->data->data,
+                                                           c->data->len)
+                                       : -1};
+    if (st.version < 0 || msg_snap_unpack (c->data->data, c->data->len,
+                                           s_stage_pair, &st) != 0) {
         storage_fail (self, "snapshot chunk %llu of %llu is malformed",
                       (unsigned long long)c->chunk,
                       (unsigned long long)c->index);

@@ -74,6 +74,14 @@ int http_route (http_req_t *c);
 int http_kv_put (http_req_t *c);
 int http_kv_get (http_req_t *c);
 int http_kv_delete (http_req_t *c);
+/* http_txn.c: PUT (put) or DELETE with their compare shorthands; TXN */
+int http_kv_write (http_req_t *c, bool put);
+/* ?forward=true|false on a write: 0 with *out, or the status of the 400
+   sent (http_kv.c). */
+int http_kv_forward_param (http_req_t *c, msg_api_forward_t *out);
+int http_kv_txn (http_req_t *c);
+/* http_range.c: GET /kv/range */
+int http_kv_range (http_req_t *c);
 int http_raft_join (http_req_t *c);
 int http_raft_remove (http_req_t *c);
 

@@ -19,8 +19,8 @@ s_limits (const http_req_t *c)
 /* ?forward=true|false on a write (README, "The HTTP API"): whether a
    follower forwards it to the leader or answers 409; absent: the node's
    --forward-writes. 0, or the status of the 400 sent. */
-static int
-s_forward_param (http_req_t *c, msg_api_forward_t *out)
+int
+http_kv_forward_param (http_req_t *c, msg_api_forward_t *out)
 {
     *out = MSG_API_FORWARD_DEFAULT;
     const char *qs = c->ri->query_string;
@@ -38,47 +38,17 @@ s_forward_param (http_req_t *c, msg_api_forward_t *out)
     return 0;
 }
 
-/* The body through a parser of http/parse.h: 0 with *out filled, or the
-   status of the reply sent. */
-typedef int (*s_kv_parser_t) (const void *body, size_t len,
-                              const http_parse_limits_t *lim,
-                              http_parse_kv_t *out, http_parse_err_t *err);
-
-static int
-s_kv_write (http_req_t *c, s_kv_parser_t parse, msg_api_op_t op)
-{
-    char *body = NULL;
-    size_t len = 0;
-    int st = http_read_body (c, &body, &len);
-    if (st)
-        return st;
-    msg_api_forward_t forward;
-    if ((st = s_forward_param (c, &forward)) != 0) {
-        free (body);
-        return st;
-    }
-    http_parse_limits_t lim = s_limits (c);
-    http_parse_kv_t kv;
-    http_parse_err_t err;
-    int rc = parse (body, len, &lim, &kv, &err);
-    free (body);
-    if (rc != 0)
-        return http_reply_parse_error (c, &err);
-    msg_api_req_t req = {
-        .op = op, .key = kv.key, .value = kv.value, .forward = forward};
-    return http_call (c, &req);
-}
-
+/* PUT and DELETE, with or without their compares: http_txn.c. */
 int
 http_kv_put (http_req_t *c)
 {
-    return s_kv_write (c, http_parse_put, MSG_API_PUT);
+    return http_kv_write (c, true);
 }
 
 int
 http_kv_delete (http_req_t *c)
 {
-    return s_kv_write (c, http_parse_delete, MSG_API_DELETE);
+    return http_kv_write (c, false);
 }
 
 /* GET with the KV data at hand (args.shared): a stale read is a local
@@ -113,7 +83,7 @@ s_get_local (http_req_t *c, store_t *st, msg_api_req_t *req)
         return http_reply_error (c, 500, "internal", "read failed");
     }
     json_t *body =
-        http_render_value (req->key, found ? value : NULL, req->stale);
+        http_render_record (req->key, found ? value : NULL, req->stale);
     raft_buf_unref (value);
     msg_api_req_clear (req);
     if (!body)

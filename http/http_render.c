@@ -233,6 +233,7 @@ http_render_rep (const msg_api_rep_t *rep)
     case MSG_API_REP_CONF: return http_render_conf (rep->id, rep->index);
     case MSG_API_REP_HEALTH:
         return rep->health ? http_render_health (rep->health) : NULL;
+    case MSG_API_REP_KV: return http_render_kv (rep->index, rep->value);
     }
     return NULL;
 }

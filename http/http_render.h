@@ -33,6 +33,19 @@ json_t *http_render_conf (raft_id_t id, raft_index_t index);
     "quota"} (README, "/health") */
 json_t *http_render_health (const msg_health_t *h);
 
+/* http_render_kv.c: a KV command's result (msg_kv_result_encode) applied
+   at index: {"ok", "key", "index", "created", "create_index", "mod_index",
+   "version"} (PUT), {"ok", "key", "index", "deleted"[, "prev_mod_index"]}
+   (DELETE), {"error": "compare_failed", "key", "current", "index"} (a
+   shorthand's compare failed), {"succeeded", "index", "responses"} (TXN);
+   NULL if result is malformed or memory ran out. */
+json_t *http_render_kv (raft_index_t index, const raft_buf_t *result);
+/* A GET's answer from a stored record (store_format.h; NULL: not found):
+   {"key", "value", "create_index", "mod_index", "version"[, "stale"]} or
+   http_render_value's not_found; NULL if the record is damaged. */
+json_t *http_render_record (const raft_buf_t *key, const raft_buf_t *rec,
+                            bool stale);
+
 /* The body of any reply, by its kind. */
 json_t *http_render_rep (const msg_api_rep_t *rep);
 

@@ -2,7 +2,8 @@
 
         nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
                [--token TOKEN] [--cacert FILE] [--tls]
-               put KEY VALUE | get KEY | delete KEY | status
+               put KEY VALUE | get KEY | delete KEY | cas KEY OLD NEW
+               | txn JSON | range PREFIX | status
                | join PEER [ID] | remove PEER | remove --id ID
 
     Security (README, "Security"): --token (or $NSXCTL_TOKEN) is sent as
@@ -142,6 +143,20 @@ s_exit_code (int status)
     return EXIT_REFUSED;
 }
 
+/* range: one "key value" line per record. */
+static void
+s_print_range (json_t *rj)
+{
+    json_t *kvs = json_object_get (rj, "kvs");
+    for (size_t i = 0; i < json_array_size (kvs); i++) {
+        json_t *o = json_array_get (kvs, i);
+        printf ("%s %s\n", json_string_value (json_object_get (o, "key")),
+                json_string_value (json_object_get (o, "value")));
+    }
+    if (json_is_true (json_object_get (rj, "more")))
+        printf ("... more (--json shows the continue token)\n");
+}
+
 static void
 s_usage (FILE *out)
 {
@@ -152,6 +167,12 @@ s_usage (FILE *out)
         "  put KEY VALUE        write (waits for commit)\n"
         "  get KEY              linearizable read (--stale: local read)\n"
         "  delete KEY\n"
+        "  cas KEY OLD NEW      put NEW only if the value is OLD (OLD '-':\n"
+        "                       only if KEY does not exist); exit 4 if not\n"
+        "  txn JSON             POST /kv/txn with that body ('-': stdin);\n"
+        "                       prints the reply's JSON\n"
+        "  range PREFIX         up to 1000 keys and values under PREFIX\n"
+        "                       (--stale: a local read)\n"
         "  status               /health of every endpoint\n"
         "  join PEER [ID]       add the server whose API is at PEER\n"
         "  remove PEER          remove the server whose API is at PEER\n"
@@ -349,6 +370,31 @@ main (int argc, char **argv)
         j = json_pack ("{s:s}", "key", args[0]);
         body = json_dumps (j, JSON_COMPACT);
         r = s_cluster (endpoints, n, "DELETE", "/kv/delete", body, true);
+    } else if (strcmp (cmd, "cas") == 0 && nargs == 3) {
+        j = strcmp (args[1], "-") == 0
+                ? json_pack ("{s:s, s:s, s:b}", "key", args[0], "value",
+                             args[2], "prev_exist", 0)
+                : json_pack ("{s:s, s:s, s:s}", "key", args[0], "value",
+                             args[2], "prev_value", args[1]);
+        body = json_dumps (j, JSON_COMPACT);
+        r = s_cluster (endpoints, n, "POST", "/kv/put", body, true);
+    } else if (strcmp (cmd, "txn") == 0 && nargs == 1) {
+        j = strcmp (args[0], "-") == 0 ? json_loadf (stdin, 0, NULL)
+                                       : json_loads (args[0], 0, NULL);
+        body = j ? json_dumps (j, JSON_COMPACT) : NULL;
+        if (!body) {
+            fprintf (stderr, "nsxctl: txn: not JSON\n");
+            free (list);
+            return EXIT_USAGE;
+        }
+        as_json = true; /* the reply is the result */
+        r = s_cluster (endpoints, n, "POST", "/kv/txn", body, true);
+    } else if (strcmp (cmd, "range") == 0 && nargs == 1) {
+        char enc[4096];
+        s_urlencode (args[0], enc, sizeof enc);
+        snprintf (path, sizeof path, "/kv/range?prefix=%s&limit=1000%s", enc,
+                  stale ? "&stale=true" : "");
+        r = s_cluster (endpoints, n, "GET", path, NULL, !stale);
     } else if (strcmp (cmd, "join") == 0 && (nargs == 1 || nargs == 2)) {
         j = nargs == 2 ? json_pack ("{s:s, s:I}", "peer", args[0], "id",
                                     (json_int_t)atoll (args[1]))
@@ -410,6 +456,8 @@ main (int argc, char **argv)
         const char *err = json_string_value (json_object_get (rj, "error"));
         if (r.status == 200 && strcmp (cmd, "get") == 0)
             printf ("%s\n", json_string_value (json_object_get (rj, "value")));
+        else if (r.status == 200 && strcmp (cmd, "range") == 0)
+            s_print_range (rj);
         else if (r.status == 200 && strcmp (cmd, "delete") == 0)
             printf ("%s\n", json_is_true (json_object_get (rj, "deleted"))
                                 ? "deleted"

@@ -234,6 +234,32 @@ http_parse_get_query (const char *qs, size_t len,
     return rc;
 }
 
+int
+http_parse_query_value (const char *qs, size_t len, const char *name,
+                        size_t max, char **out, size_t *out_len)
+{
+    size_t raw_len = 0;
+    const char *raw = s_query_raw (qs, len, name, &raw_len);
+    *out = NULL;
+    *out_len = 0;
+    if (!raw)
+        return 0;
+    if (raw_len / 3 > max) /* as for key=: too long even decoded */
+        return -2;
+    char *v = malloc (raw_len + 1);
+    if (!v)
+        return -1;
+    *out_len = s_url_decode (raw, raw_len, v);
+    v[*out_len] = 0;
+    *out = v;
+    if (*out_len > max) {
+        free (v);
+        *out = NULL;
+        return -2;
+    }
+    return 1;
+}
+
 /*  ---------------------------------------------------------------------
     Membership                                                           */
 

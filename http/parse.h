@@ -59,6 +59,13 @@ int http_parse_get_query (const char *qs, size_t len,
                           const http_parse_limits_t *lim, http_parse_kv_t *out,
                           http_parse_err_t *err);
 
+/* The value of the first name= in query string qs (URL-decoded as for
+   key=), malloc'ed and NUL-terminated in *out (*out_len bytes before the
+   NUL): 1, 0 when absent (*out NULL), -2 when longer than max bytes, -1
+   out of memory. */
+int http_parse_query_value (const char *qs, size_t len, const char *name,
+                            size_t max, char **out, size_t *out_len);
+
 /* An HTTP address "host:port" as /raft/join takes it and the cluster
    stores it: host of 1..RAFT_ADDR_MAX-7 letters, digits, '.', '-', '_'
    (so no scheme, path, userinfo, query or IPv6 brackets), port 1..65535

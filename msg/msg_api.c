@@ -22,6 +22,8 @@
                               bool                                  (n = 8)
                    "conf"     id: uint, index: uint                 (n = 7)
                    "health"   one array, msg_api_health.c           (n = 6)
+                   "kv"       index: uint, result: bin (the state
+                              machine's, msg_kv_result_encode)      (n = 7)
                  strings hold no NUL: the decoder hands out C strings)
 
     Nothing decoded here is trusted: the decoders check the frame count,
@@ -44,9 +46,9 @@ static const char *s_op_names[] = {
     [MSG_API_PUT] = "put",       [MSG_API_GET] = "get",
     [MSG_API_DELETE] = "delete", [MSG_API_HEALTH] = "health",
     [MSG_API_JOIN] = "join",     [MSG_API_REMOVE] = "remove",
-    [MSG_API_READ] = "read",
+    [MSG_API_READ] = "read",     [MSG_API_CMD] = "cmd",
 };
-#define S_OP_MAX MSG_API_READ
+#define S_OP_MAX MSG_API_CMD
 
 /*  ---------------------------------------------------------------------
     Shared helpers                                                       */
@@ -223,12 +225,14 @@ static const char *s_kind_names[] = {
     [MSG_API_REP_EMPTY] = "empty",     [MSG_API_REP_ERROR] = "error",
     [MSG_API_REP_WRITTEN] = "written", [MSG_API_REP_VALUE] = "value",
     [MSG_API_REP_CONF] = "conf",       [MSG_API_REP_HEALTH] = "health",
+    [MSG_API_REP_KV] = "kv",
 };
-#define S_KIND_MAX MSG_API_REP_HEALTH
+#define S_KIND_MAX MSG_API_REP_KV
 /* The array's length for each kind (see the top). */
 static const uint32_t s_kind_fields[] = {
     [MSG_API_REP_EMPTY] = 5, [MSG_API_REP_ERROR] = 9, [MSG_API_REP_WRITTEN] = 9,
     [MSG_API_REP_VALUE] = 8, [MSG_API_REP_CONF] = 7,  [MSG_API_REP_HEALTH] = 6,
+    [MSG_API_REP_KV] = 7,
 };
 
 /* A string the decoder takes: no NUL, shorter than max. */
@@ -263,6 +267,9 @@ msg_api_rep_encode (const msg_api_rep_t *rep)
          (rep->value && rep->value->len > MSG_API_MAX_DATA)))
         return NULL;
     if (rep->kind == MSG_API_REP_HEALTH && !rep->health)
+        return NULL;
+    if (rep->kind == MSG_API_REP_KV &&
+        (!rep->value || rep->value->len > MSG_API_MAX_DATA))
         return NULL;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
@@ -299,6 +306,10 @@ msg_api_rep_encode (const msg_api_rep_t *rep)
         msgpack_pack_uint64 (&pk, rep->index);
         break;
     case MSG_API_REP_HEALTH: msg_api_health_pack (&pk, rep->health); break;
+    case MSG_API_REP_KV:
+        msgpack_pack_uint64 (&pk, rep->index);
+        s_pack_buf (&pk, rep->value);
+        break;
     }
     return s_zmsg_from (&buf);
 }
@@ -365,6 +376,11 @@ s_rep_fields (const msgpack_object *o, msg_api_rep_t *rep)
     case MSG_API_REP_HEALTH:
         rep->health = msg_api_health_unpack (&f[5]);
         return rep->health ? 0 : -1;
+    case MSG_API_REP_KV:
+        return msg_get_uint (&f[5], &rep->index) && s_buf (&f[6], &rep->value) &&
+                       rep->value
+                   ? 0
+                   : -1;
     }
     return -1;
 }

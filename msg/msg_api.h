@@ -9,7 +9,7 @@
         [1, "req", req_id: uint, op: str, key: bin|nil, value: bin|nil,
             stale: bool, peer: str|nil, id: uint, forward: uint]
               op is one of "put", "get", "delete", "health", "join",
-              "remove". For "join": peer is "<peer endpoint> <http addr>"
+              "remove", "read", "cmd" (value: a KV command, msg_store.h). For "join": peer is "<peer endpoint> <http addr>"
               of the new server and id its id (the HTTP side learned both
               from the new server's /health). For "remove": id. forward
               (a write on a follower): 0 the node's default
@@ -33,6 +33,10 @@
                                                            "key"}[, "stale"]
                 "conf"     id: uint, index: uint          {"ok", "id", "index"}
                 "health"   one array (msg_api_health.c)   msg_health_t
+                "kv"       index: uint, result: bin       the state machine's
+                           (msg_kv_result_encode)          result: a PUT's,
+                                                           DELETE's, TXN's
+                                                           (http_render_kv.c)
 */
 #ifndef MSG_API_H_INCLUDED
 #define MSG_API_H_INCLUDED
@@ -51,6 +55,9 @@ typedef enum {
     MSG_API_REMOVE,
     MSG_API_READ, /* read barrier: 200 {} once a local read here would be
                      linearizable (ReadIndex confirmed, applied) */
+    MSG_API_CMD,  /* a KV command the HTTP side encoded (msg_kv_encode: a
+                     PUT or DELETE with compares, a TXN) in value; key:
+                     its key (nil for a TXN). Answered "kv" once applied */
 } msg_api_op_t;
 
 typedef enum {
@@ -84,6 +91,8 @@ typedef enum {
     MSG_API_REP_VALUE,   /* a GET's answer, found or not */
     MSG_API_REP_CONF,    /* a configuration change committed */
     MSG_API_REP_HEALTH,
+    MSG_API_REP_KV, /* a KV command applied: index, and the state
+                       machine's result (msg_kv_result_encode) in value */
 } msg_api_rep_kind_t;
 
 /* Longest error code and detail a reply carries (NUL excluded). */

@@ -8,29 +8,235 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MSG_KV_VERSION 1
+/* MSG_KV_VERSION: what new commands are written as (kvsm.h's
+   KVSM_CMD_V2); version 1 commands still decode (old logs). */
+#define MSG_KV_VERSION KVSM_CMD_V2
+
+static const char *
+s_op_name (kvsm_op_t op)
+{
+    switch (op) {
+    case KVSM_PUT: return "put";
+    case KVSM_DEL: return "del";
+    case KVSM_TXN: return "txn";
+    case KVSM_GET: return "get";
+    }
+    return NULL;
+}
+
+static void
+s_pack_cmps (msgpack_packer *pk, const kvsm_cmp_t *c, size_t n)
+{
+    msgpack_pack_array (pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array (pk, 4);
+        msg_pack_buf (pk, c[i].key);
+        msgpack_pack_uint8 (pk, (uint8_t)c[i].target);
+        msgpack_pack_uint8 (pk, (uint8_t)c[i].op);
+        if (c[i].target == KVSM_T_VALUE)
+            msg_pack_buf (pk, c[i].value);
+        else
+            msgpack_pack_uint64 (pk, c[i].num);
+    }
+}
+
+static void
+s_pack_ops (msgpack_packer *pk, const kvsm_txn_op_t *o, size_t n)
+{
+    msgpack_pack_array (pk, n);
+    for (size_t i = 0; i < n; i++) {
+        msgpack_pack_array (pk, o[i].op == KVSM_PUT ? 3 : 2);
+        msg_pack_cstr (pk, s_op_name (o[i].op));
+        msg_pack_buf (pk, o[i].key);
+        if (o[i].op == KVSM_PUT)
+            msg_pack_buf (pk, o[i].value);
+    }
+}
+
+/* Can cmd be encoded? Keys (and a PUT's value) present, ops known,
+   bounds kept: a command the decoder would refuse is the caller's bug. */
+static bool
+s_cmd_ok (const msg_kv_t *cmd, unsigned version)
+{
+    if (version == KVSM_CMD_V1)
+        return (cmd->op == KVSM_PUT || cmd->op == KVSM_DEL) && cmd->key &&
+               (cmd->op != KVSM_PUT || cmd->value) && cmd->n_cmps == 0;
+    if (cmd->n_cmps > KVSM_TXN_MAX_CMPS || cmd->n_success > KVSM_TXN_MAX_OPS ||
+        cmd->n_failure > KVSM_TXN_MAX_OPS)
+        return false;
+    for (size_t i = 0; i < cmd->n_cmps; i++) {
+        const kvsm_cmp_t *c = &cmd->cmps[i];
+        if (!c->key || c->target < KVSM_T_VALUE || c->target > KVSM_T_EXISTS ||
+            c->op < KVSM_EQ || c->op > KVSM_GT ||
+            (c->target == KVSM_T_VALUE && !c->value) ||
+            (c->target == KVSM_T_EXISTS && c->num > 1))
+            return false;
+    }
+    switch (cmd->op) {
+    case KVSM_PUT: return cmd->key && cmd->value;
+    case KVSM_DEL: return cmd->key != NULL;
+    case KVSM_TXN:
+        for (size_t i = 0; i < cmd->n_success + cmd->n_failure; i++) {
+            const kvsm_txn_op_t *o = &cmd->ops[i];
+            if (!o->key ||
+                (o->op != KVSM_PUT && o->op != KVSM_DEL && o->op != KVSM_GET) ||
+                (o->op == KVSM_PUT && !o->value))
+                return false;
+        }
+        return true;
+    case KVSM_GET: break;
+    }
+    return false;
+}
 
 raft_buf_t *
 msg_kv_encode (const msg_kv_t *cmd)
 {
-    /* A command without its key (or a PUT without its value) is the
-       caller's bug; refuse rather than invent an empty one. */
-    if ((cmd->op != MSG_KV_PUT && cmd->op != MSG_KV_DEL) || !cmd->key ||
-        (cmd->op == MSG_KV_PUT && !cmd->value))
+    unsigned version = cmd->version ? cmd->version : MSG_KV_VERSION;
+    if (!s_cmd_ok (cmd, version))
         return NULL;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, cmd->op == MSG_KV_PUT ? 4 : 3);
-    msgpack_pack_uint8 (&pk, MSG_KV_VERSION);
-    msg_pack_cstr (&pk, cmd->op == MSG_KV_PUT ? "put" : "del");
-    msg_pack_buf (&pk, cmd->key);
-    if (cmd->op == MSG_KV_PUT)
-        msg_pack_buf (&pk, cmd->value);
+    bool put = cmd->op == KVSM_PUT;
+    if (version == KVSM_CMD_V1) {
+        msgpack_pack_array (&pk, put ? 4 : 3);
+        msgpack_pack_uint8 (&pk, KVSM_CMD_V1);
+        msg_pack_cstr (&pk, s_op_name (cmd->op));
+        msg_pack_buf (&pk, cmd->key);
+        if (put)
+            msg_pack_buf (&pk, cmd->value);
+    } else if (cmd->op == KVSM_TXN) {
+        msgpack_pack_array (&pk, 5);
+        msgpack_pack_uint8 (&pk, KVSM_CMD_V2);
+        msg_pack_cstr (&pk, "txn");
+        s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
+        s_pack_ops (&pk, cmd->ops, cmd->n_success);
+        s_pack_ops (&pk, cmd->ops + cmd->n_success, cmd->n_failure);
+    } else {
+        msgpack_pack_array (&pk, put ? 5 : 4);
+        msgpack_pack_uint8 (&pk, KVSM_CMD_V2);
+        msg_pack_cstr (&pk, s_op_name (cmd->op));
+        msg_pack_buf (&pk, cmd->key);
+        if (put)
+            msg_pack_buf (&pk, cmd->value);
+        s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
+    }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
     return b;
+}
+
+static bool
+s_unpack_cmps (const msgpack_object *o, msg_kv_t *cmd)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY ||
+        o->via.array.size > KVSM_TXN_MAX_CMPS)
+        return false;
+    uint32_t n = o->via.array.size;
+    cmd->cmps = calloc (n ? n : 1, sizeof *cmd->cmps);
+    if (!cmd->cmps)
+        return false;
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *c = &o->via.array.ptr[i];
+        kvsm_cmp_t *d = &cmd->cmps[i];
+        uint64_t target, op;
+        if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 4)
+            return false;
+        const msgpack_object *f = c->via.array.ptr;
+        cmd->n_cmps = i + 1; /* what kvsm_cmd_clear frees */
+        if (!(d->key = msg_buf_of (&f[0])) || !msg_get_uint (&f[1], &target) ||
+            !msg_get_uint (&f[2], &op) || target < KVSM_T_VALUE ||
+            target > KVSM_T_EXISTS || op < KVSM_EQ || op > KVSM_GT)
+            return false;
+        d->target = (kvsm_target_t)target;
+        d->op = (kvsm_cmp_op_t)op;
+        if (d->target == KVSM_T_VALUE) {
+            if (!(d->value = msg_buf_of (&f[3])))
+                return false;
+        } else if (!msg_get_uint (&f[3], &d->num) ||
+                   (d->target == KVSM_T_EXISTS && d->num > 1)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* One branch of a TXN into cmd->ops from index at. */
+static bool
+s_unpack_ops (const msgpack_object *o, msg_kv_t *cmd, size_t at, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const msgpack_object *p = &o->via.array.ptr[i];
+        kvsm_txn_op_t *d = &cmd->ops[at + i];
+        if (p->type != MSGPACK_OBJECT_ARRAY || p->via.array.size < 2)
+            return false;
+        const msgpack_object *f = p->via.array.ptr;
+        uint32_t size = p->via.array.size;
+        if (msg_str_is (&f[0], "put") && size == 3)
+            d->op = KVSM_PUT;
+        else if (msg_str_is (&f[0], "del") && size == 2)
+            d->op = KVSM_DEL;
+        else if (msg_str_is (&f[0], "get") && size == 2)
+            d->op = KVSM_GET;
+        else
+            return false;
+        if (!(d->key = msg_buf_of (&f[1])) ||
+            (d->op == KVSM_PUT && !(d->value = msg_buf_of (&f[2]))))
+            return false;
+    }
+    return true;
+}
+
+static bool
+s_unpack_txn (const msgpack_object *f, msg_kv_t *cmd)
+{
+    const msgpack_object *s = &f[3], *x = &f[4];
+    if (s->type != MSGPACK_OBJECT_ARRAY || x->type != MSGPACK_OBJECT_ARRAY ||
+        s->via.array.size > KVSM_TXN_MAX_OPS ||
+        x->via.array.size > KVSM_TXN_MAX_OPS || !s_unpack_cmps (&f[2], cmd))
+        return false;
+    size_t ns = s->via.array.size, nf = x->via.array.size;
+    cmd->ops = calloc (ns + nf ? ns + nf : 1, sizeof *cmd->ops);
+    if (!cmd->ops)
+        return false;
+    cmd->n_success = ns;
+    cmd->n_failure = nf;
+    return s_unpack_ops (s, cmd, 0, ns) && s_unpack_ops (x, cmd, ns, nf);
+}
+
+static int
+s_decode (const msgpack_object *o, msg_kv_t *cmd)
+{
+    uint64_t version;
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size < 3 ||
+        !msg_get_uint (&o->via.array.ptr[0], &version))
+        return -1;
+    const msgpack_object *f = o->via.array.ptr;
+    uint32_t n = o->via.array.size;
+    if (version != KVSM_CMD_V1 && version != KVSM_CMD_V2)
+        return version > KVSM_CMD_V2 ? -2 : -1;
+    cmd->version = (unsigned)version;
+    unsigned extra = version == KVSM_CMD_V2; /* the compares */
+    if (msg_str_is (&f[1], "put") && n == 4 + extra) {
+        cmd->op = KVSM_PUT;
+        if (!(cmd->key = msg_buf_of (&f[2])) ||
+            !(cmd->value = msg_buf_of (&f[3])))
+            return -1;
+        return !extra || s_unpack_cmps (&f[4], cmd) ? 0 : -1;
+    }
+    if (msg_str_is (&f[1], "del") && n == 3 + extra) {
+        cmd->op = KVSM_DEL;
+        if (!(cmd->key = msg_buf_of (&f[2])))
+            return -1;
+        return !extra || s_unpack_cmps (&f[3], cmd) ? 0 : -1;
+    }
+    if (extra && msg_str_is (&f[1], "txn") && n == 5) {
+        cmd->op = KVSM_TXN;
+        return s_unpack_txn (f, cmd) ? 0 : -1;
+    }
+    return -1;
 }
 
 int
@@ -40,24 +246,7 @@ msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd)
     msgpack_unpacked u;
     if (!msg_unpack_one (&u, data, len))
         return -1;
-    const msgpack_object *o = &u.data;
-    uint64_t version;
-    int rc = -1;
-    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size >= 3 &&
-        msg_get_uint (&o->via.array.ptr[0], &version) &&
-        version == MSG_KV_VERSION) {
-        const msgpack_object *f = o->via.array.ptr;
-        if (o->via.array.size == 4 && msg_str_is (&f[1], "put")) {
-            cmd->op = MSG_KV_PUT;
-            cmd->key = msg_buf_of (&f[2]);
-            cmd->value = msg_buf_of (&f[3]);
-            rc = cmd->key && cmd->value ? 0 : -1;
-        } else if (o->via.array.size == 3 && msg_str_is (&f[1], "del")) {
-            cmd->op = MSG_KV_DEL;
-            cmd->key = msg_buf_of (&f[2]);
-            rc = cmd->key ? 0 : -1;
-        }
-    }
+    int rc = s_decode (&u.data, cmd);
     if (rc < 0)
         msg_kv_clear (cmd);
     msgpack_unpacked_destroy (&u);
@@ -67,9 +256,7 @@ msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd)
 void
 msg_kv_clear (msg_kv_t *cmd)
 {
-    raft_buf_unref (cmd->key);
-    raft_buf_unref (cmd->value);
-    memset (cmd, 0, sizeof *cmd);
+    kvsm_cmd_clear (cmd);
 }
 
 /*  ---------------------------------------------------------------------
@@ -80,6 +267,8 @@ msg_snap_pack_begin (msgpack_sbuffer *buf, size_t n_pairs)
 {
     msgpack_packer pk;
     msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2);
+    msgpack_pack_uint8 (&pk, MSG_SNAP_VERSION);
     msgpack_pack_array (&pk, 2 * n_pairs);
 }
 
@@ -95,30 +284,74 @@ msg_snap_pack_pair (msgpack_sbuffer *buf, const void *key, size_t key_len,
     msgpack_pack_bin_body (&pk, value, value_len);
 }
 
+/* The pairs' array of snapshot data o, and its version: [2, [pairs]], or
+   version 1's bare [pairs] (from a leader before versions). NULL if
+   neither. */
+static const msgpack_object *
+s_snap_pairs (const msgpack_object *o, unsigned *version)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    const msgpack_object *f = o->via.array.ptr;
+    uint64_t v;
+    if (o->via.array.size == 2 && msg_get_uint (&f[0], &v)) {
+        if (v != MSG_SNAP_VERSION || f[1].type != MSGPACK_OBJECT_ARRAY)
+            return NULL;
+        *version = MSG_SNAP_VERSION;
+        return &f[1];
+    }
+    *version = 1;
+    return o;
+}
+
+int
+msg_snap_unpack_v (const void *data, size_t len,
+                   int (*fn) (void *ctx, const void *key, size_t key_len,
+                              const void *value, size_t value_len),
+                   void *ctx, unsigned *version)
+{
+    msgpack_unpacked u;
+    if (!msg_unpack_one (&u, data, len))
+        return -1;
+    unsigned v = 0;
+    const msgpack_object *o = s_snap_pairs (&u.data, &v);
+    int rc = 0;
+    if (!o || o->via.array.size % 2)
+        rc = -1;
+    for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i += 2) {
+        const msgpack_object *k = &o->via.array.ptr[i];
+        const msgpack_object *val = &o->via.array.ptr[i + 1];
+        if (k->type != MSGPACK_OBJECT_BIN || val->type != MSGPACK_OBJECT_BIN)
+            rc = -1;
+        else if (fn (ctx, k->via.bin.ptr, k->via.bin.size, val->via.bin.ptr,
+                     val->via.bin.size) != 0)
+            rc = -1;
+    }
+    msgpack_unpacked_destroy (&u);
+    if (version)
+        *version = v;
+    return rc;
+}
+
 int
 msg_snap_unpack (const void *data, size_t len,
                  int (*fn) (void *ctx, const void *key, size_t key_len,
                             const void *value, size_t value_len),
                  void *ctx)
 {
+    return msg_snap_unpack_v (data, len, fn, ctx, NULL);
+}
+
+int
+msg_snap_version (const void *data, size_t len)
+{
     msgpack_unpacked u;
-    if (!msg_unpack_one (&u, data, len))
+    if (!data || !msg_unpack_one (&u, data, len))
         return -1;
-    const msgpack_object *o = &u.data;
-    int rc = 0;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size % 2)
-        rc = -1;
-    for (uint32_t i = 0; rc == 0 && i < o->via.array.size; i += 2) {
-        const msgpack_object *k = &o->via.array.ptr[i];
-        const msgpack_object *v = &o->via.array.ptr[i + 1];
-        if (k->type != MSGPACK_OBJECT_BIN || v->type != MSGPACK_OBJECT_BIN)
-            rc = -1;
-        else if (fn (ctx, k->via.bin.ptr, k->via.bin.size, v->via.bin.ptr,
-                     v->via.bin.size) != 0)
-            rc = -1;
-    }
+    unsigned v = 0;
+    const msgpack_object *o = s_snap_pairs (&u.data, &v);
     msgpack_unpacked_destroy (&u);
-    return rc;
+    return o ? (int)v : -1;
 }
 
 static int

@@ -169,9 +169,17 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msgpack_pack_uint64 (pk, m->applied);
         msgpack_pack_array (pk, m->n_results);
         for (size_t i = 0; i < m->n_results; i++) {
-            msgpack_pack_array (pk, 2);
-            msgpack_pack_uint64 (pk, m->results[i].index);
-            msg_pack_bool (pk, m->results[i].existed);
+            const msg_apply_result_t *r = &m->results[i];
+            msgpack_pack_array (pk, 4);
+            msgpack_pack_uint64 (pk, r->index);
+            msg_pack_bool (pk, r->existed);
+            msgpack_pack_unsigned_int (pk, r->status);
+            if (r->result) {
+                msgpack_pack_bin (pk, r->result->len);
+                msgpack_pack_bin_body (pk, r->result->data, r->result->len);
+            } else {
+                msgpack_pack_nil (pk);
+            }
         }
         return 0;
     case MSG_STORE_VALUE:
@@ -320,14 +328,21 @@ s_unpack_results (const msgpack_object *o, msg_store_t *m)
     m->results = calloc (n, sizeof *m->results);
     if (!m->results)
         return -1;
+    m->n_results = n; /* zeroed: msg_store_clear may free them */
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *r = &o->via.array.ptr[i];
-        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
-            !msg_get_uint (&r->via.array.ptr[0], &m->results[i].index) ||
-            !msg_get_bool (&r->via.array.ptr[1], &m->results[i].existed))
+        msg_apply_result_t *d = &m->results[i];
+        uint64_t status;
+        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 4 ||
+            !msg_get_uint (&r->via.array.ptr[0], &d->index) ||
+            !msg_get_bool (&r->via.array.ptr[1], &d->existed) ||
+            !msg_get_uint (&r->via.array.ptr[2], &status) || status > 599)
+            return -1;
+        d->status = (unsigned)status;
+        if (r->via.array.ptr[3].type != MSGPACK_OBJECT_NIL &&
+            !(d->result = msg_buf_of (&r->via.array.ptr[3])))
             return -1;
     }
-    m->n_results = n;
     return 0;
 }
 
@@ -479,6 +494,8 @@ msg_store_clear (msg_store_t *m)
     for (size_t i = 0; i < m->n_entries; i++)
         raft_buf_unref (m->entries[i].data);
     free (m->entries);
+    for (size_t i = 0; m->results && i < m->n_results; i++)
+        raft_buf_unref (m->results[i].result);
     free (m->results);
     raft_buf_unref (m->key);
     raft_buf_unref (m->value);

@@ -61,11 +61,16 @@
               from each boot; a gap means a write was lost between the
               actors, and storage then reports "error" rather than vouch
               for it.
-        [1, "applied", index: uint, [[index: uint, existed: bool], ...]]
+        [1, "applied", index: uint, [[index: uint, existed: bool,
+            status: uint, result: bin|nil], ...]]
               applied up to index; for each NORMAL entry applied (a
-              malformed command counts, with existed false), whether its
-              key existed before (what DELETE reports). Entries at or below
-              the applied index are skipped.
+              malformed command counts, with existed false, status 0 and
+              result nil), whether its key existed before (what DELETE
+              reports; a PUT or DELETE's), the HTTP status of its reply
+              (200, or 412 for a compare that failed) and the state
+              machine's result (msg_kv_result_encode: what the reply
+              renders). Entries at or below the applied index are
+              skipped.
         [1, "value", req_id: uint, found: bool, value: bin]
               value is empty when not found.
         [1, "snap_chunk", peer: uint, chunk: uint, ok: bool, [conf entry]
@@ -83,15 +88,43 @@
 
     entry is msg_raft.h's entry encoding.
 
-    Snapshot data (each chunk's bytes): [key: bin, value: bin, key: bin,
-    value: bin, ...], the KV pairs of the copy in key order.
+    Snapshot data (each chunk's bytes), version 2: [2, [key: bin, record:
+    bin, key: bin, record: bin, ...]], the KV records of the copy in key
+    order, each as stored (store_format.h: the metadata header, then the
+    value). Version 1 (a leader before versions) was the bare pairs' array
+    [key: bin, value: bin, ...]; it still decodes, and its values become
+    records with metadata {0, 0, 0} (as its commands' do). A version-1 node
+    refuses version 2 data (its first element is not a bin) and so never
+    installs records it cannot read.
 
-    KV commands (the data of NORMAL entries):
+    KV commands (the data of NORMAL entries; store/kvsm.h says what each
+    does):
+      version 1 (the prototype's; still applied, with metadata {0, 0, 0}):
         [1, "put", key: bin, value: bin] | [1, "del", key: bin]
+      version 2 (what a leader writes now):
+        [2, "put", key: bin, value: bin, [cmp, ...]]
+        [2, "del", key: bin, [cmp, ...]]
+        [2, "txn", [cmp, ...], [op, ...] (success), [op, ...] (failure)]
+      cmp: [key: bin, target: uint (kvsm_target_t: 1 value, 2 version,
+            3 create_index, 4 mod_index, 5 exists), op: uint
+            (kvsm_cmp_op_t: 1 ==, 2 !=, 3 <, 4 >), operand: bin for
+            value, uint otherwise (exists: 0 or 1)]
+      op:  ["put", key: bin, value: bin] | ["del", key: bin]
+           | ["get", key: bin]
+      At most KVSM_TXN_MAX_CMPS compares and KVSM_TXN_MAX_OPS ops per
+      branch. A version above 2 decodes as -2 (not -1): a command from a
+      newer leader, which the node must not skip (it would diverge).
+
+    KV results (the "applied" result, msg_kv_result_encode):
+        [1, status: uint (kvsm_status_t), op: uint (kvsm_op_t),
+         succeeded: bool, [resp, ...]]
+      resp: [op: uint, key: bin, found: bool, create_index: uint,
+             mod_index: uint, version: uint, value: bin|nil]
 */
 #ifndef MSG_STORE_H_INCLUDED
 #define MSG_STORE_H_INCLUDED
 
+#include "kvsm.h"
 #include "raft.h"
 
 #include <czmq.h>
@@ -124,6 +157,8 @@ typedef struct {
 typedef struct {
     raft_index_t index;
     bool existed;
+    unsigned status;    /* 200, 412; 0: no result (malformed command) */
+    raft_buf_t *result; /* msg_kv_result_encode, or NULL; one ref */
 } msg_apply_result_t;
 
 typedef struct {
@@ -168,35 +203,52 @@ int msg_store_decode (zmsg_t *zm, msg_store_t *m);
 void msg_store_clear (msg_store_t *m);
 
 /* Snapshot data: pairs are appended with msg_snap_pack_pair between
-   msg_snap_pack_begin (n pairs to come) and the end of the buffer. */
+   msg_snap_pack_begin (n pairs to come) and the end of the buffer. It is
+   version MSG_SNAP_VERSION: the values are records (store_format.h). */
+#define MSG_SNAP_VERSION 2
 void msg_snap_pack_begin (msgpack_sbuffer *buf, size_t n_pairs);
 void msg_snap_pack_pair (msgpack_sbuffer *buf, const void *key, size_t key_len,
                          const void *value, size_t value_len);
 /* Call fn for each pair of data; 0, or -1 if data is malformed or fn
-   returned non-zero. Pairs are borrowed from data. */
+   returned non-zero. Pairs are borrowed from data. Either version. */
 int msg_snap_unpack (const void *data, size_t len,
                      int (*fn) (void *ctx, const void *key, size_t key_len,
                                 const void *value, size_t value_len),
                      void *ctx);
+/* The same, and *version (if not NULL): 1, bare values (a leader before
+   versions), or 2, records. */
+int msg_snap_unpack_v (const void *data, size_t len,
+                       int (*fn) (void *ctx, const void *key, size_t key_len,
+                                  const void *value, size_t value_len),
+                       void *ctx, unsigned *version);
+/* The version of snapshot data (1 or 2), or -1 if it is neither. */
+int msg_snap_version (const void *data, size_t len);
 
 /* True if data is well-formed snapshot data (msg_snap_unpack would take
    it). A chunk from a peer is checked with this before the core sees it,
    so that storage never meets a malformed one. */
 bool msg_snap_valid (const void *data, size_t len);
 
-/* KV commands */
-typedef enum { MSG_KV_PUT = 1, MSG_KV_DEL = 2 } msg_kv_op_t;
+/* KV commands: the state machine's (store/kvsm.h), under msg/'s names. */
+typedef kvsm_op_t msg_kv_op_t;
+#define MSG_KV_PUT KVSM_PUT
+#define MSG_KV_DEL KVSM_DEL
+#define MSG_KV_TXN KVSM_TXN
+typedef kvsm_cmd_t msg_kv_t;
 
-typedef struct {
-    msg_kv_op_t op;
-    raft_buf_t *key;
-    raft_buf_t *value; /* PUT only */
-} msg_kv_t;
-
-/* A new buffer holding the command (one ref, the caller's); NULL on error. */
+/* A new buffer holding the command (one ref, the caller's); NULL if it
+   is not one the decoder would take. Written as cmd->version (0: the
+   current one, 2). */
 raft_buf_t *msg_kv_encode (const msg_kv_t *cmd);
-/* 0 and *cmd filled (release with msg_kv_clear), or -1 if malformed. */
+/* 0 and *cmd filled (release with msg_kv_clear), -1 if malformed, -2 if
+   it is a command of a version newer than this build knows. */
 int msg_kv_decode (const void *data, size_t len, msg_kv_t *cmd);
 void msg_kv_clear (msg_kv_t *cmd);
+
+/* The state machine's result of one entry (what its reply renders), and
+   back: 0, or -1 if malformed (nothing to release). The decoded result
+   has no changes (they stay where the entry was applied). */
+raft_buf_t *msg_kv_result_encode (const kvsm_result_t *res);
+int msg_kv_result_decode (const void *data, size_t len, kvsm_result_t *res);
 
 #endif

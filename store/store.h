@@ -60,12 +60,15 @@ typedef struct {
     raft_entry_t applied_conf; /* the configuration at applied (index 0:
                                   none recorded) */
     uint64_t gen;              /* the KV data's generation */
+    bool upgraded;           /* opened as format 1, upgraded to 2 now */
+    uint64_t upgraded_keys;  /* the KV records it rewrote */
 } store_state_t;
 
 /* Read everything durable. First reads every record once with block
    checksums verified, so a corrupted table anywhere fails the start (the
-   error names the file). Refuses (-1) a database that is not nsxd's
-   format 1, and one whose log is not contiguous or disagrees with its keys.
+   error names the file). Upgrades a format-1 database to format 2 (its
+   KV values become records, store_format.h) in one synced batch. Refuses
+   (-1) a database that is not nsxd's format 1 or 2, and one whose log is not contiguous or disagrees with its keys.
    Release with store_state_clear. */
 int store_load (store_t *self, store_state_t *st, char **err);
 void store_state_clear (store_state_t *st);
@@ -156,6 +159,19 @@ void store_snap_close (store_snap_t **sn_p);
 #define STORE_DIGEST_BYTES 32
 int store_digest (store_t *self, raft_index_t *applied, uint64_t *keys,
                   uint8_t digest[STORE_DIGEST_BYTES], char **err);
+
+/* A page of the KV data at one instant (a LevelDB snapshot): fn for each
+   record (key, and the stored record: store_format.h) with start <= key
+   < end (end NULL: no end), in key order, at most limit of them; the
+   applied index of that instant in *applied, and *more when records are
+   left past the page. fn returns 0, or -1 to stop (the range fails).
+   Safe from any thread while the owner writes (reads only). */
+typedef int (*store_range_fn_t) (void *ctx, const char *key, size_t key_len,
+                                 const char *rec, size_t rec_len);
+int store_range (store_t *self, const void *start, size_t start_len,
+                 const void *end, size_t end_len, size_t limit,
+                 raft_index_t *applied, bool *more, store_range_fn_t fn,
+                 void *ctx, char **err);
 
 /* Write the batch atomically; with sync, durable (fsync) before returning.
    The batch is left as it was (clear it to reuse it). */

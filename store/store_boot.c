@@ -165,7 +165,8 @@ s_check (const store_state_t *st, char **err)
 }
 
 /* Invariant (1): 'v' says which format; without it, the database must be
-   empty. 1 stamped with ours, 0 fresh (st->fresh), -1 refused. */
+   empty. 1 stamped with ours, 2 with format 1 (to upgrade, store_format.h),
+   0 fresh (st->fresh), -1 refused. */
 static int
 s_version (store_t *self, store_state_t *st, char **err)
 {
@@ -189,7 +190,11 @@ s_version (store_t *self, store_state_t *st, char **err)
     }
     bool ok = len == strlen (STORE_FORMAT_VERSION) &&
               memcmp (val, STORE_FORMAT_VERSION, len) == 0;
+    bool old = len == strlen (STORE_FORMAT_VERSION_1) &&
+               memcmp (val, STORE_FORMAT_VERSION_1, len) == 0;
     leveldb_free (val);
+    if (old)
+        return 2;
     if (!ok) {
         store_err_set (err, "unknown storage format version (expected %s)",
                        STORE_FORMAT_VERSION);
@@ -223,6 +228,12 @@ s_load (store_t *self, store_state_t *st, char **err)
     st->gen = self->gen;
     if (s_load_log (self, st, err) != 0 || s_check (st, err) != 0)
         goto fail;
+    /* Checked as format 1 first: only a sound database is upgraded. */
+    if (rc == 2) {
+        if (store_upgrade_1 (self, self->gen, &st->upgraded_keys, err) != 0)
+            goto fail;
+        st->upgraded = true;
+    }
     return 0;
 fail:
     store_state_clear (st);

@@ -3,7 +3,9 @@
     store/ build and parse keys only through the functions below.
 
     One LevelDB database per data directory, next to the file IDENTITY
-    (store_identity.h) and LevelDB's own files. Format version 1.
+    (store_identity.h) and LevelDB's own files. Format version 2 (issue
+    15: KV values became records with versions); a format-1 database is
+    upgraded when opened (below, "Upgrade"), never the other way.
 
     Keys
     ----
@@ -14,7 +16,7 @@
 
         key                               value
         --------------------------------  ---------------------------------
-        'v'                    (1 byte)   format version: ASCII "1" (1 byte)
+        'v'                    (1 byte)   format version: ASCII "2" (1 byte)
         'h'                    (1 byte)   hard state (Figure 3.1's
                                           currentTerm and votedFor): msgpack
                                           [term: uint, vote: uint], each in
@@ -42,7 +44,10 @@
                                           whose own index is the key's
         'g'                    (1 byte)   the generation of the KV data:
                                           be64 (8 bytes); absent: 0
-        'k' key          (1 + n bytes)    a KV pair of generation 0: the
+        'k' key          (1 + n bytes)    a KV record of generation 0:
+                                          be64 create_index, be64
+                                          mod_index, be64 version (24
+                                          bytes, store/kvsm.h), then the
                                           value, raw bytes (may be empty)
         'K' gen key      (9 + n bytes)    the same in generation gen >= 1
                                           (gen: be64)
@@ -64,6 +69,27 @@
     The msgpack values are msg/'s encodings (msg_raft.h), decoded there
     with msgpack-c behind msg_unpack_one's size guard: bytes read from disk
     are checked as if they came from the network.
+
+    KV records: a fixed 24-byte header rather than varints. It costs up
+    to 21 bytes a key more than varints would, but a record is read at
+    fixed offsets with no decoder (the HTTP workers parse it on every
+    GET), a damaged header is a length check, and the log entry that
+    carried the value is bigger anyway. {0, 0, 0}: history unknown (a
+    version-1 command's write, or an upgraded format-1 value: kvsm.h).
+
+    Upgrade (format 1 -> 2)
+    -----------------------
+    Format 1 stored the value alone under 'k'/'K'. Opening a format-1
+    database (store_load) rewrites every KV value of the current
+    generation as a record with header {0, 0, 0} and stamps 'v' = "2", in
+    one synced batch (so a crash leaves format 1 or 2, never a mix). Other
+    generations are not converted: a staged snapshot (g + 1) is cleared
+    before any new transfer, and lower ones are garbage. This is
+    deterministic across replicas upgraded at different applied
+    indexes: it gives exactly what applying their entries with the
+    version-1 commands they hold gives ({0, 0, 0} for every key they
+    wrote). A format-1 build refuses a format-2 database ("unknown
+    storage format version (expected 1)"): the upgrade is one-way.
 
     Invariants
     ----------
@@ -124,7 +150,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define STORE_FORMAT_VERSION "1"
+#define STORE_FORMAT_VERSION "2"
+#define STORE_FORMAT_VERSION_1 "1" /* upgraded when opened */
 
 #define STORE_KEY_VERSION 'v'
 #define STORE_KEY_HS 'h'
@@ -143,6 +170,7 @@
 #define STORE_APPLIED_LEN 16   /* be64 index, be64 term */
 #define STORE_APPLIED_LEN_V0 8 /* be64 index: an older database */
 #define STORE_GEN_LEN 8        /* be64 generation */
+#define STORE_REC_HEADER 24    /* be64 create, mod, version */
 
 static inline void
 store_be64_put (char *p, uint64_t v)
@@ -258,6 +286,34 @@ store_gen_parse (const char *v, size_t len, uint64_t *gen)
     if (len != STORE_GEN_LEN)
         return false;
     *gen = store_be64_get (v);
+    return true;
+}
+
+/* The header of a KV record (the value follows it). */
+static inline void
+store_rec_header (char h[STORE_REC_HEADER], uint64_t create_index,
+                  uint64_t mod_index, uint64_t version)
+{
+    store_be64_put (h, create_index);
+    store_be64_put (h + 8, mod_index);
+    store_be64_put (h + 16, version);
+}
+
+/* Parse a KV record (len bytes): false if shorter than its header (a
+   damaged record); else the metadata and *value (inside v, *value_len
+   bytes). */
+static inline bool
+store_rec_parse (const char *v, size_t len, uint64_t *create_index,
+                 uint64_t *mod_index, uint64_t *version, const char **value,
+                 size_t *value_len)
+{
+    if (len < STORE_REC_HEADER)
+        return false;
+    *create_index = store_be64_get (v);
+    *mod_index = store_be64_get (v + 8);
+    *version = store_be64_get (v + 16);
+    *value = v + STORE_REC_HEADER;
+    *value_len = len - STORE_REC_HEADER;
     return true;
 }
 

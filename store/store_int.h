@@ -83,6 +83,11 @@ int store_get_raw (store_t *self, const char *key, size_t key_len, char **value,
 char *store_kv_key (char **buf, size_t *cap, uint64_t gen, const void *key,
                     size_t len, size_t *out_len);
 
+/* Upgrade a format-1 database (store_format.h, "Upgrade"): every KV value
+   of generation gen becomes a record with metadata {0, 0, 0}, and 'v'
+   "2", in one synced batch. 0 and *keys (how many), or -1. */
+int store_upgrade_1 (store_t *self, uint64_t gen, uint64_t *keys, char **err);
+
 /* A corruption error (*err mentions "Corruption") at open or start:
    appended to it, the files at fault -- a write-ahead log or manifest
    that LevelDB's LOG in dir names, the tables that LevelDB's RepairDB

@@ -34,7 +34,7 @@
 #define RAFT_BUG_SNAP_STALE          8 /* install a snapshot already covered */
 #define RAFT_BUG_TERM_WEDGE          9 /* take any term up to RAFT_TERM_MAX */
 #define RAFT_BUG_ASYNC_EARLY        10 /* async_sends: ack without waiting */
-#define RAFT_BUG_FOLLOWER_READ_LOCAL 11 /* follower read at its own commit */
+#define RAFT_BUG_FOLLOWER_READ_LOCAL 13 /* follower read at its own commit */
 /* clang-format on */
 #define RAFT_BUG(name) (RAFT_PLANTED_BUG == RAFT_BUG_##name)
 

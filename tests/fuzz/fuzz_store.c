@@ -280,7 +280,7 @@ fuzz_seeds (void)
         {.term = 2, .index = 2, .type = RAFT_ENTRY_NOOP},
         {.term = 2, .index = 3, .type = RAFT_ENTRY_NORMAL, .data = cmd}};
     raft_entry_t base = s_conf_entry (7, 2);
-    msg_apply_result_t results[2] = {{3, true}, {4, false}};
+    msg_apply_result_t results[2] = {{3, true, 0, 0}, {4, false, 0, 0}};
     msg_store_t m[] = {
         {.kind = MSG_STORE_WRITE,
          .seq = 3,

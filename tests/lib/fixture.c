@@ -1,6 +1,7 @@
 /*  fixture.c -- start-up helpers for the node tests (see fixture.h).
 */
 #include "fixture.h"
+#include "store_format.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -110,6 +111,19 @@ fixture_kv_open (kv_shared_t *shared, const char *dir)
     return 0;
 }
 
+char *
+fixture_record (const char *value, size_t *len)
+{
+    size_t vl = strlen (value);
+    char *r = malloc (STORE_REC_HEADER + vl + 1);
+    if (!r)
+        abort ();
+    store_rec_header (r, 0, 0, 0);
+    memcpy (r + STORE_REC_HEADER, value, vl + 1);
+    *len = STORE_REC_HEADER + vl;
+    return r;
+}
+
 int
 fixture_kv_put (kv_shared_t *shared, const char *key, const char *value)
 {
@@ -118,12 +132,15 @@ fixture_kv_put (kv_shared_t *shared, const char *key, const char *value)
         return -1;
     store_batch_t *b = store_batch_new ();
     store_batch_set_gen (b, store_gen (st)); /* the live KV data */
+    size_t rl;
+    char *rec = value ? fixture_record (value, &rl) : NULL;
     if (value)
-        store_batch_put_kv (b, key, strlen (key), value, strlen (value));
+        store_batch_put_kv (b, key, strlen (key), rec, rl);
     else
         store_batch_del_kv (b, key, strlen (key));
     char *err = NULL;
     int rc = store_write (st, b, true, &err);
+    free (rec);
     if (rc != 0) {
         fprintf (stderr, "fixture_kv_put: %s\n", err ? err : "?");
         free (err);

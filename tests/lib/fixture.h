@@ -49,7 +49,10 @@ void fixture_storage_stop (fixture_storage_t *f);
    storage actor does once it is open (HTTP workers then serve GETs from
    it, after the read barrier for a linearizable one). 0 or -1. */
 int fixture_kv_open (kv_shared_t *shared, const char *dir);
-/* Write key=value (value NULL: delete), synced. 0 or -1. */
+/* value as a KV record (store_format.h: metadata {0, 0, 0}, then the
+   value), malloc'ed (free it), NUL after its *len bytes. */
+char *fixture_record (const char *value, size_t *len);
+/* Write key=value as a record (value NULL: delete), synced. 0 or -1. */
 int fixture_kv_put (kv_shared_t *shared, const char *key, const char *value);
 /* Unpublish, then close. */
 void fixture_kv_close (kv_shared_t *shared);

@@ -163,6 +163,7 @@ s_canned (const msg_api_req_t *req, msg_api_rep_t *rep, msg_health_t *h)
             return true;
         }
         /* fall through */
+    case MSG_API_CMD: /* (test_http_kv.c runs the real raft actor) */
     case MSG_API_DELETE:
         rep->kind = MSG_API_REP_WRITTEN;
         rep->key = req->key;
@@ -513,7 +514,7 @@ s_test_api_req_roundtrip (void)
     }
     msg_api_req_t bad = {.op = 0};
     CHECK (msg_api_req_encode (&bad) == NULL);
-    bad.op = MSG_API_READ + 1;
+    bad.op = MSG_API_CMD + 1;
     CHECK (msg_api_req_encode (&bad) == NULL);
 }
 
@@ -707,6 +708,8 @@ s_rep_eq (const msg_api_rep_t *a, const msg_api_rep_t *b)
                a->stale == b->stale;
     case MSG_API_REP_CONF: return a->id == b->id && a->index == b->index;
     case MSG_API_REP_HEALTH: return s_health_eq (a->health, b->health);
+    case MSG_API_REP_KV:
+        return a->index == b->index && s_buf_eq (a->value, b->value);
     }
     return false;
 }

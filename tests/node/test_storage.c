@@ -406,6 +406,16 @@ test_hard_state (void)
     s_stop (&n);
 }
 
+/* A pair of snapshot data: key and value as a record (store_format.h). */
+static void
+s_pack_rec (msgpack_sbuffer *b, const char *k, const char *v)
+{
+    size_t len;
+    char *rec = fixture_record (v, &len);
+    msg_snap_pack_pair (b, k, strlen (k), rec, len);
+    free (rec);
+}
+
 static bool
 s_results_are (const msg_store_t *r, const msg_apply_result_t *expect, size_t n)
 {
@@ -448,15 +458,15 @@ test_apply (void)
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 8);
-    msg_apply_result_t expect1[] = {{2, false}, {3, true},  {4, true},
-                                    {5, false}, {7, false}, {8, false}};
+    msg_apply_result_t expect1[] = {{2, false, 0, 0}, {3, true, 0, 0},  {4, true, 0, 0},
+                                    {5, false, 0, 0}, {7, false, 0, 0}, {8, false, 0, 0}};
     CHECK (s_results_are (&r, expect1, 6));
     msg_store_clear (&r);
 
     a.applied = 10;
     s_send (&n, &a);
     CHECK (s_recv_kind (&n, &r, MSG_STORE_APPLIED));
-    msg_apply_result_t expect2[] = {{9, true}, {10, false}};
+    msg_apply_result_t expect2[] = {{9, true, 0, 0}, {10, false, 0, 0}};
     CHECK (r.applied == 10 && s_results_are (&r, expect2, 2));
     msg_store_clear (&r);
     CHECK (s_get_is (&n, 1, "a", NULL));
@@ -793,10 +803,10 @@ test_snapshot (void)
     msgpack_sbuffer_init (&h1);
     msgpack_sbuffer_init (&h2);
     msg_snap_pack_begin (&h1, 2);
-    msg_snap_pack_pair (&h1, "k2", 2, "v2", 2);
-    msg_snap_pack_pair (&h1, "k3", 2, "v3", 2);
+    s_pack_rec (&h1, "k2", "v2"); /* records: snapshot data version 2 */
+    s_pack_rec (&h1, "k3", "v3");
     msg_snap_pack_begin (&h2, 1);
-    msg_snap_pack_pair (&h2, "only", 4, "here", 4);
+    s_pack_rec (&h2, "only", "here");
     msg_store_t w = {.kind = MSG_STORE_WRITE, .seq = 1, .has_snap = true};
     w.snap = (raft_snapshot_chunk_t){.index = 11,
                                      .term = 2,
@@ -1274,7 +1284,7 @@ test_codec (void)
     es[1] = (raft_entry_t){.term = 2, .index = 2, .type = RAFT_ENTRY_NOOP};
     es[2] = s_kv_entry (2, 3, MSG_KV_PUT, "key", "value");
     raft_buf_t *key = raft_buf_new ("key\0bin", 7);
-    msg_apply_result_t results[] = {{3, true}, {4, false}};
+    msg_apply_result_t results[] = {{3, true, 0, 0}, {4, false, 0, 0}};
     char text[] = "disk full";
     msg_store_t ms[] = {
         {.kind = MSG_STORE_WRITE,

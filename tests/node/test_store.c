@@ -300,7 +300,7 @@ test_golden_bytes (void)
 
     s_raw_t raw;
     CHECK (s_raw_open (&raw, dir));
-    CHECK (s_raw_is (&raw, "v", 1, "1", 1));
+    CHECK (s_raw_is (&raw, "v", 1, "2", 1));
     /* [300, 2]: fixarray 2, uint16 300, fixint 2 */
     CHECK (s_raw_is (&raw, "h", 1, "\x92\xcd\x01\x2c\x02", 5));
     CHECK (s_raw_is (&raw, "a", 1, "\0\0\0\0\0\0\0\x03\0\0\0\0\0\0\0\x04", 16));
@@ -458,7 +458,7 @@ test_load_refuses (void)
          "not contiguous"},
         {"beyond", S_REC ("a", "\0\0\0\0\0\0\0\x04\0\0\0\0\0\0\0\x01"),
          "beyond the log's end"},
-        {"version", S_REC ("v", "2"), "unknown storage format version"},
+        {"version", S_REC ("v", "3"), "unknown storage format version"},
         {"noversion", {"v", 1, NULL, 0}, "not an nsxd database"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -25,6 +25,7 @@
     (index, term) must show the same chain value, i.e. the same prefix.
 */
 #include "sim.h"
+#include "sim_kv.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -144,6 +145,7 @@ sim_check_init (sim_t *s)
 void
 sim_check_fini (sim_t *s)
 {
+    sim_kv_fini (s); /* the KV state machine's maps (sim_kv.h) */
     struct sim_check *c = s->check;
     free (c->slots);
     free (c->leaders);

@@ -2,6 +2,7 @@
     partitions, crashes, membership changes, leadership transfers.
 */
 #include "sim.h"
+#include "sim_kv.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -63,10 +64,7 @@ sim_client_op (sim_t *s)
     s->cur_node = n->id;
     if (sim_chance (s, 0.6)) {
         uint64_t op = ++s->next_op;
-        uint8_t data[16];
-        memcpy (data, &op, 8);
-        memcpy (data + 8, &s->seed, 8);
-        raft_buf_t *buf = raft_buf_new (data, sizeof data);
+        raft_buf_t *buf = sim_kv_command (s, op); /* a KV command */
         raft_index_t index;
         raft_term_t term;
         if (raft_propose (n->r, buf, &index, &term) == RAFT_OK) {

@@ -3,6 +3,7 @@
     See sim.h.
 */
 #include "sim.h"
+#include "sim_kv.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -501,6 +502,8 @@ s_send_after (sim_t *s, sim_node_t *n, const raft_after_t *a)
 static bool
 s_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
 {
+    if (!sim_kv_apply (s, n, e)) /* the KV state machine (sim_kv.h) */
+        return false;
     if (s->unchecked)
         n->sm_applied = e->index;
     else if (!sim_check_apply (s, n, e))

@@ -1,0 +1,319 @@
+/*  kvsm.c -- the KV state machine (kvsm.h): versions, compares,
+    transactions. Pure: the KV data only through the view.
+*/
+#include "kvsm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*  Planted state-machine bugs, numbered with the core's (RAFT_PLANTED_BUG,
+    actors/raft/raft_int.h; the Makefile's BUGS): a sim-bug build compiles
+    this file with one, and the simulator must catch it (make teeth,
+    tests/sim/sim_kv.c).
+      11 txn_ignores_compare  a TXN runs its success ops even when a
+                              compare fails (atomicity: the reference
+                              model of sim_kv.c)
+      12 mod_local_counter    mod_index from a counter local to the
+                              replica instead of the entry's index
+                              (replicas at one index disagree)        */
+#ifndef RAFT_PLANTED_BUG
+#define RAFT_PLANTED_BUG 0
+#endif
+#define KVSM_BUG_TXN_IGNORES_COMPARE (RAFT_PLANTED_BUG == 11)
+#define KVSM_BUG_MOD_LOCAL_COUNTER (RAFT_PLANTED_BUG == 12)
+
+void
+kvsm_cmd_clear (kvsm_cmd_t *cmd)
+{
+    if (!cmd)
+        return;
+    raft_buf_unref (cmd->key);
+    raft_buf_unref (cmd->value);
+    for (size_t i = 0; i < cmd->n_cmps; i++) {
+        raft_buf_unref (cmd->cmps[i].key);
+        raft_buf_unref (cmd->cmps[i].value);
+    }
+    free (cmd->cmps);
+    for (size_t i = 0; i < cmd->n_success + cmd->n_failure; i++) {
+        raft_buf_unref (cmd->ops[i].key);
+        raft_buf_unref (cmd->ops[i].value);
+    }
+    free (cmd->ops);
+    memset (cmd, 0, sizeof *cmd);
+}
+
+void
+kvsm_result_clear (kvsm_result_t *res)
+{
+    if (!res)
+        return;
+    for (size_t i = 0; i < res->n_resps; i++) {
+        raft_buf_unref (res->resps[i].key);
+        raft_buf_unref (res->resps[i].value);
+    }
+    free (res->resps);
+    for (size_t i = 0; i < res->n_changes; i++)
+        raft_buf_unref (res->changes[i].key);
+    free (res->changes);
+    memset (res, 0, sizeof *res);
+}
+
+const char *
+kvsm_target_name (kvsm_target_t t)
+{
+    switch (t) {
+    case KVSM_T_VALUE: return "value";
+    case KVSM_T_VERSION: return "version";
+    case KVSM_T_CREATE: return "create_index";
+    case KVSM_T_MOD: return "mod_index";
+    case KVSM_T_EXISTS: return "exists";
+    }
+    return "?";
+}
+
+const char *
+kvsm_cmp_op_name (kvsm_cmp_op_t op)
+{
+    switch (op) {
+    case KVSM_EQ: return "==";
+    case KVSM_NE: return "!=";
+    case KVSM_LT: return "<";
+    case KVSM_GT: return ">";
+    }
+    return "?";
+}
+
+/* -1, 0, 1 as a is below, equal to, above b. */
+static int
+s_order_num (uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+static int
+s_order_bytes (const raft_buf_t *a, const raft_buf_t *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = n ? memcmp (a->data, b->data, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return s_order_num (a->len, b->len);
+}
+
+bool
+kvsm_compare (const kvsm_cmp_t *c, bool found, const kvsm_rec_t *rec)
+{
+    static const kvsm_meta_t none;
+    const kvsm_meta_t *m = found ? &rec->meta : &none;
+    int order;
+    switch (c->target) {
+    case KVSM_T_VALUE:
+        /* etcd's rule: a value compare on a missing key fails */
+        if (!found || !c->value || !rec->value)
+            return false;
+        order = s_order_bytes (rec->value, c->value);
+        break;
+    case KVSM_T_VERSION: order = s_order_num (m->version, c->num); break;
+    case KVSM_T_CREATE: order = s_order_num (m->create_index, c->num); break;
+    case KVSM_T_MOD: order = s_order_num (m->mod_index, c->num); break;
+    case KVSM_T_EXISTS: order = s_order_num (found ? 1 : 0, c->num); break;
+    default: return false;
+    }
+    switch (c->op) {
+    case KVSM_EQ: return order == 0;
+    case KVSM_NE: return order != 0;
+    case KVSM_LT: return order < 0;
+    case KVSM_GT: return order > 0;
+    }
+    return false;
+}
+
+/*  ---------------------------------------------------------------------
+    Applying                                                             */
+
+typedef struct {
+    const kvsm_view_t *view;
+    raft_index_t index;
+    unsigned version;
+    kvsm_result_t *res;
+} s_apply_t;
+
+static kvsm_resp_t *
+s_resp_add (s_apply_t *a)
+{
+    kvsm_result_t *r = a->res;
+    kvsm_resp_t *v = realloc (r->resps, (r->n_resps + 1) * sizeof *v);
+    if (!v)
+        return NULL;
+    r->resps = v;
+    memset (&v[r->n_resps], 0, sizeof *v);
+    return &v[r->n_resps++];
+}
+
+static int
+s_change_add (s_apply_t *a, raft_buf_t *key, bool deleted, bool existed,
+              const kvsm_meta_t *meta)
+{
+    kvsm_result_t *r = a->res;
+    kvsm_change_t *v = realloc (r->changes, (r->n_changes + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    r->changes = v;
+    v[r->n_changes++] = (kvsm_change_t){.key = raft_buf_ref (key),
+                                        .deleted = deleted,
+                                        .existed = existed,
+                                        .meta = *meta};
+    return 0;
+}
+
+/* Read key: 1 (rec filled, value one ref), 0, -1. */
+static int
+s_get (s_apply_t *a, raft_buf_t *key, kvsm_rec_t *rec)
+{
+    memset (rec, 0, sizeof *rec);
+    return a->view->get (a->view->ctx, key, rec);
+}
+
+/* The metadata a put at this entry gives a record that was (found) cur. */
+static kvsm_meta_t
+s_put_meta (s_apply_t *a, bool found, const kvsm_meta_t *cur)
+{
+    /* A version-1 command writes "history unknown", as the prototype's
+       did, whichever build applies it: the same bytes on every replica. */
+    if (a->version == KVSM_CMD_V1)
+        return (kvsm_meta_t){0, 0, 0};
+    raft_index_t mod = a->index;
+    if (KVSM_BUG_MOD_LOCAL_COUNTER) {
+        static uint64_t counter; /* planted: this replica's own count */
+        mod = ++counter;
+    }
+    if (!found)
+        return (kvsm_meta_t){
+            .create_index = a->index, .mod_index = mod, .version = 1};
+    /* An existing record: its create index stays (0: unknown, from
+       before versions); version counts the changes we know of. */
+    return (kvsm_meta_t){.create_index = cur->create_index,
+                         .mod_index = mod,
+                         .version = cur->version + 1};
+}
+
+static int
+s_put (s_apply_t *a, raft_buf_t *key, raft_buf_t *value, kvsm_resp_t *resp)
+{
+    kvsm_rec_t cur;
+    int found = s_get (a, key, &cur);
+    if (found < 0)
+        return -1;
+    raft_buf_unref (cur.value);
+    kvsm_meta_t meta = s_put_meta (a, found, &cur.meta);
+    if (a->view->put (a->view->ctx, key, &meta, value) != 0)
+        return -1;
+    *resp = (kvsm_resp_t){.op = KVSM_PUT,
+                          .key = raft_buf_ref (key),
+                          .found = found,
+                          .meta = meta};
+    return s_change_add (a, key, false, found, &meta);
+}
+
+static int
+s_del (s_apply_t *a, raft_buf_t *key, kvsm_resp_t *resp)
+{
+    kvsm_rec_t cur;
+    int found = s_get (a, key, &cur);
+    if (found < 0)
+        return -1;
+    raft_buf_unref (cur.value);
+    *resp = (kvsm_resp_t){.op = KVSM_DEL,
+                          .key = raft_buf_ref (key),
+                          .found = found,
+                          .meta = found ? cur.meta : (kvsm_meta_t){0}};
+    if (!found)
+        return 0; /* nothing to delete: no change */
+    if (a->view->del (a->view->ctx, key) != 0)
+        return -1;
+    return s_change_add (a, key, true, true, &resp->meta);
+}
+
+static int
+s_getop (s_apply_t *a, raft_buf_t *key, kvsm_resp_t *resp)
+{
+    kvsm_rec_t cur;
+    int found = s_get (a, key, &cur);
+    if (found < 0)
+        return -1;
+    *resp = (kvsm_resp_t){.op = KVSM_GET,
+                          .key = raft_buf_ref (key),
+                          .found = found,
+                          .meta = cur.meta,
+                          .value = found ? cur.value : NULL};
+    if (!found)
+        raft_buf_unref (cur.value);
+    return 0;
+}
+
+static int
+s_op (s_apply_t *a, kvsm_op_t op, raft_buf_t *key, raft_buf_t *value)
+{
+    kvsm_resp_t *resp = s_resp_add (a);
+    if (!resp)
+        return -1;
+    switch (op) {
+    case KVSM_PUT: return s_put (a, key, value, resp);
+    case KVSM_DEL: return s_del (a, key, resp);
+    case KVSM_GET: return s_getop (a, key, resp);
+    case KVSM_TXN: break;
+    }
+    return -1;
+}
+
+/* Do all of cmd's compares hold? 1, 0, or -1 (the view failed). */
+static int
+s_compares_hold (s_apply_t *a, const kvsm_cmd_t *cmd)
+{
+    for (size_t i = 0; i < cmd->n_cmps; i++) {
+        kvsm_rec_t cur;
+        int found = s_get (a, cmd->cmps[i].key, &cur);
+        if (found < 0)
+            return -1;
+        bool ok = kvsm_compare (&cmd->cmps[i], found, &cur);
+        raft_buf_unref (cur.value);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+int
+kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
+            kvsm_result_t *res)
+{
+    memset (res, 0, sizeof *res);
+    res->op = cmd->op;
+    if (cmd->version != KVSM_CMD_V1 && cmd->version != KVSM_CMD_V2) {
+        res->status = KVSM_UNKNOWN_VERSION;
+        return 0;
+    }
+    s_apply_t a = {
+        .view = view, .index = index, .version = cmd->version, .res = res};
+    int hold = s_compares_hold (&a, cmd);
+    if (hold < 0)
+        return -1;
+    res->succeeded = hold == 1;
+    int rc = 0;
+    if (cmd->op == KVSM_TXN) {
+        /* One branch, in order, all in this one entry: atomic because the
+           caller writes the entry's changes in one batch (or none). */
+        bool success = res->succeeded || KVSM_BUG_TXN_IGNORES_COMPARE;
+        size_t from = success ? 0 : cmd->n_success;
+        size_t n = success ? cmd->n_success : cmd->n_failure;
+        for (size_t i = from; rc == 0 && i < from + n; i++)
+            rc = s_op (&a, cmd->ops[i].op, cmd->ops[i].key, cmd->ops[i].value);
+    } else if (!res->succeeded) {
+        /* The shorthands' 412 shows the record as it is. */
+        res->status = KVSM_COMPARE_FAILED;
+        rc = s_op (&a, KVSM_GET, cmd->key, NULL);
+    } else {
+        rc = s_op (&a, cmd->op, cmd->key, cmd->value);
+    }
+    return rc;
+}

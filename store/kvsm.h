@@ -1,0 +1,188 @@
+/*  kvsm.h -- the KV state machine: what one committed command does to the
+    KV data, as a pure function of the data and the entry's index.
+
+    No LevelDB, I/O, clock, threads or randomness: the KV data is seen
+    through a view (kvsm_view_t: get, put, delete a record by key), which
+    the storage actor implements over its LevelDB batch and overlay
+    (actors/storage_apply.c) and the simulator over an in-memory map on
+    every simulated node (tests/sim/sim_kv.c). So the node and the
+    simulator run the same code, and replicas that apply the same log
+    through it reach the same records, metadata included (README, "The
+    KV state machine").
+
+    Records: each key holds a value and its metadata (etcd's
+    create_revision, mod_revision and version):
+      create_index  the log index of the entry that created the key
+      mod_index     the log index of the last entry that changed it
+      version       changes since creation: 1 after the create
+    A delete removes the record; a later put creates it anew (version 1).
+    {0, 0, 0} means "history unknown": a record written by a version-1
+    command (the prototype's, or an older leader's) or converted from a
+    format-1 database (store_format.h). A version-2 put on such a record
+    keeps create_index 0 (still unknown), sets mod_index to its index and
+    version to 1 (changes counted from the first one the log shows).
+    Every rule is a function of the log alone, never of when a replica
+    was upgraded, so replicas agree on metadata (/debug/digest covers it).
+
+    Commands (decoded by msg/msg_kv.c, which owns their bytes):
+      PUT key value [compares]   compares (the shorthands prev_value,
+      DEL key [compares]         prev_index, prev_exist) must all hold,
+                                 else nothing changes: COMPARE_FAILED
+      TXN compares success failure   etcd's Txn: if every compare holds,
+                                 the success ops run, else the failure
+                                 ops; ops run in order, a get sees the
+                                 puts and deletes before it
+    Compares are checked here, at apply, never by the leader before
+    proposing: only the apply order is linearizable.
+
+    Per-apply effects: besides the reply (kvsm_result_t.resps), the
+    result lists the keys the entry changed, in order (changes), for
+    later parts of issue 15: watches turn them into events; sessions and
+    leases will add their own effects here.
+*/
+#ifndef KVSM_H_INCLUDED
+#define KVSM_H_INCLUDED
+
+#include "raft.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Command versions: 1, the prototype's put/del (metadata {0, 0, 0}); 2,
+   with versions, compares and transactions. A newer one is refused by
+   kvsm_apply (KVSM_UNKNOWN_VERSION): the node must stop rather than
+   skip it and diverge. */
+#define KVSM_CMD_V1 1
+#define KVSM_CMD_V2 2
+
+/* Bounds a command's decoder enforces (msg/msg_kv.c), and the HTTP side
+   with a 400 before: compares, and ops in each branch of a TXN. */
+#define KVSM_TXN_MAX_CMPS 64
+#define KVSM_TXN_MAX_OPS 64
+
+typedef enum {
+    KVSM_PUT = 1,
+    KVSM_DEL = 2,
+    KVSM_TXN = 3,
+    KVSM_GET = 4, /* inside a TXN only */
+} kvsm_op_t;
+
+typedef enum {
+    KVSM_T_VALUE = 1,
+    KVSM_T_VERSION,
+    KVSM_T_CREATE,
+    KVSM_T_MOD,
+    KVSM_T_EXISTS,
+} kvsm_target_t;
+
+typedef enum { KVSM_EQ = 1, KVSM_NE, KVSM_LT, KVSM_GT } kvsm_cmp_op_t;
+
+typedef struct {
+    uint64_t create_index, mod_index, version;
+} kvsm_meta_t;
+
+/* One compare: key's target op operand. A missing key has no value and
+   metadata {0, 0, 0} (so "version == 0" also means absent, as in etcd);
+   a value compare on a missing key is false whatever the op. */
+typedef struct {
+    raft_buf_t *key;
+    kvsm_target_t target;
+    kvsm_cmp_op_t op;
+    raft_buf_t *value; /* KVSM_T_VALUE: compared bytewise (memcmp order) */
+    uint64_t num;      /* VERSION, CREATE, MOD; EXISTS: 1 exists, 0 not */
+} kvsm_cmp_t;
+
+typedef struct {
+    kvsm_op_t op; /* PUT, DEL or GET */
+    raft_buf_t *key;
+    raft_buf_t *value; /* PUT */
+} kvsm_txn_op_t;
+
+typedef struct {
+    unsigned version;        /* KVSM_CMD_V1 or V2 */
+    kvsm_op_t op;            /* PUT, DEL or TXN */
+    raft_buf_t *key, *value; /* PUT (both), DEL (key) */
+    kvsm_cmp_t *cmps;        /* all must hold (V2 only) */
+    size_t n_cmps;
+    kvsm_txn_op_t *ops; /* TXN: n_success ops, then n_failure */
+    size_t n_success, n_failure;
+} kvsm_cmd_t;
+
+/* Free what a command holds (keys, values, arrays) and zero it. */
+void kvsm_cmd_clear (kvsm_cmd_t *cmd);
+
+/* A record as the view returns it. */
+typedef struct {
+    kvsm_meta_t meta;
+    raft_buf_t *value; /* one ref, the caller's */
+} kvsm_rec_t;
+
+/* The KV data as kvsm sees it. get: 1 and *rec (the value one ref), 0
+   absent, -1 the data cannot be read (the caller then stops). put and
+   del: 0, or -1 (the same). A get sees every put and del before it, in
+   the same entry or earlier ones. */
+typedef struct {
+    void *ctx;
+    int (*get) (void *ctx, const raft_buf_t *key, kvsm_rec_t *rec);
+    int (*put) (void *ctx, const raft_buf_t *key, const kvsm_meta_t *meta,
+                const raft_buf_t *value);
+    int (*del) (void *ctx, const raft_buf_t *key);
+} kvsm_view_t;
+
+/* One op's answer, as the single-op replies show it. */
+typedef struct {
+    kvsm_op_t op;      /* PUT, DEL or GET */
+    raft_buf_t *key;   /* one ref */
+    bool found;        /* PUT: the key existed before; DEL: it existed (and
+                        is gone); GET: it exists */
+    kvsm_meta_t meta;  /* PUT: the record after; DEL: the one deleted;
+                         GET: the record */
+    raft_buf_t *value; /* GET, found: one ref */
+} kvsm_resp_t;
+
+/* One key the entry changed (a per-apply effect: watches' events). */
+typedef struct {
+    raft_buf_t *key;  /* one ref */
+    bool deleted;     /* else put */
+    bool existed;     /* the key existed before this change */
+    kvsm_meta_t meta; /* after a put */
+} kvsm_change_t;
+
+typedef enum {
+    KVSM_OK = 0,
+    KVSM_COMPARE_FAILED,  /* a PUT or DEL whose compares did not hold:
+                            resps[0] is a GET of its key (the current
+                            record, or not found); nothing changed */
+    KVSM_UNKNOWN_VERSION, /* a command version this build does not know */
+} kvsm_status_t;
+
+typedef struct {
+    kvsm_status_t status;
+    kvsm_op_t op;       /* the command's: PUT, DEL or TXN */
+    bool succeeded;     /* every compare held (true without compares) */
+    kvsm_resp_t *resps; /* PUT, DEL: one; TXN: one per op of the branch
+                           taken */
+    size_t n_resps;
+    kvsm_change_t *changes; /* in order; none when nothing changed */
+    size_t n_changes;
+} kvsm_result_t;
+
+void kvsm_result_clear (kvsm_result_t *res);
+
+/* Apply cmd, the command of the entry at index, through view; *res says
+   what happened (release it with kvsm_result_clear). 0, or -1 when the
+   view failed or memory ran out: the entry may be half applied through
+   view, so the caller must throw its batch away and stop.
+   REQUIRES: index >= 1; cmd decoded by msg_kv_decode (or built alike). */
+int kvsm_apply (const kvsm_view_t *view, raft_index_t index,
+                const kvsm_cmd_t *cmd, kvsm_result_t *res);
+
+/* Does rec (found: exists) satisfy c? Exposed for the simulator's
+   reference model and the tests. */
+bool kvsm_compare (const kvsm_cmp_t *c, bool found, const kvsm_rec_t *rec);
+
+const char *kvsm_target_name (kvsm_target_t t);
+const char *kvsm_cmp_op_name (kvsm_cmp_op_t op);
+
+#endif

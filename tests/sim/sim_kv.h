@@ -1,0 +1,37 @@
+/*  sim_kv.h -- the KV state machine (store/kvsm.h) in the simulator: every
+    simulated node applies the committed entries through the same kvsm the
+    node runs, over an in-memory map, and the checks here hold at every
+    apply (README, "The simulator"):
+
+    - replicas agree: the map after applying index i on top of a given
+      history (the simulator's state hash there) is the same on every
+      node that gets there, metadata included; a node restarted from its
+      durable state or installing a snapshot starts from the map saved
+      for that state, as nsxd's storage does from LevelDB;
+    - a reference model: an independent, deliberately plain copy of the
+      rules (compares, branches, versions) predicts the map after each
+      entry and every reply (a TXN's gets see its earlier puts); so a
+      TXN is all-or-nothing, and a failed compare changes nothing.
+
+    The workload (sim_kv_command) is drawn from a hash of the op number,
+    not from the simulator's generator, so adding it left the fault
+    schedule of every seed as it was.
+*/
+#ifndef SIM_KV_H_INCLUDED
+#define SIM_KV_H_INCLUDED
+
+#include "sim.h"
+
+/* The command of client write op (a msg_kv_encode buffer, one ref):
+   puts, deletes, the compare shorthands and TXNs over a few keys. */
+raft_buf_t *sim_kv_command (const sim_t *s, uint64_t op);
+
+/* Node n applies entry e (before the simulator's own state hash moves
+   on): kvsm over n's map, then the checks; false (s->violation set) on a
+   violation. */
+bool sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e);
+
+/* Free the run's maps. */
+void sim_kv_fini (sim_t *s);
+
+#endif
