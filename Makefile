@@ -248,18 +248,16 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster
-	$(B)/test_security
-	$(B)/test_store
-	$(B)/test_store_snap
-	$(B)/test_storage
-	$(B)/test_transport
-	$(B)/test_peer_auth
-	$(B)/test_http
-	$(B)/test_monitor
-	$(B)/test_metrics
-	$(B)/test_inproc_cluster
+# The node tests (tests/node/test_NAME.c), in the order make node runs them.
+NODE_TESTS := security store store_snap \
+              storage_log storage_apply storage_snapshot storage_space storage_after \
+              storage_faults storage_codec storage_identity \
+              transport peer_auth http monitor metrics inproc_cluster
+node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS))
+	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
+
+# The storage actor's suites share tests/node/storage_fixture.c.
+$(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.
