@@ -74,6 +74,14 @@ fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms)
     return pair;
 }
 
+zmsg_t *
+fixture_zmsg (const void *data, size_t len)
+{
+    zmsg_t *zm = zmsg_new ();
+    zmsg_addmem (zm, data, len);
+    return zm;
+}
+
 int
 fixture_storage_start (fixture_storage_t *f, const storage_args_t *args)
 {

@@ -34,6 +34,9 @@ const char *fixture_endpoint (char *buf, size_t size, const char *name);
    dead or stuck actor fails instead of hanging. NULL on failure. */
 zsock_t *fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms);
 
+/* A message of one frame holding a copy of data[0..len). */
+zmsg_t *fixture_zmsg (const void *data, size_t len);
+
 /* The storage actor and the PAIR connected to it (receive timeout
    10 s, so that a test waiting on a dead actor fails instead of
    hanging). args->endpoint is set by fixture_storage_start when NULL. */

@@ -58,18 +58,10 @@ s_test_api_req_roundtrip (void)
     CHECK (msg_api_req_encode (&bad) == NULL);
 }
 
-static zmsg_t *
-s_zmsg (const void *data, size_t len)
-{
-    zmsg_t *zm = zmsg_new ();
-    zmsg_addmem (zm, data, len);
-    return zm;
-}
-
 static bool
 s_req_refused (const void *data, size_t len)
 {
-    zmsg_t *zm = s_zmsg (data, len);
+    zmsg_t *zm = fixture_zmsg (data, len);
     msg_api_req_t out;
     int rc = msg_api_req_decode (zm, &out);
     zmsg_destroy (&zm);
@@ -81,7 +73,7 @@ s_req_refused (const void *data, size_t len)
 static bool
 s_rep_refused (const void *data, size_t len)
 {
-    zmsg_t *zm = s_zmsg (data, len);
+    zmsg_t *zm = fixture_zmsg (data, len);
     msg_api_rep_t out;
     int rc = msg_api_rep_decode (zm, &out);
     zmsg_destroy (&zm);
@@ -127,7 +119,7 @@ s_test_api_req_hostile (void)
         for (int v = 0; v < 256; v++) {
             memcpy (longer, d, len);
             longer[i] = (uint8_t)v;
-            zmsg_t *m = s_zmsg (longer, len);
+            zmsg_t *m = fixture_zmsg (longer, len);
             msg_api_req_t out;
             if (msg_api_req_decode (m, &out) == 0) {
                 CHECK (out.op >= MSG_API_PUT && out.op <= MSG_API_READ);
@@ -351,7 +343,7 @@ s_test_api_rep (void)
             for (int v = 0; v < 256; v += step) {
                 memcpy (buf, d, len);
                 buf[i] = (uint8_t)v;
-                zmsg_t *m = s_zmsg (buf, len);
+                zmsg_t *m = fixture_zmsg (buf, len);
                 if (msg_api_rep_decode (m, &out) == 0) {
                     CHECK (out.status >= 100 && out.status <= 599);
                     CHECK (out.kind >= MSG_API_REP_EMPTY &&
