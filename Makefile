@@ -254,7 +254,7 @@ NODE_TESTS := security store store_snap \
               storage_faults storage_codec storage_identity \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile \
-              monitor metrics inproc_cluster
+              monitor_codec monitor_actor monitor_client metrics inproc_cluster
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS))
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 
@@ -262,6 +262,8 @@ node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS))
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
 # The transport actor's suites share tests/node/transport_fixture.c.
 $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/transport_fixture.o
+# The monitor's suites share tests/node/monitor_fixture.c.
+$(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o
