@@ -187,8 +187,18 @@ void sim_disk_append (sim_node_t *n, const raft_entry_t *e);
 /* The disk's entry at index, or NULL (compacted, or beyond the end). */
 const raft_entry_t *sim_disk_entry (const sim_node_t *n, raft_index_t index);
 raft_index_t sim_disk_last (const sim_node_t *n);
+/* Drop the disk's entries from index `from` on. */
+void sim_disk_truncate (sim_node_t *n, raft_index_t from);
+/* Drop the disk's entries up to index; (index, term) becomes the base. */
+void sim_disk_compact (sim_node_t *n, raft_index_t index, raft_term_t term);
+/* Stage one snapshot chunk in st (memory or disk); false on a broken
+   sequence. */
+bool sim_stage (sim_t *s, sim_node_t *n, sim_stage_t *st,
+                const raft_snapshot_chunk_t *c, const char *where);
 /* Compact n's log up to about its applied index (a fault). */
 void sim_compact (sim_t *s, sim_node_t *n);
+
+/* net.c */
 void sim_msg_free (raft_msg_t *m);
 /* Hand out n's batches: writes, messages, applies, reads. */
 bool sim_process (sim_t *s, sim_node_t *n);
