@@ -153,7 +153,7 @@ typedef struct {
 } sim_t;
 
 uint64_t sim_rand (sim_t *s);
-/* Events, in a queue ordered by (time, insertion order) (sim.c). */
+/* Events, in a queue ordered by (time, insertion order) (run.c). */
 typedef enum {
     EV_TICK = 1,
     EV_DELIVER,
@@ -173,6 +173,16 @@ typedef struct {
     raft_msg_t *msg; /* EV_DELIVER */
 } sim_event_t;
 void sim_push (sim_event_t ev);
+
+/* run.c: one seed's run, its chaos period in ticks before the heal. */
+typedef struct {
+    bool ok;
+    uint64_t hash;
+    uint64_t virtual_us;
+    uint64_t events;
+} sim_result_t;
+extern uint64_t sim_chaos_ticks;
+sim_result_t sim_run (uint64_t seed, int nodes, bool verbose);
 
 /* world.c */
 void sim_seed (sim_t *s, uint64_t seed);
