@@ -104,34 +104,11 @@ test_corrupt_kv_block (void)
     CHECK (st && store_load (st, &ss, &err) == 0);
     store_state_clear (&ss);
     store_close (&st);
+    /* mid-file: a data block of KV values only ('h' sorts before the
+       'k' keys, the log and 'v' after them) */
     char table[600] = "";
-    DIR *d = opendir (dir);
-    struct dirent *e;
-    off_t biggest = 0;
-    while (d && (e = readdir (d))) {
-        char p[520];
-        struct stat sb;
-        snprintf (p, sizeof p, "%s/%.300s", dir, e->d_name);
-        if (strstr (e->d_name, ".ldb") && stat (p, &sb) == 0 &&
-            sb.st_size > biggest) {
-            biggest = sb.st_size;
-            snprintf (table, sizeof table, "%s", p);
-        }
-    }
-    if (d)
-        closedir (d);
+    long biggest = fixture_damage_table (dir, table, sizeof table);
     CHECK (biggest > 100000);
-    FILE *f = fopen (table, "r+b");
-    CHECK (f != NULL);
-    if (f) {
-        /* mid-file: a data block of KV values only ('h' sorts before the
-           'k' keys, the log and 'v' after them) */
-        fseek (f, (long)(biggest / 2), SEEK_SET);
-        int c = fgetc (f);
-        fseek (f, (long)(biggest / 2), SEEK_SET);
-        fputc (c ^ 0x20, f);
-        fclose (f);
-    }
     st = store_open (dir, &err);
     CHECK (st != NULL);
     CHECK (st && store_load (st, &ss, &err) == -1);
