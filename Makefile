@@ -377,11 +377,13 @@ $(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/libnode.a $(B)
 # The cluster harness: the simulator's world (its own event queue) and the
 # message forger.
 $(B)/fuzz/fuzz_cluster: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                        $(B)/obj-fuzz/tests/fuzz/cluster_world.o \
                         $(B)/obj-fuzz/libsim.a $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_LINK)
 
-$(B)/fuzz/bug-%: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o $(B)/obj-fuzz/libsim.a \
+$(B)/fuzz/bug-%: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                 $(B)/obj-fuzz/tests/fuzz/cluster_world.o $(B)/obj-fuzz/libsim.a \
                  $(B)/obj-fuzz/libnode.a $$(B)/obj-fuzzbug-$$(call bug_num,$$*,$$(FUZZ_BUGS))/libcore.a
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_LINK)
