@@ -212,7 +212,7 @@ $(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
 
 # End-to-end linearizability (tests/jepsen/): the checker, its test, the
 # workload, and the node with a planted stale-read bug (NSXD_PLANTED_BUG).
-JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/history.c
+JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/lin_search.c tests/jepsen/history.c
 $(B)/jepsen-check: $(call objs,obj,tests/jepsen/check_main.c $(JEPSEN_LIN))
 	$(call LINK_NODE,$(CFLAGS))
 
