@@ -249,7 +249,7 @@ run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
 # The node tests (tests/node/test_NAME.c), in the order make node runs them.
-NODE_TESTS := security store store_snap \
+NODE_TESTS := actor security store store_snap \
               storage_log storage_apply storage_snapshot storage_space storage_after \
               storage_faults storage_codec storage_identity \
               transport_codec transport_links transport_hostile \
