@@ -26,24 +26,10 @@
       - snapshot data: msg_snap_valid says yes exactly when msg_snap_unpack
         takes it; its pairs, packed again, unpack to the same pairs.
 */
+#include "equal.h"
 #include "fuzz.h"
 #include "msg_raft.h"
 #include "msg_store.h"
-
-static bool
-s_buf_eq (const raft_buf_t *a, const raft_buf_t *b)
-{
-    if (!a || !b)
-        return a == b;
-    return a->len == b->len && memcmp (a->data, b->data, a->len) == 0;
-}
-
-static bool
-s_entry_eq (const raft_entry_t *a, const raft_entry_t *b)
-{
-    return a->term == b->term && a->index == b->index && a->type == b->type &&
-           s_buf_eq (a->data, b->data);
-}
 
 static bool
 s_store_eq (const msg_store_t *a, const msg_store_t *b)
@@ -52,11 +38,11 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
         a->hs_changed != b->hs_changed || a->hs.term != b->hs.term ||
         a->hs.vote != b->hs.vote || a->n_entries != b->n_entries ||
         a->applied != b->applied || a->n_results != b->n_results ||
-        a->req_id != b->req_id || !s_buf_eq (a->key, b->key) ||
-        a->found != b->found || !s_buf_eq (a->value, b->value) ||
+        a->req_id != b->req_id || !equal_buf (a->key, b->key) ||
+        a->found != b->found || !equal_buf (a->value, b->value) ||
         (a->error == NULL) != (b->error == NULL) ||
         (a->error && strcmp (a->error, b->error) != 0) ||
-        !s_entry_eq (&a->base, &b->base) || a->peer != b->peer ||
+        !equal_entry (&a->base, &b->base) || a->peer != b->peer ||
         a->chunk != b->chunk || a->snap_index != b->snap_index ||
         a->snap_term != b->snap_term || a->msg_term != b->msg_term ||
         a->msg_commit != b->msg_commit || a->ok != b->ok ||
@@ -64,7 +50,7 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
         a->db_bytes != b->db_bytes || a->fs_free != b->fs_free)
         return false;
     for (size_t i = 0; i < a->n_entries; i++)
-        if (!s_entry_eq (&a->entries[i], &b->entries[i]))
+        if (!equal_entry (&a->entries[i], &b->entries[i]))
             return false;
     for (size_t i = 0; i < a->n_results; i++)
         if (a->results[i].index != b->results[i].index ||
@@ -81,7 +67,7 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
     if (a->has_snap) {
         const raft_snapshot_chunk_t *x = &a->snap, *y = &b->snap;
         if (x->index != y->index || x->term != y->term ||
-            x->chunk != y->chunk || !s_buf_eq (x->data, y->data) ||
+            x->chunk != y->chunk || !equal_buf (x->data, y->data) ||
             x->done != y->done || x->keep_tail != y->keep_tail ||
             !raft_conf_equal (&x->conf, &y->conf))
             return false;
@@ -153,18 +139,6 @@ s_frames (const uint8_t *data, size_t size)
     return zm;
 }
 
-static bool
-s_same_frames (zmsg_t *a, zmsg_t *b)
-{
-    if (zmsg_size (a) != zmsg_size (b))
-        return false;
-    for (zframe_t *x = zmsg_first (a), *y = zmsg_first (b); x && y;
-         x = zmsg_next (a), y = zmsg_next (b))
-        if (!zframe_eq (x, y))
-            return false;
-    return true;
-}
-
 static void
 s_fuzz_store (zmsg_t *zm)
 {
@@ -184,7 +158,7 @@ s_fuzz_store (zmsg_t *zm)
     /* one frame, and one more per message an "after" carries */
     size_t frames = 1 + (m.kind == MSG_STORE_AFTER ? m.n_after : 0);
     FUZZ_CHECK (zmsg_size (e1) == frames && zmsg_size (e2) == frames);
-    FUZZ_CHECK (s_same_frames (e1, e2));
+    FUZZ_CHECK (equal_frames (e1, e2));
     zmsg_destroy (&e1);
     zmsg_destroy (&e2);
     msg_store_clear (&m);
@@ -203,10 +177,10 @@ s_fuzz_kv (const uint8_t *data, size_t size)
     FUZZ_CHECK (b1 != NULL);
     msg_kv_t cmd2;
     FUZZ_CHECK (msg_kv_decode (b1->data, b1->len, &cmd2) == 0);
-    FUZZ_CHECK (cmd.op == cmd2.op && s_buf_eq (cmd.key, cmd2.key) &&
-                s_buf_eq (cmd.value, cmd2.value));
+    FUZZ_CHECK (cmd.op == cmd2.op && equal_buf (cmd.key, cmd2.key) &&
+                equal_buf (cmd.value, cmd2.value));
     raft_buf_t *b2 = msg_kv_encode (&cmd2);
-    FUZZ_CHECK (s_buf_eq (b1, b2));
+    FUZZ_CHECK (equal_buf (b1, b2));
     raft_buf_unref (b1);
     raft_buf_unref (b2);
     msg_kv_clear (&cmd);

@@ -4,6 +4,7 @@
     any check failed.
 */
 #include "check.h"
+#include "equal.h"
 #include "http_fixture.h"
 #include "msg_api.h"
 
@@ -173,14 +174,6 @@ s_test_api_req_hostile (void)
 }
 
 static bool
-s_buf_eq (const raft_buf_t *a, const raft_buf_t *b)
-{
-    if (!a || !b)
-        return a == b;
-    return a->len == b->len && memcmp (a->data, b->data, a->len) == 0;
-}
-
-static bool
 s_str_eq (const char *a, const char *b)
 {
     return a && b ? streq (a, b) : a == b;
@@ -233,10 +226,10 @@ s_rep_eq (const msg_api_rep_t *a, const msg_api_rep_t *b)
                a->has_leader == b->has_leader &&
                s_str_eq (a->leader, b->leader);
     case MSG_API_REP_WRITTEN:
-        return s_buf_eq (a->key, b->key) && a->index == b->index &&
+        return equal_buf (a->key, b->key) && a->index == b->index &&
                a->is_delete == b->is_delete && a->flag == b->flag;
     case MSG_API_REP_VALUE:
-        return s_buf_eq (a->key, b->key) && s_buf_eq (a->value, b->value) &&
+        return equal_buf (a->key, b->key) && equal_buf (a->value, b->value) &&
                a->stale == b->stale;
     case MSG_API_REP_CONF: return a->id == b->id && a->index == b->index;
     case MSG_API_REP_HEALTH: return s_health_eq (a->health, b->health);
