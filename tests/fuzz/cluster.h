@@ -40,7 +40,6 @@ sim_node_t *fc_node (forge_in_t *in);
 void fc_settle (void);
 /* Deliver the i-th message of the queue. */
 void fc_deliver (size_t i);
-raft_msg_t *fc_msg_dup (const raft_msg_t *m);
 void fc_tick (sim_node_t *n);
 /* One round of normal running: writes complete, the messages in flight
    arrive in order, every server ticks. */

@@ -71,27 +71,6 @@ fc_deliver (size_t i)
     fc_settle ();
 }
 
-raft_msg_t *
-fc_msg_dup (const raft_msg_t *m)
-{
-    raft_msg_t *c = malloc (sizeof *c);
-    if (!c)
-        abort ();
-    *c = *m;
-    c->entries = NULL;
-    if (m->n_entries) {
-        c->entries = malloc (m->n_entries * sizeof *c->entries);
-        if (!c->entries)
-            abort ();
-        for (size_t i = 0; i < m->n_entries; i++) {
-            c->entries[i] = m->entries[i];
-            raft_buf_ref (c->entries[i].data);
-        }
-    }
-    raft_buf_ref (c->data);
-    return c;
-}
-
 void
 fc_tick (sim_node_t *n)
 {

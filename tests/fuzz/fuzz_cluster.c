@@ -171,7 +171,7 @@ s_action (forge_in_t *in)
                      (fc_qn - i - 1) * sizeof *fc_queue);
             fc_qn--;
         } else if (fc_qn < FC_QUEUE_MAX) {
-            fc_queue[fc_qn++] = fc_msg_dup (fc_queue[i]);
+            fc_queue[fc_qn++] = sim_msg_copy (fc_queue[i]);
         }
         break;
     }
@@ -266,20 +266,7 @@ static bool
 s_caught_up (void)
 {
     sim_node_t *l = fc_leader ();
-    if (!l)
-        return false;
-    raft_status_t ls;
-    raft_status (l->r, &ls);
-    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
-        return false;
-    const raft_conf_t *conf = raft_conf (l->r);
-    for (uint32_t i = 0; i < conf->n; i++) {
-        raft_id_t id = conf->servers[i].id;
-        if (id > FC_NODES || !fc_sim.nodes[id].up ||
-            fc_sim.nodes[id].sm_applied != ls.commit)
-            return false;
-    }
-    return true;
+    return l && sim_caught_up (&fc_sim, l);
 }
 
 /* Run the cluster normally until a leader has committed (and applied) a

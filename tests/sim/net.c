@@ -18,8 +18,8 @@ sim_msg_free (raft_msg_t *m)
     free (m);
 }
 
-static raft_msg_t *
-s_msg_copy (const raft_msg_t *m)
+raft_msg_t *
+sim_msg_copy (const raft_msg_t *m)
 {
     raft_msg_t *c = malloc (sizeof *c);
     if (!c)
@@ -98,7 +98,7 @@ s_net_send (sim_t *s, const raft_msg_t *msg)
     raft_msg_t *filled = NULL;
     const raft_msg_t *m = msg;
     if (msg->type == RAFT_MSG_SNAPSHOT) {
-        filled = s_msg_copy (msg);
+        filled = sim_msg_copy (msg);
         if (!s_fill_chunk (s, &s->nodes[msg->from], filled)) {
             sim_msg_free (filled);
             return;
@@ -114,7 +114,7 @@ s_net_send (sim_t *s, const raft_msg_t *msg)
         sim_push ((sim_event_t){.at = s->now + d,
                                 .type = EV_DELIVER,
                                 .node = m->to,
-                                .msg = s_msg_copy (m)});
+                                .msg = sim_msg_copy (m)});
     }
     if (filled)
         sim_msg_free (filled);
@@ -149,7 +149,7 @@ s_send_after (sim_t *s, sim_node_t *n, const raft_after_t *a)
             abort ();
         w->after = v;
         w->after[w->n_after] = *a;
-        raft_msg_t *cp = s_msg_copy (&a->msg);
+        raft_msg_t *cp = sim_msg_copy (&a->msg);
         w->after[w->n_after].msg = *cp;
         free (cp); /* its fields now belong to the copy in w->after */
         w->n_after++;

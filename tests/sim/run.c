@@ -265,21 +265,7 @@ s_all_caught_up (sim_t *s, uint64_t *progress)
     for (int id = 1; id <= s->n_total; id++)
         *progress += s->nodes[id].sm_applied;
     sim_node_t *l = sim_pick_leader (s);
-    if (!l)
-        return false;
-    raft_status_t ls;
-    raft_status (l->r, &ls);
-    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
-        return false;
-    const raft_conf_t *conf = raft_conf (l->r);
-    for (uint32_t i = 0; i < conf->n; i++) {
-        raft_id_t id = conf->servers[i].id;
-        if (id > (raft_id_t)s->n_total || !s->nodes[id].up)
-            return false;
-        if (s->nodes[id].sm_applied != ls.commit)
-            return false;
-    }
-    return true;
+    return l && sim_caught_up (s, l);
 }
 
 sim_result_t

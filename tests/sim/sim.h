@@ -207,9 +207,14 @@ bool sim_stage (sim_t *s, sim_node_t *n, sim_stage_t *st,
                 const raft_snapshot_chunk_t *c, const char *where);
 /* Compact n's log up to about its applied index (a fault). */
 void sim_compact (sim_t *s, sim_node_t *n);
+/* Leader l committed its whole log, and every server of its
+   configuration is up and applied all of it. */
+bool sim_caught_up (sim_t *s, sim_node_t *l);
 
 /* net.c */
 void sim_msg_free (raft_msg_t *m);
+/* A copy of m on the heap, its entries' and data's buffers shared. */
+raft_msg_t *sim_msg_copy (const raft_msg_t *m);
 /* Hand out n's batches: writes, messages, applies, reads. */
 bool sim_process (sim_t *s, sim_node_t *n);
 /* Complete n's oldest write if its fsync is done. */

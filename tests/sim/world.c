@@ -343,3 +343,21 @@ sim_node_free (sim_node_t *n)
     free (n->reads);
     memset (n, 0, sizeof *n);
 }
+
+bool
+sim_caught_up (sim_t *s, sim_node_t *l)
+{
+    raft_status_t ls;
+    raft_status (l->r, &ls);
+    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
+        return false;
+    const raft_conf_t *conf = raft_conf (l->r);
+    for (uint32_t i = 0; i < conf->n; i++) {
+        raft_id_t id = conf->servers[i].id;
+        if (id > (raft_id_t)s->n_total || !s->nodes[id].up)
+            return false;
+        if (s->nodes[id].sm_applied != ls.commit)
+            return false;
+    }
+    return true;
+}
