@@ -29,7 +29,7 @@
     The client is raw POSIX sockets, so hostile input can be sent as is.
 
         int main (void) {
-            if (hf_start ("test_http_routes") != 0)
+            if (hf_start ("test_http_routes", false) != 0)
                 return 1;
             check_run ("put", s_test_put);
             return hf_stop ();
@@ -61,7 +61,7 @@
 #define HF_PER_CLIENT 25
 
 extern int hf_port;        /* the main server: 8 workers */
-extern int hf_port_single; /* a second server with 1 worker */
+extern int hf_port_single; /* a second server with 1 worker (hf_start) */
 extern int hf_port_closed; /* nothing listens here */
 extern char hf_api[64];    /* the fake's API endpoint */
 
@@ -90,8 +90,9 @@ int hf_gets (void);
    which it was on stderr). */
 bool hf_last_is (msg_api_op_t op, raft_id_t id, const char *peer);
 
-/* Watchdog, logs, the store, the fake and both servers. 0 or -1. */
-int hf_start (const char *name);
+/* Watchdog, logs, the store, the fake and the main server, with single
+   the second (hf_port_single) too. 0 or -1. */
+int hf_start (const char *name, bool single);
 /* All stopped and removed; the exit status (check_report). */
 int hf_stop (void);
 

@@ -278,7 +278,7 @@ s_test_start_failure (void)
 int
 main (void)
 {
-    if (hf_start ("test_http_errors") != 0)
+    if (hf_start ("test_http_errors", true) != 0)
         return 1;
     check_run ("400 bad_request", s_test_400);
     check_run ("404 and 405", s_test_404_405);

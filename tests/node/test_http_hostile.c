@@ -196,7 +196,7 @@ s_test_concurrent (void)
 int
 main (void)
 {
-    if (hf_start ("test_http_hostile") != 0)
+    if (hf_start ("test_http_hostile", false) != 0)
         return 1;
     check_run ("hostile: 100 KB header", s_test_huge_header);
     check_run ("hostile: 10 MB body", s_test_huge_body);

@@ -211,7 +211,7 @@ s_test_get_before_open (void)
 int
 main (void)
 {
-    if (hf_start ("test_http_routes") != 0)
+    if (hf_start ("test_http_routes", false) != 0)
         return 1;
     check_run ("put", s_test_put);
     check_run ("get", s_test_get);
