@@ -208,10 +208,11 @@ $(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(
                  $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
-# The storage node test against a planted node bug (powercut-teeth): the
-# bug's node objects, the test as it is.
+# The storage "after" node test against a planted node bug
+# (powercut-teeth): the bug's node objects, the test as it is.
 $(B)/test_storage-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(filter-out actors/nsxd.c,$$(NODE_BUG_SRC))) \
-                         $(B)/obj/tests/node/test_storage.o $(B)/obj/libtest.a $(B)/obj/libnode.a $(B)/obj/libcore.a
+                         $(B)/obj/tests/node/test_storage_after.o $(B)/obj/tests/node/storage_fixture.o \
+                         $(B)/obj/libtest.a $(B)/obj/libnode.a $(B)/obj/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
 $(B)/nsxctl: $(B)/obj/http/nsxctl.o $(B)/obj/libnode.a $(B)/obj/libcore.a
@@ -226,7 +227,7 @@ $(B)/slow_resolver.so: tests/cluster/slow_resolver.c | $(B)
 
 # End-to-end linearizability (tests/jepsen/): the checker, its test, the
 # workload, and the node with a planted stale-read bug (NSXD_PLANTED_BUG).
-JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/history.c
+JEPSEN_LIN := tests/jepsen/linearize.c tests/jepsen/lin_search.c tests/jepsen/history.c
 $(B)/jepsen-check: $(call objs,obj,tests/jepsen/check_main.c $(JEPSEN_LIN))
 	$(call LINK_NODE,$(CFLAGS))
 
@@ -268,21 +269,26 @@ unit-asan: deps $(B)/test_raft-asan
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
-node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster $(B)/test_http_txn \
-      $(B)/test_storage_kvsm
-	$(B)/test_security
-	$(B)/test_store
-	$(B)/test_store_snap
-	$(B)/test_storage
-	$(B)/test_transport
-	$(B)/test_peer_auth
-	$(B)/test_http
-	$(B)/test_monitor
-	$(B)/test_metrics
-	$(B)/test_inproc_cluster
-	$(B)/test_http_txn
-	$(B)/test_storage_kvsm
+# The node tests (tests/node/test_NAME.c), in the order make node runs them.
+NODE_TESTS := actor security store store_snap \
+              storage_log storage_apply storage_snapshot storage_space storage_after \
+              storage_faults storage_codec storage_identity \
+              transport_codec transport_links transport_hostile \
+              peer_auth http_codec http_render http_routes http_errors http_hostile \
+              monitor_codec monitor_actor monitor_client metrics inproc_cluster \
+              http_txn storage_kvsm
+node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS))
+	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
+
+# The storage actor's suites share tests/node/storage_fixture.c.
+$(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
+# The transport actor's suites share tests/node/transport_fixture.c.
+$(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/transport_fixture.o
+# The monitor's suites share tests/node/monitor_fixture.c.
+$(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
+# The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
+$(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
+    $(B)/obj-asan/tests/node/http_raw.o
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.
@@ -335,7 +341,7 @@ powercut-teeth: deps $(B)/nsxd-bug-apply_nosync $(B)/nsxd-bug-apply_no_copy $(PC
 	tests/powercut/teeth.sh $(B)/nsxd-bug-apply_no_copy
 	@# an acknowledgement sent before its fsync: test_after_durable must fail
 	@if $(B)/test_storage-bug-after_before_fsync | grep '^FAIL test_after_durable '; \
-	then echo "PASS after_before_fsync caught by test_storage's test_after_durable"; \
+	then echo "PASS after_before_fsync caught by test_storage_after's test_after_durable"; \
 	else echo "FAIL after_before_fsync not caught by test_after_durable"; exit 1; fi
 
 msg: deps $(B)/test_msg $(B)/test_msg-asan
@@ -399,11 +405,13 @@ $(B)/fuzz/fuzz_%: $(B)/obj-fuzz/tests/fuzz/fuzz_%.o $(B)/obj-fuzz/libnode.a $(B)
 # The cluster harness: the simulator's world (its own event queue) and the
 # message forger.
 $(B)/fuzz/fuzz_cluster: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                        $(B)/obj-fuzz/tests/fuzz/cluster_world.o \
                         $(B)/obj-fuzz/libsim.a $(B)/obj-fuzz/libnode.a $(B)/obj-fuzz/libcore.a
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_LINK)
 
-$(B)/fuzz/bug-%: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o $(B)/obj-fuzz/libsim.a \
+$(B)/fuzz/bug-%: $(B)/obj-fuzz/tests/fuzz/fuzz_cluster.o $(B)/obj-fuzz/tests/fuzz/forge.o \
+                 $(B)/obj-fuzz/tests/fuzz/cluster_world.o $(B)/obj-fuzz/libsim.a \
                  $(B)/obj-fuzz/libnode.a $$(B)/obj-fuzzbug-$$(call bug_num,$$*,$$(FUZZ_BUGS))/libcore.a
 	@mkdir -p $(B)/fuzz
 	$(FUZZ_LINK)

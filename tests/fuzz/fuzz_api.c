@@ -16,19 +16,12 @@
         (http_render_rep) is an object; its text (json_body_text) is ASCII
         and parses back to an equal value.
 */
+#include "equal.h"
 #include "fuzz.h"
 #include "http_render.h"
 #include "json.h"
 #include "msg_api.h"
 #include "msg_util.h"
-
-static bool
-s_buf_eq (const raft_buf_t *a, const raft_buf_t *b)
-{
-    if (!a || !b)
-        return a == b;
-    return a->len == b->len && memcmp (a->data, b->data, a->len) == 0;
-}
 
 static zmsg_t *
 s_frame (const void *data, size_t size)
@@ -55,7 +48,7 @@ s_fuzz_req (const uint8_t *data, size_t size)
     msg_api_req_t q2;
     FUZZ_CHECK (msg_api_req_decode (e1, &q2) == 0);
     FUZZ_CHECK (q.req_id == q2.req_id && q.op == q2.op &&
-                s_buf_eq (q.key, q2.key) && s_buf_eq (q.value, q2.value) &&
+                equal_buf (q.key, q2.key) && equal_buf (q.value, q2.value) &&
                 q.stale == q2.stale && strcmp (q.peer, q2.peer) == 0 &&
                 q.id == q2.id);
     zmsg_t *e2 = msg_api_req_encode (&q2);
@@ -123,7 +116,7 @@ s_fuzz_rep (const uint8_t *data, size_t size)
         p.req_id == p2.req_id && p.status == p2.status && p.kind == p2.kind &&
         s_str_eq (p.code, p2.code) && s_str_eq (p.detail, p2.detail) &&
         s_str_eq (p.leader, p2.leader) && p.has_leader == p2.has_leader &&
-        s_buf_eq (p.key, p2.key) && s_buf_eq (p.value, p2.value) &&
+        equal_buf (p.key, p2.key) && equal_buf (p.value, p2.value) &&
         p.index == p2.index && p.is_delete == p2.is_delete &&
         p.flag == p2.flag && p.stale == p2.stale && p.id == p2.id &&
         !p.health == !p2.health);

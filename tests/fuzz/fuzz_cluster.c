@@ -65,60 +65,21 @@
     FUZZ_TRACE=1 build/fuzz/fuzz_cluster INPUT replays one input with the
     simulator's readable trace.
 */
-#include "forge.h"
+#include "cluster.h"
 #include "fuzz.h"
-#include "sim.h"
 
-#define S_NODES FORGE_NODES
-#define S_QUEUE_MAX 256    /* messages in flight; a full network drops */
 #define S_MAX_ACTIONS 1000 /* per input */
 #define S_MAX_ROUNDS 2000  /* of normal running per input, before healing */
 #define S_HEAL_ROUNDS 400  /* 40 election timeouts without progress */
 #define S_HEAL_CAP 4000    /* rounds, however much progress */
 
-typedef enum {
-    S_CHECKED = 0,   /* A: safety and liveness */
-    S_FORGED_MEMBER, /* B: liveness after a restart */
-    S_FORGED_LEADER, /* C: no crash */
-} s_level_t;
-
-static sim_t s_sim;
-static raft_msg_t *s_queue[S_QUEUE_MAX];
-static size_t s_qn;
-static s_level_t s_level;
-static unsigned s_rounds;
-static uint64_t s_ops;
-
-/* world.c hands us its events: messages join the network queue; ticks
-   and fsync completions happen when the input says so. */
 void
-sim_push (sim_event_t ev)
-{
-    if (ev.type != EV_DELIVER)
-        return;
-    if (s_qn == S_QUEUE_MAX) {
-        sim_msg_free (ev.msg);
-        return;
-    }
-    s_queue[s_qn++] = ev.msg;
-}
-
-static sim_node_t *
-s_node (forge_in_t *in)
-{
-    return &s_sim.nodes[1 + forge_u8 (in) % S_NODES];
-}
-
-/*  ---------------------------------------------------------------------
-    The world                                                            */
-
-static void
-s_fail_state (const char *what)
+fc_fail_state (const char *what)
 {
     char line[1024] = "";
     size_t len = 0;
-    for (int id = 1; id <= S_NODES; id++) {
-        sim_node_t *n = &s_sim.nodes[id];
+    for (int id = 1; id <= FC_NODES; id++) {
+        sim_node_t *n = &fc_sim.nodes[id];
         raft_status_t st = {0};
         if (n->up)
             raft_status (n->r, &st);
@@ -133,234 +94,7 @@ s_fail_state (const char *what)
             break;
     }
     fuzz_fail (__FILE__, __LINE__, "%s (threat level %c)%s", what,
-               "ABC"[s_level], line);
-}
-
-/* Hand out every server's batches, then check safety (A only). */
-static void
-s_settle (void)
-{
-    sim_t *s = &s_sim;
-    for (int id = 1; id <= S_NODES; id++)
-        if (s->nodes[id].up)
-            sim_process (s, &s->nodes[id]);
-    if (!s->unchecked)
-        sim_check_state (s);
-    if (s->violation[0])
-        s_fail_state (s->violation);
-}
-
-static void
-s_deliver (size_t i)
-{
-    raft_msg_t *m = s_queue[i];
-    memmove (s_queue + i, s_queue + i + 1, (s_qn - i - 1) * sizeof *s_queue);
-    s_qn--;
-    sim_node_t *n = &s_sim.nodes[m->to]; /* world.c sends only to 1..S_NODES */
-    if (n->up) {
-        s_sim.cur_node = n->id;
-        raft_step (n->r, m);
-    }
-    sim_msg_free (m);
-    s_settle ();
-}
-
-static raft_msg_t *
-s_msg_dup (const raft_msg_t *m)
-{
-    raft_msg_t *c = malloc (sizeof *c);
-    if (!c)
-        abort ();
-    *c = *m;
-    c->entries = NULL;
-    if (m->n_entries) {
-        c->entries = malloc (m->n_entries * sizeof *c->entries);
-        if (!c->entries)
-            abort ();
-        for (size_t i = 0; i < m->n_entries; i++) {
-            c->entries[i] = m->entries[i];
-            raft_buf_ref (c->entries[i].data);
-        }
-    }
-    raft_buf_ref (c->data);
-    return c;
-}
-
-static void
-s_tick (sim_node_t *n)
-{
-    if (!n->up)
-        return;
-    s_sim.cur_node = n->id;
-    raft_tick (n->r);
-    s_settle ();
-}
-
-/* Complete every write whose fsync is done. */
-static void
-s_persist_all (void)
-{
-    for (int id = 1; id <= S_NODES; id++) {
-        sim_node_t *n = &s_sim.nodes[id];
-        while (n->up && n->n_writes && n->writes[0].done_at <= s_sim.now)
-            sim_persist_one (&s_sim, n);
-    }
-    s_settle ();
-}
-
-/* One round of normal running: writes complete, the messages in flight
-   arrive in order, every server ticks. */
-static void
-s_round (void)
-{
-    s_sim.now++;
-    s_persist_all ();
-    for (size_t k = s_qn; k > 0 && s_qn > 0; k--)
-        s_deliver (0);
-    for (int id = 1; id <= S_NODES; id++)
-        s_tick (&s_sim.nodes[id]);
-}
-
-static sim_node_t *
-s_leader (void)
-{
-    sim_node_t *best = NULL;
-    raft_term_t best_term = 0;
-    for (int id = 1; id <= S_NODES; id++) {
-        sim_node_t *n = &s_sim.nodes[id];
-        raft_status_t st;
-        if (!n->up)
-            continue;
-        raft_status (n->r, &st);
-        if (st.role == RAFT_LEADER && st.term >= best_term) {
-            best = n;
-            best_term = st.term;
-        }
-    }
-    return best;
-}
-
-/* Propose at n; the client waits there (world.c acknowledges it). */
-static bool
-s_propose (sim_node_t *n, raft_index_t *index, raft_term_t *term)
-{
-    uint64_t op = ++s_ops;
-    uint8_t data[16] = "fuzz-write";
-    memcpy (data + 8, &op, 8);
-    raft_buf_t *buf = raft_buf_new (data, sizeof data);
-    s_sim.cur_node = n->id;
-    bool ok = raft_propose (n->r, buf, index, term) == RAFT_OK;
-    raft_buf_unref (buf);
-    if (ok) {
-        if (n->n_props == n->cap_props) {
-            n->cap_props = n->cap_props ? 2 * n->cap_props : 16;
-            n->props = realloc (n->props, n->cap_props * sizeof *n->props);
-            if (!n->props)
-                abort ();
-        }
-        n->props[n->n_props++] = (sim_proposal_t){*index, *term, op};
-    }
-    s_settle ();
-    return ok;
-}
-
-static void
-s_read (sim_node_t *n)
-{
-    uint64_t ctx = ++s_ops;
-    s_sim.cur_node = n->id;
-    if (raft_read_index (n->r, ctx) == RAFT_OK) {
-        if (n->n_reads == n->cap_reads) {
-            n->cap_reads = n->cap_reads ? 2 * n->cap_reads : 16;
-            n->reads = realloc (n->reads, n->cap_reads * sizeof *n->reads);
-            if (!n->reads)
-                abort ();
-        }
-        n->reads[n->n_reads++] =
-            (sim_read_t){ctx, sim_check_acked_max (&s_sim)};
-    }
-    s_settle ();
-}
-
-/* Links of server 1 + b % 3 cut both ways, or only towards it (b & 4),
-   until the input heals them; messages already on their way still
-   arrive. */
-static void
-s_partition (uint8_t b)
-{
-    int x = 1 + b % S_NODES;
-    for (int k = 1; k <= S_NODES; k++) {
-        if (k == x)
-            continue;
-        s_sim.blocked[k][x] = true;
-        if (!(b & 4))
-            s_sim.blocked[x][k] = true;
-    }
-}
-
-/* One membership change at the leader (§4.1-4.3): add server 1 + (b >> 2)
-   % 3 as a learner if it is not in the configuration (a removed server
-   back with its old disk), promote it, or remove it (the leader too). */
-static void
-s_membership (uint8_t b)
-{
-    sim_node_t *l = s_leader ();
-    if (!l)
-        return;
-    raft_id_t id = 1 + (raft_id_t)(b >> 2) % S_NODES;
-    raft_index_t index;
-    s_sim.cur_node = l->id;
-    if (b % 3 == 0) {
-        char addr[RAFT_ADDR_MAX];
-        sim_addr (id, addr);
-        raft_add_learner (l->r, id, addr, &index);
-    } else if (b % 3 == 1) {
-        raft_promote (l->r, id, &index);
-    } else {
-        raft_remove (l->r, id, &index);
-    }
-    s_settle ();
-}
-
-/*  ---------------------------------------------------------------------
-    Forged messages (forge.c builds them)                                */
-
-static void
-s_forge (forge_in_t *in)
-{
-    uint8_t who = forge_u8 (in);
-    sim_node_t *n = s_node (in);
-    raft_status_t st = {0};
-    if (n->up)
-        raft_status (n->r, &st);
-    raft_msg_t m;
-    if (!forge_msg (in, who, n->id, &st, &m))
-        return;
-    bool member = forge_from_member (who);
-    if (!n->up) {
-        raft_msg_clear (&m);
-        return;
-    }
-    bool leader_msg = m.type == RAFT_MSG_APPEND ||
-                      m.type == RAFT_MSG_HEARTBEAT ||
-                      m.type == RAFT_MSG_SNAPSHOT;
-    /* What the message does inside the core must not reach check.c until
-       we know it was a stranger's harmless one. */
-    if (member || leader_msg)
-        s_sim.unchecked = true;
-    raft_status_t pre, post;
-    raft_status (n->r, &pre);
-    s_sim.cur_node = n->id;
-    raft_step (n->r, &m);
-    raft_status (n->r, &post);
-    bool taken = post.dropped_msgs == pre.dropped_msgs;
-    if (taken && leader_msg && m.term >= pre.term)
-        s_level = S_FORGED_LEADER;
-    else if (taken && member && s_level < S_FORGED_MEMBER)
-        s_level = S_FORGED_MEMBER;
-    s_sim.unchecked = s_level != S_CHECKED;
-    raft_msg_clear (&m);
-    s_settle ();
+               "ABC"[fc_level], line);
 }
 
 /*  ---------------------------------------------------------------------
@@ -369,28 +103,28 @@ s_forge (forge_in_t *in)
 static void
 s_setup (uint8_t seed)
 {
-    sim_t *s = &s_sim;
+    sim_t *s = &fc_sim;
     memset (s, 0, sizeof *s);
     s->seed = seed; /* picks batch sizes and pipelining (world.c) */
     sim_seed (s, seed + 1);
-    s->n_initial = s->n_total = S_NODES;
+    s->n_initial = s->n_total = FC_NODES;
     s->fsync_max = 1; /* a write is durable from the next action on */
     s->verbose = getenv ("FUZZ_TRACE") != NULL; /* world.c's readable trace */
     sim_check_init (s);
-    s_qn = 0;
-    s_level = S_CHECKED;
-    s_rounds = 0;
-    s_ops = 0;
+    fc_qn = 0;
+    fc_level = FC_CHECKED;
+    fc_rounds = 0;
+    fc_ops = 0;
     raft_conf_t conf;
     memset (&conf, 0, sizeof conf);
-    for (int id = 1; id <= S_NODES; id++) {
+    for (int id = 1; id <= FC_NODES; id++) {
         conf.servers[conf.n].id = (raft_id_t)id;
         conf.servers[conf.n].voter = true;
         sim_addr ((raft_id_t)id, conf.servers[conf.n].addr);
         conf.n++;
     }
     raft_entry_t boot = raft_bootstrap_entry (&conf);
-    for (int id = 1; id <= S_NODES; id++) {
+    for (int id = 1; id <= FC_NODES; id++) {
         sim_node_t *n = &s->nodes[id];
         n->id = (raft_id_t)id;
         n->disk_hs.term = 1;
@@ -403,108 +137,109 @@ s_setup (uint8_t seed)
 static void
 s_teardown (void)
 {
-    for (size_t i = 0; i < s_qn; i++)
-        sim_msg_free (s_queue[i]);
-    s_qn = 0;
+    for (size_t i = 0; i < fc_qn; i++)
+        sim_msg_free (fc_queue[i]);
+    fc_qn = 0;
     for (int id = 0; id <= SIM_MAX_NODES; id++)
-        sim_node_free (&s_sim.nodes[id]);
-    sim_check_fini (&s_sim);
+        sim_node_free (&fc_sim.nodes[id]);
+    sim_check_fini (&fc_sim);
 }
 
 static void
 s_action (forge_in_t *in)
 {
     uint8_t op = forge_u8 (in);
-    s_sim.now++;
+    fc_sim.now++;
     switch (op % 20) {
     case 0:
     case 1:
-        if (s_qn)
-            s_deliver (0);
+        if (fc_qn)
+            fc_deliver (0);
         break;
     case 2:
     case 3:
     case 4: {
         size_t i = forge_u8 (in);
-        if (!s_qn)
+        if (!fc_qn)
             break;
-        i %= s_qn;
+        i %= fc_qn;
         if (op % 20 == 2) {
-            s_deliver (i);
+            fc_deliver (i);
         } else if (op % 20 == 3) {
-            sim_msg_free (s_queue[i]);
-            memmove (s_queue + i, s_queue + i + 1,
-                     (s_qn - i - 1) * sizeof *s_queue);
-            s_qn--;
-        } else if (s_qn < S_QUEUE_MAX) {
-            s_queue[s_qn++] = s_msg_dup (s_queue[i]);
+            sim_msg_free (fc_queue[i]);
+            memmove (fc_queue + i, fc_queue + i + 1,
+                     (fc_qn - i - 1) * sizeof *fc_queue);
+            fc_qn--;
+        } else if (fc_qn < FC_QUEUE_MAX) {
+            fc_queue[fc_qn++] = sim_msg_copy (fc_queue[i]);
         }
         break;
     }
     case 5: {
-        sim_node_t *n = s_node (in);
+        sim_node_t *n = fc_node (in);
         for (int k = 1 + forge_u8 (in) % 16; k > 0; k--)
-            s_tick (n);
+            fc_tick (n);
         break;
     }
     case 6:
-        for (int k = 1 + forge_u8 (in) % 16; k > 0 && s_rounds < S_MAX_ROUNDS;
-             k--, s_rounds++)
-            s_round ();
+        for (int k = 1 + forge_u8 (in) % 16; k > 0 && fc_rounds < S_MAX_ROUNDS;
+             k--, fc_rounds++)
+            fc_round ();
         break;
     case 7: {
-        sim_node_t *n = s_node (in);
+        sim_node_t *n = fc_node (in);
         if (n->up)
-            sim_persist_one (&s_sim, n);
-        s_settle ();
+            sim_persist_one (&fc_sim, n);
+        fc_settle ();
         break;
     }
     case 8: {
-        sim_node_t *n = s_node (in);
+        sim_node_t *n = fc_node (in);
         if (n->up)
-            sim_node_crash (&s_sim, n);
+            sim_node_crash (&fc_sim, n);
         break;
     }
     case 9: {
-        sim_node_t *n = s_node (in);
+        sim_node_t *n = fc_node (in);
         if (!n->up)
-            sim_node_boot (&s_sim, n);
-        s_settle ();
+            sim_node_boot (&fc_sim, n);
+        fc_settle ();
         break;
     }
     case 10: {
         uint8_t b = forge_u8 (in);
-        sim_node_t *n = b & 1 ? &s_sim.nodes[1 + b / 2 % S_NODES] : s_leader ();
+        sim_node_t *n =
+            b & 1 ? &fc_sim.nodes[1 + b / 2 % FC_NODES] : fc_leader ();
         raft_index_t index;
         raft_term_t term;
         if (n && n->up)
-            s_propose (n, &index, &term);
+            fc_propose (n, &index, &term);
         break;
     }
     case 11: {
-        sim_node_t *n = s_node (in);
+        sim_node_t *n = fc_node (in);
         if (n->up)
-            s_read (n);
+            fc_read (n);
         break;
     }
     case 12:
-        sim_compact (&s_sim, s_node (in));
-        s_settle ();
+        sim_compact (&fc_sim, fc_node (in));
+        fc_settle ();
         break;
     case 13: {
-        sim_node_t *l = s_leader ();
-        raft_id_t target = forge_u8 (in) % (S_NODES + 1);
+        sim_node_t *l = fc_leader ();
+        raft_id_t target = forge_u8 (in) % (FC_NODES + 1);
         if (l) {
-            s_sim.cur_node = l->id;
+            fc_sim.cur_node = l->id;
             raft_transfer_leadership (l->r, target);
-            s_settle ();
+            fc_settle ();
         }
         break;
     }
-    case 14: s_partition (forge_u8 (in)); break;
-    case 15: memset (s_sim.blocked, 0, sizeof s_sim.blocked); break;
-    case 16: s_membership (forge_u8 (in)); break;
-    default: s_forge (in); break;
+    case 14: fc_partition (forge_u8 (in)); break;
+    case 15: memset (fc_sim.blocked, 0, sizeof fc_sim.blocked); break;
+    case 16: fc_membership (forge_u8 (in)); break;
+    default: fc_forge (in); break;
     }
 }
 
@@ -514,8 +249,8 @@ static uint64_t
 s_progress (void)
 {
     uint64_t sum = 0;
-    for (int id = 1; id <= S_NODES; id++) {
-        sim_node_t *n = &s_sim.nodes[id];
+    for (int id = 1; id <= FC_NODES; id++) {
+        sim_node_t *n = &fc_sim.nodes[id];
         raft_status_t st;
         if (!n->up)
             continue;
@@ -530,21 +265,8 @@ s_progress (void)
 static bool
 s_caught_up (void)
 {
-    sim_node_t *l = s_leader ();
-    if (!l)
-        return false;
-    raft_status_t ls;
-    raft_status (l->r, &ls);
-    if (ls.commit != ls.last_index || l->sm_applied != ls.commit)
-        return false;
-    const raft_conf_t *conf = raft_conf (l->r);
-    for (uint32_t i = 0; i < conf->n; i++) {
-        raft_id_t id = conf->servers[i].id;
-        if (id > S_NODES || !s_sim.nodes[id].up ||
-            s_sim.nodes[id].sm_applied != ls.commit)
-            return false;
-    }
-    return true;
+    sim_node_t *l = fc_leader ();
+    return l && sim_caught_up (&fc_sim, l);
 }
 
 /* Run the cluster normally until a leader has committed (and applied) a
@@ -563,7 +285,7 @@ s_live (unsigned rounds, bool catch_up)
     uint64_t progress = s_progress ();
     for (unsigned r = 0, idle = 0; idle < rounds && r < S_HEAL_CAP;
          r++, idle++) {
-        s_round ();
+        fc_round ();
         uint64_t now = s_progress ();
         if (now > progress) {
             progress = now;
@@ -588,8 +310,8 @@ s_live (unsigned rounds, bool catch_up)
             if (!marker->up || st.role != RAFT_LEADER || st.term != term)
                 marker = NULL; /* lost it: propose again */
         }
-        sim_node_t *l = marker ? NULL : s_leader ();
-        if (l && s_propose (l, &index, &term))
+        sim_node_t *l = marker ? NULL : fc_leader ();
+        if (l && fc_propose (l, &index, &term))
             marker = l;
     }
     return false;
@@ -598,31 +320,31 @@ s_live (unsigned rounds, bool catch_up)
 static void
 s_heal (void)
 {
-    memset (s_sim.blocked, 0, sizeof s_sim.blocked);
-    for (int id = 1; id <= S_NODES; id++)
-        if (!s_sim.nodes[id].up)
-            sim_node_boot (&s_sim, &s_sim.nodes[id]);
-    s_settle ();
-    if (s_level == S_FORGED_LEADER) {
+    memset (fc_sim.blocked, 0, sizeof fc_sim.blocked);
+    for (int id = 1; id <= FC_NODES; id++)
+        if (!fc_sim.nodes[id].up)
+            sim_node_boot (&fc_sim, &fc_sim.nodes[id]);
+    fc_settle ();
+    if (fc_level == FC_FORGED_LEADER) {
         s_live (S_HEAL_ROUNDS / 4, false); /* exercise recovery only */
         return;
     }
-    if (s_live (S_HEAL_ROUNDS, s_level == S_CHECKED))
+    if (s_live (S_HEAL_ROUNDS, fc_level == FC_CHECKED))
         return;
-    if (s_level == S_CHECKED)
-        s_fail_state ("WEDGE: after the faults stopped, no leader committed "
-                      "a new entry or the servers of its configuration did "
-                      "not catch up (40 election timeouts without "
-                      "progress)");
-    for (int id = 1; id <= S_NODES; id++) {
-        sim_node_crash (&s_sim, &s_sim.nodes[id]);
-        sim_node_boot (&s_sim, &s_sim.nodes[id]);
+    if (fc_level == FC_CHECKED)
+        fc_fail_state ("WEDGE: after the faults stopped, no leader committed "
+                       "a new entry or the servers of its configuration did "
+                       "not catch up (40 election timeouts without "
+                       "progress)");
+    for (int id = 1; id <= FC_NODES; id++) {
+        sim_node_crash (&fc_sim, &fc_sim.nodes[id]);
+        sim_node_boot (&fc_sim, &fc_sim.nodes[id]);
     }
-    s_settle ();
+    fc_settle ();
     if (!s_live (S_HEAL_ROUNDS, false))
-        s_fail_state ("WEDGE: no leader committed a new entry after the "
-                      "faults stopped and every server restarted (40 "
-                      "election timeouts without progress)");
+        fc_fail_state ("WEDGE: no leader committed a new entry after the "
+                       "faults stopped and every server restarted (40 "
+                       "election timeouts without progress)");
 }
 
 int

@@ -18,24 +18,10 @@
         configuration holds its sender, and the core's batches are drained:
         whatever decodes must be taken or dropped without an assert.
 */
+#include "equal.h"
 #include "fuzz.h"
 #include "msg_raft.h"
 #include "msg_store.h"
-
-static bool
-s_buf_eq (const raft_buf_t *a, const raft_buf_t *b)
-{
-    if (!a || !b)
-        return a == b;
-    return a->len == b->len && memcmp (a->data, b->data, a->len) == 0;
-}
-
-static bool
-s_entry_eq (const raft_entry_t *a, const raft_entry_t *b)
-{
-    return a->term == b->term && a->index == b->index && a->type == b->type &&
-           s_buf_eq (a->data, b->data);
-}
 
 static bool
 s_msg_eq (const raft_msg_t *a, const raft_msg_t *b)
@@ -47,10 +33,10 @@ s_msg_eq (const raft_msg_t *a, const raft_msg_t *b)
         a->hint_index != b->hint_index || a->hint_term != b->hint_term ||
         a->transfer != b->transfer || a->ctx != b->ctx ||
         a->n_entries != b->n_entries || a->done != b->done ||
-        !s_buf_eq (a->data, b->data))
+        !equal_buf (a->data, b->data))
         return false;
     for (size_t i = 0; i < a->n_entries; i++)
-        if (!s_entry_eq (&a->entries[i], &b->entries[i]))
+        if (!equal_entry (&a->entries[i], &b->entries[i]))
             return false;
     return true;
 }
@@ -175,7 +161,7 @@ s_fuzz_entry (const uint8_t *data, size_t size)
     FUZZ_CHECK (msg_entry_encode (&b1, &e) == 0);
     raft_entry_t e2;
     FUZZ_CHECK (msg_entry_decode (b1.data, b1.size, &e2) == 0);
-    FUZZ_CHECK (s_entry_eq (&e, &e2));
+    FUZZ_CHECK (equal_entry (&e, &e2));
     FUZZ_CHECK (msg_entry_encode (&b2, &e2) == 0);
     FUZZ_CHECK (b1.size == b2.size && memcmp (b1.data, b2.data, b1.size) == 0);
     raft_buf_unref (e.data);

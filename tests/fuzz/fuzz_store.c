@@ -1,9 +1,13 @@
 /*  fuzz_store.c -- the storage codecs (msg/msg_store.h) on arbitrary
     bytes, each decoder on every input:
 
-      msg_store_decode  a frame between the raft and storage actors
+      msg_store_decode  a message between the raft and storage actors
                         (in-process, but its entries are what storage
-                        keeps on disk and boots from);
+                        keeps on disk and boots from), twice: the input as
+                        one frame, and the input cut into frames (each a
+                        2-byte big-endian length and its bytes, what is
+                        left the last frame), as an "after" carries one
+                        payload frame per message after its header;
       msg_kv_decode     a KV command: the data of a NORMAL entry, which any
                         leader (a forged one too) can put in the log;
       msg_snap_unpack,  snapshot data: a chunk of InstallSnapshot, from a
@@ -22,24 +26,10 @@
       - snapshot data: msg_snap_valid says yes exactly when msg_snap_unpack
         takes it; its pairs, packed again, unpack to the same pairs.
 */
+#include "equal.h"
 #include "fuzz.h"
 #include "msg_raft.h"
 #include "msg_store.h"
-
-static bool
-s_buf_eq (const raft_buf_t *a, const raft_buf_t *b)
-{
-    if (!a || !b)
-        return a == b;
-    return a->len == b->len && memcmp (a->data, b->data, a->len) == 0;
-}
-
-static bool
-s_entry_eq (const raft_entry_t *a, const raft_entry_t *b)
-{
-    return a->term == b->term && a->index == b->index && a->type == b->type &&
-           s_buf_eq (a->data, b->data);
-}
 
 static bool
 s_store_eq (const msg_store_t *a, const msg_store_t *b)
@@ -48,11 +38,11 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
         a->hs_changed != b->hs_changed || a->hs.term != b->hs.term ||
         a->hs.vote != b->hs.vote || a->n_entries != b->n_entries ||
         a->applied != b->applied || a->n_results != b->n_results ||
-        a->req_id != b->req_id || !s_buf_eq (a->key, b->key) ||
-        a->found != b->found || !s_buf_eq (a->value, b->value) ||
+        a->req_id != b->req_id || !equal_buf (a->key, b->key) ||
+        a->found != b->found || !equal_buf (a->value, b->value) ||
         (a->error == NULL) != (b->error == NULL) ||
         (a->error && strcmp (a->error, b->error) != 0) ||
-        !s_entry_eq (&a->base, &b->base) || a->peer != b->peer ||
+        !equal_entry (&a->base, &b->base) || a->peer != b->peer ||
         a->chunk != b->chunk || a->snap_index != b->snap_index ||
         a->snap_term != b->snap_term || a->msg_term != b->msg_term ||
         a->msg_commit != b->msg_commit || a->ok != b->ok ||
@@ -60,16 +50,24 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
         a->db_bytes != b->db_bytes || a->fs_free != b->fs_free)
         return false;
     for (size_t i = 0; i < a->n_entries; i++)
-        if (!s_entry_eq (&a->entries[i], &b->entries[i]))
+        if (!equal_entry (&a->entries[i], &b->entries[i]))
             return false;
     for (size_t i = 0; i < a->n_results; i++)
         if (a->results[i].index != b->results[i].index ||
             a->results[i].existed != b->results[i].existed)
             return false;
+    if (a->n_after != b->n_after)
+        return false;
+    for (size_t i = 0; i < a->n_after; i++)
+        if (a->after[i].index != b->after[i].index ||
+            a->after[i].term != b->after[i].term ||
+            a->after[i].to != b->after[i].to ||
+            !zframe_eq (a->after[i].frame, b->after[i].frame))
+            return false;
     if (a->has_snap) {
         const raft_snapshot_chunk_t *x = &a->snap, *y = &b->snap;
         if (x->index != y->index || x->term != y->term ||
-            x->chunk != y->chunk || !s_buf_eq (x->data, y->data) ||
+            x->chunk != y->chunk || !equal_buf (x->data, y->data) ||
             x->done != y->done || x->keep_tail != y->keep_tail ||
             !raft_conf_equal (&x->conf, &y->conf))
             return false;
@@ -89,6 +87,10 @@ s_check_store (const msg_store_t *m)
 {
     FUZZ_CHECK ((m->entries != NULL) == (m->n_entries > 0));
     FUZZ_CHECK ((m->results != NULL) == (m->n_results > 0));
+    FUZZ_CHECK ((m->after != NULL) == (m->n_after > 0));
+    for (size_t i = 0; i < m->n_after; i++)
+        FUZZ_CHECK (m->after[i].to != 0 && m->after[i].frame &&
+                    zframe_size (m->after[i].frame) > 0);
     for (size_t i = 0; i < m->n_entries; i++) {
         FUZZ_CHECK (m->entries[i].type <= RAFT_ENTRY_CONF);
         if (m->entries[i].type == RAFT_ENTRY_CONF)
@@ -119,11 +121,27 @@ s_check_store (const msg_store_t *m)
     }
 }
 
-static void
-s_fuzz_store (const uint8_t *data, size_t size)
+/* The input cut into frames (see the top). */
+static zmsg_t *
+s_frames (const uint8_t *data, size_t size)
 {
     zmsg_t *zm = zmsg_new ();
-    zmsg_addmem (zm, data, size);
+    while (size >= 2) {
+        size_t len = (size_t)data[0] << 8 | data[1];
+        if (len > size - 2)
+            break;
+        zmsg_addmem (zm, data + 2, len);
+        data += 2 + len;
+        size -= 2 + len;
+    }
+    if (size > 0 || zmsg_size (zm) == 0)
+        zmsg_addmem (zm, data, size);
+    return zm;
+}
+
+static void
+s_fuzz_store (zmsg_t *zm)
+{
     msg_store_t m;
     int rc = msg_store_decode (zm, &m);
     zmsg_destroy (&zm);
@@ -137,9 +155,10 @@ s_fuzz_store (const uint8_t *data, size_t size)
     FUZZ_CHECK (s_store_eq (&m, &m2));
     zmsg_t *e2 = msg_store_encode (&m2);
     FUZZ_CHECK (e2 != NULL);
-    zframe_t *f1 = zmsg_first (e1), *f2 = zmsg_first (e2);
-    FUZZ_CHECK (zmsg_size (e1) == 1 && zmsg_size (e2) == 1);
-    FUZZ_CHECK (zframe_eq (f1, f2));
+    /* one frame, and one more per message an "after" carries */
+    size_t frames = 1 + (m.kind == MSG_STORE_AFTER ? m.n_after : 0);
+    FUZZ_CHECK (zmsg_size (e1) == frames && zmsg_size (e2) == frames);
+    FUZZ_CHECK (equal_frames (e1, e2));
     zmsg_destroy (&e1);
     zmsg_destroy (&e2);
     msg_store_clear (&m);
@@ -158,10 +177,10 @@ s_fuzz_kv (const uint8_t *data, size_t size)
     FUZZ_CHECK (b1 != NULL);
     msg_kv_t cmd2;
     FUZZ_CHECK (msg_kv_decode (b1->data, b1->len, &cmd2) == 0);
-    FUZZ_CHECK (cmd.op == cmd2.op && s_buf_eq (cmd.key, cmd2.key) &&
-                s_buf_eq (cmd.value, cmd2.value));
+    FUZZ_CHECK (cmd.op == cmd2.op && equal_buf (cmd.key, cmd2.key) &&
+                equal_buf (cmd.value, cmd2.value));
     raft_buf_t *b2 = msg_kv_encode (&cmd2);
-    FUZZ_CHECK (s_buf_eq (b1, b2));
+    FUZZ_CHECK (equal_buf (b1, b2));
     raft_buf_unref (b1);
     raft_buf_unref (b2);
     msg_kv_clear (&cmd);
@@ -222,7 +241,10 @@ s_fuzz_snap (const uint8_t *data, size_t size)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    s_fuzz_store (data, size);
+    zmsg_t *one = zmsg_new ();
+    zmsg_addmem (one, data, size);
+    s_fuzz_store (one);
+    s_fuzz_store (s_frames (data, size));
     s_fuzz_kv (data, size);
     s_fuzz_snap (data, size);
     return 0;
@@ -238,6 +260,34 @@ s_seed_zmsg (zmsg_t *zm)
         return;
     zframe_t *f = zmsg_first (zm);
     fuzz_seed (zframe_data (f), zframe_size (f));
+    zmsg_destroy (&zm);
+}
+
+/* A message of several frames as the input cuts them (see the top). */
+static void
+s_seed_frames (zmsg_t *zm)
+{
+    if (!zm)
+        return;
+    size_t n = 0;
+    for (zframe_t *f = zmsg_first (zm); f; f = zmsg_next (zm))
+        n += 2 + zframe_size (f);
+    uint8_t *buf = malloc (n), *p = buf;
+    for (zframe_t *f = zmsg_first (zm); buf && f; f = zmsg_next (zm)) {
+        size_t len = zframe_size (f);
+        if (len > 0xffff) {
+            free (buf);
+            zmsg_destroy (&zm);
+            return;
+        }
+        *p++ = (uint8_t)(len >> 8);
+        *p++ = (uint8_t)len;
+        memcpy (p, zframe_data (f), len);
+        p += len;
+    }
+    if (buf)
+        fuzz_seed (buf, n);
+    free (buf);
     zmsg_destroy (&zm);
 }
 
@@ -337,8 +387,40 @@ fuzz_seeds (void)
     m[1].snap.conf = *raft_entry_conf (&base);
     for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
         s_seed_zmsg (msg_store_encode (&m[i]));
+
+    /* "after": the messages to send once durable, each its payload frame
+       (an acknowledgement, a vote, a heartbeat answer: msg_raft bytes) */
+    raft_msg_t ack = {.type = RAFT_MSG_APPEND_RESP,
+                      .from = 1,
+                      .to = 2,
+                      .term = 2,
+                      .index = 3};
+    raft_msg_t vote = {
+        .type = RAFT_MSG_VOTE_RESP, .from = 1, .to = 3, .term = 3};
+    msgpack_sbuffer ba, bv;
+    msgpack_sbuffer_init (&ba);
+    msgpack_sbuffer_init (&bv);
+    zframe_t *fa = NULL, *fv = NULL;
+    if (msg_raft_encode (&ba, &ack) == 0 && msg_raft_encode (&bv, &vote) == 0) {
+        fa = zframe_new (ba.data, ba.size);
+        fv = zframe_new (bv.data, bv.size);
+    }
+    msgpack_sbuffer_destroy (&ba);
+    msgpack_sbuffer_destroy (&bv);
+    msg_after_t items[3] = {{.index = 3, .term = 2, .to = 2, .frame = fa},
+                            {.index = 0, .term = 0, .to = 3, .frame = fv},
+                            {.index = 3, .term = 2, .to = 3, .frame = fa}};
+    msg_store_t after[] = {
+        {.kind = MSG_STORE_AFTER, .seq = 5, .after = items, .n_after = 1},
+        {.kind = MSG_STORE_AFTER, .seq = 6, .after = items, .n_after = 3},
+        {.kind = MSG_STORE_AFTER, .seq = 7}, /* refused: nothing to send */
+    };
+    for (size_t i = 0; fa && fv && i < sizeof after / sizeof after[0]; i++)
+        s_seed_frames (msg_store_encode (&after[i]));
+    zframe_destroy (&fa);
+    zframe_destroy (&fv);
     raft_buf_unref (m[1].snap.data);
-    raft_buf_unref (m[12].value);
+    raft_buf_unref (m[13].value); /* the snap_chunk */
     raft_buf_unref (entries[0].data);
     raft_buf_unref (base.data);
     msgpack_sbuffer_destroy (&snap);

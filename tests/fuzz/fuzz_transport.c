@@ -18,6 +18,7 @@
       - the consumer: a "recv" payload goes to msg_raft_decode as the raft
         actor does (fuzz_raft_msg checks that decoder in depth).
 */
+#include "equal.h"
 #include "fuzz.h"
 #include "msg_raft.h"
 #include "msg_transport.h"
@@ -83,18 +84,6 @@ s_frames (const uint8_t *data, size_t size)
     return zm;
 }
 
-static bool
-s_same_frames (zmsg_t *a, zmsg_t *b)
-{
-    if (zmsg_size (a) != zmsg_size (b))
-        return false;
-    for (zframe_t *x = zmsg_first (a), *y = zmsg_first (b); x && y;
-         x = zmsg_next (a), y = zmsg_next (b))
-        if (!zframe_eq (x, y))
-            return false;
-    return true;
-}
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -112,7 +101,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     FUZZ_CHECK (msg_transport_decode (e1, &m2) == 0);
     FUZZ_CHECK (s_eq (&m, &m2));
     zmsg_t *e2 = msg_transport_encode (&m2);
-    FUZZ_CHECK (e2 != NULL && s_same_frames (e1, e2));
+    FUZZ_CHECK (e2 != NULL && equal_frames (e1, e2));
     if (m.kind == MSG_TRANSPORT_RECV) {
         raft_msg_t rm;
         if (msg_raft_decode (m.payload, m.payload_len, &rm) == 0)

@@ -3,10 +3,12 @@
 #include "fixture.h"
 #include "store_format.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char s_root[128];
@@ -73,6 +75,64 @@ fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms)
     if (zsock_connect (pair, "%s", endpoint) != 0)
         zsock_destroy (&pair);
     return pair;
+}
+
+raft_entry_t
+fixture_conf_entry (raft_index_t index, raft_term_t term, uint32_t n)
+{
+    raft_conf_t c;
+    memset (&c, 0, sizeof c);
+    c.n = n;
+    for (uint32_t i = 0; i < n; i++) {
+        c.servers[i].id = i + 1;
+        c.servers[i].voter = true;
+        snprintf (c.servers[i].addr, RAFT_ADDR_MAX,
+                  "tcp://127.0.0.1:%u 127.0.0.1:%u", 9001 + i, 8001 + i);
+    }
+    return (raft_entry_t){.index = index,
+                          .term = term,
+                          .type = RAFT_ENTRY_CONF,
+                          .data = raft_buf_new (&c, sizeof c)};
+}
+
+long
+fixture_damage_table (const char *dir, char *path, size_t size)
+{
+    char table[600] = "";
+    off_t biggest = 0;
+    DIR *d = opendir (dir);
+    struct dirent *e;
+    while (d && (e = readdir (d))) {
+        char p[520];
+        struct stat sb;
+        snprintf (p, sizeof p, "%s/%.300s", dir, e->d_name);
+        if (strstr (e->d_name, ".ldb") && stat (p, &sb) == 0 &&
+            sb.st_size > biggest) {
+            biggest = sb.st_size;
+            snprintf (table, sizeof table, "%s", p);
+        }
+    }
+    if (d)
+        closedir (d);
+    FILE *f = biggest ? fopen (table, "r+b") : NULL;
+    if (!f)
+        return 0;
+    fseek (f, (long)(biggest / 2), SEEK_SET);
+    int c = fgetc (f);
+    fseek (f, (long)(biggest / 2), SEEK_SET);
+    fputc (c ^ 0x20, f);
+    fclose (f);
+    if (path)
+        snprintf (path, size, "%s", table);
+    return (long)biggest;
+}
+
+zmsg_t *
+fixture_zmsg (const void *data, size_t len)
+{
+    zmsg_t *zm = zmsg_new ();
+    zmsg_addmem (zm, data, len);
+    return zm;
 }
 
 int

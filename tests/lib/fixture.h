@@ -34,6 +34,19 @@ const char *fixture_endpoint (char *buf, size_t size, const char *name);
    dead or stuck actor fails instead of hanging. NULL on failure. */
 zsock_t *fixture_pair (const char *endpoint, int rcvtimeo_ms, int sndtimeo_ms);
 
+/* A CONF entry at index, term with voters 1..n on 127.0.0.1 (peer port
+   9000 + id, HTTP 8000 + id); its data is the caller's to unref. */
+raft_entry_t fixture_conf_entry (raft_index_t index, raft_term_t term,
+                                 uint32_t n);
+
+/* Damage dir's biggest LevelDB table (*.ldb): the byte in its middle,
+   one bit flipped; its path into path[size] (path may be NULL). The
+   table's size, or 0 if there is none or it cannot be written. */
+long fixture_damage_table (const char *dir, char *path, size_t size);
+
+/* A message of one frame holding a copy of data[0..len). */
+zmsg_t *fixture_zmsg (const void *data, size_t len);
+
 /* The storage actor and the PAIR connected to it (receive timeout
    10 s, so that a test waiting on a dead actor fails instead of
    hanging). args->endpoint is set by fixture_storage_start when NULL. */

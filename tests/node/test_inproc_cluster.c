@@ -4,9 +4,6 @@
     main does (nsxd_config_parse, node_start), on its own temporary data
     directory, and every node has its own context (node_ctx.h). The test:
 
-      0. checks the actor skeleton's contract (actor.h) on a toy actor:
-         a failed start is no actor and gives its status, a later failure
-         is one "FAILED <reason>" on the pipe, "$TERM" ends it either way;
       1. elects a leader;
       2. PUTs through the leader's HTTP port (the project's client,
          http/client.c) and GETs the value from every node (?stale=true on
@@ -34,10 +31,12 @@
     Bounded: every wait has a deadline, and a watchdog (SIGALRM, S_WATCHDOG_S)
     ends a stuck run with status 1. The nodes' log lines go to a file in
     the temporary directory (the log identity check reads it); it is
-    printed when a check fails. The directory is removed at the end.
+    printed when a check fails, with the failed checks (check.h writes
+    them to stderr, which is that file). The directory is removed at the end.
 */
 #include "actor.h"
 #include "actors.h"
+#include "check.h"
 #include "client.h"
 #include "log.h"
 #include "node.h"
@@ -59,16 +58,6 @@
 #define S_PEER_BASE 7500
 #define S_MON_BASE 7600
 #define S_WATCHDOG_S 120
-
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            printf ("%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr);   \
-            fflush (stdout);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
 
 static char s_dir[256];
 static char s_log[300];
@@ -243,75 +232,6 @@ s_metric (int id, const char *name)
 }
 
 /*  ---------------------------------------------------------------------
-    The skeleton's contract (actor.h), on a toy actor                    */
-
-typedef struct {
-    zsock_t *pipe;
-    zloop_t *loop;
-    int status;
-} toy_t;
-
-static int
-s_toy_handle_pipe (zloop_t *loop, zsock_t *pipe, void *arg)
-{
-    (void)loop, (void)arg;
-    char *cmd = zstr_recv (pipe);
-    if (!cmd)
-        return 0;
-    int rc = streq (cmd, "$TERM") ? -1 : 0;
-    if (streq (cmd, "BREAK"))
-        rc = actor_fail (pipe, "toy: broken on purpose");
-    else if (streq (cmd, "PING"))
-        zstr_send (pipe, "PONG");
-    zstr_free (&cmd);
-    return rc;
-}
-
-/* args: the start-up status to report. */
-static void
-s_toy_actor (zsock_t *pipe, void *args)
-{
-    toy_t self = {.pipe = pipe, .status = *(int *)args};
-    self.loop = zloop_new ();
-    zloop_reader (self.loop, pipe, s_toy_handle_pipe, &self);
-    if (self.status)
-        log_error ("toy: failing at start with %d", self.status);
-    if (actor_ready (pipe, self.status) == 0)
-        actor_run (self.loop);
-    zloop_destroy (&self.loop);
-}
-
-static void
-s_check_contract (void)
-{
-    /* a failed start: no actor, its status, and no thread left behind
-       (actor_start waited for it to end) */
-    int want = 7, status = 0;
-    zactor_t *a = actor_start ("toy", s_toy_actor, &want, NULL, &status);
-    CHECK (a == NULL && status == 7);
-    /* a ready actor works, then fails later: one "FAILED <reason>" */
-    want = 0;
-    a = actor_start ("toy", s_toy_actor, &want, NULL, &status);
-    CHECK (a != NULL && status == 0);
-    if (!a)
-        return;
-    zsock_set_rcvtimeo (zactor_sock (a), 2000);
-    zstr_send (a, "PING");
-    char *s = zstr_recv (a);
-    CHECK (s && streq (s, "PONG"));
-    zstr_free (&s);
-    zstr_send (a, "BREAK");
-    s = zstr_recv (a);
-    const char *reason = NULL;
-    CHECK (actor_failed (s, &reason) &&
-           streq (reason, "toy: broken on purpose"));
-    zstr_free (&s);
-    zactor_destroy (&a); /* "$TERM" still ends it */
-    CHECK (actor_failed ("FAILED", &reason) && streq (reason, ""));
-    CHECK (!actor_failed ("FAILEDX", &reason) && !actor_failed ("DONE", NULL));
-}
-
-/*  ---------------------------------------------------------------------
     The checks                                                           */
 
 /* Each node's registry is its own, and so is the leader gauge. */
@@ -451,9 +371,6 @@ main (void)
     snprintf (key, sizeof key, "%s/cluster.key", s_dir);
     CHECK (peer_keys_generate (key) == 0);
 
-    s_check_contract ();
-    printf ("the actor contract: start-up status, FAILED, $TERM\n");
-
     int64_t t0 = zclock_mono ();
     for (int id = 1; id <= S_NODES; id++)
         CHECK (s_start (id) == 0);
@@ -500,15 +417,15 @@ main (void)
     for (int id = 1; id <= S_NODES; id++)
         node_stop (&s_nodes[id]);
     fflush (stderr);
-    if (s_failures)
+    if (check_failures ())
         s_dump_log (saved_stderr);
     char cmd[300];
     snprintf (cmd, sizeof cmd, "rm -rf %s", s_dir);
     if (system (cmd) != 0)
         printf ("could not remove %s\n", s_dir);
     printf ("%s (%lld ms)\n",
-            s_failures ? "test_inproc_cluster: FAILED"
-                       : "test_inproc_cluster: all passed",
+            check_failures () ? "test_inproc_cluster: FAILED"
+                              : "test_inproc_cluster: all passed",
             (long long)(zclock_mono () - t0));
-    return s_failures ? 1 : 0;
+    return check_failures () ? 1 : 0;
 }

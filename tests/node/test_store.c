@@ -15,6 +15,8 @@
     One line per test; exit status 1 if any CHECK failed. Runs under
     ASan+UBSan with leak checking (the Makefile's test_% rule).
 */
+#include "check.h"
+#include "fixture.h"
 #include "msg_raft.h"
 #include "store.h"
 #include "store_format.h"
@@ -28,35 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
-static char s_root[64];
-
-static const char *
-s_dir (const char *name)
-{
-    static char path[128];
-    snprintf (path, sizeof path, "%s/%s", s_root, name);
-    return path;
-}
-
-static int
-s_remove (const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove (p);
-}
-
 static uint64_t s_state = 0x9e3779b97f4a7c15ULL;
 static uint64_t
 s_rand (void)
@@ -66,25 +39,6 @@ s_rand (void)
     s_state ^= s_state << 25;
     s_state ^= s_state >> 27;
     return s_state * 2685821657736338717ULL;
-}
-
-/* A CONF entry at index, term with servers 1..n. */
-static raft_entry_t
-s_conf_entry (raft_index_t index, raft_term_t term, uint32_t n)
-{
-    raft_conf_t c;
-    memset (&c, 0, sizeof c);
-    c.n = n;
-    for (uint32_t i = 0; i < n; i++) {
-        c.servers[i].id = i + 1;
-        c.servers[i].voter = true;
-        snprintf (c.servers[i].addr, RAFT_ADDR_MAX,
-                  "tcp://127.0.0.1:%u 127.0.0.1:%u", 9001 + i, 8001 + i);
-    }
-    return (raft_entry_t){.index = index,
-                          .term = term,
-                          .type = RAFT_ENTRY_CONF,
-                          .data = raft_buf_new (&c, sizeof c)};
 }
 
 /* Raw LevelDB access, to see and plant bytes behind store/'s back. */
@@ -261,7 +215,7 @@ s_raw_is_entry (s_raw_t *raw, const char *key, size_t klen,
 static void
 test_golden_bytes (void)
 {
-    const char *dir = s_dir ("golden");
+    const char *dir = fixture_path ("golden");
     char *err = NULL;
     store_t *st = store_open (dir, &err);
     CHECK (st != NULL);
@@ -269,7 +223,7 @@ test_golden_bytes (void)
         return;
     store_state_t ss;
     CHECK (store_load (st, &ss, &err) == 0 && ss.fresh);
-    raft_entry_t boot = s_conf_entry (1, 1, 3);
+    raft_entry_t boot = fixture_conf_entry (1, 1, 3);
     raft_hard_state_t hs = {1, 0};
     CHECK (store_create (st, &hs, &boot, 1, &err) == 0);
     raft_entry_t noop = {.index = 2, .term = 4, .type = RAFT_ENTRY_NOOP};
@@ -289,7 +243,7 @@ test_golden_bytes (void)
     store_batch_set_gen (b, 2);
     store_batch_put_kv (b, "foo", 3, "staged", 6);
     store_batch_put_gen (b, 1);
-    raft_entry_t base = s_conf_entry (2, 4, 3);
+    raft_entry_t base = fixture_conf_entry (2, 4, 3);
     CHECK (store_batch_put_base (b, &base) == 0);
     store_batch_del_entry (b, 1);
     store_batch_del_entry (b, 2);
@@ -414,7 +368,7 @@ test_load_older (void)
         S_REC ("a", "\0\0\0\0\0\0\0\x02"),
         S_REC ("h", "\x92\xcf\0\0\0\0\0\0\0\x07\xcc\x01"),
     };
-    const char *dir = s_dir ("older");
+    const char *dir = fixture_path ("older");
     s_plant (dir, recs, 2);
     store_state_t st;
     char why[256];
@@ -462,7 +416,7 @@ test_load_refuses (void)
         {"noversion", {"v", 1, NULL, 0}, "not an nsxd database"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *dir = s_dir (cases[i].name);
+        const char *dir = fixture_path (cases[i].name);
         s_plant (dir, &cases[i].rec, 1);
         store_state_t st;
         char why[256];
@@ -477,7 +431,7 @@ test_load_refuses (void)
     }
     /* the base past the applied index (a compaction ahead of a lost
        apply), with a log that follows the base */
-    raft_entry_t base = s_conf_entry (3, 1, 1);
+    raft_entry_t base = fixture_conf_entry (3, 1, 1);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     CHECK (msg_entry_encode (&buf, &base) == 0);
@@ -488,10 +442,10 @@ test_load_refuses (void)
         {"l\0\0\0\0\0\0\0\x02", 9, NULL, 0},
         {"l\0\0\0\0\0\0\0\x03", 9, NULL, 0},
     };
-    s_plant (s_dir ("basepast"), recs, 5);
+    s_plant (fixture_path ("basepast"), recs, 5);
     store_state_t st;
     char why[256];
-    CHECK (s_load (s_dir ("basepast"), &st, why) == -1 &&
+    CHECK (s_load (fixture_path ("basepast"), &st, why) == -1 &&
            strstr (why, "before the log's base"));
     msgpack_sbuffer_destroy (&buf);
     raft_buf_unref (base.data);
@@ -500,31 +454,13 @@ test_load_refuses (void)
 int
 main (void)
 {
-    snprintf (s_root, sizeof s_root, "/tmp/test_store.XXXXXX");
-    if (!mkdtemp (s_root)) {
-        perror ("mkdtemp");
+    check_watchdog ("test_store", 120);
+    if (!fixture_tmpdir ("test_store"))
         return 1;
-    }
-    struct {
-        const char *name;
-        void (*fn) (void);
-    } tests[] = {
-        {"test_format_keys", test_format_keys},
-        {"test_golden_bytes", test_golden_bytes},
-        {"test_load_older", test_load_older},
-        {"test_load_refuses", test_load_refuses},
-    };
-    int failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = s_failures;
-        tests[i].fn ();
-        bool ok = s_failures == before;
-        failed += !ok;
-        printf ("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-        fflush (stdout);
-    }
-    nftw (s_root, s_remove, 16, FTW_DEPTH | FTW_PHYS);
-    printf ("%zu passed, %d failed\n", sizeof tests / sizeof tests[0] - failed,
-            failed);
-    return failed ? 1 : 0;
+    CHECK_RUN (test_format_keys);
+    CHECK_RUN (test_golden_bytes);
+    CHECK_RUN (test_load_older);
+    CHECK_RUN (test_load_refuses);
+    fixture_tmpdir_remove ();
+    return check_report ();
 }

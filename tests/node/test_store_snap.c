@@ -12,6 +12,8 @@
     One line per test; exit status 1 if any CHECK failed. Runs under
     ASan+UBSan with leak checking (the Makefile's test_% rule).
 */
+#include "check.h"
+#include "fixture.h"
 #include "store.h"
 
 #include <dirent.h>
@@ -22,54 +24,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int s_failures;
-#define CHECK(expr)                                                            \
-    do {                                                                       \
-        if (!(expr)) {                                                         \
-            fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,  \
-                     #expr);                                                   \
-            s_failures++;                                                      \
-        }                                                                      \
-    } while (0)
-
-static char s_root[64];
-
-static const char *
-s_dir (const char *name)
-{
-    static char path[128];
-    snprintf (path, sizeof path, "%s/%s", s_root, name);
-    return path;
-}
-
-static int
-s_remove (const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove (p);
-}
-
-/* A CONF entry at index, term with servers 1..n. */
-static raft_entry_t
-s_conf_entry (raft_index_t index, raft_term_t term, uint32_t n)
-{
-    raft_conf_t c;
-    memset (&c, 0, sizeof c);
-    c.n = n;
-    for (uint32_t i = 0; i < n; i++) {
-        c.servers[i].id = i + 1;
-        c.servers[i].voter = true;
-        snprintf (c.servers[i].addr, RAFT_ADDR_MAX,
-                  "tcp://127.0.0.1:%u 127.0.0.1:%u", 9001 + i, 8001 + i);
-    }
-    return (raft_entry_t){.index = index,
-                          .term = term,
-                          .type = RAFT_ENTRY_CONF,
-                          .data = raft_buf_new (&c, sizeof c)};
-}
 
 /* BLAKE2b-256 over pairs as store.h documents it. */
 static void
@@ -92,14 +46,14 @@ s_digest_of (const char *const *pairs, size_t n, uint8_t out[32])
 static void
 test_snapshot_reads (void)
 {
-    const char *dir = s_dir ("snap");
+    const char *dir = fixture_path ("snap");
     char *err = NULL;
     store_t *st = store_open (dir, &err);
     store_state_t ss;
     CHECK (st && store_load (st, &ss, &err) == 0 && ss.fresh);
     if (!st)
         return;
-    raft_entry_t conf = s_conf_entry (1, 1, 3);
+    raft_entry_t conf = fixture_conf_entry (1, 1, 3);
     raft_hard_state_t hs = {1, 0};
     CHECK (store_create (st, &hs, &conf, 1, &err) == 0);
     raft_index_t index = 0;
@@ -174,14 +128,14 @@ test_snapshot_reads (void)
 static void
 test_snapshot_damaged (void)
 {
-    const char *dir = s_dir ("snapdamage");
+    const char *dir = fixture_path ("snapdamage");
     char *err = NULL;
     store_t *st = store_open (dir, &err);
     store_state_t ss;
     CHECK (st && store_load (st, &ss, &err) == 0 && ss.fresh);
     if (!st)
         return;
-    raft_entry_t conf = s_conf_entry (1, 1, 1);
+    raft_entry_t conf = fixture_conf_entry (1, 1, 1);
     raft_hard_state_t hs = {1, 0};
     CHECK (store_create (st, &hs, &conf, 1, &err) == 0);
     store_batch_t *b = store_batch_new ();
@@ -203,33 +157,10 @@ test_snapshot_damaged (void)
     CHECK (st && store_load (st, &ss, &err) == 0);
     store_state_clear (&ss);
     store_close (&st);
+    /* mid-file: a block of KV values */
     char table[600] = "";
-    off_t biggest = 0;
-    DIR *d = opendir (dir);
-    struct dirent *e;
-    while (d && (e = readdir (d))) {
-        char p[520];
-        struct stat sb;
-        snprintf (p, sizeof p, "%s/%.300s", dir, e->d_name);
-        if (strstr (e->d_name, ".ldb") && stat (p, &sb) == 0 &&
-            sb.st_size > biggest) {
-            biggest = sb.st_size;
-            snprintf (table, sizeof table, "%s", p);
-        }
-    }
-    if (d)
-        closedir (d);
+    long biggest = fixture_damage_table (dir, table, sizeof table);
     CHECK (biggest > 100000);
-    FILE *f = fopen (table, "r+b");
-    CHECK (f != NULL);
-    if (f) {
-        /* mid-file: a block of KV values */
-        fseek (f, (long)(biggest / 2), SEEK_SET);
-        int c = fgetc (f);
-        fseek (f, (long)(biggest / 2), SEEK_SET);
-        fputc (c ^ 0x20, f);
-        fclose (f);
-    }
     st = store_open (dir, &err);
     CHECK (st != NULL);
     raft_index_t index;
@@ -260,29 +191,11 @@ test_snapshot_damaged (void)
 int
 main (void)
 {
-    snprintf (s_root, sizeof s_root, "/tmp/test_store_snap.XXXXXX");
-    if (!mkdtemp (s_root)) {
-        perror ("mkdtemp");
+    check_watchdog ("test_store_snap", 120);
+    if (!fixture_tmpdir ("test_store_snap"))
         return 1;
-    }
-    struct {
-        const char *name;
-        void (*fn) (void);
-    } tests[] = {
-        {"test_snapshot_reads", test_snapshot_reads},
-        {"test_snapshot_damaged", test_snapshot_damaged},
-    };
-    int failed = 0;
-    for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = s_failures;
-        tests[i].fn ();
-        bool ok = s_failures == before;
-        failed += !ok;
-        printf ("%s %s\n", ok ? "ok  " : "FAIL", tests[i].name);
-        fflush (stdout);
-    }
-    nftw (s_root, s_remove, 16, FTW_DEPTH | FTW_PHYS);
-    printf ("%zu passed, %d failed\n", sizeof tests / sizeof tests[0] - failed,
-            failed);
-    return failed ? 1 : 0;
+    CHECK_RUN (test_snapshot_reads);
+    CHECK_RUN (test_snapshot_damaged);
+    fixture_tmpdir_remove ();
+    return check_report ();
 }

@@ -154,7 +154,7 @@ typedef struct {
 } sim_t;
 
 uint64_t sim_rand (sim_t *s);
-/* Events, in a queue ordered by (time, insertion order) (sim.c). */
+/* Events, in a queue ordered by (time, insertion order) (run.c). */
 typedef enum {
     EV_TICK = 1,
     EV_DELIVER,
@@ -175,6 +175,16 @@ typedef struct {
 } sim_event_t;
 void sim_push (sim_event_t ev);
 
+/* run.c: one seed's run, its chaos period in ticks before the heal. */
+typedef struct {
+    bool ok;
+    uint64_t hash;
+    uint64_t virtual_us;
+    uint64_t events;
+} sim_result_t;
+extern uint64_t sim_chaos_ticks;
+sim_result_t sim_run (uint64_t seed, int nodes, bool verbose);
+
 /* world.c */
 void sim_seed (sim_t *s, uint64_t seed);
 uint64_t sim_range (sim_t *s, uint64_t lo, uint64_t hi); /* [lo, hi] */
@@ -188,9 +198,24 @@ void sim_disk_append (sim_node_t *n, const raft_entry_t *e);
 /* The disk's entry at index, or NULL (compacted, or beyond the end). */
 const raft_entry_t *sim_disk_entry (const sim_node_t *n, raft_index_t index);
 raft_index_t sim_disk_last (const sim_node_t *n);
+/* Drop the disk's entries from index `from` on. */
+void sim_disk_truncate (sim_node_t *n, raft_index_t from);
+/* Drop the disk's entries up to index; (index, term) becomes the base. */
+void sim_disk_compact (sim_node_t *n, raft_index_t index, raft_term_t term);
+/* Stage one snapshot chunk in st (memory or disk); false on a broken
+   sequence. */
+bool sim_stage (sim_t *s, sim_node_t *n, sim_stage_t *st,
+                const raft_snapshot_chunk_t *c, const char *where);
 /* Compact n's log up to about its applied index (a fault). */
 void sim_compact (sim_t *s, sim_node_t *n);
+/* Leader l committed its whole log, and every server of its
+   configuration is up and applied all of it. */
+bool sim_caught_up (sim_t *s, sim_node_t *l);
+
+/* net.c */
 void sim_msg_free (raft_msg_t *m);
+/* A copy of m on the heap, its entries' and data's buffers shared. */
+raft_msg_t *sim_msg_copy (const raft_msg_t *m);
 /* Hand out n's batches: writes, messages, applies, reads. */
 bool sim_process (sim_t *s, sim_node_t *n);
 /* Complete n's oldest write if its fsync is done. */

@@ -357,6 +357,17 @@ h_reply_ok (raft_t *r, const raft_msg_t *m)
     raft_step (r, &resp);
 }
 
+raft_index_t
+h_propose (raft_t *r, const char *text)
+{
+    raft_buf_t *data = raft_buf_new (text, strlen (text));
+    raft_index_t idx = 0;
+    int rc = raft_propose (r, data, &idx, NULL);
+    raft_buf_unref (data);
+    CHECK (rc == RAFT_OK);
+    return rc == RAFT_OK ? idx : 0;
+}
+
 void
 h_ack_all (raft_t *r, const h_batch_t *b, raft_id_t to)
 {

@@ -35,11 +35,18 @@
 
 /* CHECK, the runner and the watchdog are tests/lib/check.h's. */
 #define H_RUN(fn) check_run (#fn, fn)
+/* The number of elements of an array. */
+#define N_OF(a) (sizeof (a) / sizeof ((a)[0]))
 
 /* The suites, one per file. */
 void suite_election (void);
+void suite_vote (void);
+void suite_leader (void);
+void suite_append (void);
 void suite_replication (void);
-void suite_membership_read (void);
+void suite_read (void);
+void suite_membership (void);
+void suite_transfer (void);
 void suite_misc (void);
 void suite_snapshot (void);
 void suite_identity (void);
@@ -147,6 +154,9 @@ void h_step_clear (raft_t *r, raft_msg_t *m);
    APPEND_RESP for all its entries; HEARTBEAT -> HEARTBEAT_RESP echoing ctx;
    PREVOTE/VOTE -> granted response. Other types are ignored. */
 void h_reply_ok (raft_t *r, const raft_msg_t *m);
+
+/* Propose text on leader r; returns the index it got (0 on failure). */
+raft_index_t h_propose (raft_t *r, const char *text);
 
 /* h_reply_ok () every APPEND and HEARTBEAT in b sent to `to` (0: to all). */
 void h_ack_all (raft_t *r, const h_batch_t *b, raft_id_t to);

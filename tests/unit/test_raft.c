@@ -4,9 +4,16 @@
     etcd-io/raft's raft_paper_test.go.
 
     The suites:
-      test_election.c         terms, elections, pre-vote, votes, leaders
-      test_replication.c      AppendEntries, commit, backtracking, pipelining
-      test_membership_read.c  ReadIndex, membership, leadership transfer
+      test_election.c         the election timer, pre-vote, candidates
+      test_vote.c             RequestVote, stale terms
+      test_leader.c           the no-op, heartbeats, check-quorum, stickiness
+      test_append.c           AppendEntries, the receiver side
+      test_replication.c      the leader: commit, backtracking, pipelining
+      test_read.c             ReadIndex
+      test_membership.c       membership changes, learners
+      test_transfer.c         leadership transfer
+      test_snapshot.c         compaction and InstallSnapshot
+      test_identity.c         a wiped server's identity
       test_raft.c             bad input, whole-cluster runs, main ()
 
     Each test drives raft_t instances by hand through raft.h (see
@@ -446,8 +453,13 @@ main (void)
 {
     check_watchdog ("test_raft", 120);
     suite_election ();
+    suite_vote ();
+    suite_leader ();
+    suite_append ();
     suite_replication ();
-    suite_membership_read ();
+    suite_read ();
+    suite_membership ();
+    suite_transfer ();
     suite_misc ();
     suite_snapshot ();
     suite_identity ();
