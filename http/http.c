@@ -110,6 +110,7 @@
       http_kv.c         /kv/put, /kv/get, /kv/delete
       http_members.c    /raft/join, /raft/remove
       http_ask.c        a question to the raft actor and its typed answer
+      read_barrier.c    one read barrier request for many linearizable GETs
       http_render.c     each kind of typed answer as its JSON body
       http_reply.c      JSON replies out, civetweb's refusals
       http_body.c       bodies in, within the deadline; the watch
@@ -202,6 +203,8 @@ http_actor (zsock_t *pipe, void *args)
     s_security_init (self);
     assert (self->bodies);
     pthread_mutex_init (&self->watch_mutex, NULL);
+    self->barrier = http_read_barrier_new ();
+    assert (self->barrier);
     self->max_workers =
         (size_t)(self->args.threads > 0 ? self->args.threads : 1);
     self->workers = calloc (self->max_workers, sizeof *self->workers);
@@ -268,6 +271,7 @@ done:
     json_decref (self->security);
     http_admission_destroy (&self->bodies);
     pthread_mutex_destroy (&self->watch_mutex);
+    http_read_barrier_destroy (&self->barrier);
     free (self->workers);
     free (self);
 }

@@ -12,6 +12,7 @@
 #include "msg_api.h"
 #include "node_ctx.h"
 #include "parse.h"
+#include "read_barrier.h"
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -44,6 +45,8 @@ typedef struct {
     http_worker_t **workers; /* every worker thread's, for the watch */
     size_t n_workers, max_workers;
     node_ctx_t *node; /* the actor thread's, bound by each worker */
+    /* linearizable GETs' shared read barrier (read_barrier.h) */
+    http_read_barrier_t *barrier;
 } http_self_t;
 
 /* One request being served. */
@@ -80,6 +83,11 @@ int http_raft_remove (http_req_t *c);
    with msg_api_rep_clear), or the status of the error already sent to the
    client (*rep then holds nothing). Takes req's buffers. */
 int http_ask (http_req_t *c, msg_api_req_t *req, msg_api_rep_t *rep);
+/* http_ask for a shared read barrier round (read_barrier.h's ask, arg
+   the http_req_t of the worker sending the round): one MSG_API_READ, its
+   answer or the failure (500 internal, 503 timeout) in *out; sends
+   nothing to the client. */
+void http_ask_barrier (void *arg, http_read_barrier_result_t *out);
 /* Send rep's status and its body (http_render_rep); returns the status
    sent. */
 int http_reply_rep (http_req_t *c, const msg_api_rep_t *rep);
