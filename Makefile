@@ -68,7 +68,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
-NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5
+NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
+             barrier_in_flight:6
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -230,6 +231,13 @@ $(B)/test_metrics: $(call objs,obj-asan,tests/node/test_metrics.c tests/node/pro
 $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck.c)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The shared read barrier's test linked with the planted barrier_in_flight
+# (a GET joins the round in flight): make node expects it to fail.
+$(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
+        $(B)/obj-nodebug-$(call bug_num,barrier_in_flight,$(NODE_BUGS))/http/read_barrier.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -249,7 +257,8 @@ run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
 node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/test_transport $(B)/test_peer_auth $(B)/test_http $(B)/test_monitor \
-      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster
+      $(B)/test_metrics $(B)/test_security $(B)/test_inproc_cluster \
+      $(B)/test_read_barrier $(B)/test_read_barrier-bug
 	$(B)/test_security
 	$(B)/test_store
 	$(B)/test_store_snap
@@ -260,6 +269,11 @@ node: deps promtool $(B)/test_store $(B)/test_store_snap $(B)/test_storage $(B)/
 	$(B)/test_monitor
 	$(B)/test_metrics
 	$(B)/test_inproc_cluster
+	$(B)/test_read_barrier
+	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
+	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
+	    { cat $(B)/read_barrier_teeth.log; echo "  NOT caught"; exit 1; }
+	@grep FAIL $(B)/read_barrier_teeth.log
 
 # promtool (for `promtool check metrics`), taken from Debian's prometheus
 # package without installing it (no daemon); a test says SKIPPED without.
