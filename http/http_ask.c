@@ -24,6 +24,8 @@ s_exchange (http_req_t *c, msg_api_req_t *req, msg_api_rep_t *rep,
     memset (rep, 0, sizeof *rep);
     *code = "internal";
     *detail = NULL;
+    if (!c->dealer && c->w)
+        c->dealer = http_worker_dealer (c->self, c->w);
     if (!c->dealer) {
         msg_api_req_clear (req);
         *detail = "no socket to the raft actor";

@@ -90,18 +90,11 @@ s_log_message (const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-/* Each worker thread's own DEALER to the raft actor. */
-static void *
-s_init_thread (const struct mg_context *ctx, int thread_type)
+zsock_t *
+http_worker_dealer (http_self_t *self, http_worker_t *w)
 {
-    if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
-        return NULL;
-    http_self_t *self = mg_get_user_data (ctx);
-    node_ctx_bind (self->node); /* this worker acts for our node */
-    http_worker_t *w = calloc (1, sizeof *w);
-    if (!w)
-        return NULL;
-    w->wait_start = zclock_mono ();
+    if (w->dealer)
+        return w->dealer;
     w->dealer = zsock_new (ZMQ_DEALER);
     if (w->dealer) {
         zsock_set_linger (w->dealer, 0);
@@ -114,6 +107,28 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (!w->dealer)
         log_error ("http: worker cannot connect to %s",
                    self->args.api_endpoint);
+    return w->dealer;
+}
+
+/* Each worker thread's record; its sockets are made when first needed:
+   a worker that serves only stale reads (or GETs whose read barrier
+   round another worker sends) never makes its
+   DEALER, and none makes its PUSH while nobody traces (each socket and
+   its inproc pipe cost about 16-32 KiB, times 128 workers: README,
+   "Performance"). */
+static void *
+s_init_thread (const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
+        return NULL;
+    http_self_t *self = mg_get_user_data (ctx);
+    node_ctx_bind (self->node); /* this worker acts for our node */
+    http_worker_t *w = calloc (1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->wait_start = zclock_mono ();
+    /* w->dealer: at its first question to the raft actor
+       (http_worker_dealer) */
     /* w->mon: at the first request traced (s_begin_request) */
     pthread_mutex_lock (&self->watch_mutex);
     if (self->n_workers < self->max_workers)

@@ -66,6 +66,10 @@ typedef struct {
 /* http_callbacks.c: civetweb's callbacks, external_ssl_ctx when tls. */
 void http_callbacks_set (struct mg_callbacks *callbacks, bool tls);
 
+/* http_callbacks.c: the worker's DEALER to the raft actor, made and
+   connected at its first use; NULL if it cannot be (logged). */
+zsock_t *http_worker_dealer (http_self_t *self, http_worker_t *w);
+
 /* http_routes.c: serve the request (access, then its route's handler);
    returns the status sent. */
 int http_route (http_req_t *c);
