@@ -110,6 +110,7 @@
       http_kv.c         /kv/put, /kv/get, /kv/delete
       http_members.c    /raft/join, /raft/remove
       http_ask.c        a question to the raft actor and its typed answer
+      read_barrier.c    one read barrier request for many linearizable GETs
       http_render.c     each kind of typed answer as its JSON body
       http_reply.c      JSON replies out, civetweb's refusals
       http_body.c       bodies in, within the deadline; the watch
@@ -256,8 +257,9 @@ s_self_new (zsock_t *pipe, const http_args_t *args)
     self->max_workers =
         (size_t)(self->args.threads > 0 ? self->args.threads : 1);
     self->workers = calloc (self->max_workers, sizeof *self->workers);
+    self->barrier = http_read_barrier_new ();
     self->loop = zloop_new ();
-    if (!self->bodies || !self->workers || !self->loop) {
+    if (!self->bodies || !self->workers || !self->barrier || !self->loop) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -282,6 +284,7 @@ s_self_destroy (http_self_t **self_p)
     json_decref (self->security);
     http_admission_destroy (&self->bodies);
     pthread_mutex_destroy (&self->watch_mutex);
+    http_read_barrier_destroy (&self->barrier);
     free (self->workers);
     free (self);
     *self_p = NULL;

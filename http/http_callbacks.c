@@ -39,6 +39,11 @@ s_begin_request (struct mg_connection *conn)
     metrics_http (c.route, status, (uint64_t)usecs);
     char path[120];
     s_printable (path, sizeof path, c.ri->local_uri);
+    /* The PUSH is made when first needed: 128 of them, each with its
+       pipe to the monitor, were about 5 MiB of every node's peak RSS
+       while nobody traced (README, "Performance"). */
+    if (w && !w->mon && c.self->args.monitor_endpoint && monitor_listened ())
+        w->mon = monitor_push_new (c.self->args.monitor_endpoint);
     if (w && w->mon) {
         msg_trace_ev_t ev;
         monitor_push (w->mon,
@@ -85,18 +90,11 @@ s_log_message (const struct mg_connection *conn, const char *message)
     return 1;
 }
 
-/* Each worker thread's own DEALER to the raft actor. */
-static void *
-s_init_thread (const struct mg_context *ctx, int thread_type)
+zsock_t *
+http_worker_dealer (http_self_t *self, http_worker_t *w)
 {
-    if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
-        return NULL;
-    http_self_t *self = mg_get_user_data (ctx);
-    node_ctx_bind (self->node); /* this worker acts for our node */
-    http_worker_t *w = calloc (1, sizeof *w);
-    if (!w)
-        return NULL;
-    w->wait_start = zclock_mono ();
+    if (w->dealer)
+        return w->dealer;
     w->dealer = zsock_new (ZMQ_DEALER);
     if (w->dealer) {
         zsock_set_linger (w->dealer, 0);
@@ -109,8 +107,29 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (!w->dealer)
         log_error ("http: worker cannot connect to %s",
                    self->args.api_endpoint);
-    if (self->args.monitor_endpoint)
-        w->mon = monitor_push_new (self->args.monitor_endpoint);
+    return w->dealer;
+}
+
+/* Each worker thread's record; its sockets are made when first needed:
+   a worker that serves only stale reads (or GETs whose read barrier
+   round another worker sends) never makes its
+   DEALER, and none makes its PUSH while nobody traces (each socket and
+   its inproc pipe cost about 16-32 KiB, times 128 workers: README,
+   "Performance"). */
+static void *
+s_init_thread (const struct mg_context *ctx, int thread_type)
+{
+    if (thread_type != 1) /* 0 master, 2 timer: they serve no requests */
+        return NULL;
+    http_self_t *self = mg_get_user_data (ctx);
+    node_ctx_bind (self->node); /* this worker acts for our node */
+    http_worker_t *w = calloc (1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->wait_start = zclock_mono ();
+    /* w->dealer: at its first question to the raft actor
+       (http_worker_dealer) */
+    /* w->mon: at the first request traced (s_begin_request) */
     pthread_mutex_lock (&self->watch_mutex);
     if (self->n_workers < self->max_workers)
         self->workers[self->n_workers++] = w;

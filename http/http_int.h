@@ -12,6 +12,7 @@
 #include "msg_api.h"
 #include "node_ctx.h"
 #include "parse.h"
+#include "read_barrier.h"
 
 #include <civetweb.h>
 #include <jansson.h>
@@ -46,6 +47,8 @@ typedef struct {
     node_ctx_t *node; /* the actor thread's, bound by each worker */
     zloop_t *loop;    /* the actor's loop (actor.h): $TERM, the watch */
     int status;       /* start-up status (actor.h); 0: listening */
+    /* linearizable GETs' shared read barrier (read_barrier.h) */
+    http_read_barrier_t *barrier;
 } http_self_t;
 
 /* One request being served. */
@@ -64,6 +67,10 @@ typedef struct {
 
 /* http_callbacks.c: civetweb's callbacks, external_ssl_ctx when tls. */
 void http_callbacks_set (struct mg_callbacks *callbacks, bool tls);
+
+/* http_callbacks.c: the worker's DEALER to the raft actor, made and
+   connected at its first use; NULL if it cannot be (logged). */
+zsock_t *http_worker_dealer (http_self_t *self, http_worker_t *w);
 
 /* http_routes.c: serve the request (access, then its route's handler);
    returns the status sent. */
@@ -90,6 +97,11 @@ int http_raft_remove (http_req_t *c);
    with msg_api_rep_clear), or the status of the error already sent to the
    client (*rep then holds nothing). Takes req's buffers. */
 int http_ask (http_req_t *c, msg_api_req_t *req, msg_api_rep_t *rep);
+/* http_ask for a shared read barrier round (read_barrier.h's ask, arg
+   the http_req_t of the worker sending the round): one MSG_API_READ, its
+   answer or the failure (500 internal, 503 timeout) in *out; sends
+   nothing to the client. */
+void http_ask_barrier (void *arg, http_read_barrier_result_t *out);
 /* Send rep's status and its body (http_render_rep); returns the status
    sent. */
 int http_reply_rep (http_req_t *c, const msg_api_rep_t *rep);

@@ -51,26 +51,35 @@ http_kv_delete (http_req_t *c)
     return http_kv_write (c, false);
 }
 
+/* How long a GET may wait for its read barrier round: the request
+   deadline, plus the grace http_ask gives the raft actor's own 503. */
+#define S_BARRIER_GRACE_MS 500
+
 /* GET with the KV data at hand (args.shared): a stale read is a local
-   LevelDB lookup; a linearizable one first asks the raft actor for a read
-   barrier (ReadIndex, §6.4: answered once this node is confirmed leader
-   and has applied up to the read index), then looks up locally, which
-   sees at least everything applied up to there. Either way no storage
-   actor round trip, and the body is the one the raft actor's value reply
-   renders to (http_render_value). */
+   LevelDB lookup; a linearizable one first waits for a read barrier
+   (ReadIndex, §6.4: passed once this node is confirmed leader and has
+   applied up to a read index taken after the GET arrived), shared with
+   the GETs waiting at the same time (read_barrier.h), then looks up
+   locally, which sees at least everything applied up to there. Either
+   way no storage actor round trip, and the body is the one the raft
+   actor's value reply renders to (http_render_value). */
 static int
 s_get_local (http_req_t *c, store_t *st, msg_api_req_t *req)
 {
     if (!req->stale) {
-        msg_api_req_t barrier = {.op = MSG_API_READ};
-        msg_api_rep_t rep;
-        int rc = http_ask (c, &barrier, &rep);
-        if (!rc && rep.status != 200)
-            rc = http_reply_rep (c, &rep);
-        msg_api_rep_clear (&rep);
-        if (rc) {
+        http_read_barrier_result_t res;
+        int64_t deadline =
+            zclock_mono () + c->self->args.timeout_ms + S_BARRIER_GRACE_MS;
+        http_read_barrier_wait (c->self->barrier, http_ask_barrier, c, deadline,
+                                &res);
+        if (res.status != 200) {
             msg_api_req_clear (req);
-            return rc;
+            json_t *body = http_render_error (
+                res.code, res.has_detail ? res.detail : NULL, res.has_leader,
+                res.leader_known ? res.leader : NULL);
+            if (!body)
+                return http_reply_error (c, 500, "internal", "out of memory");
+            return http_reply_json (c, (int)res.status, body, NULL);
         }
     }
     raft_buf_t *value = NULL;

@@ -20,15 +20,17 @@
 /* The memtable: LevelDB buffers this much of the write-ahead log in memory
    before writing a level-0 table (and holds up to twice this while one is
    flushed). The log is append-mostly and small entries arrive in bursts;
-   2 MiB absorbs a burst without stalling on a flush and keeps the node's
+   1 MiB absorbs a burst without stalling on a flush and keeps the node's
    peak RSS low: 8 MiB here and for the cache cost about 12 MiB more per
-   node under make bench's write load, for no measurable throughput. */
-#define S_WRITE_BUFFER (2u * 1024 * 1024)
+   node under make bench's write load, for no measurable throughput; 2 MiB
+   and 2 MiB cost about 2 MiB more than 1 and 1 (README, "Performance",
+   items 6 and 13). */
+#define S_WRITE_BUFFER (1u * 1024 * 1024)
 /* The block cache: uncompressed data blocks shared by reads. Reads are
    KV gets (the hot keys should stay in memory) and the boot scan; an
    explicit LRU cache bounds the node's memory instead of relying on
    LevelDB's internal default; the OS page cache holds the rest. */
-#define S_BLOCK_CACHE (2u * 1024 * 1024)
+#define S_BLOCK_CACHE (1u * 1024 * 1024)
 
 /*  ---------------------------------------------------------------------
     Helpers shared by store/ (store_int.h)                               */
