@@ -248,6 +248,7 @@ $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck
 # The KV state machine alone (store/kvsm.c), under ASan+UBSan.
 $(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
                 $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
 
 # The shared read barrier's test linked with the planted barrier_in_flight
 # (a GET joins the round in flight): make node expects it to fail.
