@@ -97,8 +97,9 @@ s_rec_parse (storage_t *self, const raft_buf_t *key, const char *rec,
     if (!store_rec_parse (rec, len, &out->meta.create_index,
                           &out->meta.mod_index, &out->meta.version, &val,
                           &vlen)) {
-        storage_fail (self, "the KV record of a %zu-byte key is damaged "
-                            "(%zu bytes, shorter than its header)",
+        storage_fail (self,
+                      "the KV record of a %zu-byte key is damaged "
+                      "(%zu bytes, shorter than its header)",
                       key->len, len);
         return -1;
     }
@@ -198,10 +199,8 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
         return true;
     }
     s_view_t view = {.self = self, .batch = b};
-    kvsm_view_t kv = {.ctx = &view,
-                      .get = s_view_get,
-                      .put = s_view_put,
-                      .del = s_view_del};
+    kvsm_view_t kv = {
+        .ctx = &view, .get = s_view_get, .put = s_view_put, .del = s_view_del};
     kvsm_result_t res;
     rc = kvsm_apply (&kv, e->index, &cmd, &res);
     msg_kv_clear (&cmd);
@@ -216,6 +215,9 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
     for (size_t i = 0; i < res.n_changes; i++)
         if (res.changes[i].existed)
             storage_space_freed (self->space);
+    /* watches: seen once the batch is written (storage_commit) */
+    if (self->watch)
+        watch_hub_stage (self->watch, e->index, res.changes, res.n_changes);
     r->existed = res.op != KVSM_TXN && res.n_resps && res.resps[0].found;
     r->status = res.status == KVSM_COMPARE_FAILED ? 412 : 200;
     r->result = msg_kv_result_encode (&res);
@@ -329,6 +331,8 @@ storage_apply (storage_t *self, const msg_store_t *m)
         storage_space_wrote (self->space);
         self->applied = applied;
         self->applied_term = applied_term;
+        if (self->watch)
+            watch_hub_publish (self->watch, applied);
         storage_send (self, &r);
     } else {
         zframe_t *f = storage_encode (&r);
