@@ -97,9 +97,8 @@ s_rec_parse (storage_t *self, const raft_buf_t *key, const char *rec,
     if (!store_rec_parse (rec, len, &out->meta.create_index,
                           &out->meta.mod_index, &out->meta.version, &val,
                           &vlen)) {
-        storage_fail (self,
-                      "the KV record of a %zu-byte key is damaged "
-                      "(%zu bytes, shorter than its header)",
+        storage_fail (self, "the KV record of a %zu-byte key is damaged "
+                            "(%zu bytes, shorter than its header)",
                       key->len, len);
         return -1;
     }
@@ -199,8 +198,10 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
         return true;
     }
     s_view_t view = {.self = self, .batch = b};
-    kvsm_view_t kv = {
-        .ctx = &view, .get = s_view_get, .put = s_view_put, .del = s_view_del};
+    kvsm_view_t kv = {.ctx = &view,
+                      .get = s_view_get,
+                      .put = s_view_put,
+                      .del = s_view_del};
     kvsm_result_t res;
     rc = kvsm_apply (&kv, e->index, &cmd, &res);
     msg_kv_clear (&cmd);
