@@ -71,7 +71,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -257,6 +257,13 @@ $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The watch history's test linked with the planted watch_drop_on_wrap (an
+# event lost when the ring wraps): make node expects it to fail.
+$(B)/test_watch_hub-bug: $(B)/obj-asan/tests/node/test_watch_hub.o \
+        $(B)/obj-nodebug-$(call bug_num,watch_drop_on_wrap,$(NODE_BUGS))/actors/watch_hub.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -283,13 +290,18 @@ NODE_TESTS := actor security store store_snap \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
-              http_txn storage_kvsm read_barrier
-node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug
+              http_txn storage_kvsm read_barrier watch_hub http_watch
+node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
+      $(B)/test_watch_hub-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
 	    { cat $(B)/read_barrier_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/read_barrier_teeth.log
+	@echo "test_watch_hub with the planted watch_drop_on_wrap must fail:"
+	@! $(B)/test_watch_hub-bug >$(B)/watch_hub_teeth.log 2>&1 || \
+	    { cat $(B)/watch_hub_teeth.log; echo "  NOT caught"; exit 1; }
+	@sed -n 's/^FAIL /  caught: /p' $(B)/watch_hub_teeth.log
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
