@@ -38,6 +38,9 @@
 #include "json.h"
 #include "log.h"
 #include "parse_watch.h"
+#include "socket_find.h"
+
+#include <poll.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +51,50 @@
 #define S_KEEPALIVE_MS 15000
 /* A stream's write must be done within this. */
 #define S_WRITE_MS 5000
+/* A waiting watch looks this often whether its client went away. */
+#define S_ALIVE_MS 500
+
+/* The connection's socket, to see a client leave while nothing is
+   written (civetweb does not hand it out: found by its addresses, once
+   per watch), or -1: then only a failed write tells. */
+static int
+s_conn_fd (http_req_t *c)
+{
+    return http_socket_find (c->ri->remote_addr, c->ri->remote_port,
+                             c->ri->server_port);
+}
+
+/* The client closed its side (or the connection broke). */
+static bool
+s_client_gone (int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+    if (poll (&p, 1, 0) <= 0)
+        return false;
+    return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* watch_hub_read until deadline_ms, in slices, leaving early (as if
+   cancelled) when the client is gone. */
+static watch_status_t
+s_read (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
+        size_t limit, int64_t deadline_ms, watch_read_t *r)
+{
+    for (;;) {
+        int64_t slice = zclock_mono () + S_ALIVE_MS;
+        watch_status_t st =
+            watch_hub_read (c->self->args.watch, f, from, limit,
+                            slice < deadline_ms ? slice : deadline_ms,
+                            &c->self->watch_stopping, r);
+        if (st != WATCH_OK || r->n || zclock_mono () >= deadline_ms)
+            return st;
+        if (s_client_gone (fd))
+            return WATCH_CANCELLED;
+        from = r->index;
+    }
+}
 
 static json_t *
 s_uint (uint64_t v)
@@ -107,13 +154,12 @@ s_not_served (http_req_t *c, watch_status_t st)
     Long poll                                                            */
 
 static int
-s_long_poll (http_req_t *c, watch_hub_t *hub, const watch_filter_t *f,
-             uint64_t from, const http_parse_watch_t *q)
+s_long_poll (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
+             const http_parse_watch_t *q)
 {
     watch_read_t r;
     watch_status_t st =
-        watch_hub_read (hub, f, from, q->limit, zclock_mono () + q->timeout_ms,
-                        &c->self->watch_stopping, &r);
+        s_read (c, fd, f, from, q->limit, zclock_mono () + q->timeout_ms, &r);
     if (st == WATCH_COMPACTED)
         return s_compacted (c, &r);
     if (st != WATCH_OK)
@@ -226,9 +272,10 @@ s_sse_events (s_text_t *t, const watch_read_t *r)
 }
 
 static int
-s_stream (http_req_t *c, watch_hub_t *hub, const watch_filter_t *f,
-          uint64_t from, const http_parse_watch_t *q)
+s_stream (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
+          const http_parse_watch_t *q)
 {
+    watch_hub_t *hub = c->self->args.watch;
     /* Too old already: a plain 410, which EventSource takes as final. */
     watch_read_t r;
     watch_status_t st = watch_hub_read (hub, f, from, q->limit, 0,
@@ -254,9 +301,8 @@ s_stream (http_req_t *c, watch_hub_t *hub, const watch_filter_t *f,
     if (!s_write (c, head, (size_t)hn))
         return 200;
     for (;;) {
-        st = watch_hub_read (hub, f, from, q->limit,
-                             zclock_mono () + S_KEEPALIVE_MS,
-                             &c->self->watch_stopping, &r);
+        st = s_read (c, fd, f, from, q->limit, zclock_mono () + S_KEEPALIVE_MS,
+                     &r);
         s_text_t t = {0};
         if (st == WATCH_COMPACTED)
             s_text_add (&t,
@@ -324,8 +370,9 @@ http_kv_watch (http_req_t *c)
                         .key_len = q.key->len,
                         .prefix = q.prefix};
     uint64_t from = q.has_from ? q.from : s.applied;
-    int status = q.stream ? s_stream (c, hub, &f, from, &q)
-                          : s_long_poll (c, hub, &f, from, &q);
+    int fd = s_conn_fd (c);
+    int status = q.stream ? s_stream (c, fd, &f, from, &q)
+                          : s_long_poll (c, fd, &f, from, &q);
     http_admission_leave (c->self->watches, addr);
     http_parse_watch_clear (&q);
     return status;
