@@ -24,9 +24,9 @@
 #include <time.h>
 
 /*  Planted bug (Makefile NODE_BUGS, numbering shared with the node):
-    watch_drop_on_wrap, an event that lands on the ring's first slot once
-    the ring has wrapped is dropped without moving base, so a reader
-    misses it silently. tests/node/test_watch_hub.c and
+    watch_drop_on_wrap, the event that first wraps the ring round to its
+    first slot is dropped without moving base, so a reader misses it
+    silently (one event in the node's life). tests/node/test_watch_hub.c and
     tests/cluster/watch_test.sh must catch it.  */
 #ifndef NSXD_PLANTED_BUG
 #define NSXD_PLANTED_BUG 0
@@ -215,9 +215,10 @@ s_push (watch_hub_t *self, watch_event_t *ev)
                            self->bytes + s_cost (ev) > self->max_bytes))
         s_evict_entry (self);
     size_t slot = (self->head + self->count) % self->max_events;
-    if (slot == 0 && self->count)
+    bool first_wrap = slot == 0 && self->count && !self->wrapped;
+    if (first_wrap)
         self->wrapped = true;
-    if (NSXD_BUG (WATCH_DROP_ON_WRAP) && self->wrapped && slot == 0) {
+    if (NSXD_BUG (WATCH_DROP_ON_WRAP) && first_wrap) {
         watch_event_unref (ev); /* planted: lost, base unmoved */
         return;
     }
