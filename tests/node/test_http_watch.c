@@ -484,6 +484,66 @@ test_bad_requests (void)
     json_decref (j);
 }
 
+/* A client that never reads: its stream's writes stall, the node goes on
+   at full speed, and within S_WRITE_MS (5 s) the stalled write is cut and
+   the slot comes back. */
+static void
+test_slow_reader (void)
+{
+    CHECK (s_slots_free ());
+    json_t *j;
+    CHECK_EQ (s_req ("GET", "/kv/watch?key=slow&timeout_ms=0", NULL, &j), 200);
+    char path[128];
+    snprintf (path, sizeof path,
+              "/kv/watch?key=slow&stream=true&from_index=%lld",
+              (long long)s_int (j, "index"));
+    json_decref (j);
+    int fds[2];
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket (AF_INET, SOCK_STREAM, 0);
+        int small = 4096;
+        setsockopt (fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_port = htons (S_PORT)};
+        inet_pton (AF_INET, S_HOST, &a.sin_addr);
+        CHECK (connect (fds[i], (struct sockaddr *)&a, sizeof a) == 0);
+        char req[256];
+        int n = snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
+                          path);
+        CHECK (write (fds[i], req, (size_t)n) == n);
+    }
+    zclock_sleep (200);
+    size_t vlen = 256 << 10;
+    char *body = malloc (vlen + 64);
+    int off = snprintf (body, 64, "{\"key\":\"slow\",\"value\":\"");
+    memset (body + off, 'x', vlen);
+    strcpy (body + off + vlen, "\"}");
+    int64_t worst = 0;
+    for (int i = 0; i < 40; i++) {
+        int64_t t0 = s_mono_ms ();
+        CHECK_EQ (s_req ("POST", "/kv/put", body, NULL), 200);
+        int64_t took = s_mono_ms () - t0;
+        worst = took > worst ? took : worst;
+    }
+    free (body);
+    printf ("  40 PUTs of 256 KiB past 2 stalled streams: worst %lld ms\n",
+            (long long)worst);
+    CHECK (worst < 1500);
+    /* the stalled writes are cut: both slots come back (bounded) */
+    int64_t t0 = s_mono_ms ();
+    bool freed = false;
+    while (!freed && s_mono_ms () - t0 < 12000) {
+        int st = s_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, NULL);
+        freed = st == 200;
+        if (!freed)
+            zclock_sleep (100);
+    }
+    printf ("  slots back after %lld ms\n", (long long)(s_mono_ms () - t0));
+    CHECK (freed);
+    for (int i = 0; i < 2; i++)
+        close (fds[i]);
+}
+
 static void
 test_stop_with_watches (void)
 {
@@ -527,6 +587,7 @@ main (void)
     check_run ("410 compacted", test_compacted);
     check_run ("503 busy past the slots", test_busy);
     check_run ("400 bad parameters, 405", test_bad_requests);
+    check_run ("a reader that never reads is cut off", test_slow_reader);
     check_run ("the stop does not wait for watches", test_stop_with_watches);
     node_stop (&s_node);
     fixture_tmpdir_remove ();
