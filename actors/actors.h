@@ -120,6 +120,7 @@ typedef struct {
                                  warnings, or NULL */
     watch_hub_t *watch;       /* the changes GET /kv/watch serves, or NULL:
                                  503 (http/http_watch.c) */
+    const char *watch_cors;   /* its Access-Control-Allow-Origin, or NULL */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

@@ -143,6 +143,7 @@ s_args (node_t *self)
         .monitor_endpoint = self->ep_monitor,
         .shared = &self->kv_shared,
         .watch = self->watch,
+        .watch_cors = *c->watch_cors ? c->watch_cors : NULL,
         .read_ms = c->read_ms,
         .auth = self->auth,
         .auth_file_loose = self->auth_loose,

@@ -147,6 +147,11 @@ s_usage (FILE *out)
         "                          ring, also bounded at 16 MiB): a watch\n"
         "                          further behind gets 410 compacted\n"
         "                          (NSXD_WATCH_HISTORY, 10000)\n"
+        "  --watch-cors ORIGIN     answer /kv/watch with\n"
+        "                          Access-Control-Allow-Origin: ORIGIN, so\n"
+        "                          that a page from ORIGIN (or * for any)\n"
+        "                          may watch with EventSource\n"
+        "                          (NSXD_WATCH_CORS; default none)\n"
         "  --help\n",
         out);
 }
@@ -230,7 +235,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[37] = {
+    const char *v[38] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -264,6 +269,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_QUOTA_BYTES", "2147483648"),                       /* 34 */
         s_env ("NSXD_FORWARD_WRITES", "0"),                             /* 35 */
         s_env ("NSXD_WATCH_HISTORY", "10000"),                          /* 36 */
+        s_env ("NSXD_WATCH_CORS", ""),                                  /* 37 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -303,6 +309,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"quota-bytes", required_argument, 0, 34},
         {"forward-writes", no_argument, 0, 35},
         {"watch-history", required_argument, 0, 36},
+        {"watch-cors", required_argument, 0, 37},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -398,6 +405,11 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         return -1;
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
+    snprintf (c->watch_cors, sizeof c->watch_cors, "%s", v[37]);
+    if (strpbrk (c->watch_cors, "\r\n")) {
+        fprintf (stderr, "nsxd: --watch-cors must be one origin\n");
+        return -1;
+    }
     snprintf (c->monitor_listen, sizeof c->monitor_listen, "%s", v[16]);
     if (!s_parse_bool ("--auth-health (NSXD_AUTH_HEALTH)", v[22],
                        &c->auth_health) ||

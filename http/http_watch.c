@@ -133,13 +133,26 @@ s_event_json (const watch_event_t *ev)
     return o;
 }
 
+/* Access-Control-Allow-Origin (--watch-cors), so that a page from
+   another origin can use EventSource, or NULL. */
+static const char *
+s_cors (http_req_t *c, char *buf, size_t len)
+{
+    if (!c->self->args.watch_cors)
+        return NULL;
+    snprintf (buf, len, "Access-Control-Allow-Origin: %s\r\n",
+              c->self->args.watch_cors);
+    return buf;
+}
+
 static int
 s_compacted (http_req_t *c, const watch_read_t *r)
 {
     json_t *b =
         json_pack ("{s:s, s:o, s:o}", "error", "compacted", "oldest_index",
                    s_uint (r->base + 1), "index", s_uint (r->applied));
-    return http_reply_json (c, 410, b, NULL);
+    char cors[320];
+    return http_reply_json (c, 410, b, s_cors (c, cors, sizeof cors));
 }
 
 static int
@@ -174,10 +187,11 @@ s_long_poll (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
     watch_read_clear (&r);
     if (!events)
         return http_reply_error (c, 500, "internal", "out of memory");
+    char cors[320];
     return http_reply_json (
         c, 200,
         json_pack ("{s:o, s:o}", "events", events, "index", s_uint (index)),
-        NULL);
+        s_cors (c, cors, sizeof cors));
 }
 
 /*  ---------------------------------------------------------------------
@@ -286,18 +300,21 @@ s_stream (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
     if (st != WATCH_OK)
         return s_not_served (c, st);
     mg_disable_connection_keep_alive (c->conn);
-    char head[512];
+    char head[1024], cors[320];
+    const char *ac = s_cors (c, cors, sizeof cors);
     int hn = snprintf (head, sizeof head,
                        "HTTP/1.1 200 OK\r\n"
                        "Content-Type: text/event-stream\r\n"
                        "Cache-Control: no-cache\r\n"
                        "X-Accel-Buffering: no\r\n"
                        "Connection: close\r\n"
+                       "%s"
                        "\r\n"
                        ": watching from index %llu\n"
                        "retry: 1000\n"
                        "id: %llu\n\n",
-                       (unsigned long long)from, (unsigned long long)from);
+                       ac ? ac : "", (unsigned long long)from,
+                       (unsigned long long)from);
     if (!s_write (c, head, (size_t)hn))
         return 200;
     for (;;) {

@@ -16,6 +16,8 @@
 #       index, watches from there and sees the next write, once.
 #   (c) server-sent events through curl -N on a follower: a write shows
 #       as "event: put", its data and "id: <index>".
+#   (d) a browser's EventSource (headless chromium, when installed; said
+#       SKIPPED otherwise), from a page of another origin (--watch-cors).
 #
 #   tests/cluster/watch_test.sh [NSXD_BINARY]
 #   WATCH_BUG=1: expect the run to FAIL (used with the planted
@@ -31,7 +33,8 @@ export NSXD_BIN=${1:-$here/build/nsxd}
 export NSXD_HTTP_BASE=${NSXD_HTTP_BASE:-5100}
 export NSXD_PEER_BASE=${NSXD_PEER_BASE:-5200}
 export NSXD_MON_BASE=${NSXD_MON_BASE:-5300}
-export NSXD_EXTRA_ARGS="--watch-history 200 ${NSXD_EXTRA_ARGS:-}"
+# (--watch-cors null: a page opened from a file has the origin "null")
+export NSXD_EXTRA_ARGS="--watch-history 200 --watch-cors null ${NSXD_EXTRA_ARGS:-}"
 nsxctl=$here/build/nsxctl
 lc="$here/deploy/local-cluster.sh"
 root=$(mktemp -d /tmp/nsxd-watch.XXXXXX)
@@ -169,6 +172,33 @@ si=$(tail -1 "$acked" | awk '{print $2}')
 wait $sp 2>/dev/null
 check "curl -N: event: put, its data, id: $si" \
     grep -qzP "event: put\ndata: \\{\"type\": \"put\", \"key\": \"sse/k\"[^\n]*\"index\": $si[^\n]*\nid: $si\n\n" "$root/sse.out"
+
+# (d) ------------------------------------------------------------------
+if command -v chromium >/dev/null 2>&1; then
+    req GET "$F" "/kv/watch?key=browser/k&timeout_ms=0"
+    bfrom=$(field .index)
+    put_any "browser/k"
+    b1=$(tail -1 "$acked" | awk '{print $2}')
+    put_any "browser/k"
+    b2=$(tail -1 "$acked" | awk '{print $2}')
+    cat >"$root/page.html" <<PAGE
+<html><body><pre id="out"></pre><script>
+var es = new EventSource("$(url "$F")/kv/watch?key=browser/k&from_index=$bfrom");
+var out = document.getElementById("out"), n = 0;
+es.addEventListener("put", function (e) {
+  out.textContent += "put " + e.lastEventId + " " + JSON.parse(e.data).key + "\\n";
+  if (++n == 2) es.close();
+});
+es.onerror = function () { out.textContent += "error\\n"; es.close(); };
+</script></body></html>
+PAGE
+    timeout 60 chromium --headless --no-sandbox --disable-gpu --virtual-time-budget=5000 \
+        --dump-dom "file://$root/page.html" >"$root/dom.html" 2>/dev/null
+    check "a browser's EventSource got both events with their ids ($b1, $b2)" \
+        grep -qzP "put $b1 browser/k\nput $b2 browser/k\n" "$root/dom.html"
+else
+    echo "SKIPPED the browser's EventSource: no chromium (apt-get install chromium)"
+fi
 
 if [ "${WATCH_BUG:-0}" = 1 ]; then
     echo
