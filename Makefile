@@ -309,6 +309,8 @@ $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/n
 $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/transport_fixture.o
 # The monitor's suites share tests/node/monitor_fixture.c.
 $(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
+# /kv/watch's suite: its node and client (tests/node/watch_client.c).
+$(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o

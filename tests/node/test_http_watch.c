@@ -3,14 +3,15 @@
     times out empty; limit and from_index; server-sent events (framing,
     the id on each entry's last event, Last-Event-ID resuming); 410
     compacted (a history of 20 events); 503 busy past the watch slots (8
-    workers: 2 slots); every 400; a node stop not held up by open watches.
+    workers: 2 slots); every 400; streams whose clients never read; a
+    node stop not held up by open watches.
 
-    One node, a cluster of one, started from flags as nsxd's main does.
-    Ports, fixed (this part's range): HTTP 127.0.0.1:5150, peer 5250,
-    monitor 5350. Bounded: the watchdog ends a stuck run; every socket
+    The node and the client: watch_client.h (ports, fixed: HTTP
+    127.0.0.1:5150, peer 5250, monitor 5350). Bounded: the watchdog ends a stuck run; every socket
     has a 5 s timeout and every wait a deadline.
 */
 #include "check.h"
+#include "watch_client.h"
 #include "client.h"
 #include "fixture.h"
 #include "node.h"
@@ -28,162 +29,6 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define S_HOST "127.0.0.1"
-#define S_PORT 5150
-#define S_EP "127.0.0.1:5150"
-
-static node_t *s_node;
-
-static int
-s_start (const char *dir)
-{
-    char data[300];
-    snprintf (data, sizeof data, "%s/n1", dir);
-    char *argv[] = {"nsxd",
-                    "--id",
-                    "1",
-                    "--http-listen",
-                    S_EP,
-                    "--peer-listen",
-                    "tcp://127.0.0.1:5250",
-                    "--monitor-listen",
-                    "tcp://127.0.0.1:5350",
-                    "--cluster",
-                    "1=tcp://127.0.0.1:5250@" S_EP,
-                    "--data-dir",
-                    data,
-                    "--insecure-peers",
-                    "--http-threads",
-                    "8",
-                    "--watch-history",
-                    "20",
-                    "--election-ms",
-                    "200",
-                    "--heartbeat-ms",
-                    "40",
-                    NULL};
-    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
-    nsxd_config_t c;
-    optind = 0;
-    if (nsxd_config_parse (argc, argv, &c) != 0)
-        return 2;
-    raft_conf_t boot;
-    if (nsxd_config_cluster (c.cluster, &boot) != 0)
-        return 2;
-    return node_start (&c, &boot, &s_node);
-}
-
-static int
-s_req (const char *method, const char *path, const char *body, json_t **j)
-{
-    http_client_opts_t opts = {0};
-    http_client_resp_t r =
-        http_client_request (&opts, S_EP, method, path, body, 5000);
-    if (j)
-        *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
-    int st = r.status;
-    http_client_resp_free (&r);
-    return st;
-}
-
-static int64_t
-s_int (json_t *j, const char *k)
-{
-    json_t *v = json_object_get (j, k);
-    return json_is_integer (v) ? json_integer_value (v) : -1;
-}
-
-static const char *
-s_str (json_t *j, const char *k)
-{
-    const char *v = json_string_value (json_object_get (j, k));
-    return v ? v : "";
-}
-
-/* PUT key=value: its index, or -1. */
-static int64_t
-s_put (const char *key, const char *value)
-{
-    char body[256];
-    snprintf (body, sizeof body, "{\"key\":\"%s\",\"value\":\"%s\"}", key,
-              value);
-    json_t *j;
-    int st = s_req ("POST", "/kv/put", body, &j);
-    int64_t idx = st == 200 ? s_int (j, "index") : -1;
-    json_decref (j);
-    return idx;
-}
-
-static int64_t
-s_mono_ms (void)
-{
-    return zclock_mono ();
-}
-
-/*  A raw connection, for headers and streams  */
-
-static int
-s_dial (void)
-{
-    int fd = socket (AF_INET, SOCK_STREAM, 0);
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt (fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons (S_PORT)};
-    inet_pton (AF_INET, S_HOST, &a.sin_addr);
-    if (connect (fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close (fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* GET path with extra header lines; the connection (or -1). */
-static int
-s_open (const char *path, const char *extra)
-{
-    int fd = s_dial ();
-    if (fd < 0)
-        return -1;
-    char req[1024];
-    int n =
-        snprintf (req, sizeof req,
-                  "GET %s HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n",
-                  path, extra ? extra : "");
-    if (write (fd, req, (size_t)n) != n) {
-        close (fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Read into buf (NUL-terminated) until it holds `until` times the text
-   want, the peer closes, or deadline_ms passes: the bytes read. */
-static size_t
-s_read_until (int fd, char *buf, size_t cap, const char *want, int until,
-              int64_t deadline_ms)
-{
-    size_t len = 0;
-    buf[0] = 0;
-    while (len + 1 < cap && s_mono_ms () < deadline_ms) {
-        int seen = 0;
-        for (const char *p = buf; want && (p = strstr (p, want)); p++)
-            seen++;
-        if (want && seen >= until)
-            break;
-        struct timeval tv = {.tv_usec = 100 * 1000};
-        setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        ssize_t n = read (fd, buf + len, cap - 1 - len);
-        if (n == 0)
-            break;
-        if (n > 0) {
-            len += (size_t)n;
-            buf[len] = 0;
-        }
-    }
-    return len;
-}
-
 /*  The tests  */
 
 static int64_t s_first; /* the first index of this suite's writes */
@@ -191,106 +36,89 @@ static int64_t s_first; /* the first index of this suite's writes */
 static void
 test_long_poll_at_once (void)
 {
-    s_first = s_put ("lp/a", "1");
+    s_first = wc_put ("lp/a", "1");
     CHECK (s_first > 0);
-    CHECK (s_put ("lp/b", "2") == s_first + 1);
-    CHECK (s_put ("other", "x") == s_first + 2);
+    CHECK (wc_put ("lp/b", "2") == s_first + 1);
+    CHECK (wc_put ("other", "x") == s_first + 2);
     char path[160];
     snprintf (path, sizeof path,
               "/kv/watch?prefix=lp/&from_index=%lld&timeout_ms=5000",
               (long long)(s_first - 1));
     json_t *j;
-    int64_t t0 = s_mono_ms ();
-    CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
-    CHECK (s_mono_ms () - t0 < 1000);
+    int64_t t0 = wc_mono_ms ();
+    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
+    CHECK (wc_mono_ms () - t0 < 1000);
     json_t *ev = json_object_get (j, "events");
     CHECK_EQ (json_array_size (ev), 2);
     json_t *e0 = json_array_get (ev, 0);
-    CHECK (strcmp (s_str (e0, "type"), "put") == 0 &&
-           strcmp (s_str (e0, "key"), "lp/a") == 0 &&
-           strcmp (s_str (e0, "value"), "1") == 0 &&
-           s_int (e0, "index") == s_first &&
-           s_int (e0, "create_index") == s_first &&
-           s_int (e0, "mod_index") == s_first && s_int (e0, "version") == 1);
-    CHECK (s_int (j, "index") >= s_first + 2);
+    CHECK (strcmp (wc_str (e0, "type"), "put") == 0 &&
+           strcmp (wc_str (e0, "key"), "lp/a") == 0 &&
+           strcmp (wc_str (e0, "value"), "1") == 0 &&
+           wc_int (e0, "index") == s_first &&
+           wc_int (e0, "create_index") == s_first &&
+           wc_int (e0, "mod_index") == s_first && wc_int (e0, "version") == 1);
+    CHECK (wc_int (j, "index") >= s_first + 2);
     json_decref (j);
     /* limit 1: one, and the index covering it only */
     snprintf (path, sizeof path, "/kv/watch?prefix=lp/&from_index=%lld&limit=1",
               (long long)(s_first - 1));
-    CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
+    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
     CHECK (json_array_size (json_object_get (j, "events")) == 1 &&
-           s_int (j, "index") == s_first);
+           wc_int (j, "index") == s_first);
     json_decref (j);
     /* a key, a delete, a txn's events with one index */
-    CHECK_EQ (s_req ("DELETE", "/kv/delete", "{\"key\":\"lp/a\"}", &j), 200);
-    int64_t del = s_int (j, "index");
+    CHECK_EQ (wc_req ("DELETE", "/kv/delete", "{\"key\":\"lp/a\"}", &j), 200);
+    int64_t del = wc_int (j, "index");
     json_decref (j);
-    CHECK_EQ (s_req ("POST", "/kv/txn",
-                     "{\"success\":[{\"put\":{\"key\":\"lp/t1\",\"value\":"
-                     "\"a\"}},{\"get\":{\"key\":\"lp/b\"}},{\"put\":{\"key\":"
-                     "\"lp/t2\",\"value\":\"b\"}}]}",
-                     &j),
+    CHECK_EQ (wc_req ("POST", "/kv/txn",
+                      "{\"success\":[{\"put\":{\"key\":\"lp/t1\",\"value\":"
+                      "\"a\"}},{\"get\":{\"key\":\"lp/b\"}},{\"put\":{\"key\":"
+                      "\"lp/t2\",\"value\":\"b\"}}]}",
+                      &j),
               200);
-    int64_t txn = s_int (j, "index");
+    int64_t txn = wc_int (j, "index");
     json_decref (j);
     snprintf (path, sizeof path, "/kv/watch?prefix=lp/&from_index=%lld",
               (long long)(del - 1));
-    CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
+    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
     ev = json_object_get (j, "events");
     CHECK_EQ (json_array_size (ev), 3);
     e0 = json_array_get (ev, 0);
-    CHECK (strcmp (s_str (e0, "type"), "delete") == 0 &&
-           !json_object_get (e0, "value") && s_int (e0, "index") == del &&
-           s_int (e0, "version") == 0 &&
-           s_int (e0, "prev_mod_index") == s_first);
-    CHECK (s_int (json_array_get (ev, 1), "index") == txn &&
-           s_int (json_array_get (ev, 2), "index") == txn &&
-           strcmp (s_str (json_array_get (ev, 2), "key"), "lp/t2") == 0);
+    CHECK (strcmp (wc_str (e0, "type"), "delete") == 0 &&
+           !json_object_get (e0, "value") && wc_int (e0, "index") == del &&
+           wc_int (e0, "version") == 0 &&
+           wc_int (e0, "prev_mod_index") == s_first);
+    CHECK (wc_int (json_array_get (ev, 1), "index") == txn &&
+           wc_int (json_array_get (ev, 2), "index") == txn &&
+           strcmp (wc_str (json_array_get (ev, 2), "key"), "lp/t2") == 0);
     json_decref (j);
-}
-
-typedef struct {
-    char path[200];
-    int status;
-    json_t *j;
-    int64_t took;
-} s_poll_t;
-
-static void *
-s_poll (void *arg)
-{
-    s_poll_t *p = arg;
-    int64_t t0 = s_mono_ms ();
-    p->status = s_req ("GET", p->path, NULL, &p->j);
-    p->took = s_mono_ms () - t0;
-    return NULL;
 }
 
 static void
 test_long_poll_waits (void)
 {
     /* default from_index: only what comes next */
-    s_poll_t p = {.path = "/kv/watch?key=wait/k&timeout_ms=5000"};
+    wc_poll_t p = {.path = "/kv/watch?key=wait/k&timeout_ms=5000"};
     pthread_t t;
-    pthread_create (&t, NULL, s_poll, &p);
+    pthread_create (&t, NULL, wc_poll, &p);
     zclock_sleep (300);
-    int64_t idx = s_put ("wait/k", "v");
+    int64_t idx = wc_put ("wait/k", "v");
     pthread_join (t, NULL);
     CHECK_EQ (p.status, 200);
     json_t *ev = json_object_get (p.j, "events");
     CHECK (json_array_size (ev) == 1 &&
-           s_int (json_array_get (ev, 0), "index") == idx &&
-           s_int (p.j, "index") == idx);
+           wc_int (json_array_get (ev, 0), "index") == idx &&
+           wc_int (p.j, "index") == idx);
     CHECK (p.took >= 250 && p.took < 3000);
     json_decref (p.j);
     /* times out: none, and the index it covered */
     json_t *j;
-    int64_t t0 = s_mono_ms ();
-    CHECK_EQ (s_req ("GET", "/kv/watch?key=never&timeout_ms=400", NULL, &j),
+    int64_t t0 = wc_mono_ms ();
+    CHECK_EQ (wc_req ("GET", "/kv/watch?key=never&timeout_ms=400", NULL, &j),
               200);
-    int64_t took = s_mono_ms () - t0;
+    int64_t took = wc_mono_ms () - t0;
     CHECK (json_array_size (json_object_get (j, "events")) == 0 &&
-           s_int (j, "index") >= idx);
+           wc_int (j, "index") >= idx);
     CHECK (took >= 380 && took < 3000);
     json_decref (j);
 }
@@ -299,27 +127,28 @@ static void
 test_sse (void)
 {
     json_t *j;
-    CHECK_EQ (s_req ("GET", "/kv/watch?key=sse/k&timeout_ms=0", NULL, &j), 200);
-    int64_t from = s_int (j, "index");
+    CHECK_EQ (wc_req ("GET", "/kv/watch?key=sse/k&timeout_ms=0", NULL, &j),
+              200);
+    int64_t from = wc_int (j, "index");
     json_decref (j);
     char path[160];
     snprintf (path, sizeof path, "/kv/watch?prefix=sse/&from_index=%lld",
               (long long)from);
-    int fd = s_open (path, "Accept: text/event-stream\r\n");
+    int fd = wc_open (path, "Accept: text/event-stream\r\n");
     CHECK (fd >= 0);
     char buf[8192];
-    s_read_until (fd, buf, sizeof buf, "\n\n", 1, s_mono_ms () + 3000);
+    wc_read_until (fd, buf, sizeof buf, "\n\n", 1, wc_mono_ms () + 3000);
     CHECK (strstr (buf, "HTTP/1.1 200") == buf &&
            strstr (buf, "Content-Type: text/event-stream\r\n"));
-    int64_t i1 = s_put ("sse/k", "one");
-    CHECK_EQ (s_req ("POST", "/kv/txn",
-                     "{\"success\":[{\"put\":{\"key\":\"sse/x\",\"value\":"
-                     "\"a\"}},{\"delete\":{\"key\":\"sse/k\"}}]}",
-                     &j),
+    int64_t i1 = wc_put ("sse/k", "one");
+    CHECK_EQ (wc_req ("POST", "/kv/txn",
+                      "{\"success\":[{\"put\":{\"key\":\"sse/x\",\"value\":"
+                      "\"a\"}},{\"delete\":{\"key\":\"sse/k\"}}]}",
+                      &j),
               200);
-    int64_t i2 = s_int (j, "index");
+    int64_t i2 = wc_int (j, "index");
     json_decref (j);
-    s_read_until (fd, buf, sizeof buf, "event: ", 3, s_mono_ms () + 3000);
+    wc_read_until (fd, buf, sizeof buf, "event: ", 3, wc_mono_ms () + 3000);
     close (fd);
     char want[512];
     snprintf (want, sizeof want,
@@ -340,8 +169,8 @@ test_sse (void)
        only the txn's events */
     char hdr[64];
     snprintf (hdr, sizeof hdr, "Last-Event-ID: %lld\r\n", (long long)i1);
-    fd = s_open (path, hdr);
-    s_read_until (fd, buf, sizeof buf, "event: ", 2, s_mono_ms () + 3000);
+    fd = wc_open (path, hdr);
+    wc_read_until (fd, buf, sizeof buf, "event: ", 2, wc_mono_ms () + 3000);
     close (fd);
     CHECK (strstr (buf, "\"key\": \"sse/x\"") &&
            !strstr (buf, "\"value\": \"one\""));
@@ -349,58 +178,42 @@ test_sse (void)
     snprintf (path, sizeof path,
               "/kv/watch?prefix=sse/&from_index=%lld&stream=true",
               (long long)i1);
-    fd = s_open (path, NULL);
-    s_read_until (fd, buf, sizeof buf, "event: ", 2, s_mono_ms () + 3000);
+    fd = wc_open (path, NULL);
+    wc_read_until (fd, buf, sizeof buf, "event: ", 2, wc_mono_ms () + 3000);
     close (fd);
     CHECK (strstr (buf, "text/event-stream") && strstr (buf, "sse/x"));
-}
-
-/* Streams the client closed free their slots within a slice (500 ms):
-   wait (bounded) until a watch is served again. */
-static bool
-s_slots_free (void)
-{
-    for (int i = 0; i < 40; i++) {
-        json_t *j;
-        int st = s_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, &j);
-        json_decref (j);
-        if (st == 200)
-            return true;
-        zclock_sleep (50);
-    }
-    return false;
 }
 
 static void
 test_compacted (void)
 {
-    CHECK (s_slots_free ()); /* test_sse's streams are closed */
+    CHECK (wc_slots_free ()); /* test_sse's streams are closed */
     /* the history holds 20 events: 25 more writes push this one out */
-    int64_t old = s_put ("gone/k", "v");
+    int64_t old = wc_put ("gone/k", "v");
     int64_t last = 0;
     for (int i = 0; i < 25; i++)
-        last = s_put ("fill", "v");
+        last = wc_put ("fill", "v");
     char path[160];
     snprintf (path, sizeof path, "/kv/watch?key=gone/k&from_index=%lld",
               (long long)(old - 1));
     json_t *j;
-    CHECK_EQ (s_req ("GET", path, NULL, &j), 410);
-    CHECK (strcmp (s_str (j, "error"), "compacted") == 0 &&
-           s_int (j, "oldest_index") > old && s_int (j, "index") >= last);
-    int64_t oldest = s_int (j, "oldest_index");
+    CHECK_EQ (wc_req ("GET", path, NULL, &j), 410);
+    CHECK (strcmp (wc_str (j, "error"), "compacted") == 0 &&
+           wc_int (j, "oldest_index") > old && wc_int (j, "index") >= last);
+    int64_t oldest = wc_int (j, "oldest_index");
     json_decref (j);
     /* at oldest_index - 1 it is served */
     snprintf (path, sizeof path, "/kv/watch?prefix=&from_index=%lld",
               (long long)(oldest - 1));
-    CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
-    CHECK (s_int (json_array_get (json_object_get (j, "events"), 0), "index") ==
-           oldest);
+    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
+    CHECK (wc_int (json_array_get (json_object_get (j, "events"), 0),
+                   "index") == oldest);
     json_decref (j);
     /* a stream that starts too far back: a plain 410 */
     snprintf (path, sizeof path, "/kv/watch?key=gone/k&from_index=1");
-    int fd = s_open (path, "Accept: text/event-stream\r\n");
+    int fd = wc_open (path, "Accept: text/event-stream\r\n");
     char buf[4096];
-    s_read_until (fd, buf, sizeof buf, NULL, 0, s_mono_ms () + 2000);
+    wc_read_until (fd, buf, sizeof buf, NULL, 0, wc_mono_ms () + 2000);
     close (fd);
     CHECK (strstr (buf, "HTTP/1.1 410") == buf &&
            strstr (buf, "\"compacted\""));
@@ -409,23 +222,23 @@ test_compacted (void)
 static void
 test_busy (void)
 {
-    CHECK (s_slots_free ());
+    CHECK (wc_slots_free ());
     /* 8 workers: 2 watch slots */
-    s_poll_t p[2] = {{.path = "/kv/watch?key=busy&timeout_ms=1500"},
-                     {.path = "/kv/watch?key=busy&timeout_ms=1500"}};
+    wc_poll_t p[2] = {{.path = "/kv/watch?key=busy&timeout_ms=1500"},
+                      {.path = "/kv/watch?key=busy&timeout_ms=1500"}};
     pthread_t t[2];
     for (int i = 0; i < 2; i++)
-        pthread_create (&t[i], NULL, s_poll, &p[i]);
+        pthread_create (&t[i], NULL, wc_poll, &p[i]);
     zclock_sleep (300);
-    int fd = s_open ("/kv/watch?key=busy&timeout_ms=1000", NULL);
+    int fd = wc_open ("/kv/watch?key=busy&timeout_ms=1000", NULL);
     char buf[4096];
-    s_read_until (fd, buf, sizeof buf, NULL, 0, s_mono_ms () + 2000);
+    wc_read_until (fd, buf, sizeof buf, NULL, 0, wc_mono_ms () + 2000);
     close (fd);
     CHECK (strstr (buf, "HTTP/1.1 503") == buf &&
            strstr (buf, "Retry-After: 1\r\n") && strstr (buf, "\"busy\""));
     /* the rest is served meanwhile */
     json_t *j;
-    CHECK_EQ (s_req ("GET", "/health", NULL, &j), 200);
+    CHECK_EQ (wc_req ("GET", "/health", NULL, &j), 200);
     json_decref (j);
     for (int i = 0; i < 2; i++) {
         pthread_join (t[i], NULL);
@@ -433,7 +246,7 @@ test_busy (void)
         json_decref (p[i].j);
     }
     /* slots come back */
-    CHECK_EQ (s_req ("GET", "/kv/watch?key=busy&timeout_ms=0", NULL, &j), 200);
+    CHECK_EQ (wc_req ("GET", "/kv/watch?key=busy&timeout_ms=0", NULL, &j), 200);
     json_decref (j);
 }
 
@@ -454,33 +267,33 @@ test_bad_requests (void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *j;
-        int st = s_req ("GET", bad[i], NULL, &j);
+        int st = wc_req ("GET", bad[i], NULL, &j);
         CHECK_EQ (st, 400);
-        CHECK (strcmp (s_str (j, "error"), "bad_request") == 0 &&
-               *s_str (j, "detail"));
+        CHECK (strcmp (wc_str (j, "error"), "bad_request") == 0 &&
+               *wc_str (j, "detail"));
         if (st != 400)
             fprintf (stderr, "  %s: %d\n", bad[i], st);
         json_decref (j);
     }
     json_t *j;
-    CHECK_EQ (s_req ("GET",
-                     "/kv/watch?key=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                     "&timeout_ms=0",
-                     NULL, &j),
+    CHECK_EQ (wc_req ("GET",
+                      "/kv/watch?key=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                      "&timeout_ms=0",
+                      NULL, &j),
               200); /* 8 KiB keys by default: long is fine */
     json_decref (j);
-    int fd = s_open ("/kv/watch?key=a", "Last-Event-ID: nope\r\n");
+    int fd = wc_open ("/kv/watch?key=a", "Last-Event-ID: nope\r\n");
     char buf[4096];
-    s_read_until (fd, buf, sizeof buf, NULL, 0, s_mono_ms () + 2000);
+    wc_read_until (fd, buf, sizeof buf, NULL, 0, wc_mono_ms () + 2000);
     close (fd);
     CHECK (strstr (buf, "HTTP/1.1 400") == buf &&
            strstr (buf, "Last-Event-ID"));
-    CHECK_EQ (s_req ("POST", "/kv/watch?key=a", "", &j), 405);
+    CHECK_EQ (wc_req ("POST", "/kv/watch?key=a", "", &j), 405);
     json_decref (j);
 }
 
@@ -490,13 +303,13 @@ test_bad_requests (void)
 static void
 test_slow_reader (void)
 {
-    CHECK (s_slots_free ());
+    CHECK (wc_slots_free ());
     json_t *j;
-    CHECK_EQ (s_req ("GET", "/kv/watch?key=slow&timeout_ms=0", NULL, &j), 200);
+    CHECK_EQ (wc_req ("GET", "/kv/watch?key=slow&timeout_ms=0", NULL, &j), 200);
     char path[128];
     snprintf (path, sizeof path,
               "/kv/watch?key=slow&stream=true&from_index=%lld",
-              (long long)s_int (j, "index"));
+              (long long)wc_int (j, "index"));
     json_decref (j);
     int fds[2];
     for (int i = 0; i < 2; i++) {
@@ -504,8 +317,8 @@ test_slow_reader (void)
         int small = 4096;
         setsockopt (fds[i], SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
         struct sockaddr_in a = {.sin_family = AF_INET,
-                                .sin_port = htons (S_PORT)};
-        inet_pton (AF_INET, S_HOST, &a.sin_addr);
+                                .sin_port = htons (WC_PORT)};
+        inet_pton (AF_INET, WC_HOST, &a.sin_addr);
         CHECK (connect (fds[i], (struct sockaddr *)&a, sizeof a) == 0);
         char req[256];
         int n = snprintf (req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -520,9 +333,9 @@ test_slow_reader (void)
     strcpy (body + off + vlen, "\"}");
     int64_t worst = 0;
     for (int i = 0; i < 40; i++) {
-        int64_t t0 = s_mono_ms ();
-        CHECK_EQ (s_req ("POST", "/kv/put", body, NULL), 200);
-        int64_t took = s_mono_ms () - t0;
+        int64_t t0 = wc_mono_ms ();
+        CHECK_EQ (wc_req ("POST", "/kv/put", body, NULL), 200);
+        int64_t took = wc_mono_ms () - t0;
         worst = took > worst ? took : worst;
     }
     free (body);
@@ -530,15 +343,15 @@ test_slow_reader (void)
             (long long)worst);
     CHECK (worst < 1500);
     /* the stalled writes are cut: both slots come back (bounded) */
-    int64_t t0 = s_mono_ms ();
+    int64_t t0 = wc_mono_ms ();
     bool freed = false;
-    while (!freed && s_mono_ms () - t0 < 12000) {
-        int st = s_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, NULL);
+    while (!freed && wc_mono_ms () - t0 < 12000) {
+        int st = wc_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, NULL);
         freed = st == 200;
         if (!freed)
             zclock_sleep (100);
     }
-    printf ("  slots back after %lld ms\n", (long long)(s_mono_ms () - t0));
+    printf ("  slots back after %lld ms\n", (long long)(wc_mono_ms () - t0));
     CHECK (freed);
     for (int i = 0; i < 2; i++)
         close (fds[i]);
@@ -548,17 +361,17 @@ static void
 test_stop_with_watches (void)
 {
     /* a long poll and a stream open: the stop must not wait for them */
-    s_poll_t p = {.path = "/kv/watch?key=stop&timeout_ms=60000"};
+    wc_poll_t p = {.path = "/kv/watch?key=stop&timeout_ms=60000"};
     pthread_t t;
-    pthread_create (&t, NULL, s_poll, &p);
-    int fd = s_open ("/kv/watch?key=stop&stream=true", NULL);
+    pthread_create (&t, NULL, wc_poll, &p);
+    int fd = wc_open ("/kv/watch?key=stop&stream=true", NULL);
     zclock_sleep (300);
-    int64_t t0 = s_mono_ms ();
-    node_stop (&s_node);
-    int64_t took = s_mono_ms () - t0;
+    int64_t t0 = wc_mono_ms ();
+    node_stop (&wc_node);
+    int64_t took = wc_mono_ms () - t0;
     pthread_join (t, NULL);
     close (fd);
-    CHECK (s_node == NULL);
+    CHECK (wc_node == NULL);
     CHECK (took < 5000);
     CHECK (p.took < 10000);
     json_decref (p.j);
@@ -570,12 +383,12 @@ main (void)
 {
     check_watchdog ("test_http_watch", 90);
     const char *dir = fixture_tmpdir ("http-watch");
-    CHECK (dir && s_start (dir) == 0);
-    if (!s_node)
+    CHECK (dir && wc_start (dir) == 0);
+    if (!wc_node)
         return check_report ();
     bool leads = false;
     for (int i = 0; i < 100 && !leads; i++) {
-        leads = s_put ("w", "") > 0;
+        leads = wc_put ("w", "") > 0;
         if (!leads)
             zclock_sleep (50);
     }
@@ -589,7 +402,7 @@ main (void)
     check_run ("400 bad parameters, 405", test_bad_requests);
     check_run ("a reader that never reads is cut off", test_slow_reader);
     check_run ("the stop does not wait for watches", test_stop_with_watches);
-    node_stop (&s_node);
+    node_stop (&wc_node);
     fixture_tmpdir_remove ();
     return check_report ();
 }
