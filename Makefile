@@ -71,7 +71,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -138,7 +138,7 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -257,6 +257,13 @@ $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The watch history's test linked with the planted watch_drop_on_wrap (an
+# event lost when the ring wraps): make node expects it to fail.
+$(B)/test_watch_hub-bug: $(B)/obj-asan/tests/node/test_watch_hub.o \
+        $(B)/obj-nodebug-$(call bug_num,watch_drop_on_wrap,$(NODE_BUGS))/actors/watch_hub.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -283,13 +290,18 @@ NODE_TESTS := actor security store store_snap \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
-              http_txn storage_kvsm read_barrier
-node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug
+              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch
+node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
+      $(B)/test_watch_hub-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
 	    { cat $(B)/read_barrier_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/read_barrier_teeth.log
+	@echo "test_watch_hub with the planted watch_drop_on_wrap must fail:"
+	@! $(B)/test_watch_hub-bug >$(B)/watch_hub_teeth.log 2>&1 || \
+	    { cat $(B)/watch_hub_teeth.log; echo "  NOT caught"; exit 1; }
+	@sed -n 's/^FAIL /  caught: /p' $(B)/watch_hub_teeth.log
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
@@ -297,6 +309,8 @@ $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/n
 $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/transport_fixture.o
 # The monitor's suites share tests/node/monitor_fixture.c.
 $(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
+# /kv/watch's suite: its node and client (tests/node/watch_client.c).
+$(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o
@@ -325,6 +339,12 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	tests/cluster/identity_test.sh $(B)/nsxd
 	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
+	tests/cluster/watch_test.sh $(B)/nsxd
+
+# Watches (issue 15): the cluster test must catch the planted
+# watch_drop_on_wrap (one event lost when a node's history first wraps).
+watch-teeth: deps $(B)/nsxd-bug-watch_drop_on_wrap $(B)/nsxctl
+	WATCH_BUG=1 tests/cluster/watch_test.sh $(B)/nsxd-bug-watch_drop_on_wrap
 
 # Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
 # test, the load; `make powercut CUTS=200` is the long run (make test runs

@@ -21,6 +21,7 @@
 #include "raft.h"
 #include "store.h"
 #include "store_identity.h"
+#include "watch_hub.h"
 
 #include <czmq.h>
 #include <openssl/ssl.h>
@@ -63,6 +64,8 @@ typedef struct {
     const char *send_endpoint; /* the transport's PULL for "send": where
                                   "after" messages go once durable; NULL:
                                   none ("after" stops the node) */
+    watch_hub_t *watch;        /* where applied changes go for watches
+                                  (watch_hub.h), or NULL: none */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -115,6 +118,9 @@ typedef struct {
                                  /health ("none", "curve", ...) */
     const char *peer_warning; /* a weakened peer setting for /health's
                                  warnings, or NULL */
+    watch_hub_t *watch;       /* the changes GET /kv/watch serves, or NULL:
+                                 503 (http/http_watch.c) */
+    const char *watch_cors;   /* its Access-Control-Allow-Origin, or NULL */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

@@ -115,7 +115,8 @@ s_args (node_t *self)
         .monitor_endpoint = self->ep_monitor,
         .slow_fsync_ms = c->slow_fsync_ms,
         .quota_bytes = (uint64_t)c->quota_bytes,
-        .send_endpoint = self->ep_send};
+        .send_endpoint = self->ep_send,
+        .watch = self->watch};
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds
        at most 1 MiB of entries (the core's max_batch_bytes) or a single
@@ -141,6 +142,8 @@ s_args (node_t *self)
         .max_value = (size_t)c->max_value,
         .monitor_endpoint = self->ep_monitor,
         .shared = &self->kv_shared,
+        .watch = self->watch,
+        .watch_cors = *c->watch_cors ? c->watch_cors : NULL,
         .read_ms = c->read_ms,
         .auth = self->auth,
         .auth_file_loose = self->auth_loose,
@@ -212,6 +215,14 @@ node_start (const nsxd_config_t *c, const raft_conf_t *bootstrap,
     int rc = node_settings (self) != 0 ? 2 : node_identity (self) != 0 ? 1 : 0;
     if (rc == 0) {
         s_endpoints (self);
+        self->watch =
+            watch_hub_new (c->watch_history > 0 ? (size_t)c->watch_history
+                                                : WATCH_HUB_DEFAULT_EVENTS,
+                           WATCH_HUB_DEFAULT_BYTES);
+        if (!self->watch)
+            rc = 1;
+    }
+    if (rc == 0) {
         s_args (self);
         log_info ("starting: http %s (advertised %s), peers %s (advertised "
                   "%s), data %s",
@@ -304,6 +315,7 @@ node_stop (node_t **self_p)
     http_auth_destroy (&self->auth);
     SSL_CTX_free (self->tls_server);
     SSL_CTX_free (self->tls_client);
+    watch_hub_destroy (&self->watch); /* its readers and writer are gone */
     log_info ("stopped");
     node_ctx_bind (caller);
     node_ctx_destroy (&self->ctx);

@@ -143,6 +143,15 @@ s_usage (FILE *out)
         "                          default: 409 not_leader naming the "
         "leader,\n"
         "                          unless ?forward=true)\n"
+        "  --watch-history N       events each node keeps for watches (a\n"
+        "                          ring, also bounded at 16 MiB): a watch\n"
+        "                          further behind gets 410 compacted\n"
+        "                          (NSXD_WATCH_HISTORY, 10000)\n"
+        "  --watch-cors ORIGIN     answer /kv/watch with\n"
+        "                          Access-Control-Allow-Origin: ORIGIN, so\n"
+        "                          that a page from ORIGIN (or * for any)\n"
+        "                          may watch with EventSource\n"
+        "                          (NSXD_WATCH_CORS; default none)\n"
         "  --help\n",
         out);
 }
@@ -226,7 +235,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[36] = {
+    const char *v[38] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -259,6 +268,8 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_MONITOR_MAX_SUBSCRIBERS", "16"),                   /* 33 */
         s_env ("NSXD_QUOTA_BYTES", "2147483648"),                       /* 34 */
         s_env ("NSXD_FORWARD_WRITES", "0"),                             /* 35 */
+        s_env ("NSXD_WATCH_HISTORY", "10000"),                          /* 36 */
+        s_env ("NSXD_WATCH_CORS", ""),                                  /* 37 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -297,6 +308,8 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"monitor-max-subscribers", required_argument, 0, 33},
         {"quota-bytes", required_argument, 0, 34},
         {"forward-writes", no_argument, 0, 35},
+        {"watch-history", required_argument, 0, 36},
+        {"watch-cors", required_argument, 0, 37},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -356,6 +369,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"--peer-max-conns", v[32], 1, 100000, &n},
         {"--monitor-max-subscribers", v[33], 1, 100000, &n},
         {"--quota-bytes", v[34], 0, 1L << 50, &c->quota_bytes},
+        {"--watch-history", v[36], 1, 1000000, &c->watch_history},
     };
     int *ints[] = {&c->election_ms,
                    &c->heartbeat_ms,
@@ -371,6 +385,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
                    &c->read_ms,
                    &c->peer_max_conns,
                    &c->monitor_max_subscribers,
+                   NULL,
                    NULL};
     _Static_assert(sizeof ints / sizeof ints[0] == sizeof nums / sizeof nums[0],
                    "one ints[] entry per nums[] entry");
@@ -390,6 +405,11 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         return -1;
     }
     snprintf (c->log_level, sizeof c->log_level, "%s", v[15]);
+    snprintf (c->watch_cors, sizeof c->watch_cors, "%s", v[37]);
+    if (strpbrk (c->watch_cors, "\r\n")) {
+        fprintf (stderr, "nsxd: --watch-cors must be one origin\n");
+        return -1;
+    }
     snprintf (c->monitor_listen, sizeof c->monitor_listen, "%s", v[16]);
     if (!s_parse_bool ("--auth-health (NSXD_AUTH_HEALTH)", v[22],
                        &c->auth_health) ||

@@ -216,6 +216,9 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
     for (size_t i = 0; i < res.n_changes; i++)
         if (res.changes[i].existed)
             storage_space_freed (self->space);
+    /* watches: seen once the batch is written (storage_commit) */
+    if (self->watch)
+        watch_hub_stage (self->watch, e->index, res.changes, res.n_changes);
     r->existed = res.op != KVSM_TXN && res.n_resps && res.resps[0].found;
     r->status = res.status == KVSM_COMPARE_FAILED ? 412 : 200;
     r->result = msg_kv_result_encode (&res);
@@ -329,6 +332,8 @@ storage_apply (storage_t *self, const msg_store_t *m)
         storage_space_wrote (self->space);
         self->applied = applied;
         self->applied_term = applied_term;
+        if (self->watch)
+            watch_hub_publish (self->watch, applied);
         storage_send (self, &r);
     } else {
         zframe_t *f = storage_encode (&r);

@@ -106,4 +106,8 @@ storage_open (storage_t *self, const storage_args_t *args)
         atomic_store_explicit (&args->shared->store, self->store,
                                memory_order_release);
     self->shared = args->shared;
+    /* watches: the history starts empty at the applied index */
+    self->watch = args->watch;
+    if (self->watch)
+        watch_hub_start (self->watch, self->applied);
 }

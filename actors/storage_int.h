@@ -68,6 +68,7 @@ typedef struct {
     zlist_t *held;            /* zframe_t *: "applied" replies waiting for
                                  the batch to be durable */
     kv_shared_t *shared;      /* where the store is published, or NULL */
+    watch_hub_t *watch;       /* applied changes for watches, or NULL */
     zlist_t *outbox;          /* zframe_t *: replies not yet sent */
     msg_store_t *group;       /* S_GROUP_MAX decoded messages */
     /* The log entries written and not yet applied, in index order (one

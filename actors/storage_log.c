@@ -271,6 +271,8 @@ storage_commit (storage_t *self)
         if (self->n_cleanup < 2)
             self->cleanup_gen[self->n_cleanup++] = old;
         storage_space_freed (self->space);
+        if (self->watch) /* the history starts over at the snapshot */
+            watch_hub_reset (self->watch, self->applied);
         log_info ("storage: installed the snapshot at %llu (generation %llu)",
                   (unsigned long long)self->applied,
                   (unsigned long long)(old + 1));
@@ -279,6 +281,8 @@ storage_commit (storage_t *self)
                      self->staged.applied - self->applied);
         self->applied = self->staged.applied;
         self->applied_term = self->staged.applied_term;
+        if (self->watch) /* written: readable, so watchers may see it */
+            watch_hub_publish (self->watch, self->applied);
     }
     self->last_index = self->staged.last;
     if (writes) {

@@ -109,6 +109,7 @@
                         /debug/digest
       http_kv.c         /kv/put, /kv/get, /kv/delete
       http_members.c    /raft/join, /raft/remove
+      http_watch.c      /kv/watch: long polls and server-sent events
       http_ask.c        a question to the raft actor and its typed answer
       read_barrier.c    one read barrier request for many linearizable GETs
       http_render.c     each kind of typed answer as its JSON body
@@ -163,6 +164,9 @@ s_security_init (http_self_t *self)
        client address (see "Slow clients" at the top). */
     int total = self->args.threads / 4 > 2 ? self->args.threads / 4 : 2;
     self->bodies = http_admission_new (total, total / 2);
+    /* Watches hold their worker: a quarter of them too (http_watch.c). */
+    self->watch_slots = self->args.threads / 4 > 1 ? self->args.threads / 4 : 1;
+    self->watches = http_admission_new (self->watch_slots, self->watch_slots);
 }
 
 /* "$TERM" ends the loop; nothing else is expected on the pipe. */
@@ -259,7 +263,9 @@ s_self_new (zsock_t *pipe, const http_args_t *args)
     self->workers = calloc (self->max_workers, sizeof *self->workers);
     self->barrier = http_read_barrier_new ();
     self->loop = zloop_new ();
-    if (!self->bodies || !self->workers || !self->barrier || !self->loop) {
+    atomic_init (&self->watch_stopping, false);
+    if (!self->bodies || !self->watches || !self->workers || !self->barrier ||
+        !self->loop) {
         s_self_destroy (&self);
         return NULL;
     }
@@ -278,11 +284,13 @@ s_self_destroy (http_self_t **self_p)
     http_self_t *self = *self_p;
     if (!self)
         return;
+    http_watch_stop (self); /* no watch holds its worker any longer */
     if (self->ctx)
         mg_stop (self->ctx); /* joins the workers: their DEALERs close */
     zloop_destroy (&self->loop);
     json_decref (self->security);
     http_admission_destroy (&self->bodies);
+    http_admission_destroy (&self->watches);
     pthread_mutex_destroy (&self->watch_mutex);
     http_read_barrier_destroy (&self->barrier);
     free (self->workers);

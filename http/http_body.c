@@ -177,8 +177,8 @@ http_body_watch (http_self_t *self)
         /* The worker is inside its read loop, so the connection is open
            and its descriptor cannot be reused while we hold the mutex. */
         int fd = http_socket_find (w->peer, w->peer_port, w->local_port);
-        if (fd >= 0)
-            shutdown (fd, SHUT_RD);
+        if (fd >= 0) /* a stream's write (http_watch.c): both ways */
+            shutdown (fd, w->writing ? SHUT_RDWR : SHUT_RD);
         else
             log_warn ("http: cannot find the connection from %s:%d to cut "
                       "it off",

@@ -32,6 +32,8 @@ typedef struct {
     char peer[48];
     int peer_port, local_port;
     bool cut;
+    bool writing; /* the deadline is a stream's write (http_watch.c): cut
+                     the connection both ways */
 } http_worker_t;
 
 typedef struct {
@@ -49,6 +51,10 @@ typedef struct {
     int status;       /* start-up status (actor.h); 0: listening */
     /* linearizable GETs' shared read barrier (read_barrier.h) */
     http_read_barrier_t *barrier;
+    /* watches (http_watch.c): their slots, and the stop that wakes them */
+    http_admission_t *watches;
+    int watch_slots;
+    atomic_bool watch_stopping;
 } http_self_t;
 
 /* One request being served. */
@@ -89,6 +95,10 @@ int http_kv_forward_param (http_req_t *c, msg_api_forward_t *out);
 int http_kv_txn (http_req_t *c);
 /* http_range.c: GET /kv/range */
 int http_kv_range (http_req_t *c);
+/* http_watch.c: GET /kv/watch; and, before civetweb stops, wake every
+   watch so that none holds the stop up */
+int http_kv_watch (http_req_t *c);
+void http_watch_stop (http_self_t *self);
 int http_raft_join (http_req_t *c);
 int http_raft_remove (http_req_t *c);
 

@@ -3,7 +3,8 @@
         nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
                [--token TOKEN] [--cacert FILE] [--tls]
                put KEY VALUE | get KEY | delete KEY | cas KEY OLD NEW
-               | txn JSON | range PREFIX | status
+               | txn JSON | range PREFIX | watch KEY|--prefix P
+               | status
                | join PEER [ID] | remove PEER | remove --id ID
 
     Security (README, "Security"): --token (or $NSXCTL_TOKEN) is sent as
@@ -22,6 +23,7 @@
     $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
 */
 #include "client.h"
+#include "nsxctl_watch.h"
 #include "peer_keys.h"
 #include "tls.h"
 #include "trace_client.h"
@@ -173,6 +175,12 @@ s_usage (FILE *out)
         "                       prints the reply's JSON\n"
         "  range PREFIX         up to 1000 keys and values under PREFIX\n"
         "                       (--stale: a local read)\n"
+        "  watch KEY | --prefix P [--from N] [--count N]\n"
+        "                       one line per change, as it is applied\n"
+        "                       (from index N: the changes after it),\n"
+        "                       resuming on the next endpoint if one\n"
+        "                       fails; exit 5 when the node no longer\n"
+        "                       keeps the changes asked for (re-read)\n"
         "  status               /health of every endpoint\n"
         "  join PEER [ID]       add the server whose API is at PEER\n"
         "  remove PEER          remove the server whose API is at PEER\n"
@@ -194,7 +202,8 @@ s_usage (FILE *out)
         "  with --cacert FILE ($NSXCTL_CACERT: CA certificates to verify\n"
         "  the server with) or --tls (the system's CAs)\n"
         "--token TOKEN ($NSXCTL_TOKEN): sent as Authorization: Bearer\n"
-        "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused\n",
+        "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused,\n"
+        "  5 watch: compacted\n",
         out);
 }
 
@@ -395,6 +404,11 @@ main (int argc, char **argv)
         snprintf (path, sizeof path, "/kv/range?prefix=%s&limit=1000%s", enc,
                   stale ? "&stale=true" : "");
         r = s_cluster (endpoints, n, "GET", path, NULL, !stale);
+    } else if (strcmp (cmd, "watch") == 0) {
+        rc = nsxctl_watch (args, nargs, endpoints, n, &s_opts, as_json);
+        free (list);
+        SSL_CTX_free (s_opts.tls);
+        return rc;
     } else if (strcmp (cmd, "join") == 0 && (nargs == 1 || nargs == 2)) {
         j = nargs == 2 ? json_pack ("{s:s, s:I}", "peer", args[0], "id",
                                     (json_int_t)atoll (args[1]))

@@ -52,8 +52,10 @@ kvsm_result_clear (kvsm_result_t *res)
         raft_buf_unref (res->resps[i].value);
     }
     free (res->resps);
-    for (size_t i = 0; i < res->n_changes; i++)
+    for (size_t i = 0; i < res->n_changes; i++) {
         raft_buf_unref (res->changes[i].key);
+        raft_buf_unref (res->changes[i].value);
+    }
     free (res->changes);
     memset (res, 0, sizeof *res);
 }
@@ -152,7 +154,7 @@ s_resp_add (s_apply_t *a)
 
 static int
 s_change_add (s_apply_t *a, raft_buf_t *key, bool deleted, bool existed,
-              const kvsm_meta_t *meta)
+              const kvsm_meta_t *meta, raft_buf_t *value)
 {
     kvsm_result_t *r = a->res;
     kvsm_change_t *v = realloc (r->changes, (r->n_changes + 1) * sizeof *v);
@@ -162,7 +164,8 @@ s_change_add (s_apply_t *a, raft_buf_t *key, bool deleted, bool existed,
     v[r->n_changes++] = (kvsm_change_t){.key = raft_buf_ref (key),
                                         .deleted = deleted,
                                         .existed = existed,
-                                        .meta = *meta};
+                                        .meta = *meta,
+                                        .value = raft_buf_ref (value)};
     return 0;
 }
 
@@ -212,7 +215,7 @@ s_put (s_apply_t *a, raft_buf_t *key, raft_buf_t *value, kvsm_resp_t *resp)
                           .key = raft_buf_ref (key),
                           .found = found,
                           .meta = meta};
-    return s_change_add (a, key, false, found, &meta);
+    return s_change_add (a, key, false, found, &meta, value);
 }
 
 static int
@@ -231,7 +234,7 @@ s_del (s_apply_t *a, raft_buf_t *key, kvsm_resp_t *resp)
         return 0; /* nothing to delete: no change */
     if (a->view->del (a->view->ctx, key) != 0)
         return -1;
-    return s_change_add (a, key, true, true, &resp->meta);
+    return s_change_add (a, key, true, true, &resp->meta, NULL);
 }
 
 static int

@@ -143,10 +143,11 @@ typedef struct {
 
 /* One key the entry changed (a per-apply effect: watches' events). */
 typedef struct {
-    raft_buf_t *key;  /* one ref */
-    bool deleted;     /* else put */
-    bool existed;     /* the key existed before this change */
-    kvsm_meta_t meta; /* after a put */
+    raft_buf_t *key;   /* one ref */
+    bool deleted;      /* else put */
+    bool existed;      /* the key existed before this change */
+    kvsm_meta_t meta;  /* after a put; a delete: the record deleted */
+    raft_buf_t *value; /* a put's value, one ref (watches' events) */
 } kvsm_change_t;
 
 typedef enum {
