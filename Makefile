@@ -65,7 +65,8 @@ BUG_SEEDS ?= 2000
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8 async_early:10 \
-        txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13
+        txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13 \
+        session_dup_applied:14
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
@@ -250,6 +251,11 @@ $(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/
                 $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# Client sessions in the KV state machine (store/kvsm_session.c).
+$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan/libtest.a \
+                        $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # The shared read barrier's test linked with the planted barrier_in_flight
 # (a GET joins the round in flight): make node expects it to fail.
 $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
@@ -265,10 +271,11 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
 	$(B)/test_lib
 	$(B)/test_raft
 	$(B)/test_kvsm
+	$(B)/test_kvsm_session
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
@@ -401,8 +408,8 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
 # the core, and the KV state machine (store/kvsm.c) with it
-purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o
-	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o
+purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
+	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the

@@ -66,7 +66,9 @@ s_resp_fields (json_t *o, const kvsm_resp_t *r)
             return ok && s_set (o, "found", json_false ());
         return ok && s_set (o, "found", json_true ()) &&
                s_set (o, "value", s_buf (r->value)) && s_meta (o, &r->meta);
-    case KVSM_TXN: break;
+    case KVSM_TXN:
+    case KVSM_SOPEN:
+    case KVSM_SCLOSE: break;
     }
     return false;
 }
