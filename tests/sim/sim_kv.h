@@ -31,6 +31,21 @@ raft_buf_t *sim_kv_command (const sim_t *s, uint64_t op);
    violation. */
 bool sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e);
 
+/* Client sessions (§6.3, store/kvsm_session.h): a few clients hold a
+   session each, learnt when its SOPEN applies (on whichever node applies
+   it first); last is the client's outstanding command, which it
+   sometimes proposes again (a retry after a timeout, to whichever node
+   it now takes for the leader, across leader changes and snapshot
+   installs). The model checks each (session, seq) applies at most once
+   and that every duplicate gets the first reply. */
+#define SIM_KV_CLIENTS 3
+#define SIM_KV_TTL_MS 400 /* short: sessions expire within a seed */
+typedef struct {
+    uint64_t sid, seq; /* sid 0: none (an SOPEN is proposed) */
+    raft_buf_t *last;  /* the last command sent (msg_kv_encode), or NULL */
+} sim_kv_client_t;
+sim_kv_client_t *sim_kv_clients (const sim_t *s);
+
 /* Free the run's maps. */
 void sim_kv_fini (sim_t *s);
 
