@@ -14,6 +14,7 @@
     them as malformed and diverging. ttl_ms is 1 .. 7 days, seq >= 1.
 */
 #include "kvsm_session.h"
+#include "msg_kv_session.h"
 #include "msg_store.h"
 #include "msg_util.h"
 
@@ -393,6 +394,15 @@ s_snap_pairs (const msgpack_object *o, unsigned *version)
         if (v != MSG_SNAP_VERSION || f[1].type != MSGPACK_OBJECT_ARRAY)
             return NULL;
         *version = MSG_SNAP_VERSION;
+        return &f[1];
+    }
+    /* version 3: the pairs and the session table (msg_kv_session.h) */
+    if (o->via.array.size == 3 && msg_get_uint (&f[0], &v)) {
+        if (v != MSG_SNAP_VERSION_SESSIONS ||
+            f[1].type != MSGPACK_OBJECT_ARRAY ||
+            f[2].type != MSGPACK_OBJECT_BIN)
+            return NULL;
+        *version = MSG_SNAP_VERSION_SESSIONS;
         return &f[1];
     }
     *version = 1;

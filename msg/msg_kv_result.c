@@ -3,7 +3,8 @@
     worker that renders it (format in msg_store.h, "KV results"); also
     a session's kept replies (msg_kv_session.c). A result with session
     fields (an SOPEN's id and TTL, a duplicate's flag) has three more
-    elements: [..., session: uint, ttl_ms: uint, duplicate: bool].
+    elements: [..., session: uint, ttl_ms: uint, duplicate: bool,
+    first_index: uint].
 */
 #include "msg_store.h"
 #include "msg_util.h"
@@ -25,8 +26,9 @@ msg_kv_result_encode (const kvsm_result_t *res)
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    bool sess = res->session || res->ttl_ms || res->duplicate;
-    msgpack_pack_array (&pk, sess ? 8 : 5);
+    bool sess =
+        res->session || res->ttl_ms || res->duplicate || res->first_index;
+    msgpack_pack_array (&pk, sess ? 9 : 5);
     msgpack_pack_uint8 (&pk, S_RESULT_VERSION);
     msgpack_pack_uint8 (&pk, (uint8_t)res->status);
     msgpack_pack_uint8 (&pk, (uint8_t)res->op);
@@ -50,6 +52,7 @@ msg_kv_result_encode (const kvsm_result_t *res)
         msgpack_pack_uint64 (&pk, res->session);
         msgpack_pack_uint64 (&pk, res->ttl_ms);
         msg_pack_bool (&pk, res->duplicate);
+        msgpack_pack_uint64 (&pk, res->first_index);
     }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
@@ -81,7 +84,7 @@ s_result (const msgpack_object *o, kvsm_result_t *res)
 {
     uint64_t version, status, op;
     if (o->type != MSGPACK_OBJECT_ARRAY ||
-        (o->via.array.size != 5 && o->via.array.size != 8))
+        (o->via.array.size != 5 && o->via.array.size != 9))
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     if (!msg_get_uint (&f[0], &version) || version != S_RESULT_VERSION ||

@@ -39,8 +39,9 @@ msg_kv_session_encode (const kvsm_session_t *s)
         raft_buf_t *r = msg_kv_result_encode (&s->replies[i].res);
         if (!(ok = r != NULL))
             break;
-        msgpack_pack_array (&pk, 2);
+        msgpack_pack_array (&pk, 3);
         msgpack_pack_uint64 (&pk, s->replies[i].seq);
+        msgpack_pack_uint64 (&pk, s->replies[i].index);
         s_pack_bin (&pk, r);
         raft_buf_unref (r);
     }
@@ -71,12 +72,13 @@ s_session (const msgpack_object *o, kvsm_session_t *s)
     for (uint32_t i = 0; i < n; i++) {
         const msgpack_object *r = &f[5].via.array.ptr[i];
         kvsm_reply_t *d = &s->replies[i];
-        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 2 ||
+        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 3 ||
             !msg_get_uint (&r->via.array.ptr[0], &d->seq) ||
+            !msg_get_uint (&r->via.array.ptr[1], &d->index) ||
             d->seq <= s->acked || (i && d->seq <= s->replies[i - 1].seq) ||
-            r->via.array.ptr[1].type != MSGPACK_OBJECT_BIN)
+            r->via.array.ptr[2].type != MSGPACK_OBJECT_BIN)
             return -1;
-        const msgpack_object_bin *bin = &r->via.array.ptr[1].via.bin;
+        const msgpack_object_bin *bin = &r->via.array.ptr[2].via.bin;
         if (msg_kv_result_decode (bin->ptr, bin->size, &d->res) != 0)
             return -1;
         s->n_replies = i + 1;
@@ -151,4 +153,44 @@ msg_kv_sessions_decode (const void *data, size_t len)
     if (!ok)
         kvsm_sessions_destroy (&t);
     return t;
+}
+
+/*  ---------------------------------------------------------------------
+    Snapshot data with sessions                                          */
+
+void
+msg_snap_pack_begin_sessions (msgpack_sbuffer *buf, size_t n_pairs)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 3);
+    msgpack_pack_uint8 (&pk, MSG_SNAP_VERSION_SESSIONS);
+    msgpack_pack_array (&pk, 2 * n_pairs);
+}
+
+void
+msg_snap_pack_sessions (msgpack_sbuffer *buf, const raft_buf_t *table)
+{
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, buf, msgpack_sbuffer_write);
+    s_pack_bin (&pk, table);
+}
+
+raft_buf_t *
+msg_snap_sessions (const void *data, size_t len)
+{
+    msgpack_unpacked u;
+    if (!data || !msg_unpack_one (&u, data, len))
+        return NULL;
+    const msgpack_object *o = &u.data;
+    uint64_t v;
+    raft_buf_t *b = NULL;
+    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
+        msg_get_uint (&o->via.array.ptr[0], &v) &&
+        v == MSG_SNAP_VERSION_SESSIONS &&
+        o->via.array.ptr[2].type == MSGPACK_OBJECT_BIN)
+        b = raft_buf_new (o->via.array.ptr[2].via.bin.ptr,
+                          o->via.array.ptr[2].via.bin.size);
+    msgpack_unpacked_destroy (&u);
+    return b;
 }

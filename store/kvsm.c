@@ -329,6 +329,7 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
             res->n_resps = 0;
             res->status = KVSM_OK;
             res->duplicate = false;
+            res->first_index = 0;
         }
     }
     s_apply_t a = {
@@ -354,6 +355,7 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
         rc = s_op (&a, cmd->op, cmd->key, cmd->value);
     }
     if (rc == 0 && sess)
-        rc = kvsm_session_record (view->sessions, cmd->session, cmd->seq, res);
+        rc = kvsm_session_record (view->sessions, cmd->session, cmd->seq, index,
+                                  res);
     return rc;
 }

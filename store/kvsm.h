@@ -197,6 +197,8 @@ typedef struct {
        reply is the kept one of an earlier entry (nothing applied). */
     uint64_t session, ttl_ms;
     bool duplicate;
+    uint64_t first_index; /* duplicate: the entry that applied it (what
+                             the reply's "index" shows) */
     /* the sessions whose record changed (kept again, or gone: look them
        up in the table), for the caller's storage; clock_changed: the
        table's clock moved */

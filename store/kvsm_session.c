@@ -70,6 +70,7 @@ s_session_copy (kvsm_session_t *d, const kvsm_session_t *s)
     for (size_t i = 0; i < s->n_replies; i++) {
         d->n_replies = i + 1;
         d->replies[i].seq = s->replies[i].seq;
+        d->replies[i].index = s->replies[i].index;
         if (kvsm_reply_copy (&d->replies[i].res, &s->replies[i].res) != 0)
             return -1;
     }
@@ -138,6 +139,7 @@ kvsm_sessions_eq (const kvsm_sessions_t *a, const kvsm_sessions_t *b)
             return false;
         for (size_t j = 0; j < x->n_replies; j++)
             if (x->replies[j].seq != y->replies[j].seq ||
+                x->replies[j].index != y->replies[j].index ||
                 !s_reply_eq (&x->replies[j].res, &y->replies[j].res))
                 return false;
     }
@@ -355,6 +357,7 @@ kvsm_session_check (kvsm_sessions_t *t, const kvsm_cmd_t *cmd,
         res->resps = r.resps;
         res->n_resps = r.n_resps;
         res->duplicate = true;
+        res->first_index = k->index;
         return 1;
     }
     if (cmd->seq - s->acked > KVSM_SESSION_KEPT_MAX) {
@@ -367,7 +370,7 @@ kvsm_session_check (kvsm_sessions_t *t, const kvsm_cmd_t *cmd,
 
 int
 kvsm_session_record (kvsm_sessions_t *t, uint64_t id, uint64_t seq,
-                     kvsm_result_t *res)
+                     raft_index_t index, kvsm_result_t *res)
 {
     kvsm_session_t *s = kvsm_sessions_find (t, id);
     if (!s || s_kept (s, seq))
@@ -384,6 +387,7 @@ kvsm_session_record (kvsm_sessions_t *t, uint64_t id, uint64_t seq,
         i--;
     }
     v[i].seq = seq;
+    v[i].index = index;
     s->n_replies++;
     if (kvsm_reply_copy (&v[i].res, res) != 0) {
         memmove (&v[i], &v[i + 1], (s->n_replies - i - 1) * sizeof *v);

@@ -48,6 +48,7 @@
 
 typedef struct {
     uint64_t seq;
+    uint64_t index;    /* the entry that applied it */
     kvsm_result_t res; /* the reply: status, op, succeeded, resps */
 } kvsm_reply_t;
 
@@ -96,6 +97,6 @@ int kvsm_session_check (kvsm_sessions_t *t, const kvsm_cmd_t *cmd,
                         kvsm_result_t *res, kvsm_session_t **s, bool *dup);
 /* After the write: keep res's reply as seq's. 0 or -1. */
 int kvsm_session_record (kvsm_sessions_t *t, uint64_t id, uint64_t seq,
-                         kvsm_result_t *res);
+                         raft_index_t index, kvsm_result_t *res);
 
 #endif

@@ -470,7 +470,8 @@ s_session_check (sim_t *s, s_kv_t *kv, sim_node_t *n, const raft_entry_t *e,
         return true;
     raft_buf_t *reply;
     kvsm_result_t r = *res;
-    r.duplicate = false; /* the flag is the only allowed difference */
+    r.duplicate = false; /* the flags are the only allowed difference */
+    r.first_index = 0;
     if (!(reply = msg_kv_result_encode (&r)))
         abort ();
     s_first_t *f = s_first (kv, cmd->session, cmd->seq);
@@ -495,6 +496,16 @@ s_session_check (sim_t *s, s_kv_t *kv, sim_node_t *n, const raft_entry_t *e,
                            (unsigned long long)n->id, (unsigned long long)index,
                            (unsigned long long)cmd->session,
                            (unsigned long long)cmd->seq,
+                           (unsigned long long)f->index);
+        else if (res->first_index != f->index)
+            ok = sim_fail (s,
+                           "sessions: node %llu, index %llu: session %llu "
+                           "seq %llu: the duplicate names entry %llu as "
+                           "its first, not %llu",
+                           (unsigned long long)n->id, (unsigned long long)index,
+                           (unsigned long long)cmd->session,
+                           (unsigned long long)cmd->seq,
+                           (unsigned long long)res->first_index,
                            (unsigned long long)f->index);
         else if (reply->len != f->reply->len ||
                  memcmp (reply->data, f->reply->data, reply->len))
