@@ -139,6 +139,7 @@ s_args (node_t *self)
         .max_body = (size_t)c->max_body,
         .max_key = (size_t)c->max_key,
         .max_value = (size_t)c->max_value,
+        .session_ttl_ms = (uint64_t)c->session_ttl_ms,
         .monitor_endpoint = self->ep_monitor,
         .shared = &self->kv_shared,
         .read_ms = c->read_ms,

@@ -91,9 +91,11 @@ s_result (const msgpack_object *o, kvsm_result_t *res)
         !msg_get_uint (&f[1], &status) || status > KVSM_STATUS_MAX ||
         !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_SCLOSE ||
         op == KVSM_GET ||
-        (o->via.array.size == 8 && (!msg_get_uint (&f[5], &res->session) ||
-                                    !msg_get_uint (&f[6], &res->ttl_ms) ||
-                                    !msg_get_bool (&f[7], &res->duplicate))) ||
+        (o->via.array.size == 9 &&
+         (!msg_get_uint (&f[5], &res->session) ||
+          !msg_get_uint (&f[6], &res->ttl_ms) ||
+          !msg_get_bool (&f[7], &res->duplicate) ||
+          !msg_get_uint (&f[8], &res->first_index))) ||
         !msg_get_bool (&f[3], &res->succeeded) ||
         f[4].type != MSGPACK_OBJECT_ARRAY || f[4].via.array.size > S_RESPS_MAX)
         return -1;
