@@ -263,6 +263,14 @@ $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The sessions' HTTP test linked with the state machine's planted
+# session_dup_applied (a duplicate applied again): make node expects it to
+# fail.
+$(B)/test_http_session-bug: $(B)/obj-asan/tests/node/test_http_session.o \
+        $(B)/obj-raftbug-$(call bug_num,session_dup_applied,$(BUGS))/store/kvsm.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -288,15 +296,20 @@ NODE_TESTS := actor security store store_snap \
               storage_log storage_apply storage_snapshot storage_space storage_after \
               storage_faults storage_codec storage_identity \
               transport_codec transport_links transport_hostile \
-              peer_auth http_codec http_render http_routes http_errors http_hostile \
+              peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier
-node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug
+node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
+      $(B)/test_http_session-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
 	    { cat $(B)/read_barrier_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/read_barrier_teeth.log
+	@echo "test_http_session with the planted session_dup_applied must fail:"
+	@! $(B)/test_http_session-bug >$(B)/http_session_teeth.log 2>&1 || \
+	    { cat $(B)/http_session_teeth.log; echo "  NOT caught"; exit 1; }
+	@sed -n 's/^FAIL /  caught: /p' $(B)/http_session_teeth.log
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o

@@ -307,7 +307,23 @@ test_codecs (void)
     m.t = back;
     kvsm_result_t res;
     s_sput (&m, 5, a, 2, 0, 140, "other", &res);
-    CHECK (res.duplicate && res.resps[0].meta.mod_index == 4);
+    CHECK (res.duplicate && res.resps[0].meta.mod_index == 4 &&
+           res.first_index == 4);
+    /* a result's session fields through the result codec (what the HTTP
+       worker renders) */
+    raft_buf_t *rb = msg_kv_result_encode (&res);
+    kvsm_result_t rback;
+    CHECK (rb && msg_kv_result_decode (rb->data, rb->len, &rback) == 0);
+    CHECK (rback.duplicate && rback.first_index == 4 && rback.n_resps == 1);
+    kvsm_result_clear (&rback);
+    raft_buf_unref (rb);
+    kvsm_result_t op = {.op = KVSM_SOPEN, .session = 9, .ttl_ms = 77};
+    rb = msg_kv_result_encode (&op);
+    CHECK (rb && msg_kv_result_decode (rb->data, rb->len, &rback) == 0);
+    CHECK (rback.op == KVSM_SOPEN && rback.session == 9 && rback.ttl_ms == 77 &&
+           !rback.duplicate);
+    kvsm_result_clear (&rback);
+    raft_buf_unref (rb);
     kvsm_result_clear (&res);
     m.t = orig;
     kvsm_sessions_t *dup = kvsm_sessions_dup (orig);
