@@ -35,10 +35,15 @@
     Compares are checked here, at apply, never by the leader before
     proposing: only the apply order is linearizable.
 
+    Client sessions (§6.3, kvsm_session.h): SOPEN and SCLOSE, and a
+    PUT, DEL or TXN carrying (session, seq, ack); a duplicate is answered
+    with its first reply and applies nothing.
+
     Per-apply effects: besides the reply (kvsm_result_t.resps), the
     result lists the keys the entry changed, in order (changes), for
-    later parts of issue 15: watches turn them into events; sessions and
-    leases will add their own effects here.
+    later parts of issue 15: watches turn them into events; the sessions
+    it touched (sessions_touched) for the caller's storage; leases will
+    add their own effects here.
 */
 #ifndef KVSM_H_INCLUDED
 #define KVSM_H_INCLUDED
