@@ -27,7 +27,8 @@
     Nothing else (no local clock, no follower's timer) ever expires a
     session, so every replica expires the same sessions at the same
     index. A session's last activity is the clock after its SOPEN and
-    after each of its requests that was not refused.
+    after each request naming it that is not stale (a duplicate and a
+    window refusal count: the client is alive).
 
     The table lives in memory, owned by the caller (the storage actor, a
     simulated node); kvsm changes it in place and lists in the result
