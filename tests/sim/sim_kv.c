@@ -4,7 +4,6 @@
 
 #include "kvsm.h"
 #include "kvsm_session.h"
-#include "msg_kv_session.h"
 #include "msg_store.h"
 
 #include <stdio.h>
@@ -44,24 +43,13 @@ typedef struct {
     raft_index_t codec_at; /* its table last came through the codec at */
 } s_node_t;
 
-/* The first application of each (session, seq): where, and its reply
-   (msg_kv_result_encode). Open addressing. */
-typedef struct {
-    uint64_t sid, seq; /* sid 0: free */
-    raft_index_t index;
-    raft_term_t term;
-    raft_buf_t *reply;
-} s_first_t;
-
 typedef struct {
     const sim_t *owner;
     uint64_t seed;
     s_slot_t *slots;
     size_t cap, used;
     s_node_t node[SIM_MAX_NODES + 1];
-    sim_kv_client_t cl[SIM_KV_CLIENTS];
-    s_first_t *firsts;
-    size_t fcap, fused;
+    sim_kv_sessions_t *sessions; /* the clients' (sim_kv_session.c) */
 } s_kv_t;
 
 static s_kv_t *s_kv;
@@ -86,11 +74,7 @@ sim_kv_fini (sim_t *s)
     for (size_t i = 0; i <= SIM_MAX_NODES; i++)
         s_unref (s_kv->node[i].map);
     free (s_kv->slots);
-    for (size_t i = 0; i < SIM_KV_CLIENTS; i++)
-        raft_buf_unref (s_kv->cl[i].last);
-    for (size_t i = 0; i < s_kv->fcap; i++)
-        raft_buf_unref (s_kv->firsts[i].reply);
-    free (s_kv->firsts);
+    sim_kv_sessions_destroy (&s_kv->sessions);
     free (s_kv);
     s_kv = NULL;
 }
@@ -106,6 +90,8 @@ s_get_kv (sim_t *s)
             abort ();
         s_kv->owner = s;
         s_kv->seed = s->seed;
+        if (!(s_kv->sessions = sim_kv_sessions_new ()))
+            abort ();
     }
     return s_kv;
 }
@@ -113,29 +99,7 @@ s_get_kv (sim_t *s)
 sim_kv_client_t *
 sim_kv_clients (const sim_t *s)
 {
-    return s_get_kv ((sim_t *)s)->cl;
-}
-
-static s_first_t *
-s_first (s_kv_t *kv, uint64_t sid, uint64_t seq)
-{
-    if (2 * (kv->fused + 1) > kv->fcap) {
-        size_t old = kv->fcap;
-        s_first_t *of = kv->firsts;
-        kv->fcap = old ? 2 * old : 256;
-        kv->firsts = calloc (kv->fcap, sizeof *kv->firsts);
-        if (!kv->firsts)
-            abort ();
-        for (size_t i = 0; i < old; i++)
-            if (of[i].sid)
-                *s_first (kv, of[i].sid, of[i].seq) = of[i];
-        free (of);
-    }
-    size_t i = (size_t)((sid * 0x9e3779b97f4a7c15ULL) ^ seq) & (kv->fcap - 1);
-    while (kv->firsts[i].sid &&
-           (kv->firsts[i].sid != sid || kv->firsts[i].seq != seq))
-        i = (i + 1) & (kv->fcap - 1);
-    return &kv->firsts[i];
+    return sim_kv_sessions_clients (s_get_kv ((sim_t *)s)->sessions);
 }
 
 static s_slot_t *
@@ -405,124 +369,6 @@ s_model_check (sim_t *s, sim_node_t *n, raft_index_t index,
 }
 
 /*  ---------------------------------------------------------------------
-    Sessions (§6.3): at most once per (session, seq), the first reply    */
-
-/* A node's copy of the table to apply on. One restarted or installing a
-   snapshot gets it through the codec, as LevelDB and snapshots carry it
-   (msg/msg_kv_session.c). */
-static kvsm_sessions_t *
-s_sess_copy (const kvsm_sessions_t *t, bool through_codec)
-{
-    kvsm_sessions_t *c = NULL;
-    if (!t) {
-        c = kvsm_sessions_new ();
-    } else if (through_codec) {
-        raft_buf_t *b = msg_kv_sessions_encode (t);
-        c = b ? msg_kv_sessions_decode (b->data, b->len) : NULL;
-        raft_buf_unref (b);
-    } else {
-        c = kvsm_sessions_dup (t);
-    }
-    if (!c)
-        abort ();
-    return c;
-}
-
-static bool
-s_session_check (sim_t *s, s_kv_t *kv, sim_node_t *n, const raft_entry_t *e,
-                 const kvsm_cmd_t *cmd, const kvsm_result_t *res,
-                 const s_map_t *before, const s_map_t *after, bool *plain)
-{
-    raft_index_t index = e->index;
-    if (cmd->has_session && res->status == KVSM_SESSION_EXPIRED)
-        s->n_sess_expired++;
-    if (cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE ||
-        (cmd->has_session && res->status >= KVSM_SESSION_EXPIRED)) {
-        *plain = false;
-        /* the clients learn their sessions, and forget expired ones */
-        for (size_t i = 0; i < SIM_KV_CLIENTS; i++) {
-            sim_kv_client_t *c = &kv->cl[i];
-            if (cmd->op == KVSM_SOPEN && res->status == KVSM_OK && !c->sid &&
-                kvsm_sessions_find (after->sess, res->session) != NULL) {
-                bool taken = false;
-                for (size_t j = 0; j < SIM_KV_CLIENTS; j++)
-                    taken = taken || kv->cl[j].sid == res->session;
-                if (!taken) {
-                    *c = (sim_kv_client_t){.sid = res->session};
-                    break;
-                }
-            }
-            if (cmd->has_session && c->sid == cmd->session &&
-                res->status == KVSM_SESSION_EXPIRED) {
-                raft_buf_unref (c->last);
-                *c = (sim_kv_client_t){0};
-            }
-        }
-        if (s->unchecked || s_kv_eq (before, after))
-            return true;
-        return sim_fail (s,
-                         "KV state machine: node %llu, index %llu: a "
-                         "session command refused or without data changed "
-                         "the data",
-                         (unsigned long long)n->id, (unsigned long long)index);
-    }
-    if (!cmd->has_session || s->unchecked)
-        return true;
-    raft_buf_t *reply;
-    kvsm_result_t r = *res;
-    r.duplicate = false; /* the flags are the only allowed difference */
-    r.first_index = 0;
-    if (!(reply = msg_kv_result_encode (&r)))
-        abort ();
-    s_first_t *f = s_first (kv, cmd->session, cmd->seq);
-    bool ok = true;
-    if (!f->sid) {
-        /* its first application: checked as a write of its own */
-        *f = (s_first_t){cmd->session, cmd->seq, index, e->term, reply};
-        kv->fused++;
-        s->n_sess_writes++;
-        return true;
-    }
-    if (f->index != index) {
-        /* a duplicate: nothing applied, the first reply */
-        *plain = false;
-        s->n_sess_dups++;
-        s->n_sess_dups_term += e->term != f->term;
-        s->n_sess_dups_codec += kv->node[n->id].codec_at >= f->index;
-        if (!s_kv_eq (before, after))
-            ok = sim_fail (s,
-                           "sessions: node %llu, index %llu: session %llu "
-                           "seq %llu, first applied at %llu, applied again",
-                           (unsigned long long)n->id, (unsigned long long)index,
-                           (unsigned long long)cmd->session,
-                           (unsigned long long)cmd->seq,
-                           (unsigned long long)f->index);
-        else if (res->first_index != f->index)
-            ok = sim_fail (s,
-                           "sessions: node %llu, index %llu: session %llu "
-                           "seq %llu: the duplicate names entry %llu as "
-                           "its first, not %llu",
-                           (unsigned long long)n->id, (unsigned long long)index,
-                           (unsigned long long)cmd->session,
-                           (unsigned long long)cmd->seq,
-                           (unsigned long long)res->first_index,
-                           (unsigned long long)f->index);
-        else if (reply->len != f->reply->len ||
-                 memcmp (reply->data, f->reply->data, reply->len))
-            ok = sim_fail (s,
-                           "sessions: node %llu, index %llu: session %llu "
-                           "seq %llu: a duplicate's reply differs from the "
-                           "first's (at %llu)",
-                           (unsigned long long)n->id, (unsigned long long)index,
-                           (unsigned long long)cmd->session,
-                           (unsigned long long)cmd->seq,
-                           (unsigned long long)f->index);
-    }
-    raft_buf_unref (reply);
-    return ok;
-}
-
-/*  ---------------------------------------------------------------------
     Applying                                                             */
 
 bool
@@ -560,7 +406,7 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
             abort ();
         *work = *m;
         work->refs = 1;
-        work->sess = s_sess_copy (m->sess, restored);
+        work->sess = sim_kv_sessions_copy (m->sess, restored);
         if (restored)
             me->codec_at = n->sm_applied;
         model = *m;
@@ -577,7 +423,9 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
                       (unsigned long long)n->id, (unsigned long long)e->index);
         bool plain = true; /* check it as a write of its own */
         if (ok && rc == 0)
-            ok = s_session_check (s, kv, n, e, &cmd, &res, m, work, &plain);
+            ok = sim_kv_session_check (s, kv->sessions, n->id, me->codec_at, e,
+                                       &cmd, &res, work->sess,
+                                       s_kv_eq (m, work), &plain);
         /* SIM_KV_NO_MODEL=1: the replicas' check alone (to show that it
            catches mod_local_counter by itself) */
         if (ok && plain && !s->unchecked && !getenv ("SIM_KV_NO_MODEL"))

@@ -20,6 +20,7 @@
 #ifndef SIM_KV_H_INCLUDED
 #define SIM_KV_H_INCLUDED
 
+#include "kvsm.h"
 #include "sim.h"
 
 /* The command of client write op (a msg_kv_encode buffer, one ref):
@@ -45,6 +46,31 @@ typedef struct {
     raft_buf_t *last;  /* the last command sent (msg_kv_encode), or NULL */
 } sim_kv_client_t;
 sim_kv_client_t *sim_kv_clients (const sim_t *s);
+
+/* sim_kv_session.c: the clients and the first application of each
+   (session, seq), for the checks. */
+typedef struct sim_kv_sessions sim_kv_sessions_t;
+sim_kv_sessions_t *sim_kv_sessions_new (void);
+void sim_kv_sessions_destroy (sim_kv_sessions_t **self_p);
+sim_kv_client_t *sim_kv_sessions_clients (sim_kv_sessions_t *self);
+/* A node's copy of table t to apply on (a new one if t is NULL); one
+   restored from a restart or an install gets it through the codec, as
+   LevelDB and snapshots carry it. */
+kvsm_sessions_t *sim_kv_sessions_copy (const kvsm_sessions_t *t,
+                                       bool through_codec);
+/* The checks of entry e that node applied (cmd, res; the node's table
+   after in after; its KV data unchanged or not; its table last came
+   through the codec at codec_at): the clients learn their sessions and
+   forget expired ones; a refusal or a session command changes no
+   record; a (session, seq) applies at most once and each duplicate
+   gets the first reply, naming the first entry. *plain: false when the
+   entry is not to be checked as a write of its own (the reference
+   model). False (s->violation set) on a violation. */
+bool sim_kv_session_check (sim_t *s, sim_kv_sessions_t *ss, raft_id_t node,
+                           raft_index_t codec_at, const raft_entry_t *e,
+                           const kvsm_cmd_t *cmd, const kvsm_result_t *res,
+                           const kvsm_sessions_t *after, bool kv_unchanged,
+                           bool *plain);
 
 /* Free the run's maps. */
 void sim_kv_fini (sim_t *s);
