@@ -65,7 +65,8 @@ BUG_SEEDS ?= 2000
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8 async_early:10 \
-        txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13
+        txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13 \
+        session_dup_applied:14
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
@@ -250,6 +251,11 @@ $(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/
                 $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# Client sessions in the KV state machine (store/kvsm_session.c).
+$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan/libtest.a \
+                        $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # The shared read barrier's test linked with the planted barrier_in_flight
 # (a GET joins the round in flight): make node expects it to fail.
 $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
@@ -264,6 +270,14 @@ $(B)/test_watch_hub-bug: $(B)/obj-asan/tests/node/test_watch_hub.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The sessions' HTTP test linked with the state machine's planted
+# session_dup_applied (a duplicate applied again): make node expects it to
+# fail.
+$(B)/test_http_session-bug: $(B)/obj-asan/tests/node/test_http_session.o \
+        $(B)/obj-raftbug-$(call bug_num,session_dup_applied,$(BUGS))/store/kvsm.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -272,10 +286,11 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
 	$(B)/test_lib
 	$(B)/test_raft
 	$(B)/test_kvsm
+	$(B)/test_kvsm_session
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
@@ -288,11 +303,11 @@ NODE_TESTS := actor security store store_snap \
               storage_log storage_apply storage_snapshot storage_space storage_after \
               storage_faults storage_codec storage_identity \
               transport_codec transport_links transport_hostile \
-              peer_auth http_codec http_render http_routes http_errors http_hostile \
+              peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
-      $(B)/test_watch_hub-bug
+      $(B)/test_watch_hub-bug $(B)/test_http_session-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
@@ -302,6 +317,10 @@ node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier
 	@! $(B)/test_watch_hub-bug >$(B)/watch_hub_teeth.log 2>&1 || \
 	    { cat $(B)/watch_hub_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/watch_hub_teeth.log
+	@echo "test_http_session with the planted session_dup_applied must fail:"
+	@! $(B)/test_http_session-bug >$(B)/http_session_teeth.log 2>&1 || \
+	    { cat $(B)/http_session_teeth.log; echo "  NOT caught"; exit 1; }
+	@sed -n 's/^FAIL /  caught: /p' $(B)/http_session_teeth.log
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
@@ -421,8 +440,8 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
 # the core, and the KV state machine (store/kvsm.c) with it
-purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o
-	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o
+purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
+	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the

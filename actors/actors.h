@@ -104,6 +104,7 @@ typedef struct {
     size_t max_body;
     size_t max_key;
     size_t max_value;
+    uint64_t session_ttl_ms;      /* a new session's TTL; 0: the default */
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
     kv_shared_t *shared;      /* the KV data for GETs, or NULL: the raft actor
                             reads it through storage (tests) */

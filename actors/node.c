@@ -140,6 +140,7 @@ s_args (node_t *self)
         .max_body = (size_t)c->max_body,
         .max_key = (size_t)c->max_key,
         .max_value = (size_t)c->max_value,
+        .session_ttl_ms = (uint64_t)c->session_ttl_ms,
         .monitor_endpoint = self->ep_monitor,
         .shared = &self->kv_shared,
         .watch = self->watch,

@@ -57,6 +57,9 @@ s_usage (FILE *out)
         "  --max-key BYTES         (NSXD_MAX_KEY, 8192)\n"
         "  --max-value BYTES       (NSXD_MAX_VALUE, 1048576)\n"
         "  --max-body BYTES        (NSXD_MAX_BODY, 1048576)\n"
+        "  --session-ttl-ms MS     a new client session's TTL, carried in\n"
+        "                          its register command\n"
+        "                          (NSXD_SESSION_TTL_MS, 120000)\n"
         "  --http-threads N        (NSXD_HTTP_THREADS, 128)\n"
         "  --log-level LEVEL       debug, info, warn, error (NSXD_LOG_LEVEL)\n"
         "  --monitor-listen EP     ZeroMQ PUB endpoint streaming trace events\n"
@@ -235,7 +238,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[38] = {
+    const char *v[39] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -270,6 +273,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_FORWARD_WRITES", "0"),                             /* 35 */
         s_env ("NSXD_WATCH_HISTORY", "10000"),                          /* 36 */
         s_env ("NSXD_WATCH_CORS", ""),                                  /* 37 */
+        s_env ("NSXD_SESSION_TTL_MS", "120000"),                        /* 38 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -310,6 +314,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"forward-writes", no_argument, 0, 35},
         {"watch-history", required_argument, 0, 36},
         {"watch-cors", required_argument, 0, 37},
+        {"session-ttl-ms", required_argument, 0, 38},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -370,6 +375,8 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"--monitor-max-subscribers", v[33], 1, 100000, &n},
         {"--quota-bytes", v[34], 0, 1L << 50, &c->quota_bytes},
         {"--watch-history", v[36], 1, 1000000, &c->watch_history},
+        /* client sessions' TTL (store/kvsm_session.h): up to 7 days */
+        {"--session-ttl-ms", v[38], 1000, 604800000L, &c->session_ttl_ms},
     };
     int *ints[] = {&c->election_ms,
                    &c->heartbeat_ms,
@@ -385,6 +392,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
                    &c->read_ms,
                    &c->peer_max_conns,
                    &c->monitor_max_subscribers,
+                   NULL,
                    NULL,
                    NULL};
     _Static_assert(sizeof ints / sizeof ints[0] == sizeof nums / sizeof nums[0],

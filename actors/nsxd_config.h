@@ -23,6 +23,7 @@ typedef struct {
     int timeout_ms;
     long max_key;
     long max_value;
+    long session_ttl_ms; /* --session-ttl-ms: a new session's TTL */
     long max_body;
     int http_threads;
     char log_level[16];

@@ -96,9 +96,8 @@ s_put_bytes (const msg_kv_t *cmd)
     if (cmd->op == MSG_KV_PUT)
         return (uint64_t)cmd->key->len + cmd->value->len;
     uint64_t n = 0;
-    for (size_t i = 0; cmd->op == MSG_KV_TXN &&
-                       i < cmd->n_success + cmd->n_failure;
-         i++)
+    for (size_t i = 0;
+         cmd->op == MSG_KV_TXN && i < cmd->n_success + cmd->n_failure; i++)
         if (cmd->ops[i].op == KVSM_PUT)
             n += (uint64_t)cmd->ops[i].key->len + cmd->ops[i].value->len;
     return n;
@@ -112,9 +111,9 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
     /* MSG_API_CMD: the HTTP side encoded the command (compares, a TXN);
        decoded here only to check it and weigh it for the quota. */
     if (encoded ? !req->value ||
-                      msg_kv_decode (req->value->data, req->value->len,
-                                     &cmd) != 0 ||
-                      cmd.version != KVSM_CMD_V2
+                      msg_kv_decode (req->value->data, req->value->len, &cmd) !=
+                          0 ||
+                      cmd.version < KVSM_CMD_V2 /* V3: sessions */
                 : !req->key || req->key->len == 0) {
         msg_kv_clear (&cmd);
         ra_reply_error (self, *identity, req->req_id, 400, "bad_request");
@@ -125,14 +124,12 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
         return;
     }
     if (!encoded) {
-        cmd = (msg_kv_t){.op = req->op == MSG_API_PUT ? MSG_KV_PUT
-                                                      : MSG_KV_DEL,
+        cmd = (msg_kv_t){.op = req->op == MSG_API_PUT ? MSG_KV_PUT : MSG_KV_DEL,
                          .key = raft_buf_ref (req->key),
                          .value = raft_buf_ref (req->value)};
         if (cmd.op == MSG_KV_PUT && !cmd.value) {
             msg_kv_clear (&cmd);
-            ra_reply_error (self, *identity, req->req_id, 400,
-                            "bad_request");
+            ra_reply_error (self, *identity, req->req_id, 400, "bad_request");
             return;
         }
     }

@@ -70,6 +70,8 @@
 */
 #include "storage_int.h"
 
+#include "kvsm_session.h"
+
 #include "actor.h"
 
 #include "log.h"
@@ -182,6 +184,8 @@ s_self_destroy (storage_t **self_p)
     storage_tail_cut_from (self, 0);
     free (self->tail);
     zhashx_destroy (&self->overlay);
+    kvsm_sessions_destroy (&self->sessions);
+    raft_buf_unref (self->install.sessions);
     if (self->held) {
         zframe_t *f;
         while ((f = zlist_pop (self->held)))

@@ -97,8 +97,9 @@ s_rec_parse (storage_t *self, const raft_buf_t *key, const char *rec,
     if (!store_rec_parse (rec, len, &out->meta.create_index,
                           &out->meta.mod_index, &out->meta.version, &val,
                           &vlen)) {
-        storage_fail (self, "the KV record of a %zu-byte key is damaged "
-                            "(%zu bytes, shorter than its header)",
+        storage_fail (self,
+                      "the KV record of a %zu-byte key is damaged "
+                      "(%zu bytes, shorter than its header)",
                       key->len, len);
         return -1;
     }
@@ -201,10 +202,13 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
     kvsm_view_t kv = {.ctx = &view,
                       .get = s_view_get,
                       .put = s_view_put,
-                      .del = s_view_del};
+                      .del = s_view_del,
+                      .sessions = self->sessions};
     kvsm_result_t res;
     rc = kvsm_apply (&kv, e->index, &cmd, &res);
     msg_kv_clear (&cmd);
+    if (rc == 0 && storage_sessions_write (self, b, &res) != 0)
+        rc = -1;
     if (rc != 0 || res.status == KVSM_UNKNOWN_VERSION) {
         if (!self->failed)
             storage_fail (self, "entry %llu: the state machine failed",
@@ -220,7 +224,7 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
     if (self->watch)
         watch_hub_stage (self->watch, e->index, res.changes, res.n_changes);
     r->existed = res.op != KVSM_TXN && res.n_resps && res.resps[0].found;
-    r->status = res.status == KVSM_COMPARE_FAILED ? 412 : 200;
+    r->status = storage_kv_status (&res);
     r->result = msg_kv_result_encode (&res);
     kvsm_result_clear (&res);
     if (!r->result) {

@@ -4,6 +4,8 @@
 */
 #include "storage_int.h"
 
+#include "store_session.h"
+
 #include "log.h"
 
 #include <stdlib.h>
@@ -65,6 +67,13 @@ storage_open (storage_t *self, const storage_args_t *args)
             free (err);
             return;
         }
+    }
+    kvsm_sessions_destroy (&self->sessions);
+    if (store_sessions_read (self->store, NULL, &self->sessions, &err) != 0) {
+        storage_fail (self, "cannot load the client sessions: %s", err);
+        free (err);
+        store_state_clear (&st);
+        return;
     }
     self->base_index = st.base.index;
     self->last_index =

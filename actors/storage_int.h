@@ -104,7 +104,12 @@ typedef struct {
         bool pending;
         raft_index_t index;
         raft_term_t term;
+        raft_buf_t *sessions; /* chunk 0's table (msg_snap_sessions) */
     } install;
+    /* client sessions (store/kvsm_session.h): the table as applied,
+       loaded at start; each apply writes what it touched (storage_apply.c)
+       and an install replaces it (install.sessions, storage_snapshot.c) */
+    kvsm_sessions_t *sessions;
     uint64_t cleanup_gen[2]; /* generations to delete when idle */
     size_t n_cleanup;
     /* InstallSnapshot, leader side: one copy being sent per peer */
@@ -135,6 +140,13 @@ bool storage_commit (storage_t *self);
 void storage_compact (storage_t *self, const msg_store_t *m);
 bool storage_check_after (storage_t *self, const msg_store_t *m);
 void storage_send_after (storage_t *self, msg_store_t *m);
+
+/* storage_sessions.c: client sessions */
+unsigned storage_kv_status (const kvsm_result_t *res);
+int storage_sessions_write (storage_t *self, store_batch_t *b,
+                            const kvsm_result_t *res);
+void storage_sessions_stage (storage_t *self, const raft_snapshot_chunk_t *c);
+bool storage_sessions_install (storage_t *self, raft_index_t index);
 
 /* storage_apply.c */
 zhashx_t *storage_overlay_new (void);

@@ -8,7 +8,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "msg_kv_session.h"
 #include "store_format.h"
+#include "store_session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,18 +71,21 @@ storage_stage_snap (storage_t *self, const raft_snapshot_chunk_t *c,
     }
     store_batch_set_gen (self->log_batch, gen + 1);
     s_stage_t st = {.batch = self->log_batch,
-                    .version = c->data ? msg_snap_version (c->data->data,
-                                                           c->data->len)
-                                       : -1};
-    if (st.version < 0 || msg_snap_unpack (c->data->data, c->data->len,
-                                           s_stage_pair, &st) != 0) {
+                    .version =
+                        c->data ? msg_snap_version (c->data->data, c->data->len)
+                                : -1};
+    if (st.version < 0 ||
+        msg_snap_unpack (c->data->data, c->data->len, s_stage_pair, &st) != 0) {
         storage_fail (self, "snapshot chunk %llu of %llu is malformed",
                       (unsigned long long)c->chunk,
                       (unsigned long long)c->index);
         return false;
     }
+    storage_sessions_stage (self, c);
     if (!c->done)
         return true;
+    if (!storage_sessions_install (self, c->index))
+        return false;
     raft_entry_t conf = {.index = c->index,
                          .term = c->term,
                          .type = RAFT_ENTRY_CONF,
@@ -152,9 +157,17 @@ s_session_read (storage_t *self, size_t i)
     }
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    msg_snap_pack_begin (&out, n);
+    /* the first chunk carries the copy's session table, if any */
+    const raft_buf_t *sessions =
+        ss->next == 0 ? store_snap_sessions (ss->snap) : NULL;
+    if (sessions)
+        msg_snap_pack_begin_sessions (&out, n);
+    else
+        msg_snap_pack_begin (&out, n);
     if (pairs.size)
         msgpack_sbuffer_write (&out, pairs.data, pairs.size);
+    if (sessions)
+        msg_snap_pack_sessions (&out, sessions);
     raft_buf_unref (ss->last);
     ss->last = raft_buf_new (out.data, out.size);
     ss->last_done = !store_snap_next (ss->snap, &k, &kl, &v, &vl);

@@ -8,6 +8,7 @@
 #include "access.h"
 #include "actors.h"
 #include "admission.h"
+#include "kvsm.h"
 #include "metrics.h"
 #include "msg_api.h"
 #include "node_ctx.h"
@@ -93,6 +94,13 @@ int http_kv_write (http_req_t *c, bool put);
    sent (http_kv.c). */
 int http_kv_forward_param (http_req_t *c, msg_api_forward_t *out);
 int http_kv_txn (http_req_t *c);
+/* http_session.c: client sessions (§6.3). http_session_fields reads a
+   write's "session", "seq", "ack" into cmd (and stamps it): 0, or the
+   400 it answered. */
+int http_session_open (http_req_t *c);
+int http_session_close (http_req_t *c);
+int http_session_fields (http_req_t *c, const char *body, size_t len,
+                         kvsm_cmd_t *cmd);
 /* http_range.c: GET /kv/range */
 int http_kv_range (http_req_t *c);
 /* http_watch.c: GET /kv/watch; and, before civetweb stops, wake every

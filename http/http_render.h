@@ -9,6 +9,7 @@
 #ifndef HTTP_RENDER_H_INCLUDED
 #define HTTP_RENDER_H_INCLUDED
 
+#include "kvsm.h"
 #include "msg_api.h"
 
 #include <jansson.h>
@@ -40,6 +41,9 @@ json_t *http_render_health (const msg_health_t *h);
    shorthand's compare failed), {"succeeded", "index", "responses"} (TXN);
    NULL if result is malformed or memory ran out. */
 json_t *http_render_kv (raft_index_t index, const raft_buf_t *result);
+/* http_render_session.c: a session command's reply or a session's
+   refusal; NULL if res is neither. */
+json_t *http_render_session (const kvsm_result_t *res, raft_index_t index);
 /* A GET's answer from a stored record (store_format.h; NULL: not found):
    {"key", "value", "create_index", "mod_index", "version"[, "stale"]} or
    http_render_value's not_found; NULL if the record is damaged. */

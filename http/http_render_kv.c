@@ -66,7 +66,9 @@ s_resp_fields (json_t *o, const kvsm_resp_t *r)
             return ok && s_set (o, "found", json_false ());
         return ok && s_set (o, "found", json_true ()) &&
                s_set (o, "value", s_buf (r->value)) && s_meta (o, &r->meta);
-    case KVSM_TXN: break;
+    case KVSM_TXN:
+    case KVSM_SOPEN:
+    case KVSM_SCLOSE: break;
     }
     return false;
 }
@@ -129,7 +131,13 @@ http_render_kv (raft_index_t index, const raft_buf_t *result)
     if (!result || msg_kv_result_decode (result->data, result->len, &res) != 0)
         return NULL;
     json_t *o = NULL;
-    if (res.status == KVSM_COMPARE_FAILED) {
+    /* a duplicate (§6.3): the first reply, at the first's index */
+    if (res.duplicate && res.first_index)
+        index = res.first_index;
+    if (res.op == KVSM_SOPEN || res.op == KVSM_SCLOSE ||
+        res.status >= KVSM_SESSION_EXPIRED) {
+        o = http_render_session (&res, index);
+    } else if (res.status == KVSM_COMPARE_FAILED) {
         o = s_compare_failed (&res, index);
     } else if (res.op == KVSM_TXN) {
         o = s_txn (&res, index);

@@ -102,6 +102,8 @@ static const s_route_t s_routes[] = {
     {"/kv/txn", "POST", http_kv_txn, HTTP_ACCESS_WRITE},
     {"/kv/range", "GET", http_kv_range, HTTP_ACCESS_READ},
     {"/kv/watch", "GET", http_kv_watch, HTTP_ACCESS_READ},
+    {"/session/open", "POST", http_session_open, HTTP_ACCESS_WRITE},
+    {"/session/close", "POST", http_session_close, HTTP_ACCESS_WRITE},
     {"/health", "GET", s_health, HTTP_ACCESS_HEALTH},
     {"/raft/join", "POST", http_raft_join, HTTP_ACCESS_ADMIN},
     {"/raft/remove", "POST", http_raft_remove, HTTP_ACCESS_ADMIN},

@@ -53,10 +53,17 @@ http_kv_write (http_req_t *c, bool put)
     kvsm_cmd_t cmd;
     http_parse_err_t err;
     int rc = http_parse_kv_write (body, len, &lim, put, &cmd, &err);
-    free (body);
-    if (rc != 0)
+    if (rc != 0) {
+        free (body);
         return http_reply_parse_error (c, &err);
-    if (cmd.n_cmps == 0) {
+    }
+    st = http_session_fields (c, body, len, &cmd);
+    free (body);
+    if (st) {
+        kvsm_cmd_clear (&cmd);
+        return st;
+    }
+    if (cmd.n_cmps == 0 && !cmd.has_session) {
         /* no compare: the prototype's request, as before */
         msg_api_req_t req = {.op = put ? MSG_API_PUT : MSG_API_DELETE,
                              .key = raft_buf_ref (cmd.key),
@@ -88,8 +95,15 @@ http_kv_txn (http_req_t *c)
     kvsm_cmd_t cmd;
     http_parse_err_t err;
     int rc = http_parse_txn (body, len, &lim, &cmd, &err);
-    free (body);
-    if (rc != 0)
+    if (rc != 0) {
+        free (body);
         return http_reply_parse_error (c, &err);
+    }
+    st = http_session_fields (c, body, len, &cmd);
+    free (body);
+    if (st) {
+        kvsm_cmd_clear (&cmd);
+        return st;
+    }
     return s_propose (c, &cmd, NULL, forward);
 }

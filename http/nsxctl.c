@@ -2,6 +2,7 @@
 
         nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
                [--token TOKEN] [--cacert FILE] [--tls]
+               [--session [--deadline MS]]
                put KEY VALUE | get KEY | delete KEY | cas KEY OLD NEW
                | txn JSON | range PREFIX | watch KEY|--prefix P
                | status
@@ -24,6 +25,7 @@
 */
 #include "client.h"
 #include "nsxctl_watch.h"
+#include "nsxctl_session.h"
 #include "peer_keys.h"
 #include "tls.h"
 #include "trace_client.h"
@@ -133,6 +135,38 @@ s_cluster (char **endpoints, int n, const char *method, const char *path,
     return r;
 }
 
+/* --session (nsxctl_session.h): the cluster as nsxctl_session sees it. */
+typedef struct {
+    char **endpoints;
+    int n;
+} s_eps_t;
+
+static http_client_resp_t
+s_session_send (void *ctx, const char *method, const char *path,
+                const char *body, int timeout_ms)
+{
+    s_eps_t *e = ctx;
+    int saved = s_timeout_ms;
+    s_timeout_ms = timeout_ms;
+    http_client_resp_t r =
+        s_cluster (e->endpoints, e->n, method, path, body, true);
+    s_timeout_ms = saved;
+    return r;
+}
+
+static int s_deadline_ms = 15000; /* --deadline, with --session */
+
+/* A write: as it is, or with --session exactly once. */
+static http_client_resp_t
+s_write (s_eps_t *e, bool session, const char *method, const char *path,
+         const char *body, json_t *j)
+{
+    if (!session)
+        return s_cluster (e->endpoints, e->n, method, path, body, true);
+    return nsxctl_session_write (s_session_send, e, method, path, j,
+                                 s_timeout_ms, s_deadline_ms, true);
+}
+
 static int
 s_exit_code (int status)
 {
@@ -165,7 +199,8 @@ s_usage (FILE *out)
     fputs (
         "usage: nsxctl [--endpoints H:P,...] [--json] [--stale] "
         "[--timeout MS]\n"
-        "              [--token TOKEN] [--cacert FILE] [--tls] COMMAND\n"
+        "              [--token TOKEN] [--cacert FILE] [--tls]\n"
+        "              [--session [--deadline MS]] COMMAND\n"
         "  put KEY VALUE        write (waits for commit)\n"
         "  get KEY              linearizable read (--stale: local read)\n"
         "  delete KEY\n"
@@ -202,6 +237,10 @@ s_usage (FILE *out)
         "  with --cacert FILE ($NSXCTL_CACERT: CA certificates to verify\n"
         "  the server with) or --tls (the system's CAs)\n"
         "--token TOKEN ($NSXCTL_TOKEN): sent as Authorization: Bearer\n"
+        "--session: put, delete, cas and txn apply exactly once: a write\n"
+        "  whose outcome is unknown (no answer, 503 timeout or\n"
+        "  leadership_lost) is retried in a client session with the same\n"
+        "  seq until --deadline MS (15000); --timeout is the first try's\n"
         "exit: 0 ok, 1 not found, 2 usage, 3 unavailable, 4 refused,\n"
         "  5 watch: compacted\n",
         out);
@@ -214,6 +253,8 @@ main (int argc, char **argv)
     if (!eps || !*eps)
         eps = "127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003";
     bool as_json = false, stale = false, eps_given = false, tls = false;
+    bool session = false;
+    int deadline_ms = 15000;
     long remove_id = 0;
     const char *token = getenv ("NSXCTL_TOKEN");
     const char *cacert = getenv ("NSXCTL_CACERT");
@@ -226,10 +267,12 @@ main (int argc, char **argv)
         {"token", required_argument, 0, 'k'},
         {"cacert", required_argument, 0, 'c'},
         {"tls", no_argument, 0, 'T'},
+        {"session", no_argument, 0, 'S'},
+        {"deadline", required_argument, 0, 'D'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
-    while ((o = getopt_long (argc, argv, "+e:jst:i:k:c:Th", opts, NULL)) !=
+    while ((o = getopt_long (argc, argv, "+e:jst:i:k:c:TSD:h", opts, NULL)) !=
            -1) {
         switch (o) {
         case 'e':
@@ -243,6 +286,8 @@ main (int argc, char **argv)
         case 'k': token = optarg; break;
         case 'c': cacert = optarg; break;
         case 'T': tls = true; break;
+        case 'S': session = true; break;
+        case 'D': deadline_ms = atoi (optarg); break;
         case 'h': s_usage (stdout); return 0;
         default: s_usage (stderr); return EXIT_USAGE;
         }
@@ -361,6 +406,8 @@ main (int argc, char **argv)
     }
     s_opts.token = token && *token ? token : NULL;
 
+    s_eps_t eps_ctx = {endpoints, n};
+    s_deadline_ms = deadline_ms;
     http_client_resp_t r = {0};
     char path[8192], *body = NULL;
     json_t *j = NULL;
@@ -368,7 +415,7 @@ main (int argc, char **argv)
     if (strcmp (cmd, "put") == 0 && nargs == 2) {
         j = json_pack ("{s:s, s:s}", "key", args[0], "value", args[1]);
         body = json_dumps (j, JSON_COMPACT);
-        r = s_cluster (endpoints, n, "POST", "/kv/put", body, true);
+        r = s_write (&eps_ctx, session, "POST", "/kv/put", body, j);
     } else if (strcmp (cmd, "get") == 0 && nargs == 1) {
         char enc[4096];
         s_urlencode (args[0], enc, sizeof enc);
@@ -378,7 +425,7 @@ main (int argc, char **argv)
     } else if (strcmp (cmd, "delete") == 0 && nargs == 1) {
         j = json_pack ("{s:s}", "key", args[0]);
         body = json_dumps (j, JSON_COMPACT);
-        r = s_cluster (endpoints, n, "DELETE", "/kv/delete", body, true);
+        r = s_write (&eps_ctx, session, "DELETE", "/kv/delete", body, j);
     } else if (strcmp (cmd, "cas") == 0 && nargs == 3) {
         j = strcmp (args[1], "-") == 0
                 ? json_pack ("{s:s, s:s, s:b}", "key", args[0], "value",
@@ -386,7 +433,7 @@ main (int argc, char **argv)
                 : json_pack ("{s:s, s:s, s:s}", "key", args[0], "value",
                              args[2], "prev_value", args[1]);
         body = json_dumps (j, JSON_COMPACT);
-        r = s_cluster (endpoints, n, "POST", "/kv/put", body, true);
+        r = s_write (&eps_ctx, session, "POST", "/kv/put", body, j);
     } else if (strcmp (cmd, "txn") == 0 && nargs == 1) {
         j = strcmp (args[0], "-") == 0 ? json_loadf (stdin, 0, NULL)
                                        : json_loads (args[0], 0, NULL);
@@ -397,7 +444,7 @@ main (int argc, char **argv)
             return EXIT_USAGE;
         }
         as_json = true; /* the reply is the result */
-        r = s_cluster (endpoints, n, "POST", "/kv/txn", body, true);
+        r = s_write (&eps_ctx, session, "POST", "/kv/txn", body, j);
     } else if (strcmp (cmd, "range") == 0 && nargs == 1) {
         char enc[4096];
         s_urlencode (args[0], enc, sizeof enc);

@@ -1,6 +1,20 @@
 /*  msg_kv.c -- the KV commands that NORMAL log entries carry, and the
     snapshot data of InstallSnapshot chunks (formats in msg_store.h).
+
+    Version 3 (client sessions, store/kvsm_session.h): version 2 plus
+      [3, "sopen", ttl_ms: uint, stamp_ms: uint]
+      [3, "sclose", session: uint, stamp_ms: uint]
+      [3, "put", key, value, [cmp, ...], sess]
+      [3, "del", key, [cmp, ...], sess]
+      [3, "txn", [cmp, ...], [op, ...], [op, ...], sess]
+      sess: [session: uint, seq: uint, ack: uint, stamp_ms: uint]
+    A write without a session is still written as version 2, byte for byte
+    as before; only session commands are 3, so that a build that knows 2
+    alone stops at them (-2, "upgrade this node") rather than skipping
+    them as malformed and diverging. ttl_ms is 1 .. 7 days, seq >= 1.
 */
+#include "kvsm_session.h"
+#include "msg_kv_session.h"
 #include "msg_store.h"
 #include "msg_util.h"
 
@@ -20,6 +34,8 @@ s_op_name (kvsm_op_t op)
     case KVSM_DEL: return "del";
     case KVSM_TXN: return "txn";
     case KVSM_GET: return "get";
+    case KVSM_SOPEN: return "sopen";
+    case KVSM_SCLOSE: return "sclose";
     }
     return NULL;
 }
@@ -58,6 +74,15 @@ s_pack_ops (msgpack_packer *pk, const kvsm_txn_op_t *o, size_t n)
 static bool
 s_cmd_ok (const msg_kv_t *cmd, unsigned version)
 {
+    bool sess_op = cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE;
+    if ((version == KVSM_CMD_V3) != (sess_op || cmd->has_session))
+        return false;
+    if (cmd->has_session && cmd->seq == 0)
+        return false;
+    if (cmd->op == KVSM_SOPEN)
+        return cmd->ttl_ms >= 1 && cmd->ttl_ms <= KVSM_SESSION_TTL_MAX_MS;
+    if (cmd->op == KVSM_SCLOSE)
+        return true;
     if (version == KVSM_CMD_V1)
         return (cmd->op == KVSM_PUT || cmd->op == KVSM_DEL) && cmd->key &&
                (cmd->op != KVSM_PUT || cmd->value) && cmd->n_cmps == 0;
@@ -84,15 +109,31 @@ s_cmd_ok (const msg_kv_t *cmd, unsigned version)
                 return false;
         }
         return true;
-    case KVSM_GET: break;
+    case KVSM_GET:
+    case KVSM_SOPEN:
+    case KVSM_SCLOSE: break;
     }
     return false;
+}
+
+static void
+s_pack_sess (msgpack_packer *pk, const msg_kv_t *cmd)
+{
+    msgpack_pack_array (pk, 4);
+    msgpack_pack_uint64 (pk, cmd->session);
+    msgpack_pack_uint64 (pk, cmd->seq);
+    msgpack_pack_uint64 (pk, cmd->ack);
+    msgpack_pack_uint64 (pk, cmd->stamp_ms);
 }
 
 raft_buf_t *
 msg_kv_encode (const msg_kv_t *cmd)
 {
-    unsigned version = cmd->version ? cmd->version : MSG_KV_VERSION;
+    bool sess =
+        cmd->has_session || cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE;
+    unsigned version = cmd->version ? cmd->version
+                       : sess       ? KVSM_CMD_V3
+                                    : MSG_KV_VERSION;
     if (!s_cmd_ok (cmd, version))
         return NULL;
     msgpack_sbuffer buf;
@@ -100,7 +141,15 @@ msg_kv_encode (const msg_kv_t *cmd)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
     bool put = cmd->op == KVSM_PUT;
-    if (version == KVSM_CMD_V1) {
+    unsigned extra = cmd->has_session; /* the trailing sess */
+    if (cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE) {
+        msgpack_pack_array (&pk, 4);
+        msgpack_pack_uint8 (&pk, KVSM_CMD_V3);
+        msg_pack_cstr (&pk, s_op_name (cmd->op));
+        msgpack_pack_uint64 (&pk, cmd->op == KVSM_SOPEN ? cmd->ttl_ms
+                                                        : cmd->session);
+        msgpack_pack_uint64 (&pk, cmd->stamp_ms);
+    } else if (version == KVSM_CMD_V1) {
         msgpack_pack_array (&pk, put ? 4 : 3);
         msgpack_pack_uint8 (&pk, KVSM_CMD_V1);
         msg_pack_cstr (&pk, s_op_name (cmd->op));
@@ -108,20 +157,24 @@ msg_kv_encode (const msg_kv_t *cmd)
         if (put)
             msg_pack_buf (&pk, cmd->value);
     } else if (cmd->op == KVSM_TXN) {
-        msgpack_pack_array (&pk, 5);
-        msgpack_pack_uint8 (&pk, KVSM_CMD_V2);
+        msgpack_pack_array (&pk, 5 + extra);
+        msgpack_pack_uint8 (&pk, (uint8_t)version);
         msg_pack_cstr (&pk, "txn");
         s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
         s_pack_ops (&pk, cmd->ops, cmd->n_success);
         s_pack_ops (&pk, cmd->ops + cmd->n_success, cmd->n_failure);
+        if (extra)
+            s_pack_sess (&pk, cmd);
     } else {
-        msgpack_pack_array (&pk, put ? 5 : 4);
-        msgpack_pack_uint8 (&pk, KVSM_CMD_V2);
+        msgpack_pack_array (&pk, (put ? 5 : 4) + extra);
+        msgpack_pack_uint8 (&pk, (uint8_t)version);
         msg_pack_cstr (&pk, s_op_name (cmd->op));
         msg_pack_buf (&pk, cmd->key);
         if (put)
             msg_pack_buf (&pk, cmd->value);
         s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
+        if (extra)
+            s_pack_sess (&pk, cmd);
     }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
@@ -206,6 +259,39 @@ s_unpack_txn (const msgpack_object *f, msg_kv_t *cmd)
     return s_unpack_ops (s, cmd, 0, ns) && s_unpack_ops (x, cmd, ns, nf);
 }
 
+/* The trailing sess of a version-3 write. */
+static bool
+s_unpack_sess (const msgpack_object *o, msg_kv_t *cmd)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
+        return false;
+    const msgpack_object *f = o->via.array.ptr;
+    cmd->has_session = true;
+    return msg_get_uint (&f[0], &cmd->session) &&
+           msg_get_uint (&f[1], &cmd->seq) && msg_get_uint (&f[2], &cmd->ack) &&
+           msg_get_uint (&f[3], &cmd->stamp_ms) && cmd->seq >= 1;
+}
+
+static int
+s_decode_sess_op (const msgpack_object *f, uint32_t n, msg_kv_t *cmd)
+{
+    uint64_t a;
+    if (n != 4 || !msg_get_uint (&f[2], &a) ||
+        !msg_get_uint (&f[3], &cmd->stamp_ms))
+        return -1;
+    if (msg_str_is (&f[1], "sopen")) {
+        cmd->op = KVSM_SOPEN;
+        cmd->ttl_ms = a;
+        return a >= 1 && a <= KVSM_SESSION_TTL_MAX_MS ? 0 : -1;
+    }
+    if (msg_str_is (&f[1], "sclose")) {
+        cmd->op = KVSM_SCLOSE;
+        cmd->session = a;
+        return 0;
+    }
+    return -1;
+}
+
 static int
 s_decode (const msgpack_object *o, msg_kv_t *cmd)
 {
@@ -215,26 +301,36 @@ s_decode (const msgpack_object *o, msg_kv_t *cmd)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     uint32_t n = o->via.array.size;
-    if (version != KVSM_CMD_V1 && version != KVSM_CMD_V2)
-        return version > KVSM_CMD_V2 ? -2 : -1;
+    if (version < KVSM_CMD_V1 || version > KVSM_CMD_V3)
+        return version > KVSM_CMD_V3 ? -2 : -1;
     cmd->version = (unsigned)version;
-    unsigned extra = version == KVSM_CMD_V2; /* the compares */
-    if (msg_str_is (&f[1], "put") && n == 4 + extra) {
+    if (version == KVSM_CMD_V3 &&
+        (msg_str_is (&f[1], "sopen") || msg_str_is (&f[1], "sclose")))
+        return s_decode_sess_op (f, n, cmd);
+    unsigned extra = version >= KVSM_CMD_V2; /* the compares */
+    unsigned sess = version == KVSM_CMD_V3;  /* the trailing sess */
+    if (msg_str_is (&f[1], "put") && n == 4 + extra + sess) {
         cmd->op = KVSM_PUT;
         if (!(cmd->key = msg_buf_of (&f[2])) ||
             !(cmd->value = msg_buf_of (&f[3])))
             return -1;
-        return !extra || s_unpack_cmps (&f[4], cmd) ? 0 : -1;
+        if (extra && !s_unpack_cmps (&f[4], cmd))
+            return -1;
+        return !sess || s_unpack_sess (&f[5], cmd) ? 0 : -1;
     }
-    if (msg_str_is (&f[1], "del") && n == 3 + extra) {
+    if (msg_str_is (&f[1], "del") && n == 3 + extra + sess) {
         cmd->op = KVSM_DEL;
         if (!(cmd->key = msg_buf_of (&f[2])))
             return -1;
-        return !extra || s_unpack_cmps (&f[3], cmd) ? 0 : -1;
+        if (extra && !s_unpack_cmps (&f[3], cmd))
+            return -1;
+        return !sess || s_unpack_sess (&f[4], cmd) ? 0 : -1;
     }
-    if (extra && msg_str_is (&f[1], "txn") && n == 5) {
+    if (extra && msg_str_is (&f[1], "txn") && n == 5 + sess) {
         cmd->op = KVSM_TXN;
-        return s_unpack_txn (f, cmd) ? 0 : -1;
+        if (!s_unpack_txn (f, cmd))
+            return -1;
+        return !sess || s_unpack_sess (&f[5], cmd) ? 0 : -1;
     }
     return -1;
 }
@@ -298,6 +394,15 @@ s_snap_pairs (const msgpack_object *o, unsigned *version)
         if (v != MSG_SNAP_VERSION || f[1].type != MSGPACK_OBJECT_ARRAY)
             return NULL;
         *version = MSG_SNAP_VERSION;
+        return &f[1];
+    }
+    /* version 3: the pairs and the session table (msg_kv_session.h) */
+    if (o->via.array.size == 3 && msg_get_uint (&f[0], &v)) {
+        if (v != MSG_SNAP_VERSION_SESSIONS ||
+            f[1].type != MSGPACK_OBJECT_ARRAY ||
+            f[2].type != MSGPACK_OBJECT_BIN)
+            return NULL;
+        *version = MSG_SNAP_VERSION_SESSIONS;
         return &f[1];
     }
     *version = 1;

@@ -1,6 +1,10 @@
 /*  msg_kv_result.c -- the state machine's result of one entry, from the
     storage actor (which applied it) through the raft actor to the HTTP
-    worker that renders it (format in msg_store.h, "KV results").
+    worker that renders it (format in msg_store.h, "KV results"); also
+    a session's kept replies (msg_kv_session.c). A result with session
+    fields (an SOPEN's id and TTL, a duplicate's flag) has three more
+    elements: [..., session: uint, ttl_ms: uint, duplicate: bool,
+    first_index: uint].
 */
 #include "msg_store.h"
 #include "msg_util.h"
@@ -22,7 +26,9 @@ msg_kv_result_encode (const kvsm_result_t *res)
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    msgpack_pack_array (&pk, 5);
+    bool sess =
+        res->session || res->ttl_ms || res->duplicate || res->first_index;
+    msgpack_pack_array (&pk, sess ? 9 : 5);
     msgpack_pack_uint8 (&pk, S_RESULT_VERSION);
     msgpack_pack_uint8 (&pk, (uint8_t)res->status);
     msgpack_pack_uint8 (&pk, (uint8_t)res->op);
@@ -41,6 +47,12 @@ msg_kv_result_encode (const kvsm_result_t *res)
             msg_pack_buf (&pk, r->value);
         else
             msgpack_pack_nil (&pk);
+    }
+    if (sess) {
+        msgpack_pack_uint64 (&pk, res->session);
+        msgpack_pack_uint64 (&pk, res->ttl_ms);
+        msg_pack_bool (&pk, res->duplicate);
+        msgpack_pack_uint64 (&pk, res->first_index);
     }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
@@ -71,12 +83,19 @@ static int
 s_result (const msgpack_object *o, kvsm_result_t *res)
 {
     uint64_t version, status, op;
-    if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 5)
+    if (o->type != MSGPACK_OBJECT_ARRAY ||
+        (o->via.array.size != 5 && o->via.array.size != 9))
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     if (!msg_get_uint (&f[0], &version) || version != S_RESULT_VERSION ||
-        !msg_get_uint (&f[1], &status) || status > KVSM_UNKNOWN_VERSION ||
-        !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_TXN ||
+        !msg_get_uint (&f[1], &status) || status > KVSM_STATUS_MAX ||
+        !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_SCLOSE ||
+        op == KVSM_GET ||
+        (o->via.array.size == 9 &&
+         (!msg_get_uint (&f[5], &res->session) ||
+          !msg_get_uint (&f[6], &res->ttl_ms) ||
+          !msg_get_bool (&f[7], &res->duplicate) ||
+          !msg_get_uint (&f[8], &res->first_index))) ||
         !msg_get_bool (&f[3], &res->succeeded) ||
         f[4].type != MSGPACK_OBJECT_ARRAY || f[4].via.array.size > S_RESPS_MAX)
         return -1;

@@ -97,6 +97,11 @@
     refuses version 2 data (its first element is not a bin) and so never
     installs records it cannot read.
 
+    Snapshot data version 3 (client sessions, msg/msg_kv_session.h):
+    [3, [pairs as version 2], table: bin], the session table at the
+    copy's instant; only in the first chunk of a copy whose table is not
+    empty. Version-2 data installs with no sessions.
+
     KV commands (the data of NORMAL entries; store/kvsm.h says what each
     does):
       version 1 (the prototype's; still applied, with metadata {0, 0, 0}):
@@ -111,13 +116,20 @@
             value, uint otherwise (exists: 0 or 1)]
       op:  ["put", key: bin, value: bin] | ["del", key: bin]
            | ["get", key: bin]
+      version 3 (client sessions, store/kvsm_session.h; msg_kv.c):
+        [3, "sopen", ttl_ms: uint, stamp_ms: uint]
+        [3, "sclose", session: uint, stamp_ms: uint]
+        version 2's put, del and txn with one more element, sess:
+        [session: uint, seq: uint (>= 1), ack: uint, stamp_ms: uint]
       At most KVSM_TXN_MAX_CMPS compares and KVSM_TXN_MAX_OPS ops per
-      branch. A version above 2 decodes as -2 (not -1): a command from a
+      branch. A version above 3 decodes as -2 (not -1): a command from a
       newer leader, which the node must not skip (it would diverge).
 
     KV results (the "applied" result, msg_kv_result_encode):
         [1, status: uint (kvsm_status_t), op: uint (kvsm_op_t),
          succeeded: bool, [resp, ...]]
+        or, with session fields, [..., session: uint, ttl_ms: uint,
+         duplicate: bool, first_index: uint]
       resp: [op: uint, key: bin, found: bool, create_index: uint,
              mod_index: uint, version: uint, value: bin|nil]
 */

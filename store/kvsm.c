@@ -2,6 +2,7 @@
     transactions. Pure: the KV data only through the view.
 */
 #include "kvsm.h"
+#include "kvsm_session.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,17 @@
                               model of sim_kv.c)
       12 mod_local_counter    mod_index from a counter local to the
                               replica instead of the entry's index
-                              (replicas at one index disagree)        */
+                              (replicas at one index disagree)
+      14 session_dup_applied  a duplicate (session, seq) is applied
+                              again instead of answered with its first
+                              reply (§6.3: the reference model of
+                              sim_kv.c, at most once per seq)         */
 #ifndef RAFT_PLANTED_BUG
 #define RAFT_PLANTED_BUG 0
 #endif
 #define KVSM_BUG_TXN_IGNORES_COMPARE (RAFT_PLANTED_BUG == 11)
 #define KVSM_BUG_MOD_LOCAL_COUNTER (RAFT_PLANTED_BUG == 12)
+#define KVSM_BUG_SESSION_DUP_APPLIED (RAFT_PLANTED_BUG == 14)
 
 void
 kvsm_cmd_clear (kvsm_cmd_t *cmd)
@@ -57,6 +63,7 @@ kvsm_result_clear (kvsm_result_t *res)
         raft_buf_unref (res->changes[i].value);
     }
     free (res->changes);
+    free (res->sessions_touched);
     memset (res, 0, sizeof *res);
 }
 
@@ -264,7 +271,9 @@ s_op (s_apply_t *a, kvsm_op_t op, raft_buf_t *key, raft_buf_t *value)
     case KVSM_PUT: return s_put (a, key, value, resp);
     case KVSM_DEL: return s_del (a, key, resp);
     case KVSM_GET: return s_getop (a, key, resp);
-    case KVSM_TXN: break;
+    case KVSM_TXN:
+    case KVSM_SOPEN:
+    case KVSM_SCLOSE: break;
     }
     return -1;
 }
@@ -292,9 +301,39 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
 {
     memset (res, 0, sizeof *res);
     res->op = cmd->op;
-    if (cmd->version != KVSM_CMD_V1 && cmd->version != KVSM_CMD_V2) {
+    if (cmd->version < KVSM_CMD_V1 || cmd->version > KVSM_CMD_V3) {
         res->status = KVSM_UNKNOWN_VERSION;
         return 0;
+    }
+    /* Sessions (§6.3, kvsm_session.h): answered here, or go on to the
+       write and keep its reply after. */
+    kvsm_session_t *sess = NULL;
+    if (cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE || cmd->has_session) {
+        bool dup;
+        if (!view->sessions ||
+            kvsm_session_stamp (view->sessions, cmd->stamp_ms, res) != 0)
+            return -1;
+        if (cmd->op == KVSM_SOPEN)
+            return kvsm_session_open (view->sessions, index, cmd->ttl_ms, res);
+        if (cmd->op == KVSM_SCLOSE)
+            return kvsm_session_close (view->sessions, cmd->session, res);
+        int c = kvsm_session_check (view->sessions, cmd, res, &sess, &dup);
+        if (c < 0)
+            return -1;
+        if (c > 0 && !(dup && KVSM_BUG_SESSION_DUP_APPLIED))
+            return 0;
+        if (dup) { /* planted: the duplicate runs again */
+            for (size_t i = 0; i < res->n_resps; i++) {
+                raft_buf_unref (res->resps[i].key);
+                raft_buf_unref (res->resps[i].value);
+            }
+            free (res->resps);
+            res->resps = NULL;
+            res->n_resps = 0;
+            res->status = KVSM_OK;
+            res->duplicate = false;
+            res->first_index = 0;
+        }
     }
     s_apply_t a = {
         .view = view, .index = index, .version = cmd->version, .res = res};
@@ -318,5 +357,8 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
     } else {
         rc = s_op (&a, cmd->op, cmd->key, cmd->value);
     }
+    if (rc == 0 && sess)
+        rc = kvsm_session_record (view->sessions, cmd->session, cmd->seq, index,
+                                  res);
     return rc;
 }

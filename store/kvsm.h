@@ -35,10 +35,15 @@
     Compares are checked here, at apply, never by the leader before
     proposing: only the apply order is linearizable.
 
+    Client sessions (§6.3, kvsm_session.h): SOPEN and SCLOSE, and a
+    PUT, DEL or TXN carrying (session, seq, ack); a duplicate is answered
+    with its first reply and applies nothing.
+
     Per-apply effects: besides the reply (kvsm_result_t.resps), the
     result lists the keys the entry changed, in order (changes), for
-    later parts of issue 15: watches turn them into events; sessions and
-    leases will add their own effects here.
+    later parts of issue 15: watches turn them into events; the sessions
+    it touched (sessions_touched) for the caller's storage; leases will
+    add their own effects here.
 */
 #ifndef KVSM_H_INCLUDED
 #define KVSM_H_INCLUDED
@@ -55,6 +60,11 @@
    skip it and diverge. */
 #define KVSM_CMD_V1 1
 #define KVSM_CMD_V2 2
+/* Version 3: version 2 plus client sessions (§6.3, store/kvsm_session.h):
+   SOPEN, SCLOSE, and writes carrying (session, seq, ack, stamp). Only
+   such commands are written as 3, so a build that knows 2 alone stops
+   at them ("upgrade this node") instead of skipping them and diverging. */
+#define KVSM_CMD_V3 3
 
 /* Bounds a command's decoder enforces (msg/msg_kv.c), and the HTTP side
    with a 400 before: compares, and ops in each branch of a TXN. */
@@ -65,7 +75,9 @@ typedef enum {
     KVSM_PUT = 1,
     KVSM_DEL = 2,
     KVSM_TXN = 3,
-    KVSM_GET = 4, /* inside a TXN only */
+    KVSM_GET = 4,    /* inside a TXN only */
+    KVSM_SOPEN = 5,  /* register a client session (kvsm_session.h) */
+    KVSM_SCLOSE = 6, /* close one */
 } kvsm_op_t;
 
 typedef enum {
@@ -107,6 +119,12 @@ typedef struct {
     size_t n_cmps;
     kvsm_txn_op_t *ops; /* TXN: n_success ops, then n_failure */
     size_t n_success, n_failure;
+    /* Sessions (V3): SOPEN ttl_ms, stamp_ms; SCLOSE session, stamp_ms; a
+       PUT, DEL or TXN with has_session: session, seq, ack, stamp_ms. */
+    bool has_session;
+    uint64_t session, seq, ack;
+    uint64_t stamp_ms; /* the leader's wall clock at propose time */
+    uint64_t ttl_ms;   /* SOPEN */
 } kvsm_cmd_t;
 
 /* Free what a command holds (keys, values, arrays) and zero it. */
@@ -122,12 +140,17 @@ typedef struct {
    absent, -1 the data cannot be read (the caller then stops). put and
    del: 0, or -1 (the same). A get sees every put and del before it, in
    the same entry or earlier ones. */
+typedef struct kvsm_sessions kvsm_sessions_t; /* kvsm_session.h */
+
 typedef struct {
     void *ctx;
     int (*get) (void *ctx, const raft_buf_t *key, kvsm_rec_t *rec);
     int (*put) (void *ctx, const raft_buf_t *key, const kvsm_meta_t *meta,
                 const raft_buf_t *value);
     int (*del) (void *ctx, const raft_buf_t *key);
+    /* The session table (kvsm_session.h), the caller's, changed in place;
+       NULL: a command with a session fails the apply (-1). */
+    kvsm_sessions_t *sessions;
 } kvsm_view_t;
 
 /* One op's answer, as the single-op replies show it. */
@@ -156,7 +179,16 @@ typedef enum {
                             resps[0] is a GET of its key (the current
                             record, or not found); nothing changed */
     KVSM_UNKNOWN_VERSION, /* a command version this build does not know */
+    /* Sessions (kvsm_session.h): nothing applied, nothing changed but
+       the session table's clock and expiries. */
+    KVSM_SESSION_EXPIRED, /* no such session: expired, closed or never
+                             opened */
+    KVSM_SESSION_STALE,   /* seq <= the session's ack: its reply is gone */
+    KVSM_SESSION_WINDOW,  /* seq beyond ack + KVSM_SESSION_KEPT_MAX */
+    KVSM_SESSION_LIMIT,   /* SOPEN while KVSM_SESSIONS_MAX are open */
 } kvsm_status_t;
+
+#define KVSM_STATUS_MAX KVSM_SESSION_LIMIT
 
 typedef struct {
     kvsm_status_t status;
@@ -167,6 +199,18 @@ typedef struct {
     size_t n_resps;
     kvsm_change_t *changes; /* in order; none when nothing changed */
     size_t n_changes;
+    /* Sessions: SOPEN's id (the entry's index) and TTL; duplicate: the
+       reply is the kept one of an earlier entry (nothing applied). */
+    uint64_t session, ttl_ms;
+    bool duplicate;
+    uint64_t first_index; /* duplicate: the entry that applied it (what
+                             the reply's "index" shows) */
+    /* the sessions whose record changed (kept again, or gone: look them
+       up in the table), for the caller's storage; clock_changed: the
+       table's clock moved */
+    uint64_t *sessions_touched;
+    size_t n_sessions_touched;
+    bool clock_changed;
 } kvsm_result_t;
 
 void kvsm_result_clear (kvsm_result_t *res);

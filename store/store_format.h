@@ -52,6 +52,17 @@
         'K' gen key      (9 + n bytes)    the same in generation gen >= 1
                                           (gen: be64)
 
+        's' id                 (9 bytes)  a client session (§6.3,
+                                          store/kvsm_session.h), id be64
+                                          (the log index of its register
+                                          entry): msgpack [1, id, ttl_ms,
+                                          last_ms, acked, [[seq, index,
+                                          reply], ...]] (msg/msg_kv_session.h)
+        'S'                    (1 byte)   the session table's clock: be64
+                                          ms, the max leader stamp applied;
+                                          absent: 0
+                                          (both: store/store_session.h)
+
         0x00, 0xff             (1 byte)   never present: store_compact_all
                                           puts and deletes both in one
                                           batch, so that the table LevelDB
@@ -117,6 +128,14 @@
         crash leaves the old state or the new one.
     (7) A compaction writes 'b' and deletes the entries up to it in one
         batch.
+    (8) 's' and 'S' are the session table at the applied index: an apply
+        writes the sessions its entry touched and the clock in the batch
+        of its KV changes and 'a'; the switch to a received snapshot
+        replaces every 's' key and 'S' with the snapshot's table in the
+        same batch as (6). They are outside the KV generations: the table
+        is small (at most 4096 sessions of 64 replies) and arrives whole
+        in a snapshot's first chunk, so it is not staged. The format
+        version stays 2: a database without them has no sessions.
 
     Durable in order
     ----------------

@@ -8,8 +8,10 @@
     generation g + 1 with batches (store_batch.c, store_format.h
     invariant 6).
 */
+#include "msg_kv_session.h"
 #include "msg_raft.h"
 #include "store_int.h"
+#include "store_session.h"
 
 #include <sodium.h>
 #include <stdlib.h>
@@ -77,6 +79,7 @@ struct store_snap {
     leveldb_iterator_t *it;
     char prefix[STORE_GEN_PREFIX_MAX];
     size_t plen;
+    raft_buf_t *sessions; /* the table at this instant, or NULL: empty */
 };
 
 store_snap_t *
@@ -111,6 +114,25 @@ store_snap_open (store_t *self, raft_index_t *index, raft_term_t *term,
         else
             store_err_set (err, "no applied index, term and configuration "
                                 "to snapshot");
+        raft_buf_unref (conf->data);
+        conf->data = NULL;
+        store_snap_close (&sn);
+        return NULL;
+    }
+    /* the client sessions of the same instant (store_session.h) */
+    kvsm_sessions_t *t = NULL;
+    if (store_sessions_read (self, sn->view.read, &t, err) != 0) {
+        raft_buf_unref (conf->data);
+        conf->data = NULL;
+        store_snap_close (&sn);
+        return NULL;
+    }
+    if (t->n || t->clock_ms)
+        sn->sessions = msg_kv_sessions_encode (t);
+    bool lost = (t->n || t->clock_ms) && !sn->sessions;
+    kvsm_sessions_destroy (&t);
+    if (lost) {
+        store_err_set (err, "the session table cannot be encoded");
         raft_buf_unref (conf->data);
         conf->data = NULL;
         store_snap_close (&sn);
@@ -162,6 +184,7 @@ store_snap_close (store_snap_t **sn_p)
         return;
     if (sn->it)
         leveldb_iter_destroy (sn->it);
+    raft_buf_unref (sn->sessions);
     s_view_close (sn->store, &sn->view);
     free (sn);
     *sn_p = NULL;
@@ -223,4 +246,10 @@ store_digest (store_t *self, raft_index_t *applied, uint64_t *keys,
     if (ldb_err)
         return store_err_ldb (err, "digest", ldb_err);
     return 0;
+}
+
+const raft_buf_t *
+store_snap_sessions (store_snap_t *sn)
+{
+    return sn->sessions;
 }

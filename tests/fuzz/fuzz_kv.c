@@ -16,6 +16,7 @@
                         round-trips through msg_kv_result_encode/decode.
 */
 #include "fuzz.h"
+#include "kvsm_session.h"
 #include "msg_store.h"
 #include "parse_kv.h"
 
@@ -113,7 +114,10 @@ s_fuzz_command (const uint8_t *data, size_t size)
     if (msg_kv_decode (data, size, &cmd) != 0)
         return;
     s_map_t m = {0};
-    kvsm_view_t v = {.ctx = &m, .get = s_get, .put = s_put, .del = s_del};
+    kvsm_sessions_t *t = kvsm_sessions_new (); /* client sessions */
+    FUZZ_CHECK (t != NULL);
+    kvsm_view_t v = {
+        .ctx = &m, .get = s_get, .put = s_put, .del = s_del, .sessions = t};
     kvsm_result_t res, back;
     for (raft_index_t idx = 1; idx <= 2; idx++) { /* twice: over itself */
         FUZZ_CHECK (kvsm_apply (&v, idx, &cmd, &res) == 0);
@@ -129,6 +133,7 @@ s_fuzz_command (const uint8_t *data, size_t size)
         raft_buf_unref (m.key[i]);
         raft_buf_unref (m.value[i]);
     }
+    kvsm_sessions_destroy (&t);
     kvsm_cmd_clear (&cmd);
 }
 

@@ -406,10 +406,13 @@ sim_run (uint64_t seed, int nodes, bool verbose)
     if (verbose || !ok) {
         printf (
             "seed %llu: %d nodes, %llu events, %.1f ms virtual, %llu "
-            "elections, %llu writes acked, %llu reads (%llu on followers), %llu "
+            "elections, %llu writes acked, %llu reads (%llu on followers), "
+            "%llu "
             "crashes, %llu "
             "partitions, %llu conf changes, %llu compactions, %llu "
-            "snapshot chunks, %llu installs, committed %llu\n",
+            "snapshot chunks, %llu installs, committed %llu; sessions: "
+            "%llu writes, %llu duplicates (%llu in a later term, %llu "
+            "after a restart or install), %llu expired refusals\n",
             (unsigned long long)seed, s->n_initial,
             (unsigned long long)s->events, s->now / 1000.0,
             (unsigned long long)s->n_elections, (unsigned long long)s->n_acked,
@@ -420,7 +423,12 @@ sim_run (uint64_t seed, int nodes, bool verbose)
             (unsigned long long)s->n_conf_changes,
             (unsigned long long)s->n_compactions,
             (unsigned long long)s->n_chunks, (unsigned long long)s->n_installs,
-            (unsigned long long)sim_check_committed (s));
+            (unsigned long long)sim_check_committed (s),
+            (unsigned long long)s->n_sess_writes,
+            (unsigned long long)s->n_sess_dups,
+            (unsigned long long)s->n_sess_dups_term,
+            (unsigned long long)s->n_sess_dups_codec,
+            (unsigned long long)s->n_sess_expired);
     }
     if (!ok)
         printf ("VIOLATION seed %llu at %.3f ms: %s\n",

@@ -147,6 +147,11 @@ typedef struct {
     uint64_t n_follower_reads_ok; /* of n_reads_ok: served by a follower */
     uint64_t n_conf_changes, n_transfers, n_msgs;
     uint64_t n_compactions, n_installs, n_chunks;
+    /* sessions (sim_kv.c): writes applied once, duplicates answered with
+       the first reply (in a later term than the first; after the table
+       went through a restart or an install), refusals of expired ones */
+    uint64_t n_sess_writes, n_sess_dups, n_sess_dups_term, n_sess_dups_codec;
+    uint64_t n_sess_expired;
 
     /* the checker's state (check.c) */
     struct sim_check *check;

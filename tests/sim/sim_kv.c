@@ -3,6 +3,7 @@
 #include "sim_kv.h"
 
 #include "kvsm.h"
+#include "kvsm_session.h"
 #include "msg_store.h"
 
 #include <stdio.h>
@@ -25,6 +26,7 @@ typedef struct {
     int refs;
     size_t n;
     s_rec_t recs[S_CAP];
+    kvsm_sessions_t *sess; /* the session table (owned) */
 } s_map_t;
 
 /* The maps by the simulator's state hash (open addressing). */
@@ -38,6 +40,7 @@ typedef struct {
     s_map_t *map;
     raft_index_t index;
     uint64_t state;
+    raft_index_t codec_at; /* its table last came through the codec at */
 } s_node_t;
 
 typedef struct {
@@ -46,6 +49,7 @@ typedef struct {
     s_slot_t *slots;
     size_t cap, used;
     s_node_t node[SIM_MAX_NODES + 1];
+    sim_kv_sessions_t *sessions; /* the clients' (sim_kv_session.c) */
 } s_kv_t;
 
 static s_kv_t *s_kv;
@@ -53,8 +57,10 @@ static s_kv_t *s_kv;
 static void
 s_unref (s_map_t *m)
 {
-    if (m && --m->refs == 0)
+    if (m && --m->refs == 0) {
+        kvsm_sessions_destroy (&m->sess);
         free (m);
+    }
 }
 
 void
@@ -68,6 +74,7 @@ sim_kv_fini (sim_t *s)
     for (size_t i = 0; i <= SIM_MAX_NODES; i++)
         s_unref (s_kv->node[i].map);
     free (s_kv->slots);
+    sim_kv_sessions_destroy (&s_kv->sessions);
     free (s_kv);
     s_kv = NULL;
 }
@@ -83,8 +90,16 @@ s_get_kv (sim_t *s)
             abort ();
         s_kv->owner = s;
         s_kv->seed = s->seed;
+        if (!(s_kv->sessions = sim_kv_sessions_new ()))
+            abort ();
     }
     return s_kv;
+}
+
+sim_kv_client_t *
+sim_kv_clients (const sim_t *s)
+{
+    return sim_kv_sessions_clients (s_get_kv ((sim_t *)s)->sessions);
 }
 
 static s_slot_t *
@@ -191,8 +206,19 @@ s_view_del (void *ctx, const raft_buf_t *key)
     return 0;
 }
 
+static bool s_kv_eq (const s_map_t *a, const s_map_t *b);
+
 static bool
 s_map_eq (const s_map_t *a, const s_map_t *b)
+{
+    static kvsm_sessions_t none;
+    return s_kv_eq (a, b) && kvsm_sessions_eq (a->sess ? a->sess : &none,
+                                               b->sess ? b->sess : &none);
+}
+
+/* The KV records alone. */
+static bool
+s_kv_eq (const s_map_t *a, const s_map_t *b)
 {
     if (a->n != b->n)
         return false;
@@ -352,7 +378,9 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
     s_node_t *me = &kv->node[n->id];
     /* Where the node is: after a restart or an install, not where this
        map last was; start from the map saved for its state. */
+    bool restored = false;
     if (!me->map || me->index != n->sm_applied || me->state != n->sm_state) {
+        restored = true;
         s_unref (me->map);
         me->map = n->sm_applied ? s_lookup (kv, n->sm_state) : NULL;
         if (me->map)
@@ -378,22 +406,31 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
             abort ();
         *work = *m;
         work->refs = 1;
+        work->sess = sim_kv_sessions_copy (m->sess, restored);
+        if (restored)
+            me->codec_at = n->sm_applied;
         model = *m;
         kvsm_view_t v = {.ctx = work,
                          .get = s_view_get,
                          .put = s_view_put,
-                         .del = s_view_del};
+                         .del = s_view_del,
+                         .sessions = work->sess};
         kvsm_result_t res;
         int rc = kvsm_apply (&v, e->index, &cmd, &res);
         bool ok = rc == 0 || s->unchecked;
         if (rc != 0 && !s->unchecked)
             sim_fail (s, "KV state machine: node %llu failed to apply %llu",
                       (unsigned long long)n->id, (unsigned long long)e->index);
+        bool plain = true; /* check it as a write of its own */
+        if (ok && rc == 0)
+            ok = sim_kv_session_check (s, kv->sessions, n->id, me->codec_at, e,
+                                       &cmd, &res, work->sess,
+                                       s_kv_eq (m, work), &plain);
         /* SIM_KV_NO_MODEL=1: the replicas' check alone (to show that it
            catches mod_local_counter by itself) */
-        if (ok && !s->unchecked && !getenv ("SIM_KV_NO_MODEL"))
+        if (ok && plain && !s->unchecked && !getenv ("SIM_KV_NO_MODEL"))
             ok = s_model_check (s, n, e->index, &cmd, &res, &model) &&
-                 (s_map_eq (work, &model) ||
+                 (s_kv_eq (work, &model) ||
                   sim_fail (s,
                             "KV state machine: node %llu, index %llu: the "
                             "data differs from the model's (a txn only "

@@ -20,6 +20,7 @@
 #ifndef SIM_KV_H_INCLUDED
 #define SIM_KV_H_INCLUDED
 
+#include "kvsm.h"
 #include "sim.h"
 
 /* The command of client write op (a msg_kv_encode buffer, one ref):
@@ -30,6 +31,46 @@ raft_buf_t *sim_kv_command (const sim_t *s, uint64_t op);
    on): kvsm over n's map, then the checks; false (s->violation set) on a
    violation. */
 bool sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e);
+
+/* Client sessions (§6.3, store/kvsm_session.h): a few clients hold a
+   session each, learnt when its SOPEN applies (on whichever node applies
+   it first); last is the client's outstanding command, which it
+   sometimes proposes again (a retry after a timeout, to whichever node
+   it now takes for the leader, across leader changes and snapshot
+   installs). The model checks each (session, seq) applies at most once
+   and that every duplicate gets the first reply. */
+#define SIM_KV_CLIENTS 3
+#define SIM_KV_TTL_MS 400 /* short: sessions expire within a seed */
+typedef struct {
+    uint64_t sid, seq; /* sid 0: none (an SOPEN is proposed) */
+    raft_buf_t *last;  /* the last command sent (msg_kv_encode), or NULL */
+} sim_kv_client_t;
+sim_kv_client_t *sim_kv_clients (const sim_t *s);
+
+/* sim_kv_session.c: the clients and the first application of each
+   (session, seq), for the checks. */
+typedef struct sim_kv_sessions sim_kv_sessions_t;
+sim_kv_sessions_t *sim_kv_sessions_new (void);
+void sim_kv_sessions_destroy (sim_kv_sessions_t **self_p);
+sim_kv_client_t *sim_kv_sessions_clients (sim_kv_sessions_t *self);
+/* A node's copy of table t to apply on (a new one if t is NULL); one
+   restored from a restart or an install gets it through the codec, as
+   LevelDB and snapshots carry it. */
+kvsm_sessions_t *sim_kv_sessions_copy (const kvsm_sessions_t *t,
+                                       bool through_codec);
+/* The checks of entry e that node applied (cmd, res; the node's table
+   after in after; its KV data unchanged or not; its table last came
+   through the codec at codec_at): the clients learn their sessions and
+   forget expired ones; a refusal or a session command changes no
+   record; a (session, seq) applies at most once and each duplicate
+   gets the first reply, naming the first entry. *plain: false when the
+   entry is not to be checked as a write of its own (the reference
+   model). False (s->violation set) on a violation. */
+bool sim_kv_session_check (sim_t *s, sim_kv_sessions_t *ss, raft_id_t node,
+                           raft_index_t codec_at, const raft_entry_t *e,
+                           const kvsm_cmd_t *cmd, const kvsm_result_t *res,
+                           const kvsm_sessions_t *after, bool kv_unchanged,
+                           bool *plain);
 
 /* Free the run's maps. */
 void sim_kv_fini (sim_t *s);

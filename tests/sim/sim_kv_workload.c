@@ -7,6 +7,7 @@
 #include "sim_kv.h"
 
 #include "kvsm.h"
+#include "kvsm_session.h"
 #include "msg_store.h"
 
 #include <stdlib.h>
@@ -53,10 +54,74 @@ s_rand_cmp (uint64_t *r, kvsm_cmp_t *c, raft_buf_t *key)
         c->num = (*r >> 16) % 64; /* indexes: small ones hit sometimes */
 }
 
+/* The leader's wall clock at propose time, in ms: virtual time, skewed
+   per node by up to +-150 ms, so that leaders disagree and the state
+   machine's clock must not go back. */
+static uint64_t
+s_stamp (const sim_t *s)
+{
+    uint64_t skew = s_mix (s->seed ^ (uint64_t)s->cur_node) % 301;
+    return 1000 + s->now / 1000 + skew - 150;
+}
+
+static raft_buf_t *s_command (const sim_t *s, uint64_t op, uint64_t r);
+
+/* A session client's command: an SOPEN, a retry of its last command
+   (the same session, seq and ack; a new stamp), or a new one. */
+static raft_buf_t *
+s_session_command (const sim_t *s, uint64_t op, uint64_t r)
+{
+    size_t slot = (r >> 44) % SIM_KV_CLIENTS;
+    sim_kv_client_t *cl = &sim_kv_clients (s)[slot];
+    kvsm_cmd_t c;
+    /* the last client pauses 700 ms in every 1.4 s, longer than the TTL:
+       its session expires, and its retry after the pause is refused */
+    if (slot == SIM_KV_CLIENTS - 1 && (s->now / 1000 / 700) % 2 == 1)
+        return s_command (s, op, r);
+    if (!cl->sid) {
+        c = (kvsm_cmd_t){
+            .op = KVSM_SOPEN, .ttl_ms = SIM_KV_TTL_MS, .stamp_ms = s_stamp (s)};
+    } else if (cl->last && (r >> 52) % 3 == 0) {
+        if (msg_kv_decode (cl->last->data, cl->last->len, &c) != 0)
+            abort ();
+        c.stamp_ms = s_stamp (s);
+    } else {
+        raft_buf_t *b = s_command (s, op, r);
+        if (msg_kv_decode (b->data, b->len, &c) != 0)
+            abort ();
+        raft_buf_unref (b);
+        c.version = 0;
+        c.has_session = true;
+        c.session = cl->sid;
+        c.seq = ++cl->seq;
+        uint64_t back = 1 + (r >> 56) % 3; /* a few outstanding */
+        c.ack = c.seq > back ? c.seq - back : 0;
+        c.stamp_ms = s_stamp (s);
+    }
+    raft_buf_t *b = msg_kv_encode (&c);
+    if (!b)
+        abort ();
+    if (c.op != KVSM_SOPEN) {
+        raft_buf_unref (cl->last);
+        cl->last = raft_buf_ref (b);
+    }
+    kvsm_cmd_clear (&c);
+    return b;
+}
+
 raft_buf_t *
 sim_kv_command (const sim_t *s, uint64_t op)
 {
     uint64_t r = s_mix (op ^ s_mix (s->seed));
+    if ((r >> 40) % 3 == 0)
+        return s_session_command (s, op, r);
+    return s_command (s, op, r);
+}
+
+static raft_buf_t *
+s_command (const sim_t *s, uint64_t op, uint64_t r)
+{
+    (void)s, (void)op;
     kvsm_cmd_t c = {.version = KVSM_CMD_V2};
     unsigned kind = (unsigned)(r % 10);
     if (kind < 6) {

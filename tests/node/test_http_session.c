@@ -1,0 +1,391 @@
+/*  test_http_session.c -- client sessions over HTTP on a real node (§6.3,
+    issue 15): POST /session/open and /session/close, the "session",
+    "seq" and "ack" fields of PUT, DELETE and TXN, a duplicate answered
+    with the first reply (body for body) and applied once, also a
+    compare that failed, also after the node restarted; stale seqs, the
+    window, expiry by the leader's stamps (a node restarted with
+    --session-ttl-ms 1000), a closed session, and every 400, 405 and
+    410.
+
+    One node, a cluster of one, started from flags as nsxd's main does,
+    on a temporary directory. Ports, fixed: HTTP 127.0.0.1:4110, peer
+    tcp://127.0.0.1:4210, monitor 4310. Bounded: the watchdog ends a
+    stuck run; every request has a 3 s timeout; waits are counted.
+*/
+#include "check.h"
+#include "client.h"
+#include "fixture.h"
+#include "node.h"
+#include "nsxd_config.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_EP "127.0.0.1:4110"
+
+static node_t *s_node;
+static char s_data[300];
+
+static int
+s_start (const char *ttl_ms)
+{
+    char *argv[] = {"nsxd",
+                    "--id",
+                    "1",
+                    "--http-listen",
+                    S_EP,
+                    "--peer-listen",
+                    "tcp://127.0.0.1:4210",
+                    "--monitor-listen",
+                    "tcp://127.0.0.1:4310",
+                    "--cluster",
+                    "1=tcp://127.0.0.1:4210@" S_EP,
+                    "--data-dir",
+                    s_data,
+                    "--insecure-peers",
+                    "--election-ms",
+                    "200",
+                    "--heartbeat-ms",
+                    "40",
+                    "--session-ttl-ms",
+                    (char *)ttl_ms,
+                    NULL};
+    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+    nsxd_config_t c;
+    optind = 0;
+    if (nsxd_config_parse (argc, argv, &c) != 0)
+        return 2;
+    raft_conf_t boot;
+    if (nsxd_config_cluster (c.cluster, &boot) != 0)
+        return 2;
+    return node_start (&c, &boot, &s_node);
+}
+
+/* One request: its status, and its body as JSON in *j (NULL if none). */
+static int
+s_req (const char *method, const char *path, const char *body, json_t **j)
+{
+    http_client_opts_t opts = {0};
+    http_client_resp_t r =
+        http_client_request (&opts, S_EP, method, path, body, 3000);
+    if (j)
+        *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
+    int st = r.status;
+    http_client_resp_free (&r);
+    return st;
+}
+
+static int64_t
+s_int (json_t *j, const char *k)
+{
+    json_t *v = json_object_get (j, k);
+    return json_is_integer (v) ? json_integer_value (v) : -1;
+}
+
+static bool
+s_str_is (json_t *j, const char *k, const char *want)
+{
+    const char *v = json_string_value (json_object_get (j, k));
+    return v && strcmp (v, want) == 0;
+}
+
+/* Wait (bounded) until the node leads: a PUT answers 200. */
+static bool
+s_wait_leader (void)
+{
+    for (int i = 0; i < 100; i++) {
+        json_t *j;
+        int st =
+            s_req ("POST", "/kv/put", "{\"key\":\"w\",\"value\":\"\"}", &j);
+        json_decref (j);
+        if (st == 200)
+            return true;
+        zclock_sleep (50);
+    }
+    return false;
+}
+
+static int64_t
+s_open (void)
+{
+    json_t *j;
+    CHECK_EQ (s_req ("POST", "/session/open", "{}", &j), 200);
+    int64_t id = s_int (j, "session");
+    CHECK (id >= 1 && id == s_int (j, "index"));
+    json_decref (j);
+    return id;
+}
+
+/* The same request twice: the same status and body (the first reply). */
+static void
+s_twice (const char *method, const char *path, const char *body, int want)
+{
+    json_t *a, *b;
+    CHECK_EQ (s_req (method, path, body, &a), want);
+    CHECK_EQ (s_req (method, path, body, &b), want);
+    CHECK (a && b && json_equal (a, b));
+    json_decref (a);
+    json_decref (b);
+}
+
+static int64_t s_sid; /* the main session */
+
+static void
+test_open_and_duplicates (void)
+{
+    json_t *j;
+    CHECK_EQ (s_req ("POST", "/session/open", "", &j), 200);
+    CHECK (s_int (j, "ttl_ms") == 60000);
+    s_sid = s_int (j, "session");
+    json_decref (j);
+    char body[256];
+    /* a put, then its retry: one write, the first reply */
+    snprintf (body, sizeof body,
+              "{\"key\":\"d\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
+              (long long)s_sid);
+    s_twice ("POST", "/kv/put", body, 200);
+    CHECK_EQ (s_req ("GET", "/kv/get?key=d", NULL, &j), 200);
+    CHECK (s_int (j, "version") == 1 && s_str_is (j, "value", "1"));
+    json_decref (j);
+    /* the retry carries another value: still the first reply, not
+       applied */
+    snprintf (body, sizeof body,
+              "{\"key\":\"d\",\"value\":\"2\",\"session\":%lld,\"seq\":1}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    CHECK (s_int (j, "version") == 1 &&
+           s_int (j, "mod_index") == s_int (j, "index"));
+    json_decref (j);
+    /* a delete with a compare that fails: the same 412 twice */
+    snprintf (body, sizeof body,
+              "{\"key\":\"d\",\"prev_value\":\"no\",\"session\":%lld,"
+              "\"seq\":2,\"ack\":1}",
+              (long long)s_sid);
+    s_twice ("DELETE", "/kv/delete", body, 412);
+    /* a delete: deleted once; the retry says deleted too (the first
+       reply), not "not found" */
+    snprintf (body, sizeof body,
+              "{\"key\":\"d\",\"session\":%lld,\"seq\":3,\"ack\":2}",
+              (long long)s_sid);
+    s_twice ("DELETE", "/kv/delete", body, 200);
+    CHECK_EQ (s_req ("DELETE", "/kv/delete", body, &j), 200);
+    CHECK (json_is_true (json_object_get (j, "deleted")));
+    json_decref (j);
+    /* a txn */
+    snprintf (body, sizeof body,
+              "{\"success\":[{\"put\":{\"key\":\"t\",\"value\":\"x\"}}],"
+              "\"session\":%lld,\"seq\":4,\"ack\":3}",
+              (long long)s_sid);
+    s_twice ("POST", "/kv/txn", body, 200);
+    CHECK_EQ (s_req ("GET", "/kv/get?key=t", NULL, &j), 200);
+    CHECK (s_int (j, "version") == 1);
+    json_decref (j);
+}
+
+static void
+test_ack_window (void)
+{
+    json_t *j;
+    char body[256];
+    /* ack 4 dropped seq 1..4: a retry of 4 now is stale */
+    snprintf (body, sizeof body,
+              "{\"key\":\"a\",\"value\":\"1\",\"session\":%lld,\"seq\":5,"
+              "\"ack\":4}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    json_decref (j);
+    snprintf (body, sizeof body,
+              "{\"success\":[],\"session\":%lld,\"seq\":4,\"ack\":3}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/txn", body, &j), 400);
+    CHECK (s_str_is (j, "error", "stale_seq") && s_int (j, "index") > 0);
+    json_decref (j);
+    /* 64 kept above ack 4: seq 68 fits, 69 does not */
+    snprintf (body, sizeof body,
+              "{\"key\":\"a\",\"value\":\"1\",\"session\":%lld,\"seq\":69,"
+              "\"ack\":4}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 429);
+    CHECK (s_str_is (j, "error", "session_window_full"));
+    json_decref (j);
+    snprintf (body, sizeof body,
+              "{\"key\":\"a\",\"value\":\"2\",\"session\":%lld,\"seq\":68,"
+              "\"ack\":4}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    CHECK (s_int (j, "version") == 2);
+    json_decref (j);
+}
+
+static void
+test_errors (void)
+{
+    static const struct {
+        const char *method, *path, *body;
+        int status;
+        const char *error;
+    } cases[] = {
+        {"POST", "/kv/put", "{\"key\":\"a\",\"value\":\"1\",\"seq\":1}", 400,
+         "bad_request"},
+        {"POST", "/kv/put", "{\"key\":\"a\",\"value\":\"1\",\"ack\":1}", 400,
+         "bad_request"},
+        {"POST", "/kv/put", "{\"key\":\"a\",\"value\":\"1\",\"session\":1}",
+         400, "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":0,\"seq\":1}", 400,
+         "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":\"1\",\"seq\":1}", 400,
+         "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":1,\"seq\":0}", 400,
+         "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":1,\"seq\":2,\"ack\":2}",
+         400, "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":1,\"seq\":2,\"ack\":-1}",
+         400, "bad_request"},
+        {"POST", "/kv/put",
+         "{\"key\":\"a\",\"value\":\"1\",\"session\":999999,\"seq\":1}", 410,
+         "session_expired"},
+        {"DELETE", "/kv/delete", "{\"key\":\"a\",\"session\":999999,\"seq\":1}",
+         410, "session_expired"},
+        {"POST", "/kv/txn", "{\"success\":[],\"session\":999999,\"seq\":1}",
+         410, "session_expired"},
+        {"POST", "/session/close", "{\"session\":999999}", 410,
+         "session_expired"},
+        {"POST", "/session/close", "{}", 400, "bad_request"},
+        {"POST", "/session/close", "{\"session\":true}", 400, "bad_request"},
+        {"POST", "/session/close", "[1]", 400, "bad_request"},
+        {"POST", "/session/open", "{\"ttl_ms\":5}", 400, "bad_request"},
+        {"POST", "/session/open", "{", 400, "bad_request"},
+        {"GET", "/session/open", NULL, 405, "method_not_allowed"},
+        {"GET", "/session/close", NULL, 405, "method_not_allowed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *j;
+        int st = s_req (cases[i].method, cases[i].path, cases[i].body, &j);
+        if (st != cases[i].status || !s_str_is (j, "error", cases[i].error))
+            fprintf (stderr, "case %zu: %s %s %s: %d\n", i, cases[i].method,
+                     cases[i].path, cases[i].body ? cases[i].body : "", st);
+        CHECK_EQ (st, cases[i].status);
+        CHECK (s_str_is (j, "error", cases[i].error));
+        json_decref (j);
+    }
+    /* nothing of these was applied: "a" is as test_ack_window left it */
+    json_t *j;
+    CHECK_EQ (s_req ("GET", "/kv/get?key=a", NULL, &j), 200);
+    CHECK (s_int (j, "version") == 2);
+    json_decref (j);
+}
+
+static void
+test_restart (void)
+{
+    json_t *first, *again;
+    char body[256];
+    snprintf (body, sizeof body,
+              "{\"key\":\"r\",\"value\":\"1\",\"session\":%lld,\"seq\":70,"
+              "\"ack\":68}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &first), 200);
+    node_stop (&s_node);
+    CHECK (s_start ("60000") == 0 && s_node);
+    if (!s_node)
+        return;
+    CHECK (s_wait_leader ());
+    /* the retry after the restart: the first reply, from LevelDB */
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &again), 200);
+    CHECK (first && again && json_equal (first, again));
+    json_decref (first);
+    json_decref (again);
+    CHECK_EQ (s_req ("GET", "/kv/get?key=r", NULL, &again), 200);
+    CHECK (s_int (again, "version") == 1);
+    json_decref (again);
+}
+
+static void
+test_close (void)
+{
+    int64_t sid = s_open ();
+    char body[256];
+    json_t *j;
+    snprintf (body, sizeof body, "{\"session\":%lld}", (long long)sid);
+    CHECK_EQ (s_req ("POST", "/session/close", body, &j), 200);
+    CHECK (json_is_true (json_object_get (j, "ok")) &&
+           s_int (j, "session") == sid);
+    json_decref (j);
+    snprintf (body, sizeof body,
+              "{\"key\":\"c\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
+              (long long)sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 410);
+    json_decref (j);
+    CHECK_EQ (s_req ("GET", "/kv/get?key=c", NULL, &j), 404);
+    json_decref (j);
+}
+
+static void
+test_expiry (void)
+{
+    node_stop (&s_node);
+    CHECK (s_start ("1000") == 0 && s_node);
+    if (!s_node)
+        return;
+    CHECK (s_wait_leader ());
+    int64_t sid = s_open ();
+    char body[256];
+    json_t *j;
+    snprintf (body, sizeof body,
+              "{\"key\":\"e\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
+              (long long)sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    CHECK (s_int (j, "version") == 1);
+    json_decref (j);
+    /* idle past the TTL; nothing expires until a stamped entry applies,
+       and then the retry is refused, not applied */
+    zclock_sleep (1300);
+    snprintf (body, sizeof body,
+              "{\"key\":\"e\",\"value\":\"1\",\"session\":%lld,\"seq\":2,"
+              "\"ack\":1}",
+              (long long)sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 410);
+    CHECK (s_str_is (j, "error", "session_expired"));
+    json_decref (j);
+    CHECK_EQ (s_req ("GET", "/kv/get?key=e", NULL, &j), 200);
+    CHECK (s_int (j, "version") == 1);
+    json_decref (j);
+    /* the first session keeps the TTL its register command carried (60 s,
+       not this leader's 1 s): still open */
+    snprintf (body, sizeof body,
+              "{\"success\":[],\"session\":%lld,\"seq\":71,\"ack\":70}",
+              (long long)s_sid);
+    CHECK_EQ (s_req ("POST", "/kv/txn", body, &j), 200);
+    json_decref (j);
+}
+
+int
+main (void)
+{
+    check_watchdog ("test_http_session", 60);
+    const char *dir = fixture_tmpdir ("http-session");
+    if (dir)
+        snprintf (s_data, sizeof s_data, "%s/n1", dir);
+    CHECK (dir && s_start ("60000") == 0);
+    if (!s_node)
+        return check_report ();
+    CHECK (s_wait_leader ());
+    check_run ("open; duplicates get the first reply, applied once",
+               test_open_and_duplicates);
+    check_run ("ack drops replies; the window", test_ack_window);
+    check_run ("bad input: 400, 405, 410; nothing applied", test_errors);
+    check_run ("a duplicate after a restart", test_restart);
+    check_run ("close", test_close);
+    check_run ("expiry by the leader's stamps", test_expiry);
+    node_stop (&s_node);
+    fixture_tmpdir_remove ();
+    return check_report ();
+}
