@@ -36,19 +36,30 @@ s_propose (http_req_t *c, kvsm_cmd_t *cmd, raft_buf_t *key,
     return http_call (c, &req);
 }
 
+/* A write's body and its ?forward= (http_kv.c): 0 with *body (free it),
+   or the status of the reply sent. */
+static int
+s_read (http_req_t *c, char **body, size_t *len, msg_api_forward_t *forward)
+{
+    int st = http_read_body (c, body, len);
+    if (st)
+        return st;
+    if ((st = http_kv_forward_param (c, forward)) != 0) {
+        free (*body);
+        *body = NULL;
+    }
+    return st;
+}
+
 int
 http_kv_write (http_req_t *c, bool put)
 {
     char *body = NULL;
     size_t len = 0;
-    int st = http_read_body (c, &body, &len);
+    msg_api_forward_t forward;
+    int st = s_read (c, &body, &len, &forward);
     if (st)
         return st;
-    msg_api_forward_t forward;
-    if ((st = http_kv_forward_param (c, &forward)) != 0) {
-        free (body);
-        return st;
-    }
     http_parse_limits_t lim = s_limits (c);
     kvsm_cmd_t cmd;
     http_parse_err_t err;
@@ -83,14 +94,10 @@ http_kv_txn (http_req_t *c)
 {
     char *body = NULL;
     size_t len = 0;
-    int st = http_read_body (c, &body, &len);
+    msg_api_forward_t forward;
+    int st = s_read (c, &body, &len, &forward);
     if (st)
         return st;
-    msg_api_forward_t forward;
-    if ((st = http_kv_forward_param (c, &forward)) != 0) {
-        free (body);
-        return st;
-    }
     http_parse_limits_t lim = s_limits (c);
     kvsm_cmd_t cmd;
     http_parse_err_t err;
