@@ -46,7 +46,7 @@ typedef struct {
     int peer_max_conns;
     int monitor_max_subscribers;
     int read_ms;
-    long watch_history; /* events kept for watches (actors/watch_hub.h) */
+    long watch_history;   /* events kept for watches (actors/watch_hub.h) */
     char watch_cors[256]; /* /kv/watch's Access-Control-Allow-Origin, or "" */
 } nsxd_config_t;
 

@@ -115,8 +115,7 @@ ra_forward_wanted (ra_self_t *self, const msg_api_req_t *req)
 }
 
 void
-ra_forward_send (ra_self_t *self, zframe_t **identity,
-                 const msg_api_req_t *req)
+ra_forward_send (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
 {
     raft_status_t st;
     raft_status (self->r, &st);

@@ -103,8 +103,7 @@ typedef struct {
 } ra_self_t;
 
 /* raft_actor.c: run one API request (a worker's, or one forwarded) */
-void ra_api_dispatch (ra_self_t *self, zframe_t **identity,
-                      msg_api_req_t *req);
+void ra_api_dispatch (ra_self_t *self, zframe_t **identity, msg_api_req_t *req);
 
 /* raft_actor_forward.c */
 bool ra_forward_wanted (ra_self_t *self, const msg_api_req_t *req);

@@ -128,10 +128,9 @@ s_on_applied (ra_self_t *self, msg_store_t *m)
                 ra_reply_kv (self, q->identity, q->req_id, q->index,
                              &m->results[k]);
             else
-                ra_reply_written (self, q->identity, q->req_id, q->key,
-                                  q->index, is_delete,
-                                  is_delete ? m->results[k].existed
-                                            : !m->results[k].existed);
+                ra_reply_written (
+                    self, q->identity, q->req_id, q->key, q->index, is_delete,
+                    is_delete ? m->results[k].existed : !m->results[k].existed);
             q->acked = true;
             ra_req_drop (self, i);
             break;

@@ -377,8 +377,8 @@ s_rep_fields (const msgpack_object *o, msg_api_rep_t *rep)
         rep->health = msg_api_health_unpack (&f[5]);
         return rep->health ? 0 : -1;
     case MSG_API_REP_KV:
-        return msg_get_uint (&f[5], &rep->index) && s_buf (&f[6], &rep->value) &&
-                       rep->value
+        return msg_get_uint (&f[5], &rep->index) &&
+                       s_buf (&f[6], &rep->value) && rep->value
                    ? 0
                    : -1;
     }

@@ -60,8 +60,8 @@ typedef struct {
     raft_entry_t applied_conf; /* the configuration at applied (index 0:
                                   none recorded) */
     uint64_t gen;              /* the KV data's generation */
-    bool upgraded;           /* opened as format 1, upgraded to 2 now */
-    uint64_t upgraded_keys;  /* the KV records it rewrote */
+    bool upgraded;             /* opened as format 1, upgraded to 2 now */
+    uint64_t upgraded_keys;    /* the KV records it rewrote */
 } store_state_t;
 
 /* Read everything durable. First reads every record once with block

@@ -150,12 +150,12 @@ s_msg_valid (const raft_t *r, const raft_msg_t *m)
        from anyone else its only effect would be its term. Requests are
        different: a server being added hears from a leader it does not
        know yet. */
-    bool response =
-        m->type == RAFT_MSG_APPEND_RESP || m->type == RAFT_MSG_VOTE_RESP ||
-        m->type == RAFT_MSG_PREVOTE_RESP ||
-        m->type == RAFT_MSG_HEARTBEAT_RESP ||
-        m->type == RAFT_MSG_SNAPSHOT_RESP ||
-        m->type == RAFT_MSG_READ_INDEX_RESP;
+    bool response = m->type == RAFT_MSG_APPEND_RESP ||
+                    m->type == RAFT_MSG_VOTE_RESP ||
+                    m->type == RAFT_MSG_PREVOTE_RESP ||
+                    m->type == RAFT_MSG_HEARTBEAT_RESP ||
+                    m->type == RAFT_MSG_SNAPSHOT_RESP ||
+                    m->type == RAFT_MSG_READ_INDEX_RESP;
     /* A read index is served to members only (a stranger could otherwise
        queue reads on the leader). */
     if ((response || m->type == RAFT_MSG_READ_INDEX) &&

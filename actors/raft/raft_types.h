@@ -114,18 +114,18 @@ const raft_conf_t *raft_entry_conf (const raft_entry_t *e);
     and separate heartbeats that carry ReadIndex rounds, §6.4)           */
 
 typedef enum {
-    RAFT_MSG_APPEND = 1,     /* AppendEntries request */
-    RAFT_MSG_APPEND_RESP,    /* AppendEntries response */
-    RAFT_MSG_VOTE,           /* RequestVote request */
-    RAFT_MSG_VOTE_RESP,      /* RequestVote response */
-    RAFT_MSG_PREVOTE,        /* §9.6 pre-vote request (term = term + 1) */
-    RAFT_MSG_PREVOTE_RESP,   /* §9.6 pre-vote response */
-    RAFT_MSG_HEARTBEAT,      /* empty AppendEntries, carries commit and ctx */
-    RAFT_MSG_HEARTBEAT_RESP, /* echoes ctx (ReadIndex round) */
-    RAFT_MSG_TIMEOUT_NOW,    /* §3.10: start an election now */
-    RAFT_MSG_SNAPSHOT,       /* §5.3 InstallSnapshot, one chunk */
-    RAFT_MSG_SNAPSHOT_RESP,  /* acknowledges a chunk */
-    RAFT_MSG_READ_INDEX,     /* §6.4: a follower asks the leader for a read
+    RAFT_MSG_APPEND = 1,      /* AppendEntries request */
+    RAFT_MSG_APPEND_RESP,     /* AppendEntries response */
+    RAFT_MSG_VOTE,            /* RequestVote request */
+    RAFT_MSG_VOTE_RESP,       /* RequestVote response */
+    RAFT_MSG_PREVOTE,         /* §9.6 pre-vote request (term = term + 1) */
+    RAFT_MSG_PREVOTE_RESP,    /* §9.6 pre-vote response */
+    RAFT_MSG_HEARTBEAT,       /* empty AppendEntries, carries commit and ctx */
+    RAFT_MSG_HEARTBEAT_RESP,  /* echoes ctx (ReadIndex round) */
+    RAFT_MSG_TIMEOUT_NOW,     /* §3.10: start an election now */
+    RAFT_MSG_SNAPSHOT,        /* §5.3 InstallSnapshot, one chunk */
+    RAFT_MSG_SNAPSHOT_RESP,   /* acknowledges a chunk */
+    RAFT_MSG_READ_INDEX,      /* §6.4: a follower asks the leader for a read
                                 index (ctx: the follower's read) */
     RAFT_MSG_READ_INDEX_RESP, /* the read index (index), or reject */
     RAFT_MSG_TYPE_MAX

@@ -60,8 +60,7 @@ s_assign (raft_t *r)
 
 /* The leader's answer to a follower's read. */
 static void
-s_send_resp (raft_t *r, raft_id_t to, uint64_t ctx, raft_index_t index,
-             bool ok)
+s_send_resp (raft_t *r, raft_id_t to, uint64_t ctx, raft_index_t index, bool ok)
 {
     raft_msg_t m = {.type = RAFT_MSG_READ_INDEX_RESP,
                     .to = to,
@@ -107,8 +106,10 @@ s_forward (raft_t *r, uint64_t ctx)
     raft_read_req_t q = {
         .ctx = ctx, .state = RAFT_READ_WAIT_LEADER, .asked = r->now};
     RAFT_VEC_PUSH (r->reads, q);
-    raft_msg_t m = {
-        .type = RAFT_MSG_READ_INDEX, .to = r->leader, .term = r->term, .ctx = ctx};
+    raft_msg_t m = {.type = RAFT_MSG_READ_INDEX,
+                    .to = r->leader,
+                    .term = r->term,
+                    .ctx = ctx};
     raft_send (r, &m, 0);
     return RAFT_OK;
 }

@@ -180,7 +180,8 @@ s_forwards (zsock_t *d, raft_id_t from, unsigned *sent)
         msg_forward_t f = {
             .reply = reply, .fwd_id = 1 + *sent, .from = from, .body = body};
         raft_buf_t *p = msg_forward_encode (&f);
-        if (p && zmq_send (zsock_resolve (d), p->data, p->len, ZMQ_DONTWAIT) >= 0)
+        if (p &&
+            zmq_send (zsock_resolve (d), p->data, p->len, ZMQ_DONTWAIT) >= 0)
             (*sent)++;
         raft_buf_unref (p);
         raft_buf_unref (body);

@@ -376,8 +376,8 @@ test_forward (void)
         CHECK (p && msg_forward_is (p->data, p->len));
         msg_forward_t d;
         CHECK (msg_forward_decode (p->data, p->len, &d) == 0);
-        CHECK (d.reply == f.reply && d.fwd_id == f.fwd_id &&
-               d.from == f.from && d.body && d.body->len == 2 &&
+        CHECK (d.reply == f.reply && d.fwd_id == f.fwd_id && d.from == f.from &&
+               d.body && d.body->len == 2 &&
                memcmp (d.body->data, "\x9a\x01", 2) == 0);
         msg_forward_clear (&d);
         for (size_t len = 0; len < p->len; len++)
@@ -385,8 +385,8 @@ test_forward (void)
         raft_buf_unref (p);
     }
     /* a Raft message is not one, and does not decode as one */
-    raft_msg_t m = {.type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 3,
-                    .ctx = 9};
+    raft_msg_t m = {
+        .type = RAFT_MSG_READ_INDEX, .from = 2, .to = 1, .term = 3, .ctx = 9};
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     CHECK (msg_raft_encode (&buf, &m) == 0);
@@ -402,18 +402,33 @@ test_forward (void)
         const char *b;
         size_t n;
     } bad[] = {
-        {"\x95\x02\xa3" "fwd\x01\x02\xc4\x01x", 11},  /* version */
-        {"\x95\x01\xa3" "fwx\x01\x02\xc4\x01x", 11},  /* kind */
-        {"\x95\x01\xa3" "fwd\x01\x00\xc4\x01x", 11},  /* from 0 */
-        {"\x95\x01\xa3" "fwd\x01\x02\xc4\x00", 10},   /* empty body */
-        {"\x95\x01\xa3" "fwd\x01\x02\xa1x", 10},       /* str body */
-        {"\x95\x01\xa3" "fwd\xa1x\x02\xc4\x01x", 12}, /* fwd_id str */
-        {"\x95\x01\xa3" "fwd\x01\x02\xc6\xff\xff\xff\xff", 13},
+        {"\x95\x02\xa3"
+         "fwd\x01\x02\xc4\x01x",
+         11}, /* version */
+        {"\x95\x01\xa3"
+         "fwx\x01\x02\xc4\x01x",
+         11}, /* kind */
+        {"\x95\x01\xa3"
+         "fwd\x01\x00\xc4\x01x",
+         11}, /* from 0 */
+        {"\x95\x01\xa3"
+         "fwd\x01\x02\xc4\x00",
+         10}, /* empty body */
+        {"\x95\x01\xa3"
+         "fwd\x01\x02\xa1x",
+         10}, /* str body */
+        {"\x95\x01\xa3"
+         "fwd\xa1x\x02\xc4\x01x",
+         12}, /* fwd_id str */
+        {"\x95\x01\xa3"
+         "fwd\x01\x02\xc6\xff\xff\xff\xff",
+         13},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK (msg_forward_decode (bad[i].b, bad[i].n, &d) == -1);
-    CHECK (msg_forward_decode ("\x95\x01\xa3" "fwd\x01\x02\xc4\x01x", 11,
-                               &d) == 0 &&
+    CHECK (msg_forward_decode ("\x95\x01\xa3"
+                               "fwd\x01\x02\xc4\x01x",
+                               11, &d) == 0 &&
            !d.reply && d.fwd_id == 1 && d.from == 2);
     msg_forward_clear (&d);
     raft_buf_unref (body);

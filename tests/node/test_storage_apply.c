@@ -52,8 +52,9 @@ test_apply (void)
     sf_send (&n, &a);
     CHECK (sf_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 8);
-    msg_apply_result_t expect1[] = {{2, false, 0, 0}, {3, true, 0, 0},  {4, true, 0, 0},
-                                    {5, false, 0, 0}, {7, false, 0, 0}, {8, false, 0, 0}};
+    msg_apply_result_t expect1[] = {{2, false, 0, 0}, {3, true, 0, 0},
+                                    {4, true, 0, 0},  {5, false, 0, 0},
+                                    {7, false, 0, 0}, {8, false, 0, 0}};
     CHECK (s_results_are (&r, expect1, 6));
     msg_store_clear (&r);
 

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* A three-server cluster with server 1 leading in term 2, every entry
    applied everywhere. */
 static void
