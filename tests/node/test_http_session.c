@@ -18,6 +18,9 @@
 #include "node.h"
 #include "nsxd_config.h"
 
+#include "msg_api.h"
+#include "msg_store.h"
+
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -328,6 +331,58 @@ test_close (void)
     json_decref (j);
 }
 
+/* A session command is stamped by the leader that proposes it, whatever
+   stamp it came with (a forwarded write carries its follower's): one
+   stamp a month ahead would otherwise move the table's clock a month and
+   expire the session it names at once. Sent as the HTTP workers send
+   commands, straight to the raft actor's API socket. */
+static void
+test_leader_stamps (void)
+{
+    int64_t sid = s_open ();
+    kvsm_cmd_t cmd = {.op = KVSM_PUT,
+                      .key = raft_buf_new ("stamp", 5),
+                      .value = raft_buf_new ("1", 1),
+                      .has_session = true,
+                      .session = (uint64_t)sid,
+                      .seq = 1,
+                      .stamp_ms =
+                          (uint64_t)zclock_time () + 30ULL * 24 * 3600 * 1000};
+    raft_buf_t *data = msg_kv_encode (&cmd);
+    kvsm_cmd_clear (&cmd);
+    CHECK (data != NULL);
+    zsock_t *d = zsock_new_dealer (node_api_endpoint (s_node));
+    CHECK (d != NULL);
+    if (!data || !d) {
+        raft_buf_unref (data);
+        zsock_destroy (&d);
+        return;
+    }
+    zsock_set_rcvtimeo (d, 3000);
+    msg_api_req_t req = {.req_id = 7, .op = MSG_API_CMD, .value = data};
+    zmsg_t *zm = msg_api_req_encode (&req);
+    raft_buf_unref (data);
+    CHECK (zm && zmsg_send (&zm, d) == 0);
+    zmsg_t *in = zmsg_recv (d);
+    msg_api_rep_t rep;
+    CHECK (in && msg_api_rep_decode (in, &rep) == 0);
+    if (in && rep.req_id == 7)
+        CHECK_EQ ((int)rep.status, 200);
+    if (in)
+        msg_api_rep_clear (&rep);
+    zmsg_destroy (&in);
+    zsock_destroy (&d);
+    /* the session lives on: the clock moved to the leader's now */
+    char body[256];
+    json_t *j;
+    snprintf (body, sizeof body,
+              "{\"key\":\"stamp\",\"value\":\"2\",\"session\":%lld,"
+              "\"seq\":2,\"ack\":1}",
+              (long long)sid);
+    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    json_decref (j);
+}
+
 static void
 test_expiry (void)
 {
@@ -384,6 +439,7 @@ main (void)
     check_run ("bad input: 400, 405, 410; nothing applied", test_errors);
     check_run ("a duplicate after a restart", test_restart);
     check_run ("close", test_close);
+    check_run ("the leader stamps session commands", test_leader_stamps);
     check_run ("expiry by the leader's stamps", test_expiry);
     node_stop (&s_node);
     fixture_tmpdir_remove ();
