@@ -330,6 +330,9 @@ $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests
 $(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
 # /kv/watch's suite: its node and client (tests/node/watch_client.c).
 $(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
+# The suites that drive one real node over HTTP share tests/node/node_fixture.c.
+$(B)/test_http_watch $(B)/test_http_session $(B)/test_http_txn \
+    $(B)/test_http_session-bug: $(B)/obj-asan/tests/node/node_fixture.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o
