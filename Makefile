@@ -247,12 +247,14 @@ $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck
 	$(call LINK_NODE,$(CFLAGS))
 
 # The KV state machine alone (store/kvsm.c), under ASan+UBSan.
-$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/tests/sm/kvsm_fixture.o \
+                $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
                 $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
 # Client sessions in the KV state machine (store/kvsm_session.c).
-$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan/libtest.a \
+$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o \
+                        $(B)/obj-asan/tests/sm/kvsm_fixture.o $(B)/obj-asan/libtest.a \
                         $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
