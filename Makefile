@@ -247,12 +247,14 @@ $(B)/promcheck: $(call objs,obj,tests/node/promcheck_main.c tests/node/promcheck
 	$(call LINK_NODE,$(CFLAGS))
 
 # The KV state machine alone (store/kvsm.c), under ASan+UBSan.
-$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
+$(B)/test_kvsm: $(B)/obj-asan/tests/sm/test_kvsm.o $(B)/obj-asan/tests/sm/kvsm_fixture.o \
+                $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
                 $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
 # Client sessions in the KV state machine (store/kvsm_session.c).
-$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan/libtest.a \
+$(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o \
+                        $(B)/obj-asan/tests/sm/kvsm_fixture.o $(B)/obj-asan/libtest.a \
                         $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
@@ -330,6 +332,9 @@ $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests
 $(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
 # /kv/watch's suite: its node and client (tests/node/watch_client.c).
 $(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
+# The suites that drive one real node over HTTP share tests/node/node_fixture.c.
+$(B)/test_http_watch $(B)/test_http_session $(B)/test_http_txn \
+    $(B)/test_http_session-bug: $(B)/obj-asan/tests/node/node_fixture.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o

@@ -329,3 +329,9 @@ node_context (node_t *self)
 {
     return self->ctx;
 }
+
+const char *
+node_api_endpoint (const node_t *self)
+{
+    return self->ep_api;
+}

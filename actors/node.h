@@ -64,4 +64,8 @@ log_level_t node_log_level (const char *name);
 /* The node's context (tests read its metrics through /metrics). */
 node_ctx_t *node_context (node_t *self);
 
+/* The raft actor's API endpoint (inproc), where the HTTP workers send
+   msg_api.h requests: tests send requests no HTTP route builds there. */
+const char *node_api_endpoint (const node_t *self);
+
 #endif

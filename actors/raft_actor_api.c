@@ -158,8 +158,21 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
         msg_kv_clear (&cmd);
         return;
     }
+    /* A session command is stamped again with the leader's clock: the
+       HTTP worker that encoded it stamped it with its node's, and a
+       follower's (a forwarded write: msg_forward.h) may run ahead of the
+       leader's. The session table's clock is the max stamp applied, so
+       one stamp from a clock a day fast would expire every session
+       early; stamped here, only the clocks of the leaders that proposed
+       count (store/kvsm_session.h). */
+    bool restamp = encoded && (cmd.has_session || cmd.op == KVSM_SOPEN ||
+                               cmd.op == KVSM_SCLOSE);
+    if (restamp) {
+        int64_t now = zclock_time ();
+        cmd.stamp_ms = now > 0 ? (uint64_t)now : 0;
+    }
     raft_buf_t *data =
-        encoded ? raft_buf_ref (req->value) : msg_kv_encode (&cmd);
+        encoded && !restamp ? raft_buf_ref (req->value) : msg_kv_encode (&cmd);
     msg_kv_clear (&cmd);
     raft_index_t index;
     raft_term_t term;

@@ -2,10 +2,11 @@
     store/kvsm_session.h): POST /session/open and /session/close, and the
     "session", "seq", "ack" fields of a write (http_txn.c calls
     http_session_fields). Every session command is stamped here with this
-    node's wall clock in ms when it is encoded (on the leader; a follower
-    that forwards stamps it itself): the state machine's clock is the max
-    of the stamps in the log, so a clock that lags only makes expiry later,
-    never nondeterministic.
+    node's wall clock in ms when it is encoded, and stamped again by the
+    leader's raft actor when it proposes it (raft_actor_api.c), so that a
+    forwarding follower's clock never counts: the state machine's clock is
+    the max of the stamps in the log, so a leader's clock that lags only
+    makes expiry later, never nondeterministic.
 */
 #include "http_int.h"
 #include "kvsm_session.h"

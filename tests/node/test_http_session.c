@@ -13,10 +13,14 @@
     stuck run; every request has a 3 s timeout; waits are counted.
 */
 #include "check.h"
+#include "node_fixture.h"
 #include "client.h"
 #include "fixture.h"
 #include "node.h"
 #include "nsxd_config.h"
+
+#include "msg_api.h"
+#include "msg_store.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -27,94 +31,22 @@
 #define S_EP "127.0.0.1:4110"
 
 static node_t *s_node;
-static char s_data[300];
+static char s_dir[300];
 
 static int
 s_start (const char *ttl_ms)
 {
-    char *argv[] = {"nsxd",
-                    "--id",
-                    "1",
-                    "--http-listen",
-                    S_EP,
-                    "--peer-listen",
-                    "tcp://127.0.0.1:4210",
-                    "--monitor-listen",
-                    "tcp://127.0.0.1:4310",
-                    "--cluster",
-                    "1=tcp://127.0.0.1:4210@" S_EP,
-                    "--data-dir",
-                    s_data,
-                    "--insecure-peers",
-                    "--election-ms",
-                    "200",
-                    "--heartbeat-ms",
-                    "40",
-                    "--session-ttl-ms",
-                    (char *)ttl_ms,
-                    NULL};
-    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
-    nsxd_config_t c;
-    optind = 0;
-    if (nsxd_config_parse (argc, argv, &c) != 0)
-        return 2;
-    raft_conf_t boot;
-    if (nsxd_config_cluster (c.cluster, &boot) != 0)
-        return 2;
-    return node_start (&c, &boot, &s_node);
-}
-
-/* One request: its status, and its body as JSON in *j (NULL if none). */
-static int
-s_req (const char *method, const char *path, const char *body, json_t **j)
-{
-    http_client_opts_t opts = {0};
-    http_client_resp_t r =
-        http_client_request (&opts, S_EP, method, path, body, 3000);
-    if (j)
-        *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
-    int st = r.status;
-    http_client_resp_free (&r);
-    return st;
-}
-
-static int64_t
-s_int (json_t *j, const char *k)
-{
-    json_t *v = json_object_get (j, k);
-    return json_is_integer (v) ? json_integer_value (v) : -1;
-}
-
-static bool
-s_str_is (json_t *j, const char *k, const char *want)
-{
-    const char *v = json_string_value (json_object_get (j, k));
-    return v && strcmp (v, want) == 0;
-}
-
-/* Wait (bounded) until the node leads: a PUT answers 200. */
-static bool
-s_wait_leader (void)
-{
-    for (int i = 0; i < 100; i++) {
-        json_t *j;
-        int st =
-            s_req ("POST", "/kv/put", "{\"key\":\"w\",\"value\":\"\"}", &j);
-        json_decref (j);
-        if (st == 200)
-            return true;
-        zclock_sleep (50);
-    }
-    return false;
+    const char *extra[] = {"--session-ttl-ms", ttl_ms, NULL};
+    return nf_start (&s_node, 4110, s_dir, extra);
 }
 
 static int64_t
 s_open (void)
 {
     json_t *j;
-    CHECK_EQ (s_req ("POST", "/session/open", "{}", &j), 200);
-    int64_t id = s_int (j, "session");
-    CHECK (id >= 1 && id == s_int (j, "index"));
+    CHECK_EQ (nf_req (S_EP, "POST", "/session/open", "{}", &j), 200);
+    int64_t id = nf_int (j, "session");
+    CHECK (id >= 1 && id == nf_int (j, "index"));
     json_decref (j);
     return id;
 }
@@ -124,8 +56,8 @@ static void
 s_twice (const char *method, const char *path, const char *body, int want)
 {
     json_t *a, *b;
-    CHECK_EQ (s_req (method, path, body, &a), want);
-    CHECK_EQ (s_req (method, path, body, &b), want);
+    CHECK_EQ (nf_req (S_EP, method, path, body, &a), want);
+    CHECK_EQ (nf_req (S_EP, method, path, body, &b), want);
     CHECK (a && b && json_equal (a, b));
     json_decref (a);
     json_decref (b);
@@ -137,9 +69,9 @@ static void
 test_open_and_duplicates (void)
 {
     json_t *j;
-    CHECK_EQ (s_req ("POST", "/session/open", "", &j), 200);
-    CHECK (s_int (j, "ttl_ms") == 60000);
-    s_sid = s_int (j, "session");
+    CHECK_EQ (nf_req (S_EP, "POST", "/session/open", "", &j), 200);
+    CHECK (nf_int (j, "ttl_ms") == 60000);
+    s_sid = nf_int (j, "session");
     json_decref (j);
     char body[256];
     /* a put, then its retry: one write, the first reply */
@@ -147,17 +79,17 @@ test_open_and_duplicates (void)
               "{\"key\":\"d\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
               (long long)s_sid);
     s_twice ("POST", "/kv/put", body, 200);
-    CHECK_EQ (s_req ("GET", "/kv/get?key=d", NULL, &j), 200);
-    CHECK (s_int (j, "version") == 1 && s_str_is (j, "value", "1"));
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=d", NULL, &j), 200);
+    CHECK (nf_int (j, "version") == 1 && nf_str_is (j, "value", "1"));
     json_decref (j);
     /* the retry carries another value: still the first reply, not
        applied */
     snprintf (body, sizeof body,
               "{\"key\":\"d\",\"value\":\"2\",\"session\":%lld,\"seq\":1}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
-    CHECK (s_int (j, "version") == 1 &&
-           s_int (j, "mod_index") == s_int (j, "index"));
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 200);
+    CHECK (nf_int (j, "version") == 1 &&
+           nf_int (j, "mod_index") == nf_int (j, "index"));
     json_decref (j);
     /* a delete with a compare that fails: the same 412 twice */
     snprintf (body, sizeof body,
@@ -171,7 +103,7 @@ test_open_and_duplicates (void)
               "{\"key\":\"d\",\"session\":%lld,\"seq\":3,\"ack\":2}",
               (long long)s_sid);
     s_twice ("DELETE", "/kv/delete", body, 200);
-    CHECK_EQ (s_req ("DELETE", "/kv/delete", body, &j), 200);
+    CHECK_EQ (nf_req (S_EP, "DELETE", "/kv/delete", body, &j), 200);
     CHECK (json_is_true (json_object_get (j, "deleted")));
     json_decref (j);
     /* a txn */
@@ -180,8 +112,8 @@ test_open_and_duplicates (void)
               "\"session\":%lld,\"seq\":4,\"ack\":3}",
               (long long)s_sid);
     s_twice ("POST", "/kv/txn", body, 200);
-    CHECK_EQ (s_req ("GET", "/kv/get?key=t", NULL, &j), 200);
-    CHECK (s_int (j, "version") == 1);
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=t", NULL, &j), 200);
+    CHECK (nf_int (j, "version") == 1);
     json_decref (j);
 }
 
@@ -195,28 +127,28 @@ test_ack_window (void)
               "{\"key\":\"a\",\"value\":\"1\",\"session\":%lld,\"seq\":5,"
               "\"ack\":4}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 200);
     json_decref (j);
     snprintf (body, sizeof body,
               "{\"success\":[],\"session\":%lld,\"seq\":4,\"ack\":3}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/txn", body, &j), 400);
-    CHECK (s_str_is (j, "error", "stale_seq") && s_int (j, "index") > 0);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/txn", body, &j), 400);
+    CHECK (nf_str_is (j, "error", "stale_seq") && nf_int (j, "index") > 0);
     json_decref (j);
     /* 64 kept above ack 4: seq 68 fits, 69 does not */
     snprintf (body, sizeof body,
               "{\"key\":\"a\",\"value\":\"1\",\"session\":%lld,\"seq\":69,"
               "\"ack\":4}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 429);
-    CHECK (s_str_is (j, "error", "session_window_full"));
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 429);
+    CHECK (nf_str_is (j, "error", "session_window_full"));
     json_decref (j);
     snprintf (body, sizeof body,
               "{\"key\":\"a\",\"value\":\"2\",\"session\":%lld,\"seq\":68,"
               "\"ack\":4}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
-    CHECK (s_int (j, "version") == 2);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 200);
+    CHECK (nf_int (j, "version") == 2);
     json_decref (j);
 }
 
@@ -268,18 +200,19 @@ test_errors (void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *j;
-        int st = s_req (cases[i].method, cases[i].path, cases[i].body, &j);
-        if (st != cases[i].status || !s_str_is (j, "error", cases[i].error))
+        int st =
+            nf_req (S_EP, cases[i].method, cases[i].path, cases[i].body, &j);
+        if (st != cases[i].status || !nf_str_is (j, "error", cases[i].error))
             fprintf (stderr, "case %zu: %s %s %s: %d\n", i, cases[i].method,
                      cases[i].path, cases[i].body ? cases[i].body : "", st);
         CHECK_EQ (st, cases[i].status);
-        CHECK (s_str_is (j, "error", cases[i].error));
+        CHECK (nf_str_is (j, "error", cases[i].error));
         json_decref (j);
     }
     /* nothing of these was applied: "a" is as test_ack_window left it */
     json_t *j;
-    CHECK_EQ (s_req ("GET", "/kv/get?key=a", NULL, &j), 200);
-    CHECK (s_int (j, "version") == 2);
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=a", NULL, &j), 200);
+    CHECK (nf_int (j, "version") == 2);
     json_decref (j);
 }
 
@@ -292,19 +225,19 @@ test_restart (void)
               "{\"key\":\"r\",\"value\":\"1\",\"session\":%lld,\"seq\":70,"
               "\"ack\":68}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &first), 200);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &first), 200);
     node_stop (&s_node);
     CHECK (s_start ("60000") == 0 && s_node);
     if (!s_node)
         return;
-    CHECK (s_wait_leader ());
+    CHECK (nf_wait_leader (S_EP));
     /* the retry after the restart: the first reply, from LevelDB */
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &again), 200);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &again), 200);
     CHECK (first && again && json_equal (first, again));
     json_decref (first);
     json_decref (again);
-    CHECK_EQ (s_req ("GET", "/kv/get?key=r", NULL, &again), 200);
-    CHECK (s_int (again, "version") == 1);
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=r", NULL, &again), 200);
+    CHECK (nf_int (again, "version") == 1);
     json_decref (again);
 }
 
@@ -315,16 +248,68 @@ test_close (void)
     char body[256];
     json_t *j;
     snprintf (body, sizeof body, "{\"session\":%lld}", (long long)sid);
-    CHECK_EQ (s_req ("POST", "/session/close", body, &j), 200);
+    CHECK_EQ (nf_req (S_EP, "POST", "/session/close", body, &j), 200);
     CHECK (json_is_true (json_object_get (j, "ok")) &&
-           s_int (j, "session") == sid);
+           nf_int (j, "session") == sid);
     json_decref (j);
     snprintf (body, sizeof body,
               "{\"key\":\"c\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
               (long long)sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 410);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 410);
     json_decref (j);
-    CHECK_EQ (s_req ("GET", "/kv/get?key=c", NULL, &j), 404);
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=c", NULL, &j), 404);
+    json_decref (j);
+}
+
+/* A session command is stamped by the leader that proposes it, whatever
+   stamp it came with (a forwarded write carries its follower's): one
+   stamp a month ahead would otherwise move the table's clock a month and
+   expire the session it names at once. Sent as the HTTP workers send
+   commands, straight to the raft actor's API socket. */
+static void
+test_leader_stamps (void)
+{
+    int64_t sid = s_open ();
+    kvsm_cmd_t cmd = {.op = KVSM_PUT,
+                      .key = raft_buf_new ("stamp", 5),
+                      .value = raft_buf_new ("1", 1),
+                      .has_session = true,
+                      .session = (uint64_t)sid,
+                      .seq = 1,
+                      .stamp_ms =
+                          (uint64_t)zclock_time () + 30ULL * 24 * 3600 * 1000};
+    raft_buf_t *data = msg_kv_encode (&cmd);
+    kvsm_cmd_clear (&cmd);
+    CHECK (data != NULL);
+    zsock_t *d = zsock_new_dealer (node_api_endpoint (s_node));
+    CHECK (d != NULL);
+    if (!data || !d) {
+        raft_buf_unref (data);
+        zsock_destroy (&d);
+        return;
+    }
+    zsock_set_rcvtimeo (d, 3000);
+    msg_api_req_t req = {.req_id = 7, .op = MSG_API_CMD, .value = data};
+    zmsg_t *zm = msg_api_req_encode (&req);
+    raft_buf_unref (data);
+    CHECK (zm && zmsg_send (&zm, d) == 0);
+    zmsg_t *in = zmsg_recv (d);
+    msg_api_rep_t rep;
+    CHECK (in && msg_api_rep_decode (in, &rep) == 0);
+    if (in && rep.req_id == 7)
+        CHECK_EQ ((int)rep.status, 200);
+    if (in)
+        msg_api_rep_clear (&rep);
+    zmsg_destroy (&in);
+    zsock_destroy (&d);
+    /* the session lives on: the clock moved to the leader's now */
+    char body[256];
+    json_t *j;
+    snprintf (body, sizeof body,
+              "{\"key\":\"stamp\",\"value\":\"2\",\"session\":%lld,"
+              "\"seq\":2,\"ack\":1}",
+              (long long)sid);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 200);
     json_decref (j);
 }
 
@@ -335,15 +320,15 @@ test_expiry (void)
     CHECK (s_start ("1000") == 0 && s_node);
     if (!s_node)
         return;
-    CHECK (s_wait_leader ());
+    CHECK (nf_wait_leader (S_EP));
     int64_t sid = s_open ();
     char body[256];
     json_t *j;
     snprintf (body, sizeof body,
               "{\"key\":\"e\",\"value\":\"1\",\"session\":%lld,\"seq\":1}",
               (long long)sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 200);
-    CHECK (s_int (j, "version") == 1);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 200);
+    CHECK (nf_int (j, "version") == 1);
     json_decref (j);
     /* idle past the TTL; nothing expires until a stamped entry applies,
        and then the retry is refused, not applied */
@@ -352,18 +337,18 @@ test_expiry (void)
               "{\"key\":\"e\",\"value\":\"1\",\"session\":%lld,\"seq\":2,"
               "\"ack\":1}",
               (long long)sid);
-    CHECK_EQ (s_req ("POST", "/kv/put", body, &j), 410);
-    CHECK (s_str_is (j, "error", "session_expired"));
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/put", body, &j), 410);
+    CHECK (nf_str_is (j, "error", "session_expired"));
     json_decref (j);
-    CHECK_EQ (s_req ("GET", "/kv/get?key=e", NULL, &j), 200);
-    CHECK (s_int (j, "version") == 1);
+    CHECK_EQ (nf_req (S_EP, "GET", "/kv/get?key=e", NULL, &j), 200);
+    CHECK (nf_int (j, "version") == 1);
     json_decref (j);
     /* the first session keeps the TTL its register command carried (60 s,
        not this leader's 1 s): still open */
     snprintf (body, sizeof body,
               "{\"success\":[],\"session\":%lld,\"seq\":71,\"ack\":70}",
               (long long)s_sid);
-    CHECK_EQ (s_req ("POST", "/kv/txn", body, &j), 200);
+    CHECK_EQ (nf_req (S_EP, "POST", "/kv/txn", body, &j), 200);
     json_decref (j);
 }
 
@@ -373,17 +358,18 @@ main (void)
     check_watchdog ("test_http_session", 60);
     const char *dir = fixture_tmpdir ("http-session");
     if (dir)
-        snprintf (s_data, sizeof s_data, "%s/n1", dir);
+        snprintf (s_dir, sizeof s_dir, "%s", dir);
     CHECK (dir && s_start ("60000") == 0);
     if (!s_node)
         return check_report ();
-    CHECK (s_wait_leader ());
+    CHECK (nf_wait_leader (S_EP));
     check_run ("open; duplicates get the first reply, applied once",
                test_open_and_duplicates);
     check_run ("ack drops replies; the window", test_ack_window);
     check_run ("bad input: 400, 405, 410; nothing applied", test_errors);
     check_run ("a duplicate after a restart", test_restart);
     check_run ("close", test_close);
+    check_run ("the leader stamps session commands", test_leader_stamps);
     check_run ("expiry by the leader's stamps", test_expiry);
     node_stop (&s_node);
     fixture_tmpdir_remove ();

@@ -46,51 +46,52 @@ test_long_poll_at_once (void)
               (long long)(s_first - 1));
     json_t *j;
     int64_t t0 = wc_mono_ms ();
-    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
+    CHECK_EQ (nf_req (WC_EP, "GET", path, NULL, &j), 200);
     CHECK (wc_mono_ms () - t0 < 1000);
     json_t *ev = json_object_get (j, "events");
     CHECK_EQ (json_array_size (ev), 2);
     json_t *e0 = json_array_get (ev, 0);
-    CHECK (strcmp (wc_str (e0, "type"), "put") == 0 &&
-           strcmp (wc_str (e0, "key"), "lp/a") == 0 &&
-           strcmp (wc_str (e0, "value"), "1") == 0 &&
-           wc_int (e0, "index") == s_first &&
-           wc_int (e0, "create_index") == s_first &&
-           wc_int (e0, "mod_index") == s_first && wc_int (e0, "version") == 1);
-    CHECK (wc_int (j, "index") >= s_first + 2);
+    CHECK (strcmp (nf_str (e0, "type"), "put") == 0 &&
+           strcmp (nf_str (e0, "key"), "lp/a") == 0 &&
+           strcmp (nf_str (e0, "value"), "1") == 0 &&
+           nf_int (e0, "index") == s_first &&
+           nf_int (e0, "create_index") == s_first &&
+           nf_int (e0, "mod_index") == s_first && nf_int (e0, "version") == 1);
+    CHECK (nf_int (j, "index") >= s_first + 2);
     json_decref (j);
     /* limit 1: one, and the index covering it only */
     snprintf (path, sizeof path, "/kv/watch?prefix=lp/&from_index=%lld&limit=1",
               (long long)(s_first - 1));
-    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
+    CHECK_EQ (nf_req (WC_EP, "GET", path, NULL, &j), 200);
     CHECK (json_array_size (json_object_get (j, "events")) == 1 &&
-           wc_int (j, "index") == s_first);
+           nf_int (j, "index") == s_first);
     json_decref (j);
     /* a key, a delete, a txn's events with one index */
-    CHECK_EQ (wc_req ("DELETE", "/kv/delete", "{\"key\":\"lp/a\"}", &j), 200);
-    int64_t del = wc_int (j, "index");
+    CHECK_EQ (nf_req (WC_EP, "DELETE", "/kv/delete", "{\"key\":\"lp/a\"}", &j),
+              200);
+    int64_t del = nf_int (j, "index");
     json_decref (j);
-    CHECK_EQ (wc_req ("POST", "/kv/txn",
+    CHECK_EQ (nf_req (WC_EP, "POST", "/kv/txn",
                       "{\"success\":[{\"put\":{\"key\":\"lp/t1\",\"value\":"
                       "\"a\"}},{\"get\":{\"key\":\"lp/b\"}},{\"put\":{\"key\":"
                       "\"lp/t2\",\"value\":\"b\"}}]}",
                       &j),
               200);
-    int64_t txn = wc_int (j, "index");
+    int64_t txn = nf_int (j, "index");
     json_decref (j);
     snprintf (path, sizeof path, "/kv/watch?prefix=lp/&from_index=%lld",
               (long long)(del - 1));
-    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
+    CHECK_EQ (nf_req (WC_EP, "GET", path, NULL, &j), 200);
     ev = json_object_get (j, "events");
     CHECK_EQ (json_array_size (ev), 3);
     e0 = json_array_get (ev, 0);
-    CHECK (strcmp (wc_str (e0, "type"), "delete") == 0 &&
-           !json_object_get (e0, "value") && wc_int (e0, "index") == del &&
-           wc_int (e0, "version") == 0 &&
-           wc_int (e0, "prev_mod_index") == s_first);
-    CHECK (wc_int (json_array_get (ev, 1), "index") == txn &&
-           wc_int (json_array_get (ev, 2), "index") == txn &&
-           strcmp (wc_str (json_array_get (ev, 2), "key"), "lp/t2") == 0);
+    CHECK (strcmp (nf_str (e0, "type"), "delete") == 0 &&
+           !json_object_get (e0, "value") && nf_int (e0, "index") == del &&
+           nf_int (e0, "version") == 0 &&
+           nf_int (e0, "prev_mod_index") == s_first);
+    CHECK (nf_int (json_array_get (ev, 1), "index") == txn &&
+           nf_int (json_array_get (ev, 2), "index") == txn &&
+           strcmp (nf_str (json_array_get (ev, 2), "key"), "lp/t2") == 0);
     json_decref (j);
 }
 
@@ -107,18 +108,19 @@ test_long_poll_waits (void)
     CHECK_EQ (p.status, 200);
     json_t *ev = json_object_get (p.j, "events");
     CHECK (json_array_size (ev) == 1 &&
-           wc_int (json_array_get (ev, 0), "index") == idx &&
-           wc_int (p.j, "index") == idx);
+           nf_int (json_array_get (ev, 0), "index") == idx &&
+           nf_int (p.j, "index") == idx);
     CHECK (p.took >= 250 && p.took < 3000);
     json_decref (p.j);
     /* times out: none, and the index it covered */
     json_t *j;
     int64_t t0 = wc_mono_ms ();
-    CHECK_EQ (wc_req ("GET", "/kv/watch?key=never&timeout_ms=400", NULL, &j),
-              200);
+    CHECK_EQ (
+        nf_req (WC_EP, "GET", "/kv/watch?key=never&timeout_ms=400", NULL, &j),
+        200);
     int64_t took = wc_mono_ms () - t0;
     CHECK (json_array_size (json_object_get (j, "events")) == 0 &&
-           wc_int (j, "index") >= idx);
+           nf_int (j, "index") >= idx);
     CHECK (took >= 380 && took < 3000);
     json_decref (j);
 }
@@ -127,9 +129,10 @@ static void
 test_sse (void)
 {
     json_t *j;
-    CHECK_EQ (wc_req ("GET", "/kv/watch?key=sse/k&timeout_ms=0", NULL, &j),
-              200);
-    int64_t from = wc_int (j, "index");
+    CHECK_EQ (
+        nf_req (WC_EP, "GET", "/kv/watch?key=sse/k&timeout_ms=0", NULL, &j),
+        200);
+    int64_t from = nf_int (j, "index");
     json_decref (j);
     char path[160];
     snprintf (path, sizeof path, "/kv/watch?prefix=sse/&from_index=%lld",
@@ -141,12 +144,12 @@ test_sse (void)
     CHECK (strstr (buf, "HTTP/1.1 200") == buf &&
            strstr (buf, "Content-Type: text/event-stream\r\n"));
     int64_t i1 = wc_put ("sse/k", "one");
-    CHECK_EQ (wc_req ("POST", "/kv/txn",
+    CHECK_EQ (nf_req (WC_EP, "POST", "/kv/txn",
                       "{\"success\":[{\"put\":{\"key\":\"sse/x\",\"value\":"
                       "\"a\"}},{\"delete\":{\"key\":\"sse/k\"}}]}",
                       &j),
               200);
-    int64_t i2 = wc_int (j, "index");
+    int64_t i2 = nf_int (j, "index");
     json_decref (j);
     wc_read_until (fd, buf, sizeof buf, "event: ", 3, wc_mono_ms () + 3000);
     close (fd);
@@ -197,16 +200,16 @@ test_compacted (void)
     snprintf (path, sizeof path, "/kv/watch?key=gone/k&from_index=%lld",
               (long long)(old - 1));
     json_t *j;
-    CHECK_EQ (wc_req ("GET", path, NULL, &j), 410);
-    CHECK (strcmp (wc_str (j, "error"), "compacted") == 0 &&
-           wc_int (j, "oldest_index") > old && wc_int (j, "index") >= last);
-    int64_t oldest = wc_int (j, "oldest_index");
+    CHECK_EQ (nf_req (WC_EP, "GET", path, NULL, &j), 410);
+    CHECK (strcmp (nf_str (j, "error"), "compacted") == 0 &&
+           nf_int (j, "oldest_index") > old && nf_int (j, "index") >= last);
+    int64_t oldest = nf_int (j, "oldest_index");
     json_decref (j);
     /* at oldest_index - 1 it is served */
     snprintf (path, sizeof path, "/kv/watch?prefix=&from_index=%lld",
               (long long)(oldest - 1));
-    CHECK_EQ (wc_req ("GET", path, NULL, &j), 200);
-    CHECK (wc_int (json_array_get (json_object_get (j, "events"), 0),
+    CHECK_EQ (nf_req (WC_EP, "GET", path, NULL, &j), 200);
+    CHECK (nf_int (json_array_get (json_object_get (j, "events"), 0),
                    "index") == oldest);
     json_decref (j);
     /* a stream that starts too far back: a plain 410 */
@@ -238,7 +241,7 @@ test_busy (void)
            strstr (buf, "Retry-After: 1\r\n") && strstr (buf, "\"busy\""));
     /* the rest is served meanwhile */
     json_t *j;
-    CHECK_EQ (wc_req ("GET", "/health", NULL, &j), 200);
+    CHECK_EQ (nf_req (WC_EP, "GET", "/health", NULL, &j), 200);
     json_decref (j);
     for (int i = 0; i < 2; i++) {
         pthread_join (t[i], NULL);
@@ -246,7 +249,9 @@ test_busy (void)
         json_decref (p[i].j);
     }
     /* slots come back */
-    CHECK_EQ (wc_req ("GET", "/kv/watch?key=busy&timeout_ms=0", NULL, &j), 200);
+    CHECK_EQ (
+        nf_req (WC_EP, "GET", "/kv/watch?key=busy&timeout_ms=0", NULL, &j),
+        200);
     json_decref (j);
 }
 
@@ -267,16 +272,16 @@ test_bad_requests (void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         json_t *j;
-        int st = wc_req ("GET", bad[i], NULL, &j);
+        int st = nf_req (WC_EP, "GET", bad[i], NULL, &j);
         CHECK_EQ (st, 400);
-        CHECK (strcmp (wc_str (j, "error"), "bad_request") == 0 &&
-               *wc_str (j, "detail"));
+        CHECK (strcmp (nf_str (j, "error"), "bad_request") == 0 &&
+               *nf_str (j, "detail"));
         if (st != 400)
             fprintf (stderr, "  %s: %d\n", bad[i], st);
         json_decref (j);
     }
     json_t *j;
-    CHECK_EQ (wc_req ("GET",
+    CHECK_EQ (nf_req (WC_EP, "GET",
                       "/kv/watch?key=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -293,7 +298,7 @@ test_bad_requests (void)
     close (fd);
     CHECK (strstr (buf, "HTTP/1.1 400") == buf &&
            strstr (buf, "Last-Event-ID"));
-    CHECK_EQ (wc_req ("POST", "/kv/watch?key=a", "", &j), 405);
+    CHECK_EQ (nf_req (WC_EP, "POST", "/kv/watch?key=a", "", &j), 405);
     json_decref (j);
 }
 
@@ -305,11 +310,13 @@ test_slow_reader (void)
 {
     CHECK (wc_slots_free ());
     json_t *j;
-    CHECK_EQ (wc_req ("GET", "/kv/watch?key=slow&timeout_ms=0", NULL, &j), 200);
+    CHECK_EQ (
+        nf_req (WC_EP, "GET", "/kv/watch?key=slow&timeout_ms=0", NULL, &j),
+        200);
     char path[128];
     snprintf (path, sizeof path,
               "/kv/watch?key=slow&stream=true&from_index=%lld",
-              (long long)wc_int (j, "index"));
+              (long long)nf_int (j, "index"));
     json_decref (j);
     int fds[2];
     for (int i = 0; i < 2; i++) {
@@ -334,7 +341,7 @@ test_slow_reader (void)
     int64_t worst = 0;
     for (int i = 0; i < 40; i++) {
         int64_t t0 = wc_mono_ms ();
-        CHECK_EQ (wc_req ("POST", "/kv/put", body, NULL), 200);
+        CHECK_EQ (nf_req (WC_EP, "POST", "/kv/put", body, NULL), 200);
         int64_t took = wc_mono_ms () - t0;
         worst = took > worst ? took : worst;
     }
@@ -346,7 +353,8 @@ test_slow_reader (void)
     int64_t t0 = wc_mono_ms ();
     bool freed = false;
     while (!freed && wc_mono_ms () - t0 < 12000) {
-        int st = wc_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, NULL);
+        int st = nf_req (WC_EP, "GET", "/kv/watch?key=probe&timeout_ms=0", NULL,
+                         NULL);
         freed = st == 200;
         if (!freed)
             zclock_sleep (100);

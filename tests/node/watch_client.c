@@ -1,5 +1,6 @@
 /*  watch_client.c -- see watch_client.h. */
 #include "watch_client.h"
+#include "node_fixture.h"
 #include "client.h"
 #include "fixture.h"
 #include "nsxd_config.h"
@@ -21,67 +22,9 @@ node_t *wc_node;
 int
 wc_start (const char *dir)
 {
-    char data[300];
-    snprintf (data, sizeof data, "%s/n1", dir);
-    char *argv[] = {"nsxd",
-                    "--id",
-                    "1",
-                    "--http-listen",
-                    WC_EP,
-                    "--peer-listen",
-                    "tcp://127.0.0.1:5250",
-                    "--monitor-listen",
-                    "tcp://127.0.0.1:5350",
-                    "--cluster",
-                    "1=tcp://127.0.0.1:5250@" WC_EP,
-                    "--data-dir",
-                    data,
-                    "--insecure-peers",
-                    "--http-threads",
-                    "8",
-                    "--watch-history",
-                    "20",
-                    "--election-ms",
-                    "200",
-                    "--heartbeat-ms",
-                    "40",
-                    NULL};
-    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
-    nsxd_config_t c;
-    optind = 0;
-    if (nsxd_config_parse (argc, argv, &c) != 0)
-        return 2;
-    raft_conf_t boot;
-    if (nsxd_config_cluster (c.cluster, &boot) != 0)
-        return 2;
-    return node_start (&c, &boot, &wc_node);
-}
-
-int
-wc_req (const char *method, const char *path, const char *body, json_t **j)
-{
-    http_client_opts_t opts = {0};
-    http_client_resp_t r =
-        http_client_request (&opts, WC_EP, method, path, body, 5000);
-    if (j)
-        *j = r.body ? json_loads (r.body, 0, NULL) : NULL;
-    int st = r.status;
-    http_client_resp_free (&r);
-    return st;
-}
-
-int64_t
-wc_int (json_t *j, const char *k)
-{
-    json_t *v = json_object_get (j, k);
-    return json_is_integer (v) ? json_integer_value (v) : -1;
-}
-
-const char *
-wc_str (json_t *j, const char *k)
-{
-    const char *v = json_string_value (json_object_get (j, k));
-    return v ? v : "";
+    const char *extra[] = {"--http-threads", "8", "--watch-history", "20",
+                           NULL};
+    return nf_start (&wc_node, WC_PORT, dir, extra);
 }
 
 /* PUT key=value: its index, or -1. */
@@ -92,8 +35,8 @@ wc_put (const char *key, const char *value)
     snprintf (body, sizeof body, "{\"key\":\"%s\",\"value\":\"%s\"}", key,
               value);
     json_t *j;
-    int st = wc_req ("POST", "/kv/put", body, &j);
-    int64_t idx = st == 200 ? wc_int (j, "index") : -1;
+    int st = nf_req (WC_EP, "POST", "/kv/put", body, &j);
+    int64_t idx = st == 200 ? nf_int (j, "index") : -1;
     json_decref (j);
     return idx;
 }
@@ -173,7 +116,7 @@ wc_poll (void *arg)
 {
     wc_poll_t *p = arg;
     int64_t t0 = wc_mono_ms ();
-    p->status = wc_req ("GET", p->path, NULL, &p->j);
+    p->status = nf_req (WC_EP, "GET", p->path, NULL, &p->j);
     p->took = wc_mono_ms () - t0;
     return NULL;
 }
@@ -185,7 +128,8 @@ wc_slots_free (void)
 {
     for (int i = 0; i < 40; i++) {
         json_t *j;
-        int st = wc_req ("GET", "/kv/watch?key=probe&timeout_ms=0", NULL, &j);
+        int st =
+            nf_req (WC_EP, "GET", "/kv/watch?key=probe&timeout_ms=0", NULL, &j);
         json_decref (j);
         if (st == 200)
             return true;

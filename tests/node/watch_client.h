@@ -9,6 +9,7 @@
 #define WATCH_CLIENT_H_INCLUDED
 
 #include "node.h"
+#include "node_fixture.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -23,10 +24,7 @@ extern node_t *wc_node;
 
 /* Start the node in dir: 0, or the status node_start returned. */
 int wc_start (const char *dir);
-/* One request: its status (0: none), its body as JSON in *j if j. */
-int wc_req (const char *method, const char *path, const char *body, json_t **j);
-int64_t wc_int (json_t *j, const char *k);
-const char *wc_str (json_t *j, const char *k); /* "" if absent */
+/* Requests: node_fixture.h's nf_req (WC_EP, ...), nf_int, nf_str. */
 /* PUT key=value: its index, or -1. */
 int64_t wc_put (const char *key, const char *value);
 int64_t wc_mono_ms (void);

@@ -6,141 +6,40 @@
 */
 #include "check.h"
 #include "kvsm.h"
+#include "kvsm_fixture.h"
 #include "msg_store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/*  ---------------------------------------------------------------------
-    An in-memory view: a small array of records                         */
-
-#define S_MAX 32
-typedef struct {
-    char key[32];
-    kvsm_meta_t meta;
-    char value[64];
-} s_rec_t;
-
-typedef struct {
-    s_rec_t recs[S_MAX];
-    size_t n;
-    int fail_get; /* fail the get after this many (0: never) */
-    int gets;
-} s_map_t;
-
-static s_rec_t *
-s_find (s_map_t *m, const raft_buf_t *key)
-{
-    for (size_t i = 0; i < m->n; i++)
-        if (strlen (m->recs[i].key) == key->len &&
-            memcmp (m->recs[i].key, key->data, key->len) == 0)
-            return &m->recs[i];
-    return NULL;
-}
-
-static int
-s_get (void *ctx, const raft_buf_t *key, kvsm_rec_t *rec)
-{
-    s_map_t *m = ctx;
-    if (m->fail_get && ++m->gets >= m->fail_get)
-        return -1;
-    s_rec_t *r = s_find (m, key);
-    if (!r)
-        return 0;
-    rec->meta = r->meta;
-    rec->value = raft_buf_new (r->value, strlen (r->value));
-    return 1;
-}
-
-static int
-s_put (void *ctx, const raft_buf_t *key, const kvsm_meta_t *meta,
-       const raft_buf_t *value)
-{
-    s_map_t *m = ctx;
-    s_rec_t *r = s_find (m, key);
-    if (!r) {
-        if (m->n == S_MAX)
-            return -1;
-        r = &m->recs[m->n++];
-        snprintf (r->key, sizeof r->key, "%.*s", (int)key->len,
-                  (const char *)key->data);
-    }
-    r->meta = *meta;
-    snprintf (r->value, sizeof r->value, "%.*s", (int)value->len,
-              (const char *)value->data);
-    return 0;
-}
-
-static int
-s_del (void *ctx, const raft_buf_t *key)
-{
-    s_map_t *m = ctx;
-    s_rec_t *r = s_find (m, key);
-    if (r)
-        *r = m->recs[--m->n];
-    return 0;
-}
-
-static kvsm_view_t
-s_view (s_map_t *m)
-{
-    return (kvsm_view_t){.ctx = m, .get = s_get, .put = s_put, .del = s_del};
-}
-
-static raft_buf_t *
-s_b (const char *s)
-{
-    return raft_buf_new (s, strlen (s));
-}
-
-/* Apply cmd (taken) at index through an encode/decode round trip, as
-   the node does: the log holds the encoded bytes. */
-static int
-s_apply (s_map_t *m, raft_index_t index, kvsm_cmd_t *cmd, kvsm_result_t *res)
-{
-    raft_buf_t *data = msg_kv_encode (cmd);
-    kvsm_cmd_clear (cmd);
-    CHECK (data != NULL);
-    if (!data)
-        return -1;
-    kvsm_cmd_t d;
-    int rc = msg_kv_decode (data->data, data->len, &d);
-    raft_buf_unref (data);
-    CHECK_EQ (rc, 0);
-    kvsm_view_t v = s_view (m);
-    rc = kvsm_apply (&v, index, &d, res);
-    kvsm_cmd_clear (&d);
-    return rc;
-}
-
 static void
-s_put_at (s_map_t *m, raft_index_t index, const char *k, const char *v,
+s_put_at (kf_map_t *m, raft_index_t index, const char *k, const char *v,
           unsigned version)
 {
     kvsm_cmd_t c = {
-        .version = version, .op = KVSM_PUT, .key = s_b (k), .value = s_b (v)};
+        .version = version, .op = KVSM_PUT, .key = kf_b (k), .value = kf_b (v)};
     kvsm_result_t res;
-    CHECK_EQ (s_apply (m, index, &c, &res), 0);
+    CHECK_EQ (kf_apply (m, index, &c, &res), 0);
     CHECK (res.status == KVSM_OK && res.succeeded && res.n_resps == 1);
     kvsm_result_clear (&res);
 }
 
 static bool
-s_meta_is (s_map_t *m, const char *k, uint64_t c, uint64_t mod, uint64_t v)
+s_meta_is (kf_map_t *m, const char *k, uint64_t c, uint64_t mod, uint64_t v)
 {
-    raft_buf_t *key = s_b (k);
-    s_rec_t *r = s_find (m, key);
+    raft_buf_t *key = kf_b (k);
+    kf_rec_t *r = kf_find (m, key);
     raft_buf_unref (key);
     return r && r->meta.create_index == c && r->meta.mod_index == mod &&
            r->meta.version == v;
 }
 
 static bool
-s_value_is (s_map_t *m, const char *k, const char *v)
+s_value_is (kf_map_t *m, const char *k, const char *v)
 {
-    raft_buf_t *key = s_b (k);
-    s_rec_t *r = s_find (m, key);
+    raft_buf_t *key = kf_b (k);
+    kf_rec_t *r = kf_find (m, key);
     raft_buf_unref (key);
     return v ? r && strcmp (r->value, v) == 0 : r == NULL;
 }
@@ -151,22 +50,22 @@ s_value_is (s_map_t *m, const char *k, const char *v)
 static void
 test_versions (void)
 {
-    s_map_t m = {0};
+    kf_map_t m = {0};
     s_put_at (&m, 3, "a", "1", 0);
     CHECK (s_meta_is (&m, "a", 3, 3, 1));
     s_put_at (&m, 5, "a", "2", 0);
     CHECK (s_meta_is (&m, "a", 3, 5, 2) && s_value_is (&m, "a", "2"));
-    kvsm_cmd_t del = {.op = KVSM_DEL, .key = s_b ("a")};
+    kvsm_cmd_t del = {.op = KVSM_DEL, .key = kf_b ("a")};
     kvsm_result_t res;
-    CHECK_EQ (s_apply (&m, 6, &del, &res), 0);
+    CHECK_EQ (kf_apply (&m, 6, &del, &res), 0);
     CHECK (res.n_resps == 1 && res.resps[0].found &&
            res.resps[0].meta.mod_index == 5 && res.n_changes == 1 &&
            res.changes[0].deleted);
     kvsm_result_clear (&res);
     CHECK (s_value_is (&m, "a", NULL));
     /* a delete of nothing changes nothing */
-    del = (kvsm_cmd_t){.op = KVSM_DEL, .key = s_b ("a")};
-    CHECK_EQ (s_apply (&m, 7, &del, &res), 0);
+    del = (kvsm_cmd_t){.op = KVSM_DEL, .key = kf_b ("a")};
+    CHECK_EQ (kf_apply (&m, 7, &del, &res), 0);
     CHECK (res.n_resps == 1 && !res.resps[0].found && res.n_changes == 0);
     kvsm_result_clear (&res);
     /* re-created: a new history */
@@ -177,7 +76,7 @@ test_versions (void)
 static void
 test_v1_commands (void)
 {
-    s_map_t m = {0};
+    kf_map_t m = {0};
     /* a version-1 put: history unknown, whatever it overwrites */
     s_put_at (&m, 4, "k", "old", KVSM_CMD_V1);
     CHECK (s_meta_is (&m, "k", 0, 0, 0));
@@ -192,8 +91,8 @@ test_v1_commands (void)
     /* the bytes of a version-1 command are the prototype's */
     kvsm_cmd_t c = {.version = KVSM_CMD_V1,
                     .op = KVSM_PUT,
-                    .key = s_b ("k"),
-                    .value = s_b ("v")};
+                    .key = kf_b ("k"),
+                    .value = kf_b ("v")};
     raft_buf_t *b = msg_kv_encode (&c);
     CHECK (b && b->len == 12 &&
            memcmp (b->data, "\x94\x01\xa3put\xc4\x01k\xc4\x01v", 12) == 0);
@@ -204,10 +103,10 @@ test_v1_commands (void)
 static void
 test_unknown_version (void)
 {
-    s_map_t m = {0};
+    kf_map_t m = {0};
     kvsm_cmd_t c = {
-        .version = 4, .op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("v")};
-    kvsm_view_t v = s_view (&m);
+        .version = 4, .op = KVSM_PUT, .key = kf_b ("k"), .value = kf_b ("v")};
+    kvsm_view_t v = kf_view (&m);
     kvsm_result_t res;
     CHECK_EQ (kvsm_apply (&v, 1, &c, &res), 0);
     CHECK (res.status == KVSM_UNKNOWN_VERSION && m.n == 0);
@@ -224,7 +123,7 @@ test_unknown_version (void)
 static void
 test_compares (void)
 {
-    kvsm_rec_t rec = {.meta = {2, 4, 3}, .value = s_b ("m")};
+    kvsm_rec_t rec = {.meta = {2, 4, 3}, .value = kf_b ("m")};
     struct {
         kvsm_target_t t;
         kvsm_cmp_op_t op;
@@ -259,7 +158,7 @@ test_compares (void)
         kvsm_cmp_t c = {.key = NULL,
                         .target = cases[i].t,
                         .op = cases[i].op,
-                        .value = cases[i].value ? s_b (cases[i].value) : NULL,
+                        .value = cases[i].value ? kf_b (cases[i].value) : NULL,
                         .num = cases[i].num};
         bool got = kvsm_compare (&c, cases[i].found, &rec);
         if (got != cases[i].want)
@@ -275,10 +174,10 @@ static kvsm_cmp_t
 s_cmp (const char *k, kvsm_target_t t, kvsm_cmp_op_t op, const char *v,
        uint64_t num)
 {
-    return (kvsm_cmp_t){.key = s_b (k),
+    return (kvsm_cmp_t){.key = kf_b (k),
                         .target = t,
                         .op = op,
-                        .value = v ? s_b (v) : NULL,
+                        .value = v ? kf_b (v) : NULL,
                         .num = num};
 }
 
@@ -286,15 +185,15 @@ s_cmp (const char *k, kvsm_target_t t, kvsm_cmp_op_t op, const char *v,
 static void
 test_shorthands (void)
 {
-    s_map_t m = {0};
+    kf_map_t m = {0};
     s_put_at (&m, 2, "k", "a", 0);
-    kvsm_cmd_t c = {.op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("b")};
+    kvsm_cmd_t c = {.op = KVSM_PUT, .key = kf_b ("k"), .value = kf_b ("b")};
     c.cmps = calloc (2, sizeof *c.cmps);
     c.cmps[0] = s_cmp ("k", KVSM_T_VALUE, KVSM_EQ, "a", 0);
     c.cmps[1] = s_cmp ("k", KVSM_T_MOD, KVSM_EQ, NULL, 9);
     c.n_cmps = 2;
     kvsm_result_t res;
-    CHECK_EQ (s_apply (&m, 3, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 3, &c, &res), 0);
     CHECK (res.status == KVSM_COMPARE_FAILED && !res.succeeded &&
            res.n_resps == 1 && res.resps[0].op == KVSM_GET &&
            res.resps[0].found && res.resps[0].meta.mod_index == 2 &&
@@ -302,20 +201,20 @@ test_shorthands (void)
     kvsm_result_clear (&res);
     CHECK (s_value_is (&m, "k", "a") && s_meta_is (&m, "k", 2, 2, 1));
     /* the right prev_index: done */
-    c = (kvsm_cmd_t){.op = KVSM_DEL, .key = s_b ("k")};
+    c = (kvsm_cmd_t){.op = KVSM_DEL, .key = kf_b ("k")};
     c.cmps = calloc (1, sizeof *c.cmps);
     c.cmps[0] = s_cmp ("k", KVSM_T_MOD, KVSM_EQ, NULL, 2);
     c.n_cmps = 1;
-    CHECK_EQ (s_apply (&m, 4, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 4, &c, &res), 0);
     CHECK (res.status == KVSM_OK && res.resps[0].found);
     kvsm_result_clear (&res);
     CHECK (s_value_is (&m, "k", NULL));
     /* prev_exist false on a missing key: a create */
-    c = (kvsm_cmd_t){.op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("c")};
+    c = (kvsm_cmd_t){.op = KVSM_PUT, .key = kf_b ("k"), .value = kf_b ("c")};
     c.cmps = calloc (1, sizeof *c.cmps);
     c.cmps[0] = s_cmp ("k", KVSM_T_EXISTS, KVSM_EQ, NULL, 0);
     c.n_cmps = 1;
-    CHECK_EQ (s_apply (&m, 5, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 5, &c, &res), 0);
     CHECK (res.status == KVSM_OK && !res.resps[0].found);
     kvsm_result_clear (&res);
     CHECK (s_meta_is (&m, "k", 5, 5, 1));
@@ -325,7 +224,7 @@ static kvsm_txn_op_t
 s_op (kvsm_op_t op, const char *k, const char *v)
 {
     return (kvsm_txn_op_t){
-        .op = op, .key = s_b (k), .value = v ? s_b (v) : NULL};
+        .op = op, .key = kf_b (k), .value = v ? kf_b (v) : NULL};
 }
 
 /* A lock: take it if nobody holds it, else read the holder. */
@@ -349,10 +248,10 @@ s_lock_txn (const char *who)
 static void
 test_txn (void)
 {
-    s_map_t m = {0};
+    kf_map_t m = {0};
     kvsm_cmd_t c = s_lock_txn ("alice");
     kvsm_result_t res;
-    CHECK_EQ (s_apply (&m, 10, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 10, &c, &res), 0);
     CHECK (res.status == KVSM_OK && res.succeeded && res.n_resps == 3 &&
            res.n_changes == 2);
     /* the get sees the put before it, in the same entry */
@@ -362,7 +261,7 @@ test_txn (void)
     kvsm_result_clear (&res);
     /* bob fails: only the failure branch runs; nothing changes */
     c = s_lock_txn ("bob");
-    CHECK_EQ (s_apply (&m, 11, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 11, &c, &res), 0);
     CHECK (res.status == KVSM_OK && !res.succeeded && res.n_resps == 1 &&
            res.resps[0].op == KVSM_GET && res.n_changes == 0);
     CHECK (res.n_resps == 1 && res.resps[0].value &&
@@ -376,14 +275,14 @@ test_txn (void)
     c.ops[0] = s_op (KVSM_DEL, "lock", NULL);
     c.ops[1] = s_op (KVSM_PUT, "lock", "carol");
     c.n_success = 2;
-    CHECK_EQ (s_apply (&m, 12, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 12, &c, &res), 0);
     CHECK (res.succeeded && res.n_changes == 2);
     kvsm_result_clear (&res);
     CHECK (s_meta_is (&m, "lock", 12, 12, 1));
     /* a failing view: -1, for the caller to throw the batch away */
     c = s_lock_txn ("dave");
     m.fail_get = 1;
-    CHECK_EQ (s_apply (&m, 13, &c, &res), -1);
+    CHECK_EQ (kf_apply (&m, 13, &c, &res), -1);
     kvsm_result_clear (&res);
 }
 
@@ -417,10 +316,10 @@ test_limits (void)
     CHECK (msg_kv_encode (&c) == NULL);
     kvsm_cmd_clear (&c);
     /* a result through its codec */
-    s_map_t m = {0};
+    kf_map_t m = {0};
     c = s_lock_txn ("eve");
     kvsm_result_t res, back;
-    CHECK_EQ (s_apply (&m, 20, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 20, &c, &res), 0);
     b = msg_kv_result_encode (&res);
     CHECK (b && msg_kv_result_decode (b->data, b->len, &back) == 0);
     CHECK (back.succeeded && back.op == KVSM_TXN && back.n_resps == 3 &&

@@ -7,6 +7,7 @@
     back first, as the log carries it.
 */
 #include "check.h"
+#include "kvsm_fixture.h"
 #include "kvsm_session.h"
 #include "msg_kv_session.h"
 #include "msg_store.h"
@@ -16,75 +17,24 @@
 #include <string.h>
 
 /* The KV data: one counter-like key "k" (enough to see double applies:
-   its version counts the puts). */
-typedef struct {
-    bool found;
-    kvsm_meta_t meta;
-    char value[32];
-    kvsm_sessions_t *t;
-} s_kv_t;
-
-static int
-s_get (void *ctx, const raft_buf_t *key, kvsm_rec_t *rec)
+   its version counts the puts); s_k is its record ({0} when absent). */
+static kf_rec_t *
+s_k (kf_map_t *m)
 {
-    s_kv_t *m = ctx;
-    (void)key;
-    if (!m->found)
-        return 0;
-    rec->meta = m->meta;
-    rec->value = raft_buf_new (m->value, strlen (m->value));
-    return 1;
-}
-
-static int
-s_put (void *ctx, const raft_buf_t *key, const kvsm_meta_t *meta,
-       const raft_buf_t *value)
-{
-    s_kv_t *m = ctx;
-    (void)key;
-    m->found = true;
-    m->meta = *meta;
-    snprintf (m->value, sizeof m->value, "%.*s", (int)value->len,
-              (const char *)value->data);
-    return 0;
-}
-
-static int
-s_del (void *ctx, const raft_buf_t *key)
-{
-    (void)key;
-    ((s_kv_t *)ctx)->found = false;
-    return 0;
-}
-
-/* Apply cmd (taken) at index, through the command codec. */
-static int
-s_apply (s_kv_t *m, raft_index_t index, kvsm_cmd_t *cmd, kvsm_result_t *res)
-{
-    raft_buf_t *data = msg_kv_encode (cmd);
-    kvsm_cmd_clear (cmd);
-    CHECK (data != NULL);
-    if (!data)
-        return -1;
-    kvsm_cmd_t d;
-    int rc = msg_kv_decode (data->data, data->len, &d);
-    raft_buf_unref (data);
-    CHECK_EQ (rc, 0);
-    if (rc != 0)
-        return -1;
-    kvsm_view_t v = {
-        .ctx = m, .get = s_get, .put = s_put, .del = s_del, .sessions = m->t};
-    rc = kvsm_apply (&v, index, &d, res);
-    kvsm_cmd_clear (&d);
-    return rc;
+    static kf_rec_t none;
+    kf_rec_t *r = kf_find_s (m, "k");
+    if (r)
+        return r;
+    memset (&none, 0, sizeof none);
+    return &none;
 }
 
 static uint64_t
-s_open (s_kv_t *m, raft_index_t index, uint64_t ttl, uint64_t stamp)
+s_open (kf_map_t *m, raft_index_t index, uint64_t ttl, uint64_t stamp)
 {
     kvsm_cmd_t c = {.op = KVSM_SOPEN, .ttl_ms = ttl, .stamp_ms = stamp};
     kvsm_result_t res;
-    CHECK_EQ (s_apply (m, index, &c, &res), 0);
+    CHECK_EQ (kf_apply (m, index, &c, &res), 0);
     CHECK (res.status == KVSM_OK && res.op == KVSM_SOPEN);
     CHECK_UEQ (res.session, index);
     uint64_t id = res.session;
@@ -94,8 +44,8 @@ s_open (s_kv_t *m, raft_index_t index, uint64_t ttl, uint64_t stamp)
 
 /* A put of "k" = v in session sid; *res its result. */
 static void
-s_sput (s_kv_t *m, raft_index_t index, uint64_t sid, uint64_t seq, uint64_t ack,
-        uint64_t stamp, const char *v, kvsm_result_t *res)
+s_sput (kf_map_t *m, raft_index_t index, uint64_t sid, uint64_t seq,
+        uint64_t ack, uint64_t stamp, const char *v, kvsm_result_t *res)
 {
     kvsm_cmd_t c = {.op = KVSM_PUT,
                     .key = raft_buf_new ("k", 1),
@@ -105,11 +55,11 @@ s_sput (s_kv_t *m, raft_index_t index, uint64_t sid, uint64_t seq, uint64_t ack,
                     .seq = seq,
                     .ack = ack,
                     .stamp_ms = stamp};
-    CHECK_EQ (s_apply (m, index, &c, res), 0);
+    CHECK_EQ (kf_apply (m, index, &c, res), 0);
 }
 
 static kvsm_status_t
-s_sput_status (s_kv_t *m, raft_index_t index, uint64_t sid, uint64_t seq,
+s_sput_status (kf_map_t *m, raft_index_t index, uint64_t sid, uint64_t seq,
                uint64_t ack, uint64_t stamp)
 {
     kvsm_result_t res;
@@ -122,22 +72,22 @@ s_sput_status (s_kv_t *m, raft_index_t index, uint64_t sid, uint64_t seq,
 static void
 test_register_and_duplicate (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     uint64_t sid = s_open (&m, 5, 1000, 100);
-    CHECK (kvsm_sessions_find (m.t, sid) != NULL);
+    CHECK (kvsm_sessions_find (m.sessions, sid) != NULL);
     kvsm_result_t first, again;
     s_sput (&m, 6, sid, 1, 0, 110, "a", &first);
     CHECK (first.status == KVSM_OK && !first.duplicate &&
            first.resps[0].meta.mod_index == 6);
-    CHECK_UEQ (m.meta.version, 1);
+    CHECK_UEQ (s_k (&m)->meta.version, 1);
     /* the retry, at a later index with a later stamp and another value:
        the first reply, nothing applied */
     s_sput (&m, 9, sid, 1, 0, 150, "b", &again);
     CHECK (again.status == KVSM_OK && again.duplicate);
     CHECK (again.n_resps == 1 && again.resps[0].meta.mod_index == 6 &&
            again.resps[0].meta.version == 1);
-    CHECK_UEQ (m.meta.version, 1);
-    CHECK_STREQ (m.value, "a");
+    CHECK_UEQ (s_k (&m)->meta.version, 1);
+    CHECK_STREQ (s_k (&m)->value, "a");
     kvsm_result_clear (&again);
     /* a duplicate of a compare that failed gets the same 412 */
     kvsm_cmd_t c = {.op = KVSM_DEL,
@@ -159,58 +109,58 @@ test_register_and_duplicate (void)
     c2.cmps[0] = c.cmps[0];
     raft_buf_ref (c2.cmps[0].key);
     raft_buf_ref (c2.cmps[0].value);
-    CHECK_EQ (s_apply (&m, 10, &c, &again), 0);
+    CHECK_EQ (kf_apply (&m, 10, &c, &again), 0);
     CHECK (again.status == KVSM_COMPARE_FAILED && !again.duplicate);
     kvsm_result_clear (&again);
-    m.meta.version = 1;
-    CHECK_EQ (s_apply (&m, 11, &c2, &again), 0);
+    s_k (&m)->meta.version = 1;
+    CHECK_EQ (kf_apply (&m, 11, &c2, &again), 0);
     CHECK (again.status == KVSM_COMPARE_FAILED && again.duplicate);
-    CHECK (m.found);
+    CHECK (kf_find_s (&m, "k") != NULL);
     kvsm_result_clear (&again);
     /* ack 1 dropped seq 1's reply: a retry of it now is stale */
     CHECK (s_sput_status (&m, 12, sid, 1, 1, 170) == KVSM_SESSION_STALE);
     kvsm_result_clear (&first);
     /* an unknown session: not applied */
-    uint64_t v = m.meta.version;
+    uint64_t v = s_k (&m)->meta.version;
     CHECK (s_sput_status (&m, 13, 999, 1, 0, 180) == KVSM_SESSION_EXPIRED);
-    CHECK_UEQ (m.meta.version, v);
-    kvsm_sessions_destroy (&m.t);
+    CHECK_UEQ (s_k (&m)->meta.version, v);
+    kvsm_sessions_destroy (&m.sessions);
 }
 
 static void
 test_window_and_ack (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     uint64_t sid = s_open (&m, 1, 1000, 10);
     raft_index_t i = 2;
     /* out of order within the window: 3 before 2 */
     CHECK (s_sput_status (&m, i++, sid, 3, 0, 10) == KVSM_OK);
     CHECK (s_sput_status (&m, i++, sid, 2, 0, 10) == KVSM_OK);
-    CHECK_UEQ (m.meta.version, 2);
-    kvsm_session_t *s = kvsm_sessions_find (m.t, sid);
+    CHECK_UEQ (s_k (&m)->meta.version, 2);
+    kvsm_session_t *s = kvsm_sessions_find (m.sessions, sid);
     CHECK (s && s->n_replies == 2 && s->replies[0].seq == 2);
     /* 64 kept: seq 64 fits with ack 0, 65 does not */
     CHECK (s_sput_status (&m, i++, sid, 64, 0, 10) == KVSM_OK);
     CHECK (s_sput_status (&m, i++, sid, 65, 0, 10) == KVSM_SESSION_WINDOW);
-    CHECK_UEQ (m.meta.version, 3);
+    CHECK_UEQ (s_k (&m)->meta.version, 3);
     /* ack 3 frees 1..3: 65 fits now; the kept ones above 3 stay */
     CHECK (s_sput_status (&m, i++, sid, 65, 3, 10) == KVSM_OK);
-    s = kvsm_sessions_find (m.t, sid);
+    s = kvsm_sessions_find (m.sessions, sid);
     CHECK (s && s->acked == 3 && s->n_replies == 2 && s->replies[0].seq == 64 &&
            s->replies[1].seq == 65);
     CHECK (s_sput_status (&m, i++, sid, 2, 3, 10) == KVSM_SESSION_STALE);
     /* an ack at or above seq is cut to seq - 1 */
     CHECK (s_sput_status (&m, i++, sid, 70, 500, 10) == KVSM_OK);
-    s = kvsm_sessions_find (m.t, sid);
+    s = kvsm_sessions_find (m.sessions, sid);
     CHECK (s && s->acked == 69 && s->n_replies == 1);
     CHECK (s->n_replies <= KVSM_SESSION_KEPT_MAX);
-    kvsm_sessions_destroy (&m.t);
+    kvsm_sessions_destroy (&m.sessions);
 }
 
 static void
 test_expiry_by_stamps (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     uint64_t a = s_open (&m, 1, 1000, 5000);
     uint64_t b = s_open (&m, 2, 1000, 5000);
     /* no stamped entry: nothing expires however many plain entries */
@@ -218,73 +168,75 @@ test_expiry_by_stamps (void)
                     .key = raft_buf_new ("k", 1),
                     .value = raft_buf_new ("p", 1)};
     kvsm_result_t res;
-    CHECK_EQ (s_apply (&m, 3, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 3, &c, &res), 0);
     kvsm_result_clear (&res);
-    CHECK (kvsm_sessions_find (m.t, a) && kvsm_sessions_find (m.t, b));
+    CHECK (kvsm_sessions_find (m.sessions, a) &&
+           kvsm_sessions_find (m.sessions, b));
     /* a keeps itself alive at 5900; the clock at 6000 is exactly b's
        last + ttl: not expired (last + ttl < clock expires) */
     CHECK (s_sput_status (&m, 4, a, 1, 0, 5900) == KVSM_OK);
     CHECK (s_sput_status (&m, 5, a, 2, 1, 6000) == KVSM_OK);
-    CHECK (kvsm_sessions_find (m.t, b));
+    CHECK (kvsm_sessions_find (m.sessions, b));
     /* a stamp from a leader whose clock is behind does not turn the
        clock back */
     CHECK (s_sput_status (&m, 6, a, 3, 2, 3000) == KVSM_OK);
-    CHECK_UEQ (m.t->clock_ms, 6000);
+    CHECK_UEQ (m.sessions->clock_ms, 6000);
     /* 6001: b expires at the apply of that entry (a's request) */
     CHECK (s_sput_status (&m, 7, a, 4, 3, 6001) == KVSM_OK);
-    CHECK (!kvsm_sessions_find (m.t, b));
+    CHECK (!kvsm_sessions_find (m.sessions, b));
     /* a retry in the expired session: refused, not applied */
-    uint64_t v = m.meta.version;
+    uint64_t v = s_k (&m)->meta.version;
     CHECK (s_sput_status (&m, 8, b, 1, 0, 6002) == KVSM_SESSION_EXPIRED);
-    CHECK_UEQ (m.meta.version, v);
+    CHECK_UEQ (s_k (&m)->meta.version, v);
     /* a expires when its own late request arrives (the sweep found it,
        or the check did) */
     CHECK (s_sput_status (&m, 9, a, 5, 4, 7002) == KVSM_SESSION_EXPIRED);
-    CHECK (!kvsm_sessions_find (m.t, a) && m.t->n == 0);
-    kvsm_sessions_destroy (&m.t);
+    CHECK (!kvsm_sessions_find (m.sessions, a) && m.sessions->n == 0);
+    kvsm_sessions_destroy (&m.sessions);
 }
 
 static void
 test_sweep_bound (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     for (raft_index_t i = 1; i <= 40; i++)
         s_open (&m, i, 10, 100);
     uint64_t keep = s_open (&m, 41, 100000, 100);
     /* one stamped entry far later: at most 16 expire at it */
     CHECK (s_sput_status (&m, 42, keep, 1, 0, 1000) == KVSM_OK);
-    CHECK_EQ (m.t->n, 41 - KVSM_SESSION_EXPIRE_PER_ENTRY);
-    CHECK (!kvsm_sessions_find (m.t, 1) && kvsm_sessions_find (m.t, 17));
+    CHECK_EQ (m.sessions->n, 41 - KVSM_SESSION_EXPIRE_PER_ENTRY);
+    CHECK (!kvsm_sessions_find (m.sessions, 1) &&
+           kvsm_sessions_find (m.sessions, 17));
     CHECK (s_sput_status (&m, 43, keep, 2, 1, 1000) == KVSM_OK);
     CHECK (s_sput_status (&m, 44, keep, 3, 2, 1000) == KVSM_OK);
-    CHECK_EQ (m.t->n, 1);
-    kvsm_sessions_destroy (&m.t);
+    CHECK_EQ (m.sessions->n, 1);
+    kvsm_sessions_destroy (&m.sessions);
 }
 
 static void
 test_close (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     uint64_t sid = s_open (&m, 3, 1000, 1);
     kvsm_cmd_t c = {.op = KVSM_SCLOSE, .session = sid, .stamp_ms = 2};
     kvsm_result_t res;
-    CHECK_EQ (s_apply (&m, 4, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 4, &c, &res), 0);
     CHECK (res.status == KVSM_OK && res.op == KVSM_SCLOSE &&
            res.n_sessions_touched == 1 && res.sessions_touched[0] == sid);
     kvsm_result_clear (&res);
-    CHECK (!kvsm_sessions_find (m.t, sid));
+    CHECK (!kvsm_sessions_find (m.sessions, sid));
     c = (kvsm_cmd_t){.op = KVSM_SCLOSE, .session = sid, .stamp_ms = 3};
-    CHECK_EQ (s_apply (&m, 5, &c, &res), 0);
+    CHECK_EQ (kf_apply (&m, 5, &c, &res), 0);
     CHECK (res.status == KVSM_SESSION_EXPIRED);
     kvsm_result_clear (&res);
     CHECK (s_sput_status (&m, 6, sid, 1, 0, 4) == KVSM_SESSION_EXPIRED);
-    CHECK (!m.found);
+    CHECK (kf_find_s (&m, "k") == NULL);
     /* without a table, a session command fails the apply: the caller's
        bug, never a silent success */
-    kvsm_sessions_t *t = m.t;
-    m.t = NULL;
+    kvsm_sessions_t *t = m.sessions;
+    m.sessions = NULL;
     c = (kvsm_cmd_t){.op = KVSM_SOPEN, .ttl_ms = 5, .stamp_ms = 1};
-    CHECK_EQ (s_apply (&m, 7, &c, &res), -1);
+    CHECK_EQ (kf_apply (&m, 7, &c, &res), -1);
     kvsm_result_clear (&res);
     kvsm_sessions_destroy (&t);
 }
@@ -292,19 +244,20 @@ test_close (void)
 static void
 test_codecs (void)
 {
-    s_kv_t m = {.t = kvsm_sessions_new ()};
+    kf_map_t m = {.sessions = kvsm_sessions_new ()};
     uint64_t a = s_open (&m, 1, 1000, 100);
     s_open (&m, 2, 2000, 100);
     CHECK (s_sput_status (&m, 3, a, 1, 0, 120) == KVSM_OK);
     CHECK (s_sput_status (&m, 4, a, 2, 0, 130) == KVSM_OK);
-    raft_buf_t *b = msg_kv_sessions_encode (m.t);
+    raft_buf_t *b = msg_kv_sessions_encode (m.sessions);
     CHECK (b != NULL);
     kvsm_sessions_t *back = msg_kv_sessions_decode (b->data, b->len);
-    CHECK (back && kvsm_sessions_eq (back, m.t) && back->clock_ms == 130);
+    CHECK (back && kvsm_sessions_eq (back, m.sessions) &&
+           back->clock_ms == 130);
     /* and the copy answers a duplicate the same: the snapshot round trip
        keeps exactly-once */
-    kvsm_sessions_t *orig = m.t;
-    m.t = back;
+    kvsm_sessions_t *orig = m.sessions;
+    m.sessions = back;
     kvsm_result_t res;
     s_sput (&m, 5, a, 2, 0, 140, "other", &res);
     CHECK (res.duplicate && res.resps[0].meta.mod_index == 4 &&
@@ -325,7 +278,7 @@ test_codecs (void)
     kvsm_result_clear (&rback);
     raft_buf_unref (rb);
     kvsm_result_clear (&res);
-    m.t = orig;
+    m.sessions = orig;
     kvsm_sessions_t *dup = kvsm_sessions_dup (orig);
     CHECK (dup && kvsm_sessions_eq (dup, orig) &&
            !kvsm_sessions_eq (dup, back));
@@ -351,7 +304,7 @@ test_codecs (void)
     CHECK (msg_kv_encode (&c) == NULL);
     kvsm_sessions_destroy (&dup);
     kvsm_sessions_destroy (&back);
-    kvsm_sessions_destroy (&m.t);
+    kvsm_sessions_destroy (&m.sessions);
 }
 
 int
