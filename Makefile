@@ -209,6 +209,12 @@ $(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(
                  $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The node with a planted core bug (RAFT_PLANTED_BUG, BUGS): the core
+# rebuilt with it (make jepsen-teeth-follower runs follower_read_local's).
+$(B)/nsxd-raftbug-%: $(B)/obj/actors/nsxd.o $(B)/obj/libnode.a \
+                     $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a $(TLS_COMPAT)
+	$(call LINK_NODE,$(CFLAGS))
+
 # The storage "after" node test against a planted node bug
 # (powercut-teeth): the bug's node objects, the test as it is.
 $(B)/test_storage-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(filter-out actors/nsxd.c,$$(NODE_BUG_SRC))) \
