@@ -139,7 +139,7 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -209,10 +209,11 @@ $(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(
                  $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
-# The node with a planted core bug (RAFT_PLANTED_BUG, BUGS): the core
-# rebuilt with it (make jepsen-teeth-follower runs follower_read_local's).
-$(B)/nsxd-raftbug-%: $(B)/obj/actors/nsxd.o $(B)/obj/libnode.a \
-                     $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a $(TLS_COMPAT)
+# The node with a planted core or state-machine bug (RAFT_PLANTED_BUG,
+# BUGS): the core and store/kvsm.o rebuilt with it (jepsen-teeth runs
+# follower_read_local's, session-teeth session_dup_applied's).
+$(B)/nsxd-raftbug-%: $(B)/obj/actors/nsxd.o $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/kvsm.o \
+                     $(B)/obj/libnode.a $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
 # The storage "after" node test against a planted node bug
@@ -365,6 +366,12 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 	tests/cluster/watch_test.sh $(B)/nsxd
+	tests/cluster/session_test.sh $(B)/nsxd
+
+# Sessions (issue 15): the cluster test must catch the state machine's
+# planted session_dup_applied (a duplicate applied again).
+session-teeth: deps $(B)/nsxd-raftbug-session_dup_applied $(B)/nsxctl
+	SESSION_BUG=1 tests/cluster/session_test.sh $(B)/nsxd-raftbug-session_dup_applied
 
 # Watches (issue 15): the cluster test must catch the planted
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
@@ -513,10 +520,15 @@ jepsen-ci: deps jepsen-unit $(JEPSEN_BINS) $(PC_TOOLS)
 	tests/jepsen/jepsen.sh --duration $(JEPSEN_CI_S)
 
 # The node built with the planted stale read, the leader isolated again
-# and again: the checker must report the violation.
-jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read
+# and again: the checker must report the violation. Then the core's
+# planted follower_read_local (a follower answers a linearizable GET at its
+# own commit index, not the leader's read index): the follower reads the
+# workload spreads must show it within seconds, faults or not.
+jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read $(B)/nsxd-raftbug-follower_read_local
 	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-stale-read --nemesis partition-leader \
 	    --duration $(JEPSEN_TEETH_S) --expect violation
+	tests/jepsen/jepsen.sh --bin $(B)/nsxd-raftbug-follower_read_local --nemesis kill \
+	    --duration 20 --expect violation
 
 # make test: everything, one suite after another (several share fixed
 # ports, so never two at once, even under -j: each sub-make builds in
