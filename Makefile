@@ -72,7 +72,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 cas_precheck:12
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -242,7 +242,7 @@ $(B)/jepsen-check: $(call objs,obj,tests/jepsen/check_main.c $(JEPSEN_LIN))
 $(B)/test_linearize: $(call objs,obj-asan,tests/jepsen/test_linearize.c $(JEPSEN_LIN)) $(B)/obj-asan/libtest.a
 	$(call LINK_NODE,$(SAN))
 
-$(B)/jepsen-workload: $(B)/obj/tests/jepsen/workload.o $(B)/obj/libnode.a
+$(B)/jepsen-workload: $(B)/obj/tests/jepsen/workload.o $(B)/obj/tests/jepsen/workload_cas.o $(B)/obj/libnode.a
 	$(call LINK_NODE,$(CFLAGS))
 
 # The metrics registry alone, and the strict exposition checker.
@@ -523,11 +523,16 @@ jepsen-ci: deps jepsen-unit $(JEPSEN_BINS) $(PC_TOOLS)
 # and again: the checker must report the violation. Then the core's
 # planted follower_read_local (a follower answers a linearizable GET at its
 # own commit index, not the leader's read index): the follower reads the
-# workload spreads must show it within seconds, faults or not.
-jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read $(B)/nsxd-raftbug-follower_read_local
+# workload spreads must show it within seconds, faults or not. Then
+# cas_precheck (node bug 12: a CAS checked in the HTTP worker against the
+# local state, then proposed as a plain put): the CASes must show it.
+jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read $(B)/nsxd-raftbug-follower_read_local \
+              $(B)/nsxd-bug-cas_precheck
 	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-stale-read --nemesis partition-leader \
 	    --duration $(JEPSEN_TEETH_S) --expect violation
 	tests/jepsen/jepsen.sh --bin $(B)/nsxd-raftbug-follower_read_local --nemesis kill \
+	    --duration 20 --expect violation
+	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-cas_precheck --nemesis kill \
 	    --duration 20 --expect violation
 
 # make test: everything, one suite after another (several share fixed

@@ -49,6 +49,7 @@
     the request is sent and after its answer arrived.
 */
 #include "client.h"
+#include "workload_cas.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -78,24 +79,14 @@ typedef struct {
     atomic_long n_cas, n_cas_swapped, n_cas_failed, n_gets_ok, n_follower;
 } s_run_t;
 
-/* What a client last saw of one key (for its CASes). */
-typedef struct {
-    char key[64]; /* "" if nothing yet */
-    bool found;
-    char value[64];
-    uint64_t mod_index;
-} s_seen_t;
-
-#define S_MAX_KEYS 1000
-
 typedef struct {
     s_run_t *run;
     int id;
     uint64_t rng;
     char endpoint[128];
     long seq;
-    bool pinned;    /* a reader: one endpoint, GETs only */
-    s_seen_t *seen; /* per key slot */
+    bool pinned;     /* a reader: one endpoint, GETs only */
+    wl_seen_t *seen; /* per key slot */
 } s_client_t;
 
 static volatile sig_atomic_t s_stop;
@@ -241,72 +232,6 @@ s_record (s_client_t *c, const char *op, const char *key, json_t *value,
     atomic_fetch_add (n, 1);
 }
 
-/* Remember what an answer showed of the key (for the next CAS): a value
-   with its mod_index (o: the GET's body, a write's reply, a 412's
-   current), or nothing. */
-static void
-s_saw (s_seen_t *k, const char *key, const char *value, json_t *o)
-{
-    snprintf (k->key, sizeof k->key, "%s", key);
-    k->found = value != NULL;
-    if (!value)
-        return;
-    snprintf (k->value, sizeof k->value, "%s", value);
-    json_t *idx = json_object_get (o, "mod_index");
-    if (!idx)
-        idx = json_object_get (o, "index");
-    k->mod_index = (uint64_t)json_integer_value (idx);
-}
-
-/* A CAS's body, from what the client last saw of key; *prev (NULL:
-   prev_exist false) and *extra (the history's CAS fields) are set. */
-static void
-s_cas_body (s_client_t *c, s_seen_t *k, const char *key, const char *value,
-            char *body, size_t len, json_t **extra)
-{
-    bool known = strcmp (k->key, key) == 0 && k->found;
-    if (!known) {
-        snprintf (body, len,
-                  "{\"key\":\"%s\",\"value\":\"%s\",\"prev_exist\":false}", key,
-                  value);
-        *extra = json_pack ("{s:n}", "prev");
-    } else if (k->mod_index > 0 && s_rand (&c->rng) % 2) {
-        snprintf (body, len,
-                  "{\"key\":\"%s\",\"value\":\"%s\",\"prev_index\":%llu}", key,
-                  value, (unsigned long long)k->mod_index);
-        *extra = json_pack ("{s:s, s:I}", "prev", k->value, "prev_index",
-                            (json_int_t)k->mod_index);
-    } else {
-        snprintf (body, len,
-                  "{\"key\":\"%s\",\"value\":\"%s\",\"prev_value\":\"%s\"}",
-                  key, value, k->value);
-        *extra = json_pack ("{s:s}", "prev", k->value);
-    }
-}
-
-/* After a CAS answered: the history's swapped/current, the counts, and
-   what the client now knows of the key. */
-static void
-s_cas_done (s_client_t *c, s_seen_t *k, const char *key, const char *value,
-            int status, json_t *j, json_t *extra)
-{
-    s_run_t *r = c->run;
-    atomic_fetch_add (&r->n_cas, 1);
-    if (status == 200) {
-        atomic_fetch_add (&r->n_cas_swapped, 1);
-        json_object_set_new (extra, "swapped", json_true ());
-        s_saw (k, key, value, j);
-    } else if (status == 412) {
-        atomic_fetch_add (&r->n_cas_failed, 1);
-        json_t *cur = json_object_get (j, "current");
-        const char *cv = json_string_value (json_object_get (cur, "value"));
-        json_object_set_new (extra, "swapped", json_false ());
-        json_object_set_new (extra, "current",
-                             cv ? json_string (cv) : json_null ());
-        s_saw (k, key, cv, cur);
-    }
-}
-
 static void *
 s_client (void *arg)
 {
@@ -320,7 +245,7 @@ s_client (void *arg)
         char key[64], value[64], path[128], body[512];
         int slot = (int)(s_rand (&c->rng) % (uint64_t)r->keys);
         snprintf (key, sizeof key, "jk%d.%lld", slot, (long long)window);
-        s_seen_t *k = &c->seen[slot];
+        wl_seen_t *k = &c->seen[slot];
         int dice = c->pinned ? 0 : (int)(s_rand (&c->rng) % 100);
         /* with CAS: 45 GET, 25 PUT, cas_pct CAS, the rest DELETE */
         int get_pct = r->cas_pct ? 45 : 50;
@@ -345,7 +270,8 @@ s_client (void *arg)
         } else if (dice < put_pct + r->cas_pct) {
             op = "cas", method = "POST", p = "/kv/put";
             snprintf (value, sizeof value, "p%d-%ld", c->id, ++c->seq);
-            s_cas_body (c, k, key, value, body, sizeof body, &extra);
+            extra = wl_cas_body (k, key, value, s_rand (&c->rng) % 2, body,
+                                 sizeof body);
         } else {
             op = "delete", method = "DELETE", p = "/kv/delete";
             snprintf (body, sizeof body, "{\"key\":\"%s\"}", key);
@@ -369,12 +295,15 @@ s_client (void *arg)
         if (op[0] == 'p' || op[0] == 'c')
             v = json_string (value);
         if (op[0] == 'p' && o == S_OK)
-            s_saw (k, key, value, j);
+            wl_saw (k, key, value, j);
         else if (op[0] == 'd' && o == S_OK)
-            s_saw (k, key, NULL, NULL);
-        else if (op[0] == 'c' && o == S_OK)
-            s_cas_done (c, k, key, value, resp.status, j, extra);
-        else if (op[0] == 'g' && o == S_OK && resp.status == 200) {
+            wl_saw (k, key, NULL, NULL);
+        else if (op[0] == 'c' && o == S_OK) {
+            int swapped = wl_cas_done (k, key, value, resp.status, j, extra);
+            atomic_fetch_add (&r->n_cas, 1);
+            atomic_fetch_add (swapped ? &r->n_cas_swapped : &r->n_cas_failed,
+                              1);
+        } else if (op[0] == 'g' && o == S_OK && resp.status == 200) {
             v = json_object_get (j, "value");
             json_incref (v);
             if (!json_is_string (v)) {
@@ -385,9 +314,9 @@ s_client (void *arg)
                          key, resp.body);
                 o = S_INFO;
             } else
-                s_saw (k, key, json_string_value (v), j);
+                wl_saw (k, key, json_string_value (v), j);
         } else if (op[0] == 'g' && o == S_OK)
-            s_saw (k, key, NULL, NULL);
+            wl_saw (k, key, NULL, NULL);
         if (op[0] == 'g' && o == S_OK) {
             atomic_fetch_add (&r->n_gets_ok, 1);
             if (!s_is_leader (r, endpoint)) {
@@ -520,7 +449,7 @@ main (int argc, char **argv)
                          .id = i,
                          .pinned = i >= run.clients,
                          .rng = run.seed * 2654435761u + (uint64_t)i + 1,
-                         .seen = calloc ((size_t)run.keys, sizeof (s_seen_t))};
+                         .seen = calloc ((size_t)run.keys, sizeof (wl_seen_t))};
         if (!cs[i].seen)
             return 1;
         snprintf (cs[i].endpoint, sizeof cs[i].endpoint, "%s",
