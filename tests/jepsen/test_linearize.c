@@ -363,7 +363,8 @@ s_generated (void)
                cas, a CAS that swaps against that stale value instead */
             const char *before = NULL;
             for (size_t i = 0; i < n; i++)
-                if ((ops[i].kind == LIN_PUT || ops[i].kind == LIN_CAS) &&
+                if ((ops[i].kind == LIN_PUT ||
+                     (ops[i].kind == LIN_CAS && ops[i].swapped)) &&
                     ops[i].outcome == LIN_OK && strcmp (ops[i].key, "k0") == 0)
                     before = ops[i].value;
             ops[n] = (lin_op_t){.process = 99,
