@@ -147,7 +147,7 @@ L=$(leader_of) || { fail "(d) a leader"; exit 1; }
 w3="{\"key\":\"sk3\",\"value\":\"three\",\"session\":$S,\"seq\":3,\"ack\":2}"
 curl -sS -m 2 -o /dev/null -X POST "$(url "$L")/kv/put" -d "$w3" 2>/dev/null &
 cpid=$!
-sleep "0.0$((RANDOM % 38 + 2))"
+sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", (r % 39 + 2) / 1000 }')"
 "$lc" kill "$L" >/dev/null 2>&1
 wait "$cpid" 2>/dev/null
 rest=$(others "$L" | tr '\n' ' ')
