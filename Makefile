@@ -15,7 +15,7 @@
 #                   faults on a local cluster, the history checked for
 #                   linearizability (tests/jepsen/); make jepsen-ci is make
 #                   test's minute of it, make jepsen-teeth must catch the
-#                   planted stale read
+#                   planted stale read, follower read and CAS pre-check
 #   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
 #                   timed, so never part of make test)
 #   make format     clang-format every C file
