@@ -85,11 +85,16 @@ s_report_unwritten (const char *key, const lin_op_t *const *src, size_t n,
                     const lin_op_t *o, const char *v, const lin_opts_t *opts,
                     lin_result_t *res)
 {
-    bool failed = false;
-    for (size_t j = 0; j < n; j++)
-        if ((src[j]->kind == LIN_PUT || src[j]->kind == LIN_CAS) &&
-            src[j]->outcome == LIN_FAIL && strcmp (src[j]->value, v) == 0)
+    bool failed = false, refused = false;
+    for (size_t j = 0; j < n; j++) {
+        const lin_op_t *w = src[j];
+        if ((w->kind == LIN_PUT || w->kind == LIN_CAS) &&
+            w->outcome == LIN_FAIL && strcmp (w->value, v) == 0)
             failed = true;
+        if (w->kind == LIN_CAS && w->outcome == LIN_OK && !w->swapped &&
+            strcmp (w->value, v) == 0)
+            refused = true;
+    }
     if (opts->report) {
         fprintf (opts->report, "key %s: NOT LINEARIZABLE\n  ", key);
         lin_describe (opts->report, o);
@@ -97,8 +102,10 @@ s_report_unwritten (const char *key, const lin_op_t *const *src, size_t n,
                  o->kind == LIN_GET ? "read"
                  : o->swapped       ? "swapped against"
                                     : "found",
-                 failed ? "only a write that definitely failed wrote"
-                        : "no write of this key wrote");
+                 refused  ? "only a CAS answered 412 (it wrote nothing) "
+                            "carried: replicas disagree on that CAS"
+                 : failed ? "only a write that definitely failed wrote"
+                          : "no write of this key wrote");
     }
     if (res->first_violation < 0 || o->invoke < res->first_violation)
         res->first_violation = o->invoke;

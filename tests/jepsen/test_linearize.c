@@ -210,6 +210,9 @@ s_hand_written_cas (void)
          PUT (1, "a", 0, 1, OK), CAS (2, "b", NOTFOUND, 2, 3));
     RUN ("cas: its write lost", LIN_VIOLATION, PUT (1, "a", 0, 1, OK),
          CAS (2, "b", "a", 2, 3), GET (3, "a", 4, 5, OK));
+    RUN ("cas: a read of the value of a CAS answered 412", LIN_VIOLATION,
+         PUT (1, "a", 0, 1, OK), CAS412 (2, "b", "a", "a", 2, 3),
+         GET (3, "b", 4, 5, OK));
     RUN ("cas: a 412 finding a value no write wrote", LIN_VIOLATION,
          PUT (1, "a", 0, 1, OK), CAS412 (2, "b", "a", "zzz", 2, 3));
     RUN ("cas: an indeterminate one seen, its compare could not hold",
