@@ -15,7 +15,7 @@
 #                   faults on a local cluster, the history checked for
 #                   linearizability (tests/jepsen/); make jepsen-ci is make
 #                   test's minute of it, make jepsen-teeth must catch the
-#                   planted stale read
+#                   planted stale read, follower read and CAS pre-check
 #   make bench      nsxd next to etcd 3.4 on this machine (tests/perf/bench.sh;
 #                   timed, so never part of make test)
 #   make format     clang-format every C file
@@ -72,7 +72,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 cas_precheck:12
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -139,7 +139,7 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -209,6 +209,13 @@ $(B)/nsxd-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(
                  $(B)/obj/libnode.a $(B)/obj/libcore.a $(TLS_COMPAT)
 	$(call LINK_NODE,$(CFLAGS))
 
+# The node with a planted core or state-machine bug (RAFT_PLANTED_BUG,
+# BUGS): the core and store/kvsm.o rebuilt with it (jepsen-teeth runs
+# follower_read_local's, session-teeth session_dup_applied's).
+$(B)/nsxd-raftbug-%: $(B)/obj/actors/nsxd.o $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/kvsm.o \
+                     $(B)/obj/libnode.a $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a $(TLS_COMPAT)
+	$(call LINK_NODE,$(CFLAGS))
+
 # The storage "after" node test against a planted node bug
 # (powercut-teeth): the bug's node objects, the test as it is.
 $(B)/test_storage-bug-%: $$(call objs,obj-nodebug-$$(call bug_num,$$*,$$(NODE_BUGS)),$$(filter-out actors/nsxd.c,$$(NODE_BUG_SRC))) \
@@ -235,7 +242,7 @@ $(B)/jepsen-check: $(call objs,obj,tests/jepsen/check_main.c $(JEPSEN_LIN))
 $(B)/test_linearize: $(call objs,obj-asan,tests/jepsen/test_linearize.c $(JEPSEN_LIN)) $(B)/obj-asan/libtest.a
 	$(call LINK_NODE,$(SAN))
 
-$(B)/jepsen-workload: $(B)/obj/tests/jepsen/workload.o $(B)/obj/libnode.a
+$(B)/jepsen-workload: $(B)/obj/tests/jepsen/workload.o $(B)/obj/tests/jepsen/workload_cas.o $(B)/obj/libnode.a
 	$(call LINK_NODE,$(CFLAGS))
 
 # The metrics registry alone, and the strict exposition checker.
@@ -364,6 +371,12 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 	tests/cluster/watch_test.sh $(B)/nsxd
+	tests/cluster/session_test.sh $(B)/nsxd
+
+# Sessions (issue 15): the cluster test must catch the state machine's
+# planted session_dup_applied (a duplicate applied again).
+session-teeth: deps $(B)/nsxd-raftbug-session_dup_applied $(B)/nsxctl
+	SESSION_BUG=1 tests/cluster/session_test.sh $(B)/nsxd-raftbug-session_dup_applied
 
 # Watches (issue 15): the cluster test must catch the planted
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
@@ -512,10 +525,20 @@ jepsen-ci: deps jepsen-unit $(JEPSEN_BINS) $(PC_TOOLS)
 	tests/jepsen/jepsen.sh --duration $(JEPSEN_CI_S)
 
 # The node built with the planted stale read, the leader isolated again
-# and again: the checker must report the violation.
-jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read
+# and again: the checker must report the violation. Then the core's
+# planted follower_read_local (a follower answers a linearizable GET at its
+# own commit index, not the leader's read index): the follower reads the
+# workload spreads must show it within seconds, faults or not. Then
+# cas_precheck (node bug 12: a CAS checked in the HTTP worker against the
+# local state, then proposed as a plain put): the CASes must show it.
+jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read $(B)/nsxd-raftbug-follower_read_local \
+              $(B)/nsxd-bug-cas_precheck
 	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-stale-read --nemesis partition-leader \
 	    --duration $(JEPSEN_TEETH_S) --expect violation
+	tests/jepsen/jepsen.sh --bin $(B)/nsxd-raftbug-follower_read_local --nemesis kill \
+	    --duration 20 --expect violation
+	tests/jepsen/jepsen.sh --bin $(B)/nsxd-bug-cas_precheck --nemesis kill \
+	    --duration 20 --expect violation
 
 # make test: everything, one suite after another (several share fixed
 # ports, so never two at once, even under -j: each sub-make builds in

@@ -10,8 +10,54 @@
 #include "http_int.h"
 #include "msg_store.h"
 #include "parse_kv.h"
+#include "store_format.h"
 
 #include <stdlib.h>
+
+/*  Planted node bug (NODE_BUGS in the Makefile; make jepsen-teeth):
+      12 cas_precheck  a compare shorthand without a session is checked
+                       here, in the worker, against this node's applied
+                       state: if it holds, a plain PUT or DELETE is
+                       proposed; if not, the command as it is (the state
+                       machine answers 412). Check-then-act: two CASes
+                       from the same value both pass and both apply (a
+                       lost update), and a CAS passes against a value a
+                       write committed but not yet applied here has
+                       overwritten. The linearizability checker must
+                       reject the histories this gives.             */
+#ifndef NSXD_PLANTED_BUG
+#define NSXD_PLANTED_BUG 0
+#endif
+#define NSXD_BUG_CAS_PRECHECK 12
+#define NSXD_BUG(name) (NSXD_PLANTED_BUG == NSXD_BUG_##name)
+
+/* cas_precheck's check: does cmd's one compare hold on the local record? */
+static bool
+s_bug_precheck_holds (http_req_t *c, const kvsm_cmd_t *cmd)
+{
+    store_t *st = c->self->args.shared
+                      ? atomic_load_explicit (&c->self->args.shared->store,
+                                              memory_order_acquire)
+                      : NULL;
+    raft_buf_t *v = NULL;
+    char *err = NULL;
+    int found =
+        st ? store_read_kv (st, cmd->key->data, cmd->key->len, &v, &err) : -1;
+    free (err);
+    kvsm_rec_t rec = {0};
+    const char *val = NULL;
+    size_t len = 0;
+    bool holds = false;
+    if (found == 0 ||
+        (found == 1 &&
+         store_rec_parse ((const char *)v->data, v->len, &rec.meta.create_index,
+                          &rec.meta.mod_index, &rec.meta.version, &val, &len) &&
+         (rec.value = raft_buf_new (val, len)) != NULL))
+        holds = kvsm_compare (&cmd->cmps[0], found == 1, &rec);
+    raft_buf_unref (rec.value);
+    raft_buf_unref (v);
+    return holds;
+}
 
 static http_parse_limits_t
 s_limits (const http_req_t *c)
@@ -74,7 +120,11 @@ http_kv_write (http_req_t *c, bool put)
         kvsm_cmd_clear (&cmd);
         return st;
     }
-    if (cmd.n_cmps == 0 && !cmd.has_session) {
+    bool plain = cmd.n_cmps == 0 && !cmd.has_session;
+    if (NSXD_BUG (CAS_PRECHECK) && cmd.n_cmps == 1 && !cmd.has_session &&
+        s_bug_precheck_holds (c, &cmd))
+        plain = true; /* planted: proposed without its compare */
+    if (plain) {
         /* no compare: the prototype's request, as before */
         msg_api_req_t req = {.op = put ? MSG_API_PUT : MSG_API_DELETE,
                              .key = raft_buf_ref (cmd.key),

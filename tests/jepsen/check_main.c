@@ -50,6 +50,10 @@ main (int argc, char **argv)
             "%.3f s; largest key %zu operations; %llu search steps\n",
             res.ops, res.ok, res.fail, res.info, res.dropped, res.keys,
             res.seconds, res.max_key_ops, (unsigned long long)res.steps);
+    if (res.cas)
+        printf ("compare-and-swap: %zu (%zu swapped, %zu answered 412 "
+                "compare_failed, the rest failed or indeterminate)\n",
+                res.cas, res.cas_swapped, res.cas_failed);
     if (v == LIN_LINEARIZABLE)
         printf ("verdict: linearizable\n");
     else if (v == LIN_VIOLATION)

@@ -6,15 +6,23 @@
        "status": 200, "node": "127.0.0.1:17001", "error": null}
 
     process   the client thread (int >= 0); one operation at a time each
-    op        "put" | "get" | "delete"
+    op        "put" | "get" | "delete" | "cas"
     key       the key (non-empty string)
-    value     put: the value written (unique in the run);
+    value     put, cas: the value written (unique in the run);
               get: the value read, null for not found (ok gets only);
               delete: absent or null
+    prev      cas: the value it compared against (a string), or null for
+              "the key must not exist" (prev_exist false); a prev_index
+              CAS names the value the client read with that mod_index
+              (values are unique, so the index names that write)
+    swapped   cas, ok only: true (200, it wrote value) or false (412
+              compare_failed: it wrote nothing and found current)
+    current   cas, ok, not swapped: the 412's current value, null for none
     invoke    ns since the run's start, taken before the request was sent
     complete  ns, taken after the answer arrived; absent or null for info
     outcome   "ok" | "fail" (never took effect) | "info" (indeterminate)
-    status, node, error: what the node answered, for people; ignored here.
+    status, node, error, prev_index, index, follower: what the node
+              answered and where, for people; ignored here.
 
     Blank lines and lines starting with '#' are skipped (the workload
     writes nemesis events as comments).
@@ -30,6 +38,38 @@
         snprintf (err, err_len, __VA_ARGS__);                                  \
         goto fail;                                                             \
     } while (0)
+
+/* A CAS's own fields (see the top): prev, and for an ok one swapped and
+   current. The strings stay in j. */
+static int
+s_parse_cas (json_t *j, lin_op_t *op, char *why, size_t why_len)
+{
+    json_t *pr = json_object_get (j, "prev");
+    json_t *sw = json_object_get (j, "swapped");
+    json_t *cur = json_object_get (j, "current");
+    if (!pr || (!json_is_string (pr) && !json_is_null (pr))) {
+        snprintf (why, why_len, "a cas needs \"prev\": a string or null");
+        return -1;
+    }
+    op->prev = (char *)json_string_value (pr);
+    if (op->outcome != LIN_OK)
+        return 0;
+    if (!json_is_boolean (sw)) {
+        snprintf (why, why_len, "an ok cas needs \"swapped\": true or false");
+        return -1;
+    }
+    op->swapped = json_is_true (sw);
+    if (op->swapped)
+        return 0;
+    if (!cur || (!json_is_string (cur) && !json_is_null (cur))) {
+        snprintf (why, why_len,
+                  "a cas that did not swap needs \"current\": a string or "
+                  "null");
+        return -1;
+    }
+    op->current = (char *)json_string_value (cur);
+    return 0;
+}
 
 /* Parse one line into op and append it to h (the strings are copied
    before the JSON they live in goes). */
@@ -59,13 +99,17 @@ s_parse_line (lin_history_t *h, lin_op_t *op, const char *text, char *why,
     }
     op->process = (int)json_integer_value (p);
     const char *os = json_string_value (o);
-    if (!os ||
-        (strcmp (os, "put") && strcmp (os, "get") && strcmp (os, "delete"))) {
+    if (!os || (strcmp (os, "put") && strcmp (os, "get") &&
+                strcmp (os, "delete") && strcmp (os, "cas"))) {
         snprintf (why, why_len,
-                  "\"op\" must be \"put\", \"get\" or \"delete\"");
+                  "\"op\" must be \"put\", \"get\", \"delete\" or "
+                  "\"cas\"");
         goto out;
     }
-    op->kind = os[0] == 'p' ? LIN_PUT : os[0] == 'g' ? LIN_GET : LIN_DEL;
+    op->kind = os[0] == 'p'   ? LIN_PUT
+               : os[0] == 'g' ? LIN_GET
+               : os[0] == 'c' ? LIN_CAS
+                              : LIN_DEL;
     const char *ks = json_string_value (k);
     if (!ks || !*ks) {
         snprintf (why, why_len, "\"key\" must be a non-empty string");
@@ -94,10 +138,12 @@ s_parse_line (lin_history_t *h, lin_op_t *op, const char *text, char *why,
         }
         op->complete = json_integer_value (cmp);
     }
-    if (op->kind == LIN_PUT && !json_is_string (v)) {
-        snprintf (why, why_len, "a put needs a string \"value\"");
+    if ((op->kind == LIN_PUT || op->kind == LIN_CAS) && !json_is_string (v)) {
+        snprintf (why, why_len, "a %s needs a string \"value\"", os);
         goto out;
     }
+    if (op->kind == LIN_CAS && s_parse_cas (j, op, why, why_len) != 0)
+        goto out;
     if (op->kind == LIN_GET && op->outcome == LIN_OK && v &&
         !json_is_string (v) && !json_is_null (v)) {
         snprintf (why, why_len, "a get's \"value\" is a string or null");

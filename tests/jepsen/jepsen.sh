@@ -22,8 +22,9 @@
 #                     then runs under the power-cut shim, tests/powercut/);
 #                     restart it after the hold. Without the shim built:
 #                     SKIPPED, said once.
-# The workload: --clients (8) clients doing GET/PUT/DELETE and following
-# leader hints, --readers (3) read-only clients pinned one per node, a
+# The workload: --clients (8) clients doing GET/PUT/compare-and-swap/DELETE
+# and following leader hints, half their GETs sent to a random node
+# (follower reads), --readers (3) read-only clients pinned one per node, a
 # client timeout of --timeout-ms (1000; the node's own deadline is 2 s, so
 # a client gives up first and moves on, and the write is indeterminate).
 # Each fault is held 2-5 s, followed by 2-4 s of quiet; the last 5 s of the

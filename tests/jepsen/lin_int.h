@@ -8,12 +8,16 @@
 #include "linearize.h"
 
 #define LIN_ABSENT (-1) /* the register holds nothing */
+#define LIN_NEVER (-2)  /* a value no write wrote: no state matches it */
 
 /* One operation of one key, as the search sees it. */
 typedef struct {
     const lin_op_t *src;
     lin_kind_t kind;
-    int64_t arg;      /* PUT: the value's id; GET: the id read or LIN_ABSENT */
+    int64_t arg;      /* PUT, swapping CAS: the value's id; GET, 412 CAS: the
+                         id read or LIN_ABSENT */
+    int64_t expect;   /* CAS: the id of prev, LIN_ABSENT or LIN_NEVER */
+    bool swapped;     /* CAS: a swap (ok 200 or info), else a 412 */
     int64_t complete; /* the return event's time, when ok */
     bool ok;          /* must be linearized (else: info, may be left out) */
 } lin_key_op_t;

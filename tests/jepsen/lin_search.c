@@ -37,7 +37,10 @@ typedef struct {
 static const char *
 s_kind_name (lin_kind_t k)
 {
-    return k == LIN_PUT ? "put" : k == LIN_GET ? "get" : "delete";
+    return k == LIN_PUT   ? "put"
+           : k == LIN_GET ? "get"
+           : k == LIN_CAS ? "cas"
+                          : "delete";
 }
 
 static const char *
@@ -53,7 +56,15 @@ lin_describe (FILE *f, const lin_op_t *op)
              s_kind_name (op->kind));
     if (op->kind == LIN_PUT)
         fprintf (f, " \"%s\"", op->value);
-    else if (op->kind == LIN_GET && op->outcome == LIN_OK)
+    else if (op->kind == LIN_CAS) {
+        fprintf (f, " \"%s\" if %s%s%s", op->value, op->prev ? "\"" : "",
+                 op->prev ? op->prev : "nothing", op->prev ? "\"" : "");
+        if (op->outcome == LIN_OK && op->swapped)
+            fprintf (f, " -> swapped");
+        else if (op->outcome == LIN_OK)
+            fprintf (f, op->current ? " -> 412, found \"%s\"" : "%s",
+                     op->current ? op->current : " -> 412, found nothing");
+    } else if (op->kind == LIN_GET && op->outcome == LIN_OK)
         fprintf (f, op->value ? " -> \"%s\"" : " -> not found",
                  op->value ? op->value : "");
     fprintf (f, " [%.6f s, ", op->invoke / 1e9);
@@ -170,8 +181,23 @@ s_step (const lin_key_op_t *op, int64_t state, int64_t *next)
     case LIN_PUT: *next = op->arg; return true;
     case LIN_DEL: *next = LIN_ABSENT; return true;
     case LIN_GET: *next = state; return op->arg == state;
+    case LIN_CAS:
+        if (op->swapped) {
+            *next = op->arg;
+            return state == op->expect;
+        }
+        /* a 412: a read of the current value, which is not prev */
+        *next = state;
+        return op->arg == state && state != op->expect;
     }
     return false;
+}
+
+/* Does op change the register when linearized (a write, not a read)? */
+static bool
+s_changes (const lin_key_op_t *op)
+{
+    return op->kind != LIN_GET && (op->kind != LIN_CAS || op->swapped);
 }
 
 static int
@@ -293,7 +319,7 @@ lin_search (lin_key_t *k, const lin_key_op_t *ops, size_t n)
             stuck = &ops[cur->op];
             best_write = NULL;
             for (size_t d = depth; d-- > 0;)
-                if (ops[stack[d].call->op].kind != LIN_GET) {
+                if (s_changes (&ops[stack[d].call->op])) {
                     best_write = &ops[stack[d].call->op];
                     break;
                 }

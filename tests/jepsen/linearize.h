@@ -1,7 +1,11 @@
 /*  linearize.h -- a linearizability checker for nsxd's key-value API.
 
     The model: per key, a register that holds a value or nothing. PUT k v
-    sets it, DELETE k clears it, GET k returns it (404 = nothing). Keys are
+    sets it, DELETE k clears it, GET k returns it (404 = nothing), CAS k
+    prev v (a PUT with prev_value, prev_index or prev_exist:false) sets it
+    to v if it holds prev (prev NULL: nothing) -- answered 200, "swapped"
+    -- or else changes nothing and reports what it holds -- 412
+    compare_failed, a read of "current" that must differ from prev. Keys are
     independent, so the history is split per key and each part is checked
     alone (P-compositionality, Herlihy & Wing 1990 §3; porcupine and Knossos
     do the same).
@@ -25,9 +29,15 @@
             (any linearization using it stays one without it), which keeps
             the search from trying every subset of them.
 
+    An indeterminate CAS may have swapped or not: a CAS that did not swap
+    changed nothing, so it is an optional swap, kept or dropped by the same
+    rule as an indeterminate PUT. A kept CAS observed its prev (the value
+    it replaced), so the write of that value is kept too; a CAS that
+    swapped (ok) observed its prev as a GET observes what it read.
+
     Every write carries a value unique in the history, so a read names the
-    write it saw; a read of a value no write (ok or info) of that key wrote
-    is reported at once.
+    write it saw; a read (GET, a 412's current, a CAS's prev) of a value no
+    write (ok or info) of that key wrote is reported at once.
 
     The search is bounded (steps and memory per key): past the bound the
     key's verdict is "unknown", never a hang.
@@ -40,18 +50,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
-typedef enum { LIN_PUT, LIN_GET, LIN_DEL } lin_kind_t;
+typedef enum { LIN_PUT, LIN_GET, LIN_DEL, LIN_CAS } lin_kind_t;
 typedef enum { LIN_OK, LIN_FAIL, LIN_INFO } lin_outcome_t;
 
 typedef struct {
     int process;
     lin_kind_t kind;
     char *key;
-    char *value;      /* PUT: written; GET ok: read, NULL = not found */
+    char *value;      /* PUT, CAS: written; GET ok: read, NULL = not found */
     int64_t invoke;   /* ns since the run's start */
     int64_t complete; /* ns; ignored for info */
     lin_outcome_t outcome;
     size_t line; /* in the history file (1-based), 0 if none */
+    /* CAS only: the value compared against (NULL: the key must not
+       exist); for an ok CAS, whether it swapped (200) or not (412), and
+       what a 412 found (NULL: nothing). */
+    char *prev;
+    bool swapped;
+    char *current;
 } lin_op_t;
 
 typedef struct {
@@ -84,6 +100,7 @@ typedef struct {
 typedef struct {
     size_t keys, keys_bad, keys_unknown;
     size_t ops, ok, fail, info, dropped; /* dropped: info ops not searched */
+    size_t cas, cas_swapped, cas_failed; /* CAS ops; ok ones by answer */
     uint64_t steps;                      /* summed over keys */
     size_t max_key_ops;                  /* the largest key's searched ops */
     double seconds;
