@@ -50,6 +50,10 @@ MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # the client's, a node test the actors') and no list of files is kept.
 NODE_MAIN := actors/nsxd.c http/nsxctl.c http/tls_compat.c
 NODE_SRC := $(filter-out $(NODE_MAIN),$(wildcard actors/*.c msg/*.c store/*.c http/*.c))
+# The /ui page's files (http/ui/), compiled in as C arrays (xxd -i:
+# http/ui/embed.sh, http/ui_assets.h say why), part of the node's library.
+UI_FILES := $(wildcard http/ui/*.html http/ui/*.js http/ui/*.css)
+UI_GEN   := $(B)/gen/ui_assets.c
 NODE_LIB := -Wl,--as-needed -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson \
             -lssl -lcrypto -lsodium -lpthread -lm
 # Include paths: the core sees only itself (it must stay pure, tests/core);
@@ -72,7 +76,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
+             ui_wrong_leader:11
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -113,7 +118,7 @@ $(B)/$(1)/%.o: %.c
 	$(2) $$(WARN) $(3) $$(call s_inc,$$<) -MMD -MP -c $$< -o $$@
 $(B)/$(1)/libcore.a: $(call objs,$(1),$(CORE_SRC))
 	rm -f $$@ && ar rcs $$@ $$^
-$(B)/$(1)/libnode.a: $(call objs,$(1),$(NODE_SRC))
+$(B)/$(1)/libnode.a: $(call objs,$(1),$(NODE_SRC) $(UI_GEN))
 	rm -f $$@ && ar rcs $$@ $$^
 $(B)/$(1)/libsim.a: $(call objs,$(1),$(filter-out tests/sim/sim.c,$(SIM_SRC)))
 	rm -f $$@ && ar rcs $$@ $$^
@@ -134,6 +139,10 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
                   $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(NODE_SRC) actors/nsxd.c))
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+$(UI_GEN): $(UI_FILES) http/ui/embed.sh
+	@mkdir -p $(@D)
+	http/ui/embed.sh $@ $(UI_FILES)
 
 # Link lines: objects first, then the archives (tests/lib, node, core).
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
