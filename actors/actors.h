@@ -106,25 +106,26 @@ typedef struct {
     size_t max_value;
     uint64_t session_ttl_ms;      /* a new session's TTL; 0: the default */
     const char *monitor_endpoint; /* monitor actor's PULL; NULL: no trace */
-    kv_shared_t *shared;       /* the KV data for GETs, or NULL: the raft actor
+    kv_shared_t *shared;      /* the KV data for GETs, or NULL: the raft actor
                             reads it through storage (tests) */
-    const http_auth_t *auth;   /* --auth-file's tokens, or NULL: none */
-    bool auth_file_loose;      /* that file is readable by group or others */
-    bool auth_health;          /* /health and /metrics need a read token */
-    bool open_admin;           /* no tokens: admin routes open to anyone */
-    SSL_CTX *tls_server;       /* serve HTTPS with it, or NULL: plain HTTP */
-    SSL_CTX *tls_client;       /* for /raft/join's fetch: https with it, or
+    const http_auth_t *auth;  /* --auth-file's tokens, or NULL: none */
+    bool auth_file_loose;     /* that file is readable by group or others */
+    bool auth_health;         /* /health and /metrics need a read token */
+    bool open_admin;          /* no tokens: admin routes open to anyone */
+    SSL_CTX *tls_server;      /* serve HTTPS with it, or NULL: plain HTTP */
+    SSL_CTX *tls_client;      /* for /raft/join's fetch: https with it, or
                                 NULL: plain http */
-    const char *peer_auth;     /* the peer links' authentication, shown in
+    const char *peer_auth;    /* the peer links' authentication, shown in
                                  /health ("none", "curve", ...) */
-    const char *peer_warning;  /* a weakened peer setting for /health's
+    const char *peer_warning; /* a weakened peer setting for /health's
                                  warnings, or NULL */
-    watch_hub_t *watch;        /* the changes GET /kv/watch serves, or NULL:
+    watch_hub_t *watch;       /* the changes GET /kv/watch serves, or NULL:
                                  503 (http/http_watch.c) */
-    const char *watch_cors;    /* its Access-Control-Allow-Origin, or NULL */
-    struct ui_feed_t *ui_feed; /* what /ui/events streams (ui_feed.h), or
-                                  NULL: 503 */
-    const char *monitor_addr;  /* /health's "monitor_addr", or NULL */
+    const char *watch_cors;   /* its Access-Control-Allow-Origin, or NULL */
+    /* what /ui/events streams (ui_feed.h), or NULL: 503 */
+    struct ui_feed_t *ui_feed;
+    /* /health's "monitor_addr", or NULL */
+    const char *monitor_addr;
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 
