@@ -148,7 +148,7 @@ $(UI_GEN): $(UI_FILES) http/ui/embed.sh
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check ui ui-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -369,6 +369,15 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 	tests/cluster/watch_test.sh $(B)/nsxd
 
+# The live cluster page (issue 16) in headless chromium (tests/ui/):
+# screenshots in build/ui/. make ui-teeth: the test must catch the planted
+# ui_wrong_leader (the serving node always drawn leader).
+ui: deps $(B)/nsxd
+	tests/ui/ui_test.sh $(B)/nsxd
+
+ui-teeth: deps $(B)/nsxd-bug-ui_wrong_leader
+	UI_BUG=1 UI_OUT=$(B)/ui-teeth tests/ui/ui_test.sh $(B)/nsxd-bug-ui_wrong_leader
+
 # Watches (issue 15): the cluster test must catch the planted
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
 watch-teeth: deps $(B)/nsxd-bug-watch_drop_on_wrap $(B)/nsxctl
@@ -526,7 +535,7 @@ jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read
 # parallel, the suites run in this order), fastest first so that a broken
 # core fails within seconds.
 TEST_ORDER := all unit unit-asan msg purity node sim-ci teeth fuzz-ci \
-              cluster jepsen-ci experiments containers
+              cluster ui ui-teeth jepsen-ci experiments containers
 # make check: all of it but the cluster, container and long suites.
 CHECK_ORDER := unit unit-asan msg purity node sim-check teeth-check
 CHECK_SEEDS ?= 100
