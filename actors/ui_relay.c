@@ -23,7 +23,8 @@
                data: {"self": ID, "members": [{"id", "http_addr",
                       "monitor_addr", "up", "status", "error", "health":
                       {role, term, leader_id, leader, commit, applied,
-                      last_index, log} or null}]}
+                      last_index, log, members, faults, faults_enabled}
+                      or null}]}
 
     Who the members are: our own /health's "members" (our configuration,
     so the list follows membership changes within a second), each asked
@@ -193,9 +194,9 @@ s_follow_members (self_t *self, json_t *list)
 static json_t *
 s_box (json_t *h)
 {
-    static const char *keys[] = {"role",       "term",   "leader_id",
-                                 "leader",     "commit", "applied",
-                                 "last_index", "log",    "members"};
+    static const char *keys[] = {
+        "role",       "term", "leader_id", "leader", "commit",        "applied",
+        "last_index", "log",  "members",   "faults", "faults_enabled"};
     json_t *b = json_object ();
     for (size_t i = 0; b && i < sizeof keys / sizeof keys[0]; i++) {
         json_t *v = json_object_get (h, keys[i]);

@@ -91,6 +91,7 @@ function members(data) {
       n.last = h.last_index;
       n.base = h.log ? h.log.base_index : 0;
       n.members = h.members || [];
+      if (h.faults) n.faults = faultsText(h.faults); /* --enable-faults' */
     }
   }
   for (const id of [...S.nodes.keys()])
