@@ -39,8 +39,9 @@ struct node {
     bool civetweb; /* mg_init_library called */
     store_identity_t ident;
     kv_shared_t kv_shared;
-    watch_hub_t *watch;     /* the changes for watches: storage in, http out */
-    ui_feed_t *ui_feed;     /* the /ui page's events: the relay in, http out */
+    watch_hub_t *watch; /* the changes for watches: storage in, http out */
+    /* the /ui page's events: the relay in, http out */
+    ui_feed_t *ui_feed;
     char monitor_addr[256]; /* /health's "monitor_addr" */
     /* unique per node: "inproc://nsxd-<pid>-<seq>-<name>" */
     char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
