@@ -78,17 +78,17 @@ function members(data) {
     n.error = m.up ? (m.health ? "" : m.error) : `not answering: ${m.error}`;
     const h = m.health;
     if (h) {
-      /* a /health is up to a second old: it does not take back what
-         newer trace events said, except for a new term or a restart */
-      if (h.term >= n.term || h.last_index < n.last) {
+      /* a /health is up to a second old: it never takes back what
+         newer trace events said (a restart resets the box: the
+         monitor's "up" event) */
+      if (h.term >= n.term) {
         n.role = h.role;
         n.term = h.term;
         n.leader = h.leader_id || 0;
       }
-      if (h.last_index < n.last) n.terms.clear(); /* a restart, or wiped */
-      n.commit = Math.max(h.commit, h.last_index < n.last ? 0 : n.commit);
-      n.applied = h.applied;
-      n.last = h.last_index;
+      n.commit = Math.max(n.commit, h.commit);
+      n.applied = Math.max(n.applied, h.applied);
+      n.last = Math.max(n.last, h.last_index);
       n.base = h.log ? h.log.base_index : 0;
       n.members = h.members || [];
       if (h.faults) n.faults = faultsText(h.faults); /* --enable-faults' */
@@ -228,9 +228,10 @@ function trace(ev) {
   if (prev && ev.seq > prev + 1)
     gapLine(`— n${ev.node}: ${ev.seq - prev - 1} event(s) lost (#${prev + 1}..#${ev.seq - 1}) —`);
   S.lastSeq.set(ev.node, ev.seq);
-  if (ev.kind === "monitor" && ev.text === "up") {
+  if (ev.kind === "monitor" && ev.text === "up") { /* a (re)start */
     n.terms.clear();
     n.vote = null;
+    n.last = n.commit = n.applied = 0;
   }
   if (ev.term > n.term) n.term = ev.term;
   switch (ev.kind) {
