@@ -157,9 +157,13 @@ async function run(b) {
     const bx = await b.eval(BOXES);
     const o = bx.find((x) => x.id === old);
     const l = bx.filter((x) => x.role === "leader");
-    return o && o.up && o.role === "follower" && l.length === 1 && l[0].id !== old;
+    return o && o.up && o.role === "follower" && l.length === 1 && l[0].id !== old &&
+           o.term === l[0].term ? l[0] : null;
   });
-  check(!!back, `cleared, n${old} is drawn as a follower again, one leader`);
+  check(!!back, `cleared, n${old} is drawn as a follower again, in the leader's term, one leader`);
+  // pre-vote (§9.6): the old leader's return deposes nobody
+  check(back && moved && back.id === moved.id && back.term === moved.term,
+        `the leader is still n${moved && moved.id} in term ${moved && moved.term} (pre-vote: no disruption)`);
   await shot(b, "4-healed");
 }
 
