@@ -147,7 +147,7 @@ function makeBox(n) {
       <button data-action="drop">drop</button>
     </div>
     <div class="actions">
-      <input class="ms" type="number" value="200" min="0" step="50" style="width:5em"> ms
+      <input class="ms" type="number" value="200" min="0" step="50"> ms
       <button data-action="delay" title="delay every peer message">delay</button>
       <button data-action="slow_fsync" title="slow every fsync">slow fsync</button>
     </div>
