@@ -373,10 +373,10 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 # The live cluster page (issue 16) in headless chromium (tests/ui/):
 # screenshots in build/ui/. make ui-teeth: the test must catch the planted
 # ui_wrong_leader (the serving node always drawn leader).
-ui: deps $(B)/nsxd
+ui: deps $(B)/nsxd $(B)/nsxctl
 	tests/ui/ui_test.sh $(B)/nsxd
 
-ui-teeth: deps $(B)/nsxd-bug-ui_wrong_leader
+ui-teeth: deps $(B)/nsxd-bug-ui_wrong_leader $(B)/nsxctl
 	UI_BUG=1 UI_OUT=$(B)/ui-teeth tests/ui/ui_test.sh $(B)/nsxd-bug-ui_wrong_leader
 
 # Watches (issue 15): the cluster test must catch the planted
