@@ -165,6 +165,22 @@ async function run(b) {
   check(back && moved && back.id === moved.id && back.term === moved.term,
         `the leader is still n${moved && moved.id} in term ${moved && moved.term} (pre-vote: no disruption)`);
   await shot(b, "4-healed");
+
+  // 5. a node going away greys its box; restarted, it comes back
+  const serving = Number(new URL(url).port) - Number(process.env.NSXD_HTTP_BASE || 9100);
+  const gone = (await b.eval(BOXES)).find((x) => x.id !== serving && x.role !== "leader");
+  if (!gone || !process.env.UI_LC) return check(false, "a follower to stop");
+  await b.eval(`document.querySelector('.box[data-id="${gone.id}"] button[data-action="stop"]').click(); true`);
+  const grey = await until(5000, async () =>
+    (await b.eval(BOXES)).find((x) => x.id === gone.id && !x.up && x.role === "down"));
+  check(!!grey, `stopped from the page, n${gone.id}'s box is greyed ("down")`);
+  await shot(b, "5-stopped");
+  require("child_process").execFileSync(process.env.UI_LC, ["restart", String(gone.id)],
+                                        { stdio: "ignore", timeout: 20000 });
+  const again = await until(10000, async () =>
+    (await b.eval(BOXES)).find((x) => x.id === gone.id && x.up && x.role === "follower"));
+  check(!!again, `restarted, n${gone.id}'s box is back, a follower`);
+  await shot(b, "6-restarted");
 }
 
 main();

@@ -8,7 +8,10 @@
 #   - a put made through the page appears in every box's log;
 #   - isolating the leader from the page draws a new leader within 3 s
 #     and the old one no longer leader;
-#   - clearing the fault draws it back as a follower.
+#   - clearing the fault draws it back as a follower, in the new leader's
+#     term, the leader unchanged (pre-vote);
+#   - a follower stopped from the page (its stop button) greys its box,
+#     and once restarted (deploy/local-cluster.sh restart) it is back.
 # Without a fault endpoint (a node answering 404 or 403 faults_disabled)
 # the last two say "skipped: no fault endpoint", after checking that the
 # page says so. Screenshots of each step: $UI_OUT (build/ui/*.png).
@@ -58,7 +61,7 @@ L=$(leader_of) || { fail "a leader"; exit 1; }
 F=$((L % 3 + 1))
 pass "leader n$L; the page is loaded from follower n$F"
 
-UI_URL="$(url "$F")/ui" UI_NODES="$(ep 1),$(ep 2),$(ep 3)" \
+UI_URL="$(url "$F")/ui" UI_NODES="$(ep 1),$(ep 2),$(ep 3)" UI_LC="$lc" \
     timeout 120 node "$here/tests/ui/ui_test.js" || fails=$((fails + 1))
 
 if [ "${UI_BUG:-0}" = 1 ]; then
