@@ -114,6 +114,7 @@ static const s_route_t s_routes[] = {
     {"/ui", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
     {"/ui/index.html", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
     {"/ui/ui.js", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/ui_panels.js", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
     {"/ui/ui.css", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
     {"/ui/events", "GET", http_ui_events, HTTP_ACCESS_ADMIN},
     {"/ui/fault", "POST", http_ui_proxy, HTTP_ACCESS_ADMIN},
