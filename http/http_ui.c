@@ -1,8 +1,8 @@
 /*  http_ui.c -- the /ui page's routes (issue 16; README, "The live
     cluster page"):
 
-      GET  /ui, /ui/ui.js, /ui/ui_panels.js, /ui/ui.css   the page: files of http/ui/,
-                          compiled in (http/ui/embed.sh, xxd -i): no
+      GET  /ui, /ui/ui.js, /ui/ui_panels.js, /ui/ui.css
+                          the page: files of http/ui/, compiled in (http/ui/embed.sh, xxd -i): no
                           build step, nothing fetched from elsewhere
                           (Content-Security-Policy: 'self' only)      open*
       GET  /ui/events     server-sent events from the relay's feed
