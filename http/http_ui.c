@@ -2,8 +2,9 @@
     cluster page"):
 
       GET  /ui, /ui/ui.js, /ui/ui_panels.js, /ui/ui.css
-                          the page: files of http/ui/, compiled in (http/ui/embed.sh, xxd -i): no
-                          build step, nothing fetched from elsewhere
+                          the page: files of http/ui/, compiled in
+                          (http/ui/embed.sh, xxd -i): no build step,
+                          nothing fetched from elsewhere
                           (Content-Security-Policy: 'self' only)      open*
       GET  /ui/events     server-sent events from the relay's feed
                           (actors/ui_relay.c, ui_feed.h): first the
