@@ -15,7 +15,7 @@
 void
 ra_trace_msg (ra_self_t *self, bool sent, const raft_msg_t *m)
 {
-    if (!self->mon || !monitor_listened ())
+    if (!self->mon || !self->r || !monitor_listened ())
         return;
     char detail[64] = "";
     switch (m->type) {
@@ -41,8 +41,12 @@ ra_trace_msg (ra_self_t *self, bool sent, const raft_msg_t *m)
         break;
     default: break;
     }
+    /* The event's term is the node's (msg_trace.h), not the message's: a
+       pre-vote asks for term + 1 without taking it (§9.6). */
+    raft_status_t st;
+    raft_status (self->r, &st);
     msg_trace_ev_t ev;
-    msg_trace_ev_set (&ev, sent ? "msg_send" : "msg_recv", m->term,
+    msg_trace_ev_set (&ev, sent ? "msg_send" : "msg_recv", st.term,
                       sent ? m->to : m->from, (uint64_t)m->type, "%s%s",
                       raft_msg_type_name (m->type), detail);
     monitor_push (self->mon, &ev);
