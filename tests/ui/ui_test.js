@@ -149,6 +149,17 @@ async function run(b) {
                  `${Date.now() - clicked} ms)`);
   boxes = await b.eval(BOXES);
   check(boxes.find((x) => x.id === old).role !== "leader", `the old leader n${old} is no longer drawn leader`);
+  // its pre-votes ask for term + 1 without taking it (§9.6): once it
+  // runs them, the box still shows the term the node is in
+  const pre = await until(5000, async () =>
+    (await b.eval(BOXES)).find((y) => y.id === old && y.role === "precandidate"));
+  check(!!pre, `the isolated n${old} is drawn running pre-votes`);
+  await sleep(1000);
+  const h = await health(nodes[old - 1]);
+  const x = (await b.eval(BOXES)).find((y) => y.id === old);
+  check(h && x && h.term === x.term,
+        `the isolated n${old} is drawn in the term it is in (drawn ${x && x.term}, ` +
+        `its /health ${h && h.term})`);
   await shot(b, "3-isolated");
 
   // 4. clear: the old leader comes back as a follower
@@ -175,6 +186,22 @@ async function run(b) {
     (await b.eval(BOXES)).find((x) => x.id === gone.id && !x.up && x.role === "down"));
   check(!!grey, `stopped from the page, n${gone.id}'s box is greyed ("down")`);
   await shot(b, "5-stopped");
+  // The stopped nsxd may linger as a zombie until init reaps it (slowly,
+  // on this VM), which local-cluster.sh takes for "already running":
+  // wait for it to go, and drop its PID file once it is only a zombie.
+  const fs = require("fs");
+  const pidfile = `${process.env.NSXD_DATA}/n${gone.id}.pid`;
+  await until(10000, async () => {
+    let pid = 0;
+    try { pid = Number(fs.readFileSync(pidfile, "utf8")); } catch (e) { return true; }
+    let state = "";
+    try { state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "")[0]; } catch (e) { /* gone */ }
+    if (!state || state === "Z") {
+      fs.rmSync(pidfile, { force: true });
+      return true;
+    }
+    return false;
+  });
   require("child_process").execFileSync(process.env.UI_LC, ["restart", String(gone.id)],
                                         { stdio: "ignore", timeout: 20000 });
   const again = await until(10000, async () =>
