@@ -39,6 +39,7 @@
 #include "ui_assets.h"
 #include "ui_feed.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,9 +213,13 @@ http_ui_proxy (http_req_t *c)
     char idv[32] = "";
     char *end = NULL;
     unsigned long long id = 0;
-    if (mg_get_var (qs, strlen (qs), "id", idv, sizeof idv) > 0)
+    /* digits only: strtoull would take "-1" (as 2^64 - 1) and " 7" */
+    if (mg_get_var (qs, strlen (qs), "id", idv, sizeof idv) > 0 &&
+        idv[0] >= '0' && idv[0] <= '9') {
+        errno = 0;
         id = strtoull (idv, &end, 10);
-    if (!id || !end || *end)
+    }
+    if (!id || !end || *end || errno == ERANGE)
         return http_reply_error (c, 400, "bad_request",
                                  "id: a member's id is required (?id=N)");
     char *body = NULL;
