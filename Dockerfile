@@ -8,7 +8,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         gcc make libc6-dev pkg-config libczmq-dev libzmq3-dev libmsgpack-dev \
-        libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev libsodium-dev \
+        libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev libsodium-dev xxd \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./

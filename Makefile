@@ -50,6 +50,10 @@ MSGPACK  := $(shell pkg-config --libs msgpack 2>/dev/null || echo -lmsgpackc)
 # the client's, a node test the actors') and no list of files is kept.
 NODE_MAIN := actors/nsxd.c http/nsxctl.c http/tls_compat.c
 NODE_SRC := $(filter-out $(NODE_MAIN),$(wildcard actors/*.c msg/*.c store/*.c http/*.c))
+# The /ui page's files (http/ui/), compiled in as C arrays (xxd -i:
+# http/ui/embed.sh, http/ui_assets.h say why), part of the node's library.
+UI_FILES := $(wildcard http/ui/*.html http/ui/*.js http/ui/*.css)
+UI_GEN   := $(B)/gen/ui_assets.c
 NODE_LIB := -Wl,--as-needed -lczmq -lzmq $(MSGPACK) -lleveldb -lcivetweb -ljansson \
             -lssl -lcrypto -lsodium -lpthread -lm
 # Include paths: the core sees only itself (it must stay pure, tests/core);
@@ -72,7 +76,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 cas_precheck:12
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
+             ui_wrong_leader:11 cas_precheck:12
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -113,7 +118,7 @@ $(B)/$(1)/%.o: %.c
 	$(2) $$(WARN) $(3) $$(call s_inc,$$<) -MMD -MP -c $$< -o $$@
 $(B)/$(1)/libcore.a: $(call objs,$(1),$(CORE_SRC))
 	rm -f $$@ && ar rcs $$@ $$^
-$(B)/$(1)/libnode.a: $(call objs,$(1),$(NODE_SRC))
+$(B)/$(1)/libnode.a: $(call objs,$(1),$(NODE_SRC) $(UI_GEN))
 	rm -f $$@ && ar rcs $$@ $$^
 $(B)/$(1)/libsim.a: $(call objs,$(1),$(filter-out tests/sim/sim.c,$(SIM_SRC)))
 	rm -f $$@ && ar rcs $$@ $$^
@@ -135,11 +140,15 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
+$(UI_GEN): $(UI_FILES) http/ui/embed.sh
+	@mkdir -p $(@D)
+	http/ui/embed.sh $@ $(UI_FILES)
+
 # Link lines: objects first, then the archives (tests/lib, node, core).
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check ui ui-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -314,7 +323,8 @@ NODE_TESTS := actor security store store_snap \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
-              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch
+              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
+              ui_feed http_ui
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
       $(B)/test_watch_hub-bug $(B)/test_http_session-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
@@ -377,6 +387,15 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 # planted session_dup_applied (a duplicate applied again).
 session-teeth: deps $(B)/nsxd-raftbug-session_dup_applied $(B)/nsxctl
 	SESSION_BUG=1 tests/cluster/session_test.sh $(B)/nsxd-raftbug-session_dup_applied
+
+# The live cluster page (issue 16) in headless chromium (tests/ui/):
+# screenshots in build/ui/. make ui-teeth: the test must catch the planted
+# ui_wrong_leader (the serving node always drawn leader).
+ui: deps $(B)/nsxd $(B)/nsxctl
+	tests/ui/ui_test.sh $(B)/nsxd
+
+ui-teeth: deps $(B)/nsxd-bug-ui_wrong_leader $(B)/nsxctl
+	UI_BUG=1 UI_OUT=$(B)/ui-teeth tests/ui/ui_test.sh $(B)/nsxd-bug-ui_wrong_leader
 
 # Watches (issue 15): the cluster test must catch the planted
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
@@ -545,7 +564,7 @@ jepsen-teeth: deps $(JEPSEN_BINS) $(B)/nsxd-bug-stale-read $(B)/nsxd-raftbug-fol
 # parallel, the suites run in this order), fastest first so that a broken
 # core fails within seconds.
 TEST_ORDER := all unit unit-asan msg purity node sim-ci teeth fuzz-ci \
-              cluster jepsen-ci experiments containers
+              cluster ui ui-teeth jepsen-ci experiments containers
 # make check: all of it but the cluster, container and long suites.
 CHECK_ORDER := unit unit-asan msg purity node sim-check teeth-check
 CHECK_SEEDS ?= 100

@@ -122,6 +122,10 @@ typedef struct {
     watch_hub_t *watch;       /* the changes GET /kv/watch serves, or NULL:
                                  503 (http/http_watch.c) */
     const char *watch_cors;   /* its Access-Control-Allow-Origin, or NULL */
+    /* what /ui/events streams (ui_feed.h), or NULL: 503 */
+    struct ui_feed_t *ui_feed;
+    /* /health's "monitor_addr", or NULL */
+    const char *monitor_addr;
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

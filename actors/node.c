@@ -19,9 +19,9 @@
    that could ask it something; the monitor last, to take their last
    events. */
 static const int s_stop_order[NODE_ACTORS] = {
-    NODE_HTTP, NODE_RAFT, NODE_TRANSPORT, NODE_STORAGE, NODE_MONITOR};
-static const char *s_names[NODE_ACTORS] = {"monitor", "raft", "storage",
-                                           "transport", "http"};
+    NODE_HTTP, NODE_UI, NODE_RAFT, NODE_TRANSPORT, NODE_STORAGE, NODE_MONITOR};
+static const char *s_names[NODE_ACTORS] = {"monitor",   "raft", "storage",
+                                           "transport", "http", "ui"};
 
 /* Nodes started in this process: makes endpoints unique, also across a
    restart whose old sockets libzmq has not reaped yet. */
@@ -145,6 +145,8 @@ s_args (node_t *self)
         .shared = &self->kv_shared,
         .watch = self->watch,
         .watch_cors = *c->watch_cors ? c->watch_cors : NULL,
+        .ui_feed = self->ui_feed,
+        .monitor_addr = self->monitor_addr,
         .read_ms = c->read_ms,
         .auth = self->auth,
         .auth_file_loose = self->auth_loose,
@@ -157,6 +159,13 @@ s_args (node_t *self)
                                    : "--insecure-peers: peer links and the "
                                      "monitoring socket are neither "
                                      "authenticated nor encrypted"};
+    ui_relay_monitor_addr (c->monitor_listen, c->http_advertise,
+                           self->monitor_addr, sizeof self->monitor_addr);
+    self->ua = (ui_relay_args_t){.id = c->id,
+                                 .http_self = c->http_advertise,
+                                 .tls = self->tls_client,
+                                 .keys = self->keys,
+                                 .feed = self->ui_feed};
 }
 
 /* The keys before any socket that serves CURVE (zap.c), then each actor
@@ -173,10 +182,10 @@ s_start_actors (node_t *self)
     }
     mg_init_library (0); /* refcounted: one per node, node_stop exits */
     self->civetweb = true;
-    zactor_fn *fns[NODE_ACTORS] = {monitor_actor, raft_actor, storage_actor,
-                                   transport_actor, http_actor};
-    void *args[NODE_ACTORS] = {&self->ma, &self->ra, &self->sa, &self->ta,
-                               &self->ha};
+    zactor_fn *fns[NODE_ACTORS] = {monitor_actor,   raft_actor, storage_actor,
+                                   transport_actor, http_actor, ui_relay_actor};
+    void *args[NODE_ACTORS] = {&self->ma, &self->ra, &self->sa,
+                               &self->ta, &self->ha, &self->ua};
     for (int i = 0; i < NODE_ACTORS; i++) {
         self->actors[i] =
             actor_start (s_names[i], fns[i], args[i], self->ctx, NULL);
@@ -220,7 +229,8 @@ node_start (const nsxd_config_t *c, const raft_conf_t *bootstrap,
             watch_hub_new (c->watch_history > 0 ? (size_t)c->watch_history
                                                 : WATCH_HUB_DEFAULT_EVENTS,
                            WATCH_HUB_DEFAULT_BYTES);
-        if (!self->watch)
+        self->ui_feed = ui_feed_new (UI_FEED_DEFAULT_ITEMS);
+        if (!self->watch || !self->ui_feed)
             rc = 1;
     }
     if (rc == 0) {
@@ -317,6 +327,7 @@ node_stop (node_t **self_p)
     SSL_CTX_free (self->tls_server);
     SSL_CTX_free (self->tls_client);
     watch_hub_destroy (&self->watch); /* its readers and writer are gone */
+    ui_feed_destroy (&self->ui_feed);
     log_info ("stopped");
     node_ctx_bind (caller);
     node_ctx_destroy (&self->ctx);

@@ -13,6 +13,7 @@
 #include "monitor.h"
 #include "node.h"
 #include "tls.h"
+#include "ui_relay.h"
 
 /* The actors, in start order (node.h says why). */
 enum {
@@ -21,6 +22,7 @@ enum {
     NODE_STORAGE,
     NODE_TRANSPORT,
     NODE_HTTP,
+    NODE_UI, /* the /ui page's relay (ui_relay.c) */
     NODE_ACTORS
 };
 
@@ -38,6 +40,9 @@ struct node {
     store_identity_t ident;
     kv_shared_t kv_shared;
     watch_hub_t *watch; /* the changes for watches: storage in, http out */
+    /* the /ui page's events: the relay in, http out */
+    ui_feed_t *ui_feed;
+    char monitor_addr[256]; /* /health's "monitor_addr" */
     /* unique per node: "inproc://nsxd-<pid>-<seq>-<name>" */
     char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
         ep_send[64];
@@ -48,6 +53,7 @@ struct node {
     storage_args_t sa;
     transport_args_t ta;
     http_args_t ha;
+    ui_relay_args_t ua;
     zactor_t *actors[NODE_ACTORS];
     zpoller_t *poller;
     bool failed;

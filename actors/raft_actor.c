@@ -149,6 +149,7 @@ s_on_transport (ra_self_t *self, zmsg_t *zm)
             raft_status_t st;
             raft_status (self->r, &st);
             uint64_t dropped = st.dropped_msgs;
+            ra_trace_msg (self, false, &m);
             raft_step (self->r, &m);
             raft_status (self->r, &st);
             if (st.dropped_msgs == dropped &&

@@ -160,6 +160,9 @@ bool ra_refuse_unless_leader (ra_self_t *self, zframe_t *identity,
                               uint64_t req_id);
 void ra_heard_from (ra_self_t *self, raft_id_t id);
 
+/* raft_actor_trace.c: a "msg_send" or "msg_recv" trace event for m */
+void ra_trace_msg (ra_self_t *self, bool sent, const raft_msg_t *m);
+
 /* raft_actor_compact.c */
 void ra_maybe_compact (ra_self_t *self);
 

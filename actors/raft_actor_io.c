@@ -84,6 +84,7 @@ s_send_after (ra_self_t *self, const raft_after_t *after, size_t n)
         msgpack_sbuffer_destroy (&buf);
         if (!f)
             continue; /* a message that cannot be encoded is not sent */
+        ra_trace_msg (self, true, &after[i].msg);
         v[m.n_after++] = (msg_after_t){.index = after[i].index,
                                        .term = after[i].term,
                                        .to = after[i].msg.to,
@@ -104,6 +105,7 @@ s_send_after (ra_self_t *self, const raft_after_t *after, size_t n)
 static void
 s_send_msg (ra_self_t *self, const raft_msg_t *m)
 {
+    ra_trace_msg (self, true, m);
     if (m->type != RAFT_MSG_SNAPSHOT) {
         s_send_encoded (self, m);
         return;

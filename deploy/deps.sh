@@ -44,10 +44,13 @@ case "${1:-build}" in
 # openssl: deploy/gen-secrets.sh and the tests' certificates; libsodium-dev:
 # the peer keys (actors/peer_keys.c); clang and libclang-rt-14-dev
 # (libFuzzer, ASan, UBSan): the fuzz harnesses that make test runs
-# (make fuzz-ci).
+# (make fuzz-ci); xxd: the /ui page's files compiled in (http/ui/embed.sh);
+# chromium and nodejs: the page's test in a real browser (make ui, headless
+# chromium driven through the DevTools protocol by tests/ui/cdp.js).
 build) pkgs=(gcc make binutils libc6-dev pkg-config libmsgpack-dev libczmq-dev
        libzmq3-dev libcivetweb-dev libleveldb-dev libjansson-dev libssl-dev
-       libsodium-dev openssl curl jq iptables wrk clang libclang-rt-14-dev) ;;
+       libsodium-dev openssl curl jq iptables wrk clang libclang-rt-14-dev
+       xxd chromium nodejs) ;;
 *) echo "deps.sh: unknown set '$1'" >&2; exit 2 ;;
 esac
 missing=()

@@ -107,6 +107,18 @@ int http_kv_range (http_req_t *c);
    watch so that none holds the stop up */
 int http_kv_watch (http_req_t *c);
 void http_watch_stop (http_self_t *self);
+/* http_watch.c, for every stream (watches, /ui/events): the
+   connection's socket (or -1), whether its client went away, and a write
+   done within 5 s or the connection cut (false: gone or too slow). */
+int http_stream_fd (http_req_t *c);
+bool http_stream_gone (int fd);
+bool http_stream_write (http_req_t *c, const char *data, size_t len);
+/* http_ui.c: the /ui page (issue 16) */
+int http_ui_page (http_req_t *c);
+int http_ui_events (http_req_t *c);
+int http_ui_proxy (http_req_t *c);
+/* /health's "monitor_addr", when the node has a monitoring socket */
+void http_ui_health (http_req_t *c, json_t *body);
 int http_raft_join (http_req_t *c);
 int http_raft_remove (http_req_t *c);
 

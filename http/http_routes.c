@@ -31,6 +31,7 @@ s_health (http_req_t *c)
     if (c->self->security)
         json_object_set_new (body, "security",
                              json_deep_copy (c->self->security));
+    http_ui_health (c, body);
     return http_reply_json (c, status, body, NULL);
 }
 
@@ -109,6 +110,15 @@ static const s_route_t s_routes[] = {
     {"/raft/remove", "POST", http_raft_remove, HTTP_ACCESS_ADMIN},
     {"/metrics", "GET", s_metrics, HTTP_ACCESS_HEALTH},
     {"/debug/digest", "GET", s_debug_digest, HTTP_ACCESS_ADMIN},
+    /* the live cluster page (http_ui.c) */
+    {"/ui", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/index.html", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/ui.js", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/ui_panels.js", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/ui.css", "GET", http_ui_page, HTTP_ACCESS_HEALTH},
+    {"/ui/events", "GET", http_ui_events, HTTP_ACCESS_ADMIN},
+    {"/ui/fault", "POST", http_ui_proxy, HTTP_ACCESS_ADMIN},
+    {"/ui/stop", "POST", http_ui_proxy, HTTP_ACCESS_ADMIN},
 };
 
 /* Access first (before any body is read), then the handler. */

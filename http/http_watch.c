@@ -39,6 +39,7 @@
 #include "log.h"
 #include "parse_watch.h"
 #include "socket_find.h"
+#include "ui_feed.h"
 
 #include <poll.h>
 
@@ -57,16 +58,16 @@
 /* The connection's socket, to see a client leave while nothing is
    written (civetweb does not hand it out: found by its addresses, once
    per watch), or -1: then only a failed write tells. */
-static int
-s_conn_fd (http_req_t *c)
+int
+http_stream_fd (http_req_t *c)
 {
     return http_socket_find (c->ri->remote_addr, c->ri->remote_port,
                              c->ri->server_port);
 }
 
 /* The client closed its side (or the connection broke). */
-static bool
-s_client_gone (int fd)
+bool
+http_stream_gone (int fd)
 {
     if (fd < 0)
         return false;
@@ -90,7 +91,7 @@ s_read (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
                             &c->self->watch_stopping, r);
         if (st != WATCH_OK || r->n || zclock_mono () >= deadline_ms)
             return st;
-        if (s_client_gone (fd))
+        if (http_stream_gone (fd))
             return WATCH_CANCELLED;
         from = r->index;
     }
@@ -200,8 +201,8 @@ s_long_poll (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
 /* Write len bytes within S_WRITE_MS: the actor's watch cuts the
    connection both ways past it (http_body_watch). false: the client is
    gone or too slow. */
-static bool
-s_write (http_req_t *c, const char *data, size_t len)
+bool
+http_stream_write (http_req_t *c, const char *data, size_t len)
 {
     http_worker_t *w = c->w;
     if (w) {
@@ -315,7 +316,7 @@ s_stream (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
                        "id: %llu\n\n",
                        ac ? ac : "", (unsigned long long)from,
                        (unsigned long long)from);
-    if (!s_write (c, head, (size_t)hn))
+    if (!http_stream_write (c, head, (size_t)hn))
         return 200;
     for (;;) {
         st = s_read (c, fd, f, from, q->limit, zclock_mono () + S_KEEPALIVE_MS,
@@ -336,7 +337,7 @@ s_stream (http_req_t *c, int fd, const watch_filter_t *f, uint64_t from,
         if (more)
             from = r.index;
         watch_read_clear (&r);
-        bool wrote = t.len && !t.failed && s_write (c, t.data, t.len);
+        bool wrote = t.len && !t.failed && http_stream_write (c, t.data, t.len);
         free (t.data);
         if (!more || !wrote)
             break;
@@ -387,7 +388,7 @@ http_kv_watch (http_req_t *c)
                         .key_len = q.key->len,
                         .prefix = q.prefix};
     uint64_t from = q.has_from ? q.from : s.applied;
-    int fd = s_conn_fd (c);
+    int fd = http_stream_fd (c);
     int status = q.stream ? s_stream (c, fd, &f, from, &q)
                           : s_long_poll (c, fd, &f, from, &q);
     http_admission_leave (c->self->watches, addr);
@@ -401,4 +402,6 @@ http_watch_stop (http_self_t *self)
     atomic_store (&self->watch_stopping, true);
     if (self->args.watch)
         watch_hub_wake (self->args.watch);
+    if (self->args.ui_feed) /* the /ui page's streams too (http_ui.c) */
+        ui_feed_stop (self->args.ui_feed);
 }

@@ -47,6 +47,7 @@ typedef struct {
     uint64_t malformed;
     uint64_t lost;
     bool json;
+    bool hide_msgs; /* msg_send, msg_recv: only when asked for by --kind */
     FILE *out;
 } client_t;
 
@@ -110,6 +111,8 @@ s_add (client_t *c, const msg_trace_t *t)
     node->last_seq = t->seq;
     if (t->wall_us > node->last_wall_us)
         node->last_wall_us = t->wall_us;
+    if (c->hide_msgs && strncmp (t->ev.kind, "msg_", 4) == 0)
+        return; /* seen (no gap), not shown */
     c->buf[c->n++] = (entry_t){.t = *t,
                                .sort_us = node->last_wall_us,
                                .order = c->order++,
@@ -196,7 +199,9 @@ trace_client_run (const char **endpoints, size_t n, const char **kinds,
         return -1;
     }
 
-    client_t c = {.json = json, .out = out};
+    /* Every Raft message is a trace event (for the /ui page): a flood
+       that `nsxctl trace` shows only when --kind asks for it (msg_). */
+    client_t c = {.json = json, .hide_msgs = n_kinds == 0, .out = out};
     int64_t end = zclock_mono () + duration_ms;
     while (!zsys_interrupted) {
         int timeout = S_POLL_MS;

@@ -22,7 +22,8 @@
    (wall time, node, seq): events from different nodes interleave in time
    order, each node's stay in seq order. kinds (n_kinds > 0) are topic
    prefixes to subscribe to ("election" gets election_start, _won and
-   _lost); n_kinds 0 gets everything.
+   _lost); n_kinds 0 gets everything but the Raft messages (msg_send,
+   msg_recv: "msg" asks for them).
 
    keys: the cluster's (peer_keys.h), to subscribe with the trace key over
    CURVE; NULL for nodes run with --insecure-peers.

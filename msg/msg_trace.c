@@ -301,6 +301,9 @@ s_what (const msg_trace_ev_t *ev, char *buf, size_t size)
                   a % 1000, b);
     else if (streq (k, "monitor"))
         buf[0] = 0; /* the text says it all */
+    else if (streq (k, "msg_send") || streq (k, "msg_recv"))
+        snprintf (buf, size, "%s %s", streq (k, "msg_send") ? "to" : "from",
+                  s_node_name (a, n, sizeof n)); /* the text: what */
     else
         snprintf (buf, size, "a=%" PRIu64 " b=%" PRIu64, a, b);
 }

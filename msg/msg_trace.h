@@ -64,6 +64,12 @@
         slow_fsync        a = duration in us, b = entries synced
         apply             a = first index applied, b = last index applied
         monitor           text "up": the monitor started (its seq is 1)
+        msg_send          a Raft message handed to the transport (or to
+                          storage, to leave once durable): a = to, b =
+                          raft_msg_type_t, text its name and detail
+                          ("append 5..7", "vote_resp granted")
+        msg_recv          a Raft message taken in: a = from, b, text as
+                          msg_send (raft_actor_trace.c; for the /ui page)
       Any other kind is valid on the wire and shown with raw a and b.
 */
 #ifndef MSG_TRACE_H_INCLUDED
