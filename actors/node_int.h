@@ -38,6 +38,8 @@ struct node {
     store_identity_t ident;
     kv_shared_t kv_shared;
     watch_hub_t *watch; /* the changes for watches: storage in, http out */
+    fault_t *faults;    /* injected faults: http in, transport and storage
+                           out; and POST /debug/stop (fault.h) */
     /* unique per node: "inproc://nsxd-<pid>-<seq>-<name>" */
     char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
         ep_send[64];

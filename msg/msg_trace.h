@@ -64,6 +64,11 @@
         slow_fsync        a = duration in us, b = entries synced
         apply             a = first index applied, b = last index applied
         monitor           text "up": the monitor started (its seq is 1)
+        fault             an injected fault set (--enable-faults, POST
+                          /debug/fault): a = the action (actors/fault.h:
+                          1 isolate, 2 drop, 3 delay, 4 slow_fsync,
+                          5 clear; 0 /debug/stop), b = the peer or 0,
+                          text what it does, e.g. "drop both n2"
       Any other kind is valid on the wire and shown with raw a and b.
 */
 #ifndef MSG_TRACE_H_INCLUDED
