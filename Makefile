@@ -72,7 +72,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
+             fault_drop_one_way:9
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -278,6 +279,14 @@ $(B)/test_http_session-bug: $(B)/obj-asan/tests/node/test_http_session.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The fault injection test (three nodes in one process) linked with the
+# planted fault_drop_one_way (node bug 9: "both" drops only outgoing):
+# make node expects it to fail.
+$(B)/test_faults-bug: $(B)/obj-asan/tests/node/test_faults.o $(B)/obj-asan/tests/node/fault_cluster.o \
+        $(B)/obj-nodebug-$(call bug_num,fault_drop_one_way,$(NODE_BUGS))/actors/fault.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -305,9 +314,10 @@ NODE_TESTS := actor security store store_snap \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
-              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch
+              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
+              faults
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
-      $(B)/test_watch_hub-bug $(B)/test_http_session-bug
+      $(B)/test_watch_hub-bug $(B)/test_http_session-bug $(B)/test_faults-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
@@ -321,6 +331,10 @@ node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier
 	@! $(B)/test_http_session-bug >$(B)/http_session_teeth.log 2>&1 || \
 	    { cat $(B)/http_session_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/http_session_teeth.log
+	@echo "test_faults with the planted fault_drop_one_way must fail:"
+	@! $(B)/test_faults-bug >$(B)/faults_teeth.log 2>&1 || \
+	    { cat $(B)/faults_teeth.log; echo "  NOT caught"; exit 1; }
+	@grep -m3 'test_faults.c:[0-9]*: CHECK' $(B)/faults_teeth.log | sed 's/^/  caught: /'
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
@@ -330,6 +344,8 @@ $(addprefix $(B)/test_,$(filter transport_%,$(NODE_TESTS))): $(B)/obj-asan/tests
 $(addprefix $(B)/test_,$(filter monitor_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/monitor_fixture.o
 # /kv/watch's suite: its node and client (tests/node/watch_client.c).
 $(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
+# Fault injection's three nodes (tests/node/fault_cluster.c).
+$(B)/test_faults: $(B)/obj-asan/tests/node/fault_cluster.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o
