@@ -141,7 +141,7 @@ LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libn
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
 .PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
-.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
+.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments experiments-faults containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
@@ -304,6 +304,8 @@ unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
 
+# A teaching cluster: local-cluster.sh starts every node with
+# --enable-faults (POST /debug/fault, /debug/stop; NSXD_FAULTS=0: off).
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
@@ -420,10 +422,18 @@ experiments: deps $(B)/nsxd $(B)/nsxctl
 	@if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then \
 	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local all; \
 	else \
-	    echo "experiments: no root or passwordless sudo, partitions SKIPPED"; \
+	    echo "experiments: no root or passwordless sudo: iptables partitions SKIPPED," \
+	         "the partition made by nsxd's fault injection instead"; \
 	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local \
-	        leader-stop leader-kill leader-pause limits; \
+	        leader-stop leader-kill leader-pause limits && \
+	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh faults partition; \
 	fi
+
+# The 2-of-3 / 1-of-3 and partition experiments through nsxd's own fault
+# injection (--enable-faults: POST /debug/fault, /debug/stop): no root, no
+# Docker; about 80 s.
+experiments-faults: deps $(B)/nsxd $(B)/nsxctl
+	NSXD_HTTP_BASE=26100 NSXD_PEER_BASE=27100 scripts/experiment.sh faults limits partition
 
 # The compose cluster: the prototype's test script and every experiment,
 # when a Docker engine answers (.ci/run starts one with docker-env.sh).
