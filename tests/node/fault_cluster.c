@@ -20,11 +20,14 @@ s_http_ep (int id, char *buf, size_t len)
 }
 
 int
-fc_start (int id, bool faults)
+fc_start (int id, bool faults, int election_ms)
 {
-    char sid[8], http[32], peer[48], mon[48], data[300], key[300];
+    char sid[8], el[16], hb[16], http[32], peer[48], mon[48], data[300],
+        key[300];
     char cluster[512] = "";
     snprintf (sid, sizeof sid, "%d", id);
+    snprintf (el, sizeof el, "%d", election_ms);
+    snprintf (hb, sizeof hb, "%d", election_ms / 6);
     s_http_ep (id, http, sizeof http);
     snprintf (peer, sizeof peer, "tcp://127.0.0.1:%d", FC_PEER_BASE + id - 1);
     snprintf (mon, sizeof mon, "tcp://127.0.0.1:%d", FC_MON_BASE + id - 1);
@@ -46,8 +49,8 @@ fc_start (int id, bool faults)
                     data,    "--peer-secret-file",
                     key,     "--http-threads",
                     "8",     "--election-ms",
-                    "300",   "--heartbeat-ms",
-                    "50",    faults ? "--enable-faults" : NULL,
+                    el,      "--heartbeat-ms",
+                    hb,      faults ? "--enable-faults" : NULL,
                     NULL};
     int argc = 0;
     while (argv[argc])

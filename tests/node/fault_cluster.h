@@ -23,8 +23,9 @@
 extern node_t *fc_nodes[FC_NODES + 1]; /* by id; NULL: stopped */
 extern char fc_dir[256];               /* the data directories' parent */
 
-/* Start node id on fc_dir/n<id>: 0, or the status. */
-int fc_start (int id, bool faults);
+/* Start node id on fc_dir/n<id>, heartbeats at a sixth of election_ms:
+   0, or the status. */
+int fc_start (int id, bool faults, int election_ms);
 void fc_stop (int id);
 
 /* A request to node id (free the response). */
