@@ -179,7 +179,8 @@ s_fuzz_fault (const uint8_t *data, size_t size)
     fault_cmd_t f;
     http_parse_err_t err = {0};
     if (http_parse_fault (data, size, &f, &err) != 0) {
-        FUZZ_CHECK (err.status == 400 && strcmp (err.error, "bad_request") == 0);
+        FUZZ_CHECK (err.status == 400 &&
+                    strcmp (err.error, "bad_request") == 0);
         return;
     }
     switch (f.action) {
@@ -197,8 +198,7 @@ s_fuzz_fault (const uint8_t *data, size_t size)
     case FAULT_CLEAR:
         FUZZ_CHECK (f.peer == 0 && f.ms == 0 && f.dir == 0);
         break;
-    default:
-        FUZZ_CHECK (!"an action out of range");
+    default: FUZZ_CHECK (!"an action out of range");
     }
 }
 
