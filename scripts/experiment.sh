@@ -36,7 +36,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 kind=${1:-}; shift || true
 [ "$kind" = --faults ] && kind=faults
 faults=0
-[ "$kind" = faults ] && { faults=1; kind=local; }
+[ "$kind" = faults ] && { faults=1; kind=local; export NSXD_FAULTS=1; }
 [ "$kind" = local ] || [ "$kind" = compose ] || { sed -n '2,26p' "$0"; exit 2; }
 [ $# -gt 0 ] || set -- all
 [ "$1" = all ] && set -- leader-stop leader-kill leader-pause limits partition
