@@ -159,18 +159,28 @@ fault_delay_ms (fault_t *self, raft_id_t peer)
     return ms;
 }
 
+/* Slices of at most S_SLICE_MS, each after a fresh look at the setting:
+   a "clear" (or a shorter slow_fsync) ends a 10 s wait within a slice,
+   rather than leaving the disk slow until it is over. */
+#define S_SLICE_MS 50
+
 void
 fault_fsync_wait (fault_t *self)
 {
-    if (!fault_any (self))
-        return;
-    pthread_mutex_lock (&self->lock);
-    uint32_t ms = self->st.slow_fsync_ms;
-    pthread_mutex_unlock (&self->lock);
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (ms && nanosleep (&ts, &ts) != 0)
-        ; /* a signal: sleep the rest */
+    for (uint32_t waited = 0;;) {
+        if (!fault_any (self))
+            return;
+        pthread_mutex_lock (&self->lock);
+        uint32_t ms = self->st.slow_fsync_ms;
+        pthread_mutex_unlock (&self->lock);
+        if (waited >= ms)
+            return;
+        uint32_t slice = ms - waited < S_SLICE_MS ? ms - waited : S_SLICE_MS;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)slice * 1000000L};
+        while (nanosleep (&ts, &ts) != 0)
+            ; /* a signal: sleep the rest */
+        waited += slice;
+    }
 }
 
 void

@@ -93,7 +93,8 @@ bool fault_any (const fault_t *self);
 bool fault_drops (fault_t *self, raft_id_t peer, fault_dir_t dir);
 uint32_t fault_delay_ms (fault_t *self, raft_id_t peer);
 
-/* The storage actor, after each synced write: sleeps slow_fsync ms. */
+/* The storage actor, after each synced write: sleeps slow_fsync ms (cut
+   short if the setting is lowered or cleared meanwhile). */
 void fault_fsync_wait (fault_t *self);
 
 /* POST /debug/stop: asked once by the HTTP worker, taken once by
