@@ -77,7 +77,7 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
              after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
-             ui_wrong_leader:11 cas_precheck:12
+             fault_drop_one_way:9 ui_wrong_leader:11 cas_precheck:12
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -149,7 +149,7 @@ LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libn
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
 .PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check ui ui-teeth
-.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
+.PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments experiments-faults containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
 all: deps $(B)/nsxd $(B)/nsxctl $(B)/libraftcore.a $(B)/sim $(B)/test_raft $(B)/test_msg
@@ -296,6 +296,14 @@ $(B)/test_http_session-bug: $(B)/obj-asan/tests/node/test_http_session.o \
         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# The fault injection test (three nodes in one process) linked with the
+# planted fault_drop_one_way (node bug 9: "both" drops only outgoing):
+# make node expects it to fail.
+$(B)/test_faults-bug: $(B)/obj-asan/tests/node/test_faults.o $(B)/obj-asan/tests/node/fault_cluster.o \
+        $(B)/obj-nodebug-$(call bug_num,fault_drop_one_way,$(NODE_BUGS))/actors/fault.o \
+        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # Each node test: its file, tests/lib and the node, under ASan+UBSan.
 $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a \
              $(B)/obj-asan/libcore.a
@@ -313,6 +321,8 @@ unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
 
+# A teaching cluster: local-cluster.sh starts every node with
+# --enable-faults (POST /debug/fault, /debug/stop; NSXD_FAULTS=0: off).
 run: deps $(B)/nsxd $(B)/nsxctl
 	deploy/local-cluster.sh run 3
 
@@ -324,9 +334,9 @@ NODE_TESTS := actor security store store_snap \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
-              ui_feed http_ui
+              ui_feed http_ui faults
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
-      $(B)/test_watch_hub-bug $(B)/test_http_session-bug
+      $(B)/test_watch_hub-bug $(B)/test_http_session-bug $(B)/test_faults-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
 	@echo "test_read_barrier with the planted barrier_in_flight must fail:"
 	@! $(B)/test_read_barrier-bug >$(B)/read_barrier_teeth.log 2>&1 || \
@@ -340,6 +350,10 @@ node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier
 	@! $(B)/test_http_session-bug >$(B)/http_session_teeth.log 2>&1 || \
 	    { cat $(B)/http_session_teeth.log; echo "  NOT caught"; exit 1; }
 	@sed -n 's/^FAIL /  caught: /p' $(B)/http_session_teeth.log
+	@echo "test_faults with the planted fault_drop_one_way must fail:"
+	@! $(B)/test_faults-bug >$(B)/faults_teeth.log 2>&1 || \
+	    { cat $(B)/faults_teeth.log; echo "  NOT caught"; exit 1; }
+	@grep -m3 'test_faults.c:[0-9]*: CHECK' $(B)/faults_teeth.log | sed 's/^/  caught: /'
 
 # The storage actor's suites share tests/node/storage_fixture.c.
 $(addprefix $(B)/test_,$(filter storage_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/storage_fixture.o
@@ -352,6 +366,8 @@ $(B)/test_http_watch: $(B)/obj-asan/tests/node/watch_client.o
 # The suites that drive one real node over HTTP share tests/node/node_fixture.c.
 $(B)/test_http_watch $(B)/test_http_session $(B)/test_http_txn \
     $(B)/test_http_session-bug: $(B)/obj-asan/tests/node/node_fixture.o
+# Fault injection's three nodes (tests/node/fault_cluster.c).
+$(B)/test_faults: $(B)/obj-asan/tests/node/fault_cluster.o
 # The HTTP actor's suites share tests/node/http_fixture.c and http_raw.c.
 $(addprefix $(B)/test_,$(filter http_%,$(NODE_TESTS))): $(B)/obj-asan/tests/node/http_fixture.o \
     $(B)/obj-asan/tests/node/http_raw.o
@@ -441,10 +457,18 @@ experiments: deps $(B)/nsxd $(B)/nsxctl
 	@if [ "$$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null; then \
 	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local all; \
 	else \
-	    echo "experiments: no root or passwordless sudo, partitions SKIPPED"; \
+	    echo "experiments: no root or passwordless sudo: iptables partitions SKIPPED," \
+	         "the partition made by nsxd's fault injection instead"; \
 	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh local \
-	        leader-stop leader-kill leader-pause limits; \
+	        leader-stop leader-kill leader-pause limits && \
+	    NSXD_HTTP_BASE=26000 NSXD_PEER_BASE=27000 scripts/experiment.sh faults partition; \
 	fi
+
+# The 2-of-3 / 1-of-3 and partition experiments through nsxd's own fault
+# injection (--enable-faults: POST /debug/fault, /debug/stop): no root, no
+# Docker; about 80 s.
+experiments-faults: deps $(B)/nsxd $(B)/nsxctl
+	NSXD_HTTP_BASE=26100 NSXD_PEER_BASE=27100 scripts/experiment.sh faults limits partition
 
 # The compose cluster: the prototype's test script and every experiment,
 # when a Docker engine answers (.ci/run starts one with docker-env.sh).

@@ -17,6 +17,7 @@
 #define ACTORS_H_INCLUDED
 
 #include "auth.h"
+#include "fault.h"
 #include "peer_keys.h"
 #include "raft.h"
 #include "store.h"
@@ -66,6 +67,7 @@ typedef struct {
                                   none ("after" stops the node) */
     watch_hub_t *watch;        /* where applied changes go for watches
                                   (watch_hub.h), or NULL: none */
+    fault_t *faults;           /* slow_fsync (fault.h), or NULL: none */
 } storage_args_t;
 void storage_actor (zsock_t *pipe, void *args);
 
@@ -86,6 +88,7 @@ typedef struct {
     const char *send_endpoint; /* PULL bound here: "send" from the storage
                                   actor (what waits on durability); NULL:
                                   none */
+    fault_t *faults;           /* drops and delays (fault.h), or NULL: none */
 } transport_args_t;
 void transport_actor (zsock_t *pipe, void *args);
 
@@ -126,6 +129,8 @@ typedef struct {
     struct ui_feed_t *ui_feed;
     /* /health's "monitor_addr", or NULL */
     const char *monitor_addr;
+    fault_t *faults; /* /debug/fault and /debug/stop (fault.h), or NULL:
+                        403 faults_disabled */
 } http_args_t;
 void http_actor (zsock_t *pipe, void *args);
 

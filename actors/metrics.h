@@ -65,6 +65,9 @@ typedef enum {
                                       held against (storage's last "usage") */
     METRICS_ALARM_NOSPACE,          /* gauge, raft actor: 1 while over quota */
     METRICS_WRITES_REFUSED_NOSPACE, /* raft actor: 507 no_space answers */
+    METRICS_FAULT_DROPPED_OUT,      /* transport: injected faults (fault.h) */
+    METRICS_FAULT_DROPPED_IN,
+    METRICS_FAULT_DELAYED,
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

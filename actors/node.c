@@ -116,7 +116,8 @@ s_args (node_t *self)
         .slow_fsync_ms = c->slow_fsync_ms,
         .quota_bytes = (uint64_t)c->quota_bytes,
         .send_endpoint = self->ep_send,
-        .watch = self->watch};
+        .watch = self->watch,
+        .faults = self->faults};
     /* A peer drops any message over max_msg, and would drop it again on
        every retry: it must exceed the largest AppendEntries, which holds
        at most 1 MiB of entries (the core's max_batch_bytes) or a single
@@ -131,7 +132,8 @@ s_args (node_t *self)
         .max_msg = (size_t)c->max_body * 2 + (64 << 10),
         .keys = self->keys,
         .max_conns = c->peer_max_conns,
-        .send_endpoint = self->ep_send};
+        .send_endpoint = self->ep_send,
+        .faults = self->faults};
     self->ha = (http_args_t){
         .listen = c->http_listen,
         .api_endpoint = self->ep_api,
@@ -147,6 +149,7 @@ s_args (node_t *self)
         .watch_cors = *c->watch_cors ? c->watch_cors : NULL,
         .ui_feed = self->ui_feed,
         .monitor_addr = self->monitor_addr,
+        .faults = self->faults,
         .read_ms = c->read_ms,
         .auth = self->auth,
         .auth_file_loose = self->auth_loose,
@@ -230,8 +233,10 @@ node_start (const nsxd_config_t *c, const raft_conf_t *bootstrap,
                                                 : WATCH_HUB_DEFAULT_EVENTS,
                            WATCH_HUB_DEFAULT_BYTES);
         self->ui_feed = ui_feed_new (UI_FEED_DEFAULT_ITEMS);
-        if (!self->watch || !self->ui_feed)
-            rc = 1;
+        /* Always made, enabled or not: /health says which. */
+        self->faults = fault_new (c->enable_faults);
+        if (!self->watch || !self->ui_feed || !self->faults)
+            rc = 1; /* the http actor says --enable-faults in its warnings */
     }
     if (rc == 0) {
         s_args (self);
@@ -271,9 +276,12 @@ node_join (node_t *self, volatile sig_atomic_t *stop)
 int
 node_wait (node_t *self, int timeout_ms)
 {
+    if (fault_take_stop (self->faults))
+        return 1;
     void *which = zpoller_wait (self->poller, timeout_ms);
     if (!which)
-        return 0; /* timeout, or a signal: the caller decides */
+        return fault_take_stop (self->faults) ? 1 : 0; /* timeout, or a
+                                                  signal: the caller decides */
     int i = 0;
     while (i < NODE_ACTORS && self->actors[i] != which)
         i++;
@@ -328,6 +336,7 @@ node_stop (node_t **self_p)
     SSL_CTX_free (self->tls_client);
     watch_hub_destroy (&self->watch); /* its readers and writer are gone */
     ui_feed_destroy (&self->ui_feed);
+    fault_destroy (&self->faults);    /* likewise */
     log_info ("stopped");
     node_ctx_bind (caller);
     node_ctx_destroy (&self->ctx);

@@ -51,7 +51,9 @@ int node_start (const nsxd_config_t *c, const raft_conf_t *bootstrap,
 int node_join (node_t *self, volatile sig_atomic_t *stop);
 
 /* Wait up to timeout_ms for an actor to report a failure ("FAILED",
-   actor.h). 0: none; -1: one failed (logged): stop the node. */
+   actor.h). 0: none; -1: one failed (logged): stop the node; 1: POST
+   /debug/stop asked for a graceful stop (--enable-faults): stop the node
+   as SIGTERM does. */
 int node_wait (node_t *self, int timeout_ms);
 
 /* Stop the node and free it; NULL is a no-op. A node that did not fail

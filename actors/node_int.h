@@ -43,6 +43,8 @@ struct node {
     /* the /ui page's events: the relay in, http out */
     ui_feed_t *ui_feed;
     char monitor_addr[256]; /* /health's "monitor_addr" */
+    fault_t *faults;    /* injected faults: http in, transport and storage
+                           out; and POST /debug/stop (fault.h) */
     /* unique per node: "inproc://nsxd-<pid>-<seq>-<name>" */
     char ep_storage[64], ep_transport[64], ep_api[64], ep_monitor[64],
         ep_send[64];

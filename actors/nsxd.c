@@ -2,7 +2,8 @@
     (node.h) until a signal or a failure.
 
     SIGINT/SIGTERM: the node stops cleanly (a leader first hands leadership
-    over, §3.10) and nsxd exits 0. An actor that fails (actor.h: "FAILED"
+    over, §3.10) and nsxd exits 0; so does POST /debug/stop
+    (--enable-faults). An actor that fails (actor.h: "FAILED"
     on its pipe) stops the node the same way and nsxd exits 1. Flags or
     settings that cannot be used: exit 2, before anything starts.
 */
@@ -65,9 +66,15 @@ main (int argc, char **argv)
         return rc;
     if (node_join (node, &s_stop) != 0)
         rc = 1;
-    while (rc == 0 && !s_stop)
-        if (node_wait (node, 200) != 0)
+    while (rc == 0 && !s_stop) {
+        int w = node_wait (node, 200);
+        if (w < 0)
             rc = 1;
+        else if (w > 0) {
+            log_info ("stopping: asked by POST /debug/stop");
+            break;
+        }
+    }
     node_stop (&node);
     return rc;
 }

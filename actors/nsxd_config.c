@@ -155,6 +155,13 @@ s_usage (FILE *out)
         "                          that a page from ORIGIN (or * for any)\n"
         "                          may watch with EventSource\n"
         "                          (NSXD_WATCH_CORS; default none)\n"
+        "  --enable-faults         fault injection for teaching: POST\n"
+        "                          /debug/fault cuts this node's peer links,\n"
+        "                          delays them or slows its fsyncs, and POST\n"
+        "                          /debug/stop stops it; admin routes\n"
+        "                          (NSXD_ENABLE_FAULTS=1; default off: 403\n"
+        "                          faults_disabled). Logged, and shown in\n"
+        "                          /health\n"
         "  --help\n",
         out);
 }
@@ -238,7 +245,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
 {
     memset (c, 0, sizeof c[0]);
     /* v[i] is option i of opts below: keep both lists in step */
-    const char *v[39] = {
+    const char *v[40] = {
         s_env ("NSXD_ID", ""), s_env ("NSXD_HTTP_LISTEN", "127.0.0.1:8001"),
         s_env ("NSXD_HTTP_ADVERTISE", ""),
         s_env ("NSXD_PEER_LISTEN", "tcp://127.0.0.1:9001"),
@@ -274,6 +281,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         s_env ("NSXD_WATCH_HISTORY", "10000"),                          /* 36 */
         s_env ("NSXD_WATCH_CORS", ""),                                  /* 37 */
         s_env ("NSXD_SESSION_TTL_MS", "120000"),                        /* 38 */
+        s_env ("NSXD_ENABLE_FAULTS", "0"),                              /* 39 */
     };
     static const struct option opts[] = {
         {"id", required_argument, 0, 0},
@@ -315,6 +323,7 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         {"watch-history", required_argument, 0, 36},
         {"watch-cors", required_argument, 0, 37},
         {"session-ttl-ms", required_argument, 0, 38},
+        {"enable-faults", no_argument, 0, 39},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int o;
@@ -426,7 +435,9 @@ nsxd_config_parse (int argc, char **argv, nsxd_config_t *c)
         !s_parse_bool ("--insecure-peers (NSXD_INSECURE_PEERS)", v[31],
                        &c->insecure_peers) ||
         !s_parse_bool ("--forward-writes (NSXD_FORWARD_WRITES)", v[35],
-                       &c->forward_writes))
+                       &c->forward_writes) ||
+        !s_parse_bool ("--enable-faults (NSXD_ENABLE_FAULTS)", v[39],
+                       &c->enable_faults))
         return -1;
     snprintf (c->peer_secret_file, sizeof c->peer_secret_file, "%s", v[30]);
     if (c->insecure_peers == !!*c->peer_secret_file) {

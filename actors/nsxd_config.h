@@ -43,6 +43,7 @@ typedef struct {
     char peer_secret_file[1024];
     bool insecure_peers;
     bool forward_writes;
+    bool enable_faults; /* --enable-faults: POST /debug/fault, /debug/stop */
     int peer_max_conns;
     int monitor_max_subscribers;
     int read_ms;

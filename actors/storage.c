@@ -215,6 +215,7 @@ s_self_new (zsock_t *pipe, const storage_args_t *args)
         return NULL;
     self->pipe = pipe;
     self->quota_bytes = args->quota_bytes;
+    self->faults = args->faults;
     self->slow_fsync_us =
         1000 * (int64_t)(args->slow_fsync_ms > 0 ? args->slow_fsync_ms : 0);
     if (args->monitor_endpoint)

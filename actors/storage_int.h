@@ -97,6 +97,7 @@ typedef struct {
     storage_space_t *space; /* disk usage and the quota's compactions */
     uint64_t quota_bytes;   /* --quota-bytes (0: none) */
     int64_t slow_logged;    /* zclock_mono () of the last slow-fsync log */
+    fault_t *faults;        /* an injected slow_fsync (fault.h), or NULL */
     bool failed;            /* "error" sent: idle until $TERM */
     /* InstallSnapshot, follower side: an install staged in the current
        group, made effective once its write is durable */

@@ -217,6 +217,9 @@ s_self_write_synced (storage_t *self, store_batch_t *b, char **err)
     int rc = store_write (self->store, w, true, err);
     if (rc == 0)
         store_batch_clear (self->unsynced);
+    /* An injected slow disk (POST /debug/fault slow_fsync): inside the
+       timed write, so it shows as slow_fsync in the trace and /metrics. */
+    fault_fsync_wait (self->faults);
     return rc;
 }
 

@@ -80,6 +80,10 @@
     Counted drops are reported at most once a second (S_REPORT_MS), so a
     flood of garbage cannot flood the log.
 
+    Injected faults (args->faults, --enable-faults): every payload out
+    (from the PAIR or the PULL) and in (ROUTER or DEALER) passes
+    transport_fault.c first, which may drop it or hold it a while.
+
     The actor's other files: transport_int.h.
 */
 #include "transport_int.h"
@@ -219,6 +223,7 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         }
         /* part is the identity the ROUTER prepends; the rest follows at
            once (ZeroMQ delivers a message's frames together). */
+        raft_id_t sender = self->faults ? transport_fault_sender (&part) : 0;
         zmq_msg_init (&payload);
         int frames = 1, fd = -1;
         size_t bytes = 0;
@@ -242,7 +247,7 @@ s_handle_router (zloop_t *loop, zsock_t *router, void *arg)
         if (frames != 2 || size == 0 || size > self->max_msg ||
             (self->keys && (from = s_user_id (&payload)) == 0)) {
             self->count.in_malformed++;
-        } else {
+        } else if (!transport_fault_in (self, from ? from : sender)) {
             transport_to_raft (self, from, &payload);
             self->count.in_accepted++;
         }
@@ -355,6 +360,7 @@ s_self_new (zsock_t *pipe, const transport_args_t *args)
     self->max_msg = args->max_msg;
     self->keys = args->keys;
     self->max_conns = args->max_conns > 0 ? (size_t)args->max_conns : 64;
+    self->faults = args->faults;
     self->loop = zloop_new ();
     self->raft = zsock_new (ZMQ_PAIR);
     if (args->send_endpoint) {
@@ -426,6 +432,7 @@ s_self_destroy (transport_t **self_p)
         return;
     for (size_t i = 0; i < self->n_peers; i++)
         transport_peer_destroy (self, &self->peers[i], false);
+    transport_fault_destroy (self);
     zloop_destroy (&self->loop);
     conn_limit_destroy (&self->limit);
     zsock_destroy (&self->router);

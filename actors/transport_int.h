@@ -5,6 +5,7 @@
       transport_peers.c  one DEALER per peer: opening and closing them,
                          sending, what arrives on them, their link events
                          and CURVE secret rotation
+      transport_fault.c  injected faults (fault.h): drops and delays
 
     The protocol is at the top of transport.c.
 */
@@ -14,6 +15,7 @@
 #include "actors.h"
 #include "actor.h"
 #include "conn_limit.h"
+#include "fault.h"
 #include "log.h"
 #include "metrics.h"
 #include "msg_transport.h"
@@ -47,6 +49,7 @@
 #define S_KEY_FAILURES 3
 
 typedef struct self transport_t;
+typedef struct transport_delayq transport_delayq_t; /* transport_fault.c */
 
 typedef struct {
     transport_t *self; /* owner, for the monitor handler */
@@ -96,6 +99,9 @@ struct self {
 
     counters_t count;
     counters_t reported; /* counters at the last report */
+
+    fault_t *faults;            /* --enable-faults' (fault.h), or NULL */
+    transport_delayq_t *delayq; /* messages held by a delay, or NULL */
 };
 
 /* shared between the files (transport_*) */
@@ -105,5 +111,16 @@ void transport_send (transport_t *self, raft_id_t to, zmsg_t *zm);
 void transport_set_maxmsgsize (zsock_t *sock, size_t max_msg);
 void transport_set_peers (transport_t *self, const msg_peer_t *list, size_t n);
 void transport_to_raft (transport_t *self, raft_id_t from, zmq_msg_t *payload);
+/* Send *payload (taken) to peer `to` now, faults or not. */
+void transport_send_frame (transport_t *self, raft_id_t to, zframe_t **payload);
+
+/* transport_fault.c. Out: true if the faults took *payload (dropped, or
+   held for later); false: send it now. In: true if a message from `from`
+   (0: unknown) is to be dropped. The sender a ROUTER identity names (our
+   DEALERs' identity is their id in decimal), or 0. */
+bool transport_fault_out (transport_t *self, raft_id_t to, zframe_t **payload);
+bool transport_fault_in (transport_t *self, raft_id_t from);
+raft_id_t transport_fault_sender (zmq_msg_t *identity);
+void transport_fault_destroy (transport_t *self);
 
 #endif

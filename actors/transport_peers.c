@@ -196,6 +196,15 @@ transport_send (transport_t *self, raft_id_t to, zmsg_t *zm)
 {
     zframe_t *payload = zmsg_last (zm);
     zmsg_remove (zm, payload);
+    if (!transport_fault_out (self, to, &payload))
+        transport_send_frame (self, to, &payload);
+}
+
+void
+transport_send_frame (transport_t *self, raft_id_t to, zframe_t **payload_p)
+{
+    zframe_t *payload = *payload_p;
+    *payload_p = NULL;
     peer_t *peer = s_peer_lookup (self, to);
     if (!peer) {
         /* No link of our own to that server (we do not know its endpoint,
@@ -250,7 +259,7 @@ s_handle_dealer (zloop_t *loop, zsock_t *dealer, void *arg)
                     break;
                 more = zmq_msg_more (&part);
             }
-        } else {
+        } else if (!transport_fault_in (self, peer->id)) {
             transport_to_raft (self, self->keys ? peer->id : 0, &part);
             self->count.in_accepted++;
         }

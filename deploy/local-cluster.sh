@@ -8,11 +8,21 @@
 #   deploy/local-cluster.sh status        one line per node, from /health
 #   deploy/local-cluster.sh stop ID       stop one node (SIGTERM)
 #   deploy/local-cluster.sh kill ID       kill -9 one node
-#   deploy/local-cluster.sh restart ID    start a stopped node again
+#   deploy/local-cluster.sh restart ID    start a stopped node again (also
+#                                         one stopped by POST /debug/stop)
 #   deploy/local-cluster.sh pause ID      SIGSTOP / SIGCONT one node
 #   deploy/local-cluster.sh resume ID
 #   deploy/local-cluster.sh join ID       start a new, empty node ID and have
 #                                         it join through node 1
+#   deploy/local-cluster.sh fault ID [JSON]  POST JSON to node ID's
+#                                         /debug/fault (without: GET), e.g.
+#                                         '{"action":"isolate"}'
+#   deploy/local-cluster.sh heal          clear every running node's faults
+#
+# It is a teaching cluster: every node runs with --enable-faults (README,
+# "Fault injection"), so a student can cut links, delay them, slow fsyncs
+# (POST /debug/fault) and stop a node (POST /debug/stop; `restart ID`
+# brings it back) without root or Docker. NSXD_FAULTS=0 turns that off.
 #
 # Node i serves HTTP on 127.0.0.1:800i and talks Raft on
 # tcp://127.0.0.(10+i):900i; its trace events stream from
@@ -67,6 +77,7 @@ start_node() {   # id, then --cluster SPEC or --join ADDR
     if alive "$id"; then echo "n$id already running (pid $(cat "$(pidfile "$id")"))"; return; fi
     mkdir -p "$data"
     local auth=(--peer-secret-file "$secret")
+    local faults=(); [ "${NSXD_FAULTS:-1}" = 1 ] && faults=(--enable-faults)
     if [ "${NSXD_INSECURE:-0}" = 1 ]; then
         auth=(--insecure-peers)
     elif [ ! -f "$secret" ]; then
@@ -75,7 +86,8 @@ start_node() {   # id, then --cluster SPEC or --join ADDR
     # shellcheck disable=SC2086
     "$bin" --id "$id" --http-listen "$(http_of "$id")" \
         --peer-listen "$(peer_of "$id")" --data-dir "$data/n$id" \
-        --monitor-listen "tcp://127.0.0.1:$((mon_base + id))" "${auth[@]}" "$@" $extra \
+        --monitor-listen "tcp://127.0.0.1:$((mon_base + id))" "${auth[@]}" \
+        ${faults[@]+"${faults[@]}"} "$@" $extra \
         >>"$data/n$id.log" 2>&1 &
     echo $! >"$(pidfile "$id")"
     echo "n$id started: pid $!, http $(http_of "$id"), log $data/n$id.log"
@@ -159,6 +171,14 @@ nsxd: $n nodes on $(http_of 1) .. $(http_of "$n"). Try (from the prototype's REA
   curl localhost:$((http_base + 1))/health
 
 A follower answers 409 with the leader's address. Logs: $data/n*.log.
+
+Faults are on (a teaching cluster; README, "Fault injection"): cut a node off
+from the others, watch the rest elect a leader (build/nsxctl trace), then heal:
+
+  curl -X POST localhost:$((http_base + 1))/debug/fault -d '{"action": "isolate"}'
+  curl -X POST localhost:$((http_base + 1))/debug/fault -d '{"action": "clear"}'
+  curl -X POST localhost:$((http_base + 2))/debug/stop     # then: $0 restart 2
+
 Ctrl-C stops every node.
 EOF
     while :; do sleep 1; done
@@ -184,6 +204,8 @@ pause) cmd_signal STOP "${2:?node id}" ;;
 resume) cmd_signal CONT "${2:?node id}" ;;
 restart)
     id=${2:?node id}
+    # a node stopping (POST /debug/stop, SIGTERM) may take a moment to exit
+    for ((i = 0; i < 100; i++)); do alive "$id" || break; sleep 0.1; done
     # the first three were started with --cluster; later ones joined
     if [ "$id" -le 3 ]; then start_node "$id" --cluster "$(cluster_spec 3)"
     else start_node "$id" --join "$(http_of 1)"; fi
@@ -192,5 +214,22 @@ join)
     id=${2:?node id}
     start_node "$id" --join "$(http_of 1)"
     wait_http "$id" ;;
-*) sed -n '2,32p' "$0"; exit 2 ;;
+fault)
+    id=${2:?node id}
+    if [ -n "${3:-}" ]; then
+        curl -sS ${curl_opts[@]+"${curl_opts[@]}"} -X POST "$scheme://$(http_of "$id")/debug/fault" \
+            -H 'Content-Type: application/json' -d "$3"
+    else
+        curl -sS ${curl_opts[@]+"${curl_opts[@]}"} "$scheme://$(http_of "$id")/debug/fault"
+    fi
+    echo ;;
+heal)
+    for id in $(nodes); do
+        alive "$id" || continue
+        printf 'n%s: ' "$id"
+        curl -sS ${curl_opts[@]+"${curl_opts[@]}"} -X POST "$scheme://$(http_of "$id")/debug/fault" \
+            -H 'Content-Type: application/json' -d '{"action": "clear"}'
+        echo
+    done ;;
+*) sed -n '2,40p' "$0"; exit 2 ;;
 esac

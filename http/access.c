@@ -102,6 +102,10 @@ http_access_warnings (const http_access_t *a, const char **out, size_t max)
         w[n++] = "--auth-file is readable by group or others";
     if (a->peer_warning)
         w[n++] = a->peer_warning;
+    if (a->faults)
+        w[n++] = "--enable-faults: whoever may use the admin routes can cut "
+                 "this node's peer links, slow its disk and stop it (POST "
+                 "/debug/fault, /debug/stop)";
     for (size_t i = 0; i < n && i < max; i++)
         out[i] = w[i];
     return n;

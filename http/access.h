@@ -35,6 +35,7 @@ typedef struct {
     int read_ms;              /* --request-read-ms */
     const char *peer_auth;    /* the peer links' authentication, for /health */
     const char *peer_warning; /* a weakened peer setting, or NULL */
+    bool faults;              /* --enable-faults (http_fault.c) */
 } http_access_t;
 
 /* What a route needs. HTTP_ACCESS_HEALTH: /health and /metrics (open

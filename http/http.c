@@ -39,6 +39,8 @@
       POST   /raft/remove  {"peer": "node4:8000"} or {"id": 4}  admin
       GET    /metrics      Prometheus text, rendered here from the
                            registry (actors/metrics.h)          open*
+      GET/POST /debug/fault, POST /debug/stop  with --enable-faults
+                           (http_fault.c)                       admin
     (* read with --auth-health.) The raft actor's status goes back as it
     is, its typed reply rendered here (http_render.h). Errors made here
     are JSON too:
@@ -109,6 +111,7 @@
                         /debug/digest
       http_kv.c         /kv/put, /kv/get, /kv/delete
       http_members.c    /raft/join, /raft/remove
+      http_fault.c      /debug/fault, /debug/stop (--enable-faults)
       http_watch.c      /kv/watch: long polls and server-sent events
       http_ask.c        a question to the raft actor and its typed answer
       read_barrier.c    one read barrier request for many linearizable GETs
@@ -154,7 +157,8 @@ s_security_init (http_self_t *self)
         .auth_file_loose = a->auth_file_loose,
         .read_ms = a->read_ms > 0 ? a->read_ms : S_DEFAULT_READ_MS,
         .peer_auth = a->peer_auth,
-        .peer_warning = a->peer_warning};
+        .peer_warning = a->peer_warning,
+        .faults = fault_enabled (a->faults)};
     self->security = http_access_security (&self->access);
     const char *w[8];
     size_t n = http_access_warnings (&self->access, w, 8);

@@ -121,6 +121,15 @@ int http_ui_proxy (http_req_t *c);
 void http_ui_health (http_req_t *c, json_t *body);
 int http_raft_join (http_req_t *c);
 int http_raft_remove (http_req_t *c);
+/* http_fault.c: /debug/fault (GET, POST) and /debug/stop (--enable-faults);
+   the gate answers 403 faults_disabled for either path when faults are
+   off (returns that status, else 0); /health's "faults_enabled" and
+   "faults"; the faults object. */
+int http_debug_fault (http_req_t *c);
+int http_debug_stop (http_req_t *c);
+int http_fault_gate (http_req_t *c, const char *path);
+void http_fault_health (http_self_t *self, json_t *body);
+json_t *http_fault_json (const fault_state_t *st);
 
 /* http_ask.c: send req (its req_id is set here) to the raft actor and wait
    for the reply carrying that req_id: 0 with *rep (the caller clears it

@@ -1,6 +1,6 @@
 /*  http_routes.c -- the API's routes: who may use each (http/access.h),
     which handler serves it, and the small handlers: /health, /metrics,
-    /debug/digest. The key-value routes are in http_kv.c, the membership
+    /debug/digest (/debug/fault and /debug/stop: http_fault.c). The key-value routes are in http_kv.c, the membership
     ones in http_members.c; http.c has the API and its errors.
 */
 #include "http_int.h"
@@ -32,6 +32,7 @@ s_health (http_req_t *c)
         json_object_set_new (body, "security",
                              json_deep_copy (c->self->security));
     http_ui_health (c, body);
+    http_fault_health (c->self, body);
     return http_reply_json (c, status, body, NULL);
 }
 
@@ -119,6 +120,9 @@ static const s_route_t s_routes[] = {
     {"/ui/events", "GET", http_ui_events, HTTP_ACCESS_ADMIN},
     {"/ui/fault", "POST", http_ui_proxy, HTTP_ACCESS_ADMIN},
     {"/ui/stop", "POST", http_ui_proxy, HTTP_ACCESS_ADMIN},
+    {"/debug/fault", "GET", http_debug_fault, HTTP_ACCESS_ADMIN},
+    {"/debug/fault", "POST", http_debug_fault, HTTP_ACCESS_ADMIN},
+    {"/debug/stop", "POST", http_debug_stop, HTTP_ACCESS_ADMIN},
 };
 
 /* Access first (before any body is read), then the handler. */
@@ -127,6 +131,9 @@ s_serve (http_req_t *c, const s_route_t *r)
 {
     http_role_t role;
     http_access_denial_t d;
+    int off = http_fault_gate (c, r->path);
+    if (off)
+        return off;
     if (http_access_check (&c->self->access, r->need, r->path,
                            mg_get_header (c->conn, "Authorization"),
                            c->ri->remote_addr, &role, &c->who, &d) != 0) {
@@ -149,16 +156,22 @@ http_route (http_req_t *c)
 {
     const char *path = c->ri->local_uri ? c->ri->local_uri : "";
     c->route = metrics_route_of (path);
+    /* A path may have a route per method: 405 only if none matches. */
+    char allow[48] = "";
     for (size_t i = 0; i < sizeof s_routes / sizeof s_routes[0]; i++) {
         if (strcmp (path, s_routes[i].path) != 0)
             continue;
-        if (strcmp (c->ri->request_method, s_routes[i].method) != 0) {
-            char allow[32];
-            snprintf (allow, sizeof allow, "Allow: %s\r\n", s_routes[i].method);
-            return http_reply_json (
-                c, 405, json_error_body ("method_not_allowed", NULL), allow);
-        }
-        return s_serve (c, &s_routes[i]);
+        if (strcmp (c->ri->request_method, s_routes[i].method) == 0)
+            return s_serve (c, &s_routes[i]);
+        size_t n = strlen (allow);
+        snprintf (allow + n, sizeof allow - n, "%s%s",
+                  n ? ", " : "Allow: ", s_routes[i].method);
+    }
+    if (allow[0]) {
+        size_t n = strlen (allow);
+        snprintf (allow + n, sizeof allow - n, "\r\n");
+        return http_reply_json (
+            c, 405, json_error_body ("method_not_allowed", NULL), allow);
     }
     json_t *b = json_error_body ("unknown_path", NULL);
     json_object_set_new (b, "path", json_string_lossy (path, strlen (path)));

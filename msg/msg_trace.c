@@ -299,7 +299,7 @@ s_what (const msg_trace_ev_t *ev, char *buf, size_t size)
         snprintf (buf, size,
                   "%" PRIu64 ".%03" PRIu64 " ms, %" PRIu64 " entries", a / 1000,
                   a % 1000, b);
-    else if (streq (k, "monitor"))
+    else if (streq (k, "monitor") || streq (k, "fault"))
         buf[0] = 0; /* the text says it all */
     else if (streq (k, "msg_send") || streq (k, "msg_recv"))
         snprintf (buf, size, "%s %s", streq (k, "msg_send") ? "to" : "from",

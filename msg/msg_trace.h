@@ -70,6 +70,11 @@
                           ("append 5..7", "vote_resp granted")
         msg_recv          a Raft message taken in: a = from, b, text as
                           msg_send (raft_actor_trace.c; for the /ui page)
+        fault             an injected fault set (--enable-faults, POST
+                          /debug/fault): a = the action (actors/fault.h:
+                          1 isolate, 2 drop, 3 delay, 4 slow_fsync,
+                          5 clear; 0 /debug/stop), b = the peer or 0,
+                          text what it does, e.g. "drop both n2"
       Any other kind is valid on the wire and shown with raw a and b.
 */
 #ifndef MSG_TRACE_H_INCLUDED

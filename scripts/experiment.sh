@@ -8,6 +8,11 @@
 #   scripts/experiment.sh local|compose partition      cut the leader off,
 #                                                      a one-way link loss, heal
 #   scripts/experiment.sh local|compose all
+#   scripts/experiment.sh faults partition|limits|...|all
+#                                         the local cluster, partitions and
+#                                         stops through nsxd's own fault
+#                                         injection: no root, no Docker
+#                                         (--faults is the same as faults)
 #
 # Each starts a fresh 3-node cluster, runs a small workload (a write every
 # 50 ms through nsxctl, which follows leader hints; acknowledged writes are
@@ -20,11 +25,19 @@
 # a chain of our own, NSXD-EXP, removed at the end; needs root).
 # compose: docker compose (partitions: docker network disconnect/connect and
 # iptables rules on the containers' addresses in DOCKER-USER).
+# faults: the local cluster (which runs with --enable-faults), partitions
+# made by POST /debug/fault on the nodes themselves (isolate; a one-way
+# cut is a drop "out" on the sender), stops by POST /debug/stop and
+# `local-cluster.sh restart`; dropped packets are the nodes'
+# nsxd_fault_messages_dropped_total.
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 . "$here/tests/lib/lib.sh"
 kind=${1:-}; shift || true
-[ "$kind" = local ] || [ "$kind" = compose ] || { sed -n '2,21p' "$0"; exit 2; }
+[ "$kind" = --faults ] && kind=faults
+faults=0
+[ "$kind" = faults ] && { faults=1; kind=local; export NSXD_FAULTS=1; }
+[ "$kind" = local ] || [ "$kind" = compose ] || { sed -n '2,26p' "$0"; exit 2; }
 [ $# -gt 0 ] || set -- all
 [ "$1" = all ] && set -- leader-stop leader-kill leader-pause limits partition
 ctl="$here/build/nsxctl"
@@ -60,6 +73,13 @@ c_down() {
     fi
 }
 c_do() {   # stop|kill|pause|resume|start N
+    if [ "$faults" = 1 ] && [ "$1" = stop ]; then
+        # the node stops itself (as on SIGTERM); wait until it is gone
+        local pid i; pid=$(cat "$NSXD_DATA/n$2.pid" 2>/dev/null)
+        f_post "$2" /debug/stop '' >/dev/null
+        for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        return
+    fi
     if [ "$kind" = local ]; then
         case $1 in start) "$here/deploy/local-cluster.sh" restart "$2" ;;
         *) "$here/deploy/local-cluster.sh" "$1" "$2" ;; esac >/dev/null
@@ -80,7 +100,21 @@ addr_of() {   # the address node N's Raft traffic uses
     else docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "${project}_node${1}_1"; fi
 }
 chain() { [ "$kind" = local ] && echo NSXD-EXP || echo DOCKER-USER; }
+f_post() {   # N path body: POST to node N -> HTTP status
+    curl -sS -m 5 -o /dev/null -w '%{http_code}' -X POST "127.0.0.1:$(http_port "$1")$2" \
+        -H 'Content-Type: application/json' -d "$3" 2>/dev/null
+}
+f_dropped() {   # every node's nsxd_fault_messages_dropped_total, summed
+    local n; for n in 1 2 3; do
+        curl -sS -m 2 "127.0.0.1:$(http_port "$n")/metrics" 2>/dev/null
+    done | awk '/^nsxd_fault_messages_dropped_total/ {n += $2} END {print n + 0}'
+}
 c_cut() {   # A B: drop every packet from A's address to B's
+    if [ "$faults" = 1 ]; then
+        drop_base=$(f_dropped)   # counters are totals: count from here
+        f_post "$1" /debug/fault "{\"action\":\"drop\",\"peer\":$2,\"direction\":\"out\"}" >/dev/null
+        return
+    fi
     local a b; a=$(addr_of "$1"); b=$(addr_of "$2")
     if [ "$kind" = local ]; then
         $sudo iptables -N NSXD-EXP 2>/dev/null
@@ -89,6 +123,7 @@ c_cut() {   # A B: drop every packet from A's address to B's
     $sudo iptables -I "$(chain)" -s "$a" -d "$b" -j DROP -m comment --comment nsxd-exp
 }
 c_isolate() {   # N: cut both ways from everyone
+    if [ "$faults" = 1 ]; then f_post "$1" /debug/fault '{"action":"isolate"}' >/dev/null; return; fi
     if [ "$kind" = compose ]; then
         docker network disconnect "${project}_default" "${project}_node${1}_1"
         return
@@ -96,6 +131,10 @@ c_isolate() {   # N: cut both ways from everyone
     local o; for o in 1 2 3; do [ "$o" = "$1" ] && continue; c_cut "$1" "$o"; c_cut "$o" "$1"; done
 }
 c_heal() {
+    if [ "$faults" = 1 ]; then
+        local n; for n in 1 2 3; do f_post "$n" /debug/fault '{"action":"clear"}' >/dev/null; done
+        return
+    fi
     if [ "$kind" = local ]; then
         if $sudo iptables -L NSXD-EXP >/dev/null 2>&1; then
             $sudo iptables -D INPUT -j NSXD-EXP 2>/dev/null
@@ -128,6 +167,7 @@ put_local() {   # N key value: write through node N's own API, even when N
         --timeout 4000 put "$2" "$3" >/dev/null 2>&1; then echo 200; else echo "exit $?"; fi
 }
 dropped() {   # packets our cut rules have dropped so far
+    if [ "$faults" = 1 ]; then echo $(( $(f_dropped) - ${drop_base:-0} )); return; fi
     $sudo iptables -L "$(chain)" -v -n -x 2>/dev/null | awk '/nsxd-exp/ {n += $1} END {print n + 0}'
 }
 get() {   # N query -> body
@@ -280,7 +320,7 @@ exp_partition() {
 
 trap 'c_down; exit 1' INT TERM
 for e in "$@"; do
-    echo "== $kind: $e"
+    echo "== $kind$([ "$faults" = 1 ] && echo ' (faults)'): $e"
     fails_before=$fails
     c_up
     if ! leader_of 1 2 3 >/dev/null; then echo "  FAIL the cluster did not start"; fails=$((fails + 1)); c_down; continue; fi
@@ -298,5 +338,6 @@ for e in "$@"; do
     c_down
 done
 echo
+[ "$faults" = 1 ] && kind="local, faults"
 [ $fails -eq 0 ] && echo "experiments ($kind): all passed" || echo "experiments ($kind): $fails FAILED"
 exit $(( fails > 0 ))

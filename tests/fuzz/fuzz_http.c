@@ -18,11 +18,16 @@
                    parses back to the same;
       join         a success names a peer that is itself a valid host:port
                    with that host and port, and an id >= 0;
-      remove       a success has a peer without space or NUL, or an id > 0.
+      remove       a success has a peer without space or NUL, or an id > 0;
+      fault        (http/parse_fault.h, POST /debug/fault) a success is one
+                   of the five actions with exactly the fields it takes in
+                   range: drop a peer > 0 and a direction, delay 1..10000
+                   ms, slow_fsync 0..10000 ms, isolate and clear nothing.
 */
 #include "fuzz.h"
 #include "json.h"
 #include "parse.h"
+#include "parse_fault.h"
 
 #include <jansson.h>
 
@@ -168,6 +173,35 @@ s_fuzz_remove (const uint8_t *data, size_t size)
     FUZZ_CHECK (!strpbrk (r.peer, " "));
 }
 
+static void
+s_fuzz_fault (const uint8_t *data, size_t size)
+{
+    fault_cmd_t f;
+    http_parse_err_t err = {0};
+    if (http_parse_fault (data, size, &f, &err) != 0) {
+        FUZZ_CHECK (err.status == 400 &&
+                    strcmp (err.error, "bad_request") == 0);
+        return;
+    }
+    switch (f.action) {
+    case FAULT_DROP:
+        FUZZ_CHECK (f.peer > 0 && f.dir >= FAULT_DIR_OUT &&
+                    f.dir <= FAULT_DIR_BOTH && f.ms == 0);
+        break;
+    case FAULT_DELAY:
+        FUZZ_CHECK (f.ms >= 1 && f.ms <= FAULT_MAX_MS && f.dir == 0);
+        break;
+    case FAULT_SLOW_FSYNC:
+        FUZZ_CHECK (f.ms <= FAULT_MAX_MS && f.peer == 0 && f.dir == 0);
+        break;
+    case FAULT_ISOLATE:
+    case FAULT_CLEAR:
+        FUZZ_CHECK (f.peer == 0 && f.ms == 0 && f.dir == 0);
+        break;
+    default: FUZZ_CHECK (!"an action out of range");
+    }
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -180,13 +214,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         return 0;
     const uint8_t *in = data + 1;
     size_t n = size - 1;
-    switch (data[0] % 6) {
+    switch (data[0] % 7) {
     case 0: s_fuzz_kv_body (in, n, true); break;
     case 1: s_fuzz_kv_body (in, n, false); break;
     case 2: s_fuzz_query (in, n); break;
     case 3: s_fuzz_host_port (in, n); break;
     case 4: s_fuzz_join (in, n); break;
     case 5: s_fuzz_remove (in, n); break;
+    case 6: s_fuzz_fault (in, n); break;
     }
     return 0;
 }
@@ -213,4 +248,7 @@ fuzz_seeds (void)
     s_seed (4, "{\"peer\": \"127.0.0.1:8004\", \"id\": 4}");
     s_seed (5, "{\"id\": 4}");
     s_seed (5, "{\"peer\": \"tcp://127.0.0.14:9004\"}");
+    s_seed (6, "{\"action\": \"drop\", \"peer\": 2, \"direction\": \"both\"}");
+    s_seed (6, "{\"action\": \"delay\", \"ms\": 200, \"peer\": 3}");
+    s_seed (6, "{\"action\": \"slow_fsync\", \"ms\": 0}");
 }
