@@ -79,6 +79,12 @@
               ok false: no such copy (any more); nothing to send.
         [1, "error", text: str]
               storage failed (disk full, corruption): the node must stop.
+        [1, "leases", req_id: uint, applied: uint, [[id: uint,
+            ttl_ms: uint], ...]]
+              the answer to raft's "leases": the lease table
+              (store/kvsm_lease.h) as staged, in id order, and the index
+              it is at (what the leader's lessor is promoted with:
+              store/lessor.h).
         [1, "usage", db_bytes: uint, fs_free: uint]
               what the database's files take on disk, and what the file
               system holding them has left for us (statvfs f_bavail *
@@ -137,6 +143,7 @@
 #define MSG_STORE_H_INCLUDED
 
 #include "kvsm.h"
+#include "lessor.h"
 #include "raft.h"
 
 #include <czmq.h>
@@ -156,6 +163,8 @@ typedef enum {
     MSG_STORE_SNAP_CHUNK,
     MSG_STORE_USAGE,
     MSG_STORE_AFTER,
+    MSG_STORE_LEASES, /* raft -> storage: [1, "leases", req_id]; storage
+                         -> raft: the table (above) */
 } msg_store_kind_t;
 
 /* "after": one message to send once durable, and its condition. */
@@ -171,6 +180,11 @@ typedef struct {
     bool existed;
     unsigned status;    /* 200, 412; 0: no result (malformed command) */
     raft_buf_t *result; /* msg_kv_result_encode, or NULL; one ref */
+    /* what the entry did to the lease table, for the leader's lessor
+       (kvsm_result_t's lease_event: 0 none, 1 granted, 2 revoked), the
+       lease and (granted) its TTL */
+    unsigned lease_event;
+    uint64_t lease, lease_ttl_ms;
 } msg_apply_result_t;
 
 typedef struct {
@@ -205,6 +219,9 @@ typedef struct {
     uint64_t db_bytes, fs_free; /* usage */
     msg_after_t *after;         /* after (malloc'ed; frames owned) */
     size_t n_after;
+    lessor_lease_t *leases; /* leases (the answer; malloc'ed), in id order;
+                               req_id and applied as above */
+    size_t n_leases;
 } msg_store_t;
 
 /* Encode m as a one-frame zmsg; NULL if m cannot be encoded. Borrows m. */
