@@ -74,6 +74,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
     msgpack_pack_uint8 (pk, MSG_STORE_VERSION);
     msg_pack_cstr (pk, s_kind_names[m->kind]);
     switch (m->kind) {
+    case MSG_STORE_LEASES: return -1; /* not encoded yet */
     case MSG_STORE_WRITE:
         msgpack_pack_uint64 (pk, m->seq);
         msg_pack_bool (pk, m->hs_changed);
@@ -355,6 +356,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     const msgpack_object *f = o->via.array.ptr;
     uint32_t n = o->via.array.size;
     switch (m->kind) {
+    case MSG_STORE_LEASES: return -1; /* not decoded yet */
     case MSG_STORE_WRITE:
         if (n != 8 || !msg_get_uint (&f[2], &m->seq) ||
             !msg_get_bool (&f[3], &m->hs_changed) ||

@@ -273,7 +273,9 @@ s_op (s_apply_t *a, kvsm_op_t op, raft_buf_t *key, raft_buf_t *value)
     case KVSM_GET: return s_getop (a, key, resp);
     case KVSM_TXN:
     case KVSM_SOPEN:
-    case KVSM_SCLOSE: break;
+    case KVSM_SCLOSE:
+    case KVSM_LGRANT:
+    case KVSM_LREVOKE: break;
     }
     return -1;
 }

@@ -423,7 +423,8 @@ test_range (void)
            !json_object_get (json_array_get (json_object_get (j, "kvs"), 0),
                              "value"));
     json_decref (j);
-    CHECK_EQ (s_req ("GET", "/kv/range?start=r/e&end=t&stale=true", NULL, &j), 200);
+    CHECK_EQ (s_req ("GET", "/kv/range?start=r/e&end=t&stale=true", NULL, &j),
+              200);
     CHECK (s_int (j, "count") == 2 &&
            json_is_true (json_object_get (j, "stale")));
     json_decref (j);

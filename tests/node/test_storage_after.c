@@ -190,7 +190,6 @@ test_after_durable (void)
     zsock_destroy (&pull);
 }
 
-
 int
 main (void)
 {
