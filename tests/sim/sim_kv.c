@@ -485,7 +485,8 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
                   sim_fail (s,
                             "KV state machine: node %llu, index %llu: the "
                             "data differs from the model's (a txn only "
-                            "in part, or wrong metadata)",
+                            "in part, wrong metadata, or a revoke that "
+                            "left a key of its lease)",
                             (unsigned long long)n->id,
                             (unsigned long long)e->index));
         /* leases: the table's change, the reply, the lessors, expiry's
