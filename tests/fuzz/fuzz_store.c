@@ -54,7 +54,16 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
             return false;
     for (size_t i = 0; i < a->n_results; i++)
         if (a->results[i].index != b->results[i].index ||
-            a->results[i].existed != b->results[i].existed)
+            a->results[i].existed != b->results[i].existed ||
+            a->results[i].lease_event != b->results[i].lease_event ||
+            a->results[i].lease != b->results[i].lease ||
+            a->results[i].lease_ttl_ms != b->results[i].lease_ttl_ms)
+            return false;
+    if (a->n_leases != b->n_leases)
+        return false;
+    for (size_t i = 0; i < a->n_leases; i++)
+        if (a->leases[i].id != b->leases[i].id ||
+            a->leases[i].ttl_ms != b->leases[i].ttl_ms)
             return false;
     if (a->n_after != b->n_after)
         return false;
