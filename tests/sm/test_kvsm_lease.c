@@ -156,6 +156,15 @@ s_grant (s_kv_t *m, raft_index_t index, uint64_t ttl)
     return id;
 }
 
+static kvsm_cmd_t
+s_put_lease_cmd (const char *key, uint64_t lease)
+{
+    return (kvsm_cmd_t){.op = KVSM_PUT,
+                        .key = raft_buf_new (key, strlen (key)),
+                        .value = raft_buf_new ("v", 1),
+                        .lease = lease};
+}
+
 /* A put of key = "v" with lease (0: none); its status. */
 static kvsm_status_t
 s_lput (s_kv_t *m, raft_index_t index, const char *key, uint64_t lease,
@@ -232,6 +241,9 @@ test_grant_attach_detach (void)
     kvsm_result_clear (&res);
     c = (kvsm_cmd_t){.op = KVSM_LGRANT, .ttl_ms = 5};
     CHECK_EQ (s_apply (&m, 14, &c, &res), -1);
+    kvsm_result_clear (&res);
+    c = s_put_lease_cmd ("w", 5);
+    CHECK_EQ (s_apply (&m, 15, &c, &res), -1);
     kvsm_result_clear (&res);
     m.leases = t;
     s_teardown (&m);
