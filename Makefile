@@ -64,13 +64,14 @@ s_inc     = $(if $(filter actors/raft/%,$(1)),-Iactors/raft,$(INC))
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
 BUG_SEEDS ?= 2000
-# name:number of each planted bug (actors/raft/raft_int.h; 11 and 12 are
-# the KV state machine's, store/kvsm.c)
+# name:number of each planted bug (actors/raft/raft_int.h; 11, 12, 14 are
+# the KV state machine's, store/kvsm.c; 15 the lessor's, store/lessor.c;
+# 17 the lease table's, store/kvsm_lease.c)
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8 async_early:10 \
         txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13 \
-        session_dup_applied:14
+        session_dup_applied:14 lease_keepalive_ignored:15 lease_revoke_keeps_keys:17
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
@@ -173,7 +174,8 @@ $(B)/sim: $(call objs,obj,$(SIM_SRC)) $(B)/obj/libnode.a $(B)/obj/libcore.a
 $(B)/sim-asan: $(call objs,obj-asan,$(SIM_SRC)) $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
-$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/kvsm.o \
+$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) \
+                $$(addprefix $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/,kvsm.o kvsm_lease.o lessor.o) \
                 $(B)/obj/libnode.a $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
@@ -274,6 +276,13 @@ $(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o \
                         $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# Leases in the KV state machine (store/kvsm_lease.c), their commands'
+# codec, and the leader's lessor (store/lessor.c).
+$(B)/test_kvsm_lease $(B)/test_kvsm_lease_codec $(B)/test_lessor: $(B)/test_%: $(B)/obj-asan/tests/sm/test_%.o \
+                        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+$(B)/test_kvsm_lease: $(B)/obj-asan/tests/sm/kvsm_fixture.o
+
 # The shared read barrier's test linked with the planted barrier_in_flight
 # (a GET joins the round in flight): make node expects it to fail.
 $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
@@ -312,11 +321,15 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session \
+      $(B)/test_kvsm_lease $(B)/test_kvsm_lease_codec $(B)/test_lessor
 	$(B)/test_lib
 	$(B)/test_raft
 	$(B)/test_kvsm
 	$(B)/test_kvsm_session
+	$(B)/test_kvsm_lease
+	$(B)/test_kvsm_lease_codec
+	$(B)/test_lessor
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
@@ -334,7 +347,7 @@ NODE_TESTS := actor security store store_snap \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
-              ui_feed http_ui faults
+              ui_feed http_ui faults storage_leases
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
       $(B)/test_watch_hub-bug $(B)/test_http_session-bug $(B)/test_faults-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
@@ -501,8 +514,9 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
 # the core, and the KV state machine (store/kvsm.c) with it
-purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
-	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
+PURE_SM := $(addprefix $(B)/obj/store/,kvsm.o kvsm_session.o kvsm_lease.o lessor.o)
+purity: deps $(CORE_OBJ) $(PURE_SM)
+	tests/core/purity.sh $(CORE_OBJ) $(PURE_SM)
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the

@@ -22,6 +22,8 @@ storage_kv_status (const kvsm_result_t *res)
     case KVSM_SESSION_STALE: return 400;
     case KVSM_SESSION_WINDOW: return 429;
     case KVSM_SESSION_LIMIT: return 503;
+    case KVSM_LEASE_NOT_FOUND: return 404;
+    case KVSM_LEASE_LIMIT: return 503;
     case KVSM_UNKNOWN_VERSION: break;
     }
     return 500;

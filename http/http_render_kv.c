@@ -68,7 +68,9 @@ s_resp_fields (json_t *o, const kvsm_resp_t *r)
                s_set (o, "value", s_buf (r->value)) && s_meta (o, &r->meta);
     case KVSM_TXN:
     case KVSM_SOPEN:
-    case KVSM_SCLOSE: break;
+    case KVSM_SCLOSE:
+    case KVSM_LGRANT:
+    case KVSM_LREVOKE: break;
     }
     return false;
 }

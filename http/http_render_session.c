@@ -58,6 +58,8 @@ http_render_session (const kvsm_result_t *res, raft_index_t index)
                         index);
     case KVSM_OK:
     case KVSM_COMPARE_FAILED:
+    case KVSM_LEASE_NOT_FOUND: /* leases render their own (http/) */
+    case KVSM_LEASE_LIMIT:
     case KVSM_UNKNOWN_VERSION: break;
     }
     if (res->op == KVSM_SOPEN)

@@ -39,11 +39,18 @@
     PUT, DEL or TXN carrying (session, seq, ack); a duplicate is answered
     with its first reply and applies nothing.
 
+    Leases (kvsm_lease.h): LGRANT and LREVOKE, and puts (also inside a
+    TXN) attaching their key to a lease. Expiry is never decided here:
+    the leader's lessor (store/lessor.h) proposes an LREVOKE when a
+    lease's TTL runs out, and every replica deletes its keys at that
+    entry.
+
     Per-apply effects: besides the reply (kvsm_result_t.resps), the
     result lists the keys the entry changed, in order (changes), for
     later parts of issue 15: watches turn them into events; the sessions
-    it touched (sessions_touched) for the caller's storage; leases will
-    add their own effects here.
+    it touched (sessions_touched) for the caller's storage; the leases
+    it touched (leases_touched) likewise, and what it did to the lease
+    table (lease_event) for the leader's lessor.
 */
 #ifndef KVSM_H_INCLUDED
 #define KVSM_H_INCLUDED
@@ -65,6 +72,10 @@
    such commands are written as 3, so a build that knows 2 alone stops
    at them ("upgrade this node") instead of skipping them and diverging. */
 #define KVSM_CMD_V3 3
+/* Version 4: version 3 plus leases (store/kvsm_lease.h): LGRANT,
+   LREVOKE, and puts carrying a lease. Only such commands are written as
+   4, for the same reason. */
+#define KVSM_CMD_V4 4
 
 /* Bounds a command's decoder enforces (msg/msg_kv.c), and the HTTP side
    with a 400 before: compares, and ops in each branch of a TXN. */
@@ -75,9 +86,11 @@ typedef enum {
     KVSM_PUT = 1,
     KVSM_DEL = 2,
     KVSM_TXN = 3,
-    KVSM_GET = 4,    /* inside a TXN only */
-    KVSM_SOPEN = 5,  /* register a client session (kvsm_session.h) */
-    KVSM_SCLOSE = 6, /* close one */
+    KVSM_GET = 4,     /* inside a TXN only */
+    KVSM_SOPEN = 5,   /* register a client session (kvsm_session.h) */
+    KVSM_SCLOSE = 6,  /* close one */
+    KVSM_LGRANT = 7,  /* grant a lease (kvsm_lease.h) */
+    KVSM_LREVOKE = 8, /* revoke one: its keys are deleted */
 } kvsm_op_t;
 
 typedef enum {
@@ -109,6 +122,9 @@ typedef struct {
     kvsm_op_t op; /* PUT, DEL or GET */
     raft_buf_t *key;
     raft_buf_t *value; /* PUT */
+    uint64_t lease;    /* PUT (V4): attach the key to this lease; 0: none
+                          (a put without a lease detaches the key, as in
+                          etcd) */
 } kvsm_txn_op_t;
 
 typedef struct {
@@ -124,7 +140,13 @@ typedef struct {
     bool has_session;
     uint64_t session, seq, ack;
     uint64_t stamp_ms; /* the leader's wall clock at propose time */
-    uint64_t ttl_ms;   /* SOPEN */
+    uint64_t ttl_ms;   /* SOPEN; LGRANT (the leader clamped it) */
+    /* Leases (V4, kvsm_lease.h): PUT: the lease to attach the key to (0:
+       none, the key is detached); LREVOKE: the lease; expired: the
+       leader's lessor revoked it because its TTL ran out (else a client
+       asked): it only shows in the reply and the trace. */
+    uint64_t lease;
+    bool expired;
 } kvsm_cmd_t;
 
 /* Free what a command holds (keys, values, arrays) and zero it. */
@@ -141,6 +163,7 @@ typedef struct {
    del: 0, or -1 (the same). A get sees every put and del before it, in
    the same entry or earlier ones. */
 typedef struct kvsm_sessions kvsm_sessions_t; /* kvsm_session.h */
+typedef struct kvsm_leases kvsm_leases_t;     /* kvsm_lease.h */
 
 typedef struct {
     void *ctx;
@@ -151,6 +174,9 @@ typedef struct {
     /* The session table (kvsm_session.h), the caller's, changed in place;
        NULL: a command with a session fails the apply (-1). */
     kvsm_sessions_t *sessions;
+    /* The lease table (kvsm_lease.h), the caller's, changed in place;
+       NULL: a command using leases fails the apply (-1). */
+    kvsm_leases_t *leases;
 } kvsm_view_t;
 
 /* One op's answer, as the single-op replies show it. */
@@ -186,9 +212,17 @@ typedef enum {
     KVSM_SESSION_STALE,   /* seq <= the session's ack: its reply is gone */
     KVSM_SESSION_WINDOW,  /* seq beyond ack + KVSM_SESSION_KEPT_MAX */
     KVSM_SESSION_LIMIT,   /* SOPEN while KVSM_SESSIONS_MAX are open */
+    /* Leases (kvsm_lease.h): nothing applied, nothing changed
+       (succeeded still says whether the compares held: which branch of
+       a TXN was refused). */
+    KVSM_LEASE_NOT_FOUND, /* a put naming a lease that does not exist
+                             (revoked, expired, never granted), or
+                             LREVOKE of one */
+    KVSM_LEASE_LIMIT,     /* LGRANT while KVSM_LEASES_MAX exist, or a put
+                             beyond KVSM_LEASE_KEYS_MAX attached keys */
 } kvsm_status_t;
 
-#define KVSM_STATUS_MAX KVSM_SESSION_LIMIT
+#define KVSM_STATUS_MAX KVSM_LEASE_LIMIT
 
 typedef struct {
     kvsm_status_t status;
@@ -211,6 +245,24 @@ typedef struct {
     uint64_t *sessions_touched;
     size_t n_sessions_touched;
     bool clock_changed;
+    /* Leases: LGRANT: lease (the entry's index) and lease_ttl_ms;
+       LREVOKE: lease, expired (the command's), and the deleted keys are
+       the changes. lease_event tells the leader's lessor (store/lessor.h)
+       what the entry did to the table: a grant or a revoke (KVSM_OK
+       only). leases_touched: the leases whose record changed (granted,
+       revoked, keys attached or detached), for the caller's storage. */
+    uint64_t lease, lease_ttl_ms;
+    bool expired;
+    enum {
+        KVSM_LEASE_EV_NONE = 0,
+        KVSM_LEASE_EV_GRANTED,
+        KVSM_LEASE_EV_REVOKED
+    } lease_event;
+    uint64_t *leases_touched;
+    size_t n_leases_touched;
+    /* LREVOKE: how many keys it deleted (its changes; the reply carries
+       the count, not the keys, which may be KVSM_LEASE_KEYS_MAX) */
+    uint64_t lease_deleted;
 } kvsm_result_t;
 
 void kvsm_result_clear (kvsm_result_t *res);

@@ -52,16 +52,18 @@ test_apply (void)
     sf_send (&n, &a);
     CHECK (sf_recv_kind (&n, &r, MSG_STORE_APPLIED));
     CHECK (r.applied == 8);
-    msg_apply_result_t expect1[] = {{2, false, 0, 0}, {3, true, 0, 0},
-                                    {4, true, 0, 0},  {5, false, 0, 0},
-                                    {7, false, 0, 0}, {8, false, 0, 0}};
+    msg_apply_result_t expect1[] = {
+        {.index = 2, .existed = false}, {.index = 3, .existed = true},
+        {.index = 4, .existed = true},  {.index = 5, .existed = false},
+        {.index = 7, .existed = false}, {.index = 8, .existed = false}};
     CHECK (s_results_are (&r, expect1, 6));
     msg_store_clear (&r);
 
     a.applied = 10;
     sf_send (&n, &a);
     CHECK (sf_recv_kind (&n, &r, MSG_STORE_APPLIED));
-    msg_apply_result_t expect2[] = {{9, true, 0, 0}, {10, false, 0, 0}};
+    msg_apply_result_t expect2[] = {{.index = 9, .existed = true},
+                                    {.index = 10, .existed = false}};
     CHECK (r.applied == 10 && s_results_are (&r, expect2, 2));
     msg_store_clear (&r);
     CHECK (sf_get_is (&n, 1, "a", NULL));

@@ -57,7 +57,9 @@ test_codec (void)
     es[1] = (raft_entry_t){.term = 2, .index = 2, .type = RAFT_ENTRY_NOOP};
     es[2] = sf_kv_entry (2, 3, MSG_KV_PUT, "key", "value");
     raft_buf_t *key = raft_buf_new ("key\0bin", 7);
-    msg_apply_result_t results[] = {{3, true, 0, 0}, {4, false, 0, 0}};
+    msg_apply_result_t results[] = {
+        {.index = 3, .existed = true, .status = 0},
+        {.index = 4, .existed = false, .status = 0}};
     char text[] = "disk full";
     msg_store_t ms[] = {
         {.kind = MSG_STORE_WRITE,

@@ -81,15 +81,18 @@ kf_view (kf_map_t *m)
                          .get = s_get,
                          .put = s_put,
                          .del = s_del,
-                         .sessions = m->sessions};
+                         .sessions = m->sessions,
+                         .leases = m->leases};
 }
 
 int
-kf_apply (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd, kvsm_result_t *res)
+kf_apply_v (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd,
+            kvsm_result_t *res, unsigned *version)
 {
     raft_buf_t *data = msg_kv_encode (cmd);
     kvsm_cmd_clear (cmd);
     CHECK (data != NULL);
+    memset (res, 0, sizeof *res);
     if (!data)
         return -1;
     kvsm_cmd_t d;
@@ -98,8 +101,16 @@ kf_apply (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd, kvsm_result_t *res)
     CHECK_EQ (rc, 0);
     if (rc != 0)
         return -1;
+    if (version)
+        *version = d.version;
     kvsm_view_t v = kf_view (m);
     rc = kvsm_apply (&v, index, &d, res);
     kvsm_cmd_clear (&d);
     return rc;
+}
+
+int
+kf_apply (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd, kvsm_result_t *res)
+{
+    return kf_apply_v (m, index, cmd, res, NULL);
 }

@@ -32,6 +32,7 @@ typedef struct {
     int fail_get; /* fail the get after this many (0: never) */
     int gets;
     kvsm_sessions_t *sessions; /* the view's, or NULL */
+    kvsm_leases_t *leases;     /* the view's, or NULL */
 } kf_map_t;
 
 /* A new buffer holding the C string s. */
@@ -45,5 +46,8 @@ kvsm_view_t kf_view (kf_map_t *m);
    CHECK). */
 int kf_apply (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd,
               kvsm_result_t *res);
+/* The same, and the version the codec wrote into *version if not NULL. */
+int kf_apply_v (kf_map_t *m, raft_index_t index, kvsm_cmd_t *cmd,
+                kvsm_result_t *res, unsigned *version);
 
 #endif
