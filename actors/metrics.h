@@ -65,6 +65,10 @@ typedef enum {
                                       held against (storage's last "usage") */
     METRICS_ALARM_NOSPACE,          /* gauge, raft actor: 1 while over quota */
     METRICS_WRITES_REFUSED_NOSPACE, /* raft actor: 507 no_space answers */
+    METRICS_LEASES,                 /* gauge, raft actor: leases the leader's
+                                       lessor holds (0 on a follower) */
+    METRICS_LEASES_EXPIRED,         /* raft actor: LREVOKEs proposed because
+                                       a lease's TTL ran out */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 
