@@ -256,6 +256,12 @@ $(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan
                         $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
+# Leases in the KV state machine (store/kvsm_lease.c), and the leader's
+# lessor (store/lessor.c).
+$(B)/test_kvsm_lease $(B)/test_lessor: $(B)/test_%: $(B)/obj-asan/tests/sm/test_%.o \
+                        $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
+	$(call LINK_NODE,$(SAN))
+
 # The shared read barrier's test linked with the planted barrier_in_flight
 # (a GET joins the round in flight): make node expects it to fail.
 $(B)/test_read_barrier-bug: $(B)/obj-asan/tests/node/test_read_barrier.o \
@@ -286,11 +292,14 @@ $(B)/test_%: $(B)/obj-asan/tests/node/test_%.o $(B)/obj-asan/libtest.a $(B)/obj-
 $(B):
 	mkdir -p $@
 
-unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session
+unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session \
+      $(B)/test_kvsm_lease $(B)/test_lessor
 	$(B)/test_lib
 	$(B)/test_raft
 	$(B)/test_kvsm
 	$(B)/test_kvsm_session
+	$(B)/test_kvsm_lease
+	$(B)/test_lessor
 
 unit-asan: deps $(B)/test_raft-asan
 	$(B)/test_raft-asan
@@ -440,8 +449,9 @@ teeth: deps $(addprefix $(B)/sim-bug-,$(foreach b,$(BUGS),$(firstword $(subst :,
 	tests/sim/teeth.sh $(B) $(BUG_SEEDS) $(foreach b,$(BUGS),$(firstword $(subst :, ,$(b))))
 
 # the core, and the KV state machine (store/kvsm.c) with it
-purity: deps $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
-	tests/core/purity.sh $(CORE_OBJ) $(B)/obj/store/kvsm.o $(B)/obj/store/kvsm_session.o
+PURE_SM := $(addprefix $(B)/obj/store/,kvsm.o kvsm_session.o kvsm_lease.o lessor.o)
+purity: deps $(CORE_OBJ) $(PURE_SM)
+	tests/core/purity.sh $(CORE_OBJ) $(PURE_SM)
 
 # libFuzzer harnesses: each is one file (tests/fuzz/fuzz_NAME.c, see
 # tests/fuzz/fuzz.h) linked with what it uses of the node, the core and the

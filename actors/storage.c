@@ -18,6 +18,8 @@
                      group's batch (storage_log.c, "Durable in order"), then
                      "applied" with a result per NORMAL entry
         get          read the KV data as applied so far, then "value"
+        leases       the lease table as staged (storage_leases.c), then
+                     "leases"
         compact      record the log's new base and delete the entries up to
                      it, in one synced batch (no answer)
         after        messages to send once every write before them is
@@ -70,6 +72,7 @@
 */
 #include "storage_int.h"
 
+#include "kvsm_lease.h"
 #include "kvsm_session.h"
 
 #include "actor.h"
@@ -186,6 +189,8 @@ s_self_destroy (storage_t **self_p)
     zhashx_destroy (&self->overlay);
     kvsm_sessions_destroy (&self->sessions);
     raft_buf_unref (self->install.sessions);
+    kvsm_leases_destroy (&self->leases);
+    raft_buf_unref (self->install.leases);
     if (self->held) {
         zframe_t *f;
         while ((f = zlist_pop (self->held)))
@@ -323,7 +328,8 @@ s_self_take_group (storage_t *self)
         } else if (m->kind != MSG_STORE_WRITE && m->kind != MSG_STORE_APPLY &&
                    m->kind != MSG_STORE_AFTER && m->kind != MSG_STORE_GET &&
                    m->kind != MSG_STORE_COMPACT &&
-                   m->kind != MSG_STORE_SNAP_READ) {
+                   m->kind != MSG_STORE_SNAP_READ &&
+                   m->kind != MSG_STORE_LEASES) {
             self->dropped++;
             log_warn ("storage: unexpected message kind %d dropped (%llu so "
                       "far)",
@@ -340,6 +346,10 @@ s_self_take_group (storage_t *self)
         msg_store_kind_t kind = self->group[i].kind;
         if (kind == MSG_STORE_APPLY) {
             storage_apply (self, &self->group[i]);
+            continue;
+        }
+        if (kind == MSG_STORE_LEASES) {
+            storage_leases_answer (self, &self->group[i]);
             continue;
         }
         if (kind == MSG_STORE_AFTER) {

@@ -203,11 +203,13 @@ s_apply_entry (storage_t *self, store_batch_t *b, const raft_entry_t *e,
                       .get = s_view_get,
                       .put = s_view_put,
                       .del = s_view_del,
-                      .sessions = self->sessions};
+                      .sessions = self->sessions,
+                      .leases = self->leases};
     kvsm_result_t res;
     rc = kvsm_apply (&kv, e->index, &cmd, &res);
     msg_kv_clear (&cmd);
-    if (rc == 0 && storage_sessions_write (self, b, &res) != 0)
+    if (rc == 0 && (storage_sessions_write (self, b, &res) != 0 ||
+                    storage_leases_write (self, b, &res, r) != 0))
         rc = -1;
     if (rc != 0 || res.status == KVSM_UNKNOWN_VERSION) {
         if (!self->failed)

@@ -4,6 +4,7 @@
 */
 #include "storage_int.h"
 
+#include "store_lease.h"
 #include "store_session.h"
 
 #include "log.h"
@@ -71,6 +72,13 @@ storage_open (storage_t *self, const storage_args_t *args)
     kvsm_sessions_destroy (&self->sessions);
     if (store_sessions_read (self->store, NULL, &self->sessions, &err) != 0) {
         storage_fail (self, "cannot load the client sessions: %s", err);
+        free (err);
+        store_state_clear (&st);
+        return;
+    }
+    kvsm_leases_destroy (&self->leases);
+    if (store_leases_read (self->store, NULL, &self->leases, &err) != 0) {
+        storage_fail (self, "cannot load the leases: %s", err);
         free (err);
         store_state_clear (&st);
         return;

@@ -105,11 +105,14 @@ typedef struct {
         raft_index_t index;
         raft_term_t term;
         raft_buf_t *sessions; /* chunk 0's table (msg_snap_sessions) */
+        raft_buf_t *leases;   /* chunk 0's lease table (msg_snap_leases) */
     } install;
     /* client sessions (store/kvsm_session.h): the table as applied,
        loaded at start; each apply writes what it touched (storage_apply.c)
        and an install replaces it (install.sessions, storage_snapshot.c) */
     kvsm_sessions_t *sessions;
+    /* leases (store/kvsm_lease.h): the same, storage_leases.c */
+    kvsm_leases_t *leases;
     uint64_t cleanup_gen[2]; /* generations to delete when idle */
     size_t n_cleanup;
     /* InstallSnapshot, leader side: one copy being sent per peer */
@@ -147,6 +150,13 @@ int storage_sessions_write (storage_t *self, store_batch_t *b,
                             const kvsm_result_t *res);
 void storage_sessions_stage (storage_t *self, const raft_snapshot_chunk_t *c);
 bool storage_sessions_install (storage_t *self, raft_index_t index);
+
+/* storage_leases.c: leases */
+int storage_leases_write (storage_t *self, store_batch_t *b,
+                          const kvsm_result_t *res, msg_apply_result_t *r);
+void storage_leases_stage (storage_t *self, const raft_snapshot_chunk_t *c);
+bool storage_leases_install (storage_t *self, raft_index_t index);
+void storage_leases_answer (storage_t *self, const msg_store_t *m);
 
 /* storage_apply.c */
 zhashx_t *storage_overlay_new (void);

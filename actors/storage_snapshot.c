@@ -8,8 +8,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "monitor.h"
+#include "msg_kv_lease.h"
 #include "msg_kv_session.h"
 #include "store_format.h"
+#include "store_lease.h"
 #include "store_session.h"
 
 #include <stdlib.h>
@@ -82,9 +84,11 @@ storage_stage_snap (storage_t *self, const raft_snapshot_chunk_t *c,
         return false;
     }
     storage_sessions_stage (self, c);
+    storage_leases_stage (self, c);
     if (!c->done)
         return true;
-    if (!storage_sessions_install (self, c->index))
+    if (!storage_sessions_install (self, c->index) ||
+        !storage_leases_install (self, c->index))
         return false;
     raft_entry_t conf = {.index = c->index,
                          .term = c->term,
@@ -157,16 +161,23 @@ s_session_read (storage_t *self, size_t i)
     }
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    /* the first chunk carries the copy's session table, if any */
+    /* the first chunk carries the copy's session and lease tables, if
+       any (version 3 with sessions alone, 4 with leases) */
     const raft_buf_t *sessions =
         ss->next == 0 ? store_snap_sessions (ss->snap) : NULL;
-    if (sessions)
+    const raft_buf_t *leases =
+        ss->next == 0 ? store_snap_leases (ss->snap) : NULL;
+    if (leases)
+        msg_snap_pack_begin_leases (&out, n);
+    else if (sessions)
         msg_snap_pack_begin_sessions (&out, n);
     else
         msg_snap_pack_begin (&out, n);
     if (pairs.size)
         msgpack_sbuffer_write (&out, pairs.data, pairs.size);
-    if (sessions)
+    if (leases)
+        msg_snap_pack_leases (&out, sessions, leases);
+    else if (sessions)
         msg_snap_pack_sessions (&out, sessions);
     raft_buf_unref (ss->last);
     ss->last = raft_buf_new (out.data, out.size);

@@ -12,8 +12,22 @@
     as before; only session commands are 3, so that a build that knows 2
     alone stops at them (-2, "upgrade this node") rather than skipping
     them as malformed and diverging. ttl_ms is 1 .. 7 days, seq >= 1.
+
+    Version 4 (leases, store/kvsm_lease.h): version 3 plus
+      [4, "lgrant", ttl_ms: uint]          1 .. KVSM_LEASE_TTL_MAX_MS
+      [4, "lrevoke", lease: uint, expired: bool]          lease >= 1
+      [4, "put", key, value, [cmp, ...], sess | nil, lease: uint]
+                                           a put with a lease (>= 1)
+      [4, "txn", [cmp, ...], [op, ...], [op, ...], sess | nil]
+                                           a txn with a leased put
+      op: version 2's, or ["put", key, value, lease: uint] (lease >= 1)
+    Only a command that names a lease is written as 4 (the lowest version
+    that expresses a command is the one written), for the reason version
+    3 is: a build that knows 3 alone stops at it. A delete never is.
 */
+#include "kvsm_lease.h"
 #include "kvsm_session.h"
+#include "msg_kv_lease.h"
 #include "msg_kv_session.h"
 #include "msg_store.h"
 #include "msg_util.h"
@@ -63,12 +77,30 @@ s_pack_ops (msgpack_packer *pk, const kvsm_txn_op_t *o, size_t n)
 {
     msgpack_pack_array (pk, n);
     for (size_t i = 0; i < n; i++) {
-        msgpack_pack_array (pk, o[i].op == KVSM_PUT ? 3 : 2);
+        bool lease = o[i].op == KVSM_PUT && o[i].lease;
+        msgpack_pack_array (pk, o[i].op == KVSM_PUT ? 3 + lease : 2);
         msg_pack_cstr (pk, s_op_name (o[i].op));
         msg_pack_buf (pk, o[i].key);
         if (o[i].op == KVSM_PUT)
             msg_pack_buf (pk, o[i].value);
+        if (lease)
+            msgpack_pack_uint64 (pk, o[i].lease);
     }
+}
+
+/* Does cmd name a lease (version 4)? */
+static bool
+s_needs_v4 (const msg_kv_t *cmd)
+{
+    if (cmd->op == KVSM_LGRANT || cmd->op == KVSM_LREVOKE ||
+        (cmd->op == KVSM_PUT && cmd->lease))
+        return true;
+    for (size_t i = 0;
+         cmd->op == KVSM_TXN && cmd->ops && i < cmd->n_success + cmd->n_failure;
+         i++)
+        if (cmd->ops[i].lease)
+            return true;
+    return false;
 }
 
 /* Can cmd be encoded? Keys (and a PUT's value) present, ops known,
@@ -77,7 +109,16 @@ static bool
 s_cmd_ok (const msg_kv_t *cmd, unsigned version)
 {
     bool sess_op = cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE;
-    if ((version == KVSM_CMD_V3) != (sess_op || cmd->has_session))
+    bool v4 = s_needs_v4 (cmd);
+    if ((version == KVSM_CMD_V4) != v4 ||
+        (!v4 && (version == KVSM_CMD_V3) != (sess_op || cmd->has_session)))
+        return false;
+    if (cmd->op == KVSM_LGRANT)
+        return !cmd->has_session && cmd->ttl_ms >= 1 &&
+               cmd->ttl_ms <= KVSM_LEASE_TTL_MAX_MS;
+    if (cmd->op == KVSM_LREVOKE)
+        return !cmd->has_session && cmd->lease >= 1;
+    if (cmd->op != KVSM_PUT && cmd->lease)
         return false;
     if (cmd->has_session && cmd->seq == 0)
         return false;
@@ -107,14 +148,15 @@ s_cmd_ok (const msg_kv_t *cmd, unsigned version)
             const kvsm_txn_op_t *o = &cmd->ops[i];
             if (!o->key ||
                 (o->op != KVSM_PUT && o->op != KVSM_DEL && o->op != KVSM_GET) ||
-                (o->op == KVSM_PUT && !o->value))
+                (o->op == KVSM_PUT && !o->value) ||
+                (o->op != KVSM_PUT && o->lease))
                 return false;
         }
         return true;
     case KVSM_GET:
     case KVSM_SOPEN:
     case KVSM_SCLOSE:
-    case KVSM_LGRANT: /* leases: not encoded yet (kvsm_lease.h) */
+    case KVSM_LGRANT:
     case KVSM_LREVOKE: break;
     }
     return false;
@@ -130,14 +172,26 @@ s_pack_sess (msgpack_packer *pk, const msg_kv_t *cmd)
     msgpack_pack_uint64 (pk, cmd->stamp_ms);
 }
 
+/* The sess slot: version 3, only with a session; version 4, always
+   (nil without one). */
+static void
+s_pack_sess_v (msgpack_packer *pk, const msg_kv_t *cmd, bool v4)
+{
+    if (cmd->has_session)
+        s_pack_sess (pk, cmd);
+    else if (v4)
+        msgpack_pack_nil (pk);
+}
+
 raft_buf_t *
 msg_kv_encode (const msg_kv_t *cmd)
 {
     bool sess =
         cmd->has_session || cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE;
-    unsigned version = cmd->version ? cmd->version
-                       : sess       ? KVSM_CMD_V3
-                                    : MSG_KV_VERSION;
+    unsigned version = cmd->version       ? cmd->version
+                       : s_needs_v4 (cmd) ? KVSM_CMD_V4
+                       : sess             ? KVSM_CMD_V3
+                                          : MSG_KV_VERSION;
     if (!s_cmd_ok (cmd, version))
         return NULL;
     msgpack_sbuffer buf;
@@ -145,8 +199,19 @@ msg_kv_encode (const msg_kv_t *cmd)
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
     bool put = cmd->op == KVSM_PUT;
-    unsigned extra = cmd->has_session; /* the trailing sess */
-    if (cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE) {
+    bool v4 = version == KVSM_CMD_V4;
+    /* the trailing sess (version 4: always, nil without a session), and
+       version 4's put's lease */
+    unsigned extra = v4 ? 1 + put : cmd->has_session;
+    if (cmd->op == KVSM_LGRANT || cmd->op == KVSM_LREVOKE) {
+        bool grant = cmd->op == KVSM_LGRANT;
+        msgpack_pack_array (&pk, grant ? 3 : 4);
+        msgpack_pack_uint8 (&pk, KVSM_CMD_V4);
+        msg_pack_cstr (&pk, s_op_name (cmd->op));
+        msgpack_pack_uint64 (&pk, grant ? cmd->ttl_ms : cmd->lease);
+        if (!grant)
+            msg_pack_bool (&pk, cmd->expired);
+    } else if (cmd->op == KVSM_SOPEN || cmd->op == KVSM_SCLOSE) {
         msgpack_pack_array (&pk, 4);
         msgpack_pack_uint8 (&pk, KVSM_CMD_V3);
         msg_pack_cstr (&pk, s_op_name (cmd->op));
@@ -167,8 +232,7 @@ msg_kv_encode (const msg_kv_t *cmd)
         s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
         s_pack_ops (&pk, cmd->ops, cmd->n_success);
         s_pack_ops (&pk, cmd->ops + cmd->n_success, cmd->n_failure);
-        if (extra)
-            s_pack_sess (&pk, cmd);
+        s_pack_sess_v (&pk, cmd, v4);
     } else {
         msgpack_pack_array (&pk, (put ? 5 : 4) + extra);
         msgpack_pack_uint8 (&pk, (uint8_t)version);
@@ -177,8 +241,9 @@ msg_kv_encode (const msg_kv_t *cmd)
         if (put)
             msg_pack_buf (&pk, cmd->value);
         s_pack_cmps (&pk, cmd->cmps, cmd->n_cmps);
-        if (extra)
-            s_pack_sess (&pk, cmd);
+        s_pack_sess_v (&pk, cmd, v4);
+        if (v4)
+            msgpack_pack_uint64 (&pk, cmd->lease);
     }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
@@ -231,9 +296,12 @@ s_unpack_ops (const msgpack_object *o, msg_kv_t *cmd, size_t at, size_t n)
             return false;
         const msgpack_object *f = p->via.array.ptr;
         uint32_t size = p->via.array.size;
-        if (msg_str_is (&f[0], "put") && size == 3)
+        if (msg_str_is (&f[0], "put") &&
+            (size == 3 || (size == 4 && cmd->version == KVSM_CMD_V4))) {
             d->op = KVSM_PUT;
-        else if (msg_str_is (&f[0], "del") && size == 2)
+            if (size == 4 && (!msg_get_uint (&f[3], &d->lease) || !d->lease))
+                return false;
+        } else if (msg_str_is (&f[0], "del") && size == 2)
             d->op = KVSM_DEL;
         else if (msg_str_is (&f[0], "get") && size == 2)
             d->op = KVSM_GET;
@@ -263,10 +331,12 @@ s_unpack_txn (const msgpack_object *f, msg_kv_t *cmd)
     return s_unpack_ops (s, cmd, 0, ns) && s_unpack_ops (x, cmd, ns, nf);
 }
 
-/* The trailing sess of a version-3 write. */
+/* The trailing sess of a version-3 write; version 4's may be nil. */
 static bool
 s_unpack_sess (const msgpack_object *o, msg_kv_t *cmd)
 {
+    if (cmd->version == KVSM_CMD_V4 && o->type == MSGPACK_OBJECT_NIL)
+        return true;
     if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 4)
         return false;
     const msgpack_object *f = o->via.array.ptr;
@@ -296,6 +366,27 @@ s_decode_sess_op (const msgpack_object *f, uint32_t n, msg_kv_t *cmd)
     return -1;
 }
 
+/* Version 4's lgrant and lrevoke. */
+static int
+s_decode_lease_op (const msgpack_object *f, uint32_t n, msg_kv_t *cmd)
+{
+    if (msg_str_is (&f[1], "lgrant") && n == 3) {
+        cmd->op = KVSM_LGRANT;
+        return msg_get_uint (&f[2], &cmd->ttl_ms) && cmd->ttl_ms >= 1 &&
+                       cmd->ttl_ms <= KVSM_LEASE_TTL_MAX_MS
+                   ? 0
+                   : -1;
+    }
+    if (msg_str_is (&f[1], "lrevoke") && n == 4) {
+        cmd->op = KVSM_LREVOKE;
+        return msg_get_uint (&f[2], &cmd->lease) && cmd->lease >= 1 &&
+                       msg_get_bool (&f[3], &cmd->expired)
+                   ? 0
+                   : -1;
+    }
+    return -1;
+}
+
 static int
 s_decode (const msgpack_object *o, msg_kv_t *cmd)
 {
@@ -305,24 +396,31 @@ s_decode (const msgpack_object *o, msg_kv_t *cmd)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     uint32_t n = o->via.array.size;
-    if (version < KVSM_CMD_V1 || version > KVSM_CMD_V3)
-        return version > KVSM_CMD_V3 ? -2 : -1;
+    if (version < KVSM_CMD_V1 || version > KVSM_CMD_V4)
+        return version > KVSM_CMD_V4 ? -2 : -1;
     cmd->version = (unsigned)version;
     if (version == KVSM_CMD_V3 &&
         (msg_str_is (&f[1], "sopen") || msg_str_is (&f[1], "sclose")))
         return s_decode_sess_op (f, n, cmd);
+    bool v4 = version == KVSM_CMD_V4;
+    if (v4 && (msg_str_is (&f[1], "lgrant") || msg_str_is (&f[1], "lrevoke")))
+        return s_decode_lease_op (f, n, cmd);
     unsigned extra = version >= KVSM_CMD_V2; /* the compares */
-    unsigned sess = version == KVSM_CMD_V3;  /* the trailing sess */
-    if (msg_str_is (&f[1], "put") && n == 4 + extra + sess) {
+    unsigned sess = version >= KVSM_CMD_V3;  /* the trailing sess */
+    if (msg_str_is (&f[1], "put") && n == 4 + extra + sess + v4) {
         cmd->op = KVSM_PUT;
         if (!(cmd->key = msg_buf_of (&f[2])) ||
             !(cmd->value = msg_buf_of (&f[3])))
             return -1;
         if (extra && !s_unpack_cmps (&f[4], cmd))
             return -1;
-        return !sess || s_unpack_sess (&f[5], cmd) ? 0 : -1;
+        if (sess && !s_unpack_sess (&f[5], cmd))
+            return -1;
+        return !v4 || (msg_get_uint (&f[6], &cmd->lease) && cmd->lease >= 1)
+                   ? 0
+                   : -1;
     }
-    if (msg_str_is (&f[1], "del") && n == 3 + extra + sess) {
+    if (!v4 && msg_str_is (&f[1], "del") && n == 3 + extra + sess) {
         cmd->op = KVSM_DEL;
         if (!(cmd->key = msg_buf_of (&f[2])))
             return -1;
@@ -407,6 +505,17 @@ s_snap_pairs (const msgpack_object *o, unsigned *version)
             f[2].type != MSGPACK_OBJECT_BIN)
             return NULL;
         *version = MSG_SNAP_VERSION_SESSIONS;
+        return &f[1];
+    }
+    /* version 4: the pairs, the session table or nil, the lease table
+       (msg_kv_lease.h) */
+    if (o->via.array.size == 4 && msg_get_uint (&f[0], &v)) {
+        if (v != MSG_SNAP_VERSION_LEASES || f[1].type != MSGPACK_OBJECT_ARRAY ||
+            (f[2].type != MSGPACK_OBJECT_BIN &&
+             f[2].type != MSGPACK_OBJECT_NIL) ||
+            f[3].type != MSGPACK_OBJECT_BIN)
+            return NULL;
+        *version = MSG_SNAP_VERSION_LEASES;
         return &f[1];
     }
     *version = 1;

@@ -4,7 +4,10 @@
     a session's kept replies (msg_kv_session.c). A result with session
     fields (an SOPEN's id and TTL, a duplicate's flag) has three more
     elements: [..., session: uint, ttl_ms: uint, duplicate: bool,
-    first_index: uint].
+    first_index: uint]. A result with lease fields (kvsm_result_t's
+    lease, lease_ttl_ms, expired, lease_event, lease_deleted: an LGRANT's
+    or LREVOKE's) has those four and five more: [..., lease: uint, lease_ttl_ms: uint, expired: bool,
+    lease_event: uint (0 none, 1 granted, 2 revoked), deleted: uint].
 */
 #include "msg_store.h"
 #include "msg_util.h"
@@ -26,9 +29,11 @@ msg_kv_result_encode (const kvsm_result_t *res)
     msgpack_sbuffer_init (&buf);
     msgpack_packer pk;
     msgpack_packer_init (&pk, &buf, msgpack_sbuffer_write);
-    bool sess =
-        res->session || res->ttl_ms || res->duplicate || res->first_index;
-    msgpack_pack_array (&pk, sess ? 9 : 5);
+    bool lease = res->lease || res->lease_ttl_ms || res->expired ||
+                 res->lease_event || res->lease_deleted;
+    bool sess = lease || res->session || res->ttl_ms || res->duplicate ||
+                res->first_index;
+    msgpack_pack_array (&pk, lease ? 14 : sess ? 9 : 5);
     msgpack_pack_uint8 (&pk, S_RESULT_VERSION);
     msgpack_pack_uint8 (&pk, (uint8_t)res->status);
     msgpack_pack_uint8 (&pk, (uint8_t)res->op);
@@ -53,6 +58,13 @@ msg_kv_result_encode (const kvsm_result_t *res)
         msgpack_pack_uint64 (&pk, res->ttl_ms);
         msg_pack_bool (&pk, res->duplicate);
         msgpack_pack_uint64 (&pk, res->first_index);
+    }
+    if (lease) {
+        msgpack_pack_uint64 (&pk, res->lease);
+        msgpack_pack_uint64 (&pk, res->lease_ttl_ms);
+        msg_pack_bool (&pk, res->expired);
+        msgpack_pack_uint8 (&pk, (uint8_t)res->lease_event);
+        msgpack_pack_uint64 (&pk, res->lease_deleted);
     }
     raft_buf_t *b = raft_buf_new (buf.data, buf.size);
     msgpack_sbuffer_destroy (&buf);
@@ -79,19 +91,34 @@ s_resp (const msgpack_object *o, kvsm_resp_t *r)
     return (r->value = msg_buf_of (&f[6])) != NULL;
 }
 
+/* The lease fields of a 14-element result. */
+static bool
+s_lease_fields (const msgpack_object *f, kvsm_result_t *res)
+{
+    uint64_t ev;
+    if (!msg_get_uint (&f[9], &res->lease) ||
+        !msg_get_uint (&f[10], &res->lease_ttl_ms) ||
+        !msg_get_bool (&f[11], &res->expired) || !msg_get_uint (&f[12], &ev) ||
+        ev > KVSM_LEASE_EV_REVOKED ||
+        !msg_get_uint (&f[13], &res->lease_deleted))
+        return false;
+    res->lease_event = ev;
+    return true;
+}
+
 static int
 s_result (const msgpack_object *o, kvsm_result_t *res)
 {
     uint64_t version, status, op;
-    if (o->type != MSGPACK_OBJECT_ARRAY ||
-        (o->via.array.size != 5 && o->via.array.size != 9))
+    uint32_t size = o->type == MSGPACK_OBJECT_ARRAY ? o->via.array.size : 0;
+    if (size != 5 && size != 9 && size != 14)
         return -1;
     const msgpack_object *f = o->via.array.ptr;
     if (!msg_get_uint (&f[0], &version) || version != S_RESULT_VERSION ||
         !msg_get_uint (&f[1], &status) || status > KVSM_STATUS_MAX ||
-        !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_SCLOSE ||
-        op == KVSM_GET ||
-        (o->via.array.size == 9 &&
+        !msg_get_uint (&f[2], &op) || op < KVSM_PUT || op > KVSM_LREVOKE ||
+        op == KVSM_GET || (size == 14 && !s_lease_fields (f, res)) ||
+        (o->via.array.size >= 9 &&
          (!msg_get_uint (&f[5], &res->session) ||
           !msg_get_uint (&f[6], &res->ttl_ms) ||
           !msg_get_bool (&f[7], &res->duplicate) ||

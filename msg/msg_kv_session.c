@@ -185,9 +185,12 @@ msg_snap_sessions (const void *data, size_t len)
     const msgpack_object *o = &u.data;
     uint64_t v;
     raft_buf_t *b = NULL;
-    if (o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == 3 &&
-        msg_get_uint (&o->via.array.ptr[0], &v) &&
-        v == MSG_SNAP_VERSION_SESSIONS &&
+    /* version 3's table, or version 4's (msg_kv_lease.h: nil, none) */
+    if (o->type == MSGPACK_OBJECT_ARRAY &&
+        ((o->via.array.size == 3 && msg_get_uint (&o->via.array.ptr[0], &v) &&
+          v == MSG_SNAP_VERSION_SESSIONS) ||
+         (o->via.array.size == 4 && msg_get_uint (&o->via.array.ptr[0], &v) &&
+          v == 4)) &&
         o->via.array.ptr[2].type == MSGPACK_OBJECT_BIN)
         b = raft_buf_new (o->via.array.ptr[2].via.bin.ptr,
                           o->via.array.ptr[2].via.bin.size);

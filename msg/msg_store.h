@@ -27,6 +27,9 @@
               actors disagree about the log: storage reports "error".
         [1, "get", req_id: uint, key: bin]
               read a key from the KV data as applied so far.
+        [1, "leases", req_id: uint]
+              the lease table as staged (answered below): a new leader
+              promotes its lessor with it (store/lessor.h).
         [1, "snap_read", peer: uint, chunk: uint, index: uint, term: uint,
             msg_term: uint, msg_commit: uint]
               the next chunk of the copy being sent to peer (chunk 0: take
@@ -70,7 +73,10 @@
               (200, or 412 for a compare that failed) and the state
               machine's result (msg_kv_result_encode: what the reply
               renders). Entries at or below the applied index are
-              skipped.
+              skipped. An entry that granted or revoked a lease has
+              three more elements: [..., lease_event: uint (1 granted,
+              2 revoked), lease: uint, lease_ttl_ms: uint (granted; 0
+              otherwise)], what the leader's lessor follows.
         [1, "value", req_id: uint, found: bool, value: bin]
               value is empty when not found.
         [1, "snap_chunk", peer: uint, chunk: uint, ok: bool, [conf entry]
@@ -84,7 +90,9 @@
               the answer to raft's "leases": the lease table
               (store/kvsm_lease.h) as staged, in id order, and the index
               it is at (what the leader's lessor is promoted with:
-              store/lessor.h).
+              store/lessor.h). At most KVSM_LEASES_MAX; ids >= 1 and
+              increasing, ttl_ms >= 1. An answer at index 0 with no lease
+              is written as the request's 3 elements (the same fields).
         [1, "usage", db_bytes: uint, fs_free: uint]
               what the database's files take on disk, and what the file
               system holding them has left for us (statvfs f_bavail *
@@ -108,6 +116,12 @@
     copy's instant; only in the first chunk of a copy whose table is not
     empty. Version-2 data installs with no sessions.
 
+    Snapshot data version 4 (leases, msg/msg_kv_lease.h): [4, [pairs as
+    version 2], sessions: bin | nil, leases: bin], the session table (nil:
+    empty) and the lease table at the copy's instant; only in the first
+    chunk of a copy whose lease table is not empty. Data of versions 2
+    and 3 installs with no leases.
+
     KV commands (the data of NORMAL entries; store/kvsm.h says what each
     does):
       version 1 (the prototype's; still applied, with metadata {0, 0, 0}):
@@ -127,8 +141,17 @@
         [3, "sclose", session: uint, stamp_ms: uint]
         version 2's put, del and txn with one more element, sess:
         [session: uint, seq: uint (>= 1), ack: uint, stamp_ms: uint]
+      version 4 (leases, store/kvsm_lease.h; msg_kv.c):
+        [4, "lgrant", ttl_ms: uint (1 .. KVSM_LEASE_TTL_MAX_MS)]
+        [4, "lrevoke", lease: uint (>= 1), expired: bool]
+        [4, "put", key: bin, value: bin, [cmp, ...], sess | nil,
+         lease: uint (>= 1)]
+        [4, "txn", [cmp, ...], [op, ...], [op, ...], sess | nil]
+        op: as version 2, or ["put", key: bin, value: bin, lease: uint
+            (>= 1)]
+        Only commands naming a lease are written as 4; a delete never is.
       At most KVSM_TXN_MAX_CMPS compares and KVSM_TXN_MAX_OPS ops per
-      branch. A version above 3 decodes as -2 (not -1): a command from a
+      branch. A version above 4 decodes as -2 (not -1): a command from a
       newer leader, which the node must not skip (it would diverge).
 
     KV results (the "applied" result, msg_kv_result_encode):
@@ -136,6 +159,10 @@
          succeeded: bool, [resp, ...]]
         or, with session fields, [..., session: uint, ttl_ms: uint,
          duplicate: bool, first_index: uint]
+        or, with lease fields (an LGRANT's, an LREVOKE's), those and
+         [..., lease: uint, lease_ttl_ms: uint, expired: bool,
+         lease_event: uint (0, 1 granted, 2 revoked), deleted: uint
+         (LREVOKE: how many keys it deleted)]: 14 elements
       resp: [op: uint, key: bin, found: bool, create_index: uint,
              mod_index: uint, version: uint, value: bin|nil]
 */

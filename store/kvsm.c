@@ -2,6 +2,7 @@
     transactions. Pure: the KV data only through the view.
 */
 #include "kvsm.h"
+#include "kvsm_lease.h"
 #include "kvsm_session.h"
 
 #include <stdlib.h>
@@ -64,6 +65,7 @@ kvsm_result_clear (kvsm_result_t *res)
     }
     free (res->changes);
     free (res->sessions_touched);
+    free (res->leases_touched);
     memset (res, 0, sizeof *res);
 }
 
@@ -261,16 +263,31 @@ s_getop (s_apply_t *a, raft_buf_t *key, kvsm_resp_t *resp)
     return 0;
 }
 
+/* A put (with its lease, 0: none) or a delete detaches key from its
+   lease, and a put with one attaches it (kvsm_lease.h): for every
+   command version, so the table is a function of the log alone. */
 static int
-s_op (s_apply_t *a, kvsm_op_t op, raft_buf_t *key, raft_buf_t *value)
+s_attach (s_apply_t *a, raft_buf_t *key, uint64_t lease)
+{
+    if (!a->view->leases)
+        return lease ? -1 : 0; /* no table: nothing is attached */
+    return kvsm_lease_attach (a->view->leases, key, lease, a->res);
+}
+
+static int
+s_op (s_apply_t *a, const kvsm_txn_op_t *o)
 {
     kvsm_resp_t *resp = s_resp_add (a);
     if (!resp)
         return -1;
-    switch (op) {
-    case KVSM_PUT: return s_put (a, key, value, resp);
-    case KVSM_DEL: return s_del (a, key, resp);
-    case KVSM_GET: return s_getop (a, key, resp);
+    switch (o->op) {
+    case KVSM_PUT:
+        return s_put (a, o->key, o->value, resp) == 0
+                   ? s_attach (a, o->key, o->lease)
+                   : -1;
+    case KVSM_DEL:
+        return s_del (a, o->key, resp) == 0 ? s_attach (a, o->key, 0) : -1;
+    case KVSM_GET: return s_getop (a, o->key, resp);
     case KVSM_TXN:
     case KVSM_SOPEN:
     case KVSM_SCLOSE:
@@ -297,15 +314,68 @@ s_compares_hold (s_apply_t *a, const kvsm_cmd_t *cmd)
     return 1;
 }
 
+/* LREVOKE: the lease leaves the table and its keys are deleted, in key
+   order, each a change (watches see ordinary deletes at this index);
+   the reply counts them (lease_deleted). */
+static int
+s_revoke (s_apply_t *a, const kvsm_cmd_t *cmd)
+{
+    raft_buf_t **keys;
+    size_t n;
+    int rc = kvsm_lease_take (a->view->leases, cmd->lease, cmd->expired, a->res,
+                              &keys, &n);
+    for (size_t i = 0; rc > 0 && i < n; i++) {
+        kvsm_rec_t cur;
+        int found = s_get (a, keys[i], &cur);
+        raft_buf_unref (cur.value);
+        /* an attached key exists (a delete detaches it): found is 1 */
+        if (found > 0 &&
+            (a->view->del (a->view->ctx, keys[i]) != 0 ||
+             s_change_add (a, keys[i], true, true, &cur.meta, NULL) != 0))
+            found = -1;
+        if (found < 0)
+            rc = -1;
+        else
+            a->res->lease_deleted += (uint64_t)found;
+    }
+    for (size_t i = 0; i < n; i++)
+        raft_buf_unref (keys[i]);
+    free (keys);
+    return rc < 0 ? -1 : 0;
+}
+
+/* The ops about to run may name leases: all must exist (else the whole
+   command is refused and nothing applied). 0 go on, 1 refused. */
+static int
+s_lease_refused (s_apply_t *a, const kvsm_txn_op_t *ops, size_t n)
+{
+    kvsm_status_t st = kvsm_lease_check (a->view->leases, ops, n);
+    if (st == KVSM_OK)
+        return 0;
+    a->res->status = st;
+    a->res->succeeded = false;
+    return 1;
+}
+
 int
 kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
             kvsm_result_t *res)
 {
     memset (res, 0, sizeof *res);
     res->op = cmd->op;
-    if (cmd->version < KVSM_CMD_V1 || cmd->version > KVSM_CMD_V3) {
+    if (cmd->version < KVSM_CMD_V1 || cmd->version > KVSM_CMD_V4) {
         res->status = KVSM_UNKNOWN_VERSION;
         return 0;
+    }
+    s_apply_t a = {
+        .view = view, .index = index, .version = cmd->version, .res = res};
+    /* Leases (kvsm_lease.h): grants and revokes carry no session. */
+    if (cmd->op == KVSM_LGRANT || cmd->op == KVSM_LREVOKE) {
+        if (!view->leases)
+            return -1;
+        if (cmd->op == KVSM_LGRANT)
+            return kvsm_lease_grant (view->leases, index, cmd->ttl_ms, res);
+        return s_revoke (&a, cmd);
     }
     /* Sessions (§6.3, kvsm_session.h): answered here, or go on to the
        write and keep its reply after. */
@@ -337,8 +407,6 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
             res->first_index = 0;
         }
     }
-    s_apply_t a = {
-        .view = view, .index = index, .version = cmd->version, .res = res};
     int hold = s_compares_hold (&a, cmd);
     if (hold < 0)
         return -1;
@@ -350,14 +418,21 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
         bool success = res->succeeded || KVSM_BUG_TXN_IGNORES_COMPARE;
         size_t from = success ? 0 : cmd->n_success;
         size_t n = success ? cmd->n_success : cmd->n_failure;
+        if (s_lease_refused (&a, cmd->ops + from, n))
+            n = 0;
         for (size_t i = from; rc == 0 && i < from + n; i++)
-            rc = s_op (&a, cmd->ops[i].op, cmd->ops[i].key, cmd->ops[i].value);
+            rc = s_op (&a, &cmd->ops[i]);
     } else if (!res->succeeded) {
         /* The shorthands' 412 shows the record as it is. */
         res->status = KVSM_COMPARE_FAILED;
-        rc = s_op (&a, KVSM_GET, cmd->key, NULL);
+        rc = s_op (&a, &(kvsm_txn_op_t){.op = KVSM_GET, .key = cmd->key});
     } else {
-        rc = s_op (&a, cmd->op, cmd->key, cmd->value);
+        kvsm_txn_op_t o = {.op = cmd->op,
+                           .key = cmd->key,
+                           .value = cmd->value,
+                           .lease = cmd->op == KVSM_PUT ? cmd->lease : 0};
+        if (!s_lease_refused (&a, &o, 1))
+            rc = s_op (&a, &o);
     }
     if (rc == 0 && sess)
         rc = kvsm_session_record (view->sessions, cmd->session, cmd->seq, index,

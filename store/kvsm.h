@@ -86,10 +86,10 @@ typedef enum {
     KVSM_PUT = 1,
     KVSM_DEL = 2,
     KVSM_TXN = 3,
-    KVSM_GET = 4,    /* inside a TXN only */
-    KVSM_SOPEN = 5,  /* register a client session (kvsm_session.h) */
-    KVSM_SCLOSE = 6, /* close one */
-    KVSM_LGRANT = 7, /* grant a lease (kvsm_lease.h) */
+    KVSM_GET = 4,     /* inside a TXN only */
+    KVSM_SOPEN = 5,   /* register a client session (kvsm_session.h) */
+    KVSM_SCLOSE = 6,  /* close one */
+    KVSM_LGRANT = 7,  /* grant a lease (kvsm_lease.h) */
     KVSM_LREVOKE = 8, /* revoke one: its keys are deleted */
 } kvsm_op_t;
 
@@ -258,6 +258,9 @@ typedef struct {
     } lease_event;
     uint64_t *leases_touched;
     size_t n_leases_touched;
+    /* LREVOKE: how many keys it deleted (its changes; the reply carries
+       the count, not the keys, which may be KVSM_LEASE_KEYS_MAX) */
+    uint64_t lease_deleted;
 } kvsm_result_t;
 
 void kvsm_result_clear (kvsm_result_t *res);

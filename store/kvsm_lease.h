@@ -82,7 +82,26 @@ uint64_t kvsm_leases_of_key (const kvsm_leases_t *self, const raft_buf_t *key);
 int kvsm_leases_insert (kvsm_leases_t *self, uint64_t id, uint64_t ttl_ms,
                         raft_buf_t **keys, size_t n_keys);
 
-/*  Called by kvsm_apply (kvsm.c) only: declared by kvsm_lease.c's
-    author below this line.                                             */
+/*  Called by kvsm_apply (kvsm.c) only.                                 */
+
+/* LGRANT at index: the lease index with ttl_ms (clamped into [1,
+   KVSM_LEASE_TTL_MAX_MS]), or KVSM_LEASE_LIMIT. 0, or -1 (memory). */
+int kvsm_lease_grant (kvsm_leases_t *t, raft_index_t index, uint64_t ttl_ms,
+                      kvsm_result_t *res);
+/* LREVOKE: remove lease id from the table; 1 and its keys (sorted, one
+   ref each, and the array: the caller's) for the caller to delete, 0
+   (KVSM_LEASE_NOT_FOUND in res), or -1 (memory). */
+int kvsm_lease_take (kvsm_leases_t *t, uint64_t id, bool expired,
+                     kvsm_result_t *res, raft_buf_t ***keys, size_t *n_keys);
+/* May ops[0..n) (the ops that are about to run) attach their keys? KVSM_OK,
+   KVSM_LEASE_NOT_FOUND (a put names a lease not in t; t NULL: every
+   lease is missing) or KVSM_LEASE_LIMIT (KVSM_LEASE_KEYS_MAX). */
+kvsm_status_t kvsm_lease_check (const kvsm_leases_t *t,
+                                const kvsm_txn_op_t *ops, size_t n);
+/* After a put (lease: its lease, 0 none) or a delete (0) of key: attach
+   key to lease, detaching it from any other. 0, or -1 (memory, or lease
+   not in t: kvsm_lease_check was not called). */
+int kvsm_lease_attach (kvsm_leases_t *t, raft_buf_t *key, uint64_t lease,
+                       kvsm_result_t *res);
 
 #endif

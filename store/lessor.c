@@ -115,7 +115,8 @@ lessor_promote (lessor_t *self, const lessor_lease_t *leases, size_t n,
                         .ttl_ms = leases[i].ttl_ms,
                         .due_ms = now_ms + leases[i].ttl_ms + extend_ms};
     self->n = n;
-    qsort (self->v, n, sizeof *self->v, s_cmp_id);
+    if (n > 1) /* (qsort's array must not be NULL, even when empty) */
+        qsort (self->v, n, sizeof *self->v, s_cmp_id);
     /* a list with an id twice keeps the first: the table has none */
     size_t w = 0;
     for (size_t i = 0; i < n; i++)

@@ -62,6 +62,12 @@
                                           ms, the max leader stamp applied;
                                           absent: 0
                                           (both: store/store_session.h)
+        'e' id                 (9 bytes)  a lease (store/kvsm_lease.h),
+                                          id be64 (the log index of its
+                                          LGRANT): msgpack [1, id, ttl_ms,
+                                          [key: bin, ...]], the attached
+                                          keys sorted (msg/msg_kv_lease.h;
+                                          store/store_lease.h)
 
         0x00, 0xff             (1 byte)   never present: store_compact_all
                                           puts and deletes both in one
@@ -136,6 +142,16 @@
         is small (at most 4096 sessions of 64 replies) and arrives whole
         in a snapshot's first chunk, so it is not staged. The format
         version stays 2: a database without them has no sessions.
+    (9) The 'e' keys are the lease table at the applied index, each
+        lease's keys exactly the KV keys attached to it (each present in
+        the KV data, none in two leases): an apply writes every lease its
+        entry touched (granted, keys attached or detached) and deletes
+        every lease it revoked, in the batch of its KV changes (a revoke's
+        deletes included) and 'a'; the switch to a received snapshot
+        replaces every 'e' key with the snapshot's table in the same
+        batch as (6). Outside the KV generations and not staged, as (8)
+        (at most 4096 leases, 16384 keys). The format version stays 2: a
+        database without them has no leases.
 
     Durable in order
     ----------------

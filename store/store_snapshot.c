@@ -8,9 +8,11 @@
     generation g + 1 with batches (store_batch.c, store_format.h
     invariant 6).
 */
+#include "msg_kv_lease.h"
 #include "msg_kv_session.h"
 #include "msg_raft.h"
 #include "store_int.h"
+#include "store_lease.h"
 #include "store_session.h"
 
 #include <sodium.h>
@@ -80,6 +82,7 @@ struct store_snap {
     char prefix[STORE_GEN_PREFIX_MAX];
     size_t plen;
     raft_buf_t *sessions; /* the table at this instant, or NULL: empty */
+    raft_buf_t *leases;   /* the lease table likewise (store_lease.h) */
 };
 
 store_snap_t *
@@ -131,8 +134,19 @@ store_snap_open (store_t *self, raft_index_t *index, raft_term_t *term,
         sn->sessions = msg_kv_sessions_encode (t);
     bool lost = (t->n || t->clock_ms) && !sn->sessions;
     kvsm_sessions_destroy (&t);
+    /* and its leases (store_lease.h) */
+    kvsm_leases_t *lt = NULL;
+    if (!lost && store_leases_read (self, sn->view.read, &lt, err) != 0) {
+        raft_buf_unref (conf->data);
+        conf->data = NULL;
+        store_snap_close (&sn);
+        return NULL;
+    }
+    if (lt && lt->n && !(sn->leases = msg_kv_leases_encode (lt)))
+        lost = true;
+    kvsm_leases_destroy (&lt);
     if (lost) {
-        store_err_set (err, "the session table cannot be encoded");
+        store_err_set (err, "the session or lease table cannot be encoded");
         raft_buf_unref (conf->data);
         conf->data = NULL;
         store_snap_close (&sn);
@@ -185,6 +199,7 @@ store_snap_close (store_snap_t **sn_p)
     if (sn->it)
         leveldb_iter_destroy (sn->it);
     raft_buf_unref (sn->sessions);
+    raft_buf_unref (sn->leases);
     s_view_close (sn->store, &sn->view);
     free (sn);
     *sn_p = NULL;
@@ -252,4 +267,10 @@ const raft_buf_t *
 store_snap_sessions (store_snap_t *sn)
 {
     return sn->sessions;
+}
+
+const raft_buf_t *
+store_snap_leases (store_snap_t *sn)
+{
+    return sn->leases;
 }

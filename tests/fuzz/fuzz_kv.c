@@ -16,6 +16,7 @@
                         round-trips through msg_kv_result_encode/decode.
 */
 #include "fuzz.h"
+#include "kvsm_lease.h"
 #include "kvsm_session.h"
 #include "msg_store.h"
 #include "parse_kv.h"
@@ -115,16 +116,26 @@ s_fuzz_command (const uint8_t *data, size_t size)
         return;
     s_map_t m = {0};
     kvsm_sessions_t *t = kvsm_sessions_new (); /* client sessions */
-    FUZZ_CHECK (t != NULL);
-    kvsm_view_t v = {
-        .ctx = &m, .get = s_get, .put = s_put, .del = s_del, .sessions = t};
+    kvsm_leases_t *l = kvsm_leases_new ();     /* leases */
+    FUZZ_CHECK (t != NULL && l != NULL);
+    /* lease 1 exists (a put naming it attaches), as if granted at 1 */
+    FUZZ_CHECK (kvsm_leases_insert (l, 1, 1000, NULL, 0) == 0);
+    kvsm_view_t v = {.ctx = &m,
+                     .get = s_get,
+                     .put = s_put,
+                     .del = s_del,
+                     .sessions = t,
+                     .leases = l};
     kvsm_result_t res, back;
     for (raft_index_t idx = 1; idx <= 2; idx++) { /* twice: over itself */
         FUZZ_CHECK (kvsm_apply (&v, idx, &cmd, &res) == 0);
         raft_buf_t *b = msg_kv_result_encode (&res);
         FUZZ_CHECK (b && msg_kv_result_decode (b->data, b->len, &back) == 0);
         FUZZ_CHECK (back.n_resps == res.n_resps &&
-                    back.succeeded == res.succeeded && back.op == res.op);
+                    back.succeeded == res.succeeded && back.op == res.op &&
+                    back.lease == res.lease &&
+                    back.lease_event == res.lease_event &&
+                    back.lease_deleted == res.lease_deleted);
         raft_buf_unref (b);
         kvsm_result_clear (&back);
         kvsm_result_clear (&res);
@@ -134,6 +145,7 @@ s_fuzz_command (const uint8_t *data, size_t size)
         raft_buf_unref (m.value[i]);
     }
     kvsm_sessions_destroy (&t);
+    kvsm_leases_destroy (&l);
     kvsm_cmd_clear (&cmd);
 }
 
@@ -201,6 +213,17 @@ fuzz_seeds (void)
                    "\"failure\":[{\"delete\":{\"key\":\"b\"}}]}");
     s_seed_str (3, "prefix=a%2F&limit=10&continue=612f00&keys_only=true");
     s_seed_str (3, "start=a&end=b&stale=1");
+    /* leases (version 4): grant, a leased put, revoke */
+    static const char *const leases[] = {
+        "\x93\x04\xa6lgrant\xcd\x03\xe8",
+        "\x97\x04\xa3put\xc4\x01k\xc4\x01v\x90\xc0\x01",
+        "\x94\x04\xa7lrevoke\x01\xc3"};
+    for (size_t i = 0; i < sizeof leases / sizeof *leases; i++) {
+        char b[32] = {4};
+        size_t n = strlen (leases[i]);
+        memcpy (b + 1, leases[i], n);
+        fuzz_seed ((const uint8_t *)b, n + 1);
+    }
     kvsm_cmd_t c;
     http_parse_err_t err;
     const char *t =

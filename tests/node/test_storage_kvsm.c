@@ -144,7 +144,7 @@ test_apply_kvsm (void)
         .term = 1,
         .index = 6,
         .type = RAFT_ENTRY_NORMAL,
-        .data = raft_buf_new ("\x94\x04\xa3put\xc4\x01k\xc4\x01v", 12)};
+        .data = raft_buf_new ("\x94\x05\xa3put\xc4\x01k\xc4\x01v", 12)};
     CHECK (s_write (&n, 1, es, 5));
 
     msg_store_t a = {.kind = MSG_STORE_APPLY, .applied = 5, .applied_term = 1};

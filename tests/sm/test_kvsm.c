@@ -206,7 +206,7 @@ test_unknown_version (void)
 {
     s_map_t m = {0};
     kvsm_cmd_t c = {
-        .version = 4, .op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("v")};
+        .version = 5, .op = KVSM_PUT, .key = s_b ("k"), .value = s_b ("v")};
     kvsm_view_t v = s_view (&m);
     kvsm_result_t res;
     CHECK_EQ (kvsm_apply (&v, 1, &c, &res), 0);
@@ -215,7 +215,7 @@ test_unknown_version (void)
     kvsm_cmd_clear (&c);
     /* the decoder tells a newer version from garbage: -2, not -1 */
     kvsm_cmd_t d;
-    CHECK_EQ (msg_kv_decode ("\x94\x04\xa3put\xc4\x01k\xc4\x01v", 12, &d), -2);
+    CHECK_EQ (msg_kv_decode ("\x94\x05\xa3put\xc4\x01k\xc4\x01v", 12, &d), -2);
     CHECK_EQ (msg_kv_decode ("\x94\x00\xa3put\xc4\x01k\xc4\x01v", 12, &d), -1);
     CHECK_EQ (msg_kv_decode ("\x95\x02\xa3put\xc4\x01k\xc4\x01v", 12, &d), -1);
 }
