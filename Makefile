@@ -314,7 +314,8 @@ NODE_TESTS := actor security store store_snap \
               transport_codec transport_links transport_hostile \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
-              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch
+              http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
+              http_lease
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
       $(B)/test_watch_hub-bug $(B)/test_http_session-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done

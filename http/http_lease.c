@@ -26,8 +26,10 @@
 #include "http_render.h"
 #include "json.h"
 #include "kvsm_lease.h"
+#include "log.h"
 #include "msg_store.h"
 #include "parse_lease.h"
+#include "store_lease_get.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +156,39 @@ http_lease_keepalive (http_req_t *c)
     return s_call (c, &req, "id", id);
 }
 
+/* The keys attached to lease id as applied here, as a JSON array of
+   strings (json_string_lossy): [] if this node's table does not hold it
+   (yet); NULL on a read error (logged). */
+static json_t *
+s_keys (http_req_t *c, uint64_t id)
+{
+    store_t *st = c->self->args.shared
+                      ? atomic_load_explicit (&c->self->args.shared->store,
+                                              memory_order_acquire)
+                      : NULL;
+    json_t *a = json_array ();
+    kvsm_leases_t *t = NULL;
+    char *err = NULL;
+    int rc = st && a ? store_lease_get (st, id, &t, &err) : 0;
+    if (rc < 0) {
+        log_error ("http: lease %llu: %s", (unsigned long long)id, err);
+        free (err);
+        json_decref (a);
+        return NULL;
+    }
+    const kvsm_lease_t *l = t ? kvsm_leases_find (t, id) : NULL;
+    for (size_t i = 0; a && l && i < l->n_keys; i++)
+        json_array_append_new (
+            a, json_string_lossy ((const char *)l->keys[i]->data,
+                                  l->keys[i]->len));
+    kvsm_leases_destroy (&t);
+    return a;
+}
+
+/* GET /lease/info: the raft actor's answer (the TTL; the remaining time
+   on the leader, from its lessor), then the keys from this node's
+   store, read here in the worker: what this node has applied, which on
+   the leader includes every entry it acknowledged. */
 int
 http_lease_info (http_req_t *c)
 {
@@ -163,5 +198,27 @@ http_lease_info (http_req_t *c)
     if (http_parse_lease_query (qs, qs ? strlen (qs) : 0, &id, &err) != 0)
         return http_reply_parse_error (c, &err);
     msg_api_req_t req = {.op = MSG_API_LEASE_INFO, .id = id};
-    return s_call (c, &req, "id", id);
+    msg_api_rep_t rep;
+    int st = http_ask (c, &req, &rep);
+    if (st)
+        return st;
+    if (rep.status != 200 || rep.kind != MSG_API_REP_LEASE) {
+        json_t *body = http_render_rep (&rep);
+        int status = (int)rep.status;
+        msg_api_rep_clear (&rep);
+        if (!body)
+            return http_reply_error (c, 500, "internal", "unrenderable reply");
+        if (status == 404 && !json_object_get (body, "id"))
+            json_object_set_new (body, "id", json_integer ((json_int_t)id));
+        return http_reply_json (c, status, body, NULL);
+    }
+    json_t *body = http_render_lease_rep (&rep);
+    msg_api_rep_clear (&rep);
+    json_t *keys = body ? s_keys (c, id) : NULL;
+    if (!keys) {
+        json_decref (body);
+        return http_reply_error (c, 500, "internal", "cannot read the lease");
+    }
+    json_object_set_new (body, "keys", keys);
+    return http_reply_json (c, 200, body, NULL);
 }

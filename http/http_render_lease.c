@@ -64,16 +64,10 @@ http_render_lease (const kvsm_result_t *res, raft_index_t index)
         return json_pack ("{s:o, s:o, s:o, s:o}", "id", s_uint (res->lease),
                           "ttl", s_uint (s_secs (res->lease_ttl_ms)), "ttl_ms",
                           s_uint (res->lease_ttl_ms), "index", s_uint (index));
-    if (res->op == KVSM_LREVOKE) {
-        /* the deleted keys are the entry's changes; a result that does not
-           carry them lists them as deletes */
-        size_t deleted = res->n_changes;
-        for (size_t i = 0; !deleted && i < res->n_resps; i++)
-            deleted += res->resps[i].op == KVSM_DEL && res->resps[i].found;
+    if (res->op == KVSM_LREVOKE)
         return json_pack ("{s:b, s:o, s:o, s:o}", "ok", 1, "id",
-                          s_uint (res->lease), "deleted", s_uint (deleted),
-                          "index", s_uint (index));
-    }
+                          s_uint (res->lease), "deleted",
+                          s_uint (res->lease_deleted), "index", s_uint (index));
     return NULL;
 }
 

@@ -9,8 +9,8 @@
     One node, a cluster of one, started from flags as nsxd's main does,
     on a temporary directory, with --election-ms 800: the smallest TTL a
     leader grants is 1.5 election timeouts (1200 ms), so a 1 s request is
-    raised. Ports, fixed: HTTP 127.0.0.1:5150, peer tcp://127.0.0.1:5250,
-    monitor 5251. Bounded: the watchdog ends a stuck run; every request
+    raised. Ports, fixed: HTTP 127.0.0.1:5170, peer tcp://127.0.0.1:5270,
+    monitor 5271. Bounded: the watchdog ends a stuck run; every request
     has a 3 s timeout; waits are counted.
 */
 #include "check.h"
@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_EP "127.0.0.1:5150"
+#define S_EP "127.0.0.1:5170"
 #define S_ELECTION_MS 800
 #define S_MIN_TTL_MS (S_ELECTION_MS * 3 / 2)
 
@@ -42,11 +42,11 @@ s_start (const char *dir)
                     "--http-listen",
                     S_EP,
                     "--peer-listen",
-                    "tcp://127.0.0.1:5250",
+                    "tcp://127.0.0.1:5270",
                     "--monitor-listen",
-                    "tcp://127.0.0.1:5251",
+                    "tcp://127.0.0.1:5271",
                     "--cluster",
-                    "1=tcp://127.0.0.1:5250@" S_EP,
+                    "1=tcp://127.0.0.1:5270@" S_EP,
                     "--data-dir",
                     data,
                     "--insecure-peers",
@@ -199,6 +199,14 @@ test_keepalive_then_expiry (void)
     }
     CHECK_EQ (s_get ("svc-a"), 200);
     CHECK_EQ (s_get ("svc-b"), 200);
+    char info[64];
+    snprintf (info, sizeof info, "/lease/info?id=%lld", (long long)id);
+    CHECK_EQ (s_req ("GET", info, NULL, &j), 200);
+    json_t *keys = json_object_get (j, "keys");
+    CHECK (json_array_size (keys) == 2 &&
+           !strcmp (json_string_value (json_array_get (keys, 0)), "svc-a") &&
+           !strcmp (json_string_value (json_array_get (keys, 1)), "svc-b"));
+    json_decref (j);
     /* keep-alives stop: gone within a TTL and a few ticks */
     bool gone = false;
     for (int i = 0; i < 60 && !gone; i++) {
