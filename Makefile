@@ -72,7 +72,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
-             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8
+             after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
+             lease_keepalive_unconfirmed:10
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -139,7 +140,7 @@ NODE_BUG_SRC := $(if $(shell grep -l 'NSXD_PLANTED_BUG\|NSXD_BUG' $(wildcard act
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth check sim-check teeth-check
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth lease-teeth check sim-check teeth-check
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -369,11 +370,18 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	NSXD_HTTP_BASE=10750 NSXD_PEER_BASE=10850 NSXD_MON_BASE=10950 \
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 	tests/cluster/watch_test.sh $(B)/nsxd
+	tests/cluster/lease_test.sh $(B)/nsxd
 
 # Watches (issue 15): the cluster test must catch the planted
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
 watch-teeth: deps $(B)/nsxd-bug-watch_drop_on_wrap $(B)/nsxctl
 	WATCH_BUG=1 tests/cluster/watch_test.sh $(B)/nsxd-bug-watch_drop_on_wrap
+
+# Leases (issue 15): the cluster test must catch the planted
+# lease_keepalive_unconfirmed (a keep-alive renewed without the ReadIndex
+# round that confirms leadership).
+lease-teeth: deps $(B)/nsxd-bug-lease_keepalive_unconfirmed $(B)/nsxctl
+	LEASE_BUG=1 tests/cluster/lease_test.sh $(B)/nsxd-bug-lease_keepalive_unconfirmed
 
 # Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
 # test, the load; `make powercut CUTS=200` is the long run (make test runs

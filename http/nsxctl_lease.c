@@ -102,6 +102,7 @@ s_keepalive_loop (uint64_t id, double every_s, double for_s,
     int64_t end = for_s > 0 ? start + (int64_t)(for_s * 1000) : INT64_MAX;
     int64_t last_ok = start, ttl_ms = 0;
     int rc = 0;
+    bool warned = false;
     while (!s_stop && zclock_mono () < end) {
         http_client_resp_t r =
             send (ctx, "POST", "/lease/keepalive", body, timeout_ms);
@@ -114,6 +115,7 @@ s_keepalive_loop (uint64_t id, double every_s, double for_s,
             rc = s_report (&r, as_json, "keepalive");
             fflush (stdout);
             last_ok = now;
+            warned = false;
             wait = (int64_t)(every_s * 1000);
             if (ttl_ms > 0 && (wait <= 0 || wait > ttl_ms / 3))
                 wait = ttl_ms / 3;
@@ -122,14 +124,20 @@ s_keepalive_loop (uint64_t id, double every_s, double for_s,
             rc = s_report (&r, as_json, "keepalive");
             http_client_resp_free (&r);
             return rc;
-        } else if (ttl_ms > 0 && now - last_ok > ttl_ms) {
-            rc = s_report (&r, as_json, "keepalive");
-            fprintf (stderr,
-                     "nsxctl: lease %" PRIu64 ": no renewal for "
-                     "longer than its TTL; it has expired\n",
-                     id);
-            http_client_resp_free (&r);
-            return rc ? rc : S_UNAVAILABLE;
+        } else {
+            /* no answer, or not now (no leader yet, 503): keep trying, as
+               etcd's client does. Past the TTL the lease may be gone, but
+               only the leader knows: a new one extends every lease by an
+               election timeout; a 404 will say. */
+            rc = s_exit_code (r.status);
+            if (ttl_ms > 0 && now - last_ok > ttl_ms && !warned) {
+                fprintf (stderr,
+                         "nsxctl: lease %" PRIu64 ": no renewal for %" PRId64
+                         " ms (TTL %" PRId64 " ms): %s; still trying\n",
+                         id, now - last_ok, ttl_ms,
+                         r.status ? "no leader" : r.error);
+                warned = true;
+            }
         }
         http_client_resp_free (&r);
         /* sleep in small steps: a signal or the end cuts it short */

@@ -7,9 +7,13 @@
                                       the lease's TTL / 3 is shorter, as
                                       etcd's client renews at TTL / 3)
                                       until --for S seconds passed or
-                                      SIGINT/SIGTERM; a renewal that gets
-                                      no answer is retried every 100 ms
-                                      against the endpoints it knows
+                                      SIGINT/SIGTERM, or a 404 (the lease
+                                      is gone); a renewal that gets no
+                                      answer (or a 503) is retried every
+                                      100 ms against the endpoints it
+                                      knows, past the TTL too: only the
+                                      leader knows whether the lease
+                                      lives (a new leader extends it)
       lease revoke ID                 revokes it: its keys are deleted
       lease info ID                   its TTL, remaining time (leader)
                                       and keys
