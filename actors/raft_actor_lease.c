@@ -284,8 +284,8 @@ ra_lease_keepalive (ra_self_t *self, zframe_t **identity,
     }
     if (S_BUG_KEEPALIVE_UNCONFIRMED) {
         if (lessor_renew (self->lease.lessor, req->id, now, &ttl) == 0)
-            s_reply_lease (self, *identity, req->req_id, req->id, ttl, true,
-                           ttl);
+            s_reply_lease (self, *identity, req->req_id, req->id, ttl, false,
+                           0);
         else
             ra_reply_error (self, *identity, req->req_id, 404,
                             "lease_not_found");
@@ -314,7 +314,7 @@ ra_lease_confirmed (ra_self_t *self, ra_req_t *q)
         ra_reply_error (self, q->identity, q->req_id, 404, "lease_not_found");
         return;
     }
-    s_reply_lease (self, q->identity, q->req_id, q->id, ttl, true, ttl);
+    s_reply_lease (self, q->identity, q->req_id, q->id, ttl, false, 0);
 }
 
 void

@@ -167,6 +167,15 @@ done
 "$nsxctl" --endpoints "$(eps "$L")" put svc/c3 w >/dev/null || fail "put svc/c3 without the lease"
 info=$("$nsxctl" --endpoints "$(eps "$L")" lease info "$C")
 check "nsxctl lease info: $info" grep -q "keys: svc/c1 svc/c2\$" <<<"$info"
+follower_info() {   # the follower has applied the puts (it may lag a moment)
+    req GET "$F" "/lease/info?id=$C"
+    [ "$status" = 200 -a "$(field .ttl_ms)" = 60000 -a "$(field .remaining_ms)" = null -a "$(field '.keys | length')" = 2 ]
+}
+check "its info on follower n$F: the TTL and keys, no remaining time" wait_for 5 follower_info
+req POST "$F" "/lease/keepalive?forward=true" "{\"id\":$C}"
+check "a keep-alive forwarded by follower n$F: 200 ($body)" [ "$status" = 200 -a "$(field .id)" = "$C" ]
+req POST "$F" "/lease/keepalive?forward=false" "{\"id\":$C}"
+check "the same without forwarding: 409 not_leader naming n$L" [ "$status" = 409 -a "$(field .leader)" = "$(ep "$L")" ]
 out=$("$nsxctl" --endpoints "$(eps "$F" "$L")" lease revoke "$C")
 check "nsxctl lease revoke: $out" grep -q "2 keys deleted" <<<"$out"
 check "svc/c1 and svc/c2 gone on every node" wait_for 10 gone_everywhere svc/c1 1 2 3
