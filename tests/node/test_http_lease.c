@@ -4,7 +4,8 @@
     keys alive past several TTLs, expiry by the leader's lessor once
     keep-alives stop (the keys deleted, the lease gone, the metric
     counted), /lease/revoke deleting every attached key, /lease/info, and
-    every 400, 404 and 405.
+    every 400, 404 and 405; after a restart, the lessor promoted from the
+    stored table.
 
     One node, a cluster of one, started from flags as nsxd's main does,
     on a temporary directory, with --election-ms 800: the smallest TTL a
@@ -30,6 +31,7 @@
 #define S_MIN_TTL_MS (S_ELECTION_MS * 3 / 2)
 
 static node_t *s_node;
+static const char *s_dir;
 
 static int
 s_start (const char *dir)
@@ -330,11 +332,44 @@ test_errors (void)
     CHECK_EQ (s_get ("e"), 404);
 }
 
+/* A restart: the new leader's lessor is promoted from the table the
+   storage actor loaded (LevelDB), every lease due a full TTL and an
+   election timeout from then; keys and TTLs as they were. */
+static void
+test_restart (void)
+{
+    int64_t id = s_grant (60);
+    CHECK_EQ (s_put ("rk", id), 200);
+    node_stop (&s_node);
+    CHECK (s_start (s_dir) == 0);
+    if (!s_node)
+        return;
+    CHECK (s_wait_leader ());
+    json_t *j;
+    CHECK_EQ (s_keepalive (id, &j), 200);
+    CHECK (s_int (j, "ttl_ms") == 60000);
+    json_decref (j);
+    char path[64];
+    snprintf (path, sizeof path, "/lease/info?id=%lld", (long long)id);
+    CHECK_EQ (s_req ("GET", path, NULL, &j), 200);
+    json_t *keys = json_object_get (j, "keys");
+    CHECK (json_array_size (keys) == 1 &&
+           !strcmp (json_string_value (json_array_get (keys, 0)), "rk"));
+    json_decref (j);
+    http_client_opts_t opts = {0};
+    http_client_resp_t r =
+        http_client_request (&opts, S_EP, "GET", "/metrics", NULL, 3000);
+    /* test_grant's 30 s lease lives too */
+    CHECK (r.body && strstr (r.body, "\nnsxd_leases 2\n"));
+    http_client_resp_free (&r);
+}
+
 int
 main (void)
 {
     check_watchdog ("test_http_lease", 60);
     const char *dir = fixture_tmpdir ("http-lease");
+    s_dir = dir;
     CHECK (dir && s_start (dir) == 0);
     if (!s_node)
         return check_report ();
@@ -345,6 +380,8 @@ main (void)
                test_keepalive_then_expiry);
     check_run ("revoke deletes the attached keys", test_revoke);
     check_run ("bad input: 400, 404, 405; nothing applied", test_errors);
+    check_run ("a restart: the lessor promoted from the stored table",
+               test_restart);
     node_stop (&s_node);
     fixture_tmpdir_remove ();
     return check_report ();
