@@ -60,13 +60,14 @@ s_inc     = $(if $(filter actors/raft/%,$(1)),-Iactors/raft,$(INC))
 SEEDS    ?= 2000
 CI_SEEDS ?= 2400
 BUG_SEEDS ?= 2000
-# name:number of each planted bug (actors/raft/raft_int.h; 11 and 12 are
-# the KV state machine's, store/kvsm.c)
+# name:number of each planted bug (actors/raft/raft_int.h; 11, 12, 14 are
+# the KV state machine's, store/kvsm.c; 15 the lessor's, store/lessor.c;
+# 17 the lease table's, store/kvsm_lease.c)
 BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
         read_no_round:4 conf_two_pending:5 no_noop_before_conf:6 \
         no_behind_probe:7 snap_stale:8 async_early:10 \
         txn_ignores_compare:11 mod_local_counter:12 follower_read_local:13 \
-        session_dup_applied:14
+        session_dup_applied:14 lease_keepalive_ignored:15 lease_revoke_keeps_keys:17
 # name:number of the planted node bugs, one numbering for the whole node:
 # the storage ones (caught by powercut-teeth), the read path's (caught by
 # jepsen-teeth), the identity and corruption ones (identity-teeth).
@@ -165,7 +166,8 @@ $(B)/sim: $(call objs,obj,$(SIM_SRC)) $(B)/obj/libnode.a $(B)/obj/libcore.a
 $(B)/sim-asan: $(call objs,obj-asan,$(SIM_SRC)) $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
-$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/kvsm.o \
+$(B)/sim-bug-%: $(call objs,obj,$(SIM_SRC)) \
+                $$(addprefix $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/store/,kvsm.o kvsm_lease.o lessor.o) \
                 $(B)/obj/libnode.a $$(B)/obj-raftbug-$$(call bug_num,$$*,$$(BUGS))/libcore.a
 	$(call LINK_NODE,$(CFLAGS))
 
@@ -316,7 +318,7 @@ NODE_TESTS := actor security store store_snap \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
-              http_lease
+              storage_leases http_lease
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
       $(B)/test_watch_hub-bug $(B)/test_http_session-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done

@@ -352,8 +352,7 @@ s_lease_refused (s_apply_t *a, const kvsm_txn_op_t *ops, size_t n)
     kvsm_status_t st = kvsm_lease_check (a->view->leases, ops, n);
     if (st == KVSM_OK)
         return 0;
-    a->res->status = st;
-    a->res->succeeded = false;
+    a->res->status = st; /* succeeded still says which branch it was */
     return 1;
 }
 

@@ -270,6 +270,9 @@ sim_process (sim_t *s, sim_node_t *n)
         if (rd.n_committed)
             raft_applied (n->r, rd.committed[rd.n_committed - 1].index);
         for (size_t i = 0; i < rd.n_reads; i++) {
+            /* a lease keep-alive's round (sim_kv_lease.c) */
+            if (sim_kv_lease_read (s, n, rd.reads[i].ctx, rd.reads[i].ok))
+                continue;
             for (size_t k = 0; k < n->n_reads; k++) {
                 if (n->reads[k].ctx != rd.reads[i].ctx)
                     continue;

@@ -3,6 +3,7 @@
     every server has caught up. See sim.h.
 */
 #include "sim.h"
+#include "sim_kv.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -192,6 +193,7 @@ s_step (sim_t *s, sim_event_t *ev)
             break;
         s->cur_node = n->id;
         raft_tick (n->r);
+        sim_kv_lease_tick (s, n); /* its lessor (sim_kv_lease.c) */
         sim_push ((sim_event_t){.at = s->now + SIM_TICK_US,
                                 .type = EV_TICK,
                                 .node = n->id,
@@ -214,8 +216,10 @@ s_step (sim_t *s, sim_event_t *ev)
             sim_persist_one (s, n);
         break;
     case EV_CLIENT:
-        if (!s->clients_stopped)
+        if (!s->clients_stopped) {
             sim_client_op (s);
+            sim_kv_lease_clients (s); /* keep-alives due */
+        }
         sim_push (
             (sim_event_t){.at = s->now + sim_range (s, 1, 2 * s->client_every),
                           .type = EV_CLIENT});
@@ -282,7 +286,7 @@ sim_run (uint64_t seed, int nodes, bool verbose)
     raft_index_t marker_index = 0;
     sim_node_t *marker_node = NULL;
     uint64_t liveness_deadline = 0;
-    bool live = false, caught_up = false;
+    bool live = false, caught_up = false, leases_left = false;
     uint64_t last_progress = 0;
     uint64_t liveness_cap = 0;
 
@@ -374,6 +378,11 @@ sim_run (uint64_t seed, int nodes, bool verbose)
         } else if (live && !caught_up) {
             uint64_t progress = 0;
             caught_up = s_all_caught_up (s, &progress);
+            /* (d) leases nobody keeps alive any more are revoked first
+               (sim_kv.h) */
+            leases_left = caught_up && !sim_kv_leases_idle (s);
+            if (leases_left)
+                caught_up = false;
             if (caught_up)
                 break;
             /* Catching up may take long with small batches; what must not
@@ -385,9 +394,13 @@ sim_run (uint64_t seed, int nodes, bool verbose)
             }
             if (s->now > liveness_deadline) {
                 snprintf (s->violation, sizeof s->violation,
-                          "Liveness: on an idle cluster, servers of the "
-                          "configuration did not catch up with the leader "
-                          "within 30 election timeouts");
+                          leases_left
+                              ? "Liveness: on an idle cluster, leases "
+                                "nobody keeps alive were not revoked "
+                                "within 30 election timeouts"
+                              : "Liveness: on an idle cluster, servers of "
+                                "the configuration did not catch up with "
+                                "the leader within 30 election timeouts");
                 ok = false;
                 break;
             }
@@ -429,6 +442,15 @@ sim_run (uint64_t seed, int nodes, bool verbose)
             (unsigned long long)s->n_sess_dups_term,
             (unsigned long long)s->n_sess_dups_codec,
             (unsigned long long)s->n_sess_expired);
+    }
+    if (verbose || !ok) {
+        uint64_t l[4];
+        sim_kv_lease_stats (s, l);
+        printf ("seed %llu: leases: %llu granted, %llu keep-alives "
+                "acknowledged, %llu expired, %llu keys revoked\n",
+                (unsigned long long)seed, (unsigned long long)l[0],
+                (unsigned long long)l[1], (unsigned long long)l[2],
+                (unsigned long long)l[3]);
     }
     if (!ok)
         printf ("VIOLATION seed %llu at %.3f ms: %s\n",

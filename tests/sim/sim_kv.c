@@ -3,6 +3,7 @@
 #include "sim_kv.h"
 
 #include "kvsm.h"
+#include "kvsm_lease.h"
 #include "kvsm_session.h"
 #include "msg_store.h"
 
@@ -12,7 +13,8 @@
 
 #define S_KEYS 6 /* the workload's keys: k0..k5 */
 #define S_STR 12 /* key and value bytes, NUL included */
-#define S_CAP (S_KEYS + 2)
+/* room for the lease clients' keys too (sim_kv_lease.c) */
+#define S_CAP (S_KEYS + 2 + 2 * SIM_KV_LEASE_CLIENTS)
 
 typedef struct {
     char key[S_STR];
@@ -27,6 +29,7 @@ typedef struct {
     size_t n;
     s_rec_t recs[S_CAP];
     kvsm_sessions_t *sess; /* the session table (owned) */
+    kvsm_leases_t *leases; /* the lease table (owned; NULL: empty) */
 } s_map_t;
 
 /* The maps by the simulator's state hash (open addressing). */
@@ -59,6 +62,7 @@ s_unref (s_map_t *m)
 {
     if (m && --m->refs == 0) {
         kvsm_sessions_destroy (&m->sess);
+        kvsm_leases_destroy (&m->leases);
         free (m);
     }
 }
@@ -75,6 +79,7 @@ sim_kv_fini (sim_t *s)
         s_unref (s_kv->node[i].map);
     free (s_kv->slots);
     sim_kv_sessions_destroy (&s_kv->sessions);
+    sim_kv_lease_fini ();
     free (s_kv);
     s_kv = NULL;
 }
@@ -212,8 +217,32 @@ static bool
 s_map_eq (const s_map_t *a, const s_map_t *b)
 {
     static kvsm_sessions_t none;
-    return s_kv_eq (a, b) && kvsm_sessions_eq (a->sess ? a->sess : &none,
-                                               b->sess ? b->sess : &none);
+    static kvsm_leases_t no_leases;
+    return s_kv_eq (a, b) &&
+           kvsm_sessions_eq (a->sess ? a->sess : &none,
+                             b->sess ? b->sess : &none) &&
+           kvsm_leases_eq (a->leases ? a->leases : &no_leases,
+                           b->leases ? b->leases : &no_leases);
+}
+
+/* For sim_kv_lease.c: does key exist in map ctx? */
+static bool
+s_exists (void *ctx, const raft_buf_t *key)
+{
+    return s_find (ctx, key->data, key->len) != NULL;
+}
+
+const kvsm_leases_t *
+sim_kv_node_leases (sim_t *s, const sim_node_t *n)
+{
+    s_kv_t *kv = s_get_kv (s);
+    const s_node_t *me = &kv->node[n->id];
+    const s_map_t *m =
+        me->map && me->index == n->sm_applied && me->state == n->sm_state
+            ? me->map
+        : n->sm_applied ? s_lookup (kv, n->sm_state)
+                        : NULL;
+    return m ? m->leases : NULL;
 }
 
 /* The KV records alone. */
@@ -309,6 +338,26 @@ static bool
 s_model_check (sim_t *s, sim_node_t *n, raft_index_t index,
                const kvsm_cmd_t *cmd, const kvsm_result_t *res, s_map_t *model)
 {
+    if (cmd->op == KVSM_LGRANT || cmd->op == KVSM_LREVOKE) {
+        /* a revoke deletes exactly the keys the table had attached to its
+           lease (sim_kv_lease.c checks the table and the reply) */
+        const kvsm_lease_t *l =
+            cmd->op == KVSM_LREVOKE && model->leases
+                ? kvsm_leases_find (model->leases, cmd->lease)
+                : NULL;
+        for (size_t i = 0; l && i < l->n_keys; i++)
+            s_view_del (model, l->keys[i]);
+        return true;
+    }
+    if (res->status == KVSM_LEASE_NOT_FOUND ||
+        res->status == KVSM_LEASE_LIMIT) {
+        /* refused whole for a lease (whether rightly: sim_kv_lease.c) */
+        return res->n_resps == 0 ||
+               sim_fail (s,
+                         "KV state machine: node %llu, index %llu: a "
+                         "command refused for its lease ran ops",
+                         (unsigned long long)n->id, (unsigned long long)index);
+    }
     bool hold = true;
     for (size_t i = 0; i < cmd->n_cmps; i++)
         hold = hold && s_model_cmp (&cmd->cmps[i], model);
@@ -407,6 +456,7 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
         *work = *m;
         work->refs = 1;
         work->sess = sim_kv_sessions_copy (m->sess, restored);
+        work->leases = sim_kv_leases_copy (m->leases, restored);
         if (restored)
             me->codec_at = n->sm_applied;
         model = *m;
@@ -414,7 +464,8 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
                          .get = s_view_get,
                          .put = s_view_put,
                          .del = s_view_del,
-                         .sessions = work->sess};
+                         .sessions = work->sess,
+                         .leases = work->leases};
         kvsm_result_t res;
         int rc = kvsm_apply (&v, e->index, &cmd, &res);
         bool ok = rc == 0 || s->unchecked;
@@ -434,9 +485,16 @@ sim_kv_apply (sim_t *s, sim_node_t *n, const raft_entry_t *e)
                   sim_fail (s,
                             "KV state machine: node %llu, index %llu: the "
                             "data differs from the model's (a txn only "
-                            "in part, or wrong metadata)",
+                            "in part, wrong metadata, or a revoke that "
+                            "left a key of its lease)",
                             (unsigned long long)n->id,
                             (unsigned long long)e->index));
+        /* leases: the table's change, the reply, the lessors, expiry's
+           safety (sim_kv_lease.c) */
+        if (ok && rc == 0)
+            ok = sim_kv_lease_check (s, n, e, &cmd, &res, m->leases,
+                                     work->leases, plain, s_exists, work) &&
+                 sim_kv_lease_applied (s, n, e, &cmd, &res);
         kvsm_result_clear (&res);
         kvsm_cmd_clear (&cmd);
         s_unref (me->map);

@@ -72,6 +72,56 @@ bool sim_kv_session_check (sim_t *s, sim_kv_sessions_t *ss, raft_id_t node,
                            const kvsm_sessions_t *after, bool kv_unchanged,
                            bool *plain);
 
+/* Leases (store/kvsm_lease.h, store/lessor.h; sim_kv_lease*.c). Every
+   node owns a lessor, promoted when it becomes leader with the table as
+   its applied state has it (extend: an election timeout), told of what
+   it applies, renewing a lease on a keep-alive only once a read index
+   round confirmed its leadership, and proposing LREVOKE (expired) for
+   what is due on each tick; the lessors' clock is the simulator's, in
+   ms. A few clients grant leases and put keys with them; one keeps its
+   lease alive, one for a while, one never. The checks:
+   (a) replicas at one index hold equal tables (the maps' equality);
+   (b) the reference model and the table's transitions: a grant adds the
+       entry's index, a revoke removes its lease and deletes exactly its
+       keys, a put attaches or detaches, a command naming a missing lease
+       is refused whole, and every reply says so;
+   (c) expiry's safety: an LREVOKE (expired) is first applied (committed)
+       no earlier than TTL after the lease's grant was first applied and
+       after the send time of every keep-alive the leader acknowledged, in
+       the simulator's ms (checked both when it applies and when a later
+       acknowledgement arrives);
+   (d) liveness: once clients stop, the leader's table empties (leases
+       nobody keeps alive are revoked) before the run may end. */
+#define SIM_KV_LEASE_CLIENTS 3
+kvsm_leases_t *sim_kv_leases_copy (const kvsm_leases_t *t, bool through_codec);
+/* n's table at its applied state (NULL: empty). */
+const kvsm_leases_t *sim_kv_node_leases (sim_t *s, const sim_node_t *n);
+/* (b) for entry e that n applied: pre and post tables; plain: applied as
+   a write of its own (not a session's duplicate or refusal); exists(map,
+   key): is key in the data after. */
+bool sim_kv_lease_check (sim_t *s, const sim_node_t *n, const raft_entry_t *e,
+                         const kvsm_cmd_t *cmd, const kvsm_result_t *res,
+                         const kvsm_leases_t *pre, const kvsm_leases_t *post,
+                         bool plain,
+                         bool (*exists) (void *, const raft_buf_t *),
+                         void *map);
+/* n applied e: its lessor follows, the clients learn, (c). */
+bool sim_kv_lease_applied (sim_t *s, sim_node_t *n, const raft_entry_t *e,
+                           const kvsm_cmd_t *cmd, const kvsm_result_t *res);
+/* A lease client's command for workload draw r, or NULL (none now). */
+raft_buf_t *sim_kv_lease_command (const sim_t *s, uint64_t r);
+/* Each tick of n: promote or demote its lessor, propose what expired. */
+void sim_kv_lease_tick (sim_t *s, sim_node_t *n);
+/* On each client event: the keep-alives that are due. */
+void sim_kv_lease_clients (sim_t *s);
+/* A read index result on n: true if it was a keep-alive's (taken). */
+bool sim_kv_lease_read (sim_t *s, sim_node_t *n, uint64_t ctx, bool ok);
+/* (d): the leader's applied table is empty. */
+bool sim_kv_leases_idle (sim_t *s);
+/* grants, keep-alives acknowledged, expiries, keys revoked (this run) */
+void sim_kv_lease_stats (const sim_t *s, uint64_t out[4]);
+void sim_kv_lease_fini (void);
+
 /* Free the run's maps. */
 void sim_kv_fini (sim_t *s);
 

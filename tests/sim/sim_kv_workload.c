@@ -113,6 +113,11 @@ raft_buf_t *
 sim_kv_command (const sim_t *s, uint64_t op)
 {
     uint64_t r = s_mix (op ^ s_mix (s->seed));
+    if ((r >> 36) % 4 == 0) { /* a lease client's (sim_kv_lease.c) */
+        raft_buf_t *b = sim_kv_lease_command (s, r);
+        if (b)
+            return b;
+    }
     if ((r >> 40) % 3 == 0)
         return s_session_command (s, op, r);
     return s_command (s, op, r);
