@@ -109,6 +109,7 @@ int http_lease_grant (http_req_t *c);
 int http_lease_keepalive (http_req_t *c);
 int http_lease_revoke (http_req_t *c);
 int http_lease_info (http_req_t *c);
+int http_lease_list (http_req_t *c);
 int http_lease_fields (http_req_t *c, const char *body, size_t len,
                        kvsm_cmd_t *cmd, uint64_t *first);
 int http_lease_call (http_req_t *c, msg_api_req_t *req, uint64_t lease);

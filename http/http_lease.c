@@ -14,6 +14,9 @@
                                         keys go at that entry
       GET /lease/info?id=N              the TTL, the remaining time (on the
                                         leader), the attached keys
+      GET /lease/list                   every lease's id and TTL, read here
+                                        from this node's table as applied
+                                        (a local read, like ?stale=true)
       "lease": N on /kv/put and on /kv/txn's put ops (http_lease_fields)
 
     Writes and the keep-alive take ?forward=true|false as the other writes
@@ -29,6 +32,7 @@
 #include "log.h"
 #include "msg_store.h"
 #include "parse_lease.h"
+#include "store_lease.h"
 #include "store_lease_get.h"
 
 #include <stdlib.h>
@@ -220,5 +224,39 @@ http_lease_info (http_req_t *c)
         return http_reply_error (c, 500, "internal", "cannot read the lease");
     }
     json_object_set_new (body, "keys", keys);
+    return http_reply_json (c, 200, body, NULL);
+}
+
+/* GET /lease/list: {"leases": [{"id", "ttl", "ttl_ms"}, ...]} in id
+   order, from this node's store (store_leases_read: at most
+   KVSM_LEASES_MAX records), without asking the raft actor. */
+int
+http_lease_list (http_req_t *c)
+{
+    store_t *st = c->self->args.shared
+                      ? atomic_load_explicit (&c->self->args.shared->store,
+                                              memory_order_acquire)
+                      : NULL;
+    if (!st)
+        return http_reply_error (c, 503, "unavailable", "no data open yet");
+    kvsm_leases_t *t = NULL;
+    char *err = NULL;
+    if (store_leases_read (st, NULL, &t, &err) != 0) {
+        log_error ("http: lease list: %s", err);
+        free (err);
+        return http_reply_error (c, 500, "internal", "cannot read the leases");
+    }
+    json_t *a = json_array ();
+    for (size_t i = 0; a && i < t->n; i++) {
+        uint64_t ms = t->v[i].ttl_ms;
+        json_array_append_new (
+            a, json_pack ("{s:I, s:I, s:I}", "id", (json_int_t)t->v[i].id,
+                          "ttl", (json_int_t)(ms / 1000 + (ms % 1000 != 0)),
+                          "ttl_ms", (json_int_t)ms));
+    }
+    kvsm_leases_destroy (&t);
+    json_t *body = a ? json_pack ("{s:o, s:b}", "leases", a, "stale", 1) : NULL;
+    if (!body)
+        return http_reply_error (c, 500, "internal", "out of memory");
     return http_reply_json (c, 200, body, NULL);
 }

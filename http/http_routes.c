@@ -108,6 +108,7 @@ static const s_route_t s_routes[] = {
     {"/lease/keepalive", "POST", http_lease_keepalive, HTTP_ACCESS_WRITE},
     {"/lease/revoke", "POST", http_lease_revoke, HTTP_ACCESS_WRITE},
     {"/lease/info", "GET", http_lease_info, HTTP_ACCESS_READ},
+    {"/lease/list", "GET", http_lease_list, HTTP_ACCESS_READ},
     {"/health", "GET", s_health, HTTP_ACCESS_HEALTH},
     {"/raft/join", "POST", http_raft_join, HTTP_ACCESS_ADMIN},
     {"/raft/remove", "POST", http_raft_remove, HTTP_ACCESS_ADMIN},

@@ -7,7 +7,7 @@
                | cas KEY OLD NEW | txn JSON | range PREFIX
                | watch KEY|--prefix P
                | lease grant TTL | lease keepalive ID [--every S [--for S]]
-               | lease revoke ID | lease info ID
+               | lease revoke ID | lease info ID | lease list
                | status
                | join PEER [ID] | remove PEER | remove --id ID
 
@@ -229,6 +229,7 @@ s_usage (FILE *out)
         "                       TTL/3) for S seconds or until interrupted\n"
         "  lease revoke ID      revoke it: its keys are deleted\n"
         "  lease info ID        its TTL, remaining time and keys\n"
+        "  lease list           every lease and its TTL (a local read)\n"
         "  status               /health of every endpoint\n"
         "  join PEER [ID]       add the server whose API is at PEER\n"
         "  remove PEER          remove the server whose API is at PEER\n"

@@ -67,6 +67,12 @@ s_report (http_client_resp_t *r, bool as_json, const char *what)
     } else if (r->status == 200 && strcmp (what, "revoke") == 0) {
         printf ("lease %" PRId64 " revoked, %" PRId64 " keys deleted\n",
                 s_int (j, "id"), s_int (j, "deleted"));
+    } else if (r->status == 200 && strcmp (what, "list") == 0) {
+        json_t *l = json_object_get (j, "leases");
+        for (size_t i = 0; i < json_array_size (l); i++)
+            printf ("lease %" PRId64 " ttl %" PRId64 " ms\n",
+                    s_int (json_array_get (l, i), "id"),
+                    s_int (json_array_get (l, i), "ttl_ms"));
     } else if (r->status == 200) {
         printf ("lease %" PRId64 " ttl %" PRId64 " ms", s_int (j, "id"),
                 s_int (j, "ttl_ms"));
@@ -152,9 +158,17 @@ int
 nsxctl_lease (char **args, int nargs, nsxctl_send_fn send, void *ctx,
               int timeout_ms, bool as_json)
 {
+    if (nargs == 1 && strcmp (args[0], "list") == 0) {
+        http_client_resp_t r =
+            send (ctx, "GET", "/lease/list", NULL, timeout_ms);
+        int rc = s_report (&r, as_json, "list");
+        http_client_resp_free (&r);
+        return rc;
+    }
     if (nargs < 2) {
-        fprintf (stderr, "usage: nsxctl lease grant TTL | keepalive ID "
-                         "[--every S [--for S]] | revoke ID | info ID\n");
+        fprintf (stderr,
+                 "usage: nsxctl lease grant TTL | keepalive ID "
+                 "[--every S [--for S]] | revoke ID | info ID | list\n");
         return S_USAGE;
     }
     const char *sub = args[0];

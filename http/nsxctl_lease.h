@@ -17,6 +17,9 @@
       lease revoke ID                 revokes it: its keys are deleted
       lease info ID                   its TTL, remaining time (leader)
                                       and keys
+      lease list                      every lease and its TTL, as the
+                                      first endpoint that answers holds
+                                      them (a local read)
 
     Exit codes as nsxctl's: 1 when the lease does not exist (expired,
     revoked), 2 usage, 3 unavailable, 4 refused.

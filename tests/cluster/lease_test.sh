@@ -172,6 +172,8 @@ follower_info() {   # the follower has applied the puts (it may lag a moment)
     [ "$status" = 200 -a "$(field .ttl_ms)" = 60000 -a "$(field .remaining_ms)" = null -a "$(field '.keys | length')" = 2 ]
 }
 check "its info on follower n$F: the TTL and keys, no remaining time" wait_for 5 follower_info
+lst=$("$nsxctl" --endpoints "$(eps "$O")" lease list)
+check "nsxctl lease list on n$O names lease $C: $(tr '\n' ';' <<<"$lst")" grep -q "^lease $C ttl 60000 ms\$" <<<"$lst"
 req POST "$F" "/lease/keepalive?forward=true" "{\"id\":$C}"
 check "a keep-alive forwarded by follower n$F: 200 ($body)" [ "$status" = 200 -a "$(field .id)" = "$C" ]
 req POST "$F" "/lease/keepalive?forward=false" "{\"id\":$C}"

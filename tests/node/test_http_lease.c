@@ -176,6 +176,14 @@ test_grant (void)
     CHECK_EQ (s_keepalive (id, &j), 200);
     CHECK (s_int (j, "id") == id && s_int (j, "ttl_ms") == 30000);
     json_decref (j);
+    /* both in the list, in id order */
+    CHECK_EQ (s_req ("GET", "/lease/list", NULL, &j), 200);
+    json_t *l = json_object_get (j, "leases");
+    CHECK (json_array_size (l) == 2 &&
+           s_int (json_array_get (l, 1), "id") == id &&
+           s_int (json_array_get (l, 1), "ttl_ms") == 30000 &&
+           s_int (json_array_get (l, 0), "ttl_ms") == S_MIN_TTL_MS);
+    json_decref (j);
 }
 
 static void
@@ -296,6 +304,7 @@ test_errors (void)
         {"GET", "/lease/info?id=-3", NULL, 400, "bad_request"},
         {"GET", "/lease/info?id=999999", NULL, 404, "lease_not_found"},
         {"POST", "/lease/info?id=1", NULL, 405, "method_not_allowed"},
+        {"POST", "/lease/list", NULL, 405, "method_not_allowed"},
         {"POST", "/kv/put", "{\"key\":\"e\",\"value\":\"1\",\"lease\":0}", 400,
          "bad_request"},
         {"POST", "/kv/put", "{\"key\":\"e\",\"value\":\"1\",\"lease\":\"7\"}",
