@@ -259,9 +259,9 @@ $(B)/test_kvsm_session: $(B)/obj-asan/tests/sm/test_kvsm_session.o $(B)/obj-asan
                         $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
-# Leases in the KV state machine (store/kvsm_lease.c), and the leader's
+# Leases in the KV state machine (store/kvsm_lease.c; its commands' codec), and the leader's
 # lessor (store/lessor.c).
-$(B)/test_kvsm_lease $(B)/test_lessor: $(B)/test_%: $(B)/obj-asan/tests/sm/test_%.o \
+$(B)/test_kvsm_lease $(B)/test_kvsm_lease_codec $(B)/test_lessor: $(B)/test_%: $(B)/obj-asan/tests/sm/test_%.o \
                         $(B)/obj-asan/libtest.a $(B)/obj-asan/libnode.a $(B)/obj-asan/libcore.a
 	$(call LINK_NODE,$(SAN))
 
@@ -296,12 +296,13 @@ $(B):
 	mkdir -p $@
 
 unit: deps $(B)/test_lib $(B)/test_raft $(B)/test_kvsm $(B)/test_kvsm_session \
-      $(B)/test_kvsm_lease $(B)/test_lessor
+      $(B)/test_kvsm_lease $(B)/test_kvsm_lease_codec $(B)/test_lessor
 	$(B)/test_lib
 	$(B)/test_raft
 	$(B)/test_kvsm
 	$(B)/test_kvsm_session
 	$(B)/test_kvsm_lease
+	$(B)/test_kvsm_lease_codec
 	$(B)/test_lessor
 
 unit-asan: deps $(B)/test_raft-asan

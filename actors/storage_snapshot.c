@@ -147,13 +147,22 @@ static bool
 s_session_read (storage_t *self, size_t i)
 {
     storage_session_t *ss = &self->sending[i];
+    /* the first chunk carries the copy's session and lease tables, if
+       any (version 3 with sessions alone, 4 with leases), and so fewer
+       pairs: a chunk stays near S_CHUNK_BYTES, under the peers' largest
+       message, unless the tables alone are larger */
+    const raft_buf_t *sessions =
+        ss->next == 0 ? store_snap_sessions (ss->snap) : NULL;
+    const raft_buf_t *leases =
+        ss->next == 0 ? store_snap_leases (ss->snap) : NULL;
+    size_t tables = (sessions ? sessions->len : 0) + (leases ? leases->len : 0);
+    size_t budget = tables < S_CHUNK_BYTES ? S_CHUNK_BYTES - tables : 0;
     msgpack_sbuffer pairs;
     msgpack_sbuffer_init (&pairs);
     size_t n = 0, bytes = 0;
     const char *k, *v;
     size_t kl, vl;
-    while (bytes < S_CHUNK_BYTES &&
-           store_snap_next (ss->snap, &k, &kl, &v, &vl)) {
+    while (bytes < budget && store_snap_next (ss->snap, &k, &kl, &v, &vl)) {
         msg_snap_pack_pair (&pairs, k, kl, v, vl);
         bytes += kl + vl;
         n++;
@@ -161,12 +170,6 @@ s_session_read (storage_t *self, size_t i)
     }
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    /* the first chunk carries the copy's session and lease tables, if
-       any (version 3 with sessions alone, 4 with leases) */
-    const raft_buf_t *sessions =
-        ss->next == 0 ? store_snap_sessions (ss->snap) : NULL;
-    const raft_buf_t *leases =
-        ss->next == 0 ? store_snap_leases (ss->snap) : NULL;
     if (leases)
         msg_snap_pack_begin_leases (&out, n);
     else if (sessions)

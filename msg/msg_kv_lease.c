@@ -131,7 +131,7 @@ msg_kv_leases_decode (const void *data, size_t len)
     uint64_t last = 0;
     for (uint32_t i = 0; ok && i < o->via.array.ptr[1].via.array.size; i++) {
         const msgpack_object *b = &o->via.array.ptr[1].via.array.ptr[i];
-        uint64_t id;
+        uint64_t id = 0;
         ok = b->type == MSGPACK_OBJECT_BIN &&
              msg_kv_lease_decode (t, b->via.bin.ptr, b->via.bin.size, &id) ==
                  0 &&

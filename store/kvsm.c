@@ -345,10 +345,14 @@ s_revoke (s_apply_t *a, const kvsm_cmd_t *cmd)
 }
 
 /* The ops about to run may name leases: all must exist (else the whole
-   command is refused and nothing applied). 0 go on, 1 refused. */
+   command is refused and nothing applied). 0 go on, 1 refused, -1 a
+   lease named with no table in the view (kvsm.h). */
 static int
 s_lease_refused (s_apply_t *a, const kvsm_txn_op_t *ops, size_t n)
 {
+    for (size_t i = 0; !a->view->leases && i < n; i++)
+        if (ops[i].op == KVSM_PUT && ops[i].lease)
+            return -1;
     kvsm_status_t st = kvsm_lease_check (a->view->leases, ops, n);
     if (st == KVSM_OK)
         return 0;
@@ -417,7 +421,10 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
         bool success = res->succeeded || KVSM_BUG_TXN_IGNORES_COMPARE;
         size_t from = success ? 0 : cmd->n_success;
         size_t n = success ? cmd->n_success : cmd->n_failure;
-        if (s_lease_refused (&a, cmd->ops + from, n))
+        int refused = s_lease_refused (&a, cmd->ops + from, n);
+        if (refused < 0)
+            return -1;
+        if (refused)
             n = 0;
         for (size_t i = from; rc == 0 && i < from + n; i++)
             rc = s_op (&a, &cmd->ops[i]);
@@ -430,7 +437,10 @@ kvsm_apply (const kvsm_view_t *view, raft_index_t index, const kvsm_cmd_t *cmd,
                            .key = cmd->key,
                            .value = cmd->value,
                            .lease = cmd->op == KVSM_PUT ? cmd->lease : 0};
-        if (!s_lease_refused (&a, &o, 1))
+        int refused = s_lease_refused (&a, &o, 1);
+        if (refused < 0)
+            return -1;
+        if (!refused)
             rc = s_op (&a, &o);
     }
     if (rc == 0 && sess)

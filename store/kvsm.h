@@ -212,7 +212,9 @@ typedef enum {
     KVSM_SESSION_STALE,   /* seq <= the session's ack: its reply is gone */
     KVSM_SESSION_WINDOW,  /* seq beyond ack + KVSM_SESSION_KEPT_MAX */
     KVSM_SESSION_LIMIT,   /* SOPEN while KVSM_SESSIONS_MAX are open */
-    /* Leases (kvsm_lease.h): nothing applied, nothing changed. */
+    /* Leases (kvsm_lease.h): nothing applied, nothing changed
+       (succeeded still says whether the compares held: which branch of
+       a TXN was refused). */
     KVSM_LEASE_NOT_FOUND, /* a put naming a lease that does not exist
                              (revoked, expired, never granted), or
                              LREVOKE of one */

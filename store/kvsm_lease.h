@@ -21,7 +21,9 @@
 
     Attaching (at apply): a PUT (or a TXN's put) with lease L attaches its
     key to L, detaching it from any other lease; L must exist, else the
-    whole command is refused (KVSM_LEASE_NOT_FOUND, nothing applied). A
+    whole command is refused (KVSM_LEASE_NOT_FOUND, nothing applied; for
+    a TXN, the puts of the branch its compares chose, as etcd checks; a
+    put whose compares fail applies nothing anyway). A
     PUT without a lease detaches its key (etcd's rule), and so does a
     DEL. Bounded: KVSM_LEASES_MAX leases, KVSM_LEASE_KEYS_MAX attached
     keys over all leases (KVSM_LEASE_LIMIT beyond), so that the whole

@@ -118,8 +118,9 @@ s_fuzz_command (const uint8_t *data, size_t size)
     kvsm_sessions_t *t = kvsm_sessions_new (); /* client sessions */
     kvsm_leases_t *l = kvsm_leases_new ();     /* leases */
     FUZZ_CHECK (t != NULL && l != NULL);
-    /* lease 1 exists (a put naming it attaches), as if granted at 1 */
-    FUZZ_CHECK (kvsm_leases_insert (l, 1, 1000, NULL, 0) == 0);
+    /* lease 7 exists (a put naming it attaches), as if granted at 7: an
+       id the applies below (at 1 and 2) cannot grant again */
+    FUZZ_CHECK (kvsm_leases_insert (l, 7, 1000, NULL, 0) == 0);
     kvsm_view_t v = {.ctx = &m,
                      .get = s_get,
                      .put = s_put,
@@ -216,8 +217,8 @@ fuzz_seeds (void)
     /* leases (version 4): grant, a leased put, revoke */
     static const char *const leases[] = {
         "\x93\x04\xa6lgrant\xcd\x03\xe8",
-        "\x97\x04\xa3put\xc4\x01k\xc4\x01v\x90\xc0\x01",
-        "\x94\x04\xa7lrevoke\x01\xc3"};
+        "\x97\x04\xa3put\xc4\x01k\xc4\x01v\x90\xc0\x07",
+        "\x94\x04\xa7lrevoke\x07\xc3"};
     for (size_t i = 0; i < sizeof leases / sizeof *leases; i++) {
         char b[32] = {4};
         size_t n = strlen (leases[i]);

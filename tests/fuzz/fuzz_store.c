@@ -54,7 +54,16 @@ s_store_eq (const msg_store_t *a, const msg_store_t *b)
             return false;
     for (size_t i = 0; i < a->n_results; i++)
         if (a->results[i].index != b->results[i].index ||
-            a->results[i].existed != b->results[i].existed)
+            a->results[i].existed != b->results[i].existed ||
+            a->results[i].lease_event != b->results[i].lease_event ||
+            a->results[i].lease != b->results[i].lease ||
+            a->results[i].lease_ttl_ms != b->results[i].lease_ttl_ms)
+            return false;
+    if (a->n_leases != b->n_leases)
+        return false;
+    for (size_t i = 0; i < a->n_leases; i++)
+        if (a->leases[i].id != b->leases[i].id ||
+            a->leases[i].ttl_ms != b->leases[i].ttl_ms)
             return false;
     if (a->n_after != b->n_after)
         return false;
@@ -109,6 +118,12 @@ s_check_store (const msg_store_t *m)
     case MSG_STORE_VALUE: FUZZ_CHECK (m->found == (m->value != NULL)); break;
     case MSG_STORE_GET: FUZZ_CHECK (m->key != NULL); break;
     case MSG_STORE_ERROR: FUZZ_CHECK (m->error != NULL); break;
+    case MSG_STORE_LEASES:
+        FUZZ_CHECK ((m->leases != NULL) == (m->n_leases > 0));
+        for (size_t i = 0; i < m->n_leases; i++)
+            FUZZ_CHECK (m->leases[i].id > (i ? m->leases[i - 1].id : 0) &&
+                        m->leases[i].ttl_ms > 0);
+        break;
     case MSG_STORE_WRITE:
         if (m->has_snap) {
             FUZZ_CHECK (m->snap.index > 0 && m->snap.data != NULL);
@@ -330,7 +345,11 @@ fuzz_seeds (void)
         {.term = 2, .index = 2, .type = RAFT_ENTRY_NOOP},
         {.term = 2, .index = 3, .type = RAFT_ENTRY_NORMAL, .data = cmd}};
     raft_entry_t base = s_conf_entry (7, 2);
-    msg_apply_result_t results[2] = {{3, true, 0, 0}, {4, false, 0, 0}};
+    msg_apply_result_t results[3] = {
+        {.index = 3, .existed = true},
+        {.index = 4},
+        {.index = 5, .lease_event = 1, .lease = 5, .lease_ttl_ms = 1500}};
+    lessor_lease_t leases[2] = {{5, 1500}, {9, 3000}};
     msg_store_t m[] = {
         {.kind = MSG_STORE_WRITE,
          .seq = 3,
@@ -356,9 +375,15 @@ fuzz_seeds (void)
          .base = base},
         {.kind = MSG_STORE_PERSISTED, .seq = 4},
         {.kind = MSG_STORE_APPLIED,
-         .applied = 4,
+         .applied = 5,
          .results = results,
-         .n_results = 2},
+         .n_results = 3},
+        {.kind = MSG_STORE_LEASES, .req_id = 11},
+        {.kind = MSG_STORE_LEASES,
+         .req_id = 11,
+         .applied = 9,
+         .leases = leases,
+         .n_leases = 2},
         {.kind = MSG_STORE_VALUE,
          .req_id = 9,
          .found = true,

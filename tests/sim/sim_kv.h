@@ -87,9 +87,9 @@ bool sim_kv_session_check (sim_t *s, sim_kv_sessions_t *ss, raft_id_t node,
        is refused whole, and every reply says so;
    (c) expiry's safety: an LREVOKE (expired) is first applied (committed)
        no earlier than TTL after the lease's grant was first applied and
-       after the send time of every keep-alive the leader acknowledged, in
-       the simulator's ms (checked both when it applies and when a later
-       acknowledgement arrives);
+       after every acknowledgement of a keep-alive, in the simulator's ms
+       (checked both when it applies and when a later acknowledgement
+       arrives);
    (d) liveness: once clients stop, the leader's table empties (leases
        nobody keeps alive are revoked) before the run may end. */
 #define SIM_KV_LEASE_CLIENTS 3

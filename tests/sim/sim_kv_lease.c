@@ -17,13 +17,16 @@
     The lessors' clock is the simulator's virtual time in ms (floor).
 
     Check (c), expiry's safety: for each lease, since = the latest of the
-    first apply of its LGRANT and the send times of the keep-alives a
-    leader acknowledged; its LREVOKE (expired), when first applied
+    first apply of its LGRANT and the instants a leader acknowledged a
+    keep-alive (renewed it); its LREVOKE (expired), when first applied
     anywhere (the instant it committed), must come no earlier than since
-    + TTL. A client that sent a keep-alive at t and had it acknowledged
-    relies on its lease until t + TTL, and no later leader may take it
-    before: the new leader's promotion comes after the majority that
-    confirmed the old one's round moved on, so after t.
+    + TTL. The leader that acknowledged renewed to exactly that; a later
+    leader was elected by voters that had answered the acknowledging
+    round before they voted, so the acknowledgement came at most a
+    message delay after its election, which its promotion's extend (an
+    election timeout, above the simulator's largest delay) covers. (A
+    client that counts its TTL from when it sent the keep-alive, as
+    etcd's do, needs no such bound: it sent it before that round.)
 */
 #include "sim_kv.h"
 
@@ -303,16 +306,17 @@ sim_kv_lease_read (sim_t *s, sim_node_t *n, uint64_t ctx, bool ok)
                   (unsigned long long)n->id, (unsigned long long)ka.lease);
         return true;
     }
-    if (rec->revoked && rec->expired && rec->revoked_ms < ka.sent_ms + ttl)
+    if (rec->revoked && rec->expired && rec->revoked_ms < now + ttl)
         sim_fail (s,
                   "leases (expiry safety): lease %llu (TTL %llu ms) was "
                   "revoked as expired at %llu ms, yet node %llu "
-                  "acknowledged a keep-alive sent at %llu ms",
+                  "acknowledged a keep-alive (sent at %llu ms) at %llu ms",
                   (unsigned long long)rec->id, (unsigned long long)ttl,
                   (unsigned long long)rec->revoked_ms,
-                  (unsigned long long)n->id, (unsigned long long)ka.sent_ms);
-    if (ka.sent_ms > rec->since_ms)
-        rec->since_ms = ka.sent_ms;
+                  (unsigned long long)n->id, (unsigned long long)ka.sent_ms,
+                  (unsigned long long)now);
+    if (now > rec->since_ms)
+        rec->since_ms = now;
     return true;
 }
 
@@ -421,8 +425,8 @@ sim_kv_lease_applied (sim_t *s, sim_node_t *n, const raft_entry_t *e,
     return sim_fail (s,
                      "leases (expiry safety): lease %llu (TTL %llu ms) "
                      "revoked as expired at index %llu, %llu ms, before "
-                     "its TTL ran from %llu ms (its grant, or the send "
-                     "time of a keep-alive a leader acknowledged)",
+                     "its TTL ran from %llu ms (its grant, or a keep-alive "
+                     "a leader acknowledged)",
                      (unsigned long long)rec->id,
                      (unsigned long long)rec->ttl_ms,
                      (unsigned long long)e->index, (unsigned long long)now,
