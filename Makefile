@@ -78,7 +78,8 @@ BUGS := commit_old_term:1 vote_no_log_check:2 ack_unpersisted:3 \
 # build/nsxd-bug-NAME.
 NODE_BUGS := apply_nosync:1 apply_no_copy:2 stale-read:3 no_self_check:4 no_paranoid:5 \
              after_before_fsync:6 barrier_in_flight:7 watch_drop_on_wrap:8 \
-             fault_drop_one_way:9 ui_wrong_leader:11 cas_precheck:12
+             fault_drop_one_way:9 lease_keepalive_unconfirmed:10 ui_wrong_leader:11 \
+             cas_precheck:12
 # the number of planted bug $(1) in list $(2)
 bug_num   = $(lastword $(subst :, ,$(filter $(1):%,$(2))))
 bug_names = $(foreach b,$(1),$(firstword $(subst :, ,$(b))))
@@ -149,7 +150,7 @@ $(UI_GEN): $(UI_FILES) http/ui/embed.sh
 LINK_NODE = $(CC) $(1) $(filter %.o,$^) $(filter %/libtest.a,$^) $(filter %/libnode.a,$^) \
             $(filter %/libsim.a,$^) $(filter %/libcore.a,$^) $(NODE_LIB) -o $@
 
-.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth check sim-check teeth-check ui ui-teeth
+.PHONY: powercut powercut-shim powercut-teeth identity-teeth watch-teeth session-teeth lease-teeth check sim-check teeth-check ui ui-teeth
 .PHONY: all deps promtool bench test unit unit-asan msg node cluster experiments experiments-faults containers run sim sim-ci teeth purity format clean \
         fuzz fuzz-ci fuzz-corpus fuzz-teeth fuzz-build jepsen jepsen-ci jepsen-teeth jepsen-unit
 
@@ -347,7 +348,7 @@ NODE_TESTS := actor security store store_snap \
               peer_auth http_codec http_render http_routes http_errors http_hostile http_session \
               monitor_codec monitor_actor monitor_client metrics inproc_cluster \
               http_txn storage_kvsm read_barrier watch_hub http_watch storage_watch \
-              ui_feed http_ui faults storage_leases
+              ui_feed http_ui faults storage_leases http_lease
 node: deps promtool $(addprefix $(B)/test_,$(NODE_TESTS)) $(B)/test_read_barrier-bug \
       $(B)/test_watch_hub-bug $(B)/test_http_session-bug $(B)/test_faults-bug
 	@for t in $(NODE_TESTS); do echo $(B)/test_$$t; $(B)/test_$$t || exit 1; done
@@ -411,6 +412,7 @@ cluster: deps promtool $(B)/nsxd $(B)/nsxd-asan $(B)/nsxctl $(B)/peer_garbage $(
 	    tests/cluster/identity_test.sh $(B)/nsxd-asan
 	tests/cluster/watch_test.sh $(B)/nsxd
 	tests/cluster/session_test.sh $(B)/nsxd
+	tests/cluster/lease_test.sh $(B)/nsxd
 
 # Sessions (issue 15): the cluster test must catch the state machine's
 # planted session_dup_applied (a duplicate applied again).
@@ -430,6 +432,12 @@ ui-teeth: deps $(B)/nsxd-bug-ui_wrong_leader $(B)/nsxctl
 # watch_drop_on_wrap (one event lost when a node's history first wraps).
 watch-teeth: deps $(B)/nsxd-bug-watch_drop_on_wrap $(B)/nsxctl
 	WATCH_BUG=1 tests/cluster/watch_test.sh $(B)/nsxd-bug-watch_drop_on_wrap
+
+# Leases (issue 15): the cluster test must catch the planted
+# lease_keepalive_unconfirmed (a keep-alive renewed without the ReadIndex
+# round that confirms leadership).
+lease-teeth: deps $(B)/nsxd-bug-lease_keepalive_unconfirmed $(B)/nsxctl
+	LEASE_BUG=1 tests/cluster/lease_test.sh $(B)/nsxd-bug-lease_keepalive_unconfirmed
 
 # Power cuts (issue 13, tests/powercut/): the shim, its rollback, its own
 # test, the load; `make powercut CUTS=200` is the long run (make test runs

@@ -68,6 +68,10 @@ typedef enum {
     METRICS_FAULT_DROPPED_OUT,      /* transport: injected faults (fault.h) */
     METRICS_FAULT_DROPPED_IN,
     METRICS_FAULT_DELAYED,
+    METRICS_LEASES,                 /* gauge, raft actor: leases the leader's
+                                       lessor holds (0 on a follower) */
+    METRICS_LEASES_EXPIRED,         /* raft actor: LREVOKEs proposed because
+                                       a lease's TTL ran out */
     METRICS_N_SCALARS
 } metrics_scalar_t;
 

@@ -217,6 +217,13 @@ static const struct {
     {"nsxd_writes_refused_nospace_total", "counter", NULL,
      "Writes refused with 507 no_space (over the quota), never proposed.",
      METRICS_WRITES_REFUSED_NOSPACE},
+    {"nsxd_leases", "gauge", NULL,
+     "Leases whose deadlines this server keeps (the leader; 0 elsewhere).",
+     METRICS_LEASES},
+    {"nsxd_lease_expired_total", "counter", NULL,
+     "Lease revokes proposed by this server because a TTL ran out "
+     "(retries included).",
+     METRICS_LEASES_EXPIRED},
     {"nsxd_peer_handshakes_refused_total", "counter", "socket=\"peer\"",
      "Handshakes refused: no valid CURVE key for this cluster, no "
      "CURVE, not ZeroMQ, or too slow.",

@@ -203,6 +203,10 @@ ra_api_dispatch (ra_self_t *self, zframe_t **identity, msg_api_req_t *req)
     case MSG_API_JOIN: ra_join (self, identity, req); break;
     case MSG_API_REMOVE: ra_remove (self, identity, req); break;
     case MSG_API_READ: ra_read_index (self, identity, req); break;
+    case MSG_API_LEASE_KEEPALIVE:
+        ra_lease_keepalive (self, identity, req);
+        break;
+    case MSG_API_LEASE_INFO: ra_lease_info (self, identity, req); break;
     }
 }
 
@@ -258,6 +262,7 @@ s_handle_tick (zloop_t *loop, int timer_id, void *arg)
     if (!self->r)
         return 0;
     raft_tick (self->r);
+    ra_lease_tick (self);
     int64_t now = zclock_mono ();
     for (size_t i = 0; i < self->n_reqs; i++) {
         if (now < self->reqs[i].deadline)
@@ -335,6 +340,10 @@ s_self_new (zsock_t *pipe, const raft_actor_args_t *args)
     metrics_set (METRICS_ALARM_NOSPACE, 0);
     if (self->args.monitor_endpoint)
         self->mon = monitor_push_new (self->args.monitor_endpoint);
+    if (ra_lease_init (self) != 0) {
+        s_self_destroy (&self);
+        return NULL;
+    }
     /* Storage and transport bind their PAIRs; we bind the API ROUTER that
        every HTTP worker connects to. */
     self->storage = zsock_new (ZMQ_PAIR);
@@ -378,6 +387,7 @@ s_self_destroy (ra_self_t **self_p)
         ra_req_free (&self->reqs[i]);
     }
     free (self->reqs);
+    ra_lease_destroy (self);
     raft_destroy (&self->r);
     zloop_destroy (&self->loop);
     zsock_destroy (&self->storage);

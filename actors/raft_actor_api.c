@@ -171,8 +171,12 @@ ra_propose_kv (ra_self_t *self, zframe_t **identity, const msg_api_req_t *req)
         int64_t now = zclock_time ();
         cmd.stamp_ms = now > 0 ? (uint64_t)now : 0;
     }
-    raft_buf_t *data =
-        encoded && !restamp ? raft_buf_ref (req->value) : msg_kv_encode (&cmd);
+    /* An LGRANT's TTL is the leader's to clamp (raft_actor_lease.c):
+       what it proposes is what every replica grants. */
+    bool clamped = encoded && ra_lease_clamp (self, &cmd);
+    raft_buf_t *data = encoded && !restamp && !clamped
+                           ? raft_buf_ref (req->value)
+                           : msg_kv_encode (&cmd);
     msg_kv_clear (&cmd);
     raft_index_t index;
     raft_term_t term;

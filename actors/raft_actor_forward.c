@@ -99,7 +99,9 @@ s_send (ra_self_t *self, raft_id_t to, bool reply, uint64_t fwd_id,
 static bool
 s_is_write (msg_api_op_t op)
 {
-    return op == MSG_API_PUT || op == MSG_API_DELETE || op == MSG_API_CMD;
+    /* a keep-alive too: only the leader renews (raft_actor_lease.c) */
+    return op == MSG_API_PUT || op == MSG_API_DELETE || op == MSG_API_CMD ||
+           op == MSG_API_LEASE_KEEPALIVE;
 }
 
 bool

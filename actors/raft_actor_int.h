@@ -11,6 +11,8 @@
                              read barrier, /health, join and remove
       raft_actor_quorum.c    who was heard from lately, for 503 no_quorum
       raft_actor_compact.c   when to compact the log (chapter 5)
+      raft_actor_lease.c     the leader's lease deadlines (store/lessor.h):
+                             promote, expiry, keep-alive, lease info
 
     ra_: the raft actor's functions shared between its files. The
     protocol is at the top of raft_actor.c.
@@ -26,6 +28,7 @@
 #include "msg_raft.h"
 #include "msg_store.h"
 #include "msg_transport.h"
+#include "lessor.h"
 #include "quota.h"
 
 #include <msgpack.h>
@@ -41,6 +44,7 @@ typedef enum {
     RA_WAIT_VALUE,     /* storage get */
     RA_WAIT_CONF,      /* configuration entry: until committed */
     RA_WAIT_CATCH_UP,  /* join: learner added, waiting to promote */
+    RA_WAIT_LEASES,    /* lease info: storage's "leases" (ctx) */
 } ra_wait_t;
 
 typedef struct {
@@ -80,6 +84,15 @@ typedef struct {
     raft_id_t last_leader;
     int64_t last_recv[RAFT_MAX_SERVERS + 1];
     raft_id_t recv_id[RAFT_MAX_SERVERS + 1];
+    /* leases (raft_actor_lease.c): the lessor, and the "leases" list
+       asked of storage for the term this node leads (req 0: none
+       outstanding) */
+    struct {
+        lessor_t *lessor;
+        bool leading;
+        raft_term_t term;
+        uint64_t req;
+    } lease;
     bool shutting_down;
     int64_t shutdown_deadline;
     uint64_t dropped_in;
@@ -162,6 +175,26 @@ void ra_heard_from (ra_self_t *self, raft_id_t id);
 
 /* raft_actor_trace.c: a "msg_send" or "msg_recv" trace event for m */
 void ra_trace_msg (ra_self_t *self, bool sent, const raft_msg_t *m);
+/* raft_actor_lease.c */
+int ra_lease_init (ra_self_t *self);
+void ra_lease_destroy (ra_self_t *self);
+/* After every batch: promote (ask storage for the table) on becoming
+   leader, demote on stepping down. */
+void ra_lease_settle (ra_self_t *self, const raft_status_t *st);
+/* storage's "leases" answer; an "applied" message's lease events */
+void ra_lease_on_list (ra_self_t *self, const msg_store_t *m);
+void ra_lease_on_applied (ra_self_t *self, const msg_store_t *m);
+/* Every tick: propose an LREVOKE (expired) for each lease due. */
+void ra_lease_tick (ra_self_t *self);
+/* An LGRANT about to be proposed: its TTL clamped into the leader's
+   bounds; true if it changed (cmd must be encoded again). */
+bool ra_lease_clamp (ra_self_t *self, msg_kv_t *cmd);
+void ra_lease_keepalive (ra_self_t *self, zframe_t **identity,
+                         const msg_api_req_t *req);
+void ra_lease_info (ra_self_t *self, zframe_t **identity,
+                    const msg_api_req_t *req);
+/* A keep-alive's ReadIndex round confirmed leadership: renew, answer. */
+void ra_lease_confirmed (ra_self_t *self, ra_req_t *q);
 
 /* raft_actor_compact.c */
 void ra_maybe_compact (ra_self_t *self);

@@ -213,6 +213,9 @@ ra_drive (ra_self_t *self)
                 if (rd.reads[k].ok && q->op == MSG_API_READ) {
                     ra_reply_empty (self, q->identity, q->req_id);
                     ra_req_drop (self, i);
+                } else if (rd.reads[k].ok && q->op == MSG_API_LEASE_KEEPALIVE) {
+                    ra_lease_confirmed (self, q);
+                    ra_req_drop (self, i);
                 } else if (rd.reads[k].ok) {
                     q->wait = RA_WAIT_VALUE;
                     ra_store_get (self, q->ctx, q->key);

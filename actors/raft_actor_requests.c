@@ -164,6 +164,7 @@ ra_settle (ra_self_t *self)
         self->last_role = st.role;
         self->last_leader = st.leader;
     }
+    ra_lease_settle (self, &st);
     for (size_t i = 0; i < self->n_reqs; i++) {
         ra_req_t *q = &self->reqs[i];
         if (q->wait == RA_WAIT_CONF && st.commit >= q->index) {

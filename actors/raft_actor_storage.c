@@ -115,6 +115,7 @@ s_on_applied (ra_self_t *self, msg_store_t *m)
                                         m->applied, NULL));
     }
     raft_applied (self->r, m->applied);
+    ra_lease_on_applied (self, m);
     for (size_t k = 0; k < m->n_results; k++) {
         for (size_t i = 0; i < self->n_reqs; i++) {
             ra_req_t *q = &self->reqs[i];
@@ -201,6 +202,7 @@ ra_on_storage (ra_self_t *self, zmsg_t *zm)
         case MSG_STORE_APPLIED: s_on_applied (self, &m); break;
         case MSG_STORE_VALUE: s_on_value (self, &m); break;
         case MSG_STORE_SNAP_CHUNK: ra_on_snap_chunk (self, &m); break;
+        case MSG_STORE_LEASES: ra_lease_on_list (self, &m); break;
         default: break;
         }
     }

@@ -101,6 +101,18 @@ int http_session_open (http_req_t *c);
 int http_session_close (http_req_t *c);
 int http_session_fields (http_req_t *c, const char *body, size_t len,
                          kvsm_cmd_t *cmd);
+/* http_lease.c: leases (store/kvsm_lease.h). http_lease_fields reads a
+   write's "lease" (a put's, a TXN's put ops') into cmd: 0 with *first the
+   first lease named (0: none), or the 400 it answered. http_lease_call:
+   http_call, and a 404 lease_not_found names lease. */
+int http_lease_grant (http_req_t *c);
+int http_lease_keepalive (http_req_t *c);
+int http_lease_revoke (http_req_t *c);
+int http_lease_info (http_req_t *c);
+int http_lease_list (http_req_t *c);
+int http_lease_fields (http_req_t *c, const char *body, size_t len,
+                       kvsm_cmd_t *cmd, uint64_t *first);
+int http_lease_call (http_req_t *c, msg_api_req_t *req, uint64_t lease);
 /* http_range.c: GET /kv/range */
 int http_kv_range (http_req_t *c);
 /* http_watch.c: GET /kv/watch; and, before civetweb stops, wake every

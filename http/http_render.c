@@ -234,6 +234,7 @@ http_render_rep (const msg_api_rep_t *rep)
     case MSG_API_REP_HEALTH:
         return rep->health ? http_render_health (rep->health) : NULL;
     case MSG_API_REP_KV: return http_render_kv (rep->index, rep->value);
+    case MSG_API_REP_LEASE: return http_render_lease_rep (rep);
     }
     return NULL;
 }

@@ -44,6 +44,11 @@ json_t *http_render_kv (raft_index_t index, const raft_buf_t *result);
 /* http_render_session.c: a session command's reply or a session's
    refusal; NULL if res is neither. */
 json_t *http_render_session (const kvsm_result_t *res, raft_index_t index);
+/* http_render_lease.c: a lease command's reply (LGRANT, LREVOKE) or a
+   lease refusal (LEASE_NOT_FOUND, LEASE_LIMIT); NULL if res is neither.
+   And the raft actor's "lease" reply (keep-alive, info). */
+json_t *http_render_lease (const kvsm_result_t *res, raft_index_t index);
+json_t *http_render_lease_rep (const msg_api_rep_t *rep);
 /* A GET's answer from a stored record (store_format.h; NULL: not found):
    {"key", "value", "create_index", "mod_index", "version"[, "stale"]} or
    http_render_value's not_found; NULL if the record is damaged. */

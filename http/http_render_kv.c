@@ -136,8 +136,11 @@ http_render_kv (raft_index_t index, const raft_buf_t *result)
     /* a duplicate (§6.3): the first reply, at the first's index */
     if (res.duplicate && res.first_index)
         index = res.first_index;
-    if (res.op == KVSM_SOPEN || res.op == KVSM_SCLOSE ||
-        res.status >= KVSM_SESSION_EXPIRED) {
+    if (res.op == KVSM_LGRANT || res.op == KVSM_LREVOKE ||
+        res.status == KVSM_LEASE_NOT_FOUND || res.status == KVSM_LEASE_LIMIT) {
+        o = http_render_lease (&res, index);
+    } else if (res.op == KVSM_SOPEN || res.op == KVSM_SCLOSE ||
+               res.status >= KVSM_SESSION_EXPIRED) {
         o = http_render_session (&res, index);
     } else if (res.status == KVSM_COMPARE_FAILED) {
         o = s_compare_failed (&res, index);

@@ -69,7 +69,7 @@ s_limits (const http_req_t *c)
 /* Propose cmd (taken) as an encoded command; key: its key, or NULL. */
 static int
 s_propose (http_req_t *c, kvsm_cmd_t *cmd, raft_buf_t *key,
-           msg_api_forward_t forward)
+           msg_api_forward_t forward, uint64_t lease)
 {
     raft_buf_t *data = msg_kv_encode (cmd);
     kvsm_cmd_clear (cmd);
@@ -79,7 +79,7 @@ s_propose (http_req_t *c, kvsm_cmd_t *cmd, raft_buf_t *key,
     }
     msg_api_req_t req = {
         .op = MSG_API_CMD, .key = key, .value = data, .forward = forward};
-    return http_call (c, &req);
+    return lease ? http_lease_call (c, &req, lease) : http_call (c, &req);
 }
 
 /* A write's body and its ?forward= (http_kv.c): 0 with *body (free it),
@@ -114,13 +114,16 @@ http_kv_write (http_req_t *c, bool put)
         free (body);
         return http_reply_parse_error (c, &err);
     }
+    uint64_t lease = 0;
     st = http_session_fields (c, body, len, &cmd);
+    if (!st)
+        st = http_lease_fields (c, body, len, &cmd, &lease);
     free (body);
     if (st) {
         kvsm_cmd_clear (&cmd);
         return st;
     }
-    bool plain = cmd.n_cmps == 0 && !cmd.has_session;
+    bool plain = cmd.n_cmps == 0 && !cmd.has_session && !lease;
     if (NSXD_BUG (CAS_PRECHECK) && cmd.n_cmps == 1 && !cmd.has_session &&
         s_bug_precheck_holds (c, &cmd))
         plain = true; /* planted: proposed without its compare */
@@ -134,7 +137,7 @@ http_kv_write (http_req_t *c, bool put)
         return http_call (c, &req);
     }
     raft_buf_t *key = raft_buf_ref (cmd.key);
-    return s_propose (c, &cmd, key, forward);
+    return s_propose (c, &cmd, key, forward, lease);
 }
 
 /* POST /kv/txn: one log entry, even when it only reads (compares and
@@ -156,11 +159,14 @@ http_kv_txn (http_req_t *c)
         free (body);
         return http_reply_parse_error (c, &err);
     }
+    uint64_t lease = 0;
     st = http_session_fields (c, body, len, &cmd);
+    if (!st)
+        st = http_lease_fields (c, body, len, &cmd, &lease);
     free (body);
     if (st) {
         kvsm_cmd_clear (&cmd);
         return st;
     }
-    return s_propose (c, &cmd, NULL, forward);
+    return s_propose (c, &cmd, NULL, forward, 0);
 }

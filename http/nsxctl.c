@@ -3,8 +3,11 @@
         nsxctl [--endpoints H:P,H:P,...] [--json] [--stale] [--timeout MS]
                [--token TOKEN] [--cacert FILE] [--tls]
                [--session [--deadline MS]]
-               put KEY VALUE | get KEY | delete KEY | cas KEY OLD NEW
-               | txn JSON | range PREFIX | watch KEY|--prefix P
+               put KEY VALUE [--lease ID] | get KEY | delete KEY
+               | cas KEY OLD NEW | txn JSON | range PREFIX
+               | watch KEY|--prefix P
+               | lease grant TTL | lease keepalive ID [--every S [--for S]]
+               | lease revoke ID | lease info ID | lease list
                | status
                | join PEER [ID] | remove PEER | remove --id ID
 
@@ -24,8 +27,9 @@
     $NSXCTL_ENDPOINTS, then 127.0.0.1:8001,127.0.0.1:8002,127.0.0.1:8003.
 */
 #include "client.h"
-#include "nsxctl_watch.h"
+#include "nsxctl_lease.h"
 #include "nsxctl_session.h"
+#include "nsxctl_watch.h"
 #include "peer_keys.h"
 #include "tls.h"
 #include "trace_client.h"
@@ -201,7 +205,9 @@ s_usage (FILE *out)
         "[--timeout MS]\n"
         "              [--token TOKEN] [--cacert FILE] [--tls]\n"
         "              [--session [--deadline MS]] COMMAND\n"
-        "  put KEY VALUE        write (waits for commit)\n"
+        "  put KEY VALUE [--lease ID]\n"
+        "                       write (waits for commit); --lease: the key\n"
+        "                       is deleted when lease ID expires\n"
         "  get KEY              linearizable read (--stale: local read)\n"
         "  delete KEY\n"
         "  cas KEY OLD NEW      put NEW only if the value is OLD (OLD '-':\n"
@@ -216,6 +222,14 @@ s_usage (FILE *out)
         "                       resuming on the next endpoint if one\n"
         "                       fails; exit 5 when the node no longer\n"
         "                       keeps the changes asked for (re-read)\n"
+        "  lease grant TTL      a lease of TTL seconds (raised to the\n"
+        "                       cluster's minimum); prints its id\n"
+        "  lease keepalive ID [--every S [--for S]]\n"
+        "                       renew it once, or every S seconds (at most\n"
+        "                       TTL/3) for S seconds or until interrupted\n"
+        "  lease revoke ID      revoke it: its keys are deleted\n"
+        "  lease info ID        its TTL, remaining time and keys\n"
+        "  lease list           every lease and its TTL (a local read)\n"
         "  status               /health of every endpoint\n"
         "  join PEER [ID]       add the server whose API is at PEER\n"
         "  remove PEER          remove the server whose API is at PEER\n"
@@ -412,8 +426,12 @@ main (int argc, char **argv)
     char path[8192], *body = NULL;
     json_t *j = NULL;
     int rc = 0;
-    if (strcmp (cmd, "put") == 0 && nargs == 2) {
+    if (strcmp (cmd, "put") == 0 &&
+        (nargs == 2 || (nargs == 4 && strcmp (args[2], "--lease") == 0))) {
         j = json_pack ("{s:s, s:s}", "key", args[0], "value", args[1]);
+        if (nargs == 4) /* a bad id is the server's 400 */
+            json_object_set_new (j, "lease",
+                                 json_integer ((json_int_t)atoll (args[3])));
         body = json_dumps (j, JSON_COMPACT);
         r = s_write (&eps_ctx, session, "POST", "/kv/put", body, j);
     } else if (strcmp (cmd, "get") == 0 && nargs == 1) {
@@ -451,6 +469,12 @@ main (int argc, char **argv)
         snprintf (path, sizeof path, "/kv/range?prefix=%s&limit=1000%s", enc,
                   stale ? "&stale=true" : "");
         r = s_cluster (endpoints, n, "GET", path, NULL, !stale);
+    } else if (strcmp (cmd, "lease") == 0) {
+        rc = nsxctl_lease (args, nargs, s_session_send, &eps_ctx, s_timeout_ms,
+                           as_json);
+        free (list);
+        SSL_CTX_free (s_opts.tls);
+        return rc;
     } else if (strcmp (cmd, "watch") == 0) {
         rc = nsxctl_watch (args, nargs, endpoints, n, &s_opts, as_json);
         free (list);

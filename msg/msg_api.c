@@ -24,6 +24,8 @@
                    "health"   one array, msg_api_health.c           (n = 6)
                    "kv"       index: uint, result: bin (the state
                               machine's, msg_kv_result_encode)      (n = 7)
+                   "lease"    id: uint, ttl_ms: uint, remaining_ms:
+                              uint or nil (not known here)          (n = 8)
                  strings hold no NUL: the decoder hands out C strings)
 
     Nothing decoded here is trusted: the decoders check the frame count,
@@ -47,8 +49,10 @@ static const char *s_op_names[] = {
     [MSG_API_DELETE] = "delete", [MSG_API_HEALTH] = "health",
     [MSG_API_JOIN] = "join",     [MSG_API_REMOVE] = "remove",
     [MSG_API_READ] = "read",     [MSG_API_CMD] = "cmd",
+    [MSG_API_LEASE_KEEPALIVE] = "lkeepalive",
+    [MSG_API_LEASE_INFO] = "linfo",
 };
-#define S_OP_MAX MSG_API_CMD
+#define S_OP_MAX MSG_API_LEASE_INFO
 
 /*  ---------------------------------------------------------------------
     Shared helpers                                                       */
@@ -225,14 +229,14 @@ static const char *s_kind_names[] = {
     [MSG_API_REP_EMPTY] = "empty",     [MSG_API_REP_ERROR] = "error",
     [MSG_API_REP_WRITTEN] = "written", [MSG_API_REP_VALUE] = "value",
     [MSG_API_REP_CONF] = "conf",       [MSG_API_REP_HEALTH] = "health",
-    [MSG_API_REP_KV] = "kv",
+    [MSG_API_REP_KV] = "kv",           [MSG_API_REP_LEASE] = "lease",
 };
-#define S_KIND_MAX MSG_API_REP_KV
+#define S_KIND_MAX MSG_API_REP_LEASE
 /* The array's length for each kind (see the top). */
 static const uint32_t s_kind_fields[] = {
     [MSG_API_REP_EMPTY] = 5, [MSG_API_REP_ERROR] = 9, [MSG_API_REP_WRITTEN] = 9,
     [MSG_API_REP_VALUE] = 8, [MSG_API_REP_CONF] = 7,  [MSG_API_REP_HEALTH] = 6,
-    [MSG_API_REP_KV] = 7,
+    [MSG_API_REP_KV] = 7,    [MSG_API_REP_LEASE] = 8,
 };
 
 /* A string the decoder takes: no NUL, shorter than max. */
@@ -310,6 +314,14 @@ msg_api_rep_encode (const msg_api_rep_t *rep)
         msgpack_pack_uint64 (&pk, rep->index);
         s_pack_buf (&pk, rep->value);
         break;
+    case MSG_API_REP_LEASE:
+        msgpack_pack_uint64 (&pk, rep->id);
+        msgpack_pack_uint64 (&pk, rep->ttl_ms);
+        if (rep->has_remaining)
+            msgpack_pack_uint64 (&pk, rep->remaining_ms);
+        else
+            msgpack_pack_nil (&pk);
+        break;
     }
     return s_zmsg_from (&buf);
 }
@@ -379,6 +391,14 @@ s_rep_fields (const msgpack_object *o, msg_api_rep_t *rep)
     case MSG_API_REP_KV:
         return msg_get_uint (&f[5], &rep->index) &&
                        s_buf (&f[6], &rep->value) && rep->value
+                   ? 0
+                   : -1;
+    case MSG_API_REP_LEASE:
+        if (!msg_get_uint (&f[5], &rep->id) ||
+            !msg_get_uint (&f[6], &rep->ttl_ms))
+            return -1;
+        rep->has_remaining = f[7].type != MSGPACK_OBJECT_NIL;
+        return !rep->has_remaining || msg_get_uint (&f[7], &rep->remaining_ms)
                    ? 0
                    : -1;
     }

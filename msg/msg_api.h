@@ -9,7 +9,8 @@
         [1, "req", req_id: uint, op: str, key: bin|nil, value: bin|nil,
             stale: bool, peer: str|nil, id: uint, forward: uint]
               op is one of "put", "get", "delete", "health", "join",
-              "remove", "read", "cmd" (value: a KV command, msg_store.h). For "join": peer is "<peer endpoint> <http addr>"
+              "remove", "read", "cmd" (value: a KV command, msg_store.h),
+              "lkeepalive", "linfo" (id: the lease; store/lessor.h). For "join": peer is "<peer endpoint> <http addr>"
               of the new server and id its id (the HTTP side learned both
               from the new server's /health). For "remove": id. forward
               (a write on a follower): 0 the node's default
@@ -37,6 +38,9 @@
                            (msg_kv_result_encode)          result: a PUT's,
                                                            DELETE's, TXN's
                                                            (http_render_kv.c)
+                "lease"    id: uint, ttl_ms: uint,        {"id", "ttl"
+                           remaining_ms: uint|nil          [, "remaining"]}
+                                                           (http_render_lease.c)
 */
 #ifndef MSG_API_H_INCLUDED
 #define MSG_API_H_INCLUDED
@@ -58,6 +62,12 @@ typedef enum {
     MSG_API_CMD,  /* a KV command the HTTP side encoded (msg_kv_encode: a
                      PUT or DELETE with compares, a TXN) in value; key:
                      its key (nil for a TXN). Answered "kv" once applied */
+    MSG_API_LEASE_KEEPALIVE, /* id: renew lease id on the leader once a
+                                ReadIndex round taken after it arrived
+                                confirms leadership (§6.4); never logged.
+                                Answered "lease" (actors/raft_actor_lease.c) */
+    MSG_API_LEASE_INFO,      /* id: the lease's TTL (and, on the leader,
+                                its remaining time). Answered "lease" */
 } msg_api_op_t;
 
 typedef enum {
@@ -91,8 +101,10 @@ typedef enum {
     MSG_API_REP_VALUE,   /* a GET's answer, found or not */
     MSG_API_REP_CONF,    /* a configuration change committed */
     MSG_API_REP_HEALTH,
-    MSG_API_REP_KV, /* a KV command applied: index, and the state
+    MSG_API_REP_KV,    /* a KV command applied: index, and the state
                        machine's result (msg_kv_result_encode) in value */
+    MSG_API_REP_LEASE, /* a lease: id, ttl_ms, remaining_ms (has_remaining:
+                          the leader's lessor knows it) */
 } msg_api_rep_kind_t;
 
 /* Longest error code and detail a reply carries (NUL excluded). */
@@ -119,8 +131,10 @@ typedef struct {
     bool is_delete;     /* WRITTEN: a DELETE ("deleted") or a PUT */
     bool flag;          /* WRITTEN: PUT created the key / DELETE found it */
     bool stale;         /* VALUE: a local read */
-    raft_id_t id;       /* CONF */
-    const msg_health_t *health; /* HEALTH */
+    raft_id_t id;       /* CONF; LEASE: the lease */
+    const msg_health_t *health;    /* HEALTH */
+    uint64_t ttl_ms, remaining_ms; /* LEASE */
+    bool has_remaining;            /* LEASE */
 } msg_api_rep_t;
 
 /* NULL if rep is not one the decoder would accept (kind, status, field

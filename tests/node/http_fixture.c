@@ -126,6 +126,12 @@ s_canned (const msg_api_req_t *req, msg_api_rep_t *rep, msg_health_t *h)
         }
         rep->kind = MSG_API_REP_EMPTY;
         return true;
+    case MSG_API_LEASE_KEEPALIVE: /* (test_http_lease.c: a real node) */
+    case MSG_API_LEASE_INFO:
+        rep->kind = MSG_API_REP_LEASE;
+        rep->id = req->id;
+        rep->ttl_ms = 1000;
+        return true;
     case MSG_API_JOIN:
     case MSG_API_REMOVE:
         pthread_mutex_lock (&s_last_mutex);

@@ -44,7 +44,7 @@ s_test_api_req_roundtrip (void)
     msg_api_req_clear (&req);
 
     /* No key, value or peer: nil on the wire, NULL / "" back. */
-    for (int op = MSG_API_PUT; op <= MSG_API_READ; op++) {
+    for (int op = MSG_API_PUT; op <= MSG_API_LEASE_INFO; op++) {
         msg_api_req_t r2 = {.req_id = (uint64_t)op, .op = (msg_api_op_t)op};
         zm = msg_api_req_encode (&r2);
         CHECK (zm && msg_api_req_decode (zm, &out) == 0);
@@ -55,7 +55,7 @@ s_test_api_req_roundtrip (void)
     }
     msg_api_req_t bad = {.op = 0};
     CHECK (msg_api_req_encode (&bad) == NULL);
-    bad.op = MSG_API_CMD + 1;
+    bad.op = MSG_API_LEASE_INFO + 1;
     CHECK (msg_api_req_encode (&bad) == NULL);
 }
 
@@ -123,7 +123,7 @@ s_test_api_req_hostile (void)
             zmsg_t *m = fixture_zmsg (longer, len);
             msg_api_req_t out;
             if (msg_api_req_decode (m, &out) == 0) {
-                CHECK (out.op >= MSG_API_PUT && out.op <= MSG_API_READ);
+                CHECK (out.op >= MSG_API_PUT && out.op <= MSG_API_LEASE_INFO);
                 CHECK (strlen (out.peer) < RAFT_ADDR_MAX);
                 msg_api_req_clear (&out);
             }
@@ -235,6 +235,10 @@ s_rep_eq (const msg_api_rep_t *a, const msg_api_rep_t *b)
     case MSG_API_REP_HEALTH: return s_health_eq (a->health, b->health);
     case MSG_API_REP_KV:
         return a->index == b->index && equal_buf (a->value, b->value);
+    case MSG_API_REP_LEASE:
+        return a->id == b->id && a->ttl_ms == b->ttl_ms &&
+               a->has_remaining == b->has_remaining &&
+               a->remaining_ms == b->remaining_ms;
     }
     return false;
 }
@@ -289,6 +293,14 @@ s_sample_reps (msg_api_rep_t *reps, raft_buf_t *key, raft_buf_t *value)
         .status = 200, .kind = MSG_API_REP_HEALTH, .health = &hf_full_health};
     reps[n++] = (msg_api_rep_t){
         .status = 503, .kind = MSG_API_REP_HEALTH, .health = &bare};
+    reps[n++] = (msg_api_rep_t){.status = 200,
+                                .kind = MSG_API_REP_LEASE,
+                                .id = 1ULL << 40,
+                                .ttl_ms = 1500,
+                                .has_remaining = true,
+                                .remaining_ms = 0};
+    reps[n++] = (msg_api_rep_t){
+        .status = 200, .kind = MSG_API_REP_LEASE, .id = 9, .ttl_ms = 60000};
     return n;
 }
 
@@ -342,7 +354,7 @@ s_test_api_rep (void)
                 if (msg_api_rep_decode (m, &out) == 0) {
                     CHECK (out.status >= 100 && out.status <= 599);
                     CHECK (out.kind >= MSG_API_REP_EMPTY &&
-                           out.kind <= MSG_API_REP_HEALTH);
+                           out.kind <= MSG_API_REP_LEASE);
                     CHECK (out.kind != MSG_API_REP_ERROR ||
                            (out.code && *out.code));
                     CHECK (out.kind != MSG_API_REP_HEALTH || out.health);
@@ -352,7 +364,8 @@ s_test_api_rep (void)
             }
         zmsg_destroy (&zm);
     }
-    CHECK (kinds == 0x7e); /* all six kinds */
+    CHECK (kinds == 0x17e); /* the six kinds and the lease's (kv: its
+                               own test) */
     CHECK (s_rep_refused ("\xdd\xff\xff\xff\xff", 5));
     /* A health whose member list declares 4 billion entries. */
     uint8_t hostile[] = {0x96, 0x01, 0xa3, 'r',  'e',  'p',  0x01,
