@@ -14,7 +14,7 @@
     malformed is refused with -1 with everything allocated freed.
 */
 #include "msg_store.h"
-#include "kvsm_lease.h"
+#include "msg_store_int.h"
 #include "msg_raft.h"
 #include "msg_util.h"
 
@@ -80,20 +80,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
     msgpack_pack_uint8 (pk, MSG_STORE_VERSION);
     msg_pack_cstr (pk, s_kind_names[m->kind]);
     switch (m->kind) {
-    case MSG_STORE_LEASES:
-        if (m->n_leases && !m->leases)
-            return -1;
-        msgpack_pack_uint64 (pk, m->req_id);
-        if (lease_req)
-            return 0;
-        msgpack_pack_uint64 (pk, m->applied);
-        msgpack_pack_array (pk, m->n_leases);
-        for (size_t i = 0; i < m->n_leases; i++) {
-            msgpack_pack_array (pk, 2);
-            msgpack_pack_uint64 (pk, m->leases[i].id);
-            msgpack_pack_uint64 (pk, m->leases[i].ttl_ms);
-        }
-        return 0;
+    case MSG_STORE_LEASES: return msg_store_pack_leases (pk, m, lease_req);
     case MSG_STORE_WRITE:
         msgpack_pack_uint64 (pk, m->seq);
         msg_pack_bool (pk, m->hs_changed);
@@ -183,30 +170,7 @@ s_pack (msgpack_packer *pk, msgpack_sbuffer *buf, const msg_store_t *m)
         msgpack_pack_uint64 (pk, m->db_bytes);
         msgpack_pack_uint64 (pk, m->fs_free);
         return 0;
-    case MSG_STORE_APPLIED:
-        if (m->n_results && !m->results)
-            return -1;
-        msgpack_pack_uint64 (pk, m->applied);
-        msgpack_pack_array (pk, m->n_results);
-        for (size_t i = 0; i < m->n_results; i++) {
-            const msg_apply_result_t *r = &m->results[i];
-            msgpack_pack_array (pk, r->lease_event ? 7 : 4);
-            msgpack_pack_uint64 (pk, r->index);
-            msg_pack_bool (pk, r->existed);
-            msgpack_pack_unsigned_int (pk, r->status);
-            if (r->result) {
-                msgpack_pack_bin (pk, r->result->len);
-                msgpack_pack_bin_body (pk, r->result->data, r->result->len);
-            } else {
-                msgpack_pack_nil (pk);
-            }
-            if (r->lease_event) {
-                msgpack_pack_unsigned_int (pk, r->lease_event);
-                msgpack_pack_uint64 (pk, r->lease);
-                msgpack_pack_uint64 (pk, r->lease_ttl_ms);
-            }
-        }
-        return 0;
+    case MSG_STORE_APPLIED: return msg_store_pack_applied (pk, m);
     case MSG_STORE_VALUE:
         /* "not found" carries an empty bin, whatever m->value holds, so
            the decoder can insist on it. */
@@ -343,67 +307,6 @@ s_unpack_snap (const msgpack_object *o, msg_store_t *m)
 }
 
 static int
-s_unpack_results (const msgpack_object *o, msg_store_t *m)
-{
-    if (o->type != MSGPACK_OBJECT_ARRAY)
-        return -1;
-    uint32_t n = o->via.array.size;
-    if (n == 0)
-        return 0;
-    m->results = calloc (n, sizeof *m->results);
-    if (!m->results)
-        return -1;
-    m->n_results = n; /* zeroed: msg_store_clear may free them */
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *r = &o->via.array.ptr[i];
-        msg_apply_result_t *d = &m->results[i];
-        uint64_t status, ev = 0;
-        uint32_t size = r->type == MSGPACK_OBJECT_ARRAY ? r->via.array.size : 0;
-        const msgpack_object *x = r->via.array.ptr;
-        if ((size != 4 && size != 7) || !msg_get_uint (&x[0], &d->index) ||
-            !msg_get_bool (&x[1], &d->existed) ||
-            !msg_get_uint (&x[2], &status) || status > 599 ||
-            (size == 7 && (!msg_get_uint (&x[4], &ev) || ev < 1 || ev > 2 ||
-                           !msg_get_uint (&x[5], &d->lease) ||
-                           !msg_get_uint (&x[6], &d->lease_ttl_ms))))
-            return -1;
-        d->status = (unsigned)status;
-        d->lease_event = (unsigned)ev;
-        if (r->via.array.ptr[3].type != MSGPACK_OBJECT_NIL &&
-            !(d->result = msg_buf_of (&r->via.array.ptr[3])))
-            return -1;
-    }
-    return 0;
-}
-
-/* The answer to "leases": the index, and the table in id order. */
-static int
-s_unpack_leases (const msgpack_object *applied, const msgpack_object *o,
-                 msg_store_t *m)
-{
-    if (!msg_get_uint (applied, &m->applied) ||
-        o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > KVSM_LEASES_MAX)
-        return -1;
-    uint32_t n = o->via.array.size;
-    if (n == 0)
-        return 0;
-    m->leases = calloc (n, sizeof *m->leases);
-    if (!m->leases)
-        return -1;
-    m->n_leases = n;
-    for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *l = &o->via.array.ptr[i];
-        if (l->type != MSGPACK_OBJECT_ARRAY || l->via.array.size != 2 ||
-            !msg_get_uint (&l->via.array.ptr[0], &m->leases[i].id) ||
-            !msg_get_uint (&l->via.array.ptr[1], &m->leases[i].ttl_ms) ||
-            m->leases[i].id == 0 || m->leases[i].ttl_ms == 0 ||
-            (i && m->leases[i].id <= m->leases[i - 1].id))
-            return -1;
-    }
-    return 0;
-}
-
-static int
 s_unpack_msg (const msgpack_object *o, msg_store_t *m)
 {
     m->kind = s_kind (o);
@@ -415,7 +318,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     case MSG_STORE_LEASES:
         if ((n != 3 && n != 5) || !msg_get_uint (&f[2], &m->req_id))
             return -1;
-        return n == 3 ? 0 : s_unpack_leases (&f[3], &f[4], m);
+        return n == 3 ? 0 : msg_store_unpack_leases (&f[3], &f[4], m);
     case MSG_STORE_WRITE:
         if (n != 8 || !msg_get_uint (&f[2], &m->seq) ||
             !msg_get_bool (&f[3], &m->hs_changed) ||
@@ -501,7 +404,7 @@ s_unpack_msg (const msgpack_object *o, msg_store_t *m)
     case MSG_STORE_APPLIED:
         if (n != 4 || !msg_get_uint (&f[2], &m->applied))
             return -1;
-        return s_unpack_results (&f[3], m);
+        return msg_store_unpack_results (&f[3], m);
     case MSG_STORE_VALUE:
         if (n != 5 || !msg_get_uint (&f[2], &m->req_id) ||
             !msg_get_bool (&f[3], &m->found) || f[4].type != MSGPACK_OBJECT_BIN)
