@@ -29,10 +29,10 @@
 #include "client.h"
 #include "nsxctl_lease.h"
 #include "nsxctl_session.h"
+#include "nsxctl_trace.h"
 #include "nsxctl_watch.h"
 #include "peer_keys.h"
 #include "tls.h"
-#include "trace_client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -333,65 +333,9 @@ main (int argc, char **argv)
         return 0;
     }
 
-    if (strcmp (cmd, "trace") == 0) {
-        const char *kinds[32];
-        size_t n_kinds = 0;
-        int duration = 0;
-        const char *secret = getenv ("NSXCTL_SECRET_FILE");
-        bool insecure = false;
-        for (int i = 0; i < nargs; i++) {
-            if (strcmp (args[i], "--kind") == 0 && i + 1 < nargs &&
-                n_kinds < 32)
-                kinds[n_kinds++] = args[++i];
-            else if (strcmp (args[i], "--duration-ms") == 0 && i + 1 < nargs)
-                duration = atoi (args[++i]);
-            else if (strcmp (args[i], "--json") == 0)
-                as_json = true;
-            else if (strcmp (args[i], "--secret-file") == 0 && i + 1 < nargs)
-                secret = args[++i];
-            else if (strcmp (args[i], "--insecure") == 0)
-                insecure = true;
-            else {
-                s_usage (stderr);
-                return EXIT_USAGE;
-            }
-        }
-        if ((!secret || !*secret) && access ("data/cluster.key", R_OK) == 0)
-            secret = "data/cluster.key";
-        peer_keys_t *keys = NULL;
-        if (!insecure) {
-            char err[512];
-            keys = secret && *secret
-                       ? peer_keys_load (secret, 0, err, sizeof err)
-                       : NULL;
-            if (!keys) {
-                fprintf (stderr, "nsxctl: trace needs the cluster secret: %s\n",
-                         secret && *secret
-                             ? err
-                             : "--secret-file, $NSXCTL_SECRET_FILE or "
-                               "./data/cluster.key (or --insecure)");
-                return EXIT_USAGE;
-            }
-        }
+    if (strcmp (cmd, "trace") == 0)
         /* --endpoints, when given, names monitoring sockets here */
-        const char *mons = getenv ("NSXCTL_MONITORS");
-        if (eps_given)
-            mons = eps;
-        if (!mons || !*mons)
-            mons = "tcp://127.0.0.1:9101,tcp://127.0.0.1:9102,"
-                   "tcp://127.0.0.1:9103";
-        char *mlist = strdup (mons), *msave = NULL;
-        const char *ends[64];
-        size_t n_ends = 0;
-        for (char *t = strtok_r (mlist, ",", &msave); t && n_ends < 64;
-             t = strtok_r (NULL, ",", &msave))
-            ends[n_ends++] = t;
-        int trc = trace_client_run (ends, n_ends, kinds, n_kinds, as_json,
-                                    duration, keys, stdout);
-        free (mlist);
-        peer_keys_destroy (&keys);
-        return trc == 0 ? 0 : EXIT_UNAVAILABLE;
-    }
+        return nsxctl_trace (args, nargs, eps_given ? eps : NULL, as_json);
 
     char *list = strdup (eps), *save = NULL;
     char *endpoints[64];
