@@ -59,9 +59,19 @@ peer_ip() { echo "127.0.0.$((10 + $1))"; }
 peer_of() { echo "tcp://$(peer_ip "$1"):$((peer_base + $1))"; }
 pidfile() { echo "$data/n$1.pid"; }
 
+# A node whose process exists and is not a zombie: kill -0 succeeds on a
+# zombie (exited, not yet reaped: a slow reaper as PID 1 keeps them a
+# while), which would make `restart N` after /debug/stop say "already
+# running". /proc's state letter Z says it has exited.
 alive() {
-    local f; f=$(pidfile "$1")
-    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+    local f pid state
+    f=$(pidfile "$1")
+    [ -f "$f" ] || return 1
+    pid=$(cat "$f")
+    kill -0 "$pid" 2>/dev/null || return 1
+    # the state follows the command name's closing parenthesis
+    state=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1) || return 0
+    [ "$state" != Z ]
 }
 
 cluster_spec() {
