@@ -8,6 +8,7 @@
 #include "raft.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 
 typedef struct {
     raft_id_t id;
@@ -55,6 +56,9 @@ typedef struct {
    --help prints the usage and exits 0. 0, or -1 after a message on
    stderr. */
 int nsxd_config_parse (int argc, char **argv, nsxd_config_t *c);
+
+/* nsxd --help's text: every flag, its environment variable, its default. */
+void nsxd_config_usage (FILE *out);
 
 /* "1=tcp://h:9001@h:8001,2=..." (--cluster) -> configuration; 0 or -1. */
 int nsxd_config_cluster (const char *spec, raft_conf_t *conf);
