@@ -190,9 +190,8 @@ s_keys (http_req_t *c, uint64_t id)
 }
 
 /* GET /lease/info: the raft actor's answer (the TTL; the remaining time
-   on the leader, from its lessor), then the keys from this node's
-   store, read here in the worker: what this node has applied, which on
-   the leader includes every entry it acknowledged. */
+   on the leader, from its lessor), then, after a read barrier, the keys
+   from this node's store, read here in the worker. */
 int
 http_lease_info (http_req_t *c)
 {
@@ -218,6 +217,20 @@ http_lease_info (http_req_t *c)
     }
     json_t *body = http_render_lease_rep (&rep);
     msg_api_rep_clear (&rep);
+    /* The keys are read after a read barrier (ReadIndex, §6.4), as a
+       linearizable GET or range is: a put with this lease acknowledged
+       before the request arrived is in the list on any node, a follower
+       included (it had not always applied it yet). */
+    msg_api_req_t barrier = {.op = MSG_API_READ};
+    if (body && (st = http_ask (c, &barrier, &rep)) == 0) {
+        if (rep.status != 200)
+            st = http_reply_rep (c, &rep);
+        msg_api_rep_clear (&rep);
+    }
+    if (st) {
+        json_decref (body);
+        return st;
+    }
     json_t *keys = body ? s_keys (c, id) : NULL;
     if (!keys) {
         json_decref (body);
