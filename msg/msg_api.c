@@ -45,14 +45,18 @@
 #define MSG_API_MAX_DATA (64u * 1024 * 1024)
 
 static const char *s_op_names[] = {
-    [MSG_API_PUT] = "put",       [MSG_API_GET] = "get",
-    [MSG_API_DELETE] = "delete", [MSG_API_HEALTH] = "health",
-    [MSG_API_JOIN] = "join",     [MSG_API_REMOVE] = "remove",
-    [MSG_API_READ] = "read",     [MSG_API_CMD] = "cmd",
+    [MSG_API_PUT] = "put",
+    [MSG_API_GET] = "get",
+    [MSG_API_DELETE] = "delete",
+    [MSG_API_HEALTH] = "health",
+    [MSG_API_JOIN] = "join",
+    [MSG_API_REMOVE] = "remove",
+    [MSG_API_READ] = "read",
+    [MSG_API_CMD] = "cmd",
     [MSG_API_LEASE_KEEPALIVE] = "lkeepalive",
     [MSG_API_LEASE_INFO] = "linfo",
 };
-#define S_OP_MAX MSG_API_LEASE_INFO
+#define S_OP_MAX MSG_API_OP_LAST
 
 /*  ---------------------------------------------------------------------
     Shared helpers                                                       */
@@ -231,7 +235,7 @@ static const char *s_kind_names[] = {
     [MSG_API_REP_CONF] = "conf",       [MSG_API_REP_HEALTH] = "health",
     [MSG_API_REP_KV] = "kv",           [MSG_API_REP_LEASE] = "lease",
 };
-#define S_KIND_MAX MSG_API_REP_LEASE
+#define S_KIND_MAX MSG_API_REP_LAST
 /* The array's length for each kind (see the top). */
 static const uint32_t s_kind_fields[] = {
     [MSG_API_REP_EMPTY] = 5, [MSG_API_REP_ERROR] = 9, [MSG_API_REP_WRITTEN] = 9,

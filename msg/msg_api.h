@@ -68,6 +68,7 @@ typedef enum {
                                 Answered "lease" (actors/raft_actor_lease.c) */
     MSG_API_LEASE_INFO,      /* id: the lease's TTL (and, on the leader,
                                 its remaining time). Answered "lease" */
+#define MSG_API_OP_LAST MSG_API_LEASE_INFO /* the decoders' bound */
 } msg_api_op_t;
 
 typedef enum {
@@ -105,6 +106,7 @@ typedef enum {
                        machine's result (msg_kv_result_encode) in value */
     MSG_API_REP_LEASE, /* a lease: id, ttl_ms, remaining_ms (has_remaining:
                           the leader's lessor knows it) */
+#define MSG_API_REP_LAST MSG_API_REP_LEASE /* the decoders' bound */
 } msg_api_rep_kind_t;
 
 /* Longest error code and detail a reply carries (NUL excluded). */

@@ -40,7 +40,7 @@ s_fuzz_req (const uint8_t *data, size_t size)
     zmsg_destroy (&zm);
     if (rc != 0)
         return;
-    FUZZ_CHECK (q.op >= MSG_API_PUT && q.op <= MSG_API_READ);
+    FUZZ_CHECK (q.op >= MSG_API_PUT && q.op <= MSG_API_OP_LAST);
     size_t plen = strnlen (q.peer, RAFT_ADDR_MAX);
     FUZZ_CHECK (plen < RAFT_ADDR_MAX);
     zmsg_t *e1 = msg_api_req_encode (&q);
@@ -102,7 +102,7 @@ s_fuzz_rep (const uint8_t *data, size_t size)
     if (rc != 0)
         return;
     FUZZ_CHECK (p.status >= 100 && p.status <= 599);
-    FUZZ_CHECK (p.kind >= MSG_API_REP_EMPTY && p.kind <= MSG_API_REP_HEALTH);
+    FUZZ_CHECK (p.kind >= MSG_API_REP_EMPTY && p.kind <= MSG_API_REP_LAST);
     FUZZ_CHECK (p.kind != MSG_API_REP_ERROR || (p.code && *p.code));
     FUZZ_CHECK (p.kind != MSG_API_REP_HEALTH ||
                 (p.health && p.health->role && p.health->peer_addr &&
@@ -155,7 +155,7 @@ fuzz_seeds (void)
 {
     raft_buf_t *key = raft_buf_new ("k\xc3\xa9y", 4);
     raft_buf_t *value = raft_buf_new ("v\xffl", 3);
-    for (int op = MSG_API_PUT; op <= MSG_API_READ; op++) {
+    for (int op = MSG_API_PUT; op <= MSG_API_OP_LAST; op++) {
         msg_api_req_t q = {.req_id = 7,
                            .op = (msg_api_op_t)op,
                            .key = op <= MSG_API_DELETE ? key : NULL,
