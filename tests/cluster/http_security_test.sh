@@ -17,6 +17,10 @@
 # FAIL and stops every node it started (only those: by the PIDs it
 # recorded). Every wait is bounded.
 set -uo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 export NSXD_BIN=${1:-$here/build/nsxd}

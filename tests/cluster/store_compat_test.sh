@@ -27,6 +27,10 @@
 # (default 10300), NSXD_PEER_BASE (10400), NSXD_MON_BASE (10500). About
 # 2-3 minutes. Every wait is bounded.
 set -euo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 old=${1:?usage: $0 OLD_NSXD NEW_NSXD}
 new=${2:?usage: $0 OLD_NSXD NEW_NSXD}
 here=$(cd "$(dirname "$0")/../.." && pwd)

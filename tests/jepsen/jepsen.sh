@@ -43,6 +43,10 @@
 # Exit: 0 when the verdict is the one --expect names (default
 # linearizable), 1 otherwise.
 set -uo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 duration=60

@@ -30,6 +30,10 @@
 # Data under build/bench/ (deleted at the start of a run).
 # Only processes this script started are stopped (by PID).
 set -uo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 out=$here/build/bench
 dur=${BENCH_DURATION:-10}

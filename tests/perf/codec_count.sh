@@ -5,6 +5,10 @@
 # PUTs at one connection (wrk), minus the rate of the same 5 s idle
 # (heartbeats). Needs root (uprobes). README, "The way of a PUT".
 set -u
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 bin=${1:-$(cd "$(dirname "$0")/../.." && pwd)/build/nsxd}
 out=$(mktemp -d /tmp/codec_count.XXXXXX)
 here=$(cd "$(dirname "$0")/../.." && pwd)

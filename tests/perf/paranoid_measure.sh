@@ -14,6 +14,10 @@
 #   label round put_rps get_rps restart_ms
 # Stops only the processes it started (deploy/local-cluster.sh's PID files).
 set -uo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 with=${1:?binary with the checks}
 without=${2:?binary without}

@@ -14,6 +14,10 @@
 #
 # Needs wrk (Debian package wrk). Uses ports 38001-38003 / 39001-39003.
 set -uo pipefail
+# nsxd as it ships: deploy/local-cluster.sh turns --enable-faults on for
+# people (a teaching cluster) unless NSXD_FAULTS=0 (tests/lib/lib.sh does
+# the same for the scripts that source it)
+export NSXD_FAULTS=${NSXD_FAULTS:-0}
 here=$(cd "$(dirname "$0")/../.." && pwd)
 writes=${1:-1000000}
 export NSXD_BIN=${NSXD_BIN:-$here/build/nsxd}
